@@ -1,0 +1,128 @@
+// The log records: the unit of durability and of replication. Every mutation of broker state is
+// a short list of records appended to the log and applied to the tables in one transaction.
+// Each record carries everything a backup needs to apply it without looking anything up on the
+// primary (DESIGN.md §2, §4); `decodeRecord` (codec.ts) validates every field read from disk or
+// from the network before a record is trusted.
+
+/** Values allowed in declare arguments (queue/exchange/binding arguments, AMQP simple types). */
+export type ArgValue = string | number | boolean | null;
+export type Arguments = { readonly [key: string]: ArgValue };
+
+export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
+
+/** Why a message left a queue. `overflow`: dropped by a ring queue; `rejected`: a consumer
+ * rejected it (it may have been re-routed to the alternate exchange by a separate enqueue). */
+export type DequeueCause = 'consumed' | 'expired' | 'purged' | 'deleted' | 'overflow' | 'rejected';
+
+export const DEQUEUE_CAUSES: readonly DequeueCause[] = [
+  'consumed',
+  'expired',
+  'purged',
+  'deleted',
+  'overflow',
+  'rejected',
+];
+export const EXCHANGE_TYPES: readonly ExchangeType[] = ['direct', 'topic', 'fanout', 'headers'];
+
+export interface QueueDeclareRecord {
+  readonly kind: 'queue-declare';
+  readonly queue: string;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly exclusive: boolean;
+  readonly alternateExchange: string | null;
+  /** Every declare argument as given (qpid.max_count, qpid.replicate, ...). */
+  readonly arguments: Arguments;
+}
+
+export interface QueueDeleteRecord {
+  readonly kind: 'queue-delete';
+  readonly queue: string;
+}
+
+export interface ExchangeDeclareRecord {
+  readonly kind: 'exchange-declare';
+  readonly exchange: string;
+  readonly type: ExchangeType;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  readonly alternateExchange: string | null;
+  readonly arguments: Arguments;
+}
+
+export interface ExchangeDeleteRecord {
+  readonly kind: 'exchange-delete';
+  readonly exchange: string;
+}
+
+export interface BindRecord {
+  readonly kind: 'bind';
+  readonly exchange: string;
+  readonly queue: string;
+  readonly key: string;
+  readonly arguments: Arguments;
+}
+
+export interface UnbindRecord {
+  readonly kind: 'unbind';
+  readonly exchange: string;
+  readonly queue: string;
+  readonly key: string;
+}
+
+/** Where one enqueue places a message: a queue and the message's position in it. Positions are
+ * assigned by the broker, strictly increasing per queue, and kept as-is on backups. */
+export interface EnqueueTarget {
+  readonly queue: string;
+  readonly position: number;
+}
+
+/** A message entering one or more queues. The message body is stored once however many
+ * targets there are; the store keeps a reference count. */
+export interface EnqueueRecord {
+  readonly kind: 'enqueue';
+  readonly messageId: number;
+  /** False for transient messages on replicated queues: they travel through the log so that the
+   * replication stream is one ordered sequence, and are dropped on local recovery. */
+  readonly persistent: boolean;
+  /** Absolute expiry in ms since the Unix epoch, or null. */
+  readonly expiresAtMs: number | null;
+  /** The encoded AMQP 1.0 message (its sections as on the wire). */
+  readonly body: Uint8Array;
+  readonly targets: readonly EnqueueTarget[];
+}
+
+export interface DequeueRecord {
+  readonly kind: 'dequeue';
+  readonly queue: string;
+  readonly position: number;
+  readonly messageId: number;
+  readonly cause: DequeueCause;
+}
+
+/** Written by a promoted primary: from this LSN on, the log belongs to `epoch`. */
+export interface EpochRecord {
+  readonly kind: 'epoch';
+  readonly epoch: number;
+  /** Name of the broker that became primary (for operators reading the log). */
+  readonly primary: string;
+}
+
+export type StoreRecord =
+  | QueueDeclareRecord
+  | QueueDeleteRecord
+  | ExchangeDeclareRecord
+  | ExchangeDeleteRecord
+  | BindRecord
+  | UnbindRecord
+  | EnqueueRecord
+  | DequeueRecord
+  | EpochRecord;
+
+export type RecordKind = StoreRecord['kind'];
+
+/** A record with its log sequence number. LSNs start at 1 and are contiguous. */
+export interface LogEntry {
+  readonly lsn: number;
+  readonly record: StoreRecord;
+}

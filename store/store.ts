@@ -1,0 +1,160 @@
+// The store contract. Two implementations obey it and pass one suite (test/contract/):
+// LmdbStore (lmdb-store.ts, the broker's write-ahead store on disk) and MemoryStore
+// (memory-store.ts, used by the deterministic simulator, whose crash() drops what was not yet
+// durable). The broker, the HA module and the tools see only this interface.
+//
+// Invariants every implementation keeps:
+// - Every mutation is one atomic step that appends its records to the log (LSNs contiguous,
+//   starting at 1) and applies them to the tables; log and tables never disagree.
+// - LSNs are assigned synchronously by commit(), in call order. A failed commit (full disk)
+//   fails every commit queued behind it too, and the next commit reuses the failed LSNs, so the
+//   log stays contiguous.
+// - `durable` resolves only once the records would survive a crash of the process (and, with
+//   sync 'fsync', of the machine). Nothing may be settled to a client before that.
+
+import type {
+  BindRecord,
+  ExchangeDeclareRecord,
+  LogEntry,
+  QueueDeclareRecord,
+  StoreRecord,
+} from './record.js';
+
+export const STORE_FORMAT_VERSION = 1;
+
+export type SyncPolicy = 'fsync' | 'none';
+
+/** The HA role a store's broker last had, kept so that a manager can pick the most recent store
+ * after a total cluster failure. */
+export type StoreRole = 'standalone' | 'primary' | 'backup';
+
+export interface StoreMeta {
+  /** Random identity created with the store; survives wipe(). */
+  readonly storeId: string;
+  readonly formatVersion: number;
+  /** Highest cluster epoch seen (set by epoch records, or by a snapshot). 0 if never in a cluster. */
+  readonly epoch: number;
+  /** First LSN still in the log (retention point); lastLsn + 1 when the log is empty. */
+  readonly firstLsn: number;
+  /** Highest committed LSN; 0 for an empty store. */
+  readonly lastLsn: number;
+  /** Bytes of encoded records currently in the log. */
+  readonly logBytes: number;
+  /** Highest message id ever allocated or applied. */
+  readonly lastMessageId: number;
+  readonly lastRole: StoreRole;
+  /** The HA state name the broker last reported (joining, catchup, ready, ...). */
+  readonly haState: string;
+  /** True between beginSnapshot() and endSnapshot(): the tables are a partial copy. */
+  readonly snapshotIncomplete: boolean;
+}
+
+export interface QueueState {
+  readonly declare: QueueDeclareRecord;
+  /** Messages currently enqueued. */
+  readonly count: number;
+  /** Sum of the sizes (encoded bytes) of the enqueued messages. */
+  readonly bytes: number;
+  /** Highest position ever enqueued on this queue (0 if none); survives the queue emptying. */
+  readonly lastPosition: number;
+}
+
+/** One entry of a queue's index: enough to deliver, expire or account for a message without
+ * reading its body. */
+export interface QueueEntry {
+  readonly queue: string;
+  readonly position: number;
+  readonly messageId: number;
+  readonly size: number;
+  readonly persistent: boolean;
+  readonly expiresAtMs: number | null;
+}
+
+export interface CommitTicket {
+  readonly firstLsn: number;
+  readonly lastLsn: number;
+  /** Resolves when the records are visible to readers (readLog, snapshot, reads). */
+  readonly committed: Promise<void>;
+  /** Resolves when the records are durable. Rejects (with a StoreError) exactly when
+   * `committed` rejects; awaiting only one of them is safe (the other never goes unhandled). */
+  readonly durable: Promise<void>;
+}
+
+export interface Snapshot {
+  /** The view is consistent as of this LSN: the log continues at lsn + 1. */
+  readonly lsn: number;
+  readonly epoch: number;
+  readonly lastMessageId: number;
+  /** Declares, bindings and enqueues (enqueue records carry their message once, with every
+   * queue and position that holds it) in an order that can be applied front to back:
+   * exchanges, queues, bindings, then messages. */
+  records(): AsyncIterable<StoreRecord>;
+  /** Releases the read transaction; safe to call twice. */
+  close(): void;
+}
+
+export interface ReadLogOptions {
+  /** Stop after this LSN (inclusive). Defaults to the last LSN committed when iteration starts. */
+  readonly toLsn?: number;
+}
+
+export interface Store {
+  meta(): StoreMeta;
+
+  /** A fresh message id; ids are never reused by a store, including across restarts. */
+  allocateMessageId(): number;
+
+  /** Appends the records, assigning consecutive LSNs, and applies them. Throws synchronously
+   * (STORE_READ_ONLY, STORE_CLOSED) when it cannot even start. */
+  commit(records: readonly StoreRecord[]): CommitTicket;
+
+  /** Backup side: appends records received from the primary, keeping their LSNs. The first
+   * entry must be lastLsn + 1 (else STORE_LSN_GAP, thrown synchronously). */
+  appendReplicated(entries: readonly LogEntry[]): CommitTicket;
+
+  /** Committed log entries from `fromLsn` up to options.toLsn or the last LSN at the time of the
+   * call, in order. fromLsn < firstLsn throws STORE_LOG_TRUNCATED (the reader needs a snapshot). */
+  readLog(fromLsn: number, options?: ReadLogOptions): AsyncIterable<LogEntry>;
+
+  /** Calls `listener` after every commit with the newly committed entries, in LSN order. Returns
+   * an unsubscribe function. Used by the primary to tail the log without re-reading it. */
+  onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void;
+
+  /** Drops log entries below `lsn` (never above lastLsn + 1). Tables are unaffected. */
+  truncateLogBefore(lsn: number): Promise<void>;
+
+  /** The lowest LSN some reader (a backup) still needs; automatic retention keeps entries from
+   * it on, unless the log grows beyond logMaxBytes, in which case the oldest entries go anyway.
+   * null: no reader; retention is bounded by size only. */
+  setRetentionFloor(lsn: number | null): void;
+
+  /** A consistent view at one LSN, read from a single read transaction while writes go on. */
+  snapshot(): Snapshot;
+
+  /** Empties every table and the log, keeping storeId (and meta.epoch, so that fencing still
+   * knows the highest epoch this broker saw). Waits for in-flight commits first. */
+  wipe(): Promise<void>;
+
+  /** Backup side of a snapshot: after wipe(), apply the snapshot's records, then end it; the log
+   * then continues at `lsn + 1`. A crash in between leaves meta.snapshotIncomplete true. */
+  beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void>;
+  applySnapshotRecords(records: readonly StoreRecord[]): Promise<void>;
+  endSnapshot(): Promise<void>;
+
+  /** Records the broker's role and HA state in meta (durable, not logged). */
+  setRole(role: StoreRole, haState: string): Promise<void>;
+
+  queues(): QueueState[];
+  queue(name: string): QueueState | undefined;
+  exchanges(): ExchangeDeclareRecord[];
+  bindings(): BindRecord[];
+  /** Up to `limit` index entries of `queue` with position > afterPosition, in position order. */
+  readQueue(queue: string, afterPosition: number, limit: number): QueueEntry[];
+  /** The stored body of a message, or undefined if no queue holds it any more. */
+  readMessage(messageId: number): Uint8Array | undefined;
+  /** How many queue entries reference the message (0 if unknown). */
+  messageRefs(messageId: number): number;
+
+  /** Waits for in-flight commits, then closes. Later calls fail with STORE_CLOSED. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,31 @@
+// The test command README.md names (`npm test`): compiles are done by the npm script; this runs
+// every compiled *.test.js under dist/test with node:test. TEST_FILTER=substring narrows the set;
+// slow fault and soak runs are enabled by their own environment variables (see README.md).
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const testRoot = dirname(fileURLToPath(import.meta.url));
+
+function findTests(dir: string): string[] {
+  const found: string[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (name.endsWith('.test.js')) found.push(path);
+  }
+  return found;
+}
+
+const filter = process.env['TEST_FILTER'];
+const files = findTests(testRoot).filter((f) => !filter || relative(testRoot, f).includes(filter));
+if (files.length === 0) {
+  console.error(`no test files match ${filter ?? '(all)'}`);
+  process.exit(1);
+}
+const concurrency = process.env['TEST_CONCURRENCY'] ?? '2';
+const args = ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+console.error(`running ${files.length} test files (concurrency ${concurrency})`);
+const child = spawn(process.execPath, args, { stdio: 'inherit' });
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
