@@ -108,7 +108,17 @@ export interface EpochRecord {
   readonly primary: string;
 }
 
+/** Only in a backup's log: the primary's records from this entry's LSN through `lastLsn` were
+ * not replicated (ha-replicate / qpid.replicate filtered them out). Keeping the span keeps a
+ * backup's LSNs identical to its primary's and its log contiguous: the next entry is at
+ * lastLsn + 1. Applying it changes no table. */
+export interface SkipRecord {
+  readonly kind: 'skip';
+  readonly lastLsn: number;
+}
+
 export type StoreRecord =
+  | SkipRecord
   | QueueDeclareRecord
   | QueueDeleteRecord
   | ExchangeDeclareRecord
@@ -121,8 +131,14 @@ export type StoreRecord =
 
 export type RecordKind = StoreRecord['kind'];
 
-/** A record with its log sequence number. LSNs start at 1 and are contiguous. */
+/** A record with its log sequence number. LSNs start at 1 and are contiguous: each entry covers
+ * one LSN, except a skip record, which covers lsn..record.lastLsn. */
 export interface LogEntry {
   readonly lsn: number;
   readonly record: StoreRecord;
+}
+
+/** The last LSN an entry covers (its own, or the end of a skip span). */
+export function entryLastLsn(entry: LogEntry): number {
+  return entry.record.kind === 'skip' ? entry.record.lastLsn : entry.lsn;
 }

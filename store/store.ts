@@ -109,7 +109,9 @@ export interface Store {
   commit(records: readonly StoreRecord[]): CommitTicket;
 
   /** Backup side: appends records received from the primary, keeping their LSNs. The first
-   * entry must be lastLsn + 1 (else STORE_LSN_GAP, thrown synchronously). */
+   * entry must be lastLsn + 1 and each next one must follow the previous entry's last LSN
+   * (entryLastLsn: a skip record spans several), else STORE_LSN_GAP, thrown synchronously.
+   * commit() never writes skip records; only replicated entries carry them. */
   appendReplicated(entries: readonly LogEntry[]): CommitTicket;
 
   /** Committed log entries from `fromLsn` up to options.toLsn or the last LSN at the time of the
