@@ -1,0 +1,353 @@
+// The table of every qpidd option: name, value form, default, one-line description and the zod
+// schema that turns the option's text into its value. Parsing (every source), --help and
+// validation are all derived from this table, so an option cannot exist in one and not the other.
+// Option names and meanings follow qpidd and the reference chapter §1.12.3.
+
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { parseQpidUrl, QpidUrlError, type QpidUrl } from '../core/qpid-url.js';
+import { formatBytes, tryParseBytes, tryParseSeconds, type Parsed } from './units.js';
+
+export type OptionGroup = 'broker' | 'ha';
+
+export interface OptionSpec<T> {
+  readonly group: OptionGroup;
+  /** How the value is written, shown in --help and in missing-value errors: N, BYTES, yes|no... */
+  readonly valueForm: string;
+  readonly description: string;
+  /** The default as text, parsed by `schema` like any other source; null when absent or computed. */
+  readonly defaultText: string | null;
+  /** Help text for a default that is computed after parsing, or for "no default". */
+  readonly defaultNote?: string;
+  /** Never echo the value (errors, redacted config). */
+  readonly secret?: boolean;
+  readonly schema: z.ZodType<T, string>;
+}
+
+/** A URL option keeps the text too: logs and status show what the operator wrote. */
+export interface UrlValue {
+  readonly url: QpidUrl;
+  readonly text: string;
+}
+
+// setTimeout fires at once for delays above 2^31-1 ms, so a longer interval would turn into a
+// busy loop; refuse it here rather than discover it in the timer.
+export const TIMER_MS_MAX = 2 ** 31 - 1;
+const INT32_MAX = 2 ** 31 - 1;
+const UINT32_MAX = 2 ** 32 - 1;
+
+function integer(min: number, max: number): z.ZodType<number, string> {
+  const expected = `expected an integer ${min}-${max}`;
+  return z
+    .string()
+    .trim()
+    .regex(/^\d+$/, expected)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, expected);
+}
+
+function fromParsed<T>(parse: (text: string) => Parsed<T>): z.ZodType<T, string> {
+  return z.string().transform((text, ctx) => {
+    const result = parse(text);
+    if (result.ok) return result.value;
+    ctx.addIssue({ code: 'custom', message: result.reason, input: text });
+    return z.NEVER;
+  });
+}
+
+function bytes(minBytes: number): z.ZodType<number, string> {
+  return fromParsed(tryParseBytes).refine(
+    (n) => n >= minBytes,
+    `expected at least ${formatBytes(minBytes)}${minBytes >= 1024 ? ` (${minBytes} bytes)` : ''}`,
+  );
+}
+
+function seconds(): z.ZodType<number, string> {
+  return fromParsed(tryParseSeconds).refine((ms) => ms <= TIMER_MS_MAX, 'expected at most 2147483.647s (timers cannot wait longer)');
+}
+
+function yesNo(): z.ZodType<boolean, string> {
+  return z
+    .string()
+    .trim()
+    .pipe(z.stringbool({ truthy: ['yes', 'true', '1'], falsy: ['no', 'false', '0'], error: 'expected yes or no (also true/false, 1/0)' }));
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number], string> {
+  const expected = `expected one of ${values.join(', ')}`;
+  return z
+    .string()
+    .trim()
+    .toLowerCase()
+    .refine((v): v is T[number] => (values as readonly string[]).includes(v), expected) as unknown as z.ZodType<T[number], string>;
+}
+
+function nonEmpty(what: string): z.ZodType<string, string> {
+  return z.string().regex(/^[^\0\r\n]+$/, `expected ${what} (non-empty, one line)`);
+}
+
+const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+function host(): z.ZodType<string, string> {
+  return z
+    .string()
+    .trim()
+    .transform((text) => (text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text))
+    .refine((text) => isIP(text) !== 0 || HOST_NAME.test(text), 'expected an IP address or host name to listen on');
+}
+
+function qpidUrl(): z.ZodType<UrlValue, string> {
+  return fromParsed((text) => {
+    try {
+      return { ok: true, value: { url: parseQpidUrl(text), text: text.trim() } };
+    } catch (err) {
+      if (err instanceof QpidUrlError) return { ok: false, reason: err.message };
+      throw err;
+    }
+  });
+}
+
+// SASL mechanism names: 1-20 upper-case letters, digits, hyphens and underscores (RFC 4422 §3.1).
+function mechanism(): z.ZodType<string, string> {
+  return z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z0-9_-]{1,20}$/, 'expected a SASL mechanism name such as PLAIN or ANONYMOUS')
+    .transform((text) => text.toUpperCase());
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const STORE_SYNC_MODES = ['fsync', 'none'] as const;
+export const HA_REPLICATE_MODES = ['none', 'configuration', 'all'] as const;
+
+// AMQP 1.0 §2.7.1: a peer must accept frames of at least MIN-MAX-FRAME-SIZE (512) bytes, and the
+// field is a uint.
+const AMQP_MIN_MAX_FRAME_SIZE = 512;
+
+export const OPTIONS = {
+  'data-dir': {
+    group: 'broker',
+    valueForm: 'DIR',
+    description: 'Directory holding the store (<dir>/store) and the broker lock (<dir>/lock)',
+    defaultText: null,
+    defaultNote: '<home>/.qpidd/data',
+    schema: nonEmpty('a directory path'),
+  },
+  port: {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'AMQP listening port; 0 picks a free port',
+    defaultText: '5672',
+    schema: integer(0, 65535),
+  },
+  interface: {
+    group: 'broker',
+    valueForm: 'ADDR',
+    description: 'Address the AMQP (and HTTP) listeners bind to',
+    defaultText: '127.0.0.1',
+    schema: host(),
+  },
+  config: {
+    group: 'broker',
+    valueForm: 'FILE',
+    description: 'Read options from FILE (qpidd.conf: key=value lines); also QPIDD_CONFIG',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: nonEmpty('a file path'),
+  },
+  name: {
+    group: 'broker',
+    valueForm: 'NAME',
+    description: 'Broker name in logs and status',
+    defaultText: null,
+    defaultNote: 'qpidd@<interface>:<port>',
+    schema: nonEmpty('a broker name'),
+  },
+  'log-level': {
+    group: 'broker',
+    valueForm: LOG_LEVELS.join('|'),
+    description: 'Least severe log event written',
+    defaultText: 'info',
+    schema: oneOf(LOG_LEVELS),
+  },
+  auth: {
+    group: 'broker',
+    valueForm: 'yes|no',
+    description: 'Require SASL authentication of clients (PLAIN, ANONYMOUS)',
+    defaultText: 'no',
+    schema: yesNo(),
+  },
+  'max-connections': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Maximum concurrent client connections',
+    defaultText: '500',
+    schema: integer(1, INT32_MAX),
+  },
+  'default-queue-limit': {
+    group: 'broker',
+    valueForm: 'BYTES',
+    description: 'Byte limit of a queue declared without one; 0 = unlimited',
+    defaultText: '104857600',
+    schema: bytes(0),
+  },
+  'max-message-size': {
+    group: 'broker',
+    valueForm: 'BYTES',
+    description: 'Largest message accepted from a producer',
+    defaultText: '10485760',
+    schema: bytes(1),
+  },
+  'store-sync': {
+    group: 'broker',
+    valueForm: STORE_SYNC_MODES.join('|'),
+    description: 'fsync: settle persistent messages only once on disk; none: trust the OS (may lose data on power loss)',
+    defaultText: 'fsync',
+    schema: oneOf(STORE_SYNC_MODES),
+  },
+  'store-log-max-bytes': {
+    group: 'broker',
+    valueForm: 'BYTES',
+    description: 'Most replication log kept for lagging backups; further behind resyncs from a snapshot',
+    defaultText: '268435456',
+    schema: bytes(1),
+  },
+  'store-map-size': {
+    group: 'broker',
+    valueForm: 'BYTES',
+    description: 'LMDB map size: the most the store can ever hold',
+    defaultText: '68719476736',
+    schema: bytes(1024 ** 2),
+  },
+  'http-port': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Management HTTP port (JSON API, /metrics, /healthz, /readyz); 0 picks a free port',
+    defaultText: null,
+    defaultNote: 'off',
+    schema: integer(0, 65535),
+  },
+  'max-unsettled': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Most unsettled deliveries per link',
+    defaultText: '1000',
+    schema: integer(1, INT32_MAX),
+  },
+  'max-frame-size': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Largest AMQP frame offered in open, in bytes',
+    defaultText: '65536',
+    schema: integer(AMQP_MIN_MAX_FRAME_SIZE, UINT32_MAX),
+  },
+  'ha-cluster': {
+    group: 'ha',
+    valueForm: 'yes|no',
+    description: 'Join an HA cluster (also needs --ha-brokers-url)',
+    defaultText: 'no',
+    schema: yesNo(),
+  },
+  'ha-queue-replication': {
+    group: 'ha',
+    valueForm: 'yes|no',
+    description: 'Allow replication of single queues without joining a cluster',
+    defaultText: 'no',
+    schema: yesNo(),
+  },
+  'ha-brokers-url': {
+    group: 'ha',
+    valueForm: 'URL',
+    description: 'Qpid URL listing every cluster broker; backups find the primary through it',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: qpidUrl(),
+  },
+  'ha-public-url': {
+    group: 'ha',
+    valueForm: 'URL',
+    description: 'Qpid URL clients are redirected to (e.g. a virtual IP address)',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: qpidUrl(),
+  },
+  'ha-replicate': {
+    group: 'ha',
+    valueForm: HA_REPLICATE_MODES.join('|'),
+    description: 'What is replicated when a queue or exchange does not say (qpid.replicate)',
+    defaultText: 'none',
+    schema: oneOf(HA_REPLICATE_MODES),
+  },
+  'ha-username': {
+    group: 'ha',
+    valueForm: 'USER',
+    description: 'User the brokers authenticate as to one another',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: nonEmpty('a user name'),
+  },
+  'ha-password': {
+    group: 'ha',
+    valueForm: 'PASS',
+    description: 'Password for --ha-username',
+    defaultText: null,
+    defaultNote: 'none',
+    secret: true,
+    schema: nonEmpty('a password'),
+  },
+  'ha-mechanism': {
+    group: 'ha',
+    valueForm: 'MECH',
+    description: 'SASL mechanism the brokers authenticate with',
+    defaultText: null,
+    defaultNote: 'PLAIN with --ha-username, else ANONYMOUS',
+    schema: mechanism(),
+  },
+  'ha-backup-timeout': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'Longest a recovering primary waits for expected backups to be ready',
+    defaultText: '10',
+    schema: seconds(),
+  },
+  'link-maintenance-interval': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'How often a backup checks and re-opens its link to the primary',
+    defaultText: '2',
+    schema: seconds(),
+  },
+  'link-heartbeat-interval': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'Heartbeat of replication links; a silent backup is dropped after twice this',
+    defaultText: '120',
+    schema: seconds(),
+  },
+} as const satisfies Record<string, OptionSpec<unknown>>;
+
+export type OptionName = keyof typeof OPTIONS;
+export type OptionValue<K extends OptionName> = z.output<(typeof OPTIONS)[K]['schema']>;
+export type OptionValues = { [K in OptionName]: OptionValue<K> };
+
+export const OPTION_NAMES = Object.keys(OPTIONS) as OptionName[];
+
+export function isOptionName(name: string): name is OptionName {
+  return Object.hasOwn(OPTIONS, name);
+}
+
+export function optionSpec(name: OptionName): OptionSpec<unknown> {
+  return OPTIONS[name] as OptionSpec<unknown>;
+}
+
+/** The environment variable for an option: port -> QPIDD_PORT, data-dir -> QPIDD_DATA_DIR. */
+export function envVariableFor(name: OptionName): string {
+  return `QPIDD_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Parse one option's text with its schema: the value, or the first reason it was refused. */
+export function parseOptionText<K extends OptionName>(name: K, text: string): Parsed<OptionValue<K>> {
+  const result = (OPTIONS[name].schema as z.ZodType<OptionValue<K>, string>).safeParse(text);
+  if (result.success) return { ok: true, value: result.data };
+  return { ok: false, reason: result.error.issues[0]?.message ?? 'invalid value' };
+}
