@@ -17,7 +17,8 @@ export type ConfigSource =
   | { readonly kind: 'cli' }
   | { readonly kind: 'env'; readonly variable: string }
   | { readonly kind: 'file'; readonly path: string; readonly line: number }
-  | { readonly kind: 'default' };
+  | { readonly kind: 'default' }
+  | { readonly kind: 'unset' }; // no source and no default: the option is off
 
 export interface ConfigErrorDetails {
   readonly option?: string;
@@ -48,7 +49,7 @@ export function isConfigError(err: unknown, kind?: ConfigErrorKind): err is Conf
   return err instanceof ConfigError && (kind === undefined || err.kind === kind);
 }
 
-/** A short phrase for messages: "command line", "QPIDD_PORT", "/etc/qpidd.conf:12", "default". */
+/** A short phrase for messages: "command line", "QPIDD_PORT", "/etc/qpidd.conf:12", "default", "not set". */
 export function describeSource(source: ConfigSource): string {
   switch (source.kind) {
     case 'cli':
@@ -59,5 +60,7 @@ export function describeSource(source: ConfigSource): string {
       return `${source.path}:${source.line}`;
     case 'default':
       return 'default';
+    case 'unset':
+      return 'not set';
   }
 }

@@ -19,6 +19,8 @@ export interface OptionSpec<T> {
   readonly defaultText: string | null;
   /** Help text for a default that is computed after parsing, or for "no default". */
   readonly defaultNote?: string;
+  /** The default is computed after parsing (from other options or the home directory). */
+  readonly computedDefault?: boolean;
   /** Never echo the value (errors, redacted config). */
   readonly secret?: boolean;
   readonly schema: z.ZodType<T, string>;
@@ -131,6 +133,7 @@ export const OPTIONS = {
     description: 'Directory holding the store (<dir>/store) and the broker lock (<dir>/lock)',
     defaultText: null,
     defaultNote: '<home>/.qpidd/data',
+    computedDefault: true,
     schema: nonEmpty('a directory path'),
   },
   port: {
@@ -161,6 +164,7 @@ export const OPTIONS = {
     description: 'Broker name in logs and status',
     defaultText: null,
     defaultNote: 'qpidd@<interface>:<port>',
+    computedDefault: true,
     schema: nonEmpty('a broker name'),
   },
   'log-level': {
@@ -301,6 +305,7 @@ export const OPTIONS = {
     description: 'SASL mechanism the brokers authenticate with',
     defaultText: null,
     defaultNote: 'PLAIN with --ha-username, else ANONYMOUS',
+    computedDefault: true,
     schema: mechanism(),
   },
   'ha-backup-timeout': {

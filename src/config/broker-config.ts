@@ -1,0 +1,77 @@
+// The broker's configuration after every source, default and relation has been applied: the one
+// value the rest of the broker reads. Names are camelCase and carry their units (Bytes, Ms).
+
+import type { QpidUrl } from '../core/qpid-url.js';
+import type { HA_REPLICATE_MODES, LOG_LEVELS, STORE_SYNC_MODES } from './schema.js';
+
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type StoreSync = (typeof STORE_SYNC_MODES)[number];
+export type HaReplicate = (typeof HA_REPLICATE_MODES)[number];
+
+export interface HaConfig {
+  readonly cluster: boolean;
+  readonly queueReplication: boolean;
+  readonly brokersUrl: QpidUrl | null;
+  readonly brokersUrlText: string | null;
+  readonly publicUrl: QpidUrl | null;
+  readonly publicUrlText: string | null;
+  readonly replicate: HaReplicate;
+  readonly username: string | null;
+  readonly password: string | null;
+  /** Upper case; PLAIN when a username is set and no mechanism was given, else ANONYMOUS. */
+  readonly mechanism: string;
+  readonly backupTimeoutMs: number;
+  readonly linkMaintenanceIntervalMs: number;
+  readonly linkHeartbeatIntervalMs: number;
+}
+
+export interface BrokerConfig {
+  /** Absolute (relative values are resolved against the working directory). */
+  readonly dataDir: string;
+  /** 0 means "pick a free port"; the listener reports the real one. */
+  readonly port: number;
+  readonly interface: string;
+  readonly name: string;
+  readonly logLevel: LogLevel;
+  readonly auth: boolean;
+  readonly maxConnections: number;
+  /** 0 means unlimited. */
+  readonly defaultQueueLimitBytes: number;
+  readonly maxMessageSizeBytes: number;
+  readonly storeSync: StoreSync;
+  readonly storeLogMaxBytes: number;
+  readonly storeMapSizeBytes: number;
+  /** null: no management HTTP listener. 0: pick a free port. */
+  readonly httpPort: number | null;
+  readonly maxUnsettled: number;
+  readonly maxFrameSizeBytes: number;
+  /** The config file that was read (absolute), or null. */
+  readonly configFile: string | null;
+  readonly ha: HaConfig;
+}
+
+const REDACTED = '***';
+
+function redactUrlText(text: string | null): string | null {
+  // amqp:user/password@host -> amqp:user/***@host
+  return text === null ? null : text.replace(/^((?:amqp:)?[^/@]*\/)[^@]*@/i, `$1${REDACTED}@`);
+}
+
+function redactUrl(url: QpidUrl | null): QpidUrl | null {
+  return url === null || url.password === undefined ? url : { ...url, password: REDACTED };
+}
+
+/** A copy safe to log or show in status: passwords (including those inside URLs) become ***. */
+export function redactConfig(config: BrokerConfig): BrokerConfig {
+  return {
+    ...config,
+    ha: {
+      ...config.ha,
+      password: config.ha.password === null ? null : REDACTED,
+      brokersUrl: redactUrl(config.ha.brokersUrl),
+      brokersUrlText: redactUrlText(config.ha.brokersUrlText),
+      publicUrl: redactUrl(config.ha.publicUrl),
+      publicUrlText: redactUrlText(config.ha.publicUrlText),
+    },
+  };
+}

@@ -1,0 +1,71 @@
+// Checks between options that are each valid alone but contradict one another (STYLE.md 6). They
+// run on the merged config, and each violation says why it matters and where the values came
+// from, so the operator knows which source to fix.
+
+import type { BrokerConfig } from './broker-config.js';
+import { describeSource, type ConfigSource } from './errors.js';
+import type { OptionName } from './schema.js';
+import { formatBytes } from './units.js';
+
+export type ConfigSources = Readonly<Record<OptionName, ConfigSource>>;
+
+interface Relation {
+  /** The options involved, first the one to blame; their sources are appended to the message. */
+  readonly options: readonly OptionName[];
+  /** The reason it is wrong, or null when the relation holds. */
+  check(config: BrokerConfig, sources: ConfigSources): string | null;
+}
+
+const RELATIONS: readonly Relation[] = [
+  {
+    options: ['ha-cluster', 'ha-brokers-url'],
+    check: (c) => (c.ha.cluster && c.ha.brokersUrl === null ? 'ha-cluster is yes but ha-brokers-url is not set: backups could not find the primary' : null),
+  },
+  {
+    options: ['http-port', 'port'],
+    check: (c) =>
+      c.httpPort !== null && c.httpPort !== 0 && c.httpPort === c.port
+        ? `http-port ${c.httpPort} equals port ${c.port}: the management HTTP and AMQP listeners cannot bind the same port`
+        : null,
+  },
+  {
+    options: ['max-message-size', 'store-map-size'],
+    check: (c) =>
+      c.maxMessageSizeBytes > c.storeMapSizeBytes
+        ? `max-message-size ${formatBytes(c.maxMessageSizeBytes)} exceeds store-map-size ${formatBytes(c.storeMapSizeBytes)}: such a message could be accepted but never stored`
+        : null,
+  },
+  {
+    options: ['link-maintenance-interval'],
+    check: (c) =>
+      c.ha.linkMaintenanceIntervalMs > 0 ? null : 'link-maintenance-interval must be greater than 0: backups would re-check their link to the primary in a busy loop',
+  },
+  {
+    options: ['link-heartbeat-interval'],
+    check: (c) =>
+      c.ha.linkHeartbeatIntervalMs > 0 ? null : 'link-heartbeat-interval must be greater than 0: the primary would drop every backup as soon as it connected',
+  },
+  {
+    options: ['ha-password', 'ha-username'],
+    check: (c) => (c.ha.password !== null && c.ha.username === null ? 'ha-password is set but ha-username is not: the password would never be used' : null),
+  },
+  {
+    options: ['ha-mechanism', 'ha-username'],
+    check: (c, sources) =>
+      c.ha.mechanism === 'PLAIN' && c.ha.username === null && sources['ha-mechanism'].kind !== 'default'
+        ? 'ha-mechanism is PLAIN but ha-username is not set: PLAIN needs a user name'
+        : null,
+  },
+];
+
+/** Every violated relation, each as one message line; empty when the config is consistent. */
+export function checkRelations(config: BrokerConfig, sources: ConfigSources): { option: OptionName; message: string }[] {
+  const violations: { option: OptionName; message: string }[] = [];
+  for (const relation of RELATIONS) {
+    const reason = relation.check(config, sources);
+    if (reason === null) continue;
+    const origins = relation.options.map((name) => `${name}: ${describeSource(sources[name])}`).join(', ');
+    violations.push({ option: relation.options[0] as OptionName, message: `${reason} [${origins}]` });
+  }
+  return violations;
+}
