@@ -1,0 +1,100 @@
+// Relations between options, checked after merging (STYLE.md 6): each violation is a RELATION
+// error whose message gives the reason and where each involved value came from.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, redactConfig, type LoadConfigResult } from '../../src/config/index.js';
+
+function load(argv: readonly string[], env: Record<string, string> = {}): LoadConfigResult {
+  return loadConfig({ argv, env, cwd: '/srv/qpid', homeDir: '/home/tester' });
+}
+
+function expectRelation(argv: readonly string[], pattern: RegExp, option: string, env: Record<string, string> = {}): ConfigError {
+  let caught: unknown;
+  try {
+    load(argv, env);
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ConfigError, `expected a RELATION error for ${argv.join(' ')}`);
+  assert.equal(caught.code, 'BAD_CONFIG');
+  assert.equal(caught.kind, 'RELATION');
+  assert.equal(caught.exitCode, 2);
+  assert.equal(caught.option, option);
+  assert.match(caught.message, pattern);
+  return caught;
+}
+
+test('ha-cluster=yes requires ha-brokers-url, because backups find the primary through it', () => {
+  const err = expectRelation(
+    ['--ha-cluster', 'yes'],
+    /^ha-cluster is yes but ha-brokers-url is not set: backups could not find the primary \[ha-cluster: command line, ha-brokers-url: not set\]$/,
+    'ha-cluster',
+  );
+  assert.deepEqual(err.source, { kind: 'cli' });
+  expectRelation([], /\[ha-cluster: QPIDD_HA_CLUSTER/, 'ha-cluster', { QPIDD_HA_CLUSTER: 'yes' });
+  assert.equal(load(['--ha-cluster', 'yes', '--ha-brokers-url', 'a,b,c']).kind, 'config');
+  assert.equal(load(['--ha-queue-replication', 'yes']).kind, 'config'); // queue replication alone needs no cluster URL
+});
+
+test('http-port must differ from port when both are non-zero', () => {
+  expectRelation(['--http-port', '5672'], /^http-port 5672 equals port 5672: .*cannot bind the same port \[http-port: command line, port: default\]$/, 'http-port');
+  expectRelation(['--port', '8000'], /^http-port 8000 equals port 8000: .*\[http-port: QPIDD_HTTP_PORT, port: command line\]$/, 'http-port', { QPIDD_HTTP_PORT: '8000' });
+  // Port 0 means "pick a free port": two zeros get two different ports.
+  const both = load(['--port', '0', '--http-port', '0']);
+  assert.ok(both.kind === 'config');
+  assert.equal(both.config.httpPort, 0);
+  assert.equal(load(['--http-port', '8080']).kind, 'config');
+});
+
+test('max-message-size must not exceed store-map-size: such a message could never be stored', () => {
+  expectRelation(['--max-message-size', '2G', '--store-map-size', '1G'], /^max-message-size 2G exceeds store-map-size 1G: .*never stored/, 'max-message-size');
+  assert.equal(load(['--max-message-size', '1G', '--store-map-size', '1G']).kind, 'config'); // equal is allowed
+});
+
+test('link intervals must be positive: zero would be a busy loop or drop every backup', () => {
+  expectRelation(['--link-maintenance-interval', '0'], /^link-maintenance-interval must be greater than 0: .*busy loop/, 'link-maintenance-interval');
+  expectRelation(['--link-maintenance-interval', '0ms'], /link-maintenance-interval must be greater than 0/, 'link-maintenance-interval');
+  expectRelation(['--link-heartbeat-interval', '0s'], /^link-heartbeat-interval must be greater than 0/, 'link-heartbeat-interval');
+  const tiny = load(['--link-maintenance-interval', '1ns']);
+  assert.ok(tiny.kind === 'config');
+  assert.equal(tiny.config.ha.linkMaintenanceIntervalMs, 0.000001);
+});
+
+test('HA credentials: a password needs a user, and an explicit PLAIN needs a user', () => {
+  expectRelation(['--ha-password', 'x'], /^ha-password is set but ha-username is not/, 'ha-password');
+  expectRelation(['--ha-mechanism', 'plain'], /^ha-mechanism is PLAIN but ha-username is not set/, 'ha-mechanism');
+  const anonymous = load([]);
+  assert.ok(anonymous.kind === 'config');
+  assert.equal(anonymous.config.ha.mechanism, 'ANONYMOUS');
+  const explicit = load(['--ha-username', 'bob', '--ha-mechanism', 'ANONYMOUS']);
+  assert.ok(explicit.kind === 'config');
+  assert.equal(explicit.config.ha.mechanism, 'ANONYMOUS');
+});
+
+test('every violated relation is reported at once, one per line', () => {
+  const err = expectRelation(['--ha-cluster', 'yes', '--http-port', '5672', '--link-heartbeat-interval', '0'], /ha-cluster is yes/, 'ha-cluster');
+  const lines = err.message.split('\n');
+  assert.equal(lines.length, 3);
+  assert.match(lines[1] as string, /^http-port 5672 equals port 5672/);
+  assert.match(lines[2] as string, /^link-heartbeat-interval must be greater than 0/);
+});
+
+test('redactConfig hides passwords, including those inside URLs, and leaves the original intact', () => {
+  const result = load([
+    '--ha-cluster=yes',
+    '--ha-brokers-url=amqp:bob/secret@node1,node2',
+    '--ha-public-url=alice/pw@vip',
+    '--ha-username=bob',
+    '--ha-password=secret',
+  ]);
+  assert.ok(result.kind === 'config');
+  const redacted = redactConfig(result.config);
+  assert.equal(redacted.ha.password, '***');
+  assert.equal(redacted.ha.brokersUrlText, 'amqp:bob/***@node1,node2');
+  assert.equal(redacted.ha.brokersUrl?.password, '***');
+  assert.equal(redacted.ha.publicUrlText, 'alice/***@vip');
+  assert.ok(!JSON.stringify(redacted).includes('secret'));
+  assert.ok(!JSON.stringify(redacted).includes('"pw"'));
+  assert.equal(result.config.ha.password, 'secret');
+  assert.equal(result.config.ha.brokersUrl?.password, 'secret');
+});
