@@ -2,8 +2,7 @@
 // description and default, and fit a 100-column terminal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatHelp, loadConfig, OPTION_NAMES, OPTIONS } from '../../src/config/index.js';
-import { formatDefault } from '../../src/config/help.js';
+import { formatDefault, formatHelp, loadConfig, OPTION_NAMES, OPTIONS } from '../../src/config/index.js';
 
 const HOME = '/home/tester';
 
