@@ -1,6 +1,6 @@
 // The load generator process (a thin shell over lib/load-run.ts): runs one load against an AMQP
 // 1.0 server and prints one JSON object on stdout (lib/loadgen-result.ts). Exit status: 0 when the
-// run is ok, 2 when an at-least-once run lost messages or did not drain, 1 on bad arguments or
+// run is ok, 2 when it lost messages (at-least-once), did not drain, or moved none, 1 on bad arguments or
 // when the clients could not attach.
 //   node dist/bench/loadgen.js --url host:port --producers N --consumers N --size BYTES
 //     --durable yes|no --settle at-least-once|at-most-once --duration-s S --warmup-s S

@@ -7,6 +7,7 @@ import { LOADGEN_DEFAULTS, loadgenArgs } from './loadgen-options.js';
 import type { LoadgenResult } from './loadgen-result.js';
 import { loadgenScript } from './paths.js';
 import { runJsonProcess } from './process.js';
+import { processCpuS } from './proc-cpu.js';
 import type { ResultRow } from './results.js';
 import type { BenchServer } from './servers.js';
 
@@ -54,7 +55,7 @@ export function loadRowFields(result: LoadgenResult): ResultRow {
     lost: result.counts.lost,
     duplicates: result.counts.duplicates,
     errors: result.errors,
-    loadgenCpuS: Math.round((result.cpu.userS + result.cpu.systemS) * 100) / 100,
+    loadgenCpuPct: result.cpu.pctOfCore,
   };
 }
 
@@ -80,12 +81,23 @@ export async function measureRow(
     server = await start();
     const options: LoadgenOptions = { ...LOADGEN_DEFAULTS, ...shape, host: server.host, port: server.port };
     log(`  ${server.kind} pid ${server.pid} port ${server.port}: ${shapeLabel(shape)}, durable ${options.durable ? 'yes' : 'no'}, ${options.settle}, ${options.durationS} s`);
+    const cpuBeforeS = processCpuS(server.pid);
+    const wallBeforeMs = performance.now();
     const result = await runLoadgen(options);
+    const cpuAfterS = processCpuS(server.pid);
+    // Average over the whole loadgen run (connect, warm-up, window, drain), in % of one core.
+    const serverCpuPct =
+      cpuBeforeS !== undefined && cpuAfterS !== undefined
+        ? Math.round(((cpuAfterS - cpuBeforeS) / ((performance.now() - wallBeforeMs) / 1000)) * 100)
+        : null;
     const crashed = server.exitedEarly();
     const ok = result.ok && !crashed;
     const problem = crashed ? 'server exited during the run' : result.ok ? undefined : describeFailure(result);
-    log(`    ${result.receivedMsgsPerS} msg/s, e2e p50 ${result.latencyMs.endToEnd.p50} ms p99 ${result.latencyMs.endToEnd.p99} ms${problem ? `; ${problem}` : ''}`);
-    return { ok, result, row: { ...base, ...loadRowFields(result), ok, problem: problem ?? null, detail: result } };
+    log(
+      `    ${result.receivedMsgsPerS} msg/s, e2e p50 ${result.latencyMs.endToEnd.p50} ms p99 ${result.latencyMs.endToEnd.p99} ms, ` +
+        `server CPU ${serverCpuPct ?? '?'}%, loadgen CPU ${result.cpu.pctOfCore}%${problem ? `; ${problem}` : ''}`,
+    );
+    return { ok, result, row: { ...base, ...loadRowFields(result), serverCpuPct, ok, problem: problem ?? null, detail: result } };
   } catch (err) {
     const problem = (err as Error).message.split('\n')[0] as string;
     log(`    failed: ${(err as Error).message}`);

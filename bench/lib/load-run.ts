@@ -72,6 +72,7 @@ class LoadRun {
   async run(): Promise<LoadgenResult> {
     const o = this.options;
     const cpuStart = process.cpuUsage();
+    const runStartMs = performance.now();
     try {
       await Promise.all(Array.from({ length: o.consumers }, (_, i) => this.openConsumer(i)));
       await Promise.all(Array.from({ length: o.producers }, (_, i) => this.openProducer(i)));
@@ -108,7 +109,8 @@ class LoadRun {
         messageBytes: this.template.bytes,
         queueNames: [...new Set(Array.from({ length: o.queues }, (_, i) => queueFor(o, i)))],
       },
-      ok: drained && (!this.atLeastOnce || lost === 0),
+      // A run that moved nothing measured nothing: not ok, even though nothing was lost.
+      ok: drained && (!this.atLeastOnce || lost === 0) && this.count.received > 0,
       lossChecked: this.atLeastOnce,
       measuredS: round(measuredS, 3),
       sentMsgsPerS: round(this.window.sent / measuredS, 1),
@@ -121,7 +123,11 @@ class LoadRun {
       drainMs: Math.round(drainMs),
       errors: this.errors,
       errorSamples: this.errorSamples,
-      cpu: { userS: round(cpu.user / 1e6, 2), systemS: round(cpu.system / 1e6, 2) },
+      cpu: {
+        userS: round(cpu.user / 1e6, 2),
+        systemS: round(cpu.system / 1e6, 2),
+        pctOfCore: Math.round(((cpu.user + cpu.system) / 1e3 / (performance.now() - runStartMs)) * 100),
+      },
     };
   }
 

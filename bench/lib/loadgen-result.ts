@@ -24,7 +24,7 @@ export interface LoadgenCounts {
 export interface LoadgenResult {
   readonly msg: 'loadgen result';
   readonly params: LoadgenOptions & { readonly messageBytes: number; readonly queueNames: readonly string[] };
-  /** True when nothing was lost (only checked for at-least-once) and the drain completed. */
+  /** Messages flowed, nothing was lost (checked for at-least-once only) and the drain completed. */
   readonly ok: boolean;
   readonly lossChecked: boolean;
   readonly measuredS: number;
@@ -44,5 +44,6 @@ export interface LoadgenResult {
   readonly errors: number;
   /** The first few error descriptions, for a human reading the output. */
   readonly errorSamples: readonly string[];
-  readonly cpu: { readonly userS: number; readonly systemS: number };
+  /** The load generator's own CPU over the run; near 100 means it, not the server, may be the limit. */
+  readonly cpu: { readonly userS: number; readonly systemS: number; readonly pctOfCore: number };
 }

@@ -27,6 +27,8 @@ const columns: readonly TableColumn[] = [
   { key: 'lost', header: 'lost' },
   { key: 'duplicates', header: 'dups' },
   { key: 'errors', header: 'errors' },
+  { key: 'serverCpuPct', header: 'server CPU %' },
+  { key: 'loadgenCpuPct', header: 'loadgen CPU %' },
 ];
 
 export async function run(options: ScenarioOptions): Promise<ScenarioResult> {

@@ -42,6 +42,8 @@ const columns: readonly TableColumn[] = [
   { key: 'settleP99Ms', header: 'settle p99 ms', digits: 2 },
   { key: 'lost', header: 'lost' },
   { key: 'errors', header: 'errors' },
+  { key: 'serverCpuPct', header: 'server CPU %' },
+  { key: 'loadgenCpuPct', header: 'loadgen CPU %' },
 ];
 
 export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
