@@ -202,7 +202,7 @@ class LoadRun {
       const timer = setTimeout(() => reject(new Error(`${what}: not attached within ${ATTACH_TIMEOUT_MS} ms`)), ATTACH_TIMEOUT_MS);
       const fail = (context: EventContext): void => {
         clearTimeout(timer);
-        reject(new Error(`${what}: ${describe(context.connection?.error ?? link.error) || 'connection closed before attach'}`));
+        reject(new Error(`${what}: ${describe(context.error ?? context.connection?.error ?? link.error) || 'connection closed before attach'}`));
       };
       link.connection.once('disconnected', fail);
       link.once(`${link.is_sender() ? 'sender' : 'receiver'}_close`, fail);
