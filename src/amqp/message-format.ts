@@ -1,0 +1,157 @@
+// Reading and adjusting encoded AMQP 1.0 messages without re-encoding them (AMQP 1.0 §3.2).
+// The broker stores and forwards the producer's bytes; it decodes only the sections before the
+// body (header, annotations, properties, application properties) to route the message, and
+// rewrites only the header when a redelivery must carry a delivery count.
+
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+// rhea's codec (CommonJS modules without types): decode sections and encode a header.
+const rheaMessage = require('rhea/lib/message.js') as {
+  decode(buffer: Buffer): Record<string, unknown>;
+  header(fields: Record<string, unknown>): { described(): unknown };
+};
+const rheaTypes = require('rhea/lib/types.js') as {
+  Writer: new () => { write(value: unknown): void; toBuffer(): Buffer };
+};
+
+const HEADER = 0x70;
+const BODY_DATA = 0x75;
+const BODY_SEQUENCE = 0x76;
+const BODY_VALUE = 0x77;
+const FOOTER = 0x78;
+
+export class MessageFormatError extends Error {
+  readonly code = 'DECODE_ERROR';
+  constructor(message: string) {
+    super(message);
+    this.name = 'MessageFormatError';
+  }
+}
+
+export interface ScannedMessage {
+  readonly durable: boolean;
+  readonly ttlMs: number | null;
+  readonly deliveryCount: number;
+  readonly subject: string | null;
+  readonly to: string | null;
+  readonly absoluteExpiryMs: number | null;
+  readonly applicationProperties: Readonly<Record<string, unknown>> | null;
+}
+
+/** Width of the value starting at `offset` (constructor byte included). */
+function valueEnd(buffer: Buffer, offset: number): number {
+  if (offset >= buffer.length) throw new MessageFormatError(`truncated message: value expected at byte ${offset}`);
+  const code = buffer[offset] as number;
+  if (code === 0x00) {
+    // A described value: descriptor, then the value.
+    return valueEnd(buffer, valueEnd(buffer, offset + 1));
+  }
+  const body = offset + 1;
+  const need = (n: number): number => {
+    if (body + n > buffer.length) throw new MessageFormatError(`truncated message: type 0x${code.toString(16)} at byte ${offset}`);
+    return body + n;
+  };
+  switch (code >> 4) {
+    case 0x4:
+      return body;
+    case 0x5:
+      return need(1);
+    case 0x6:
+      return need(2);
+    case 0x7:
+      return need(4);
+    case 0x8:
+      return need(8);
+    case 0x9:
+      return need(16);
+    case 0xa:
+    case 0xc:
+    case 0xe:
+      need(1);
+      return need(1 + (buffer[body] as number));
+    case 0xb:
+    case 0xd:
+    case 0xf:
+      need(4);
+      return need(4 + buffer.readUInt32BE(body));
+    default:
+      throw new MessageFormatError(`invalid AMQP type code 0x${code.toString(16)} at byte ${offset}`);
+  }
+}
+
+/** The section code (0x70..0x78) of a described section at `offset`. */
+function sectionCode(buffer: Buffer, offset: number): number {
+  if (buffer[offset] !== 0x00) throw new MessageFormatError(`expected a described section at byte ${offset}`);
+  const descriptor = buffer[offset + 1];
+  if (descriptor === 0x53) return buffer[offset + 2] as number; // smallulong
+  if (descriptor === 0x80) return Number(buffer.readBigUInt64BE(offset + 2));
+  if (descriptor === 0x44) return 0;
+  throw new MessageFormatError(`unsupported section descriptor at byte ${offset}`);
+}
+
+/** Byte offset where the body starts (or the end, if there is no body), and where the header
+ * section ends (0 when there is none). */
+export function locateSections(buffer: Buffer): { bodyStart: number; headerEnd: number } {
+  let offset = 0;
+  let headerEnd = 0;
+  while (offset < buffer.length) {
+    const code = sectionCode(buffer, offset);
+    if (code === BODY_DATA || code === BODY_SEQUENCE || code === BODY_VALUE || code === FOOTER) break;
+    if (code < HEADER || code > FOOTER) throw new MessageFormatError(`unknown message section 0x${code.toString(16)} at byte ${offset}`);
+    const end = valueEnd(buffer, offset);
+    if (code === HEADER) headerEnd = end;
+    offset = end;
+  }
+  // The rest (body sections, footer) must at least be well-formed values.
+  let check = offset;
+  while (check < buffer.length) check = valueEnd(buffer, check);
+  return { bodyStart: offset, headerEnd };
+}
+
+function toMs(value: unknown): number | null {
+  if (value === undefined || value === null) return null;
+  if (value instanceof Date) return value.getTime();
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  return null;
+}
+
+/** Decodes what routing needs from an encoded message; the body is never decoded. Throws
+ * MessageFormatError for bytes that are not a well-formed AMQP message. */
+export function scanMessage(buffer: Buffer): ScannedMessage {
+  const { bodyStart } = locateSections(buffer);
+  let fields: Record<string, unknown>;
+  try {
+    fields = bodyStart > 0 ? rheaMessage.decode(buffer.subarray(0, bodyStart)) : {};
+  } catch (err) {
+    throw new MessageFormatError(`undecodable message sections: ${(err as Error).message}`);
+  }
+  const ttl = toMs(fields['ttl']);
+  const appProps = fields['application_properties'];
+  return {
+    durable: fields['durable'] === true,
+    ttlMs: ttl,
+    deliveryCount: typeof fields['delivery_count'] === 'number' ? fields['delivery_count'] : 0,
+    subject: typeof fields['subject'] === 'string' ? fields['subject'] : null,
+    to: typeof fields['to'] === 'string' ? fields['to'] : null,
+    absoluteExpiryMs: toMs(fields['absolute_expiry_time']),
+    applicationProperties: appProps && typeof appProps === 'object' ? (appProps as Record<string, unknown>) : null,
+  };
+}
+
+/** The message with its header saying it has been delivered `deliveryCount` times before
+ * (first-acquirer false), keeping durable, priority and ttl; every other byte is unchanged. */
+export function withDeliveryCount(buffer: Uint8Array, deliveryCount: number): Buffer {
+  const bytes = Buffer.isBuffer(buffer) ? buffer : Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  const { headerEnd } = locateSections(bytes);
+  let existing: Record<string, unknown> = {};
+  if (headerEnd > 0) existing = rheaMessage.decode(bytes.subarray(0, headerEnd));
+  const header: Record<string, unknown> = { delivery_count: deliveryCount, first_acquirer: false };
+  for (const field of ['durable', 'priority', 'ttl']) {
+    if (existing[field] !== undefined) header[field] = existing[field];
+  }
+  const writer = new rheaTypes.Writer();
+  writer.write(rheaMessage.header(header).described());
+  return Buffer.concat([writer.toBuffer(), bytes.subarray(headerEnd)]);
+}

@@ -1,0 +1,94 @@
+// Consumer links: a client's receiving link attached to a queue is a broker Consumer. Messages
+// go out as the producer's encoded bytes (`sender.send(bytes, tag, 0)`, no re-encoding); a
+// redelivery gets a rewritten header carrying its delivery count (AMQP 1.0 §3.2.1). The
+// client's outcome (accepted, released, rejected, modified: §3.4) settles the queue entry.
+
+import type { Delivery, Sender } from 'rhea';
+import type { Broker } from '../broker/broker.js';
+import type { Consumer, Queue, QueueEntry } from '../broker/queue.js';
+import type { Logger } from '../core/log.js';
+import { withDeliveryCount } from './message-format.js';
+
+/** Where a sent delivery's queue entry is kept until the client settles it. */
+const ENTRY = Symbol('queueEntry');
+type TrackedDelivery = Delivery & { [ENTRY]?: QueueEntry };
+
+let nextConsumerId = 1;
+
+export class ConsumerLink implements Consumer {
+  readonly id = nextConsumerId++;
+  readonly browse: boolean;
+  browsePosition = 0;
+  queue: Queue | null = null;
+  private unsettled = 0;
+  private closed = false;
+  /** At-most-once: the client asked for pre-settled deliveries (snd-settle-mode settled). */
+  private readonly presettled: boolean;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly sender: Sender,
+    private readonly options: { browse: boolean; maxUnsettled: number; logger: Logger; onQueueDeleted: () => void },
+  ) {
+    this.browse = options.browse;
+    const remote = (sender as unknown as { remote: { attach?: { snd_settle_mode?: number } } }).remote.attach;
+    this.presettled = remote?.snd_settle_mode === 1;
+    // Echo the settle mode the client asked for, before our attach goes out.
+    (sender as unknown as { local: { attach: { snd_settle_mode?: number } } }).local.attach.snd_settle_mode = this.presettled || this.browse ? 1 : 0;
+  }
+
+  attachTo(queue: Queue): void {
+    this.queue = queue;
+  }
+
+  canTake(): boolean {
+    return !this.closed && this.sender.sendable() && (this.browse || this.presettled || this.unsettled < this.options.maxUnsettled);
+  }
+
+  take(entry: QueueEntry): void {
+    let bytes = this.broker.bodyOf(entry);
+    if (entry.deliveryCount > 0) bytes = withDeliveryCount(bytes, entry.deliveryCount);
+    const delivery = this.sender.send(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), undefined, 0) as TrackedDelivery;
+    if (this.browse) return; // a copy: nothing to settle
+    if (this.presettled) {
+      // At-most-once: the message counts as delivered the moment it is sent.
+      this.broker.settle(entry, { kind: 'accepted' });
+      return;
+    }
+    delivery[ENTRY] = entry;
+    this.unsettled++;
+  }
+
+  queueDeleted(): void {
+    this.options.onQueueDeleted();
+  }
+
+  /** The client settled a delivery with an outcome. */
+  outcome(delivery: Delivery, kind: 'accepted' | 'released' | 'rejected' | 'modified'): void {
+    const tracked = delivery as TrackedDelivery;
+    const entry = tracked[ENTRY];
+    if (!entry) return;
+    tracked[ENTRY] = undefined;
+    this.unsettled--;
+    if (!delivery.settled) delivery.update(true);
+    if (kind === 'modified') {
+      const state = (delivery as unknown as { remote_state?: { delivery_failed?: boolean; undeliverable_here?: boolean } }).remote_state;
+      this.broker.settle(entry, { kind: 'modified', deliveryFailed: state?.delivery_failed === true, undeliverableHere: state?.undeliverable_here === true });
+    } else {
+      this.broker.settle(entry, { kind });
+    }
+  }
+
+  /** More credit arrived, or the client drains: offer messages, then report drained. */
+  creditChanged(draining: boolean): void {
+    if (this.queue && !this.queue.deleted) this.broker.dispatch(this.queue);
+    if (draining && (this.sender as unknown as { credit: number }).credit > 0) this.sender.set_drained(true);
+  }
+
+  /** The link or its connection went away: held entries go back to the queue. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.queue && !this.queue.deleted) this.broker.unsubscribe(this.queue, this);
+  }
+}

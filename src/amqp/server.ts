@@ -1,0 +1,494 @@
+// The AMQP 1.0 listener on rhea's server side: accepts connections (or refuses them, as an HA
+// backup does), turns links into producers and consumers of the broker, and hands special
+// addresses ($management, HA replication) to their own handlers. Bad input from one client
+// closes that client's connection, never the broker.
+
+import { createServer, type Server, type Socket } from 'node:net';
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
+import type { Broker, UnroutablePolicy } from '../broker/broker.js';
+import { BrokerError } from '../broker/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import type { Settlements } from '../ha/settlements.js';
+import { filterKey, resolveOrCreate, type Terminus } from './address.js';
+import { errorBody, ProducerLink } from './inbound.js';
+import { ConsumerLink } from './outbound.js';
+
+const require = createRequire(import.meta.url);
+type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
+const RheaConnection = require('rhea/lib/connection.js') as RheaConnectionClass;
+
+/** rhea decodes every format-0 transfer; our sessions relabel incoming transfers with this
+ * private format so that rhea hands us the encoded bytes, which we store and forward as-is. */
+const RAW_FORMAT = 0x7fff_fff0;
+
+export type ConnectionRole = 'client' | 'admin' | 'replication';
+
+export type Admission =
+  | { readonly kind: 'accept'; readonly role: ConnectionRole }
+  | { readonly kind: 'refuse'; readonly error: { condition: string; description: string; info?: Record<string, unknown> } };
+
+export interface ConnectionInfo {
+  readonly id: string;
+  readonly containerId: string;
+  readonly properties: Readonly<Record<string, unknown>>;
+  readonly remoteAddress: string;
+}
+
+/** A node with its own protocol on the broker port ($management, HA replication). */
+export interface SpecialNode {
+  /** A client attached a receiving link from this node (we send). */
+  senderOpened?(sender: Sender, connection: ConnectionInfo, role: ConnectionRole): void;
+  /** A client attached a sending link to this node (we receive). */
+  receiverOpened?(receiver: Receiver, connection: ConnectionInfo, role: ConnectionRole): void;
+  /** A transfer on a receiver this node owns; `raw` is the encoded message. */
+  message?(receiver: Receiver, raw: Buffer, delivery: Delivery, format: number): void;
+  linkClosed?(link: Sender | Receiver): void;
+  connectionClosed?(connection: ConnectionInfo): void;
+}
+
+export interface AmqpServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly containerId: string;
+  readonly maxConnections: number;
+  readonly maxFrameSizeBytes: number;
+  readonly maxUnsettled: number;
+  readonly auth: boolean;
+}
+
+interface ConnectionState {
+  readonly info: ConnectionInfo;
+  role: ConnectionRole;
+  readonly producers: Map<Receiver, ProducerLink>;
+  readonly consumers: Map<Sender, ConsumerLink>;
+  readonly special: Map<Sender | Receiver, SpecialNode>;
+  closed: boolean;
+}
+
+/** The messaging model the server serves: present on a standalone broker and an HA primary,
+ * absent on a backup (which only admits management and replication connections). */
+export interface MessagingService {
+  readonly broker: Broker;
+  readonly settlements: Settlements;
+}
+
+export class AmqpServer {
+  private readonly container: Container;
+  private service: MessagingService | null = null;
+  private server: Server | null = null;
+  private readonly connections = new Map<Connection, ConnectionState>();
+  private readonly nodes = new Map<string, SpecialNode>();
+  private admission: (info: ConnectionInfo) => Admission = () => ({ kind: 'accept', role: 'client' });
+  private stopping = false;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+    private readonly options: AmqpServerOptions,
+  ) {
+    this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true });
+    // SASL: ANONYMOUS always; with --auth yes also PLAIN, accepting any user until the user
+    // database lands (issue 3). ANONYMOUS stays offered to keep clients without credentials working.
+    this.container.sasl_server_mechanisms.enable_anonymous();
+    if (options.auth) this.container.sasl_server_mechanisms.enable_plain(() => true);
+    this.wireEvents();
+  }
+
+  /** Starts (or stops, with null) serving the messaging model to clients. */
+  setService(service: MessagingService | null): void {
+    this.service = service;
+  }
+
+  setAdmission(admission: (info: ConnectionInfo) => Admission): void {
+    this.admission = admission;
+  }
+
+  registerNode(address: string, node: SpecialNode): void {
+    this.nodes.set(address, node);
+  }
+
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((socket) => this.accept(socket));
+      server.once('error', reject);
+      server.listen({ host: this.options.host, port: this.options.port }, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.logger.error({ err }, 'listener error'));
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : this.options.port);
+      });
+      this.server = server;
+    });
+  }
+
+  private accept(socket: Socket): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const connection = new RheaConnection({ id: `conn-${randomUUID()}`, max_frame_size: this.options.maxFrameSizeBytes }, this.container);
+    this.limitFrameSize(connection, socket);
+    this.relabelTransfers(connection);
+    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
+    connection.accept(socket);
+  }
+
+  /** rhea accumulates a frame of any announced size; refuse frames above our maximum before
+   * they are buffered (a client announcing a 4 GiB frame must not exhaust memory). */
+  private limitFrameSize(connection: Connection, socket: Socket): void {
+    const internals = connection as unknown as { input(buffer: Buffer): void; frame_size?: number };
+    const original = internals.input.bind(connection);
+    const limit = Math.max(this.options.maxFrameSizeBytes, 512);
+    internals.input = (buffer: Buffer) => {
+      original(buffer);
+      if (internals.frame_size !== undefined && internals.frame_size > limit) {
+        this.logger.warn({ frameSize: internals.frame_size, limit }, 'oversized frame; connection closed');
+        this.closeWithError(connection, { condition: 'amqp:connection:framing-error', description: `frame of ${internals.frame_size} bytes exceeds max-frame-size ${limit}` });
+        socket.destroy();
+      }
+    };
+  }
+
+  private relabelTransfers(connection: Connection): void {
+    const internals = connection as unknown as { create_session(size: number): unknown };
+    const original = internals.create_session.bind(connection);
+    internals.create_session = (size: number) => {
+      const session = original(size) as {
+        on_transfer(frame: { performative: { message_format?: number } }): void;
+      };
+      const onTransfer = session.on_transfer.bind(session);
+      session.on_transfer = (frame) => {
+        if (frame.performative.message_format === 0) frame.performative.message_format = RAW_FORMAT;
+        onTransfer(frame);
+      };
+      return session;
+    };
+  }
+
+  private closeWithError(connection: Connection, error: { condition: string; description: string; info?: Record<string, unknown> }): void {
+    try {
+      connection.close(error as never);
+      (connection as unknown as { output(): void }).output?.();
+    } catch (err) {
+      this.logger.debug({ err }, 'close after error failed');
+    }
+  }
+
+  private wireEvents(): void {
+    const c = this.container;
+    c.on('connection_open', (ctx: EventContext) => this.onConnectionOpen(ctx.connection));
+    c.on('connection_close', (ctx: EventContext) => this.onConnectionGone(ctx.connection));
+    c.on('disconnected', (ctx: EventContext) => this.onConnectionGone(ctx.connection));
+    c.on('connection_error', (ctx: EventContext) => this.logger.debug({ error: ctx.connection.error }, 'connection error'));
+    c.on('protocol_error', (ctx: EventContext) => {
+      const connection = (ctx as unknown as { connection?: Connection }).connection ?? (ctx as unknown as Connection);
+      this.logger.warn({ err: String(ctx) }, 'protocol error; connection closed');
+      if (connection && typeof (connection as Connection).close === 'function') {
+        this.closeWithError(connection as Connection, { condition: 'amqp:decode-error', description: 'malformed frame' });
+      }
+    });
+    c.on('error', (ctx: unknown) => {
+      const err = ctx as Error & { connection?: Connection };
+      this.logger.warn({ err: err?.message ?? String(ctx) }, 'connection error; closed');
+    });
+    c.on('receiver_open', (ctx: EventContext) => this.guard(ctx, () => this.onReceiverOpen(ctx)));
+    c.on('sender_open', (ctx: EventContext) => this.guard(ctx, () => this.onSenderOpen(ctx)));
+    c.on('message', (ctx: EventContext) => this.guard(ctx, () => this.onMessage(ctx)));
+    for (const outcome of ['accepted', 'released', 'rejected', 'modified'] as const) {
+      c.on(outcome, (ctx: EventContext) => this.guard(ctx, () => this.onOutcome(ctx, outcome)));
+    }
+    c.on('sendable', (ctx: EventContext) => this.guard(ctx, () => this.consumerOf(ctx)?.creditChanged(false)));
+    c.on('sender_draining', (ctx: EventContext) => this.guard(ctx, () => this.consumerOf(ctx)?.creditChanged(true)));
+    c.on('receiver_close', (ctx: EventContext) => this.onLinkClosed(ctx.connection, ctx.receiver as Receiver));
+    c.on('sender_close', (ctx: EventContext) => this.onLinkClosed(ctx.connection, ctx.sender as Sender));
+    c.on('receiver_error', (ctx: EventContext) => this.logger.debug({ error: ctx.receiver?.error }, 'receiver detached with error'));
+    c.on('sender_error', (ctx: EventContext) => this.logger.debug({ error: ctx.sender?.error }, 'sender detached with error'));
+  }
+
+  /** Runs a handler; a bug in it closes that connection with internal-error instead of taking
+   * the broker down, and is logged loudly. Assertions are not caught here: they crash. */
+  private guard(ctx: EventContext, handler: () => void): void {
+    try {
+      handler();
+    } catch (err) {
+      if ((err as Error)?.name === 'AssertionFailure') throw err;
+      this.logger.error({ err }, 'handler failed; connection closed');
+      this.closeWithError(ctx.connection, { condition: 'amqp:internal-error', description: (err as Error)?.message ?? String(err) });
+    }
+  }
+
+  private onConnectionOpen(connection: Connection): void {
+    const remote = connection as unknown as { properties?: Record<string, unknown>; container_id?: string; options: { id: string }; socket?: Socket };
+    const info: ConnectionInfo = {
+      id: remote.options.id,
+      containerId: remote.container_id ?? '',
+      properties: remote.properties ?? {},
+      remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
+    };
+    if (this.stopping) {
+      this.closeWithError(connection, { condition: 'amqp:connection:forced', description: 'broker is shutting down' });
+      return;
+    }
+    if (this.connections.size >= this.options.maxConnections) {
+      this.logger.warn({ connection: info.remoteAddress, max: this.options.maxConnections }, 'connection refused: --max-connections reached');
+      this.closeWithError(connection, { condition: 'amqp:resource-limit-exceeded', description: `too many connections (--max-connections ${this.options.maxConnections})` });
+      return;
+    }
+    const admission = this.admission(info);
+    if (admission.kind === 'refuse') {
+      this.logger.info({ connection: info.remoteAddress, condition: admission.error.condition }, 'connection refused');
+      this.closeWithError(connection, admission.error);
+      return;
+    }
+    this.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), closed: false });
+    this.logger.debug({ connection: info.remoteAddress, container: info.containerId, role: admission.role }, 'connection opened');
+  }
+
+  private onConnectionGone(connection: Connection): void {
+    const state = this.connections.get(connection);
+    if (!state || state.closed) return;
+    state.closed = true;
+    this.connections.delete(connection);
+    for (const producer of state.producers.values()) producer.close();
+    for (const consumer of state.consumers.values()) consumer.close();
+    for (const [link, node] of state.special) node.linkClosed?.(link);
+    for (const node of new Set(state.special.values())) node.connectionClosed?.(state.info);
+    this.service?.broker.connectionClosed(state.info.id);
+    this.logger.debug({ connection: state.info.remoteAddress }, 'connection closed');
+  }
+
+  private stateOf(connection: Connection): ConnectionState | undefined {
+    return this.connections.get(connection);
+  }
+
+  private refuseLink(link: Sender | Receiver, err: unknown): void {
+    const body = errorBody(err);
+    this.logger.info({ link: link.name, condition: body.condition, description: body.description }, 'link refused');
+    link.close(body as never);
+  }
+
+  private onReceiverOpen(ctx: EventContext): void {
+    const receiver = ctx.receiver as Receiver;
+    const state = this.stateOf(ctx.connection);
+    if (!state) {
+      receiver.close({ condition: 'amqp:not-allowed', description: 'connection not admitted' } as never);
+      return;
+    }
+    const remote = (receiver as unknown as { remote: { attach: { target?: Terminus; properties?: Record<string, unknown> } } }).remote.attach;
+    const target = remote.target;
+    const address = target?.address ?? null;
+    const special = address !== null ? this.nodes.get(address) : undefined;
+    if (special?.receiverOpened) {
+      state.special.set(receiver, special);
+      receiver.set_target({ address: address as string });
+      special.receiverOpened(receiver, state.info, state.role);
+      return;
+    }
+    if (state.role === 'replication') {
+      this.refuseLink(receiver, new BrokerError('NOT_ALLOWED', 'a replication connection cannot publish'));
+      return;
+    }
+    const service = this.service;
+    if (!service) {
+      this.refuseLink(receiver, new BrokerError('NOT_ALLOWED', 'this broker is not serving clients (not primary)'));
+      return;
+    }
+    const unroutable = parseUnroutable(remote.properties);
+    try {
+      let producer: ProducerLink;
+      if (address === null || address === '') {
+        producer = new ProducerLink(service.broker, service.settlements, receiver, null, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
+      } else {
+        const { node } = resolveOrCreate(service.broker, address, target, state.info.id);
+        const publishTarget = node.kind === 'queue' ? node : { ...node, unroutable };
+        receiver.set_target({ address, ...(target?.capabilities ? { capabilities: target.capabilities as string[] } : {}) });
+        producer = new ProducerLink(service.broker, service.settlements, receiver, publishTarget, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
+      }
+      state.producers.set(receiver, producer);
+    } catch (err) {
+      this.refuseLink(receiver, err);
+    }
+  }
+
+  private onSenderOpen(ctx: EventContext): void {
+    const sender = ctx.sender as Sender;
+    const state = this.stateOf(ctx.connection);
+    if (!state) {
+      sender.close({ condition: 'amqp:not-allowed', description: 'connection not admitted' } as never);
+      return;
+    }
+    const remote = (sender as unknown as { remote: { attach: { source?: Terminus; name: string } } }).remote.attach;
+    const source = remote.source;
+    const address = source?.address ?? null;
+    const special = address !== null ? this.nodes.get(address) : undefined;
+    if (special?.senderOpened) {
+      state.special.set(sender, special);
+      sender.set_source({ address: address as string });
+      special.senderOpened(sender, state.info, state.role);
+      return;
+    }
+    if (state.role === 'replication') {
+      this.refuseLink(sender, new BrokerError('NOT_ALLOWED', 'a replication connection cannot consume'));
+      return;
+    }
+    const service = this.service;
+    if (!service) {
+      this.refuseLink(sender, new BrokerError('NOT_ALLOWED', 'this broker is not serving clients (not primary)'));
+      return;
+    }
+    const broker = service.broker;
+    try {
+      const queueName = this.consumerQueue(broker, sender, source, remote.name, state);
+      const browse = source?.distribution_mode === 'copy';
+      const consumer = new ConsumerLink(broker, sender, {
+        browse,
+        maxUnsettled: this.options.maxUnsettled,
+        logger: this.logger,
+        onQueueDeleted: () => sender.close({ condition: 'amqp:resource-deleted', description: `queue ${queueName} was deleted` } as never),
+      });
+      const queue = broker.subscribe(queueName, consumer, state.info.id);
+      consumer.attachTo(queue);
+      state.consumers.set(sender, consumer);
+    } catch (err) {
+      this.refuseLink(sender, err);
+    }
+  }
+
+  /** The queue a consumer reads: the named queue, a fresh temporary queue for a dynamic source,
+   * or a private subscription queue bound to an exchange (durable when the link asks for a
+   * durable terminus that never expires, named after the client's container and link). */
+  private consumerQueue(broker: Broker, sender: Sender, source: Terminus | undefined, linkName: string, state: ConnectionState): string {
+    if (source?.dynamic) {
+      const name = `TempQueue${randomUUID()}`;
+      broker.declareQueue({ name, durable: false, autoDelete: true, exclusive: true, alternateExchange: null, arguments: {} }, state.info.id);
+      sender.set_source({ address: name });
+      return name;
+    }
+    const address = source?.address;
+    if (!address) throw new BrokerError('NOT_FOUND', 'a receiving link needs a source address (or a dynamic source)');
+    const { node } = resolveOrCreate(broker, address, source, state.info.id);
+    sender.set_source({ address, ...(source?.distribution_mode === 'copy' || source?.distribution_mode === 'move' ? { distribution_mode: source.distribution_mode } : {}) });
+    if (node.kind === 'queue') return node.queue;
+    const exchange = broker.exchange(node.exchange);
+    const type = exchange?.settings.type;
+    const key = node.key ?? filterKey(source) ?? (type === 'topic' ? '#' : '');
+    const durableSubscription = (source?.durable ?? 0) > 0 && source?.expiry_policy === 'never';
+    const name = durableSubscription ? `${state.info.containerId}_${linkName}` : `${node.exchange}_${linkName}_${randomUUID().slice(0, 8)}`;
+    broker.declareQueue({ name, durable: durableSubscription, autoDelete: !durableSubscription, exclusive: !durableSubscription, alternateExchange: null, arguments: {} }, state.info.id);
+    if (type === 'headers') {
+      const args = (filterHeaders(source) ?? {}) as Record<string, string | number | boolean | null>;
+      broker.bind(node.exchange, name, key, args);
+    } else {
+      broker.bind(node.exchange, name, key, {});
+    }
+    return name;
+  }
+
+  private onMessage(ctx: EventContext): void {
+    const receiver = ctx.receiver as Receiver;
+    const delivery = ctx.delivery as Delivery;
+    const raw = ctx.message as unknown as Buffer;
+    const format = (ctx as unknown as { format?: number }).format ?? 0;
+    const state = this.stateOf(ctx.connection);
+    if (!state) return;
+    const special = state.special.get(receiver);
+    if (special) {
+      special.message?.(receiver, raw, delivery, format === RAW_FORMAT ? 0 : format);
+      return;
+    }
+    const producer = state.producers.get(receiver);
+    if (!producer) return;
+    if (format !== RAW_FORMAT) {
+      delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${format} is not supported` });
+      return;
+    }
+    producer.onMessage(raw, delivery);
+  }
+
+  private consumerOf(ctx: EventContext): ConsumerLink | undefined {
+    return this.stateOf(ctx.connection)?.consumers.get(ctx.sender as Sender);
+  }
+
+  private onOutcome(ctx: EventContext, outcome: 'accepted' | 'released' | 'rejected' | 'modified'): void {
+    const consumer = this.consumerOf(ctx);
+    if (consumer) consumer.outcome(ctx.delivery as Delivery, outcome);
+  }
+
+  private onLinkClosed(connection: Connection, link: Sender | Receiver): void {
+    const state = this.stateOf(connection);
+    if (!state) return;
+    const producer = state.producers.get(link as Receiver);
+    if (producer) {
+      producer.close();
+      state.producers.delete(link as Receiver);
+    }
+    const consumer = state.consumers.get(link as Sender);
+    if (consumer) {
+      consumer.close();
+      state.consumers.delete(link as Sender);
+    }
+    const special = state.special.get(link);
+    if (special) {
+      special.linkClosed?.(link);
+      state.special.delete(link);
+    }
+    if (link.is_open()) link.close();
+  }
+
+  /** Closes every connection that the predicate selects, with the given error (an HA broker
+   * that stops being primary sheds its clients this way). */
+  closeConnections(select: (info: ConnectionInfo, role: ConnectionRole) => boolean, error: { condition: string; description: string; info?: Record<string, unknown> }): number {
+    let closed = 0;
+    for (const [connection, state] of this.connections) {
+      if (!select(state.info, state.role)) continue;
+      this.closeWithError(connection, error);
+      closed++;
+    }
+    return closed;
+  }
+
+  /** Stops accepting, then closes every client with amqp:connection:forced. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const server = this.server;
+    this.closeConnections(() => true, { condition: 'amqp:connection:forced', description: 'broker is shutting down' });
+    await new Promise<void>((resolve) => {
+      if (!server) return resolve();
+      server.close(() => resolve());
+      // Connections that do not answer our close get their sockets closed after a moment.
+      setTimeout(() => {
+        for (const connection of this.connections.keys()) {
+          (connection as unknown as { socket?: Socket }).socket?.destroy();
+        }
+        resolve();
+      }, 500).unref();
+    });
+  }
+}
+
+function parseUnroutable(properties: Record<string, unknown> | undefined): UnroutablePolicy {
+  const value = properties?.['qpid.unroutable'];
+  if (value === 'release' || value === 'discard' || value === 'reject') return value;
+  return 'reject';
+}
+
+function filterHeaders(source: Terminus | undefined): Record<string, unknown> | null {
+  const filter = source?.filter;
+  if (!filter || typeof filter !== 'object') return null;
+  for (const value of Object.values(filter as Record<string, unknown>)) {
+    const described = value as { descriptor?: { value?: unknown }; value?: unknown } | null;
+    if (String(described?.descriptor?.value ?? '').includes('legacy-amqp-headers-binding')) {
+      const inner = described?.value;
+      if (inner && typeof inner === 'object') return inner as Record<string, unknown>;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,1 @@
+export { BrokerError, type BrokerErrorCode } from '../core/errors.js';

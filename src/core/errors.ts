@@ -1,0 +1,59 @@
+// Every expected failure has a stable code (STYLE.md 5). This table is the single list: the AMQP
+// error condition each code becomes at the edge, and what it means. README.md's error table is
+// kept in step with it by a test (test/unit/errors-table.test.ts).
+
+import type { StoreErrorCode } from '../../store/errors.js';
+
+export interface ErrorInfo {
+  /** The AMQP 1.0 error condition sent to a client. */
+  readonly condition: string;
+  readonly meaning: string;
+}
+
+export const BROKER_ERRORS = {
+  NOT_FOUND: { condition: 'amqp:not-found', meaning: 'the address names no queue or exchange, and the link did not ask to create it' },
+  INVALID_ARGUMENT: { condition: 'amqp:invalid-field', meaning: 'a declare argument or node property has a bad value (the message names it)' },
+  PRECONDITION_FAILED: { condition: 'amqp:precondition-failed', meaning: 'a declare conflicts with an existing node, or a conditional delete found it in use' },
+  NOT_ALLOWED: { condition: 'amqp:not-allowed', meaning: 'the operation is not permitted (built-in exchange, backup broker, promotion rules)' },
+  RESOURCE_LOCKED: { condition: 'amqp:resource-locked', meaning: 'an exclusive queue belongs to another connection' },
+  QUEUE_FULL: { condition: 'amqp:resource-limit-exceeded', meaning: 'the queue is at qpid.max_count or qpid.max_size with policy reject' },
+  MESSAGE_TOO_LARGE: { condition: 'amqp:link:message-size-exceeded', meaning: 'the message is larger than --max-message-size' },
+  UNROUTABLE: { condition: 'amqp:not-found', meaning: 'no binding of the exchange matched the message (link option qpid.unroutable=reject)' },
+  TOO_MANY_CONNECTIONS: { condition: 'amqp:resource-limit-exceeded', meaning: 'the broker is at --max-connections' },
+  NOT_PRIMARY: { condition: 'amqp:connection:forced', meaning: 'an HA backup refuses clients and no primary is known' },
+  STALE_EPOCH: { condition: 'amqp:not-allowed', meaning: 'a replication peer has a lower cluster epoch than one already seen (fenced)' },
+  SHUTTING_DOWN: { condition: 'amqp:connection:forced', meaning: 'the broker is stopping' },
+  BAD_CONFIG: { condition: 'amqp:invalid-field', meaning: 'a bad option or config line (exit code 2 at startup)' },
+  BAD_URL: { condition: 'amqp:invalid-field', meaning: 'a Qpid URL does not follow the grammar (the message names the part)' },
+  INTERNAL: { condition: 'amqp:internal-error', meaning: 'a bug; the broker logs it' },
+} as const satisfies Record<string, ErrorInfo>;
+
+export const STORE_ERRORS: Record<StoreErrorCode, ErrorInfo> = {
+  STORE_LOCKED: { condition: 'amqp:internal-error', meaning: 'another live process holds <data-dir>/lock' },
+  STORE_NEWER_FORMAT: { condition: 'amqp:internal-error', meaning: 'the store was written by a newer format version' },
+  STORE_CORRUPT: { condition: 'amqp:internal-error', meaning: 'a record or table failed validation (the message names it)' },
+  STORE_FULL: { condition: 'amqp:resource-limit-exceeded', meaning: 'the disk or the store map is full; the commit changed nothing' },
+  STORE_IO: { condition: 'amqp:internal-error', meaning: 'an I/O error during a commit or open' },
+  STORE_CLOSED: { condition: 'amqp:internal-error', meaning: 'the store closed before the operation completed' },
+  STORE_NOT_FOUND: { condition: 'amqp:not-found', meaning: 'no store at the data dir (tools)' },
+  STORE_LSN_GAP: { condition: 'amqp:internal-error', meaning: 'replicated records do not continue the local log' },
+  STORE_LOG_TRUNCATED: { condition: 'amqp:internal-error', meaning: 'the log no longer holds the LSN a reader asked for (it needs a snapshot)' },
+  STORE_READ_ONLY: { condition: 'amqp:not-allowed', meaning: 'a write to a store opened read-only' },
+};
+
+export type BrokerErrorCode = keyof typeof BROKER_ERRORS;
+
+export class BrokerError extends Error {
+  readonly code: BrokerErrorCode;
+  constructor(code: BrokerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'BrokerError';
+    this.code = code;
+  }
+}
+
+export function conditionFor(code: string): string {
+  if (code in BROKER_ERRORS) return BROKER_ERRORS[code as BrokerErrorCode].condition;
+  if (code in STORE_ERRORS) return STORE_ERRORS[code as StoreErrorCode].condition;
+  return 'amqp:internal-error';
+}

@@ -1,0 +1,229 @@
+// The ack gate: decides when a producer's delivery (or a configuration change) may be settled.
+// Pure state machine (STYLE.md 1): events in, settled keys out; no timers, no I/O.
+//
+// THE ORDERING CONTRACT (DESIGN.md §4, STYLE.md 2): persist, then ship, then settle. A hold on
+// LSN L is released only when
+//   (a) the primary's own commit of L is durable (if the message must survive a local crash), and
+//   (b) every backup in the gate has confirmed L (it has L durable in its own store),
+// or when the message has been consumed (then it need not survive anything), and never while the
+// gate is closed (a recovering primary settles nothing until it is active). The gate's members
+// are the ready backups (and, while recovering, the backups expected from the previous primary).
+// Only ready backups can be promoted, so every settled message is on every broker that may
+// become primary.
+
+import { assert } from '../core/assert.js';
+
+export type HoldKey = number;
+
+export interface HoldSpec {
+  /** LSN of the commit holding the change, or null if nothing was journaled. */
+  readonly lsn: number | null;
+  /** Whether the primary's local durability of `lsn` is required. */
+  readonly needsDurable: boolean;
+  /** Settles the hold early when the message is consumed (0: not a message). */
+  readonly messageId: number;
+}
+
+interface Hold extends HoldSpec {
+  readonly key: HoldKey;
+  done: boolean;
+}
+
+export class AckGate {
+  private nextKey: HoldKey = 1;
+  /** Holds with an LSN, in LSN order (commit order). */
+  private readonly ordered: Hold[] = [];
+  private orderedHead = 0;
+  private readonly byKey = new Map<HoldKey, Hold>();
+  private readonly byMessage = new Map<number, Hold[]>();
+  private durableLsn = 0;
+  private readonly members = new Map<string, number>();
+  private open: boolean;
+
+  constructor(options: { open: boolean }) {
+    this.open = options.open;
+  }
+
+  get isOpen(): boolean {
+    return this.open;
+  }
+
+  get pendingCount(): number {
+    return this.byKey.size;
+  }
+
+  get memberIds(): string[] {
+    return [...this.members.keys()];
+  }
+
+  confirmedLsnOf(member: string): number | undefined {
+    return this.members.get(member);
+  }
+
+  /** Registers a hold. Returns its key, and whether it can be settled at once. */
+  hold(spec: HoldSpec): { key: HoldKey; settleNow: boolean } {
+    const key = this.nextKey++;
+    const hold: Hold = { ...spec, key, done: false };
+    if (this.open && this.satisfied(hold)) {
+      hold.done = true;
+      return { key, settleNow: true };
+    }
+    this.byKey.set(key, hold);
+    if (hold.lsn !== null) {
+      const last = this.ordered[this.ordered.length - 1];
+      assert(last === undefined || last.lsn === null || (last.lsn as number) <= hold.lsn, `ack gate: hold LSN ${hold.lsn} after ${last?.lsn}`);
+      this.ordered.push(hold);
+    }
+    if (hold.messageId !== 0) {
+      const list = this.byMessage.get(hold.messageId);
+      if (list) list.push(hold);
+      else this.byMessage.set(hold.messageId, [hold]);
+    }
+    return { key, settleNow: false };
+  }
+
+  /** The producer went away: the hold can never be settled; forget it. */
+  cancel(key: HoldKey): void {
+    const hold = this.byKey.get(key);
+    if (hold) this.finish(hold);
+  }
+
+  /** Local commits up to `lsn` are durable. */
+  durable(lsn: number): HoldKey[] {
+    if (lsn <= this.durableLsn) return [];
+    this.durableLsn = lsn;
+    return this.release();
+  }
+
+  /** A member backup has `lsn` durable in its store. */
+  confirmed(member: string, lsn: number): HoldKey[] {
+    const previous = this.members.get(member);
+    if (previous === undefined || lsn <= previous) return [];
+    this.members.set(member, lsn);
+    return this.release();
+  }
+
+  /** A backup joins the gate (it became ready, or is expected while recovering), having
+   * confirmed everything up to `confirmedLsn`. */
+  addMember(member: string, confirmedLsn: number): HoldKey[] {
+    this.members.set(member, confirmedLsn);
+    return this.release();
+  }
+
+  /** A backup leaves the gate (link closed, heartbeat lapsed, or the recovery timeout passed):
+   * what it was holding back is re-evaluated at once. */
+  removeMember(member: string): HoldKey[] {
+    if (!this.members.delete(member)) return [];
+    return this.release();
+  }
+
+  hasMember(member: string): boolean {
+    return this.members.has(member);
+  }
+
+  /** The message is no longer on any queue: it was consumed (or dropped) and need not be kept. */
+  messageResolved(messageId: number): HoldKey[] {
+    const list = this.byMessage.get(messageId);
+    if (!list || !this.open) return [];
+    const settled: HoldKey[] = [];
+    for (const hold of list) {
+      if (hold.done) continue;
+      this.finish(hold);
+      settled.push(hold.key);
+    }
+    this.byMessage.delete(messageId);
+    return settled;
+  }
+
+  /** Opens (a recovering primary became active) or closes the gate. */
+  setOpen(open: boolean): HoldKey[] {
+    this.open = open;
+    return open ? this.releaseAll() : [];
+  }
+
+  private minMemberLsn(): number {
+    let min = Infinity;
+    for (const lsn of this.members.values()) if (lsn < min) min = lsn;
+    return min;
+  }
+
+  private satisfied(hold: HoldSpec): boolean {
+    if (hold.lsn === null) return true;
+    if (hold.needsDurable && hold.lsn > this.durableLsn) return false;
+    return hold.lsn <= this.minMemberLsn();
+  }
+
+  private finish(hold: Hold): void {
+    hold.done = true;
+    this.byKey.delete(hold.key);
+    if (hold.messageId !== 0) {
+      const list = this.byMessage.get(hold.messageId);
+      if (list) {
+        const remaining = list.filter((h) => !h.done);
+        if (remaining.length === 0) this.byMessage.delete(hold.messageId);
+        else this.byMessage.set(hold.messageId, remaining);
+      }
+    }
+  }
+
+  /** Releases holds from the front of the LSN order while they are satisfied. A hold that does
+   * not need local durability may be satisfied behind one that does; it is found by scanning
+   * up to the members' confirmed LSN. */
+  private release(): HoldKey[] {
+    if (!this.open) return [];
+    const settled: HoldKey[] = [];
+    const memberLsn = this.minMemberLsn();
+    const durableBound = Math.min(memberLsn, this.durableLsn);
+    const scanBound = memberLsn;
+    let i = this.orderedHead;
+    let frontDone = true;
+    for (; i < this.ordered.length; i++) {
+      const hold = this.ordered[i] as Hold;
+      if (hold.done) {
+        if (frontDone) this.orderedHead = i + 1;
+        continue;
+      }
+      const lsn = hold.lsn as number;
+      if (lsn > scanBound) break;
+      if (!hold.needsDurable || lsn <= durableBound) {
+        this.finish(hold);
+        settled.push(hold.key);
+        if (frontDone) this.orderedHead = i + 1;
+      } else {
+        frontDone = false;
+        if (lsn > durableBound && lsn > this.durableLsn && this.allRemainingNeedDurable(i)) break;
+      }
+    }
+    this.compactOrdered();
+    return settled;
+  }
+
+  /** Whether nothing after index i could be released without local durability (a shortcut so
+   * that a long run of durable holds is not scanned on every confirm). */
+  private allRemainingNeedDurable(from: number): boolean {
+    for (let j = from; j < this.ordered.length && j < from + 64; j++) {
+      const hold = this.ordered[j] as Hold;
+      if (!hold.done && !hold.needsDurable) return false;
+    }
+    return true;
+  }
+
+  private releaseAll(): HoldKey[] {
+    const settled = this.release();
+    // Holds without an LSN (nothing journaled) waited only for the gate to open.
+    for (const hold of [...this.byKey.values()]) {
+      if (hold.lsn === null) {
+        this.finish(hold);
+        settled.push(hold.key);
+      }
+    }
+    return settled;
+  }
+
+  private compactOrdered(): void {
+    if (this.orderedHead > 4096 && this.orderedHead * 2 > this.ordered.length) {
+      this.ordered.splice(0, this.orderedHead);
+      this.orderedHead = 0;
+    }
+  }
+}

@@ -1,0 +1,290 @@
+// The backup's side of replication (DESIGN.md §3-4): find the primary by trying each address of
+// --ha-brokers-url every --link-maintenance-interval, join, wipe the store, apply the snapshot
+// and then the log with the primary's LSNs, and confirm the highest LSN that is durable. Store
+// operations run strictly one after another on one chain, across connections, so a new
+// primary's wipe never overtakes the previous one's last apply.
+//
+// Fencing: a primary whose epoch is below the highest this backup has seen is refused, and
+// every frame must carry the epoch its primary announced.
+
+import type { Store } from '../../store/index.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { Logger } from '../core/log.js';
+import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
+import type { BackupFrame, MemberInfo, PrimaryFrame } from './messages.js';
+
+export type ChannelClosed =
+  | { readonly kind: 'redirect'; readonly address: string }
+  | { readonly kind: 'refused'; readonly description: string }
+  | { readonly kind: 'lost'; readonly description: string };
+
+export interface ChannelEvents {
+  /** The peer admitted the replication connection. */
+  opened(): void;
+  frame(frame: PrimaryFrame): void;
+  closed(reason: ChannelClosed): void;
+}
+
+export interface ReplicationChannel {
+  send(frame: BackupFrame): void;
+  /** The frame most recently delivered has been handled: the peer may send another. */
+  processed(): void;
+  close(): void;
+}
+
+/** How a backup reaches a primary (rhea in production, the simulated network in test/sim). */
+export interface ReplicationConnector {
+  connect(address: QpidAddress, events: ChannelEvents): ReplicationChannel;
+}
+
+export interface PrimaryInfo {
+  readonly name: string;
+  readonly epoch: number;
+  readonly address: string;
+  readonly publicAddress: string | null;
+}
+
+export type BackupState = 'joining' | 'catchup' | 'ready';
+
+export interface BackupReplicatorDeps {
+  readonly store: Store;
+  readonly connector: ReplicationConnector;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly name: string;
+  /** This broker's own address as it appears in ha-brokers-url (skipped), if known. */
+  readonly selfAddress: string | null;
+  readonly addresses: readonly QpidAddress[];
+  readonly maintenanceIntervalMs: number;
+  readonly initialState: BackupState;
+  readonly onState: (state: BackupState) => void;
+  readonly onPrimary: (primary: PrimaryInfo | null) => void;
+  readonly onMembers: (members: readonly MemberInfo[]) => void;
+  /** Highest epoch seen anywhere (fencing); the store's epoch is the floor. */
+  readonly epochSeen: () => number;
+  readonly noteEpoch: (epoch: number) => void;
+  /** A store failure while applying: the broker cannot continue as a backup. */
+  readonly onFatal: (err: unknown) => void;
+}
+
+export class BackupReplicator {
+  private state: BackupState;
+  private channel: ReplicationChannel | null = null;
+  private connectedTo: string | null = null;
+  private primary: PrimaryInfo | null = null;
+  private nextAddressIndex = 0;
+  private preferred: string | null = null;
+  private readonly selfAddresses = new Set<string>();
+  private timer: TimerHandle | null = null;
+  private stopped = false;
+  /** Every store operation, in order. */
+  private chain: Promise<void> = Promise.resolve();
+  /** Identifies the current connection, so stale callbacks of an old one do nothing. */
+  private generation = 0;
+  private confirmed = 0;
+
+  constructor(private readonly deps: BackupReplicatorDeps) {
+    this.state = deps.initialState;
+    if (deps.selfAddress) this.selfAddresses.add(deps.selfAddress);
+  }
+
+  get currentState(): BackupState {
+    return this.state;
+  }
+
+  get currentPrimary(): PrimaryInfo | null {
+    return this.primary;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Stops replicating (the broker is being promoted or shut down); resolves when every store
+   * operation already queued has finished. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    this.generation++;
+    this.channel?.close();
+    this.channel = null;
+    await this.chain.catch(() => {});
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer?.cancel();
+    this.timer = this.deps.clock.setTimer(delayMs, () => this.attempt());
+  }
+
+  private nextAddress(): QpidAddress | null {
+    const all = this.deps.addresses;
+    if (this.preferred) {
+      const preferred = all.find((a) => formatAddress(a) === this.preferred) ?? parseHostPort(this.preferred);
+      this.preferred = null;
+      if (preferred && !this.selfAddresses.has(formatAddress(preferred))) return preferred;
+    }
+    for (let i = 0; i < all.length; i++) {
+      const candidate = all[(this.nextAddressIndex + i) % all.length] as QpidAddress;
+      if (this.selfAddresses.has(formatAddress(candidate))) continue;
+      this.nextAddressIndex = (this.nextAddressIndex + i + 1) % all.length;
+      return candidate;
+    }
+    return null;
+  }
+
+  private attempt(): void {
+    if (this.stopped || this.channel) return;
+    const address = this.nextAddress();
+    if (!address) {
+      this.schedule(this.deps.maintenanceIntervalMs);
+      return;
+    }
+    const generation = ++this.generation;
+    const target = formatAddress(address);
+    this.connectedTo = target;
+    this.deps.logger.debug({ address: target }, 'looking for the primary');
+    this.channel = this.deps.connector.connect(address, {
+      opened: () => {
+        if (generation !== this.generation) return;
+        this.channel?.send({
+          kind: 'join',
+          epoch: this.deps.epochSeen(),
+          name: this.deps.name,
+          storeId: this.deps.store.meta().storeId,
+          address: this.deps.selfAddress,
+          epochSeen: this.deps.epochSeen(),
+        });
+      },
+      frame: (frame) => {
+        if (generation !== this.generation) return;
+        this.enqueue(generation, () => this.handle(generation, frame));
+      },
+      closed: (reason) => {
+        if (generation !== this.generation) return;
+        this.disconnected(reason);
+      },
+    });
+  }
+
+  private disconnected(reason: ChannelClosed): void {
+    this.channel = null;
+    this.generation++;
+    const wasConnected = this.primary !== null;
+    if (wasConnected) {
+      this.deps.logger.warn({ primary: this.primary?.name, reason }, 'lost the primary');
+      this.primary = null;
+      this.deps.onPrimary(null);
+    }
+    // A ready backup stays ready: it holds everything the lost primary acknowledged and is
+    // what the cluster manager promotes. A catching-up one is back to joining.
+    if (this.state === 'catchup') this.setState('joining');
+    if (reason.kind === 'redirect') {
+      this.preferred = reason.address;
+      this.schedule(0);
+      return;
+    }
+    this.schedule(this.deps.maintenanceIntervalMs);
+  }
+
+  private setState(state: BackupState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.deps.onState(state);
+  }
+
+  private enqueue(generation: number, step: () => Promise<void>): void {
+    this.chain = this.chain
+      .then(() => (generation === this.generation ? step() : undefined))
+      .then(
+        () => {
+          if (generation === this.generation) this.channel?.processed();
+        },
+        (err: unknown) => this.failed(generation, err),
+      );
+  }
+
+  private failed(generation: number, err: unknown): void {
+    if (generation !== this.generation) return;
+    const code = (err as { code?: string })?.code;
+    if (code === 'HA_PROTOCOL' || code === 'STALE_EPOCH') {
+      this.deps.logger.warn({ err: (err as Error).message }, 'replication connection dropped');
+      const channel = this.channel;
+      this.disconnected({ kind: 'refused', description: (err as Error).message });
+      channel?.close();
+      return;
+    }
+    this.deps.logger.fatal({ err }, 'store failure while replicating');
+    this.deps.onFatal(err);
+  }
+
+  private async handle(generation: number, frame: PrimaryFrame): Promise<void> {
+    const store = this.deps.store;
+    if (frame.kind === 'hello') {
+      const seen = this.deps.epochSeen();
+      if (frame.storeId === store.meta().storeId) {
+        // Our own address: never try it again.
+        if (this.connectedTo) this.selfAddresses.add(this.connectedTo);
+        throw Object.assign(new Error('connected to ourselves'), { code: 'HA_PROTOCOL' });
+      }
+      if (frame.epoch < seen) {
+        throw Object.assign(new Error(`refusing stale primary ${frame.name}: its epoch ${frame.epoch} is below ${seen}`), { code: 'STALE_EPOCH' });
+      }
+      this.deps.noteEpoch(frame.epoch);
+      this.primary = { name: frame.name, epoch: frame.epoch, address: this.connectedTo ?? '', publicAddress: frame.publicAddress };
+      this.deps.onPrimary(this.primary);
+      this.deps.logger.info({ primary: frame.name, epoch: frame.epoch, primaryLsn: frame.lastLsn }, 'connected to the primary; wiping the store to catch up');
+      this.setState('catchup');
+      this.confirmed = 0;
+      await store.wipe();
+      return;
+    }
+    const primary = this.primary;
+    if (!primary || frame.epoch !== primary.epoch) {
+      throw Object.assign(new Error(`replication frame ${frame.kind} with epoch ${frame.epoch} from a primary of epoch ${primary?.epoch ?? 'none'}`), { code: 'STALE_EPOCH' });
+    }
+    switch (frame.kind) {
+      case 'snapshot-begin':
+        await store.beginSnapshot(frame.lsn, Math.max(frame.epoch, store.meta().epoch), frame.lastMessageId);
+        return;
+      case 'snapshot-records':
+        await store.applySnapshotRecords(frame.records);
+        return;
+      case 'snapshot-end':
+        await store.endSnapshot();
+        this.confirm(generation, store.meta().lastLsn);
+        this.deps.logger.info({ lsn: store.meta().lastLsn }, 'snapshot applied');
+        return;
+      case 'log': {
+        if (frame.entries.length === 0) return;
+        const ticket = store.appendReplicated(frame.entries);
+        // Pipelined: the next frame is applied while this one becomes durable; confirmations
+        // follow durability, in order.
+        ticket.durable.then(
+          () => this.confirm(generation, ticket.lastLsn),
+          (err: unknown) => this.failed(generation, err),
+        );
+        return;
+      }
+      case 'state':
+        this.deps.onMembers(frame.members);
+        if (frame.state === 'ready' && this.state === 'catchup') {
+          this.deps.logger.info({ primary: primary.name }, 'caught up: ready');
+          this.setState('ready');
+        }
+        return;
+    }
+  }
+
+  private confirm(generation: number, lsn: number): void {
+    if (generation !== this.generation || lsn <= this.confirmed) return;
+    this.confirmed = lsn;
+    this.channel?.send({ kind: 'confirm', epoch: this.primary?.epoch ?? 0, lsn });
+  }
+}
+
+function parseHostPort(text: string): QpidAddress | null {
+  const match = /^(.*):(\d+)$/.exec(text);
+  if (!match) return null;
+  return { transport: 'tcp', host: match[1] as string, port: Number(match[2]) };
+}

@@ -1,0 +1,177 @@
+// The replication protocol's frames (DESIGN.md §4). A backup opens a replication connection to
+// the primary and sends `join`; the primary answers `hello`, streams a snapshot, then the live
+// log, and tells the backup its state; the backup confirms the highest LSN it has durable.
+// Every frame carries the sender's epoch so that a stale primary is refused (fencing).
+//
+// Wire form: one AMQP transfer per frame, with message format HA_MESSAGE_FORMAT (so no AMQP
+// message decoding happens), payload = [kind:u8][epoch:u32][body]. Log and snapshot bodies use
+// the store's record codec; control bodies are JSON, validated with zod on receipt.
+
+import { z } from 'zod';
+import { decodeLogEntries, encodeLogEntries, type LogEntry, type StoreRecord } from '../../store/index.js';
+import { HA_STATES, type HaState } from './role.js';
+
+/** AMQP message format of replication transfers (a private, non-zero format). */
+export const HA_MESSAGE_FORMAT = 0x51504841; // "QPHA"
+
+export const REPLICATION_ADDRESS = '$ha.replication';
+
+export interface MemberInfo {
+  readonly name: string;
+  readonly state: HaState;
+  /** Where the member can be reached (its address as given in ha-brokers-url). */
+  readonly address: string | null;
+  readonly confirmedLsn: number;
+}
+
+/** Backup -> primary. */
+export type BackupFrame =
+  | {
+      readonly kind: 'join';
+      readonly epoch: number;
+      readonly name: string;
+      readonly storeId: string;
+      readonly address: string | null;
+      /** The highest epoch this backup has seen (fencing: a lower-epoch primary is stale). */
+      readonly epochSeen: number;
+    }
+  | { readonly kind: 'confirm'; readonly epoch: number; readonly lsn: number };
+
+/** Primary -> backup. */
+export type PrimaryFrame =
+  | {
+      readonly kind: 'hello';
+      readonly epoch: number;
+      readonly name: string;
+      readonly storeId: string;
+      readonly publicAddress: string | null;
+      readonly lastLsn: number;
+    }
+  | { readonly kind: 'snapshot-begin'; readonly epoch: number; readonly lsn: number; readonly lastMessageId: number }
+  | { readonly kind: 'snapshot-records'; readonly epoch: number; readonly records: readonly StoreRecord[] }
+  | { readonly kind: 'snapshot-end'; readonly epoch: number }
+  | { readonly kind: 'log'; readonly epoch: number; readonly entries: readonly LogEntry[] }
+  | { readonly kind: 'state'; readonly epoch: number; readonly state: HaState; readonly members: readonly MemberInfo[] };
+
+const KIND_CODES = {
+  join: 1,
+  confirm: 2,
+  hello: 10,
+  'snapshot-begin': 11,
+  'snapshot-records': 12,
+  'snapshot-end': 13,
+  log: 14,
+  state: 15,
+} as const;
+
+type FrameKind = keyof typeof KIND_CODES;
+const KIND_BY_CODE = new Map<number, FrameKind>(Object.entries(KIND_CODES).map(([k, v]) => [v, k as FrameKind]));
+
+export class ProtocolViolation extends Error {
+  readonly code = 'HA_PROTOCOL';
+  constructor(message: string) {
+    super(message);
+    this.name = 'ProtocolViolation';
+  }
+}
+
+const haState = z.enum(HA_STATES as unknown as [HaState, ...HaState[]]);
+const lsn = z.number().int().min(0);
+
+const JoinBody = z.object({ name: z.string().min(1), storeId: z.string().min(1), address: z.string().nullable(), epochSeen: z.number().int().min(0) });
+const ConfirmBody = z.object({ lsn });
+const HelloBody = z.object({ name: z.string().min(1), storeId: z.string().min(1), publicAddress: z.string().nullable(), lastLsn: lsn });
+const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0) });
+const StateBody = z.object({
+  state: haState,
+  members: z.array(z.object({ name: z.string(), state: haState, address: z.string().nullable(), confirmedLsn: lsn })),
+});
+
+function frame(kind: FrameKind, epoch: number, body: Buffer): Buffer {
+  const header = Buffer.allocUnsafe(5);
+  header.writeUInt8(KIND_CODES[kind], 0);
+  header.writeUInt32BE(epoch, 1);
+  return Buffer.concat([header, body]);
+}
+
+function json(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value));
+}
+
+export function encodeBackupFrame(f: BackupFrame): Buffer {
+  switch (f.kind) {
+    case 'join':
+      return frame('join', f.epoch, json({ name: f.name, storeId: f.storeId, address: f.address, epochSeen: f.epochSeen }));
+    case 'confirm':
+      return frame('confirm', f.epoch, json({ lsn: f.lsn }));
+  }
+}
+
+export function encodePrimaryFrame(f: PrimaryFrame): Buffer {
+  switch (f.kind) {
+    case 'hello':
+      return frame('hello', f.epoch, json({ name: f.name, storeId: f.storeId, publicAddress: f.publicAddress, lastLsn: f.lastLsn }));
+    case 'snapshot-begin':
+      return frame('snapshot-begin', f.epoch, json({ lsn: f.lsn, lastMessageId: f.lastMessageId }));
+    case 'snapshot-records':
+      // Snapshot records travel in the log-entry codec with LSN 0 (they have none).
+      return frame('snapshot-records', f.epoch, Buffer.from(encodeLogEntries(f.records.map((record) => ({ lsn: 0, record })))));
+    case 'snapshot-end':
+      return frame('snapshot-end', f.epoch, Buffer.alloc(0));
+    case 'log':
+      return frame('log', f.epoch, Buffer.from(encodeLogEntries(f.entries)));
+    case 'state':
+      return frame('state', f.epoch, json({ state: f.state, members: f.members }));
+  }
+}
+
+function readHeader(bytes: Buffer): { kind: FrameKind; epoch: number; body: Buffer } {
+  if (bytes.length < 5) throw new ProtocolViolation(`replication frame of ${bytes.length} bytes is too short`);
+  const kind = KIND_BY_CODE.get(bytes.readUInt8(0));
+  if (!kind) throw new ProtocolViolation(`unknown replication frame kind ${bytes.readUInt8(0)}`);
+  return { kind, epoch: bytes.readUInt32BE(1), body: bytes.subarray(5) };
+}
+
+function parseJson<T>(schema: z.ZodType<T>, body: Buffer, kind: string): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ProtocolViolation(`replication frame ${kind} has a body that is not JSON`);
+  }
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new ProtocolViolation(`replication frame ${kind} is invalid: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  return parsed.data;
+}
+
+export function decodeBackupFrame(bytes: Buffer): BackupFrame {
+  const { kind, epoch, body } = readHeader(bytes);
+  switch (kind) {
+    case 'join':
+      return { kind, epoch, ...parseJson(JoinBody, body, kind) };
+    case 'confirm':
+      return { kind, epoch, ...parseJson(ConfirmBody, body, kind) };
+    default:
+      throw new ProtocolViolation(`frame ${kind} is not sent by a backup`);
+  }
+}
+
+export function decodePrimaryFrame(bytes: Buffer): PrimaryFrame {
+  const { kind, epoch, body } = readHeader(bytes);
+  switch (kind) {
+    case 'hello':
+      return { kind, epoch, ...parseJson(HelloBody, body, kind) };
+    case 'snapshot-begin':
+      return { kind, epoch, ...parseJson(SnapshotBeginBody, body, kind) };
+    case 'snapshot-records':
+      return { kind, epoch, records: decodeLogEntries(body, 'snapshot frame').map((e) => e.record) };
+    case 'snapshot-end':
+      return { kind, epoch };
+    case 'log':
+      return { kind, epoch, entries: decodeLogEntries(body, 'replicated log frame') };
+    case 'state':
+      return { kind, epoch, ...parseJson(StateBody, body, kind) };
+    default:
+      throw new ProtocolViolation(`frame ${kind} is not sent by a primary`);
+  }
+}

@@ -1,0 +1,361 @@
+// The HA node: the driver that owns a broker's role and carries out what it implies (DESIGN.md
+// §3). A standalone broker serves clients at once. A cluster broker starts `joining` and
+// replicates from the primary as a backup until the cluster manager promotes it (it never
+// promotes itself); as primary it recovers the messaging model from its store, ships its log
+// to the backups, and settles producers through the ack gate.
+
+import type { Store, StoreRole } from '../../store/index.js';
+import type { AmqpServer, Admission, ConnectionInfo, MessagingService } from '../amqp/server.js';
+import { Broker, type RecoveryMode } from '../broker/broker.js';
+import { BrokerError } from '../broker/errors.js';
+import type { BrokerConfig } from '../config/index.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
+import type { BrokerLogger } from '../core/log.js';
+import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
+import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
+import type { MemberInfo } from './messages.js';
+import { PrimaryReplicator } from './primary.js';
+import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
+import { Settlements } from './settlements.js';
+import { RheaReplicationConnector, RheaReplicationEndpoint } from './transport.js';
+
+export interface HaStatus {
+  readonly name: string;
+  readonly state: HaState;
+  readonly role: StoreRole;
+  readonly epoch: number;
+  readonly storeId: string;
+  readonly firstLsn: number;
+  readonly lastLsn: number;
+  readonly lastRole: StoreRole;
+  readonly snapshotIncomplete: boolean;
+  readonly primary: string | null;
+  readonly members: readonly MemberInfo[];
+  readonly brokersUrl: string | null;
+  readonly address: string | null;
+}
+
+/** Asks another broker for its status (used before promoting a joining broker). */
+export type StatusProbe = (address: QpidAddress) => Promise<HaStatus | null>;
+
+export interface HaNodeDeps {
+  readonly config: BrokerConfig;
+  readonly store: Store;
+  readonly server: AmqpServer;
+  readonly clock: Clock;
+  readonly logger: BrokerLogger;
+  /** Replication transport for backups (default: rhea). */
+  readonly connector?: ReplicationConnector;
+  /** Status of other brokers (default: none known; the runtime passes a management client). */
+  readonly probe?: StatusProbe;
+  /** A broken invariant or a fatal store failure: the process must stop (the cluster fails over). */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+export class HaNode {
+  private haState: HaState;
+  private service_: MessagingService | null = null;
+  private backup: BackupReplicator | null = null;
+  private primary: PrimaryReplicator | null = null;
+  private knownPrimary: PrimaryInfo | null = null;
+  private members: readonly MemberInfo[] = [];
+  private epochSeen: number;
+  private expected = new Set<string>();
+  private recoveryTimer: TimerHandle | null = null;
+  private ownAddress: string | null = null;
+  private readonly endpoint: RheaReplicationEndpoint;
+  private promoting = false;
+
+  constructor(private readonly deps: HaNodeDeps) {
+    this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
+    this.epochSeen = deps.store.meta().epoch;
+    this.endpoint = new RheaReplicationEndpoint(deps.logger.child({ module: 'ha-endpoint' }), () => this.primary);
+    deps.server.registerNode('$ha.replication', this.endpoint);
+    deps.server.setAdmission((info) => this.admit(info));
+  }
+
+  get state(): HaState {
+    return this.haState;
+  }
+
+  service(): MessagingService | null {
+    return this.service_;
+  }
+
+  private get cluster(): boolean {
+    return this.deps.config.ha.cluster;
+  }
+
+  async start(): Promise<void> {
+    if (!this.cluster) {
+      await this.deps.store.setRole('standalone', 'standalone');
+      this.serve('local', true);
+      return;
+    }
+    await this.deps.store.setRole(this.deps.store.meta().lastRole, 'joining');
+  }
+
+  /** The listener is up: a cluster broker starts looking for the primary. */
+  listening(port: number): void {
+    const config = this.deps.config;
+    const urls = config.ha.brokersUrl?.addresses ?? [];
+    const self = urls.find((a) => a.port === port && (a.host === config.interface || isLoopback(a.host) === isLoopback(config.interface)));
+    this.ownAddress = self ? formatAddress(self) : `${config.interface}:${port}`;
+    if (this.cluster) this.startBackup('joining');
+  }
+
+  private startBackup(initial: BackupState): void {
+    const config = this.deps.config;
+    this.backup = new BackupReplicator({
+      store: this.deps.store,
+      connector:
+        this.deps.connector ??
+        new RheaReplicationConnector({
+          name: config.name,
+          heartbeatMs: config.ha.linkHeartbeatIntervalMs,
+          username: config.ha.username,
+          password: config.ha.password,
+          mechanism: config.ha.mechanism,
+          logger: this.deps.logger.child({ module: 'ha-connector' }),
+        }),
+      clock: this.deps.clock,
+      logger: this.deps.logger.child({ module: 'ha-backup' }),
+      name: config.name,
+      selfAddress: this.ownAddress,
+      addresses: config.ha.brokersUrl?.addresses ?? [],
+      maintenanceIntervalMs: config.ha.linkMaintenanceIntervalMs,
+      initialState: initial,
+      onState: (state) => this.setState(state),
+      onPrimary: (primary) => {
+        this.knownPrimary = primary;
+      },
+      onMembers: (members) => {
+        this.members = members;
+      },
+      epochSeen: () => Math.max(this.epochSeen, this.deps.store.meta().epoch),
+      noteEpoch: (epoch) => {
+        this.epochSeen = Math.max(this.epochSeen, epoch);
+      },
+      onFatal: (err) => this.fatal(err),
+    });
+    this.backup.start();
+  }
+
+  private setState(next: HaState): void {
+    if (next === this.haState) return;
+    const previous = this.haState;
+    try {
+      this.haState = transition(previous, next);
+    } catch (err) {
+      this.fatal(err);
+      return;
+    }
+    this.deps.logger.setRole(next);
+    this.deps.logger.info({ from: previous, to: next }, 'HA state changed');
+    const role: StoreRole = isPrimaryState(next) ? 'primary' : 'backup';
+    this.deps.store.setRole(role, next).catch((err: unknown) => this.deps.logger.error({ err }, 'could not record the HA state in the store'));
+  }
+
+  private fatal(err: unknown): void {
+    this.deps.logger.fatal({ err }, 'fatal error in the HA node; the broker stops so that the cluster can fail over');
+    if (this.deps.onFatal) this.deps.onFatal(err);
+    else throw err;
+  }
+
+  /** Who may connect (DESIGN.md §3): a backup refuses clients, redirecting them to the primary
+   * when it knows it; administrative connections (qpid.ha-admin) are always accepted; only a
+   * primary accepts replication connections. */
+  private admit(info: ConnectionInfo): Admission {
+    const props = info.properties;
+    if (props['qpid.ha-admin'] === true || props['qpid.ha-admin'] === 'true') return { kind: 'accept', role: 'admin' };
+    const replication = props['qpid.ha-replication'] === true;
+    if (replication) {
+      if (this.primary) return { kind: 'accept', role: 'replication' };
+      return { kind: 'refuse', error: { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is not primary (state ${this.haState})` } };
+    }
+    if (servesClients(this.haState)) return { kind: 'accept', role: 'client' };
+    const primary = this.knownPrimary;
+    const target = primary ? (primary.publicAddress ?? primary.address) : null;
+    if (target) {
+      const [host, port] = splitHostPort(target);
+      return {
+        kind: 'refuse',
+        error: {
+          condition: 'amqp:connection:redirect',
+          description: `${this.deps.config.name} is a backup; the primary is ${target}`,
+          info: { hostname: host, 'network-host': host, port },
+        },
+      };
+    }
+    return { kind: 'refuse', error: { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is a backup (state ${this.haState}) and no primary is known` } };
+  }
+
+  /** Builds the messaging model from the store and starts serving it. */
+  private serve(mode: RecoveryMode, gateOpen: boolean): MessagingService {
+    const config = this.deps.config;
+    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }) });
+    const broker = new Broker({
+      store: this.deps.store,
+      clock: this.deps.clock,
+      logger: this.deps.logger.child({ module: 'broker' }),
+      limits: { defaultQueueLimitBytes: config.defaultQueueLimitBytes, maxMessageSizeBytes: config.maxMessageSizeBytes },
+      replication: { enabled: this.cluster, defaultLevel: config.ha.replicate },
+      events: { messageResolved: (id) => settlements.messageResolved(id) },
+    });
+    broker.recover(mode);
+    const service = { broker, settlements };
+    this.service_ = service;
+    this.deps.server.setService(service);
+    return service;
+  }
+
+  status(): HaStatus {
+    const meta = this.deps.store.meta();
+    const role: StoreRole = this.haState === 'standalone' ? 'standalone' : isPrimaryState(this.haState) ? 'primary' : 'backup';
+    const primaryName = isPrimaryState(this.haState) ? this.deps.config.name : (this.knownPrimary?.name ?? null);
+    return {
+      name: this.deps.config.name,
+      state: this.haState,
+      role,
+      epoch: Math.max(meta.epoch, this.epochSeen),
+      storeId: meta.storeId,
+      firstLsn: meta.firstLsn,
+      lastLsn: meta.lastLsn,
+      lastRole: meta.lastRole,
+      snapshotIncomplete: meta.snapshotIncomplete,
+      primary: primaryName,
+      members: this.primary ? this.primary.members() : this.members,
+      brokersUrl: this.deps.config.ha.brokersUrlText,
+      address: this.ownAddress,
+    };
+  }
+
+  /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
+  async promote(options: { force: boolean }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
+    if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
+    if (isPrimaryState(this.haState)) return { state: this.haState, epoch: this.epochSeen, warnings: ['already primary'] };
+    if (this.promoting) throw new BrokerError('NOT_ALLOWED', 'promote: a promotion is already in progress');
+    if (this.haState === 'catchup') throw new BrokerError('NOT_ALLOWED', `promote: ${this.deps.config.name} is still catching up`);
+    const warnings: string[] = [];
+    let mode: RecoveryMode = 'promotion';
+    this.promoting = true;
+    try {
+      if (this.haState === 'joining') {
+        mode = 'local';
+        warnings.push(...(await this.checkJoiningPromotion(options.force)));
+      }
+      await this.becomePrimary(mode);
+      return { state: this.haState, epoch: this.epochSeen, warnings };
+    } finally {
+      this.promoting = false;
+    }
+  }
+
+  /** A joining broker may be promoted only when every reachable broker is joining (a new
+   * cluster, or total failure); if another has a more recent store, only with --force. */
+  private async checkJoiningPromotion(force: boolean): Promise<string[]> {
+    const warnings: string[] = [];
+    const meta = this.deps.store.meta();
+    if (meta.snapshotIncomplete) {
+      const text = `the store of ${this.deps.config.name} holds a partial snapshot (catch-up was interrupted)`;
+      if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; use --force to promote it anyway`);
+      warnings.push(text);
+    }
+    const probe = this.deps.probe;
+    if (!probe) return warnings;
+    const others = (this.deps.config.ha.brokersUrl?.addresses ?? []).filter((a) => formatAddress(a) !== this.ownAddress);
+    const statuses = await Promise.all(others.map(async (address) => ({ address, status: await probe(address).catch(() => null) })));
+    for (const { address, status } of statuses) {
+      if (!status || status.storeId === meta.storeId) continue;
+      if (status.state !== 'joining') {
+        throw new BrokerError('NOT_ALLOWED', `promote: ${status.name} (${formatAddress(address)}) is ${status.state}; only a ready backup can be promoted while another broker is active or ready`);
+      }
+      const newer = status.epoch > meta.epoch || (status.epoch === meta.epoch && status.lastLsn > meta.lastLsn);
+      if (newer && !status.snapshotIncomplete) {
+        const text = `${status.name} has a more recent store (epoch ${status.epoch}, LSN ${status.lastLsn}) than ${this.deps.config.name} (epoch ${meta.epoch}, LSN ${meta.lastLsn})`;
+        if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; promote that broker instead, or use --force`);
+        warnings.push(text);
+      }
+    }
+    return warnings;
+  }
+
+  private async becomePrimary(mode: RecoveryMode): Promise<void> {
+    const config = this.deps.config;
+    // Backups that were ready under the previous primary: the new primary waits for them.
+    const expected = mode === 'promotion' ? this.members.filter((m) => m.state === 'ready' && m.name !== config.name).map((m) => m.name) : [];
+    const backup = this.backup;
+    this.backup = null;
+    await backup?.stop();
+    const epoch = Math.max(this.epochSeen, this.deps.store.meta().epoch) + 1;
+    this.epochSeen = epoch;
+    const ticket = this.deps.store.commit([{ kind: 'epoch', epoch, primary: config.name }]);
+    await ticket.durable;
+    this.setState('recovering');
+    this.knownPrimary = null;
+    this.deps.logger.info({ epoch, mode, expected }, 'promoted to primary; recovering');
+    const service = this.serve(mode, false);
+    this.primary = new PrimaryReplicator({
+      store: this.deps.store,
+      settlements: service.settlements,
+      logger: this.deps.logger.child({ module: 'ha-primary' }),
+      name: config.name,
+      publicAddress: config.ha.publicUrl ? formatAddress(config.ha.publicUrl.addresses[0] as QpidAddress) : this.ownAddress,
+      defaultReplicateLevel: config.ha.replicate,
+      epoch,
+      onStale: (reason) => this.fenced(reason),
+      onMembership: () => this.checkRecovered(),
+    });
+    this.expected = new Set(expected);
+    if (this.expected.size === 0) {
+      this.activate('no backups expected');
+      return;
+    }
+    this.recoveryTimer = this.deps.clock.setTimer(config.ha.backupTimeoutMs, () => {
+      this.activate(`ha-backup-timeout: ${[...this.expected].join(', ')} did not become ready`);
+    });
+  }
+
+  private checkRecovered(): void {
+    if (this.haState !== 'recovering' || !this.primary) return;
+    const ready = new Set(this.primary.readyBackups());
+    for (const name of [...this.expected]) if (ready.has(name)) this.expected.delete(name);
+    if (this.expected.size === 0) this.activate('every expected backup is ready');
+  }
+
+  private activate(reason: string): void {
+    if (this.haState !== 'recovering') return;
+    this.recoveryTimer?.cancel();
+    this.recoveryTimer = null;
+    this.setState('active');
+    this.deps.logger.info({ reason }, 'primary active');
+    this.service_?.settlements.setOpen(true);
+  }
+
+  /** A higher-epoch primary exists: this broker must stop serving at once (DESIGN.md §3). */
+  private fenced(reason: string): void {
+    this.deps.logger.fatal({ reason }, 'stale primary: a higher epoch exists; no longer serving clients');
+    this.deps.server.setService(null);
+    this.deps.server.closeConnections((_, role) => role === 'client', { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is no longer primary` });
+    this.primary?.stop();
+    this.primary = null;
+    this.service_ = null;
+    this.fatal(new BrokerError('STALE_EPOCH', `stale primary: ${reason}`));
+  }
+
+  async stop(): Promise<void> {
+    this.recoveryTimer?.cancel();
+    await this.backup?.stop();
+    this.primary?.stop();
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host.startsWith('127.') || host === '::1';
+}
+
+function splitHostPort(address: string): [string, number] {
+  const match = /^(.*):(\d+)$/.exec(address);
+  if (!match) return [address, 5672];
+  return [(match[1] as string).replace(/^\[|\]$/g, ''), Number(match[2])];
+}

@@ -1,0 +1,329 @@
+// The primary's side of replication: one session per connected backup. A session sends
+// `hello`, streams a snapshot from one read transaction, then the log from the snapshot's LSN,
+// first from the store and then live as commits happen. When it has shipped everything up to
+// the primary's LSN G at that moment, the backup enters the ack gate as having confirmed G
+// (catching up never held producers back); once it confirms G it is `ready`, promotable.
+//
+// Ordering: records are shipped after they are committed locally (visible); settlement still
+// waits for the local flush AND every gated backup's confirmation (ack-gate.ts), so shipping
+// before the local flush only saves latency, never settles early.
+
+import { isStoreError, type LogEntry, type Store } from '../../store/index.js';
+import { assert } from '../core/assert.js';
+import type { Logger } from '../core/log.js';
+import type { ReplicateLevel } from '../broker/queue.js';
+import { ReplicationFilter } from './filter.js';
+import type { MemberInfo, PrimaryFrame } from './messages.js';
+import type { HaState } from './role.js';
+import type { Settlements } from './settlements.js';
+
+/** One backup's replication link, as the primary sees it (rhea in production, the simulated
+ * network in test/sim). */
+export interface BackupLink {
+  readonly id: string;
+  /** Sends a frame; frames beyond the link's credit are queued, in order. */
+  send(frame: PrimaryFrame): void;
+  /** Frames that may be sent now without queueing (the backup's link credit); bulk data
+   * (snapshot, log backlog) waits for it. */
+  capacity(): number;
+  close(reason: string): void;
+}
+
+export interface PrimaryReplicatorDeps {
+  readonly store: Store;
+  readonly settlements: Settlements;
+  readonly logger: Logger;
+  readonly name: string;
+  readonly publicAddress: string | null;
+  readonly defaultReplicateLevel: ReplicateLevel;
+  readonly epoch: number;
+  /** A backup reported a higher epoch than ours: we are a stale primary. */
+  readonly onStale: (reason: string) => void;
+  /** Membership changed (a backup joined, became ready, or left). */
+  readonly onMembership: () => void;
+}
+
+type Phase = 'snapshot' | 'backlog' | 'live' | 'closed';
+
+interface Session {
+  readonly link: BackupLink;
+  readonly name: string;
+  readonly storeId: string;
+  readonly address: string | null;
+  readonly filter: ReplicationFilter;
+  phase: Phase;
+  /** The next LSN to ship. */
+  nextLsn: number;
+  /** The snapshot's LSN while it streams (retention must keep what follows it). */
+  snapshotLsn: number;
+  confirmedLsn: number;
+  /** The primary's LSN when the backup entered the gate; null before. */
+  gateLsn: number | null;
+  state: HaState;
+  /** Live entries waiting for credit. */
+  pending: LogEntry[];
+  wake: (() => void) | null;
+}
+
+/** Read through a function so that the compiler does not narrow the phase across awaits. */
+function closed(session: Session): boolean {
+  return session.phase === 'closed';
+}
+
+const SNAPSHOT_BATCH_RECORDS = 256;
+const LOG_BATCH_ENTRIES = 512;
+/** A live backup further behind than this many unsent entries goes back to reading the store. */
+const LIVE_PENDING_MAX = 20_000;
+
+export class PrimaryReplicator {
+  private readonly sessions = new Map<string, Session>();
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+
+  constructor(private readonly deps: PrimaryReplicatorDeps) {
+    this.unsubscribe = deps.store.onCommitted((entries) => this.committed(entries));
+  }
+
+  get epoch(): number {
+    return this.deps.epoch;
+  }
+
+  members(): MemberInfo[] {
+    return [...this.sessions.values()].map((s) => ({ name: s.name, state: s.state, address: s.address, confirmedLsn: s.confirmedLsn }));
+  }
+
+  readyBackups(): string[] {
+    return [...this.sessions.values()].filter((s) => s.state === 'ready').map((s) => s.name);
+  }
+
+  /** A backup's `join` arrived on a new link. */
+  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number }): void {
+    if (this.stopped) {
+      link.close('primary is stopping');
+      return;
+    }
+    if (join.epochSeen > this.deps.epoch) {
+      link.close(`stale primary: backup ${join.name} has seen epoch ${join.epochSeen} > ${this.deps.epoch}`);
+      this.deps.onStale(`backup ${join.name} has seen epoch ${join.epochSeen}, ours is ${this.deps.epoch}`);
+      return;
+    }
+    for (const existing of this.sessions.values()) {
+      if (existing.name === join.name) this.drop(existing, 'replaced by a new connection from the same backup');
+    }
+    const meta = this.deps.store.meta();
+    const session: Session = {
+      link,
+      name: join.name,
+      storeId: join.storeId,
+      address: join.address,
+      filter: new ReplicationFilter(this.deps.defaultReplicateLevel),
+      phase: 'snapshot',
+      nextLsn: 0,
+      snapshotLsn: meta.lastLsn,
+      confirmedLsn: 0,
+      gateLsn: null,
+      state: 'catchup',
+      pending: [],
+      wake: null,
+    };
+    this.sessions.set(link.id, session);
+    this.deps.logger.info({ backup: join.name, address: join.address }, 'backup joined; catch-up starts');
+    link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn });
+    this.updateRetention();
+    this.deps.onMembership();
+    void this.ship(session).catch((err: unknown) => {
+      this.deps.logger.error({ err, backup: session.name }, 'replication to backup failed');
+      this.drop(session, `replication failed: ${(err as Error).message}`);
+    });
+  }
+
+  /** A backup confirmed that `lsn` is durable in its store. */
+  confirm(linkId: string, lsn: number): void {
+    const session = this.sessions.get(linkId);
+    if (!session || lsn <= session.confirmedLsn) return;
+    session.confirmedLsn = lsn;
+    if (session.gateLsn !== null) this.deps.settlements.backupConfirmed(session.name, lsn);
+    if (session.state === 'catchup' && session.gateLsn !== null && lsn >= session.gateLsn) {
+      session.state = 'ready';
+      this.deps.logger.info({ backup: session.name, lsn }, 'backup ready');
+      this.broadcastState();
+      this.deps.onMembership();
+    }
+    this.updateRetention();
+  }
+
+  /** The link has credit again. */
+  writable(linkId: string): void {
+    const session = this.sessions.get(linkId);
+    const wake = session?.wake;
+    if (session && wake) {
+      session.wake = null;
+      wake();
+    }
+  }
+
+  /** The backup's link closed or its heartbeat lapsed: it leaves the gate at once. */
+  lost(linkId: string, reason: string): void {
+    const session = this.sessions.get(linkId);
+    if (session) this.drop(session, reason);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    for (const session of [...this.sessions.values()]) this.drop(session, 'primary stopping');
+  }
+
+  private drop(session: Session, reason: string): void {
+    if (session.phase === 'closed') return;
+    session.phase = 'closed';
+    this.sessions.delete(session.link.id);
+    this.deps.settlements.removeBackup(session.name);
+    session.link.close(reason);
+    session.wake?.();
+    this.deps.logger.warn({ backup: session.name, reason }, 'backup left');
+    this.updateRetention();
+    this.broadcastState();
+    this.deps.onMembership();
+  }
+
+  /** Tells every backup its state and the membership (backups keep it so that a promoted one
+   * knows which brokers to expect while it recovers). */
+  broadcastState(): void {
+    const members = this.members();
+    for (const session of this.sessions.values()) {
+      session.link.send({ kind: 'state', epoch: this.deps.epoch, state: session.state, members });
+    }
+  }
+
+  private async waitForCredit(session: Session): Promise<void> {
+    while (!closed(session) && session.link.capacity() <= 0) {
+      await new Promise<void>((resolve) => {
+        session.wake = resolve;
+      });
+    }
+  }
+
+  private async ship(session: Session): Promise<void> {
+    // 1. The snapshot: one read transaction, streamed in batches as credit allows.
+    const snapshot = this.deps.store.snapshot();
+    try {
+      session.snapshotLsn = snapshot.lsn;
+      this.updateRetention();
+      await this.waitForCredit(session);
+      if (closed(session)) return;
+      session.link.send({ kind: 'snapshot-begin', epoch: this.deps.epoch, lsn: snapshot.lsn, lastMessageId: snapshot.lastMessageId });
+      let batch = [];
+      for await (const record of snapshot.records()) {
+        if (closed(session)) return;
+        const kept = session.filter.filter(record);
+        if (kept) batch.push(kept);
+        if (batch.length >= SNAPSHOT_BATCH_RECORDS) {
+          await this.waitForCredit(session);
+          if (closed(session)) return;
+          session.link.send({ kind: 'snapshot-records', epoch: this.deps.epoch, records: batch });
+          batch = [];
+        }
+      }
+      await this.waitForCredit(session);
+      if (closed(session)) return;
+      if (batch.length > 0) session.link.send({ kind: 'snapshot-records', epoch: this.deps.epoch, records: batch });
+      session.link.send({ kind: 'snapshot-end', epoch: this.deps.epoch });
+    } finally {
+      snapshot.close();
+    }
+    session.nextLsn = session.snapshotLsn + 1;
+    session.phase = 'backlog';
+    this.deps.logger.info({ backup: session.name, lsn: session.snapshotLsn }, 'snapshot sent; shipping the log');
+    await this.shipBacklog(session);
+  }
+
+  /** Ships from the store's log until nothing committed is left, then goes live. */
+  private async shipBacklog(session: Session): Promise<void> {
+    while (session.phase === 'backlog') {
+      const lastLsn = this.deps.store.meta().lastLsn;
+      if (session.nextLsn > lastLsn) {
+        this.goLive(session, lastLsn);
+        return;
+      }
+      const toLsn = Math.min(lastLsn, session.nextLsn + LOG_BATCH_ENTRIES - 1);
+      const entries: LogEntry[] = [];
+      try {
+        for await (const entry of this.deps.store.readLog(session.nextLsn, { toLsn })) entries.push(entry);
+      } catch (err) {
+        if (isStoreError(err, 'STORE_LOG_TRUNCATED')) {
+          // The backup fell further behind than the retained log: it must start over.
+          this.drop(session, 'fell behind the retained log; it will resync from a snapshot');
+          return;
+        }
+        throw err;
+      }
+      await this.waitForCredit(session);
+      if (session.phase !== 'backlog') return;
+      this.sendEntries(session, entries);
+    }
+  }
+
+  private sendEntries(session: Session, entries: readonly LogEntry[]): void {
+    if (entries.length === 0) return;
+    const first = entries[0] as LogEntry;
+    assert(first.lsn === session.nextLsn, `replication to ${session.name}: shipping LSN ${first.lsn}, expected ${session.nextLsn}`);
+    const last = entries[entries.length - 1] as LogEntry;
+    session.nextLsn = (last.record.kind === 'skip' ? last.record.lastLsn : last.lsn) + 1;
+    session.link.send({ kind: 'log', epoch: this.deps.epoch, entries: session.filter.filterEntries(entries) });
+  }
+
+  private goLive(session: Session, gateLsn: number): void {
+    session.phase = 'live';
+    if (session.gateLsn === null) {
+      session.gateLsn = gateLsn;
+      // Enter the gate as having confirmed G: only commits after G wait for this backup.
+      this.deps.settlements.addBackup(session.name, gateLsn);
+      this.deps.logger.info({ backup: session.name, gateLsn }, 'backup entered the ack gate');
+      if (session.confirmedLsn >= gateLsn) this.confirm(session.link.id, session.confirmedLsn);
+    }
+    this.flushLive(session);
+  }
+
+  private committed(entries: readonly LogEntry[]): void {
+    for (const session of this.sessions.values()) {
+      if (session.phase !== 'live') continue;
+      for (const entry of entries) if (entry.lsn >= session.nextLsn + session.pending.length) session.pending.push(entry);
+      if (session.pending.length > LIVE_PENDING_MAX) {
+        // The backup cannot keep up live: read from the store instead of holding it all.
+        session.pending = [];
+        session.phase = 'backlog';
+        void this.shipBacklog(session).catch((err: unknown) => this.drop(session, `replication failed: ${(err as Error).message}`));
+        continue;
+      }
+      this.flushLive(session);
+    }
+  }
+
+  private flushLive(session: Session): void {
+    while (session.phase === 'live' && session.pending.length > 0 && session.link.capacity() > 0) {
+      const batch = session.pending.splice(0, LOG_BATCH_ENTRIES);
+      if ((batch[0] as LogEntry).lsn !== session.nextLsn) {
+        // A gap between what was read and what arrived live: fall back to the store.
+        session.pending = [];
+        session.phase = 'backlog';
+        void this.shipBacklog(session).catch((err: unknown) => this.drop(session, `replication failed: ${(err as Error).message}`));
+        return;
+      }
+      this.sendEntries(session, batch);
+    }
+    if (session.phase === 'live' && session.pending.length > 0 && !session.wake) {
+      session.wake = () => this.flushLive(session);
+    }
+  }
+
+  /** The log must keep what every backup still needs (the size bound may override it). */
+  private updateRetention(): void {
+    let floor: number | null = null;
+    for (const session of this.sessions.values()) {
+      const needed = session.phase === 'snapshot' ? session.snapshotLsn + 1 : Math.min(session.nextLsn, session.confirmedLsn + 1);
+      floor = floor === null ? needed : Math.min(floor, needed);
+    }
+    this.deps.store.setRetentionFloor(floor);
+  }
+}

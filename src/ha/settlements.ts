@@ -1,0 +1,98 @@
+// The one place producers' deliveries and configuration changes are settled (STYLE.md 2).
+// It feeds the ack gate (ack-gate.ts, pure) with the events that release holds: local commits
+// becoming durable, backups confirming LSNs, messages being consumed, backups joining and
+// leaving, the gate opening when a recovering primary becomes active; and it calls each hold's
+// settle (or fail) callback when the gate says so.
+
+import type { SettlementHold } from '../broker/broker.js';
+import type { Logger } from '../core/log.js';
+import { AckGate, type HoldKey } from './ack-gate.js';
+
+export interface HoldCallbacks {
+  settle(): void;
+  fail(err: unknown): void;
+}
+
+export class Settlements {
+  readonly gate: AckGate;
+  private readonly callbacks = new Map<HoldKey, HoldCallbacks>();
+  private readonly logger: Logger;
+
+  constructor(options: { open: boolean; logger: Logger }) {
+    this.gate = new AckGate({ open: options.open });
+    this.logger = options.logger;
+  }
+
+  get pending(): number {
+    return this.callbacks.size;
+  }
+
+  /** Waits for the hold's conditions, then calls settle (or fail if its commit failed).
+   * Returns the key (to cancel) or null when it was settled at once. */
+  hold(hold: SettlementHold, callbacks: HoldCallbacks): HoldKey | null {
+    const { key, settleNow } = this.gate.hold({ lsn: hold.lsn, needsDurable: hold.needsDurable, messageId: hold.messageId });
+    if (settleNow) {
+      callbacks.settle();
+      return null;
+    }
+    this.callbacks.set(key, callbacks);
+    const ticket = hold.ticket;
+    if (ticket) {
+      ticket.durable.then(
+        () => this.release(this.gate.durable(ticket.lastLsn)),
+        (err: unknown) => this.failHold(key, err),
+      );
+    }
+    return key;
+  }
+
+  cancel(key: HoldKey): void {
+    this.gate.cancel(key);
+    this.callbacks.delete(key);
+  }
+
+  messageResolved(messageId: number): void {
+    this.release(this.gate.messageResolved(messageId));
+  }
+
+  backupConfirmed(backup: string, lsn: number): void {
+    this.release(this.gate.confirmed(backup, lsn));
+  }
+
+  addBackup(backup: string, confirmedLsn: number): void {
+    this.release(this.gate.addMember(backup, confirmedLsn));
+  }
+
+  removeBackup(backup: string): void {
+    this.release(this.gate.removeMember(backup));
+  }
+
+  setOpen(open: boolean): void {
+    this.release(this.gate.setOpen(open));
+  }
+
+  /** A commit that is durable but held no settlement (e.g. the local store's own progress). */
+  durable(lsn: number): void {
+    this.release(this.gate.durable(lsn));
+  }
+
+  private failHold(key: HoldKey, err: unknown): void {
+    const callbacks = this.callbacks.get(key);
+    this.gate.cancel(key);
+    this.callbacks.delete(key);
+    callbacks?.fail(err);
+  }
+
+  private release(keys: readonly HoldKey[]): void {
+    for (const key of keys) {
+      const callbacks = this.callbacks.get(key);
+      if (!callbacks) continue;
+      this.callbacks.delete(key);
+      try {
+        callbacks.settle();
+      } catch (err) {
+        this.logger.error({ err }, 'settle callback failed');
+      }
+    }
+  }
+}

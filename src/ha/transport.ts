@@ -1,0 +1,245 @@
+// Replication over AMQP 1.0 (rhea). A backup opens a connection to the primary with the
+// connection property `qpid.ha-replication`, attaches a receiving link from `$ha.replication`
+// (frames from the primary) and a sending link to it (join, confirmations). Frames are
+// pre-settled transfers of message format HA_MESSAGE_FORMAT, so rhea never decodes them. The
+// connection's AMQP heartbeat is --link-heartbeat-interval: a peer silent for twice that is
+// dropped (rhea closes the connection), which takes a backup out of the ack gate.
+
+import rhea, { type Connection, type Container, type EventContext, type Receiver, type Sender } from 'rhea';
+import type { Logger } from '../core/log.js';
+import type { QpidAddress } from '../core/qpid-url.js';
+import type { ConnectionInfo, ConnectionRole, SpecialNode } from '../amqp/server.js';
+import type { ChannelEvents, ReplicationChannel, ReplicationConnector } from './backup.js';
+import { decodeBackupFrame, decodePrimaryFrame, encodeBackupFrame, encodePrimaryFrame, HA_MESSAGE_FORMAT, REPLICATION_ADDRESS, type PrimaryFrame } from './messages.js';
+import type { BackupLink, PrimaryReplicator } from './primary.js';
+
+/** Frames a backup lets the primary have in flight. */
+const FRAME_WINDOW = 32;
+
+type LinkOwner = { connection: Connection };
+
+/** Primary side: the `$ha.replication` node on the broker port. */
+export class RheaReplicationEndpoint implements SpecialNode {
+  private readonly senders = new Map<Connection, Sender>();
+  private readonly links = new Map<Connection, RheaBackupLink>();
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly primary: () => PrimaryReplicator | null,
+  ) {}
+
+  senderOpened(sender: Sender, _connection: ConnectionInfo, role: ConnectionRole): void {
+    if (role !== 'replication') {
+      sender.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
+      return;
+    }
+    const owner = (sender as unknown as LinkOwner).connection;
+    (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
+    this.senders.set(owner, sender);
+    sender.on('sendable', () => this.links.get(owner)?.flush());
+  }
+
+  receiverOpened(receiver: Receiver, _connection: ConnectionInfo, role: ConnectionRole): void {
+    if (role !== 'replication') {
+      receiver.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
+      return;
+    }
+    receiver.add_credit(FRAME_WINDOW);
+  }
+
+  message(receiver: Receiver, raw: Buffer, _delivery: unknown, format: number): void {
+    const owner = (receiver as unknown as LinkOwner).connection;
+    receiver.add_credit(1);
+    if (format !== HA_MESSAGE_FORMAT) {
+      this.logger.warn({ format }, 'replication transfer with the wrong message format; link closed');
+      receiver.close({ condition: 'amqp:not-implemented', description: 'replication transfers use the HA message format' } as never);
+      return;
+    }
+    const primary = this.primary();
+    let frame;
+    try {
+      frame = decodeBackupFrame(raw);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'bad replication frame; connection closed');
+      owner.close({ condition: 'amqp:decode-error', description: (err as Error).message } as never);
+      return;
+    }
+    if (!primary) {
+      owner.close({ condition: 'amqp:connection:forced', description: 'not primary' } as never);
+      return;
+    }
+    if (frame.kind === 'join') {
+      const sender = this.senders.get(owner);
+      if (!sender) {
+        owner.close({ condition: 'amqp:precondition-failed', description: `attach a receiving link from ${REPLICATION_ADDRESS} before joining` } as never);
+        return;
+      }
+      const link = new RheaBackupLink(`${frame.name}#${Math.random().toString(36).slice(2, 10)}`, sender, owner, primary);
+      this.links.set(owner, link);
+      primary.join(link, frame);
+    } else {
+      const link = this.links.get(owner);
+      if (link) primary.confirm(link.id, frame.lsn);
+    }
+  }
+
+  linkClosed(link: Sender | Receiver): void {
+    this.connectionGone((link as unknown as LinkOwner).connection, 'replication link closed');
+  }
+
+  connectionClosed(connection: ConnectionInfo): void {
+    // Links are matched by their rhea connection; linkClosed runs for each link first.
+    void connection;
+  }
+
+  private connectionGone(owner: Connection, reason: string): void {
+    const link = this.links.get(owner);
+    this.links.delete(owner);
+    this.senders.delete(owner);
+    if (link) this.primary()?.lost(link.id, reason);
+  }
+}
+
+class RheaBackupLink implements BackupLink {
+  private readonly queue: Buffer[] = [];
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    private readonly sender: Sender,
+    private readonly connection: Connection,
+    private readonly primary: PrimaryReplicator,
+  ) {}
+
+  send(frame: PrimaryFrame): void {
+    if (this.closed) return;
+    this.queue.push(encodePrimaryFrame(frame));
+    this.flush();
+  }
+
+  capacity(): number {
+    return this.closed ? 0 : Math.max(0, (this.sender as unknown as { credit: number }).credit - this.queue.length);
+  }
+
+  flush(): void {
+    while (!this.closed && this.queue.length > 0 && this.sender.sendable()) {
+      this.sender.send(this.queue.shift() as Buffer, undefined, HA_MESSAGE_FORMAT);
+    }
+    if (!this.closed && this.capacity() > 0) this.primary.writable(this.id);
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.length = 0;
+    try {
+      this.connection.close({ condition: 'amqp:connection:forced', description: reason } as never);
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** Backup side: connects to a primary candidate. */
+export class RheaReplicationConnector implements ReplicationConnector {
+  private readonly container: Container;
+
+  constructor(
+    private readonly options: {
+      name: string;
+      heartbeatMs: number;
+      username: string | null;
+      password: string | null;
+      mechanism: string;
+      logger: Logger;
+    },
+  ) {
+    this.container = rhea.create_container({ id: `${options.name}-replication` });
+  }
+
+  connect(address: QpidAddress, events: ChannelEvents): ReplicationChannel {
+    const options = this.options;
+    const connection = this.container.connect({
+      host: address.host,
+      port: address.port,
+      transport: address.transport === 'ssl' ? 'tls' : 'tcp',
+      reconnect: false,
+      idle_time_out: Math.max(1, Math.round(options.heartbeatMs)),
+      properties: { 'qpid.ha-replication': true, 'qpid.ha-backup': options.name },
+      ...(options.username && options.mechanism === 'PLAIN' ? { username: options.username, password: options.password ?? '' } : {}),
+    } as never);
+    let receiver: Receiver | null = null;
+    let sender: Sender | null = null;
+    let ended = false;
+    let toCredit = 0;
+    const end = (reason: Parameters<ChannelEvents['closed']>[0]): void => {
+      if (ended) return;
+      ended = true;
+      events.closed(reason);
+    };
+    connection.on('connection_open', () => {
+      receiver = connection.open_receiver({ source: { address: REPLICATION_ADDRESS }, credit_window: 0, autoaccept: false } as never);
+      receiver.add_credit(FRAME_WINDOW);
+      sender = connection.open_sender({ target: { address: REPLICATION_ADDRESS }, snd_settle_mode: 1 } as never);
+      sender.once('sender_open', () => events.opened());
+      receiver.on('message', (ctx: EventContext) => {
+        const format = (ctx as unknown as { format?: number }).format;
+        if (format !== HA_MESSAGE_FORMAT) {
+          end({ kind: 'refused', description: `unexpected message format ${format} on ${REPLICATION_ADDRESS}` });
+          connection.close();
+          return;
+        }
+        let frame;
+        try {
+          frame = decodePrimaryFrame(ctx.message as unknown as Buffer);
+        } catch (err) {
+          end({ kind: 'refused', description: (err as Error).message });
+          connection.close();
+          return;
+        }
+        events.frame(frame);
+      });
+    });
+    const closedWith = (ctx: EventContext): void => {
+      const error = (ctx.connection as unknown as { error?: { condition?: string; description?: string; info?: Record<string, unknown> } }).error;
+      if (error?.condition === 'amqp:connection:redirect') {
+        const info = error.info ?? {};
+        const host = String(info['network-host'] ?? info['hostname'] ?? address.host);
+        end({ kind: 'redirect', address: `${host}:${String(info['port'] ?? address.port)}` });
+      } else if (error) {
+        end({ kind: 'refused', description: `${error.condition ?? 'closed'}: ${error.description ?? ''}` });
+      } else {
+        end({ kind: 'lost', description: 'connection closed' });
+      }
+    };
+    connection.on('connection_close', closedWith);
+    connection.on('connection_error', closedWith);
+    connection.on('disconnected', (ctx: EventContext) => {
+      const err = (ctx as unknown as { error?: Error }).error;
+      end({ kind: 'lost', description: err?.message ?? 'disconnected' });
+    });
+    connection.on('error', () => {});
+    return {
+      send: (frame) => {
+        if (sender && !ended) sender.send(encodeBackupFrame(frame), undefined, HA_MESSAGE_FORMAT);
+      },
+      processed: () => {
+        toCredit++;
+        if (receiver && toCredit >= FRAME_WINDOW / 4) {
+          receiver.add_credit(toCredit);
+          toCredit = 0;
+        }
+      },
+      close: () => {
+        ended = true;
+        try {
+          connection.close();
+        } catch {
+          // already closed
+        }
+        const socket = (connection as unknown as { socket?: { destroy(): void } }).socket;
+        setTimeout(() => socket?.destroy(), 200).unref();
+      },
+    };
+  }
+}

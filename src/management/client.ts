@@ -1,0 +1,138 @@
+// A client of the `$management` node (node.ts), used by qpid-ha, qpid-config, qpid-stat and by
+// a broker asking its peers for their status before a promotion. One connection to one broker:
+// management tools talk to the broker they are pointed at, never fail over.
+
+import { randomUUID } from 'node:crypto';
+import rhea, { type Connection, type EventContext, type Receiver, type Sender } from 'rhea';
+import type { QpidAddress } from '../core/qpid-url.js';
+
+export class ManagementError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ManagementError';
+  }
+}
+
+export interface ManagementClientOptions {
+  /** Connect as an administrative connection (qpid.ha-admin): accepted by backups too. */
+  readonly admin?: boolean;
+  readonly timeoutMs?: number;
+  readonly username?: string;
+  readonly password?: string;
+}
+
+export class ManagementClient {
+  private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
+
+  private constructor(
+    private readonly connection: Connection,
+    private readonly sender: Sender,
+    private readonly timeoutMs: number,
+  ) {}
+
+  static connect(address: QpidAddress, options: ManagementClientOptions = {}): Promise<ManagementClient> {
+    const timeoutMs = options.timeoutMs ?? 10_000;
+    const container = rhea.create_container({ id: `qpid-tool-${randomUUID().slice(0, 8)}` });
+    return new Promise((resolve, reject) => {
+      const connection = container.connect({
+        host: address.host,
+        port: address.port,
+        transport: address.transport === 'ssl' ? 'tls' : 'tcp',
+        reconnect: false,
+        properties: options.admin ? { 'qpid.ha-admin': true } : {},
+        ...(options.username ? { username: options.username, password: options.password ?? '' } : {}),
+      } as never);
+      let settled = false;
+      const timer = setTimeout(() => fail(new ManagementError(0, 'TIMEOUT', `no answer from ${address.host}:${address.port} within ${timeoutMs} ms`)), timeoutMs);
+      const fail = (err: Error): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        try {
+          connection.close();
+        } catch {
+          // not open
+        }
+        reject(err);
+      };
+      connection.on('connection_error', (ctx: EventContext) => {
+        const error = (ctx.connection as unknown as { error?: { condition?: string; description?: string } }).error;
+        fail(new ManagementError(0, error?.condition ?? 'CONNECTION', `${address.host}:${address.port} refused the connection: ${error?.condition ?? ''} ${error?.description ?? ''}`.trim()));
+      });
+      connection.on('disconnected', (ctx: EventContext) => {
+        const err = (ctx as unknown as { error?: Error }).error;
+        fail(new ManagementError(0, 'CONNECTION', `cannot connect to ${address.host}:${address.port}: ${err?.message ?? 'disconnected'}`));
+      });
+      connection.on('error', () => {});
+      connection.on('connection_open', () => {
+        const receiver: Receiver = connection.open_receiver({ source: { address: '$management' }, credit_window: 100 } as never);
+        const sender: Sender = connection.open_sender({ target: { address: '$management' } } as never);
+        let client: ManagementClient | null = null;
+        receiver.on('message', (ctx: EventContext) => client?.response(ctx.message as unknown as Record<string, unknown>));
+        let open = 0;
+        const opened = (): void => {
+          if (++open < 2 || settled) return;
+          settled = true;
+          clearTimeout(timer);
+          client = new ManagementClient(connection, sender, timeoutMs);
+          resolve(client);
+        };
+        receiver.once('receiver_open', opened);
+        sender.once('sender_open', opened);
+      });
+    });
+  }
+
+  private response(message: Record<string, unknown>): void {
+    const id = String(message['correlation_id'] ?? '');
+    const waiter = this.pending.get(id);
+    if (!waiter) return;
+    this.pending.delete(id);
+    clearTimeout(waiter.timer);
+    const props = (message['application_properties'] ?? {}) as Record<string, unknown>;
+    const status = Number(props['status'] ?? 500);
+    if (status === 200) waiter.resolve(message['body']);
+    else {
+      const body = (message['body'] ?? {}) as Record<string, unknown>;
+      waiter.reject(new ManagementError(status, String(body['code'] ?? 'ERROR'), String(props['description'] ?? 'management request failed')));
+    }
+  }
+
+  request<T = unknown>(operation: string, args: Record<string, unknown> = {}, timeoutMs = this.timeoutMs): Promise<T> {
+    const id = randomUUID();
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new ManagementError(0, 'TIMEOUT', `${operation}: no response within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
+      this.sender.send({ message_id: id, application_properties: { operation }, body: args } as never);
+    });
+  }
+
+  close(): void {
+    for (const waiter of this.pending.values()) clearTimeout(waiter.timer);
+    this.pending.clear();
+    try {
+      this.connection.close();
+    } catch {
+      // already closed
+    }
+    const socket = (this.connection as unknown as { socket?: { destroy(): void } }).socket;
+    setTimeout(() => socket?.destroy(), 100).unref();
+  }
+}
+
+/** One request on a fresh connection. */
+export async function managementRequest<T = unknown>(address: QpidAddress, operation: string, args: Record<string, unknown> = {}, options: ManagementClientOptions = {}): Promise<T> {
+  const client = await ManagementClient.connect(address, options);
+  try {
+    return await client.request<T>(operation, args);
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,216 @@
+// The management command set (DESIGN.md §7): one implementation, reached over AMQP
+// ($management, node.ts) by the tools and over HTTP (http.ts) by operators. Arguments are
+// validated with zod; failures are BrokerErrors with stable codes. Configuration changes
+// complete only when the ack gate releases them: every ready backup has them (issue 4).
+
+import { z } from 'zod';
+import { toStoredArguments } from '../broker/arguments.js';
+import type { ConfigChange } from '../broker/broker.js';
+import { BrokerError } from '../broker/errors.js';
+import type { MessagingService } from '../amqp/server.js';
+import type { HaNode } from '../ha/node.js';
+
+export type ManagementResult = Record<string, unknown> | unknown[];
+
+const args = z.record(z.string(), z.unknown()).default({});
+const name = z.string().min(1);
+
+const AddQueue = z.object({
+  name,
+  durable: z.boolean().default(false),
+  autoDelete: z.boolean().default(false),
+  exclusive: z.boolean().default(false),
+  alternateExchange: z.string().min(1).nullable().default(null),
+  arguments: args,
+});
+const DelQueue = z.object({ name, ifEmpty: z.boolean().default(false), ifUnused: z.boolean().default(false) });
+const AddExchange = z.object({
+  name,
+  type: z.enum(['direct', 'topic', 'fanout', 'headers']),
+  durable: z.boolean().default(false),
+  autoDelete: z.boolean().default(false),
+  alternateExchange: z.string().min(1).nullable().default(null),
+  arguments: args,
+});
+const DelExchange = z.object({ name });
+const Bind = z.object({ exchange: z.string(), queue: name, key: z.string().default(''), arguments: args });
+const Unbind = z.object({ exchange: z.string(), queue: name, key: z.string().default('') });
+const Purge = z.object({ queue: name });
+const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
+
+function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
+  const parsed = schema.safeParse(input ?? {});
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const field = issue?.path.join('.') || '(arguments)';
+    throw new BrokerError('INVALID_ARGUMENT', `${operation}: invalid ${field}: ${issue?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+export class ManagementCommands {
+  constructor(private readonly ha: HaNode) {}
+
+  private service(operation: string): MessagingService {
+    const service = this.ha.service();
+    if (!service) throw new BrokerError('NOT_ALLOWED', `${operation}: this broker is ${this.ha.state} and does not serve the messaging model; use the primary`);
+    return service;
+  }
+
+  /** Waits until the change is durable and confirmed by every ready backup. */
+  private async gated(service: MessagingService, change: ConfigChange): Promise<void> {
+    const ticket = change.ticket;
+    if (!ticket) return;
+    await new Promise<void>((resolve, reject) => {
+      service.settlements.hold({ messageId: 0, ticket, lsn: ticket.lastLsn, needsDurable: true }, { settle: resolve, fail: reject });
+    });
+  }
+
+  async execute(operation: string, input: unknown): Promise<ManagementResult> {
+    switch (operation) {
+      case 'ping':
+        return { pong: true, name: this.ha.status().name, state: this.ha.state };
+      case 'status':
+        return { ...this.ha.status() };
+      case 'promote': {
+        const { force } = parse(Promote, input, operation);
+        return await this.ha.promote({ force });
+      }
+      case 'queues':
+        return this.queues();
+      case 'exchanges':
+        return this.exchanges();
+      case 'bindings':
+        return this.bindings();
+      case 'stats':
+        return this.stats();
+      case 'add-queue': {
+        const a = parse(AddQueue, input, operation);
+        const service = this.service(operation);
+        const change = service.broker.declareQueue(
+          { name: a.name, durable: a.durable, autoDelete: a.autoDelete, exclusive: a.exclusive, alternateExchange: a.alternateExchange, arguments: toStoredArguments(a.arguments, 'queue') },
+          null,
+        );
+        await this.gated(service, change);
+        return { created: change.changed };
+      }
+      case 'del-queue': {
+        const a = parse(DelQueue, input, operation);
+        const service = this.service(operation);
+        await this.gated(service, service.broker.deleteQueue(a.name, { ifEmpty: a.ifEmpty, ifUnused: a.ifUnused }));
+        return { deleted: true };
+      }
+      case 'add-exchange': {
+        const a = parse(AddExchange, input, operation);
+        const service = this.service(operation);
+        const change = service.broker.declareExchange({
+          name: a.name,
+          type: a.type,
+          durable: a.durable,
+          autoDelete: a.autoDelete,
+          alternateExchange: a.alternateExchange,
+          arguments: toStoredArguments(a.arguments, 'exchange'),
+        });
+        await this.gated(service, change);
+        return { created: change.changed };
+      }
+      case 'del-exchange': {
+        const a = parse(DelExchange, input, operation);
+        const service = this.service(operation);
+        await this.gated(service, service.broker.deleteExchange(a.name));
+        return { deleted: true };
+      }
+      case 'bind': {
+        const a = parse(Bind, input, operation);
+        const service = this.service(operation);
+        const change = service.broker.bind(a.exchange, a.queue, a.key, toStoredArguments(a.arguments, 'binding'));
+        await this.gated(service, change);
+        return { created: change.changed };
+      }
+      case 'unbind': {
+        const a = parse(Unbind, input, operation);
+        const service = this.service(operation);
+        await this.gated(service, service.broker.unbind(a.exchange, a.queue, a.key));
+        return { deleted: true };
+      }
+      case 'purge': {
+        const a = parse(Purge, input, operation);
+        const service = this.service(operation);
+        const { purged, ticket } = service.broker.purge(a.queue);
+        await this.gated(service, { changed: purged > 0, ticket });
+        return { purged };
+      }
+      default:
+        throw new BrokerError('INVALID_ARGUMENT', `unknown management operation "${operation}"`);
+    }
+  }
+
+  queues(): Record<string, unknown>[] {
+    const service = this.service('queues');
+    return [...service.broker.queues].map((q) => ({
+      name: q.name,
+      durable: q.settings.durable,
+      autoDelete: q.settings.autoDelete,
+      exclusive: q.settings.exclusive,
+      alternateExchange: q.settings.alternateExchange,
+      replicate: q.settings.replicate,
+      maxCount: q.settings.maxCount,
+      maxSizeBytes: q.settings.maxSizeBytes,
+      policy: q.settings.policy,
+      arguments: q.settings.arguments,
+      count: q.count,
+      bytes: q.bytes,
+      acquired: q.acquiredCount,
+      consumers: q.consumers.length,
+    }));
+  }
+
+  exchanges(): Record<string, unknown>[] {
+    const service = this.service('exchanges');
+    return [...service.broker.exchanges].map((e) => ({
+      name: e.name,
+      type: e.settings.type,
+      durable: e.settings.durable,
+      builtIn: e.settings.builtIn,
+      replicate: e.settings.builtIn ? 'none' : e.settings.replicate,
+      alternateExchange: e.settings.alternateExchange,
+      arguments: e.settings.arguments,
+      bindings: e.bindings.length,
+    }));
+  }
+
+  bindings(): Record<string, unknown>[] {
+    const service = this.service('bindings');
+    const out: Record<string, unknown>[] = [];
+    for (const exchange of service.broker.exchanges) {
+      for (const b of exchange.bindings) out.push({ exchange: exchange.name, queue: b.queue.name, key: b.key, arguments: b.arguments });
+    }
+    return out;
+  }
+
+  stats(): Record<string, unknown> {
+    const status = this.ha.status();
+    const service = this.ha.service();
+    let messages = 0;
+    let bytes = 0;
+    let queues = 0;
+    if (service) {
+      for (const q of service.broker.queues) {
+        queues++;
+        messages += q.count;
+        bytes += q.bytes;
+      }
+    }
+    return {
+      name: status.name,
+      state: status.state,
+      epoch: status.epoch,
+      lastLsn: status.lastLsn,
+      queues,
+      messages,
+      bytes,
+      pendingSettlements: service?.settlements.pending ?? 0,
+      memory: process.memoryUsage(),
+    };
+  }
+}

@@ -1,0 +1,87 @@
+// The `$management` node on the broker port: the tools' transport to the command set. A client
+// attaches a receiving link from `$management` (responses come back on it) and a sending link
+// to it; each request is a message with application property `operation` and a map body of
+// arguments; each response carries `correlation_id` = the request's `message_id`, application
+// properties `status` (200, 400, 403, 404, 500) and `description`, and the result as its body.
+// It answers on backups too (for qpid.ha-admin connections), so `qpid-ha status` works anywhere.
+
+import { createRequire } from 'node:module';
+import type { Connection, Delivery, Receiver, Sender } from 'rhea';
+import { BrokerError } from '../broker/errors.js';
+import type { BrokerConfig } from '../config/index.js';
+import type { Logger } from '../core/log.js';
+import type { HaNode } from '../ha/node.js';
+import type { ConnectionInfo, ConnectionRole, SpecialNode } from '../amqp/server.js';
+import { ManagementCommands } from './commands.js';
+
+const require = createRequire(import.meta.url);
+const rheaMessage = require('rhea/lib/message.js') as { decode(buffer: Buffer): Record<string, unknown> };
+
+export const MANAGEMENT_ADDRESS = '$management';
+
+const STATUS_BY_CODE: Record<string, number> = {
+  INVALID_ARGUMENT: 400,
+  NOT_ALLOWED: 403,
+  RESOURCE_LOCKED: 403,
+  PRECONDITION_FAILED: 409,
+  NOT_FOUND: 404,
+};
+
+type Owned = { connection: Connection };
+
+export class ManagementNode implements SpecialNode {
+  readonly commands: ManagementCommands;
+  private readonly replyLinks = new Map<Connection, Sender>();
+  private readonly logger: Logger;
+
+  constructor(options: { config: BrokerConfig; ha: HaNode; logger: Logger }) {
+    this.commands = new ManagementCommands(options.ha);
+    this.logger = options.logger;
+  }
+
+  senderOpened(sender: Sender, _connection: ConnectionInfo, _role: ConnectionRole): void {
+    this.replyLinks.set((sender as unknown as Owned).connection, sender);
+  }
+
+  receiverOpened(receiver: Receiver): void {
+    receiver.add_credit(100);
+  }
+
+  message(receiver: Receiver, raw: Buffer, delivery: Delivery): void {
+    const connection = (receiver as unknown as Owned).connection;
+    receiver.add_credit(1);
+    delivery.accept();
+    let request: Record<string, unknown>;
+    try {
+      request = rheaMessage.decode(raw);
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'undecodable management request');
+      return;
+    }
+    const props = (request['application_properties'] ?? {}) as Record<string, unknown>;
+    const operation = String(props['operation'] ?? '');
+    const correlation = request['message_id'] ?? request['correlation_id'];
+    const started = performance.now();
+    this.commands.execute(operation, request['body']).then(
+      (result) => this.reply(connection, correlation, 200, 'OK', result),
+      (err: unknown) => {
+        const code = (err as { code?: string })?.code ?? 'INTERNAL';
+        const status = STATUS_BY_CODE[code] ?? 500;
+        if (status === 500 && !(err instanceof BrokerError)) this.logger.error({ err, operation }, 'management operation failed');
+        this.reply(connection, correlation, status, (err as Error)?.message ?? String(err), { code });
+      },
+    );
+    this.logger.debug({ operation, ms: Math.round(performance.now() - started) }, 'management request');
+  }
+
+  private reply(connection: Connection, correlation: unknown, status: number, description: string, body: unknown): void {
+    const sender = this.replyLinks.get(connection);
+    if (!sender || !sender.is_open()) return;
+    sender.send({ correlation_id: correlation as string, application_properties: { status, description }, body: JSON.parse(JSON.stringify(body ?? null)) } as never);
+  }
+
+  linkClosed(link: Sender | Receiver): void {
+    const connection = (link as unknown as Owned).connection;
+    if (this.replyLinks.get(connection) === link) this.replyLinks.delete(connection);
+  }
+}

@@ -1,0 +1,111 @@
+// Starting and stopping a broker process: open the store (taking the data dir's lock), recover
+// the messaging model, listen, and on stop finish in-flight commits before releasing the store.
+// tools/qpidd.ts is a thin shell around startBroker(); tests and embedders call it directly.
+
+import { mkdirSync } from 'node:fs';
+import { openLmdbStore, type Store } from '../store/index.js';
+import { AmqpServer } from './amqp/server.js';
+import { Broker } from './broker/broker.js';
+import type { BrokerConfig } from './config/index.js';
+import { systemClock, type Clock } from './core/clock.js';
+import { createBrokerLogger, type BrokerLogger } from './core/log.js';
+import { HaNode, type HaStatus } from './ha/node.js';
+import { Settlements } from './ha/settlements.js';
+import { managementRequest } from './management/client.js';
+import { ManagementNode } from './management/node.js';
+
+export interface RunningBroker {
+  readonly name: string;
+  readonly port: number;
+  readonly store: Store;
+  readonly logger: BrokerLogger;
+  stop(): Promise<void>;
+}
+
+const EXPIRY_SWEEP_MS = 1000;
+
+export interface StartOptions {
+  readonly clock?: Clock;
+  readonly logger?: BrokerLogger;
+  /** What to do on a fatal error (default: log and exit the process with code 70). */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+export async function startBroker(config: BrokerConfig, options: StartOptions = {}): Promise<RunningBroker> {
+  const clock = options.clock ?? systemClock;
+  const initialRole = config.ha.cluster ? 'joining' : 'standalone';
+  const logger = options.logger ?? createBrokerLogger({ name: config.name, role: initialRole, level: config.logLevel });
+  mkdirSync(config.dataDir, { recursive: true });
+  const store = await openLmdbStore({
+    dataDir: config.dataDir,
+    sync: config.storeSync,
+    mapSizeBytes: config.storeMapSizeBytes,
+    logMaxBytes: config.storeLogMaxBytes,
+    logger: logger.child({ module: 'store' }),
+  });
+  const meta = store.meta();
+  logger.info({ dataDir: config.dataDir, storeId: meta.storeId, epoch: meta.epoch, lastLsn: meta.lastLsn, lastRole: meta.lastRole }, 'store opened');
+
+  const server = new AmqpServer(clock, logger.child({ module: 'amqp' }), {
+    host: config.interface,
+    port: config.port,
+    containerId: config.name,
+    maxConnections: config.maxConnections,
+    maxFrameSizeBytes: config.maxFrameSizeBytes,
+    maxUnsettled: config.maxUnsettled,
+    auth: config.auth,
+  });
+
+  const ha = new HaNode({
+    config,
+    store,
+    server,
+    clock,
+    logger,
+    probe: (address) =>
+      managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)) }).catch(() => null),
+    onFatal: options.onFatal ?? ((err) => {
+      logger.fatal({ err }, 'exiting after a fatal error');
+      process.exit(70);
+    }),
+  });
+  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }) });
+  server.registerNode('$management', management);
+
+  let sweep: ReturnType<typeof setInterval> | null = null;
+  let port: number;
+  try {
+    await ha.start();
+    port = await server.listen();
+    ha.listening(port);
+    sweep = setInterval(() => ha.service()?.broker.expireAll(), EXPIRY_SWEEP_MS);
+    sweep.unref();
+  } catch (err) {
+    await server.stop().catch(() => {});
+    await store.close().catch(() => {});
+    throw err;
+  }
+  logger.info({ port, interface: config.interface, dataDir: config.dataDir, haState: ha.state }, 'listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    name: config.name,
+    port,
+    store,
+    logger,
+    stop(): Promise<void> {
+      stopping ??= (async () => {
+        logger.info({}, 'shutting down');
+        if (sweep) clearInterval(sweep);
+        await server.stop();
+        await ha.stop();
+        // Closing the store waits for every in-flight commit to be durable.
+        await store.close();
+        logger.info({}, 'stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+export { Broker, Settlements };

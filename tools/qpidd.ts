@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// qpidd: the broker's main. Parses the configuration (exit 2 on a bad option or config line),
+// starts the broker (exit 1 if the data dir is locked, corrupt or of a newer format), and on
+// SIGTERM/SIGINT stops accepting, finishes in-flight commits, closes clients with
+// amqp:connection:forced and exits 0.
+import { homedir } from 'node:os';
+import { isConfigError, loadConfig, redactConfig } from '../src/config/index.js';
+import { startBroker } from '../src/runtime.js';
+
+async function main(): Promise<number> {
+  let loaded;
+  try {
+    loaded = loadConfig({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd(), homeDir: homedir() });
+  } catch (err) {
+    if (isConfigError(err)) {
+      process.stderr.write(`qpidd: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (loaded.kind !== 'config') {
+    process.stdout.write(`${loaded.text}\n`);
+    return 0;
+  }
+  for (const warning of loaded.warnings) process.stderr.write(`qpidd: warning: ${warning}\n`);
+  const config = loaded.config;
+  let broker;
+  try {
+    broker = await startBroker(config);
+  } catch (err) {
+    const code = (err as { code?: string })?.code;
+    process.stderr.write(`qpidd: ${(err as Error)?.message ?? String(err)}${code ? ` [${code}]` : ''}\n`);
+    return 1;
+  }
+  broker.logger.debug({ config: redactConfig(config) }, 'configuration');
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string): void => {
+      broker.logger.info({ signal }, 'signal received');
+      broker.stop().then(resolve, (err: unknown) => {
+        broker.logger.error({ err }, 'error while stopping');
+        resolve();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`qpidd: unexpected error: ${(err as Error)?.stack ?? String(err)}\n`);
+    process.exit(70);
+  },
+);
