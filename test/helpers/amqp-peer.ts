@@ -79,6 +79,7 @@ export class AmqpPeer {
   private dropAfterTransfers: number | undefined;
   private readonly held: Array<{ delivery: Delivery; connection: Connection; outcome: PeerOutcome }> = [];
   private readonly sockets = new Set<Socket>();
+  private readonly bySocket = new Map<Socket, Connection>();
   private readonly dead = new WeakSet<Connection>();
   private readonly unsettledOut = new Map<Connection, Map<Delivery, { queue: PeerQueue; stored: StoredMessage }>>();
 
@@ -108,8 +109,14 @@ export class AmqpPeer {
     const peer = new AmqpPeer(server, port, options.queues ?? new Map(), options.mode ?? { kind: 'broker' });
     server.on('connection', (socket: Socket) => {
       peer.sockets.add(socket);
-      socket.on('close', () => peer.sockets.delete(socket));
       socket.on('error', () => undefined);
+      // A socket destroyed on this side emits neither 'end' nor 'error', so rhea would never
+      // report the connection gone: requeue its deliveries from here.
+      socket.on('close', () => {
+        peer.sockets.delete(socket);
+        const connection = peer.bySocket.get(socket);
+        if (connection) peer.onGone(connection);
+      });
     });
     peer.wire(container);
     return peer;
@@ -171,6 +178,8 @@ export class AmqpPeer {
   }
 
   private onOpen(connection: Connection): void {
+    const socket = (connection as unknown as { socket?: Socket }).socket;
+    if (socket) this.bySocket.set(socket, connection);
     const remote = (connection as unknown as { remote: { open?: { properties?: Record<string, unknown>; idle_time_out?: number } } }).remote.open;
     const admin = remote?.properties?.['qpid.ha-admin'] === true;
     const accepted = this.mode.kind === 'broker' || admin;
@@ -287,6 +296,7 @@ export class AmqpPeer {
   /** A connection went away: everything it had unsettled goes back, marked as delivered before. */
   private onGone(connection: Connection): void {
     this.dead.add(connection);
+    for (const [socket, owner] of this.bySocket) if (owner === connection) this.bySocket.delete(socket);
     const unsettled = this.unsettledOut.get(connection);
     this.unsettledOut.delete(connection);
     if (!unsettled) return;
@@ -308,6 +318,7 @@ function settle(delivery: Delivery, outcome: PeerOutcome): void {
 export class FreezableProxy {
   frozen = false;
   private readonly sockets = new Set<Socket>();
+  private readonly bySocket = new Map<Socket, Connection>();
 
   private constructor(
     private readonly server: Server,
