@@ -19,8 +19,10 @@ export class MapSyntaxError extends Error {
 }
 
 // A bare word runs until a delimiter; '/' '.' '-' '#' '*' and the like are part of it so that
-// names such as amq.topic, qpid.replicate or x-declare need no quotes.
-const BARE_WORD = /^[^\s{}[\],:'"]+/;
+// names such as amq.topic, qpid.replicate or x-declare need no quotes. A value may also contain
+// ':' (host:port in reconnect_urls); a key may not, since ':' ends it.
+const KEY_WORD = /^[^\s{}[\],:'"]+/;
+const VALUE_WORD = /^[^\s{}[\],'"]+/;
 
 class Parser {
   position = 0;
@@ -62,7 +64,7 @@ class Parser {
     }
     for (;;) {
       const next = this.peek();
-      const key = next === "'" || next === '"' ? this.quoted() : this.word('a key');
+      const key = next === "'" || next === '"' ? this.quoted() : this.word(KEY_WORD, 'a key');
       this.expect(':');
       result[key] = this.value();
       const separator = this.peek();
@@ -103,16 +105,16 @@ class Parser {
     return result;
   }
 
-  word(what: string): string {
+  word(pattern: RegExp, what: string): string {
     this.skipSpace();
-    const match = BARE_WORD.exec(this.text.slice(this.position));
+    const match = pattern.exec(this.text.slice(this.position));
     if (!match) this.fail(`expected ${what}`);
     this.position += match[0].length;
     return match[0];
   }
 
   scalar(): MapValue {
-    const word = this.word('a value');
+    const word = this.word(VALUE_WORD, 'a value');
     const lower = word.toLowerCase();
     if (lower === 'true') return true;
     if (lower === 'false') return false;
