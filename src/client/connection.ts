@@ -23,6 +23,7 @@ import type { LinkHost } from './link-host.js';
 import { connectTimeoutMs, failoverPolicy, type ClientEvent, type ConnectOptions, type FailoverPolicy } from './options.js';
 import { Receiver } from './receiver.js';
 import { Sender } from './sender.js';
+import { SettlementSequencer } from './settlement-sequencer.js';
 
 export interface ConnectionStats {
   /** Connections accepted after the first. */
@@ -142,6 +143,7 @@ export class Connection implements LinkHost {
   private openWaiter: { resolve: (connection: Connection) => void; reject: (error: Error) => void } | undefined;
   private closeWaiter: (() => void) | undefined;
   private failure: ClientError | undefined;
+  private readonly sequencer = new SettlementSequencer();
 
   constructor(
     readonly url: string,
@@ -232,6 +234,10 @@ export class Connection implements LinkHost {
 
   countResent(): void {
     this.counts.resent++;
+  }
+
+  settle(kind: string, apply: () => void): void {
+    this.sequencer.settle(kind, apply);
   }
 
   private async addLink<T extends Sender | Receiver>(link: T, opened: Promise<T>): Promise<T> {

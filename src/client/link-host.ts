@@ -9,6 +9,8 @@ export interface LinkHost {
   /** The broker detached the link without an error: attach it again shortly. */
   reattachLater(link: { attach(connection: import('rhea').Connection): void }): void;
   countResent(): void;
+  /** Settle an incoming delivery; one sequencer per connection (rhea batches per session). */
+  settle(kind: 'accepted' | 'released' | 'rejected' | 'modified', apply: () => void): void;
 }
 
 /** Encodes once, so that a resend transmits exactly the bytes of the first transmission. */

@@ -176,18 +176,22 @@ export class Receiver implements AsyncIterable<Delivery> {
     this.counts.received++;
     const deliveryCount = typeof message.delivery_count === 'number' ? message.delivery_count : 0;
     // Settling on a link that has since been lost is a no-op: the broker already requeued it.
-    const settle = (action: () => void): void => {
-      if (link === this.link && !raw.settled) action();
+    const settle = (kind: 'accepted' | 'released' | 'rejected' | 'modified', action: () => void): void => {
+      this.host.settle(kind, () => {
+        if (link === this.link && !raw.settled) action();
+      });
     };
     const delivery: Delivery = {
       message,
       deliveryCount,
       redelivered: deliveryCount > 0,
-      accept: () => settle(() => raw.accept()),
-      release: () => settle(() => raw.release()),
-      reject: (error) => settle(() => raw.reject(error)),
+      accept: () => settle('accepted', () => raw.accept()),
+      release: () => settle('released', () => raw.release()),
+      reject: (error) => settle('rejected', () => raw.reject(error)),
       modify: (options) =>
-        settle(() => raw.modified({ delivery_failed: options?.deliveryFailed ?? true, undeliverable_here: options?.undeliverableHere ?? false })),
+        settle('modified', () =>
+          raw.modified({ delivery_failed: options?.deliveryFailed ?? true, undeliverable_here: options?.undeliverableHere ?? false }),
+        ),
     };
     const waiter = this.waiters.shift();
     if (waiter) {

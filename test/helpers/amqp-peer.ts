@@ -6,6 +6,7 @@
 // make a peer fall silent without closing anything (what heartbeats exist to detect).
 import net, { type AddressInfo, type Server, type Socket } from 'node:net';
 import rhea, { type Connection, type Delivery, type Message, type Receiver, type Sender } from 'rhea';
+import { SettlementSequencer } from '../../src/client/settlement-sequencer.js';
 
 export type PeerMode =
   | { readonly kind: 'broker' }
@@ -81,6 +82,7 @@ export class AmqpPeer {
   private readonly sockets = new Set<Socket>();
   private readonly bySocket = new Map<Socket, Connection>();
   private readonly dead = new WeakSet<Connection>();
+  private readonly sequencers = new WeakMap<Connection, SettlementSequencer>();
   private readonly unsettledOut = new Map<Connection, Map<Delivery, { queue: PeerQueue; stored: StoredMessage }>>();
 
   private constructor(
@@ -149,7 +151,7 @@ export class AmqpPeer {
   releaseHeld(): void {
     this.holdSettlements = false;
     for (const { delivery, connection, outcome } of this.held.splice(0)) {
-      if (!this.dead.has(connection)) settle(delivery, outcome);
+      if (!this.dead.has(connection)) this.settle(connection, delivery, outcome);
     }
   }
 
@@ -252,7 +254,17 @@ export class AmqpPeer {
       return;
     }
     if (this.holdSettlements) this.held.push({ delivery, connection, outcome });
-    else settle(delivery, outcome);
+    else this.settle(connection, delivery, outcome);
+  }
+
+  /** Mixed outcomes go through the sequencer: rhea would merge them into one range otherwise. */
+  private settle(connection: Connection, delivery: Delivery, outcome: PeerOutcome): void {
+    let sequencer = this.sequencers.get(connection);
+    if (!sequencer) {
+      sequencer = new SettlementSequencer();
+      this.sequencers.set(connection, sequencer);
+    }
+    sequencer.settle(outcome, () => this.dead.has(connection) || settle(delivery, outcome));
   }
 
   private pump(sender: Sender): void {
@@ -288,9 +300,19 @@ export class AmqpPeer {
     for (const [delivery, entry] of unsettled) {
       if (delivery.link !== sender) continue;
       unsettled.delete(delivery);
-      entry.stored.deliveryCount++;
-      entry.queue.requeue([entry.stored]);
+      this.finish(delivery, entry);
     }
+  }
+
+  /**
+   * A delivery whose link or connection is gone: rhea may have read its disposition in the same
+   * input as the detach without dispatching 'settled' yet, so honour a state already received.
+   */
+  private finish(delivery: Delivery, entry: { queue: PeerQueue; stored: StoredMessage }): void {
+    const type = (delivery.remote_state as { constructor?: { composite_type?: string } } | undefined)?.constructor?.composite_type;
+    if (type === 'accepted' || type === 'rejected') return;
+    if (type !== 'released') entry.stored.deliveryCount++;
+    entry.queue.requeue([entry.stored]);
   }
 
   /** A connection went away: everything it had unsettled goes back, marked as delivered before. */
@@ -300,10 +322,7 @@ export class AmqpPeer {
     const unsettled = this.unsettledOut.get(connection);
     this.unsettledOut.delete(connection);
     if (!unsettled) return;
-    for (const entry of unsettled.values()) {
-      entry.stored.deliveryCount++;
-      entry.queue.requeue([entry.stored]);
-    }
+    for (const [delivery, entry] of unsettled) this.finish(delivery, entry);
   }
 }
 
