@@ -10,7 +10,9 @@ import type { BrokerConfig } from './config/index.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { createBrokerLogger, type BrokerLogger } from './core/log.js';
 import { HaNode, type HaStatus } from './ha/node.js';
+import { REPLICATION_ADDRESS } from './ha/messages.js';
 import { Settlements } from './ha/settlements.js';
+import { RheaReplicationEndpoint } from './ha/transport.js';
 import { managementRequest } from './management/client.js';
 import { ManagementNode } from './management/node.js';
 
@@ -69,6 +71,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
       process.exit(70);
     }),
   });
+  server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator()));
   const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }) });
   server.registerNode('$management', management);
 

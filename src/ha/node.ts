@@ -5,7 +5,7 @@
 // to the backups, and settles producers through the ack gate.
 
 import type { Store, StoreRole } from '../../store/index.js';
-import type { AmqpServer, Admission, ConnectionInfo, MessagingService } from '../amqp/server.js';
+import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { Broker, type RecoveryMode } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { BrokerConfig } from '../config/index.js';
@@ -17,7 +17,7 @@ import type { MemberInfo } from './messages.js';
 import { PrimaryReplicator } from './primary.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
-import { RheaReplicationConnector, RheaReplicationEndpoint } from './transport.js';
+import { RheaReplicationConnector } from './transport.js';
 
 export interface HaStatus {
   readonly name: string;
@@ -38,10 +38,18 @@ export interface HaStatus {
 /** Asks another broker for its status (used before promoting a joining broker). */
 export type StatusProbe = (address: QpidAddress) => Promise<HaStatus | null>;
 
+/** What the HA node needs of the client-facing server (AmqpServer in production; the
+ * simulator's own in test/sim). */
+export interface ClientFacingServer {
+  setAdmission(admission: (info: ConnectionInfo) => Admission): void;
+  setService(service: MessagingService | null): void;
+  closeConnections(select: (info: ConnectionInfo, role: ConnectionRole) => boolean, error: { condition: string; description: string }): number;
+}
+
 export interface HaNodeDeps {
   readonly config: BrokerConfig;
   readonly store: Store;
-  readonly server: AmqpServer;
+  readonly server: ClientFacingServer;
   readonly clock: Clock;
   readonly logger: BrokerLogger;
   /** Replication transport for backups (default: rhea). */
@@ -63,19 +71,22 @@ export class HaNode {
   private expected = new Set<string>();
   private recoveryTimer: TimerHandle | null = null;
   private ownAddress: string | null = null;
-  private readonly endpoint: RheaReplicationEndpoint;
   private promoting = false;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
     this.epochSeen = deps.store.meta().epoch;
-    this.endpoint = new RheaReplicationEndpoint(deps.logger.child({ module: 'ha-endpoint' }), () => this.primary);
-    deps.server.registerNode('$ha.replication', this.endpoint);
     deps.server.setAdmission((info) => this.admit(info));
   }
 
   get state(): HaState {
     return this.haState;
+  }
+
+  /** The primary's replicator while this broker is primary (replication transports route
+   * backups' frames to it). */
+  primaryReplicator(): PrimaryReplicator | null {
+    return this.primary;
   }
 
   service(): MessagingService | null {
@@ -95,7 +106,8 @@ export class HaNode {
     await this.deps.store.setRole(this.deps.store.meta().lastRole, 'joining');
   }
 
-  /** The listener is up: a cluster broker starts looking for the primary. */
+  /** The listener is up (at `address`, as it appears in ha-brokers-url when it does): a
+   * cluster broker starts looking for the primary. */
   listening(port: number): void {
     const config = this.deps.config;
     const urls = config.ha.brokersUrl?.addresses ?? [];

@@ -57,23 +57,30 @@ export function openReceiver(connection: Connection, source: Record<string, unkn
 }
 
 function linkOpened<T extends Sender | Receiver>(link: T): Promise<T> {
+  const isSender = (link as unknown as { is_sender(): boolean }).is_sender();
+  const event = isSender ? 'sender' : 'receiver';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('attach timed out')), 10_000);
-    const event = (link as unknown as { is_sender(): boolean }).is_sender() ? 'sender' : 'receiver';
-    link.once(`${event}_open`, () => {
-      clearTimeout(timer);
-      // A refused attach is answered by attach + detach; give the detach a moment to arrive.
-      setImmediate(() => {
-        const error = (link as unknown as { remote: { detach?: { error?: { condition?: string; description?: string } } } }).remote.detach?.error;
-        if (error) reject(Object.assign(new Error(`link refused: ${error.condition} ${error.description}`), error));
-        else resolve(link);
-      });
-    });
-    link.once(`${event}_error`, () => {
+    const refused = (): void => {
       clearTimeout(timer);
       const error = (link as unknown as { error?: { condition?: string; description?: string } }).error;
-      reject(Object.assign(new Error(`link refused: ${error?.condition} ${error?.description}`), error ?? {}));
+      // rhea's error is a composite with getters: copy the fields explicitly.
+      const condition = error?.condition !== undefined ? String(error.condition) : undefined;
+      const description = error?.description !== undefined ? String(error.description) : undefined;
+      reject(Object.assign(new Error(`link refused: ${condition} ${description}`), { condition, description }));
+    };
+    link.once(`${event}_open`, () => {
+      // A refused attach is answered with a null terminus, then a detach carrying the error
+      // (AMQP 1.0 §2.6.3): wait for the detach in that case.
+      const remote = (link as unknown as { remote: { attach?: { target?: unknown; source?: unknown } } }).remote.attach;
+      const terminus = isSender ? remote?.target : remote?.source;
+      const empty = terminus === null || terminus === undefined || (typeof terminus === 'object' && 'value' in (terminus as object) && (terminus as { value: unknown }).value === null);
+      if (empty) return;
+      clearTimeout(timer);
+      resolve(link);
     });
+    link.once(`${event}_error`, refused);
+    link.once(`${event}_close`, refused);
   });
 }
 

@@ -1,0 +1,68 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AckGate } from '../../src/ha/ack-gate.js';
+
+test('a persistent message is settled only when locally durable and confirmed by every member', () => {
+  const gate = new AckGate({ open: true });
+  gate.addMember('b1', 0);
+  gate.addMember('b2', 0);
+  const { key, settleNow } = gate.hold({ lsn: 5, needsDurable: true, messageId: 1 });
+  assert.equal(settleNow, false);
+  assert.deepEqual(gate.durable(5), []);
+  assert.deepEqual(gate.confirmed('b1', 5), []);
+  assert.deepEqual(gate.confirmed('b2', 4), []);
+  assert.deepEqual(gate.confirmed('b2', 5), [key]);
+  assert.equal(gate.pendingCount, 0);
+});
+
+test('with no backups, local durability alone settles; a member joining at G holds only later LSNs', () => {
+  const gate = new AckGate({ open: true });
+  const a = gate.hold({ lsn: 3, needsDurable: true, messageId: 1 }).key;
+  gate.addMember('b1', 3); // entered the gate at G = 3
+  const b = gate.hold({ lsn: 4, needsDurable: true, messageId: 2 }).key;
+  assert.deepEqual(gate.durable(4), [a]);
+  assert.deepEqual(gate.confirmed('b1', 4), [b]);
+});
+
+test('a backup leaving the gate releases what it held at once', () => {
+  const gate = new AckGate({ open: true });
+  gate.addMember('b1', 0);
+  const key = gate.hold({ lsn: 2, needsDurable: true, messageId: 1 }).key;
+  gate.durable(2);
+  assert.deepEqual(gate.removeMember('b1'), [key]);
+});
+
+test('a consumed message settles without durability or confirmation', () => {
+  const gate = new AckGate({ open: true });
+  gate.addMember('b1', 0);
+  const key = gate.hold({ lsn: 7, needsDurable: true, messageId: 42 }).key;
+  assert.deepEqual(gate.messageResolved(42), [key]);
+  assert.deepEqual(gate.durable(7), []);
+});
+
+test('a closed gate (recovering primary) settles nothing until it opens', () => {
+  const gate = new AckGate({ open: false });
+  const untracked = gate.hold({ lsn: null, needsDurable: false, messageId: 0 });
+  assert.equal(untracked.settleNow, false);
+  const key = gate.hold({ lsn: 1, needsDurable: true, messageId: 1 }).key;
+  assert.deepEqual(gate.durable(1), []);
+  assert.deepEqual(gate.messageResolved(1), []);
+  assert.deepEqual(new Set(gate.setOpen(true)), new Set([untracked.key, key]));
+});
+
+test('transient replicated messages wait only for the backups, behind durable ones', () => {
+  const gate = new AckGate({ open: true });
+  gate.addMember('b1', 0);
+  const durable = gate.hold({ lsn: 1, needsDurable: true, messageId: 1 }).key;
+  const transient = gate.hold({ lsn: 2, needsDurable: false, messageId: 2 }).key;
+  assert.deepEqual(gate.confirmed('b1', 2), [transient]);
+  assert.deepEqual(gate.durable(1), [durable]);
+});
+
+test('cancelled holds are never reported', () => {
+  const gate = new AckGate({ open: true });
+  const key = gate.hold({ lsn: 1, needsDurable: true, messageId: 1 }).key;
+  gate.cancel(key);
+  assert.deepEqual(gate.durable(1), []);
+  assert.equal(gate.pendingCount, 0);
+});

@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// qpid-ha: HA status and control (reference §1.12.10). `status --expect=primary` exits 0 only
+// on the primary, so a resource manager can use it as a health check; `promote` is a
+// cluster-manager-only command and needs --cluster-manager.
+import { parseArgs } from 'node:util';
+import { parseQpidUrl } from '../src/core/qpid-url.js';
+import type { HaStatus } from '../src/ha/node.js';
+import { managementRequest } from '../src/management/client.js';
+import { brokerAddress, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+
+const HELP = `usage: qpid-ha [-b ADDR] [--timeout S] [--json] COMMAND
+commands:
+  status [--expect=STATE] [--all] [--is-primary]   the broker's HA state (exit 1 if not as expected)
+  query                                            the broker's HA settings and store position
+  ping                                             exit 0 if the broker answers
+  promote [--force]                                (with --cluster-manager) make this broker primary
+options:
+  -b, --broker ADDR     broker address (default 127.0.0.1:5672)
+  --cluster-manager     allow cluster-manager-only commands (promote)
+  --timeout S           seconds to wait for the broker (default 10)
+  --json                machine-readable output
+STATE: joining, catchup, ready, recovering, active, standalone, or primary (recovering|active)`;
+
+function matches(state: string, expected: string): boolean {
+  if (expected === 'primary') return state === 'active' || state === 'recovering';
+  if (expected === 'backup') return state === 'joining' || state === 'catchup' || state === 'ready';
+  return state === expected;
+}
+
+runTool('qpid-ha', async () => {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: {
+      broker: { type: 'string', short: 'b' },
+      'cluster-manager': { type: 'boolean', default: false },
+      timeout: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      expect: { type: 'string' },
+      all: { type: 'boolean', default: false },
+      'is-primary': { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    return 0;
+  }
+  const command = positionals[0];
+  if (!command) throw new UsageError(`a command is required\n${HELP}`);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  const address = brokerAddress(values.broker);
+  const timeoutMs = parseTimeoutMs(values.timeout, 10_000);
+  const options = { admin: true, timeoutMs };
+  switch (command) {
+    case 'ping':
+      await managementRequest(address, 'ping', {}, options);
+      if (values.json) process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
+      return 0;
+    case 'status': {
+      const status = await managementRequest<HaStatus>(address, 'status', {}, options);
+      const expected = values['is-primary'] ? 'primary' : values.expect;
+      if (values.all) {
+        const url = status.brokersUrl ? parseQpidUrl(status.brokersUrl) : { addresses: [address] };
+        const rows = await Promise.all(
+          url.addresses.map(async (a) => {
+            const label = `${a.host}:${a.port}`;
+            try {
+              const s = await managementRequest<HaStatus>(a, 'status', {}, options);
+              return { address: label, name: s.name, state: s.state, epoch: s.epoch, lastLsn: s.lastLsn };
+            } catch (err) {
+              return { address: label, name: null, state: 'unreachable', error: (err as Error).message };
+            }
+          }),
+        );
+        if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
+        else for (const row of rows) process.stdout.write(`${row.address} ${row.state}${row.name ? ` (${row.name}, epoch ${(row as { epoch?: number }).epoch}, lsn ${(row as { lastLsn?: number }).lastLsn})` : ''}\n`);
+        return expected && !rows.some((r) => matches(r.state, expected)) ? 1 : 0;
+      }
+      if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+      else process.stdout.write(`${status.state}\n`);
+      return expected && !matches(status.state, expected) ? 1 : 0;
+    }
+    case 'query': {
+      const status = await managementRequest<HaStatus>(address, 'status', {}, options);
+      if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`);
+      else {
+        const lines = [
+          `name: ${status.name}`,
+          `state: ${status.state}`,
+          `epoch: ${status.epoch}`,
+          `store: ${status.storeId} lsn ${status.firstLsn}..${status.lastLsn}${status.snapshotIncomplete ? ' (partial snapshot)' : ''}`,
+          `last role: ${status.lastRole}`,
+          `primary: ${status.primary ?? '(unknown)'}`,
+          `brokers url: ${status.brokersUrl ?? '(none)'}`,
+          ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}`),
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+      }
+      return 0;
+    }
+    case 'promote': {
+      if (!values['cluster-manager']) throw new UsageError('promote is a cluster-manager-only command: add --cluster-manager (see qpid-ha --help)');
+      const result = await withManagement(address, options, (client) => client.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: values.force }, timeoutMs));
+      for (const warning of result.warnings) process.stderr.write(`qpid-ha: warning: ${warning}\n`);
+      if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else process.stdout.write(`${result.state} (epoch ${result.epoch})\n`);
+      return 0;
+    }
+    default:
+      throw new UsageError(`unknown command "${command}"\n${HELP}`);
+  }
+});
