@@ -61,7 +61,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const url = stringOption(values, 'broker', '127.0.0.1:5672') as string;
   const address = requiredString(values, 'address');
-  parseAddress(address); // a bad address is bad usage: report it before connecting
+  // A bad address is bad usage: report it before connecting. Summaries name the node only.
+  const node = parseAddress(address).address;
   const limit = intOption(values, 'messages', 0);
   const forever = values['forever'] === true;
   const timeoutS = numberOption(values, 'timeout', undefined, 0);
@@ -146,7 +147,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const shortfall = limit > 0 ? Math.max(0, limit - counts.counted) : 0;
   const gaps = report.senders.flatMap((sender) => sender.gaps.map(([from, to]) => ({ senderId: sender.senderId, from, to })));
   const summary = {
-    address,
+    address: node,
     received: counts.received,
     unique: report.unique,
     duplicates: report.duplicates,

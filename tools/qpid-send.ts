@@ -37,6 +37,7 @@ const OPTIONS: OptionTable = {
   capacity: { type: 'string' },
   'connection-options': { type: 'string' },
   'report-total': { type: 'boolean' },
+  'report-every': { type: 'string' },
   'failover-updates': { type: 'boolean' },
   'send-eos': { type: 'string' },
   ttl: { type: 'string' },
@@ -61,6 +62,7 @@ const USAGE = `usage: ${TOOL} -b URL -a ADDRESS [-m COUNT] [options]
       --ttl MS, --priority N    message header fields
   -P, --property NAME=VALUE     extra application property (repeatable)
       --report-total            add elapsed time and throughput to the summary
+      --report-every N          print a progress summary each time N more messages are accepted
       --failover-updates        report each connect, failed attempt and disconnect on stderr
       --json                    print the summary as one JSON object`;
 
@@ -80,7 +82,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const url = stringOption(values, 'broker', '127.0.0.1:5672') as string;
   const address = requiredString(values, 'address');
-  parseAddress(address); // a bad address is bad usage: report it before connecting
+  // A bad address is bad usage: report it before connecting. Summaries name the node only.
+  const node = parseAddress(address).address;
   const count = intOption(values, 'messages', 1);
   const id = stringOption(values, 'id') ?? randomUUID();
   const durable = yesNoOption(values, 'durable', false);
@@ -94,6 +97,7 @@ async function main(argv: readonly string[]): Promise<number> {
   const extra = Object.fromEntries(listOption(values, 'property').map(parseProperty));
   const json = values['json'] === true;
   const reportTotal = values['report-total'] === true;
+  const reportEvery = intOption(values, 'report-every', 0);
   const failoverUpdates = values['failover-updates'] === true;
   const connectOptions = parseConnectionOptions(stringOption(values, 'connection-options', '') as string);
 
@@ -106,7 +110,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const stats = connection?.stats;
     return {
       id,
-      address,
+      address: node,
       ...counts,
       resent: stats?.resent ?? 0,
       reconnects: stats?.reconnects ?? 0,
@@ -136,7 +140,10 @@ async function main(argv: readonly string[]): Promise<number> {
     const sender = await connection.sender(address, { capacity });
     let sendFailure: unknown;
     const record = (outcome: SendOutcome): void => {
-      if (outcome.outcome === 'accepted') counts.accepted++;
+      if (outcome.outcome === 'accepted') {
+        counts.accepted++;
+        if (reportEvery > 0 && counts.accepted % reportEvery === 0) printSummary(TOOL, { progress: true, ...summary() } as never, json);
+      }
       else if (outcome.outcome === 'rejected') counts.rejected++;
       else counts.released++;
     };

@@ -2,7 +2,8 @@
 // in a pattern '*' matches exactly one word and '#' matches zero or more words.
 
 export function topicMatches(pattern: string, key: string): boolean {
-  return matchWords(pattern.split('.'), 0, key === '' ? [] : key.split('.'), 0);
+  // An empty key or pattern has no words (so '#' matches '', and '' matches only '').
+  return matchWords(pattern === '' ? [] : pattern.split('.'), 0, key === '' ? [] : key.split('.'), 0);
 }
 
 function matchWords(pattern: string[], p: number, words: string[], w: number): boolean {

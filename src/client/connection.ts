@@ -144,6 +144,13 @@ export class Connection implements LinkHost {
   private closeWaiter: (() => void) | undefined;
   private failure: ClientError | undefined;
   private readonly sequencer = new SettlementSequencer();
+  /**
+   * The injected clock's timers may not hold the process open (systemClock unrefs them), and
+   * between reconnect attempts there is no socket either: without this a tool would simply exit
+   * in the middle of a back-off. Held from the first attempt until open, and again while
+   * reconnecting; released on open, give-up and close.
+   */
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(
     readonly url: string,
@@ -201,6 +208,7 @@ export class Connection implements LinkHost {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.wakeTimer?.cancel();
+    this.holdProcess(false);
     const closing = new ClientError('CLOSED', 'the connection was closed');
     this.openWaiter?.reject(closing);
     this.openWaiter = undefined;
@@ -252,9 +260,18 @@ export class Connection implements LinkHost {
     this.options.onEvent?.(event);
   }
 
+  private holdProcess(hold: boolean): void {
+    if (hold && !this.keepAlive) this.keepAlive = setInterval(() => undefined, 1 << 30);
+    if (!hold && this.keepAlive) {
+      clearInterval(this.keepAlive);
+      this.keepAlive = undefined;
+    }
+  }
+
   /** Asks the failover policy what to do next, and does it. */
   private step(): void {
     if (this.state === 'closed' || this.state === 'failed') return;
+    this.holdProcess(true);
     const { state, action } = nextAction(this.failover, this.policy, this.clock.monotonicMs());
     this.failover = state;
     switch (action.kind) {
@@ -312,6 +329,7 @@ export class Connection implements LinkHost {
   }
 
   private accepted(attempt: Attempt): void {
+    this.holdProcess(false);
     attempt.phase = 'open';
     attempt.timer?.cancel();
     attempt.timer = undefined;
@@ -383,6 +401,7 @@ export class Connection implements LinkHost {
   }
 
   private giveUp(error: ClientError): void {
+    this.holdProcess(false);
     this.state = 'failed';
     this.failure = error;
     this.emit({ kind: 'gave-up', reason: error.message });

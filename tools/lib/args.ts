@@ -81,6 +81,12 @@ export function yesNoOption(values: OptionValues, name: string, fallback: boolea
 
 /** Runs a tool's main: its number is the exit status; errors become 2 (usage) or 1 (failure). */
 export function runMain(tool: string, main: () => Promise<number>): void {
+  // An event loop that runs dry before main settles is a bug (something stopped holding the
+  // process open); never let it pass as success.
+  process.once('beforeExit', () => {
+    process.stderr.write(`${tool}: internal error: nothing left to wait for before the work finished\n`);
+    process.exit(1);
+  });
   main().then(
     (status) => process.exit(status),
     (error: unknown) => {
