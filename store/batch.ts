@@ -1,0 +1,150 @@
+// One group-commit batch: the queued mutations of many callers, applied in order inside one
+// atomic step (an LMDB write transaction, or a journaled pass over the memory tables), followed
+// by log retention and one meta update. Shared by both store implementations so that LSN
+// accounting, retention and meta are computed by the same code.
+
+import { AssertionFailure, assert } from '../src/core/assert.js';
+import { applyRecord, type ApplyEffects, type TableWriter } from './apply.js';
+import { StoreError } from './errors.js';
+import { entryLastLsn, type LogEntry, type StoreRecord } from './record.js';
+import type { StoreRole } from './store.js';
+import type { MutableMeta, TicketState } from './ticket.js';
+
+export type Mutation =
+  | {
+      readonly kind: 'log';
+      readonly entries: readonly LogEntry[];
+      /** The encoded records (encoded at commit() time, so an unencodable record fails there). */
+      readonly encoded: readonly Uint8Array[];
+      readonly ticket: TicketState;
+    }
+  | { readonly kind: 'role'; readonly role: StoreRole; readonly haState: string; readonly ticket: TicketState }
+  | { readonly kind: 'begin-snapshot'; readonly lsn: number; readonly epoch: number; readonly lastMessageId: number; readonly ticket: TicketState }
+  | { readonly kind: 'snapshot-records'; readonly records: readonly StoreRecord[]; readonly ticket: TicketState }
+  | { readonly kind: 'end-snapshot'; readonly ticket: TicketState }
+  | { readonly kind: 'wipe'; readonly ticket: TicketState }
+  /** Changes nothing itself; resolves when the batch it rides in is durable (truncation). */
+  | { readonly kind: 'barrier'; readonly ticket: TicketState };
+
+export interface BatchWriter extends TableWriter {
+  meta: MutableMeta;
+  putLog(lsn: number, record: StoreRecord, encoded: Uint8Array): void;
+  /** The encoded size and last covered LSN of the log entry at `lsn`; undefined if none. */
+  peekLog(lsn: number): { readonly bytes: number; readonly lastLsn: number } | undefined;
+  dropLog(lsn: number): void;
+  clearAll(): void;
+}
+
+export interface BatchContext {
+  /** Message ids handed out when the batch ran: persisted so that ids are never reused. */
+  readonly allocatedMessageId: number;
+  readonly floorLsn: number | null;
+  readonly logMaxBytes: number;
+  /** Explicit truncateLogBefore() target (0: none). */
+  readonly truncateBeforeLsn: number;
+  /** Most log entries retention may delete in this batch, so that it never stalls commits. */
+  readonly dropBudget: number;
+}
+
+/** Applies the mutations, then retention, then meta. Throws (StoreError STORE_CORRUPT) if a
+ * record does not fit the tables; the caller rolls the whole batch back. Returns whether
+ * retention has more to delete (the caller schedules another batch). */
+export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: BatchContext): { moreToDrop: boolean } {
+  const meta = w.meta;
+  const effects: ApplyEffects = { epoch: meta.epoch, lastMessageId: meta.lastMessageId };
+  for (const m of mutations) {
+    switch (m.kind) {
+      case 'log':
+        for (let i = 0; i < m.entries.length; i++) {
+          const e = m.entries[i]!;
+          assert(e.lsn === meta.lastLsn + 1, `batch: LSN ${e.lsn} does not follow ${meta.lastLsn}`);
+          applyRecord(w, e.record, `log record at LSN ${e.lsn}`, effects, 'log');
+          const encoded = m.encoded[i]!;
+          w.putLog(e.lsn, e.record, encoded);
+          meta.lastLsn = entryLastLsn(e);
+          meta.logBytes += encoded.byteLength;
+        }
+        break;
+      case 'role':
+        meta.lastRole = m.role;
+        meta.haState = m.haState;
+        break;
+      case 'begin-snapshot':
+        meta.lastLsn = m.lsn;
+        meta.firstLsn = m.lsn + 1;
+        effects.epoch = Math.max(effects.epoch, m.epoch);
+        effects.lastMessageId = Math.max(effects.lastMessageId, m.lastMessageId);
+        meta.snapshotIncomplete = true;
+        break;
+      case 'snapshot-records':
+        for (const r of m.records) applyRecord(w, r, 'snapshot record', effects, 'snapshot');
+        break;
+      case 'end-snapshot':
+        meta.snapshotIncomplete = false;
+        break;
+      case 'wipe':
+        w.clearAll();
+        meta.lastLsn = 0;
+        meta.firstLsn = 1;
+        meta.logBytes = 0;
+        meta.snapshotIncomplete = false;
+        break;
+      case 'barrier':
+        break;
+    }
+  }
+  // Retention drops whole entries from the front: those entirely below the explicit target or
+  // the floor, and any while the log is over its size bound.
+  let budget = ctx.dropBudget;
+  const wantsDrop = (): boolean => {
+    if (meta.firstLsn > meta.lastLsn) return false;
+    if (meta.logBytes > ctx.logMaxBytes) return true;
+    const limit = Math.max(ctx.truncateBeforeLsn, ctx.floorLsn ?? 0);
+    if (meta.firstLsn >= limit) return false;
+    const first = w.peekLog(meta.firstLsn);
+    return first === undefined || first.lastLsn < limit;
+  };
+  while (budget > 0 && wantsDrop()) {
+    const first = w.peekLog(meta.firstLsn);
+    if (first === undefined) throw new StoreError('STORE_CORRUPT', `log entry at LSN ${meta.firstLsn} is missing or garbled (the log should run from ${meta.firstLsn} to ${meta.lastLsn})`);
+    w.dropLog(meta.firstLsn);
+    meta.logBytes -= first.bytes;
+    meta.firstLsn = first.lastLsn + 1;
+    budget--;
+  }
+  meta.epoch = effects.epoch;
+  meta.lastMessageId = Math.max(effects.lastMessageId, ctx.allocatedMessageId);
+  return { moreToDrop: wantsDrop() };
+}
+
+/** The committed log entries of a batch, in LSN order (for onCommitted listeners). */
+export function committedEntries(mutations: readonly Mutation[]): LogEntry[] {
+  const out: LogEntry[] = [];
+  for (const m of mutations) if (m.kind === 'log') for (const e of m.entries) out.push(e);
+  return out;
+}
+
+/** Checks that replicated entries continue the log at nextLsn without gaps; returns the LSN
+ * after them. */
+export function checkContinues(entries: readonly LogEntry[], nextLsn: number): number {
+  let expected = nextLsn;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.lsn !== expected) {
+      throw new StoreError('STORE_LSN_GAP', `replicated entry ${i} has LSN ${e.lsn}; the local log continues at LSN ${expected}`);
+    }
+    const last = entryLastLsn(e);
+    if (!Number.isSafeInteger(last) || last < e.lsn) throw new StoreError('STORE_CORRUPT', `replicated skip at LSN ${e.lsn} ends at ${last}, before it starts`);
+    expected = last + 1;
+  }
+  return expected;
+}
+
+export function truncatedError(fromLsn: number, firstLsn: number): StoreError {
+  return new StoreError('STORE_LOG_TRUNCATED', `log entries before LSN ${firstLsn} were dropped by retention; LSN ${fromLsn} needs a snapshot`);
+}
+
+export function checkReadable(fromLsn: number, firstLsn: number): void {
+  if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) throw new AssertionFailure(`readLog(${fromLsn}): LSNs start at 1`);
+  if (fromLsn < firstLsn) throw truncatedError(fromLsn, firstLsn);
+}

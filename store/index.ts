@@ -1,0 +1,24 @@
+// The store's only entry point (STYLE.md module map): the contract, both implementations, the
+// codec, verification and inspection. Nothing else in store/ is imported from outside.
+
+export * from './record.js';
+export * from './store.js';
+export * from './errors.js';
+export type { StoreLogger } from './logger.js';
+export { silentLogger } from './logger.js';
+export {
+  decodeLogEntries,
+  decodeRecord,
+  decodeRecords,
+  encodedRecordBytes,
+  encodeLogEntries,
+  encodeRecord,
+  encodeRecords,
+  RECORD_FORMAT_VERSION,
+} from './codec.js';
+export { BUILT_IN_EXCHANGES, NAME_BYTES_MAX } from './apply.js';
+export { DEFAULT_LOG_MAX_BYTES, DEFAULT_MAP_SIZE_BYTES, LmdbStore, openLmdbStore, type LmdbStoreOptions } from './lmdb-store.js';
+export { MemoryDisk, MemoryStore, openMemoryStore, type MemoryStoreOptions } from './memory-store.js';
+export type { Scannable, StoreScan } from './scan.js';
+export { verifyStore, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
+export { inspectSummary, listLog, listMessages, type StoreSummary, type MessageListing, type LogListing } from './inspect.js';

@@ -1,0 +1,149 @@
+// What `qpid-store inspect` shows, as plain JSON-ready objects read from one consistent view of
+// a store (a StoreScan). Formatting for humans lives in the tool.
+
+import type { StoreRecord } from './record.js';
+import type { Scannable } from './scan.js';
+import type { StoreMeta } from './store.js';
+
+export interface StoreSummary {
+  readonly meta: StoreMeta;
+  readonly logEntries: number;
+  readonly messages: number;
+  readonly queues: ReadonlyArray<{
+    readonly name: string;
+    readonly durable: boolean | null;
+    readonly autoDelete: boolean | null;
+    readonly exclusive: boolean | null;
+    readonly alternateExchange: string | null;
+    readonly arguments: Readonly<Record<string, unknown>>;
+    readonly count: number;
+    readonly bytes: number;
+    readonly lastPosition: number;
+    readonly problem?: string;
+  }>;
+  readonly exchanges: ReadonlyArray<{ readonly name: string; readonly type: string | null; readonly durable: boolean | null; readonly arguments: Readonly<Record<string, unknown>>; readonly problem?: string }>;
+  readonly bindings: ReadonlyArray<{ readonly exchange: string; readonly queue: string; readonly key: string; readonly arguments: Readonly<Record<string, unknown>>; readonly problem?: string }>;
+}
+
+export function inspectSummary(target: Scannable): StoreSummary {
+  const scan = target.scan();
+  try {
+    const sizes = scan.sizes();
+    return {
+      meta: scan.meta(),
+      logEntries: sizes.logEntries,
+      messages: sizes.messages,
+      queues: [...scan.queues()].map((q) => ({
+        name: q.name,
+        durable: q.declare?.durable ?? null,
+        autoDelete: q.declare?.autoDelete ?? null,
+        exclusive: q.declare?.exclusive ?? null,
+        alternateExchange: q.declare?.alternateExchange ?? null,
+        arguments: q.declare?.arguments ?? {},
+        count: q.count,
+        bytes: q.bytes,
+        lastPosition: q.lastPosition,
+        ...(q.problem ? { problem: q.problem } : {}),
+      })),
+      exchanges: [...scan.exchanges()].map((e) => ({
+        name: e.name,
+        type: e.declare?.type ?? null,
+        durable: e.declare?.durable ?? null,
+        arguments: e.declare?.arguments ?? {},
+        ...(e.problem ? { problem: e.problem } : {}),
+      })),
+      bindings: [...scan.bindings()].map((b) => ({
+        exchange: b.exchange,
+        queue: b.queue,
+        key: b.key,
+        arguments: b.bind?.arguments ?? {},
+        ...(b.problem ? { problem: b.problem } : {}),
+      })),
+    };
+  } finally {
+    scan.close();
+  }
+}
+
+/** Printable preview of message bytes: ASCII as is, anything else as '.'. */
+export function bodyPreview(body: Uint8Array, maxBytes = 48): string {
+  let out = '';
+  const n = Math.min(body.byteLength, maxBytes);
+  for (let i = 0; i < n; i++) {
+    const c = body[i]!;
+    out += c >= 0x20 && c < 0x7f ? String.fromCharCode(c) : '.';
+  }
+  return body.byteLength > maxBytes ? `${out}...` : out;
+}
+
+export interface MessageListing {
+  readonly queue: string;
+  readonly position: number;
+  readonly messageId: number;
+  readonly size: number;
+  readonly persistent: boolean;
+  readonly expiresAtMs: number | null;
+  readonly deliveryCount: number;
+  readonly preview: string;
+  readonly problem?: string;
+}
+
+export function listMessages(target: Scannable, queue: string, options: { limit?: number; afterPosition?: number } = {}): MessageListing[] {
+  const scan = target.scan();
+  try {
+    const out: MessageListing[] = [];
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    for (const e of scan.entries(queue, options.afterPosition ?? 0)) {
+      if (out.length >= limit) break;
+      const body = e.problem ? undefined : scan.body(e.messageId);
+      out.push({
+        queue: e.queue,
+        position: e.position,
+        messageId: e.messageId,
+        size: e.size,
+        persistent: e.persistent,
+        expiresAtMs: e.expiresAtMs,
+        deliveryCount: e.deliveryCount,
+        preview: body ? bodyPreview(body) : '',
+        ...(e.problem ? { problem: e.problem } : body ? {} : { problem: `message ${e.messageId} is missing` }),
+      });
+    }
+    return out;
+  } finally {
+    scan.close();
+  }
+}
+
+export interface LogListing {
+  readonly lsn: number;
+  readonly bytes: number;
+  readonly kind: string;
+  /** The record, with an enqueue's body replaced by its size and a preview. */
+  readonly record?: Readonly<Record<string, unknown>>;
+  readonly problem?: string;
+}
+
+function describeRecord(r: StoreRecord): Record<string, unknown> {
+  if (r.kind !== 'enqueue') return { ...r };
+  const { body, ...rest } = r;
+  return { ...rest, bodyBytes: body.byteLength, preview: bodyPreview(body) };
+}
+
+export function listLog(target: Scannable, options: { from?: number; limit?: number } = {}): LogListing[] {
+  const scan = target.scan();
+  try {
+    const out: LogListing[] = [];
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    for (const e of scan.log(options.from ?? 1)) {
+      if (out.length >= limit) break;
+      out.push(
+        e.record
+          ? { lsn: e.lsn, bytes: e.bytes, kind: e.record.kind, record: describeRecord(e.record) }
+          : { lsn: e.lsn, bytes: e.bytes, kind: 'garbled', problem: e.problem ?? 'does not decode' },
+      );
+    }
+    return out;
+  } finally {
+    scan.close();
+  }
+}

@@ -1,0 +1,984 @@
+// The broker's write-ahead store on disk (DESIGN.md §2): one LMDB environment at
+// `<data-dir>/store`, guarded by `<data-dir>/lock`. Every mutation is applied inside one LMDB
+// write transaction together with its log records, so log and tables never disagree, and
+// recovery is just opening the environment (no replay). Only the small tables (meta, queues,
+// exchanges, bindings) are loaded at open; queue indexes are read lazily and bodies on delivery.
+//
+// Group commit: commit() admits the records and assigns LSNs synchronously, then queues them.
+// One batch (all queued mutations) is applied in one transaction; while it commits, the next
+// batch collects. With sync 'fsync' LMDB runs with overlappingSync: a transaction is visible
+// (`committed`) before it is flushed, and the flush overlaps the next transaction. `durable`
+// resolves only after lmdb-js reports the flush (env.flushed, captured at commit), so nothing
+// is settled to a client before the data is on disk. A failed batch fails every mutation queued
+// behind it and the LSNs are reused, keeping the log contiguous.
+//
+// Tables (LMDB named databases; row layouts in layout.ts):
+//   meta       'formatVersion', 'state'        log        LSN -> encoded record (codec.ts)
+//   queues     name -> stats + declare          exchanges  name -> declare record
+//   bindings   [exchange, queue, key] -> bind   messages   id -> header + body (stored once)
+//   enqueues   [queue, position] -> index entry
+
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { join } from 'node:path';
+import { open } from 'lmdb';
+import { AssertionFailure, assert } from '../src/core/assert.js';
+import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { applyBatch, checkContinues, checkReadable, committedEntries, truncatedError, type BatchWriter, type Mutation } from './batch.js';
+import { decodeRecord, encodedLastLsn, encodeRecord, withEncodedBody } from './codec.js';
+import { isStoreError, StoreError } from './errors.js';
+import {
+  checkEntryKey,
+  decodeEntry,
+  decodeFormatVersion,
+  decodeMessageInfo,
+  decodeMetaState,
+  decodeQueueRow,
+  encodeEntry,
+  encodeMessage,
+  encodeMetaState,
+  encodeQueueRow,
+  MESSAGE_HEADER_BYTES,
+  messageRefsOf,
+  withRefs,
+} from './layout.js';
+import { lockDataDir, type DataDirLock } from './lock.js';
+import { silentLogger, type StoreLogger } from './logger.js';
+import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntry, type StoreRecord } from './record.js';
+import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, Scannable, ScanQueue, StoreScan } from './scan.js';
+import { snapshotFromScan } from './snapshot.js';
+import {
+  STORE_FORMAT_VERSION,
+  type CommitTicket,
+  type QueueEntry,
+  type QueueState,
+  type ReadLogOptions,
+  type Snapshot,
+  type Store,
+  type StoreMeta,
+  type StoreRole,
+  type SyncPolicy,
+} from './store.js';
+import { Deferred, TicketState, type MutableMeta } from './ticket.js';
+
+export interface LmdbStoreOptions {
+  readonly dataDir: string;
+  /** Tools: no lock, no writes; works while a broker has the store open. Default false. */
+  readonly readOnly?: boolean;
+  /** 'fsync' (default): durable means flushed to disk. 'none': durable = committed (the OS
+   * writes back when it likes; a machine crash can lose recent commits). */
+  readonly sync?: SyncPolicy;
+  /** Initial LMDB map size: address space only, the file grows as data does. lmdb-js enlarges
+   * the map on demand beyond this, so it is not a size cap. Default 64 GiB. */
+  readonly mapSizeBytes?: number;
+  /** Retention bound of the log. Default 1 GiB. */
+  readonly logMaxBytes?: number;
+  /** Most log entries retention deletes per batch (keeps commits from stalling). Default 4096. */
+  readonly dropPerBatchMax?: number;
+  readonly logger?: StoreLogger;
+}
+
+export const DEFAULT_MAP_SIZE_BYTES = 64 * 1024 ** 3;
+export const DEFAULT_LOG_MAX_BYTES = 1024 ** 3;
+const DEFAULT_DROP_PER_BATCH_MAX = 4096;
+/** Free space below which a failed commit is reported as a full disk (STORE_FULL): LMDB turns
+ * a short write into EIO, so the errno alone cannot tell. */
+const FULL_DISK_FREE_BYTES = 16 * 1024 * 1024;
+const MDB_MAP_FULL = -30792;
+
+// lmdb-js ships loose types; the store uses this small surface of them.
+interface Db {
+  getBinary(key: unknown, options?: { transaction?: unknown }): Buffer | undefined;
+  getBinaryFast(key: unknown, options?: { transaction?: unknown }): Buffer | undefined;
+  getRange(options: { start?: unknown; end?: unknown; limit?: number; reverse?: boolean; transaction?: unknown }): Iterable<{ key: unknown; value: Buffer }>;
+  getKeys(options: { start?: unknown; end?: unknown; limit?: number; transaction?: unknown }): Iterable<unknown>;
+  putSync(key: unknown, value: Uint8Array): boolean;
+  removeSync(key: unknown): boolean;
+  clearSync(): void;
+  getStats(): { entryCount: number };
+}
+interface Env extends Db {
+  openDB(options: Record<string, unknown>): Db | undefined;
+  childTransaction(callback: () => void): Promise<unknown>;
+  transactionSync(callback: () => void): unknown;
+  useReadTransaction(): { done(): void };
+  readonly flushed: PromiseLike<unknown>;
+  close(): Promise<void>;
+}
+
+interface Tables {
+  meta: Db;
+  log: Db;
+  queues: Db;
+  exchanges: Db;
+  bindings: Db;
+  messages: Db;
+  enqueues: Db;
+}
+
+const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues'] as const;
+
+/** lmdb-js's getBinaryFast returns a shared buffer whose byteLength is the whole scratch area
+ * (only `length` is the value's): cut it down to a proper view, valid until the next read. */
+function fast(db: Db, key: unknown, options?: { transaction?: unknown }): Buffer | undefined {
+  const row = db.getBinaryFast(key, options);
+  return row === undefined ? undefined : row.subarray(0, row.length);
+}
+
+function bindingCacheKey(exchange: string, queue: string, key: string): string {
+  return JSON.stringify([exchange, queue, key]);
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Opens (creating if needed, unless read-only) the store of a data dir. Throws StoreError:
+ * STORE_LOCKED, STORE_NEWER_FORMAT, STORE_CORRUPT, STORE_NOT_FOUND (read-only), STORE_IO. */
+export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
+  const logger = options.logger ?? silentLogger;
+  const readOnly = options.readOnly ?? false;
+  const storeDir = join(options.dataDir, 'store');
+  if (readOnly) {
+    if (!existsSync(join(storeDir, 'data.mdb'))) throw new StoreError('STORE_NOT_FOUND', `no store at ${storeDir}`);
+  } else {
+    mkdirSync(options.dataDir, { recursive: true });
+  }
+  const lock = readOnly ? null : lockDataDir(options.dataDir, logger);
+  let env: Env | null = null;
+  try {
+    const sync = options.sync ?? 'fsync';
+    const lmdbOptions: Record<string, unknown> = {
+      path: storeDir,
+      readOnly,
+      // Seven tables; LMDB reserves a slot per possible table, so keep it tight.
+      maxDbs: 8,
+      // Each broker plus a few tools reading at the same time.
+      maxReaders: 126,
+      mapSize: options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES,
+      // The OS page size: a 1 KiB message and its key fit on one page.
+      pageSize: 4096,
+      // fsync: commit (visible) before flush, the flush overlapping the next transaction;
+      // 'durable' waits for the flush. Read-only openers never sync.
+      overlappingSync: !readOnly && sync === 'fsync',
+      noSync: !readOnly && sync === 'none',
+      // Meta pages are synced with the data: a crash can never leave a meta ahead of its data.
+      noMetaSync: false,
+      // Child transactions (batch rollback) need the write map off; it also keeps a stray
+      // pointer from scribbling on the file.
+      useWritemap: false,
+      // Zero fresh pages so freed data never leaks into unused parts of the file.
+      noMemInit: false,
+      noReadAhead: false,
+      remapChunks: false,
+      // Bodies are opaque AMQP bytes; compression would cost the write path more than it saves.
+      compression: false,
+      // Every value is our own binary layout; keys use lmdb's ordered-binary (numbers and
+      // [string, number] arrays sort naturally).
+      encoding: 'binary',
+      keyEncoding: 'ordered-binary',
+      cache: false,
+      // We form batches ourselves (group commit), and with event-turn batching a failed commit
+      // leaves an internal promise rejected with nobody to handle it.
+      eventTurnBatching: false,
+      commitDelay: 0,
+      // After a process crash, use the latest committed transaction (the page cache has it);
+      // after an OS crash lmdb-js falls back to the latest flushed one by itself.
+      safeRestore: false,
+      separateFlushed: false,
+      trackMetrics: false,
+    };
+    env = open(lmdbOptions as never) as unknown as Env;
+    return new LmdbStore(env, lock, options, storeDir, readOnly, sync, logger);
+  } catch (err) {
+    if (env) void env.close().catch(() => {});
+    lock?.release();
+    if (isStoreError(err) || err instanceof AssertionFailure) throw err;
+    throw new StoreError('STORE_IO', `cannot open store at ${storeDir}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads the queues table (small: one row per queue) into a map. */
+function loadQueues(db: Db): Map<string, QueueRow> {
+  const out = new Map<string, QueueRow>();
+  for (const { key, value } of db.getRange({})) {
+    if (typeof key !== 'string') throw new StoreError('STORE_CORRUPT', `queues table has a malformed key ${JSON.stringify(key)}`);
+    out.set(key, decodeQueueRow(value, key));
+  }
+  return out;
+}
+
+function loadExchanges(db: Db): Map<string, ExchangeDeclareRecord> {
+  const out = new Map<string, ExchangeDeclareRecord>();
+  for (const { key, value } of db.getRange({})) {
+    const r = decodeRecord(value, `exchanges table entry ${JSON.stringify(key)}`);
+    if (r.kind !== 'exchange-declare' || r.exchange !== key) throw new StoreError('STORE_CORRUPT', `exchanges table entry ${JSON.stringify(key)} holds ${r.kind} ${JSON.stringify(r)}`);
+    out.set(r.exchange, r);
+  }
+  return out;
+}
+
+function loadBindings(db: Db): Map<string, BindRecord> {
+  const out = new Map<string, BindRecord>();
+  for (const { key, value } of db.getRange({})) {
+    const r = decodeRecord(value, `bindings table entry ${JSON.stringify(key)}`);
+    if (r.kind !== 'bind' || JSON.stringify(key) !== JSON.stringify([r.exchange, r.queue, r.key])) {
+      throw new StoreError('STORE_CORRUPT', `bindings table entry ${JSON.stringify(key)} holds ${r.kind} ${JSON.stringify([r.kind === 'bind' ? r.exchange : ''])}`);
+    }
+    out.set(bindingCacheKey(r.exchange, r.queue, r.key), r);
+  }
+  return out;
+}
+
+export class LmdbStore implements Store, Scannable {
+  readonly dataDir: string;
+  readonly storeDir: string;
+  readonly readOnly: boolean;
+  private readonly t: Tables;
+  private readonly logMaxBytes: number;
+  private readonly dropPerBatchMax: number;
+
+  // Committed state (what readers see); batches publish into it when their transaction commits.
+  /** @internal */ committedMeta: MutableMeta;
+  /** @internal */ queueRows: Map<string, QueueRow>;
+  /** @internal */ exchangeRows: Map<string, ExchangeDeclareRecord>;
+  /** @internal */ bindingRows: Map<string, BindRecord>;
+
+  private readonly projection: Projection;
+  private nextLsn: number;
+  private messageIdCounter: number;
+  private pending: Mutation[] = [];
+  private inflight = false;
+  private failing = false;
+  private scheduled = false;
+  private moreToDrop = false;
+  private closing = false;
+  private closed = false;
+  private batchSeq = 0;
+  private floorLsn: number | null = null;
+  private truncateBeforeLsn = 0;
+  private truncateWaiters: Array<{ afterBatch: number; deferred: Deferred }> = [];
+  private idleWaiters: Array<() => void> = [];
+  private durableChain: Promise<void> = Promise.resolve();
+  private readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
+
+  /** @internal */
+  constructor(
+    private readonly env: Env,
+    private readonly lock: DataDirLock | null,
+    options: LmdbStoreOptions,
+    storeDir: string,
+    readOnly: boolean,
+    private readonly sync: SyncPolicy,
+    private readonly logger: StoreLogger,
+  ) {
+    this.dataDir = options.dataDir;
+    this.storeDir = storeDir;
+    this.readOnly = readOnly;
+    this.logMaxBytes = options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
+    this.dropPerBatchMax = options.dropPerBatchMax ?? DEFAULT_DROP_PER_BATCH_MAX;
+
+    const meta = env.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
+    if (!meta) throw new StoreError('STORE_NOT_FOUND', `store at ${storeDir} has no meta table (it was never initialised)`);
+    const formatBytes = meta.getBinary('formatVersion');
+    let formatVersion = STORE_FORMAT_VERSION;
+    if (formatBytes !== undefined) {
+      formatVersion = decodeFormatVersion(formatBytes, `store at ${storeDir}`);
+      // Checked before any other table is touched: a newer store is left exactly as it was.
+      if (formatVersion > STORE_FORMAT_VERSION) {
+        throw new StoreError('STORE_NEWER_FORMAT', `store at ${storeDir} has format version ${formatVersion}; this broker understands up to ${STORE_FORMAT_VERSION}`);
+      }
+    }
+    const tables: Partial<Tables> = { meta };
+    for (const name of TABLE_NAMES) {
+      if (name === 'meta') continue;
+      const db = env.openDB({ name, encoding: 'binary', keyEncoding: 'ordered-binary' });
+      if (!db) throw new StoreError('STORE_CORRUPT', `store at ${storeDir} has no ${name} table`);
+      tables[name] = db;
+    }
+    this.t = tables as Tables;
+
+    const stateBytes = meta.getBinary('state');
+    if (formatBytes === undefined || stateBytes === undefined) {
+      if (formatBytes !== undefined || stateBytes !== undefined || [...this.t.log.getKeys({ limit: 1 })].length > 0 || [...this.t.queues.getKeys({ limit: 1 })].length > 0) {
+        throw new StoreError('STORE_CORRUPT', `store at ${storeDir}: meta table key '${formatBytes === undefined ? 'formatVersion' : 'state'}' is missing`);
+      }
+      if (readOnly) throw new StoreError('STORE_NOT_FOUND', `store at ${storeDir} was never initialised`);
+      this.committedMeta = {
+        storeId: randomUUID(),
+        formatVersion: STORE_FORMAT_VERSION,
+        epoch: 0,
+        firstLsn: 1,
+        lastLsn: 0,
+        logBytes: 0,
+        lastMessageId: 0,
+        lastRole: 'standalone',
+        haState: '',
+        snapshotIncomplete: false,
+      };
+      const state = encodeMetaState(this.committedMeta);
+      env.transactionSync(() => {
+        meta.putSync('formatVersion', Buffer.from(String(STORE_FORMAT_VERSION)));
+        meta.putSync('state', state);
+      });
+      logger.info({ store: storeDir, storeId: this.committedMeta.storeId }, 'created store');
+    } else {
+      this.committedMeta = decodeMetaState(stateBytes, formatVersion, `store at ${storeDir}`);
+    }
+    this.queueRows = loadQueues(this.t.queues);
+    this.exchangeRows = loadExchanges(this.t.exchanges);
+    this.bindingRows = loadBindings(this.t.bindings);
+    this.nextLsn = this.committedMeta.lastLsn + 1;
+    this.messageIdCounter = this.committedMeta.lastMessageId;
+    this.projection = new Projection(this.projectionSource());
+    if (this.committedMeta.snapshotIncomplete) {
+      logger.warn({ store: storeDir }, 'store holds an incomplete snapshot; it must be wiped and resynced');
+    }
+  }
+
+  private projectionSource() {
+    return { queues: () => this.queueRows.values(), exchanges: () => this.exchangeRows.values(), bindings: () => this.bindingRows.values() };
+  }
+
+  // --- the contract ----------------------------------------------------------------------------
+
+  meta(): StoreMeta {
+    return { ...this.committedMeta, lastMessageId: Math.max(this.committedMeta.lastMessageId, this.messageIdCounter) };
+  }
+
+  allocateMessageId(): number {
+    this.checkWritable();
+    return ++this.messageIdCounter;
+  }
+
+  commit(records: readonly StoreRecord[]): CommitTicket {
+    this.checkWritable();
+    this.projection.admit(records, localAdmissionFailure, 'local');
+    const encoded = records.map(encodeRecord);
+    const firstLsn = this.nextLsn;
+    this.nextLsn += records.length;
+    const entries: LogEntry[] = records.map((record, i) => ({ lsn: firstLsn + i, record: withEncodedBody(record, encoded[i]!) }));
+    const ticket = new TicketState();
+    this.enqueue({ kind: 'log', entries, encoded, ticket });
+    return ticket.ticket(firstLsn, this.nextLsn - 1);
+  }
+
+  appendReplicated(entries: readonly LogEntry[]): CommitTicket {
+    this.checkWritable();
+    const next = checkContinues(entries, this.nextLsn);
+    const first = this.nextLsn;
+    const maxId = this.projection.admit(
+      entries.map((e) => e.record),
+      (what) => {
+        throw new StoreError('STORE_CORRUPT', `replicated entries from LSN ${first}: ${what}`);
+      },
+      'replicated',
+    );
+    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
+    const encoded = entries.map((e) => encodeRecord(e.record));
+    this.nextLsn = next;
+    const ticket = new TicketState();
+    this.enqueue({ kind: 'log', entries: entries.map((e, i) => ({ lsn: e.lsn, record: withEncodedBody(e.record, encoded[i]!) })), encoded, ticket });
+    return ticket.ticket(first, next - 1);
+  }
+
+  readLog(fromLsn: number, options: ReadLogOptions = {}): AsyncIterable<LogEntry> {
+    this.checkOpen();
+    checkReadable(fromLsn, this.committedMeta.firstLsn);
+    const toLsn = options.toLsn ?? this.committedMeta.lastLsn;
+    const log = this.t.log;
+    const self = this;
+    return (async function* () {
+      let next = fromLsn;
+      // fromLsn may fall inside a skip span that starts earlier: hand out the rest of it.
+      if (fast(log, fromLsn) === undefined) {
+        for (const { key, value } of log.getRange({ start: fromLsn - 1, reverse: true, limit: 1 })) {
+          const lsn = key as number;
+          const record = decodeRecord(value, `log record at LSN ${lsn}`);
+          const last = entryLastLsn({ lsn, record });
+          if (last >= fromLsn && lsn >= self.committedMeta.firstLsn) {
+            yield { lsn: fromLsn, record };
+            next = last + 1;
+          }
+        }
+      }
+      while (next <= toLsn) {
+        self.checkOpen();
+        // Materialised in chunks: no cursor stays open across the consumer's awaits.
+        const chunk = [...log.getRange({ start: next, end: toLsn + 1, limit: 256 })];
+        if (chunk.length === 0) {
+          if (next < self.committedMeta.firstLsn) throw truncatedError(next, self.committedMeta.firstLsn);
+          if (next > self.committedMeta.lastLsn) return;
+          throw new StoreError('STORE_CORRUPT', `log entry at LSN ${next} is missing (the log runs to ${self.committedMeta.lastLsn})`);
+        }
+        for (const { key, value } of chunk) {
+          const lsn = key as number;
+          if (lsn !== next) {
+            if (next < self.committedMeta.firstLsn) throw truncatedError(next, self.committedMeta.firstLsn);
+            throw new StoreError('STORE_CORRUPT', `log entry at LSN ${next} is missing (next entry is at ${lsn})`);
+          }
+          const record = decodeRecord(value, `log record at LSN ${lsn}`);
+          yield { lsn, record };
+          next = entryLastLsn({ lsn, record }) + 1;
+        }
+      }
+    })();
+  }
+
+  onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  truncateLogBefore(lsn: number): Promise<void> {
+    this.checkWritable();
+    if (!Number.isSafeInteger(lsn) || lsn > this.nextLsn) throw new AssertionFailure(`truncateLogBefore(${lsn}): beyond the end of the log (next LSN ${this.nextLsn})`);
+    this.truncateBeforeLsn = Math.max(this.truncateBeforeLsn, lsn);
+    const deferred = new Deferred();
+    // Only a batch that starts after this call knows the new target.
+    this.truncateWaiters.push({ afterBatch: this.batchSeq + 1, deferred });
+    this.moreToDrop = true;
+    this.kick();
+    return deferred.promise;
+  }
+
+  setRetentionFloor(lsn: number | null): void {
+    this.floorLsn = lsn;
+    if (!this.readOnly && !this.closing) {
+      this.moreToDrop = true;
+      this.kick();
+    }
+  }
+
+  snapshot(): Snapshot {
+    this.checkOpen();
+    return snapshotFromScan(this.scan());
+  }
+
+  wipe(): Promise<void> {
+    this.checkWritable();
+    const p = this.metaMutation((ticket) => ({ kind: 'wipe', ticket }));
+    this.nextLsn = 1;
+    this.truncateBeforeLsn = 0;
+    this.projection.reset({ queues: () => [], exchanges: () => [], bindings: () => [] });
+    return p;
+  }
+
+  beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void> {
+    this.checkWritable();
+    assert(this.nextLsn === 1, `beginSnapshot on a store that is not empty (next LSN ${this.nextLsn}); wipe() first`);
+    this.nextLsn = lsn + 1;
+    if (lastMessageId > this.messageIdCounter) this.messageIdCounter = lastMessageId;
+    return this.metaMutation((ticket) => ({ kind: 'begin-snapshot', lsn, epoch, lastMessageId, ticket }));
+  }
+
+  applySnapshotRecords(records: readonly StoreRecord[]): Promise<void> {
+    this.checkWritable();
+    if (records.some((r) => r.kind === 'skip' || r.kind === 'epoch')) throw new StoreError('STORE_CORRUPT', 'snapshot records: a snapshot holds only declares, bindings and enqueues');
+    const maxId = this.projection.admit(
+      records,
+      (what) => {
+        throw new StoreError('STORE_CORRUPT', `snapshot records: ${what}`);
+      },
+      'snapshot',
+    );
+    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
+    // Bodies are copied: the caller may reuse its buffers (a network frame) once this returns.
+    const copies = records.map((r) => (r.kind === 'enqueue' ? { ...r, body: Buffer.from(r.body) } : r));
+    return this.metaMutation((ticket) => ({ kind: 'snapshot-records', records: copies, ticket }));
+  }
+
+  endSnapshot(): Promise<void> {
+    this.checkWritable();
+    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', ticket }));
+  }
+
+  setRole(role: StoreRole, haState: string): Promise<void> {
+    this.checkWritable();
+    return this.metaMutation((ticket) => ({ kind: 'role', role, haState, ticket }));
+  }
+
+  queues(): QueueState[] {
+    return [...this.queueRows.values()].sort((a, b) => cmp(a.declare.queue, b.declare.queue));
+  }
+
+  queue(name: string): QueueState | undefined {
+    return this.queueRows.get(name);
+  }
+
+  exchanges(): ExchangeDeclareRecord[] {
+    return [...this.exchangeRows.values()].sort((a, b) => cmp(a.exchange, b.exchange));
+  }
+
+  bindings(): BindRecord[] {
+    return [...this.bindingRows.values()].sort((a, b) => cmp(a.exchange, b.exchange) || cmp(a.queue, b.queue) || cmp(a.key, b.key));
+  }
+
+  readQueue(queue: string, afterPosition: number, limit: number): QueueEntry[] {
+    this.checkOpen();
+    const out: QueueEntry[] = [];
+    if (limit <= 0) return out;
+    for (const { key, value } of this.t.enqueues.getRange({ start: [queue, Math.floor(afterPosition) + 1], end: [queue, Infinity], limit })) {
+      const { position } = checkEntryKey(key);
+      const e = decodeEntry(value, key);
+      out.push({ queue, position, messageId: e.messageId, size: e.size, persistent: e.persistent, expiresAtMs: e.expiresAtMs });
+    }
+    return out;
+  }
+
+  readMessage(messageId: number): Uint8Array | undefined {
+    this.checkOpen();
+    const row = this.t.messages.getBinary(messageId);
+    if (row === undefined) return undefined;
+    decodeMessageInfo(row, messageId);
+    return row.subarray(MESSAGE_HEADER_BYTES);
+  }
+
+  messageRefs(messageId: number): number {
+    this.checkOpen();
+    const row = fast(this.t.messages, messageId);
+    return row === undefined ? 0 : messageRefsOf(row, messageId);
+  }
+
+  async close(): Promise<void> {
+    if (this.closing) {
+      while (!this.closed) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+      return;
+    }
+    this.closing = true;
+    while (this.inflight || this.failing || this.scheduled || this.pending.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    await this.durableChain;
+    for (const w of this.truncateWaiters) w.deferred.reject(new StoreError('STORE_CLOSED', `store at ${this.storeDir} closed before the log was truncated`));
+    this.truncateWaiters = [];
+    await this.env.close();
+    this.lock?.release();
+    this.closed = true;
+    this.wakeIdle();
+  }
+
+  scan(): StoreScan {
+    this.checkOpen();
+    return lmdbScan(this.env, this.t, this.storeDir, this.committedMeta.formatVersion);
+  }
+
+  // --- the batch pipeline ----------------------------------------------------------------------
+
+  private checkOpen(): void {
+    if (this.closed) throw new StoreError('STORE_CLOSED', `store at ${this.storeDir} is closed`);
+  }
+
+  private checkWritable(): void {
+    if (this.closing || this.closed) throw new StoreError('STORE_CLOSED', `store at ${this.storeDir} is closed`);
+    if (this.readOnly) throw new StoreError('STORE_READ_ONLY', `store at ${this.storeDir} was opened read-only`);
+  }
+
+  private metaMutation(make: (ticket: TicketState) => Mutation): Promise<void> {
+    const ticket = new TicketState();
+    this.enqueue(make(ticket));
+    return ticket.durable.promise;
+  }
+
+  private enqueue(m: Mutation): void {
+    this.pending.push(m);
+    this.kick();
+  }
+
+  /** Starts a batch on the next turn if none is running: commits made in this turn (and I/O
+   * callbacks of the same loop phase) join it. */
+  private kick(): void {
+    if (this.inflight || this.failing || this.scheduled || this.closed) return;
+    if (this.pending.length === 0 && !this.moreToDrop) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.runBatch();
+    });
+  }
+
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  private runBatch(): void {
+    if (this.inflight || this.failing || this.closed) return;
+    if (this.pending.length === 0 && (!this.moreToDrop || this.closing)) {
+      this.wakeIdle();
+      return;
+    }
+    const mutations = this.pending;
+    this.pending = [];
+    this.inflight = true;
+    const seq = ++this.batchSeq;
+    const writer = new LmdbBatchWriter(this.t, this);
+    let moreToDrop = false;
+    const context = {
+      allocatedMessageId: this.messageIdCounter,
+      floorLsn: this.floorLsn,
+      logMaxBytes: this.logMaxBytes,
+      truncateBeforeLsn: this.truncateBeforeLsn,
+      dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * mutations.length),
+    };
+    let txn: Promise<unknown>;
+    try {
+      txn = this.env.childTransaction(() => {
+        moreToDrop = applyBatch(writer, mutations, context).moreToDrop;
+        writer.finish();
+      });
+    } catch (err) {
+      txn = Promise.reject(err);
+    }
+    txn.then(
+      () => this.batchCommitted(seq, mutations, writer, moreToDrop),
+      (err: unknown) => this.batchFailed(mutations, err),
+    );
+  }
+
+  private batchCommitted(seq: number, mutations: readonly Mutation[], writer: LmdbBatchWriter, moreToDrop: boolean): void {
+    writer.publish(this);
+    // Captured now, before the next batch queues its writes: lmdb-js's `flushed` then means
+    // "this transaction is on disk".
+    const flushed: Promise<void> =
+      this.sync === 'fsync'
+        ? new Promise<void>((resolve, reject) => {
+            this.env.flushed.then(() => resolve(), reject);
+          })
+        : Promise.resolve();
+    const durable = Promise.all([this.durableChain, flushed]).then(
+      () => {
+        for (const m of mutations) m.ticket.durable.resolve();
+      },
+      (err: unknown) => {
+        const e = new StoreError('STORE_IO', `store at ${this.storeDir}: flush failed: ${String(err)}`, { cause: err });
+        for (const m of mutations) m.ticket.fail(e);
+      },
+    );
+    this.durableChain = durable;
+    const entries = committedEntries(mutations);
+    if (entries.length > 0) {
+      for (const listener of this.listeners) {
+        try {
+          listener(entries);
+        } catch (err) {
+          this.logger.error({ err }, 'onCommitted listener threw');
+        }
+      }
+    }
+    for (const m of mutations) m.ticket.committed.resolve();
+    this.moreToDrop = moreToDrop;
+    if (!moreToDrop) {
+      const done = this.truncateWaiters.filter((w) => w.afterBatch <= seq);
+      this.truncateWaiters = this.truncateWaiters.filter((w) => w.afterBatch > seq);
+      if (done.length > 0) void durable.then(() => done.forEach((w) => w.deferred.resolve()));
+    }
+    this.inflight = false;
+    if (this.pending.length > 0 || (moreToDrop && !this.closing)) this.runBatch();
+    else this.wakeIdle();
+  }
+
+  private batchFailed(mutations: readonly Mutation[], err: unknown): void {
+    // Everything queued behind the failed batch holds LSNs that would now leave a gap: it fails
+    // too, and the next commit reuses LSNs from the last committed one.
+    this.failing = true;
+    const failed = [...mutations, ...this.pending];
+    this.pending = [];
+    this.nextLsn = this.committedMeta.lastLsn + 1;
+    this.projection.reset(this.projectionSource());
+    void this.classify(err, mutations).then((error) => {
+      this.logger.error({ err: error, store: this.storeDir, mutations: failed.length }, 'store commit failed');
+      for (const m of failed) m.ticket.fail(error);
+      this.failing = false;
+      this.inflight = false;
+      if (this.pending.length > 0) this.kick();
+      else this.wakeIdle();
+    });
+  }
+
+  /** Turns a failed transaction into the error callers see. */
+  private async classify(err: unknown, mutations: readonly Mutation[]): Promise<unknown> {
+    if (isStoreError(err) || err instanceof AssertionFailure) return err;
+    let cause: unknown = err;
+    const commitError = (err as { commitError?: Promise<unknown> } | null)?.commitError;
+    if (commitError && typeof commitError.then === 'function') cause = await commitError.then(() => err, (e: unknown) => e);
+    const code = (cause as { code?: unknown } | null)?.code;
+    let freeBytes = Number.POSITIVE_INFINITY;
+    try {
+      const s = statfsSync(this.storeDir);
+      freeBytes = Number(s.bavail) * Number(s.bsize);
+    } catch {
+      // Unknown free space: classify by the error code alone.
+    }
+    const lsns = committedEntries(mutations);
+    const what = lsns.length > 0 ? `commit of LSNs ${lsns[0]!.lsn}..${entryLastLsn(lsns[lsns.length - 1]!)}` : 'commit';
+    const full = code === 'ENOSPC' || code === 28 || code === MDB_MAP_FULL || code === 'EDQUOT' || code === 'EFBIG' || freeBytes < FULL_DISK_FREE_BYTES;
+    if (full) {
+      return new StoreError('STORE_FULL', `store at ${this.storeDir} is full (${freeBytes === Number.POSITIVE_INFINITY ? 'free space unknown' : `${freeBytes} bytes free`}): ${what} failed and changed nothing`, { cause });
+    }
+    return new StoreError('STORE_IO', `store at ${this.storeDir}: ${what} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}
+
+/** The tables as one batch sees them: queue/exchange/binding changes are staged over the
+ * committed caches (published only if the transaction commits); messages, index entries and
+ * the log are written straight into the write transaction. */
+class LmdbBatchWriter implements BatchWriter {
+  meta: MutableMeta;
+  private readonly queues = new Map<string, QueueRow | null>();
+  private readonly exchanges = new Map<string, ExchangeDeclareRecord | null>();
+  private readonly bindings = new Map<string, BindRecord | null>();
+  private wiped = false;
+
+  constructor(
+    private readonly t: Tables,
+    private readonly committed: LmdbStore,
+  ) {
+    this.meta = { ...committed.committedMeta };
+  }
+
+  getQueue(name: string): QueueRow | undefined {
+    const staged = this.queues.get(name);
+    if (staged !== undefined) return staged ?? undefined;
+    return this.wiped ? undefined : this.committed.queueRows.get(name);
+  }
+  setQueue(name: string, row: QueueRow | undefined): void {
+    this.queues.set(name, row ?? null);
+  }
+  getExchange(name: string): ExchangeDeclareRecord | undefined {
+    const staged = this.exchanges.get(name);
+    if (staged !== undefined) return staged ?? undefined;
+    return this.wiped ? undefined : this.committed.exchangeRows.get(name);
+  }
+  setExchange(name: string, declare: ExchangeDeclareRecord | undefined): void {
+    this.exchanges.set(name, declare ?? null);
+    if (declare) this.t.exchanges.putSync(name, encodeRecord(declare));
+    else this.t.exchanges.removeSync(name);
+  }
+  getBinding(exchange: string, queue: string, key: string): BindRecord | undefined {
+    const k = bindingCacheKey(exchange, queue, key);
+    const staged = this.bindings.get(k);
+    if (staged !== undefined) return staged ?? undefined;
+    return this.wiped ? undefined : this.committed.bindingRows.get(k);
+  }
+  setBinding(exchange: string, queue: string, key: string, bind: BindRecord | undefined): void {
+    this.bindings.set(bindingCacheKey(exchange, queue, key), bind ?? null);
+    if (bind) this.t.bindings.putSync([exchange, queue, key], encodeRecord(bind));
+    else this.t.bindings.removeSync([exchange, queue, key]);
+  }
+  private bindingsWhere(match: (b: BindRecord) => boolean): BindRecord[] {
+    const out = new Map<string, BindRecord>();
+    if (!this.wiped) for (const [k, b] of this.committed.bindingRows) if (match(b)) out.set(k, b);
+    for (const [k, b] of this.bindings) {
+      if (b === null) out.delete(k);
+      else if (match(b)) out.set(k, b);
+    }
+    return [...out.values()];
+  }
+  bindingsOfQueue(queue: string): BindRecord[] {
+    return this.bindingsWhere((b) => b.queue === queue);
+  }
+  bindingsOfExchange(exchange: string): BindRecord[] {
+    return this.bindingsWhere((b) => b.exchange === exchange);
+  }
+  getMessage(messageId: number): MessageInfo | undefined {
+    const row = fast(this.t.messages, messageId);
+    return row === undefined ? undefined : decodeMessageInfo(row, messageId);
+  }
+  addMessage(messageId: number, info: MessageInfo, body: Uint8Array): void {
+    this.t.messages.putSync(messageId, encodeMessage(info, body));
+  }
+  setMessageRefs(messageId: number, refs: number): void {
+    const row = fast(this.t.messages, messageId);
+    assert(row !== undefined, `setMessageRefs of missing message ${messageId}`);
+    this.t.messages.putSync(messageId, withRefs(row, refs));
+  }
+  deleteMessage(messageId: number): void {
+    this.t.messages.removeSync(messageId);
+  }
+  getEntry(queue: string, position: number): EntryInfo | undefined {
+    const row = fast(this.t.enqueues, [queue, position]);
+    return row === undefined ? undefined : decodeEntry(row, [queue, position]);
+  }
+  putEntry(queue: string, position: number, entry: EntryInfo): void {
+    this.t.enqueues.putSync([queue, position], encodeEntry(entry));
+  }
+  deleteEntry(queue: string, position: number): void {
+    this.t.enqueues.removeSync([queue, position]);
+  }
+  entryPositions(queue: string): number[] {
+    return [...this.t.enqueues.getKeys({ start: [queue], end: [queue, Infinity] })].map((k) => checkEntryKey(k).position);
+  }
+  putLog(lsn: number, _record: StoreRecord, encoded: Uint8Array): void {
+    this.t.log.putSync(lsn, encoded);
+  }
+  peekLog(lsn: number): { bytes: number; lastLsn: number } | undefined {
+    const row = fast(this.t.log, lsn);
+    if (row === undefined) return undefined;
+    const lastLsn = encodedLastLsn(row, lsn);
+    return lastLsn === undefined ? undefined : { bytes: row.length, lastLsn };
+  }
+  dropLog(lsn: number): void {
+    this.t.log.removeSync(lsn);
+  }
+  clearAll(): void {
+    for (const name of TABLE_NAMES) if (name !== 'meta') this.t[name].clearSync();
+    this.wiped = true;
+    this.queues.clear();
+    this.exchanges.clear();
+    this.bindings.clear();
+  }
+
+  /** Inside the transaction: one stats write per touched queue, one meta write. */
+  finish(): void {
+    for (const [name, row] of this.queues) {
+      if (row) this.t.queues.putSync(name, encodeQueueRow(row));
+      else this.t.queues.removeSync(name);
+    }
+    this.t.meta.putSync('state', encodeMetaState(this.meta));
+  }
+
+  /** After the commit: the staged state becomes what readers see. */
+  publish(store: LmdbStore): void {
+    if (this.wiped) {
+      store.queueRows = new Map();
+      store.exchangeRows = new Map();
+      store.bindingRows = new Map();
+    }
+    for (const [name, row] of this.queues) {
+      if (row) store.queueRows.set(name, row);
+      else store.queueRows.delete(name);
+    }
+    for (const [name, e] of this.exchanges) {
+      if (e) store.exchangeRows.set(name, e);
+      else store.exchangeRows.delete(name);
+    }
+    for (const [k, b] of this.bindings) {
+      if (b) store.bindingRows.set(k, b);
+      else store.bindingRows.delete(k);
+    }
+    store.committedMeta = this.meta;
+  }
+}
+
+// --- scan: one read transaction over every table -----------------------------------------------
+
+function problemOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: number): StoreScan {
+  const txn = env.useReadTransaction();
+  const transaction = txn;
+  let closed = false;
+  const stateBytes = t.meta.getBinary('state', { transaction });
+  if (stateBytes === undefined) {
+    txn.done();
+    throw new StoreError('STORE_CORRUPT', `store at ${storeDir}: meta table key 'state' is missing`);
+  }
+  let meta: MutableMeta;
+  try {
+    meta = decodeMetaState(stateBytes, formatVersion, `store at ${storeDir}`);
+  } catch (err) {
+    txn.done();
+    throw err;
+  }
+  const toMessage = (messageId: number, row: Uint8Array): ScanMessage => {
+    try {
+      return { messageId, ...decodeMessageInfo(row, messageId) };
+    } catch (err) {
+      return { messageId, refs: 0, persistent: false, expiresAtMs: null, size: 0, problem: problemOf(err) };
+    }
+  };
+  return {
+    meta: () => ({ ...meta }),
+    *queues(): Iterable<ScanQueue> {
+      for (const { key, value } of t.queues.getRange({ transaction })) {
+        try {
+          if (typeof key !== 'string') throw new StoreError('STORE_CORRUPT', `queues table has a malformed key ${JSON.stringify(key)}`);
+          const row = decodeQueueRow(value, key);
+          yield { name: key, declare: row.declare, count: row.count, bytes: row.bytes, lastPosition: row.lastPosition };
+        } catch (err) {
+          yield { name: String(key), count: 0, bytes: 0, lastPosition: 0, problem: problemOf(err) };
+        }
+      }
+    },
+    *exchanges(): Iterable<ScanExchange> {
+      for (const { key, value } of t.exchanges.getRange({ transaction })) {
+        try {
+          const r = decodeRecord(value, `exchanges table entry ${JSON.stringify(key)}`);
+          if (r.kind !== 'exchange-declare' || r.exchange !== key) throw new Error(`exchanges table entry ${JSON.stringify(key)} holds a ${r.kind} record for another name`);
+          yield { name: r.exchange, declare: r };
+        } catch (err) {
+          yield { name: String(key), problem: problemOf(err) };
+        }
+      }
+    },
+    *bindings(): Iterable<ScanBinding> {
+      for (const { key, value } of t.bindings.getRange({ transaction })) {
+        const [exchange, queue, k] = Array.isArray(key) ? (key as unknown[]).map(String) : ['', '', ''];
+        try {
+          const r = decodeRecord(value, `bindings table entry ${JSON.stringify(key)}`);
+          if (r.kind !== 'bind' || r.exchange !== exchange || r.queue !== queue || r.key !== k) throw new Error(`bindings table entry ${JSON.stringify(key)} holds a different record`);
+          yield { exchange: r.exchange, queue: r.queue, key: r.key, bind: r };
+        } catch (err) {
+          yield { exchange: exchange!, queue: queue!, key: k!, problem: problemOf(err) };
+        }
+      }
+    },
+    *entries(queue?: string, afterPosition = 0): Iterable<ScanEntry> {
+      const range = queue === undefined ? { transaction } : { start: [queue, Math.floor(afterPosition) + 1], end: [queue, Infinity], transaction };
+      for (const { key, value } of t.enqueues.getRange(range)) {
+        let k: { queue: string; position: number };
+        try {
+          k = checkEntryKey(key);
+        } catch (err) {
+          yield { queue: String(key), position: 0, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem: problemOf(err) };
+          continue;
+        }
+        try {
+          yield { ...k, ...decodeEntry(value, key) };
+        } catch (err) {
+          yield { ...k, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem: problemOf(err) };
+        }
+      }
+    },
+    entry(queue: string, position: number): ScanEntry | undefined {
+      const row = fast(t.enqueues, [queue, position], { transaction });
+      if (row === undefined) return undefined;
+      try {
+        return { queue, position, ...decodeEntry(row, [queue, position]) };
+      } catch (err) {
+        return { queue, position, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem: problemOf(err) };
+      }
+    },
+    *messages(): Iterable<ScanMessage> {
+      for (const { key, value } of t.messages.getRange({ transaction })) yield toMessage(key as number, value);
+    },
+    message(messageId: number) {
+      const row = fast(t.messages, messageId, { transaction });
+      return row === undefined ? undefined : toMessage(messageId, row);
+    },
+    body(messageId: number) {
+      const row = t.messages.getBinary(messageId, { transaction });
+      return row === undefined || row.length < MESSAGE_HEADER_BYTES ? undefined : row.subarray(MESSAGE_HEADER_BYTES);
+    },
+    *log(fromLsn: number): Iterable<ScanLogEntry> {
+      for (const { key, value } of t.log.getRange({ start: fromLsn, transaction })) {
+        const lsn = key as number;
+        try {
+          yield { lsn, bytes: value.length, record: decodeRecord(value, `log record at LSN ${lsn}`) };
+        } catch (err) {
+          yield { lsn, bytes: value.length, problem: problemOf(err) };
+        }
+      }
+    },
+    sizes: () => ({ entries: t.enqueues.getStats().entryCount, messages: t.messages.getStats().entryCount, logEntries: t.log.getStats().entryCount }),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      txn.done();
+    },
+  };
+}

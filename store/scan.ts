@@ -1,0 +1,79 @@
+// A read-only walk over every table of a store, from one consistent view (for LMDB: one read
+// transaction), for verify.ts and inspect.ts. Rows that fail to decode are returned with a
+// `problem` instead of throwing, so that one garbled row does not hide the rest.
+
+import type { BindRecord, ExchangeDeclareRecord, QueueDeclareRecord, StoreRecord } from './record.js';
+import type { StoreMeta } from './store.js';
+
+export interface ScanQueue {
+  readonly name: string;
+  readonly declare?: QueueDeclareRecord;
+  readonly count: number;
+  readonly bytes: number;
+  readonly lastPosition: number;
+  readonly problem?: string;
+}
+
+export interface ScanExchange {
+  readonly name: string;
+  readonly declare?: ExchangeDeclareRecord;
+  readonly problem?: string;
+}
+
+export interface ScanBinding {
+  readonly exchange: string;
+  readonly queue: string;
+  readonly key: string;
+  readonly bind?: BindRecord;
+  readonly problem?: string;
+}
+
+export interface ScanEntry {
+  readonly queue: string;
+  readonly position: number;
+  readonly messageId: number;
+  readonly size: number;
+  readonly persistent: boolean;
+  readonly expiresAtMs: number | null;
+  readonly deliveryCount: number;
+  readonly problem?: string;
+}
+
+export interface ScanMessage {
+  readonly messageId: number;
+  readonly refs: number;
+  readonly persistent: boolean;
+  readonly expiresAtMs: number | null;
+  readonly size: number;
+  readonly problem?: string;
+}
+
+export interface ScanLogEntry {
+  readonly lsn: number;
+  /** Encoded size in the log. */
+  readonly bytes: number;
+  readonly record?: StoreRecord;
+  readonly problem?: string;
+}
+
+export interface StoreScan {
+  meta(): StoreMeta;
+  queues(): Iterable<ScanQueue>;
+  exchanges(): Iterable<ScanExchange>;
+  bindings(): Iterable<ScanBinding>;
+  /** Index entries of one queue (position order), or of every queue ((queue, position) order). */
+  entries(queue?: string, afterPosition?: number): Iterable<ScanEntry>;
+  entry(queue: string, position: number): ScanEntry | undefined;
+  messages(): Iterable<ScanMessage>;
+  message(messageId: number): ScanMessage | undefined;
+  body(messageId: number): Uint8Array | undefined;
+  /** Log entries from fromLsn on, in key order (gaps show as jumps in lsn). */
+  log(fromLsn: number): Iterable<ScanLogEntry>;
+  /** Row counts, for progress reports. */
+  sizes(): { entries: number; messages: number; logEntries: number };
+  close(): void;
+}
+
+export interface Scannable {
+  scan(): StoreScan;
+}

@@ -1,0 +1,87 @@
+// The snapshot stream (store.ts Snapshot): the records that rebuild a store's tables, read from
+// one consistent view. Order: exchanges, queues, bindings, then messages.
+//
+// Messages: we walk the index (enqueues table) in (queue, position) order, which needs no
+// reverse index on the write path. A message held by one queue (refs 1, the common case) is
+// emitted at once; a message held by several queues is kept back (its targets only, not its
+// body) until its last holder has been seen, then emitted once with every target. Memory is
+// therefore bounded by the number of fan-out messages in flight in the walk, never by bodies.
+// Consequence for the receiving side: a queue's positions may arrive out of order (apply.ts
+// 'snapshot' mode accepts that).
+
+import { StoreError } from './errors.js';
+import type { EnqueueTarget, StoreRecord } from './record.js';
+import type { StoreScan } from './scan.js';
+import type { Snapshot } from './store.js';
+
+function corrupt(what: string): StoreError {
+  return new StoreError('STORE_CORRUPT', `snapshot: ${what}`);
+}
+
+export function* snapshotRecordsSync(scan: StoreScan): Generator<StoreRecord> {
+  for (const e of scan.exchanges()) {
+    if (!e.declare) throw corrupt(`exchange ${JSON.stringify(e.name)}: ${e.problem ?? 'no declare'}`);
+    yield e.declare;
+  }
+  for (const q of scan.queues()) {
+    if (!q.declare) throw corrupt(`queue ${JSON.stringify(q.name)}: ${q.problem ?? 'no declare'}`);
+    yield q.declare;
+  }
+  for (const b of scan.bindings()) {
+    if (!b.bind) throw corrupt(`binding ${JSON.stringify([b.exchange, b.queue, b.key])}: ${b.problem ?? 'no record'}`);
+    yield b.bind;
+  }
+  const waiting = new Map<number, EnqueueTarget[]>();
+  for (const entry of scan.entries()) {
+    if (entry.problem) throw corrupt(`index entry ${JSON.stringify(entry.queue)} position ${entry.position}: ${entry.problem}`);
+    const message = scan.message(entry.messageId);
+    if (!message || message.problem) {
+      throw corrupt(`message ${entry.messageId} (queue ${JSON.stringify(entry.queue)} position ${entry.position}): ${message?.problem ?? 'missing'}`);
+    }
+    const target = { queue: entry.queue, position: entry.position };
+    let targets: EnqueueTarget[];
+    if (message.refs <= 1) {
+      targets = [target];
+    } else {
+      const seen = waiting.get(entry.messageId);
+      if (seen === undefined) {
+        waiting.set(entry.messageId, [target]);
+        continue;
+      }
+      seen.push(target);
+      if (seen.length < message.refs) continue;
+      waiting.delete(entry.messageId);
+      targets = seen;
+    }
+    const body = scan.body(entry.messageId);
+    if (body === undefined) throw corrupt(`message ${entry.messageId} has no body`);
+    yield { kind: 'enqueue', messageId: entry.messageId, persistent: message.persistent, expiresAtMs: message.expiresAtMs, body, targets };
+  }
+  for (const [messageId, targets] of waiting) {
+    const refs = scan.message(messageId)?.refs;
+    throw corrupt(`message ${messageId} has refs ${refs} but only ${targets.length} index entries hold it`);
+  }
+}
+
+/** Wraps a scan (already holding its consistent view) as a Snapshot. */
+export function snapshotFromScan(scan: StoreScan): Snapshot {
+  const meta = scan.meta();
+  let closed = false;
+  return {
+    lsn: meta.lastLsn,
+    epoch: meta.epoch,
+    lastMessageId: meta.lastMessageId,
+    async *records() {
+      if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed');
+      for (const record of snapshotRecordsSync(scan)) {
+        yield record;
+        if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed while streaming');
+      }
+    },
+    close() {
+      if (closed) return;
+      closed = true;
+      scan.close();
+    },
+  };
+}

@@ -1,0 +1,281 @@
+// Checks every invariant between the log and the tables of a store, from one consistent view
+// (a StoreScan: for LMDB one read transaction, so it works while a broker writes). Each
+// violation is reported with a stable code and a message naming the queue, message or LSN;
+// nothing is skipped silently (NATS's LostStreamData: report, never hide).
+//
+// Checks: meta sane; log LSNs contiguous from firstLsn to lastLsn, every record decodes, its
+// byte total equals meta.logBytes; the retained log agrees with the tables (what it declares,
+// deletes, enqueues and dequeues is what the tables hold); every index entry's queue and message
+// exist and agree; every message's refs equals the entries naming it (no orphans); each queue's
+// count/bytes equal its entries and lastPosition covers them; bindings name existing ends.
+
+import { BUILT_IN_EXCHANGES } from './apply.js';
+import { isStoreError } from './errors.js';
+import { openLmdbStore } from './lmdb-store.js';
+import { entryLastLsn } from './record.js';
+import type { Scannable, StoreScan } from './scan.js';
+import { STORE_FORMAT_VERSION } from './store.js';
+
+export type ViolationCode =
+  | 'open-failed'
+  | 'meta'
+  | 'snapshot-incomplete'
+  | 'log-garbled'
+  | 'log-gap'
+  | 'log-range'
+  | 'log-bytes'
+  | 'log-table-mismatch'
+  | 'queue-garbled'
+  | 'queue-stats'
+  | 'exchange-garbled'
+  | 'binding-garbled'
+  | 'binding-dangling'
+  | 'entry-garbled'
+  | 'entry-orphan-queue'
+  | 'entry-missing-message'
+  | 'entry-message-mismatch'
+  | 'message-garbled'
+  | 'message-refs'
+  | 'message-orphan';
+
+export interface Violation {
+  readonly code: ViolationCode;
+  readonly message: string;
+}
+
+export interface VerifyProgress {
+  readonly phase: 'log' | 'entries' | 'messages';
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface VerifyOptions {
+  /** Called every `progressEvery` rows of each long phase. */
+  readonly onProgress?: (p: VerifyProgress) => void;
+  readonly progressEvery?: number;
+  /** Stop collecting after this many violations (a badly broken store would list millions). */
+  readonly violationsMax?: number;
+}
+
+const q = (s: string): string => JSON.stringify(s);
+
+export function verifyStore(target: Scannable, options: VerifyOptions = {}): Violation[] {
+  const scan = target.scan();
+  try {
+    return verifyScan(scan, options);
+  } finally {
+    scan.close();
+  }
+}
+
+/** Opens the data dir's store read-only and verifies it. A store that cannot be opened because
+ * it is corrupt or newer is reported as a violation; a missing store throws STORE_NOT_FOUND. */
+export async function verifyDataDir(dataDir: string, options: VerifyOptions = {}): Promise<Violation[]> {
+  let store;
+  try {
+    store = openLmdbStore({ dataDir, readOnly: true });
+  } catch (err) {
+    if (isStoreError(err, 'STORE_CORRUPT') || isStoreError(err, 'STORE_NEWER_FORMAT')) return [{ code: 'open-failed', message: `${err.code}: ${err.message}` }];
+    throw err;
+  }
+  try {
+    return verifyStore(store, options);
+  } finally {
+    await store.close();
+  }
+}
+
+class Report {
+  readonly list: Violation[] = [];
+  constructor(private readonly max: number) {}
+  add(code: ViolationCode, message: string): void {
+    if (this.list.length < this.max) this.list.push({ code, message });
+  }
+}
+
+function verifyScan(scan: StoreScan, options: VerifyOptions): Violation[] {
+  const report = new Report(options.violationsMax ?? 1000);
+  const every = options.progressEvery ?? 50_000;
+  const progress = options.onProgress ?? (() => {});
+  const sizes = scan.sizes();
+  const meta = scan.meta();
+
+  // --- meta -----------------------------------------------------------------------------------
+  if (meta.formatVersion !== STORE_FORMAT_VERSION) report.add('meta', `meta formatVersion is ${meta.formatVersion}, expected ${STORE_FORMAT_VERSION}`);
+  if (meta.firstLsn < 1 || meta.firstLsn > meta.lastLsn + 1) report.add('meta', `meta firstLsn ${meta.firstLsn} is outside 1..${meta.lastLsn + 1}`);
+  if (meta.snapshotIncomplete) report.add('snapshot-incomplete', 'the store holds an incomplete snapshot (a backup crashed while resyncing); it must be wiped');
+
+  // --- tables: queues, exchanges, bindings (small) --------------------------------------------
+  const queues = new Map<string, { count: number; bytes: number; lastPosition: number }>();
+  for (const row of scan.queues()) {
+    if (row.problem) report.add('queue-garbled', row.problem);
+    else queues.set(row.name, { count: row.count, bytes: row.bytes, lastPosition: row.lastPosition });
+  }
+  const exchanges = new Set<string>();
+  for (const row of scan.exchanges()) {
+    if (row.problem) report.add('exchange-garbled', row.problem);
+    else exchanges.add(row.name);
+  }
+  const bindings = new Set<string>();
+  for (const row of scan.bindings()) {
+    if (row.problem) {
+      report.add('binding-garbled', row.problem);
+      continue;
+    }
+    bindings.add(JSON.stringify([row.exchange, row.queue, row.key]));
+    if (!queues.has(row.queue)) report.add('binding-dangling', `binding ${q(row.exchange)} -> ${q(row.queue)} key ${q(row.key)} names a queue that does not exist`);
+    if (!exchanges.has(row.exchange) && !BUILT_IN_EXCHANGES.has(row.exchange)) {
+      report.add('binding-dangling', `binding ${q(row.exchange)} -> ${q(row.queue)} key ${q(row.key)} names an exchange that does not exist`);
+    }
+  }
+
+  // --- the log --------------------------------------------------------------------------------
+  // Replaying the retained log as a delta: what it says last about each name, each index entry.
+  const queueFate = new Map<string, { exists: boolean; lsn: number }>();
+  const exchangeFate = new Map<string, { exists: boolean; lsn: number }>();
+  const bindingFate = new Map<string, { exists: boolean; lsn: number }>();
+  const entryFate = new Map<string, { messageId: number | null; lsn: number }>();
+  const entryKey = (queue: string, position: number): string => `${position}\u0000${queue}`;
+  let logBytes = 0;
+  let expected = meta.firstLsn;
+  let seen = 0;
+  let lastCovered = meta.firstLsn - 1;
+  for (const e of scan.log(1)) {
+    seen++;
+    if (seen % every === 0) progress({ phase: 'log', done: seen, total: sizes.logEntries });
+    logBytes += e.bytes;
+    if (e.lsn < meta.firstLsn) {
+      report.add('log-range', `log entry at LSN ${e.lsn} is below the first LSN ${meta.firstLsn} in meta`);
+      continue;
+    }
+    if (e.lsn > meta.lastLsn) report.add('log-range', `log entry at LSN ${e.lsn} is beyond the last LSN ${meta.lastLsn} in meta`);
+    if (e.lsn !== expected) report.add('log-gap', `log entries ${expected}..${e.lsn - 1} are missing`);
+    if (!e.record) {
+      report.add('log-garbled', e.problem ?? `log record at LSN ${e.lsn} does not decode`);
+      expected = e.lsn + 1;
+      lastCovered = e.lsn;
+      continue;
+    }
+    const r = e.record;
+    lastCovered = entryLastLsn({ lsn: e.lsn, record: r });
+    expected = lastCovered + 1;
+    switch (r.kind) {
+      case 'queue-declare':
+        queueFate.set(r.queue, { exists: true, lsn: e.lsn });
+        break;
+      case 'queue-delete':
+        queueFate.set(r.queue, { exists: false, lsn: e.lsn });
+        for (const [k] of entryFate) if (k.endsWith(`\u0000${r.queue}`)) entryFate.delete(k);
+        for (const [k] of bindingFate) if ((JSON.parse(k) as string[])[1] === r.queue) bindingFate.delete(k);
+        break;
+      case 'exchange-declare':
+        exchangeFate.set(r.exchange, { exists: true, lsn: e.lsn });
+        break;
+      case 'exchange-delete':
+        exchangeFate.set(r.exchange, { exists: false, lsn: e.lsn });
+        for (const [k] of bindingFate) if ((JSON.parse(k) as string[])[0] === r.exchange) bindingFate.delete(k);
+        break;
+      case 'bind':
+        bindingFate.set(JSON.stringify([r.exchange, r.queue, r.key]), { exists: true, lsn: e.lsn });
+        break;
+      case 'unbind':
+        bindingFate.set(JSON.stringify([r.exchange, r.queue, r.key]), { exists: false, lsn: e.lsn });
+        break;
+      case 'enqueue':
+        if (r.messageId > meta.lastMessageId) report.add('log-table-mismatch', `log record at LSN ${e.lsn} enqueues message ${r.messageId}, above the store's last message id ${meta.lastMessageId}`);
+        for (const t of r.targets) entryFate.set(entryKey(t.queue, t.position), { messageId: r.messageId, lsn: e.lsn });
+        break;
+      case 'dequeue':
+        entryFate.set(entryKey(r.queue, r.position), { messageId: null, lsn: e.lsn });
+        break;
+      case 'epoch':
+        if (r.epoch > meta.epoch) report.add('log-table-mismatch', `log record at LSN ${e.lsn} sets epoch ${r.epoch}, above the store's epoch ${meta.epoch}`);
+        break;
+      case 'skip':
+        break;
+    }
+  }
+  if (meta.firstLsn <= meta.lastLsn && lastCovered !== meta.lastLsn) {
+    report.add('log-gap', `the log ends at LSN ${lastCovered} but meta says the last LSN is ${meta.lastLsn}`);
+  }
+  if (logBytes !== meta.logBytes) report.add('log-bytes', `the log holds ${logBytes} bytes but meta says ${meta.logBytes}`);
+
+  for (const [name, fate] of queueFate) {
+    if (fate.exists !== queues.has(name)) {
+      report.add('log-table-mismatch', `the log ${fate.exists ? 'declares' : 'deletes'} queue ${q(name)} at LSN ${fate.lsn} but the queues table ${queues.has(name) ? 'holds' : 'lacks'} it`);
+    }
+  }
+  for (const [name, fate] of exchangeFate) {
+    if (fate.exists !== exchanges.has(name)) {
+      report.add('log-table-mismatch', `the log ${fate.exists ? 'declares' : 'deletes'} exchange ${q(name)} at LSN ${fate.lsn} but the exchanges table ${exchanges.has(name) ? 'holds' : 'lacks'} it`);
+    }
+  }
+  for (const [k, fate] of bindingFate) {
+    if (fate.exists !== bindings.has(k)) {
+      report.add('log-table-mismatch', `the log ${fate.exists ? 'binds' : 'unbinds'} ${k} at LSN ${fate.lsn} but the bindings table ${bindings.has(k) ? 'holds' : 'lacks'} it`);
+    }
+  }
+  for (const [k, fate] of entryFate) {
+    const sep = k.indexOf('\u0000');
+    const position = Number(k.slice(0, sep));
+    const queue = k.slice(sep + 1);
+    const held = scan.entry(queue, position);
+    if (fate.messageId === null && held) {
+      report.add('log-table-mismatch', `the log dequeues queue ${q(queue)} position ${position} at LSN ${fate.lsn} but the index still holds message ${held.messageId} there`);
+    } else if (fate.messageId !== null && queues.has(queue) && (!held || held.messageId !== fate.messageId)) {
+      report.add('log-table-mismatch', `the log enqueues message ${fate.messageId} on queue ${q(queue)} position ${position} at LSN ${fate.lsn} but the index ${held ? `holds message ${held.messageId}` : 'has no entry'} there`);
+    }
+  }
+
+  // --- index entries --------------------------------------------------------------------------
+  const stats = new Map<string, { count: number; bytes: number; maxPosition: number }>();
+  const refs = new Map<number, number>();
+  let done = 0;
+  for (const e of scan.entries()) {
+    done++;
+    if (done % every === 0) progress({ phase: 'entries', done, total: sizes.entries });
+    if (e.problem) {
+      report.add('entry-garbled', e.problem);
+      continue;
+    }
+    const where = `index entry ${q(e.queue)} position ${e.position}`;
+    if (!queues.has(e.queue)) report.add('entry-orphan-queue', `${where} belongs to a queue that does not exist`);
+    let s = stats.get(e.queue);
+    if (!s) {
+      s = { count: 0, bytes: 0, maxPosition: 0 };
+      stats.set(e.queue, s);
+    }
+    s.count++;
+    s.bytes += e.size;
+    s.maxPosition = Math.max(s.maxPosition, e.position);
+    refs.set(e.messageId, (refs.get(e.messageId) ?? 0) + 1);
+    const m = scan.message(e.messageId);
+    if (!m) report.add('entry-missing-message', `${where} names message ${e.messageId}, which does not exist`);
+    else if (!m.problem && (m.size !== e.size || m.persistent !== e.persistent || m.expiresAtMs !== e.expiresAtMs)) {
+      report.add('entry-message-mismatch', `${where} says message ${e.messageId} has size ${e.size}, persistent ${e.persistent}, expiry ${e.expiresAtMs}; the message says ${m.size}, ${m.persistent}, ${m.expiresAtMs}`);
+    }
+  }
+  for (const [name, row] of queues) {
+    const s = stats.get(name) ?? { count: 0, bytes: 0, maxPosition: 0 };
+    if (s.count !== row.count || s.bytes !== row.bytes) {
+      report.add('queue-stats', `queue ${q(name)} says ${row.count} messages / ${row.bytes} bytes; its index holds ${s.count} / ${s.bytes}`);
+    }
+    if (row.lastPosition < s.maxPosition) report.add('queue-stats', `queue ${q(name)} lastPosition ${row.lastPosition} is below its highest entry position ${s.maxPosition}`);
+  }
+
+  // --- messages -------------------------------------------------------------------------------
+  done = 0;
+  for (const m of scan.messages()) {
+    done++;
+    if (done % every === 0) progress({ phase: 'messages', done, total: sizes.messages });
+    if (m.problem) {
+      report.add('message-garbled', m.problem);
+      continue;
+    }
+    const held = refs.get(m.messageId) ?? 0;
+    if (held === 0) report.add('message-orphan', `message ${m.messageId} (refs ${m.refs}) is held by no queue`);
+    else if (held !== m.refs) report.add('message-refs', `message ${m.messageId} has refs ${m.refs} but ${held} index entries hold it`);
+    if (m.messageId > meta.lastMessageId) report.add('meta', `message ${m.messageId} is above the store's last message id ${meta.lastMessageId}`);
+  }
+  return report.list;
+}

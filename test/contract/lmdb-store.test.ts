@@ -1,0 +1,28 @@
+// The store contract run against the LMDB store on real files (fsync on). Crashes of this store
+// are tested with real processes killed -9 (test/store/crash.test.ts), full disks on a real
+// small filesystem (test/store/full-disk.test.ts).
+import { openLmdbStore, type LmdbStore } from '../../store/index.js';
+import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
+import { runStoreContract, type StoreHandle } from './store-contract.js';
+
+runStoreContract('lmdb', {
+  async create(options = {}): Promise<StoreHandle> {
+    const dataDir = makeTmpDir('lmdb-contract');
+    const open = (): LmdbStore => openLmdbStore({ dataDir, sync: 'fsync', ...(options.logMaxBytes ? { logMaxBytes: options.logMaxBytes } : {}) });
+    let store = open();
+    return {
+      get store() {
+        return store;
+      },
+      async reopen() {
+        await store.close();
+        store = open();
+        return store;
+      },
+      async cleanup() {
+        await store.close();
+        removeTmpDir(dataDir);
+      },
+    };
+  },
+});
