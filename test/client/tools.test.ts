@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { AmqpPeer, type PeerQueue } from '../helpers/amqp-peer.js';
+import { AmqpPeer, waitFor, type PeerQueue } from '../helpers/amqp-peer.js';
 
 const toolsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools');
 const peers: AmqpPeer[] = [];
@@ -83,6 +83,29 @@ test('send through a dropped connection, then receive: resent > 0, duplicates re
   assert.deepEqual([summary['received'], summary['unique'], summary['lost'], summary['duplicates']], [stored, 400, 0, stored - 400]);
   assert.deepEqual(summary['gaps'], []);
   assert.equal(broker.queue('q').messages.length, 0, 'everything was accepted');
+});
+
+test('qpid-send keeps running through a broker outage with no socket open (back-off between attempts)', async () => {
+  const queues = new Map();
+  const first = await AmqpPeer.start({ queues });
+  first.holdSettlements = true;
+  const child = spawn(process.execPath, [
+    join(toolsDir, 'qpid-send.js'), '-b', first.url, '-a', 'q', '-m', '20', '--json',
+    '--connection-options', '{reconnect: true, reconnect_interval_min: 0.1, reconnect_interval_max: 0.2}',
+  ], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  const status = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await waitFor('20 held messages', () => first.heldCount === 20);
+  await first.stop();
+  // Several back-off pauses pass with nothing listening; then the broker comes back.
+  await new Promise((resolve) => setTimeout(resolve, 600));
+  const second = await AmqpPeer.start({ port: first.port, queues });
+  peers.push(second);
+  assert.equal(await status, 0);
+  const summary = lastJson(stdout);
+  assert.deepEqual([summary['accepted'], summary['resent'], summary['reconnects']], [20, 20, 1]);
+  assert.ok((summary['disconnectedMs'] as number) >= 500);
 });
 
 test('qpid-receive: gaps per sender are loss (exit 1), listed in JSON and on stderr in text mode', async () => {
