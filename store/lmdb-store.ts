@@ -260,6 +260,8 @@ export class LmdbStore implements Store, Scannable {
   private truncateWaiters: Array<{ afterBatch: number; deferred: Deferred }> = [];
   private idleWaiters: Array<() => void> = [];
   private durableChain: Promise<void> = Promise.resolve();
+  private batchesCommitted = 0;
+  private entriesCommitted = 0;
   private readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
 
   /** @internal */
@@ -558,6 +560,12 @@ export class LmdbStore implements Store, Scannable {
     this.wakeIdle();
   }
 
+  /** Counters since open: committed batches (each one LMDB transaction, and with sync 'fsync'
+   * one flush) and log entries. The benchmark divides one by the other (records per fsync). */
+  stats(): { batches: number; entries: number } {
+    return { batches: this.batchesCommitted, entries: this.entriesCommitted };
+  }
+
   scan(): StoreScan {
     this.checkOpen();
     return lmdbScan(this.env, this.t, this.storeDir, this.committedMeta.formatVersion);
@@ -639,6 +647,7 @@ export class LmdbStore implements Store, Scannable {
 
   private batchCommitted(seq: number, mutations: readonly Mutation[], writer: LmdbBatchWriter, moreToDrop: boolean): void {
     writer.publish(this);
+    this.batchesCommitted++;
     // Captured now, before the next batch queues its writes: lmdb-js's `flushed` then means
     // "this transaction is on disk".
     const flushed: Promise<void> =
@@ -658,6 +667,7 @@ export class LmdbStore implements Store, Scannable {
     );
     this.durableChain = durable;
     const entries = committedEntries(mutations);
+    this.entriesCommitted += entries.length;
     if (entries.length > 0) {
       for (const listener of this.listeners) {
         try {
