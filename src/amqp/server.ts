@@ -244,7 +244,9 @@ export class AmqpServer {
     }
     const admission = this.admission(info);
     if (admission.kind === 'refuse') {
-      this.logger.info({ connection: info.remoteAddress, condition: admission.error.condition }, 'connection refused');
+      // Backups looking for the primary knock every --link-maintenance-interval: not news.
+      const routine = info.properties['qpid.ha-replication'] === true;
+      this.logger[routine ? 'debug' : 'info']({ connection: info.remoteAddress, condition: admission.error.condition }, 'connection refused');
       this.closeWithError(connection, admission.error);
       return;
     }

@@ -8,7 +8,7 @@
 // the store's record codec; control bodies are JSON, validated with zod on receipt.
 
 import { z } from 'zod';
-import { decodeLogEntries, encodeLogEntries, type LogEntry, type StoreRecord } from '../../store/index.js';
+import { decodeLogEntries, decodeRecords, encodeLogEntries, encodeRecords, type LogEntry, type StoreRecord } from '../../store/index.js';
 import { HA_STATES, type HaState } from './role.js';
 
 /** AMQP message format of replication transfers (a private, non-zero format). */
@@ -114,8 +114,7 @@ export function encodePrimaryFrame(f: PrimaryFrame): Buffer {
     case 'snapshot-begin':
       return frame('snapshot-begin', f.epoch, json({ lsn: f.lsn, lastMessageId: f.lastMessageId }));
     case 'snapshot-records':
-      // Snapshot records travel in the log-entry codec with LSN 0 (they have none).
-      return frame('snapshot-records', f.epoch, Buffer.from(encodeLogEntries(f.records.map((record) => ({ lsn: 0, record })))));
+      return frame('snapshot-records', f.epoch, encodeRecords(f.records));
     case 'snapshot-end':
       return frame('snapshot-end', f.epoch, Buffer.alloc(0));
     case 'log':
@@ -164,7 +163,7 @@ export function decodePrimaryFrame(bytes: Buffer): PrimaryFrame {
     case 'snapshot-begin':
       return { kind, epoch, ...parseJson(SnapshotBeginBody, body, kind) };
     case 'snapshot-records':
-      return { kind, epoch, records: decodeLogEntries(body, 'snapshot frame').map((e) => e.record) };
+      return { kind, epoch, records: decodeRecords(body, 'snapshot frame') };
     case 'snapshot-end':
       return { kind, epoch };
     case 'log':
