@@ -14,11 +14,13 @@ import { REPLICATION_ADDRESS } from './ha/messages.js';
 import { Settlements } from './ha/settlements.js';
 import { RheaReplicationEndpoint } from './ha/transport.js';
 import { managementRequest } from './management/client.js';
+import { ManagementHttp } from './management/http.js';
 import { ManagementNode } from './management/node.js';
 
 export interface RunningBroker {
   readonly name: string;
   readonly port: number;
+  readonly httpPort: number | null;
   readonly store: Store;
   readonly logger: BrokerLogger;
   stop(): Promise<void>;
@@ -77,29 +79,38 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
 
   let sweep: ReturnType<typeof setInterval> | null = null;
   let port: number;
+  let http: ManagementHttp | null = null;
+  let httpPort: number | null = null;
   try {
     await ha.start();
     port = await server.listen();
     ha.listening(port);
+    if (config.httpPort !== null) {
+      http = new ManagementHttp(management.commands, ha, logger.child({ module: 'http' }));
+      httpPort = await http.listen(config.interface, config.httpPort);
+    }
     sweep = setInterval(() => ha.service()?.broker.expireAll(), EXPIRY_SWEEP_MS);
     sweep.unref();
   } catch (err) {
+    await http?.close().catch(() => {});
     await server.stop().catch(() => {});
     await store.close().catch(() => {});
     throw err;
   }
-  logger.info({ port, interface: config.interface, dataDir: config.dataDir, haState: ha.state }, 'listening');
+  logger.info({ port, httpPort, interface: config.interface, dataDir: config.dataDir, haState: ha.state }, 'listening');
 
   let stopping: Promise<void> | null = null;
   return {
     name: config.name,
     port,
+    httpPort,
     store,
     logger,
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.info({}, 'shutting down');
         if (sweep) clearInterval(sweep);
+        await http?.close();
         await server.stop();
         await ha.stop();
         // Closing the store waits for every in-flight commit to be durable.

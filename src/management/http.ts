@@ -1,0 +1,140 @@
+// The management command set over HTTP (--http-port, DESIGN.md §7): a JSON API for operators,
+// Prometheus text at /metrics, /healthz (the process answers) and /readyz (200 only when the
+// broker serves clients: standalone or an active primary; a resource manager's probe).
+//   GET  /healthz /readyz /metrics /api/status /api/queues /api/exchanges /api/bindings /api/stats
+//   POST /api/<operation>   body: the operation's JSON arguments (promote needs clusterManager)
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from '../core/log.js';
+import type { HaNode } from '../ha/node.js';
+import type { ManagementCommands } from './commands.js';
+
+const STATUS_BY_CODE: Record<string, number> = { INVALID_ARGUMENT: 400, NOT_ALLOWED: 403, RESOURCE_LOCKED: 403, NOT_FOUND: 404, PRECONDITION_FAILED: 409 };
+const BODY_BYTES_MAX = 1 << 20;
+
+export class ManagementHttp {
+  private server: Server | null = null;
+
+  constructor(
+    private readonly commands: ManagementCommands,
+    private readonly ha: HaNode,
+    private readonly logger: Logger,
+  ) {}
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const server = createServer((req, res) => {
+        this.handle(req, res).catch((err: unknown) => {
+          this.logger.error({ err }, 'http handler failed');
+          if (!res.headersSent) send(res, 500, { error: 'internal error' });
+        });
+      });
+      server.once('error', reject);
+      server.listen({ host, port }, () => {
+        server.off('error', reject);
+        const address = server.address();
+        resolve(typeof address === 'object' && address ? address.port : port);
+      });
+      this.server = server;
+    });
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => {
+      if (!this.server) return resolve();
+      this.server.close(() => resolve());
+      this.server.closeAllConnections?.();
+    });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    if (req.method === 'GET') {
+      switch (path) {
+        case '/healthz':
+          return send(res, 200, { ok: true });
+        case '/readyz': {
+          const state = this.ha.state;
+          const ready = state === 'standalone' || state === 'active';
+          return send(res, ready ? 200 : 503, { ready, state });
+        }
+        case '/metrics':
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+          res.end(this.metrics());
+          return;
+      }
+      if (path.startsWith('/api/')) return this.run(res, path.slice(5), {});
+      return send(res, 404, { error: `no such path ${path}` });
+    }
+    if (req.method === 'POST' && path.startsWith('/api/')) {
+      let body: unknown = {};
+      try {
+        const text = await readBody(req);
+        body = text.length > 0 ? JSON.parse(text) : {};
+      } catch (err) {
+        return send(res, 400, { error: `request body: ${(err as Error).message}` });
+      }
+      return this.run(res, path.slice(5), body);
+    }
+    return send(res, 405, { error: `${req.method} not allowed` });
+  }
+
+  private async run(res: ServerResponse, operation: string, args: unknown): Promise<void> {
+    try {
+      send(res, 200, await this.commands.execute(operation, args));
+    } catch (err) {
+      const code = (err as { code?: string })?.code ?? 'INTERNAL';
+      send(res, STATUS_BY_CODE[code] ?? 500, { error: (err as Error)?.message ?? String(err), code });
+    }
+  }
+
+  private metrics(): string {
+    const status = this.ha.status();
+    const lines = [
+      '# TYPE qpidd_ha_state gauge',
+      ...['standalone', 'joining', 'catchup', 'ready', 'recovering', 'active'].map((s) => `qpidd_ha_state{state="${s}"} ${status.state === s ? 1 : 0}`),
+      '# TYPE qpidd_epoch gauge',
+      `qpidd_epoch ${status.epoch}`,
+      '# TYPE qpidd_store_last_lsn gauge',
+      `qpidd_store_last_lsn ${status.lastLsn}`,
+      '# TYPE qpidd_store_first_lsn gauge',
+      `qpidd_store_first_lsn ${status.firstLsn}`,
+    ];
+    const service = this.ha.service();
+    if (service) {
+      lines.push('# TYPE qpidd_queue_depth gauge', '# TYPE qpidd_queue_bytes gauge', '# TYPE qpidd_queue_consumers gauge');
+      for (const q of service.broker.queues) {
+        const label = `queue="${q.name.replace(/["\\\n]/g, '_')}"`;
+        lines.push(`qpidd_queue_depth{${label}} ${q.count}`, `qpidd_queue_bytes{${label}} ${q.bytes}`, `qpidd_queue_consumers{${label}} ${q.consumers.length}`);
+      }
+      lines.push('# TYPE qpidd_pending_settlements gauge', `qpidd_pending_settlements ${service.settlements.pending}`);
+    }
+    const memory = process.memoryUsage();
+    lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${memory.rss}`, '# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${memory.heapUsed}`);
+    return `${lines.join('\n')}\n`;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let size = 0;
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_BYTES_MAX) {
+        reject(new Error(`larger than ${BODY_BYTES_MAX} bytes`));
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
