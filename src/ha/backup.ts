@@ -207,7 +207,9 @@ export class BackupReplicator {
   private failed(generation: number, err: unknown): void {
     if (generation !== this.generation) return;
     const code = (err as { code?: string })?.code;
-    if (code === 'HA_PROTOCOL' || code === 'STALE_EPOCH') {
+    // A frame out of order, duplicated or from a stale primary is the link's fault, not the
+    // store's: drop the connection; the next one starts over with a fresh snapshot.
+    if (code === 'HA_PROTOCOL' || code === 'STALE_EPOCH' || code === 'STORE_LSN_GAP') {
       this.deps.logger.warn({ err: (err as Error).message }, 'replication connection dropped');
       const channel = this.channel;
       this.disconnected({ kind: 'refused', description: (err as Error).message });
