@@ -1,9 +1,11 @@
 // A failover-capable connection on rhea. rhea's own reconnect is off: this class runs the loop so
 // that it controls address rotation, redirects and resending (failover-policy.ts decides, this
-// only carries out). One rhea connection per attempt; an attempt counts as accepted only when the
-// peer's open is not followed at once by a close, because an HA backup refuses a client by sending
-// open then close(amqp:connection:redirect | amqp:connection:forced) (AMQP 1.0 §2.4.1, §2.8.16).
-import rhea, { type Connection as RheaConnection, type ConnectionOptions, type Container } from 'rhea';
+// only carries out). One rhea connection per attempt. An HA backup refuses a client by sending
+// open then close(amqp:connection:redirect | amqp:connection:forced) (AMQP 1.0 §2.4.1, §2.8.16),
+// and the close may arrive in a later read than the open; so an attempt counts as admitted only
+// when the broker answers our begin: TCP keeps frames in order, so a broker that refused at open
+// has sent its close before any reply to frames we sent after its open.
+import rhea, { type Connection as RheaConnection, type ConnectionOptions, type Container, type Session as RheaSession } from 'rhea';
 import type { Socket } from 'node:net';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
 import { DEFAULT_AMQP_PORT, formatAddress, parseQpidUrl, QpidUrlError, type QpidAddress } from '../core/qpid-url.js';
@@ -54,7 +56,9 @@ export interface ReceiverOptions {
 interface Attempt {
   readonly rhea: RheaConnection;
   readonly address: QpidAddress;
-  phase: 'opening' | 'open' | 'ended';
+  /** 'admitting': the peer's open arrived, our begin is on its way; 'open': the peer answered it. */
+  phase: 'opening' | 'admitting' | 'open' | 'ended';
+  session: RheaSession | undefined;
   timer: TimerHandle | undefined;
   lastInputMs: number;
 }
@@ -236,7 +240,7 @@ export class Connection implements LinkHost {
 
   reattachLater(link: Sender | Receiver): void {
     this.clock.setTimer(REATTACH_DELAY_MS, () => {
-      if (this.links.has(link) && this.attempt?.phase === 'open') link.attach(this.attempt.rhea);
+      if (this.links.has(link) && this.attempt?.phase === 'open' && this.attempt.session) link.attach(this.attempt.session);
     });
   }
 
@@ -252,7 +256,7 @@ export class Connection implements LinkHost {
     if (this.failure) throw this.failure;
     if (this.state === 'closed') throw new ClientError('CLOSED', 'the connection is closed');
     this.links.add(link);
-    if (this.attempt?.phase === 'open') link.attach(this.attempt.rhea);
+    if (this.attempt?.phase === 'open' && this.attempt.session) link.attach(this.attempt.session);
     return opened;
   }
 
@@ -308,14 +312,21 @@ export class Connection implements LinkHost {
 
   private tryAddress(address: QpidAddress): void {
     const connection = this.container.connect(this.connectionOptions(address));
-    const attempt: Attempt = { rhea: connection, address, phase: 'opening', timer: undefined, lastInputMs: this.clock.monotonicMs() };
+    const attempt: Attempt = { rhea: connection, address, phase: 'opening', session: undefined, timer: undefined, lastInputMs: this.clock.monotonicMs() };
     this.attempt = attempt;
     attempt.timer = this.clock.setTimer(connectTimeoutMs(this.options), () => this.endAttempt(attempt, { kind: 'timeout' }));
     const socket = (connection as unknown as { socket?: Socket }).socket;
     socket?.on('data', () => (attempt.lastInputMs = this.clock.monotonicMs()));
     connection.on('connection_open', () => {
-      // A refusing backup's close usually arrives in the same read: let rhea process it first.
-      setImmediate(() => attempt.phase === 'opening' && this.accepted(attempt));
+      if (attempt.phase !== 'opening') return;
+      attempt.phase = 'admitting';
+      const session = connection.create_session(this.options.sessionBufferSize ?? SESSION_BUFFER_DEFAULT);
+      attempt.session = session;
+      session.on('session_open', () => attempt.phase === 'admitting' && this.accepted(attempt));
+      session.on('session_error', () => undefined);
+      // The broker ended our session: treat it as losing the connection, and start again.
+      session.on('session_close', () => this.endAttempt(attempt, { kind: 'closed' }));
+      session.begin();
     });
     connection.on('connection_error', () => this.endAttempt(attempt, closeFailure(connection, address)));
     connection.on('connection_close', () => this.endAttempt(attempt, closeFailure(connection, address)));
@@ -325,7 +336,7 @@ export class Connection implements LinkHost {
     });
     connection.on('protocol_error', (error: Error) => this.endAttempt(attempt, { kind: 'unreachable', detail: `protocol error: ${error.message}` }));
     connection.on('error', (error: Error) => this.endAttempt(attempt, { kind: 'unreachable', detail: error.message }));
-    for (const event of ['session_error', 'session_close']) connection.on(event, () => undefined);
+    for (const event of ['session_error', 'session_close', 'session_open']) connection.on(event, () => undefined);
   }
 
   private accepted(attempt: Attempt): void {
@@ -343,7 +354,7 @@ export class Connection implements LinkHost {
     this.state = 'open';
     this.failover = connected(this.failover, attempt.address, this.policy);
     this.emit({ kind: 'connected', address: formatAddress(attempt.address), reconnect });
-    for (const link of this.links) link.attach(attempt.rhea);
+    for (const link of this.links) link.attach(attempt.session as RheaSession);
     this.openWaiter?.resolve(this);
     this.openWaiter = undefined;
   }

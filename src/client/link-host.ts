@@ -7,7 +7,7 @@ export interface LinkHost {
   /** The link failed or closed for good: forget it. */
   remove(link: object): void;
   /** The broker detached the link without an error: attach it again shortly. */
-  reattachLater(link: { attach(connection: import('rhea').Connection): void }): void;
+  reattachLater(link: { attach(session: import('rhea').Session): void }): void;
   countResent(): void;
   /** Settle an incoming delivery; one sequencer per connection (rhea batches per session). */
   settle(kind: 'accepted' | 'released' | 'rejected' | 'modified', apply: () => void): void;

@@ -4,7 +4,7 @@
 // dropped (the broker still holds them unsettled and will deliver them again), and the next
 // attachment starts with the full credit again (reference §1.12.8: "messages that have been sent
 // by the broker, but not acknowledged by the client, are re-queued").
-import type { Connection as RheaConnection, Delivery as RheaDelivery, Message, Receiver as RheaLink, ReceiverOptions } from 'rhea';
+import type { Session as RheaSession, Delivery as RheaDelivery, Message, Receiver as RheaLink, ReceiverOptions } from 'rhea';
 import { ClientError, type AmqpCondition } from './errors.js';
 import type { Terminus } from './address.js';
 import { linkError, remoteTerminus, type LinkHost } from './link-host.js';
@@ -90,9 +90,9 @@ export class Receiver implements AsyncIterable<Delivery> {
     }
   }
 
-  attach(connection: RheaConnection): void {
+  attach(session: RheaSession): void {
     if (this.failure || this.closed) return;
-    const link = connection.open_receiver({
+    const link: RheaLink = session.open_receiver({
       name: this.linkName,
       source: this.terminus,
       credit_window: 0,

@@ -3,7 +3,7 @@
 // transmitted again, in the same order, on the next attachment (reference §1.12.8: "the client
 // re-sends any messages that were previously sent but not acknowledged"). A message is resent
 // only if the broker had not settled it, so duplicates are possible and loss is not.
-import type { Connection as RheaConnection, Delivery as RheaDelivery, Message, Sender as RheaLink, SenderOptions } from 'rhea';
+import type { Session as RheaSession, Delivery as RheaDelivery, Message, Sender as RheaLink, SenderOptions } from 'rhea';
 import { ClientError, type AmqpCondition } from './errors.js';
 import type { Terminus } from './address.js';
 import { encodeMessage, linkError, remoteTerminus, type LinkHost } from './link-host.js';
@@ -111,10 +111,10 @@ export class Sender {
     if (this.failure) throw this.failure;
   }
 
-  /** Called by the connection when it (re)opens: attach a fresh link to the same target. */
-  attach(connection: RheaConnection): void {
+  /** Called by the connection once a broker admits it: attach a fresh link to the same target. */
+  attach(session: RheaSession): void {
     if (this.failure || this.closed) return;
-    const link = connection.open_sender({
+    const link: RheaLink = session.open_sender({
       name: this.linkName,
       target: this.terminus,
       autosettle: true,

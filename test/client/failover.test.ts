@@ -60,6 +60,20 @@ test('amqp:connection:forced from a backup means: try the next address', async (
   assert.match((events[0] as { reason: string }).reason, /amqp:connection:forced \(backup does not know the primary\)/);
 });
 
+test('a refusal sent in a later write than the open is still a refused attempt, not a connection', async () => {
+  const primary = await peer();
+  const backup = await peer({ mode: { kind: 'forced', description: 'backup' } });
+  backup.refuseDelayMs = 30;
+  const events: ClientEvent[] = [];
+  const connection = await open(`${backup.url},${primary.url}`, { reconnect: FAST_RECONNECT, onEvent: (event) => events.push(event) });
+  assert.equal(connection.stats.address, primary.url);
+  assert.deepEqual(
+    events.map((event) => event.kind),
+    ['attempt-failed', 'connected'],
+  );
+  assert.equal(connection.stats.reconnects, 0);
+});
+
 test('an admin connection is accepted by a backup', async () => {
   const backup = await peer({ mode: { kind: 'forced', description: 'backup' } });
   const connection = await open(backup.url, { admin: true });

@@ -72,6 +72,12 @@ export class AmqpPeer {
   outcome: PeerOutcome | ((message: Message) => PeerOutcome) = 'accepted';
   /** While true, incoming messages are stored but not settled (a recovering primary). */
   holdSettlements = false;
+  /**
+   * Send a refusal's close this long after the open, answering nothing in between: what a client
+   * sees when a broker's open and close land in different reads (the broker refused at open, so
+   * its close comes before any answer to what the client sent after the open).
+   */
+  refuseDelayMs = 0;
   /** Addresses whose links are refused with amqp:not-found. */
   readonly refuse = new Set<string>();
   readonly attaches: AttachRecord[] = [];
@@ -187,14 +193,24 @@ export class AmqpPeer {
     const accepted = this.mode.kind === 'broker' || admin;
     this.opens.push({ properties: remote?.properties, idleTimeOutMs: remote?.idle_time_out, accepted });
     if (accepted) return;
-    if (this.mode.kind === 'redirect') {
+    if (this.refuseDelayMs > 0) {
+      (connection as unknown as { on_begin: () => void }).on_begin = () => undefined;
+      const mode = this.mode;
+      setTimeout(() => this.refuse_(connection, mode), this.refuseDelayMs);
+      return;
+    }
+    this.refuse_(connection, this.mode);
+  }
+
+  private refuse_(connection: Connection, mode: PeerMode): void {
+    if (mode.kind === 'redirect') {
       connection.close({
         condition: 'amqp:connection:redirect',
         description: 'this broker is a backup',
-        info: { 'network-host': this.mode.host, port: this.mode.port },
+        info: { 'network-host': mode.host, port: mode.port },
       } as never);
-    } else if (this.mode.kind === 'forced') {
-      connection.close({ condition: 'amqp:connection:forced', description: this.mode.description });
+    } else if (mode.kind === 'forced') {
+      connection.close({ condition: 'amqp:connection:forced', description: mode.description });
     }
   }
 
