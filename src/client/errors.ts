@@ -1,21 +1,18 @@
 // The client's expected failures, each with a stable code (STYLE.md 5): callers and tests branch on
-// `code`, never on message text. An AMQP error condition from the peer travels in `condition`.
+// `code`, never on message text. An AMQP error condition from the peer travels in `amqp`.
+// src/client/README.md's error table is kept in step with CLIENT_ERRORS by a test.
 
-export type ClientErrorCode =
-  /** A connection or link option is malformed or out of range. */
-  | 'BAD_OPTION'
-  /** An address string (name[/subject][; {options}]) is malformed. */
-  | 'BAD_ADDRESS'
-  /** No address accepted a connection within the reconnect policy (limit or timeout reached). */
-  | 'CONNECT_FAILED'
-  /** The connection was lost and reconnect is off, so pending work cannot complete. */
-  | 'DISCONNECTED'
-  /** The peer refused to attach a link (AMQP 1.0 §2.6.3: attach with a null terminus, then detach). */
-  | 'LINK_REFUSED'
-  /** The peer detached an attached link with an error (for example, its queue was deleted). */
-  | 'LINK_DETACHED'
-  /** The application closed the connection or link while work was pending. */
-  | 'CLOSED';
+export const CLIENT_ERRORS = {
+  BAD_OPTION: 'a connection or link option, or the URL, is malformed or out of range (the message names it)',
+  BAD_ADDRESS: 'an address string (name[/subject][; {options}]) is malformed (the message names the part)',
+  CONNECT_FAILED: 'no address admitted a connection within the reconnect policy (passes or timeout)',
+  DISCONNECTED: 'the connection was lost and reconnect is off, or reconnecting gave up (limit or timeout)',
+  LINK_REFUSED: 'the broker refused to attach a link (AMQP 1.0 §2.6.3); `amqp` carries its condition',
+  LINK_DETACHED: 'the broker detached an attached link with an error (e.g. its queue was deleted)',
+  CLOSED: 'the application closed the connection or link while work was pending',
+} as const;
+
+export type ClientErrorCode = keyof typeof CLIENT_ERRORS;
 
 export interface AmqpCondition {
   readonly condition: string;

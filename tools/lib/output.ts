@@ -16,11 +16,12 @@ export class Progress {
   constructor(
     private readonly render: () => string,
     private readonly stream: ProgressStream = process.stderr,
+    private readonly intervalMs: number = PROGRESS_INTERVAL_MS,
   ) {}
 
   start(): void {
     if (!this.stream.isTTY || this.timer) return;
-    this.timer = setInterval(() => this.stream.write(`\r${this.render()}\x1b[K`), PROGRESS_INTERVAL_MS);
+    this.timer = setInterval(() => this.stream.write(`\r${this.render()}\x1b[K`), this.intervalMs);
     this.timer.unref();
   }
 
