@@ -15,6 +15,7 @@ import type { Settlements } from '../ha/settlements.js';
 import { filterKey, resolveOrCreate, type Terminus } from './address.js';
 import { errorBody, ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
+import { fixIncomingDispositions } from './rhea-dispositions.js';
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
@@ -162,8 +163,10 @@ export class AmqpServer {
     const original = internals.create_session.bind(connection);
     internals.create_session = (size: number) => {
       const session = original(size) as {
+        incoming?: object;
         on_transfer(frame: { performative: { message_format?: number } }): void;
       };
+      fixIncomingDispositions(session);
       const onTransfer = session.on_transfer.bind(session);
       session.on_transfer = (frame) => {
         if (frame.performative.message_format === 0) frame.performative.message_format = RAW_FORMAT;
