@@ -310,6 +310,9 @@ export class AmqpServer {
     try {
       let producer: ProducerLink;
       if (address === null || address === '') {
+        // The anonymous relay: answer with a target (address null); a null terminus in the
+        // attach would mean the link was refused (AMQP 1.0 §2.6.3).
+        receiver.set_target({} as never);
         producer = new ProducerLink(service.broker, service.settlements, receiver, null, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
       } else {
         const { node } = resolveOrCreate(service.broker, address, target, state.info.id);
