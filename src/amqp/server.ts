@@ -494,8 +494,10 @@ function filterHeaders(source: Terminus | undefined): Record<string, unknown> | 
   for (const value of Object.values(filter as Record<string, unknown>)) {
     const described = value as { descriptor?: { value?: unknown }; value?: unknown } | null;
     if (String(described?.descriptor?.value ?? '').includes('legacy-amqp-headers-binding')) {
-      const inner = described?.value;
-      if (inner && typeof inner === 'object') return inner as Record<string, unknown>;
+      // The value is a described AMQP map, which rhea leaves as a typed list of alternating
+      // keys and values: unwrap it into an object.
+      const inner = (rhea.types as unknown as { unwrap(value: unknown): unknown }).unwrap(described);
+      if (inner && typeof inner === 'object' && !Array.isArray(inner)) return inner as Record<string, unknown>;
     }
   }
   return null;
