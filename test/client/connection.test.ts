@@ -160,3 +160,31 @@ test('close() rejects pending sends with CLOSED and later calls fail fast', asyn
   await assert.rejects(sender.send({ body: 'late' }), (error: ClientError) => error.code === 'CLOSED');
   await assert.rejects(connection.sender('q'), (error: ClientError) => error.code === 'CLOSED');
 });
+
+test('a link detached with an error fails its pending sends with LINK_DETACHED', async () => {
+  const broker = await peer();
+  broker.holdSettlements = true;
+  const connection = await open(broker.url);
+  const sender = await connection.sender('doomed');
+  const pending = assert.rejects(sender.send({ body: 1 }), (error: ClientError) => error.code === 'LINK_DETACHED' && error.amqp?.condition === 'amqp:resource-deleted');
+  await waitFor('held', () => broker.heldCount === 1);
+  assert.equal(broker.detachLinks('doomed', { condition: 'amqp:resource-deleted', description: 'queue deleted' }), 1);
+  await pending;
+  await assert.rejects(sender.send({ body: 2 }), (error: ClientError) => error.code === 'LINK_DETACHED');
+});
+
+test('a link detached without an error is attached again and its unsettled messages resent', async () => {
+  const broker = await peer();
+  broker.holdSettlements = true;
+  const connection = await open(broker.url);
+  const sender = await connection.sender('bounce');
+  const sends = [sender.send({ body: 1 }), sender.send({ body: 2 })];
+  await waitFor('held', () => broker.heldCount === 2);
+  broker.holdSettlements = false;
+  assert.equal(broker.detachLinks('bounce'), 1);
+  const outcomes = await Promise.all(sends);
+  assert.deepEqual(outcomes.map((outcome) => outcome.outcome), ['accepted', 'accepted']);
+  assert.equal(sender.stats.resent, 2);
+  assert.deepEqual(broker.queue('bounce').bodies(), [1, 2, 1, 2]);
+  assert.equal(connection.stats.reconnects, 0);
+});

@@ -83,6 +83,7 @@ export class AmqpPeer {
   readonly attaches: AttachRecord[] = [];
   readonly opens: OpenRecord[] = [];
   transfersReceived = 0;
+  private readonly openLinks = new Set<Sender | Receiver>();
   private dropAfterTransfers: number | undefined;
   private readonly held: Array<{ delivery: Delivery; connection: Connection; outcome: PeerOutcome }> = [];
   private readonly sockets = new Set<Socket>();
@@ -151,6 +152,27 @@ export class AmqpPeer {
   /** Destroys every client socket at once, as a crashed broker's kernel would. */
   dropConnections(): void {
     for (const socket of this.sockets) socket.destroy();
+  }
+
+  /** Detaches every open link on `address`, with an error (a deleted queue) or without. */
+  detachLinks(address: string, error?: { condition: string; description?: string }): number {
+    let count = 0;
+    for (const link of this.openLinks) {
+      const terminus = (link.is_sender() ? link.source : link.target) as { address?: string } | undefined;
+      if (terminus?.address !== address) continue;
+      this.openLinks.delete(link);
+      if (error) link.close(error);
+      else link.close();
+      count++;
+    }
+    return count;
+  }
+
+  private track(link: Sender | Receiver): void {
+    this.openLinks.add(link);
+    const forget = (): boolean => this.openLinks.delete(link);
+    link.on(link.is_sender() ? 'sender_close' : 'receiver_close', forget);
+    link.connection.on('disconnected', forget);
   }
 
   /** Settles every held message with the current outcome. */
@@ -233,6 +255,7 @@ export class AmqpPeer {
     });
     if (address === undefined || this.refuseLink(receiver, address)) return;
     receiver.set_target({ address });
+    this.track(receiver);
   }
 
   /** The client's receiver: the peer delivers from a queue. */
@@ -248,6 +271,7 @@ export class AmqpPeer {
     });
     if (address === undefined || this.refuseLink(sender, address)) return;
     sender.set_source({ address });
+    this.track(sender);
     const queue = this.queue(address);
     const listener = (): void => this.pump(sender);
     queue.listeners.add(listener);
