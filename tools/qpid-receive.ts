@@ -53,6 +53,15 @@ const USAGE = `usage: ${TOOL} -b URL -a ADDRESS [-m COUNT] [options]
       --failover-updates        report each connect, failed attempt and disconnect on stderr
       --json                    print the summary as one JSON object (gaps listed)`;
 
+/** Text for --print-content: strings as they are, binary (a data section) as UTF-8, else JSON. */
+function bodyText(body: unknown): string {
+  if (typeof body === 'string') return body;
+  if (Buffer.isBuffer(body)) return body.toString('utf8');
+  const section = body as { typecode?: number; content?: unknown } | null;
+  if (section && typeof section === 'object' && section.typecode === 0x75 && Buffer.isBuffer(section.content)) return section.content.toString('utf8');
+  return JSON.stringify(body);
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const values = parseOptions(argv, OPTIONS);
   if (values['help']) {
@@ -128,7 +137,7 @@ async function main(argv: readonly string[]): Promise<number> {
       if (result === 'duplicate' && ignoreDuplicates) continue;
       if (delivery.message.body === EOS) break;
       counts.counted++;
-      if (printContent) process.stdout.write(`${typeof delivery.message.body === 'string' ? delivery.message.body : JSON.stringify(delivery.message.body)}\n`);
+      if (printContent) process.stdout.write(`${bodyText(delivery.message.body)}\n`);
     }
     if (ackFrequency > 0) acknowledge();
     receiver.close();

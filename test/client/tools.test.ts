@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import rhea from 'rhea';
 import { AmqpPeer, waitFor, type PeerQueue } from '../helpers/amqp-peer.js';
 
 const toolsDir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'tools');
@@ -135,6 +136,15 @@ test('qpid-receive -m: prints content, stops at the count, leaves the rest; --ig
   assert.equal(first.status, 0, first.stderr);
   assert.deepEqual(first.stdout.trim().split('\n').slice(0, -1), ['m1', 'm2', 'm3']);
   assert.deepEqual(broker.queue('q').bodies(), ['m4', 'm5']);
+});
+
+test('qpid-receive prints binary bodies (data sections) as text', async () => {
+  const broker = await peer();
+  broker.queue('bin').push({ body: rhea.message.data_section(Buffer.from('from proton')), application_properties: { sn: 1 } });
+  broker.queue('bin').push({ body: { map: 1 }, application_properties: { sn: 2 } });
+  const result = await run('qpid-receive', ['-b', broker.url, '-a', 'bin', '-m', '2']);
+  assert.equal(result.status, 0, result.stderr);
+  assert.deepEqual(result.stdout.trim().split('\n').slice(0, 2), ['from proton', '{"map":1}']);
 });
 
 test('qpid-receive --check-redelivered fails on a duplicate not marked redelivered', async () => {
