@@ -58,6 +58,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxFrameSizeBytes: config.maxFrameSizeBytes,
     maxUnsettled: config.maxUnsettled,
     auth: config.auth,
+    ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 
   const ha = new HaNode({

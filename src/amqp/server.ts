@@ -58,6 +58,9 @@ export interface AmqpServerOptions {
   readonly maxFrameSizeBytes: number;
   readonly maxUnsettled: number;
   readonly auth: boolean;
+  /** AMQP idle timeout we announce (ms): a peer silent for twice this is dropped. Set in a
+   * cluster (--link-heartbeat-interval) so that a hung backup leaves the ack gate. */
+  readonly idleTimeoutMs?: number;
 }
 
 interface ConnectionState {
@@ -135,7 +138,10 @@ export class AmqpServer {
       socket.destroy();
       return;
     }
-    const connection = new RheaConnection({ id: `conn-${randomUUID()}`, max_frame_size: this.options.maxFrameSizeBytes }, this.container);
+    const connection = new RheaConnection(
+      { id: `conn-${randomUUID()}`, max_frame_size: this.options.maxFrameSizeBytes, ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}) },
+      this.container,
+    );
     this.limitFrameSize(connection, socket);
     this.relabelTransfers(connection);
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));

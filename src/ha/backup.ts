@@ -56,6 +56,8 @@ export interface BackupReplicatorDeps {
   readonly selfAddress: string | null;
   readonly addresses: readonly QpidAddress[];
   readonly maintenanceIntervalMs: number;
+  /** --link-heartbeat-interval: the primary drops a backup silent for twice this. */
+  readonly heartbeatMs: number;
   readonly initialState: BackupState;
   readonly onState: (state: BackupState) => void;
   readonly onPrimary: (primary: PrimaryInfo | null) => void;
@@ -82,6 +84,13 @@ export class BackupReplicator {
   /** Identifies the current connection, so stale callbacks of an old one do nothing. */
   private generation = 0;
   private confirmed = 0;
+  /** Watchdog: the longest this process went without running (timer lateness) since the last
+   * frame from the primary. A backup that was frozen (SIGSTOP, a long GC, a VM pause) for more
+   * than a heartbeat may have been dropped from the primary's ack gate without knowing it, so it
+   * must not stay `ready` when it then finds the primary gone. */
+  private watchdog: TimerHandle | null = null;
+  private lastTickMs = 0;
+  private longestStallMs = 0;
 
   constructor(private readonly deps: BackupReplicatorDeps) {
     this.state = deps.initialState;
@@ -105,6 +114,7 @@ export class BackupReplicator {
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
+    this.watchdog?.cancel();
     this.generation++;
     this.channel?.close();
     this.channel = null;
@@ -147,6 +157,8 @@ export class BackupReplicator {
     this.channel = this.deps.connector.connect(address, {
       opened: () => {
         if (generation !== this.generation) return;
+        this.longestStallMs = 0;
+        this.startWatchdog();
         this.channel?.send({
           kind: 'join',
           epoch: this.deps.epochSeen(),
@@ -158,6 +170,7 @@ export class BackupReplicator {
       },
       frame: (frame) => {
         if (generation !== this.generation) return;
+        this.longestStallMs = 0;
         this.enqueue(generation, () => this.handle(generation, frame));
       },
       closed: (reason) => {
@@ -167,9 +180,28 @@ export class BackupReplicator {
     });
   }
 
+  private startWatchdog(): void {
+    const period = Math.max(5, this.deps.heartbeatMs / 4);
+    this.lastTickMs = this.deps.clock.monotonicMs();
+    const tick = (): void => {
+      const now = this.deps.clock.monotonicMs();
+      this.longestStallMs = Math.max(this.longestStallMs, now - this.lastTickMs - period);
+      this.lastTickMs = now;
+      if (this.channel && !this.stopped) this.watchdog = this.deps.clock.setTimer(period, tick);
+    };
+    this.watchdog?.cancel();
+    this.watchdog = this.deps.clock.setTimer(period, tick);
+  }
+
   private disconnected(reason: ChannelClosed): void {
     this.channel = null;
     this.generation++;
+    this.watchdog?.cancel();
+    const stalledMs = Math.max(this.longestStallMs, this.deps.clock.monotonicMs() - this.lastTickMs - Math.max(5, this.deps.heartbeatMs / 4));
+    if (this.state === 'ready' && this.primary !== null && stalledMs > this.deps.heartbeatMs) {
+      this.deps.logger.warn({ stalledMs: Math.round(stalledMs) }, 'this broker was not running for longer than a heartbeat: the primary may have dropped it from the ack gate; no longer ready');
+      this.setState('catchup');
+    }
     const wasConnected = this.primary !== null;
     if (wasConnected) {
       this.deps.logger.warn({ primary: this.primary?.name, reason }, 'lost the primary');

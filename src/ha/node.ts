@@ -4,6 +4,7 @@
 // promotes itself); as primary it recovers the messaging model from its store, ships its log
 // to the backups, and settles producers through the ack gate.
 
+import { createRequire } from 'node:module';
 import type { Store, StoreRole } from '../../store/index.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { Broker, type RecoveryMode } from '../broker/broker.js';
@@ -18,6 +19,8 @@ import { PrimaryReplicator } from './primary.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
 import { RheaReplicationConnector } from './transport.js';
+
+const rheaMessage = createRequire(import.meta.url)('rhea/lib/message.js') as { decode(buffer: Buffer): Record<string, unknown> };
 
 export interface HaStatus {
   readonly name: string;
@@ -136,6 +139,7 @@ export class HaNode {
       selfAddress: this.ownAddress,
       addresses: config.ha.brokersUrl?.addresses ?? [],
       maintenanceIntervalMs: config.ha.linkMaintenanceIntervalMs,
+      heartbeatMs: config.ha.linkHeartbeatIntervalMs,
       initialState: initial,
       onState: (state) => this.setState(state),
       onPrimary: (primary) => {
@@ -242,6 +246,37 @@ export class HaNode {
     };
   }
 
+  /** What this broker's store holds, from its tables: works on backups too, which keep no
+   * in-memory queues (qpid-ha query, tests comparing a backup with its primary). */
+  storeSummary(): { lastLsn: number; epoch: number; queues: { name: string; count: number; bytes: number; durable: boolean; arguments: Record<string, unknown> }[]; exchanges: { name: string; type: string }[]; bindings: { exchange: string; queue: string; key: string }[] } {
+    const store = this.deps.store;
+    const meta = store.meta();
+    return {
+      lastLsn: meta.lastLsn,
+      epoch: meta.epoch,
+      queues: store.queues().map((q) => ({ name: q.declare.queue, count: q.count, bytes: q.bytes, durable: q.declare.durable, arguments: { ...q.declare.arguments } })),
+      exchanges: store.exchanges().map((e) => ({ name: e.exchange, type: e.type })),
+      bindings: store.bindings().map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.key })),
+    };
+  }
+
+  /** The messages a queue holds in this broker's store, oldest first, with their decoded
+   * bodies (for operators and tests looking inside a backup). */
+  storeMessages(queue: string, limit: number): { position: number; messageId: number; size: number; persistent: boolean; body: unknown }[] {
+    const store = this.deps.store;
+    return store.readQueue(queue, 0, limit).map((entry) => {
+      const bytes = store.readMessage(entry.messageId);
+      let body: unknown = null;
+      try {
+        body = bytes ? rheaMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))['body'] : null;
+      } catch {
+        body = '(undecodable)';
+      }
+      if (Buffer.isBuffer(body)) body = body.toString('utf8');
+      return { position: entry.position, messageId: entry.messageId, size: entry.size, persistent: entry.persistent, body };
+    });
+  }
+
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
   async promote(options: { force: boolean }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
     if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
@@ -319,6 +354,7 @@ export class HaNode {
       onMembership: () => this.checkRecovered(),
     });
     this.expected = new Set(expected);
+    this.startFencingProbe();
     if (this.expected.size === 0) {
       this.activate('no backups expected');
       return;
@@ -327,6 +363,33 @@ export class HaNode {
       this.activate(`ha-backup-timeout: ${[...this.expected].join(', ')} did not become ready`);
     });
   }
+
+  /** A primary looks, every heartbeat interval, at the brokers of the URL that are not its
+   * backups: if one of them is a primary of a higher epoch, this one is stale and must stop
+   * (the backups would refuse it anyway; its clients must not be served either). */
+  private startFencingProbe(): void {
+    const probe = this.deps.probe;
+    if (!probe) return;
+    const intervalMs = Math.max(this.deps.config.ha.linkHeartbeatIntervalMs, 200);
+    const tick = async (): Promise<void> => {
+      const primary = this.primary;
+      if (!primary) return;
+      const connected = new Set(primary.members().map((m) => m.address));
+      const others = (this.deps.config.ha.brokersUrl?.addresses ?? []).filter((a) => formatAddress(a) !== this.ownAddress && !connected.has(formatAddress(a)));
+      for (const address of others) {
+        const status = await probe(address).catch(() => null);
+        if (!this.primary) return;
+        if (status && status.storeId !== this.deps.store.meta().storeId && status.epoch > primary.epoch) {
+          this.fenced(`${status.name} (${formatAddress(address)}) is ${status.state} with epoch ${status.epoch}, ours is ${primary.epoch}`);
+          return;
+        }
+      }
+      if (this.primary) this.fencingTimer = this.deps.clock.setTimer(intervalMs, () => void tick());
+    };
+    this.fencingTimer = this.deps.clock.setTimer(intervalMs, () => void tick());
+  }
+
+  private fencingTimer: TimerHandle | null = null;
 
   private checkRecovered(): void {
     if (this.haState !== 'recovering' || !this.primary) return;
@@ -352,11 +415,13 @@ export class HaNode {
     this.primary?.stop();
     this.primary = null;
     this.service_ = null;
+    this.fencingTimer?.cancel();
     this.fatal(new BrokerError('STALE_EPOCH', `stale primary: ${reason}`));
   }
 
   async stop(): Promise<void> {
     this.recoveryTimer?.cancel();
+    this.fencingTimer?.cancel();
     await this.backup?.stop();
     this.primary?.stop();
   }

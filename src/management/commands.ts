@@ -36,6 +36,7 @@ const DelExchange = z.object({ name });
 const Bind = z.object({ exchange: z.string(), queue: name, key: z.string().default(''), arguments: args });
 const Unbind = z.object({ exchange: z.string(), queue: name, key: z.string().default('') });
 const Purge = z.object({ queue: name });
+const StoreMessages = z.object({ queue: name, limit: z.number().int().min(1).max(100_000).default(1000) });
 const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
@@ -84,6 +85,12 @@ export class ManagementCommands {
         return this.bindings();
       case 'stats':
         return this.stats();
+      case 'store-summary':
+        return this.ha.storeSummary();
+      case 'store-messages': {
+        const a = parse(StoreMessages, input, operation);
+        return this.ha.storeMessages(a.queue, a.limit);
+      }
       case 'add-queue': {
         const a = parse(AddQueue, input, operation);
         const service = this.service(operation);

@@ -7,6 +7,14 @@ import type { HaStatus } from '../../src/ha/node.js';
 import { managementRequest } from '../../src/management/client.js';
 import { freePort, removeDir, startQpidd, tempDir, TOOL, waitFor, type BrokerProcess } from './broker-process.js';
 
+export interface StoreSummary {
+  readonly lastLsn: number;
+  readonly epoch: number;
+  readonly queues: { name: string; count: number; bytes: number; durable: boolean; arguments: Record<string, unknown> }[];
+  readonly exchanges: { name: string; type: string }[];
+  readonly bindings: { exchange: string; queue: string; key: string }[];
+}
+
 export interface ClusterOptions {
   readonly size: number;
   /** --ha-replicate (default all). */
@@ -75,6 +83,31 @@ export class Cluster {
 
   address(i: number): { transport: 'tcp'; host: string; port: number } {
     return { transport: 'tcp', host: '127.0.0.1', port: this.ports[i] as number };
+  }
+
+  /** A management request to broker i over an admin connection (works on backups). */
+  manage<T = unknown>(i: number, operation: string, args: Record<string, unknown> = {}): Promise<T> {
+    return managementRequest<T>(this.address(i), operation, args, { admin: true, timeoutMs: 10_000 });
+  }
+
+  /** What broker i's store holds (queues with counts, exchanges, bindings). */
+  summary(i: number): Promise<StoreSummary> {
+    return this.manage<StoreSummary>(i, 'store-summary');
+  }
+
+  /** The bodies of the messages on a queue in broker i's store, oldest first. */
+  async storedBodies(i: number, queue: string): Promise<unknown[]> {
+    const rows = await this.manage<{ body: unknown }[]>(i, 'store-messages', { queue, limit: 100_000 });
+    return rows.map((r) => r.body);
+  }
+
+  /** Waits until every running backup's store has caught up with the primary's last LSN. */
+  async waitForReplication(primary: number, timeoutMs = 15_000): Promise<void> {
+    const target = (await this.status(primary)).lastLsn;
+    for (let j = 0; j < this.brokers.length; j++) {
+      if (j === primary || !this.brokers[j]) continue;
+      await waitFor(async () => (await this.status(j)).lastLsn >= target, `b${j} to reach LSN ${target}`, timeoutMs, 50);
+    }
   }
 
   status(i: number): Promise<HaStatus> {
