@@ -7,8 +7,9 @@
 // has sent its close before any reply to frames we sent after its open.
 import rhea, { type Connection as RheaConnection, type ConnectionOptions, type Container, type Session as RheaSession } from 'rhea';
 import type { Socket } from 'node:net';
+import { closeFailure, discard, parseUrls } from './rhea-attempt.js';
 import { systemClock, type Clock, type TimerHandle } from '../core/clock.js';
-import { DEFAULT_AMQP_PORT, formatAddress, parseQpidUrl, QpidUrlError, type QpidAddress } from '../core/qpid-url.js';
+import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
 import { parseAddress, terminusFor, type NodeOptions } from './address.js';
 import { ClientError } from './errors.js';
 import {
@@ -68,64 +69,13 @@ const RECEIVER_CREDIT_DEFAULT = 100;
 const REATTACH_DELAY_MS = 100;
 const CLOSE_WAIT_MS = 1000;
 const SESSION_BUFFER_DEFAULT = 4096;
+const HEARTBEAT_MARGIN_MS = 100;
 let connectionCounter = 0;
 
 export async function connect(url: string, options: ConnectOptions = {}): Promise<Connection> {
   const connection = new Connection(url, options);
   await connection.opened;
   return connection;
-}
-
-function parseUrls(url: string, extra: readonly string[]): { addresses: QpidAddress[]; user?: string; password?: string } {
-  try {
-    const parsed = parseQpidUrl(url);
-    const addresses = [...parsed.addresses];
-    for (const more of extra) addresses.push(...parseQpidUrl(more).addresses);
-    return {
-      addresses,
-      ...(parsed.user !== undefined ? { user: parsed.user } : {}),
-      ...(parsed.password !== undefined ? { password: parsed.password } : {}),
-    };
-  } catch (error) {
-    if (error instanceof QpidUrlError) throw new ClientError('BAD_OPTION', error.message);
-    throw error;
-  }
-}
-
-interface CloseError {
-  condition?: string;
-  description?: string;
-  info?: Record<string, unknown>;
-}
-
-/** Reads the close frame's error: a redirect names the primary in info (AMQP 1.0 §2.8.16). */
-function closeFailure(connection: RheaConnection, current: QpidAddress): AttemptFailure {
-  const error = (connection as unknown as { remote?: { close?: { error?: CloseError } } }).remote?.close?.error;
-  if (!error?.condition) return { kind: 'closed' };
-  const description = error.description ?? undefined;
-  if (error.condition === 'amqp:connection:redirect') {
-    const host = error.info?.['network-host'] ?? error.info?.['hostname'];
-    const port = Number(error.info?.['port'] ?? DEFAULT_AMQP_PORT);
-    if (typeof host === 'string' && host !== '' && Number.isInteger(port) && port > 0 && port < 65536) {
-      return { kind: 'redirect', target: { transport: current.transport, host, port }, ...(description ? { description } : {}) };
-    }
-  }
-  return { kind: 'refused', condition: error.condition, ...(description ? { description } : {}) };
-}
-
-/**
- * Drops an rhea connection for good. Deferred so that rhea first finishes the input it is
- * processing (it re-arms its idle timer at the end of a read; aborting afterwards clears it).
- */
-function discard(connection: RheaConnection): void {
-  setImmediate(() => {
-    const internal = connection as unknown as { socket?: Socket; abort_socket?: (socket: Socket) => void };
-    const socket = internal.socket;
-    if (!socket) return;
-    socket.on('error', () => undefined);
-    internal.abort_socket?.(socket);
-    socket.destroy();
-  });
 }
 
 export class Connection implements LinkHost {
@@ -359,18 +309,23 @@ export class Connection implements LinkHost {
     this.openWaiter = undefined;
   }
 
-  /** Silence for twice the heartbeat means the peer or the path is gone (reference §1.12.8). */
+  /**
+   * Silence for twice the heartbeat means the peer or the path is gone (reference §1.12.8). The
+   * check runs a little before rhea's own idle timer (also at twice the heartbeat, which only
+   * half-closes the socket), so the failure is reported as a heartbeat timeout, at once.
+   */
   private watchHeartbeat(attempt: Attempt): void {
     const heartbeatMs = (this.options.heartbeatS ?? 0) * 1000;
     if (heartbeatMs <= 0) return;
+    const limitMs = heartbeatMs * 2 - Math.min(HEARTBEAT_MARGIN_MS, heartbeatMs / 10);
     const check = (): void => {
       if (attempt.phase !== 'open') return;
       const silentMs = this.clock.monotonicMs() - attempt.lastInputMs;
-      if (silentMs >= heartbeatMs * 2) {
+      if (silentMs >= limitMs) {
         this.endAttempt(attempt, { kind: 'unreachable', detail: `no frame from the peer for ${Math.round(silentMs)} ms (heartbeat ${heartbeatMs} ms)` });
-      } else attempt.timer = this.clock.setTimer(Math.min(heartbeatMs / 2, heartbeatMs * 2 - silentMs), check);
+      } else attempt.timer = this.clock.setTimer(limitMs - silentMs, check);
     };
-    attempt.timer = this.clock.setTimer(heartbeatMs / 2, check);
+    attempt.timer = this.clock.setTimer(limitMs, check);
   }
 
   private endAttempt(attempt: Attempt, failure: AttemptFailure): void {

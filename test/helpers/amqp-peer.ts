@@ -377,7 +377,6 @@ function settle(delivery: Delivery, outcome: PeerOutcome): void {
 export class FreezableProxy {
   frozen = false;
   private readonly sockets = new Set<Socket>();
-  private readonly bySocket = new Map<Socket, Connection>();
 
   private constructor(
     private readonly server: Server,
