@@ -1,0 +1,165 @@
+// qpid-store run as a process against stores the tests build, including one that another
+// process holds open for writing and keeps changing.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { openLmdbStore, type StoreRecord } from '../../store/index.js';
+import { makeTmpDir } from '../helpers/tmp.js';
+import { qpidStoreScript, spawnHolder, withRawTables } from './children.js';
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function qpidStore(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [qpidStoreScript, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+const declare = (queue: string, args: Record<string, number> = {}): StoreRecord => ({ kind: 'queue-declare', queue, durable: true, autoDelete: false, exclusive: false, alternateExchange: null, arguments: args });
+
+async function buildStore(messages = 5): Promise<string> {
+  const dataDir = makeTmpDir('qpid-store');
+  const store = openLmdbStore({ dataDir });
+  await store.commit([
+    declare('orders', { 'qpid.max_count': 1000 }),
+    declare('empty'),
+    { kind: 'exchange-declare', exchange: 'x', type: 'topic', durable: true, autoDelete: false, alternateExchange: null, arguments: {} },
+    { kind: 'bind', exchange: 'x', queue: 'orders', key: 'a.#', arguments: {} },
+  ]).durable;
+  for (let i = 1; i <= messages; i++) {
+    await store.commit([{ kind: 'enqueue', messageId: store.allocateMessageId(), persistent: i % 2 === 1, expiresAtMs: null, body: Buffer.from(`order number ${i}`), targets: [{ queue: 'orders', position: i }] }]).committed;
+  }
+  await store.setRole('primary', 'active');
+  await store.close();
+  return dataDir;
+}
+
+test('inspect shows identity, LSN range, queues with counts and bytes, exchanges and bindings', async () => {
+  const dataDir = await buildStore();
+  const human = await qpidStore(['inspect', '--data-dir', dataDir]);
+  assert.equal(human.code, 0, human.stderr);
+  assert.match(human.stdout, /^LSN range {6}1\.\.9$/m);
+  assert.match(human.stdout, /^last role {6}primary \(active\)$/m);
+  assert.match(human.stdout, /^ {2}orders +5 +70 +5 +yes +qpid\.max_count=1000$/m);
+  assert.match(human.stdout, /^ {2}x +orders +a\.#$/m);
+  const json = await qpidStore(['inspect', '--data-dir', dataDir, '--json']);
+  assert.equal(json.code, 0, json.stderr);
+  assert.equal(json.stderr, '');
+  const s = JSON.parse(json.stdout);
+  assert.equal(s.dataDir, dataDir);
+  assert.deepEqual([s.meta.formatVersion, s.meta.firstLsn, s.meta.lastLsn, s.meta.epoch, s.meta.lastRole, s.logEntries, s.messages], [1, 1, 9, 0, 'primary', 9, 5]);
+  assert.ok(s.meta.logBytes > 0 && typeof s.meta.storeId === 'string');
+  assert.deepEqual(s.queues.map((q: { name: string; count: number; bytes: number }) => [q.name, q.count, q.bytes]), [['empty', 0, 0], ['orders', 5, 70]]);
+  assert.deepEqual(s.exchanges.map((e: { name: string; type: string }) => [e.name, e.type]), [['x', 'topic']]);
+  assert.deepEqual(s.bindings, [{ exchange: 'x', queue: 'orders', key: 'a.#', arguments: {} }]);
+});
+
+test('inspect lists a queue\'s messages and the log, with limits', async () => {
+  const dataDir = await buildStore();
+  const msgs = await qpidStore(['inspect', '--data-dir', dataDir, '--queue', 'orders', '--messages', '--limit', '2', '--after', '1', '--json']);
+  assert.equal(msgs.code, 0, msgs.stderr);
+  const m = JSON.parse(msgs.stdout);
+  assert.equal(m.count, 5);
+  assert.deepEqual(
+    m.messages.map((x: Record<string, unknown>) => [x['position'], x['messageId'], x['size'], x['persistent'], x['deliveryCount'], x['preview']]),
+    [
+      [2, 2, 14, false, 0, 'order number 2'],
+      [3, 3, 14, true, 0, 'order number 3'],
+    ],
+  );
+  const human = await qpidStore(['inspect', '--data-dir', dataDir, '--queue', 'orders', '--messages', '--limit', '1']);
+  assert.match(human.stdout, /^queue orders: 5 messages, 70 bytes \(showing 1\)$/m);
+  assert.match(human.stdout, /^ {2}1 +1 +14 +yes +0 +- +order number 1$/m);
+  const log = await qpidStore(['inspect', '--data-dir', dataDir, '--log', '--from', '4', '--limit', '2', '--json']);
+  assert.equal(log.code, 0, log.stderr);
+  const l = JSON.parse(log.stdout);
+  assert.deepEqual(l.entries.map((e: { lsn: number; kind: string }) => [e.lsn, e.kind]), [[4, 'bind'], [5, 'enqueue']]);
+  assert.equal(l.entries[1].record.preview, 'order number 1');
+  const humanLog = await qpidStore(['inspect', '--data-dir', dataDir, '--log', '--from', '9']);
+  assert.match(humanLog.stdout, /^ +9 {2}enqueue +\{"messageId":5,/m);
+  const noQueue = await qpidStore(['inspect', '--data-dir', dataDir, '--queue', 'nope', '--messages']);
+  assert.equal(noQueue.code, 1);
+  assert.equal(noQueue.stderr, `qpid-store: no queue "nope" in ${join(dataDir, 'store')}\n`);
+});
+
+test('verify exits 0 on a sound store and 1 naming each violation', async () => {
+  const dataDir = await buildStore();
+  const ok = await qpidStore(['verify', '--data-dir', dataDir]);
+  assert.deepEqual([ok.code, ok.stdout], [0, `store at ${join(dataDir, 'store')} is sound\n`]);
+  await withRawTables(dataDir, (t) => t.remove('enqueues', ['orders', 3]));
+  const bad = await qpidStore(['verify', '--data-dir', dataDir]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stdout, /has 3 violations:/);
+  assert.match(bad.stdout, /^ {2}log-table-mismatch: the log enqueues message 3 on queue "orders" position 3 at LSN 7 but the index has no entry there$/m);
+  assert.match(bad.stdout, /^ {2}queue-stats: queue "orders" says 5 messages \/ 70 bytes; its index holds 4 \/ 56$/m);
+  assert.match(bad.stdout, /^ {2}message-orphan: message 3 \(refs 1\) is held by no queue$/m);
+  const json = await qpidStore(['verify', '--data-dir', dataDir, '--json']);
+  assert.equal(json.code, 1);
+  const v = JSON.parse(json.stdout);
+  assert.equal(v.ok, false);
+  assert.deepEqual(v.violations.map((x: { code: string }) => x.code).sort(), ['log-table-mismatch', 'message-orphan', 'queue-stats']);
+});
+
+test('bad usage exits 2 naming the option; a missing store exits 1 with a clear error', async () => {
+  const dataDir = await buildStore(1);
+  const cases: Array<[string[], number, RegExp]> = [
+    [['inspect', '--data-dir', dataDir, '--bogus'], 2, /^qpid-store: Unknown option '--bogus'/],
+    [['inspect', '--data-dir', dataDir, '--log', '--limit', 'many'], 2, /^qpid-store: --limit: "many" is not a whole number from 1 up$/m],
+    [['inspect', '--data-dir', dataDir, '--log', '--from', '0'], 2, /^qpid-store: --from: "0" is not a whole number from 1 up$/m],
+    [['inspect', '--data-dir', dataDir, '--messages'], 2, /^qpid-store: --messages needs --queue$/m],
+    [['inspect'], 2, /^qpid-store: --data-dir is required$/m],
+    [['frobnicate'], 2, /^qpid-store: unknown command "frobnicate" \(inspect or verify\)$/m],
+    [[], 2, /^qpid-store: a command is required/m],
+    [['verify', '--data-dir', join(dataDir, 'nothing-here')], 1, new RegExp(`^qpid-store: STORE_NOT_FOUND: no store at ${join(dataDir, 'nothing-here', 'store')}$`, 'm')],
+    [['inspect', '--data-dir', join(dataDir, 'nothing-here')], 1, /STORE_NOT_FOUND/],
+  ];
+  for (const [args, code, stderr] of cases) {
+    const r = await qpidStore(args);
+    assert.equal(r.code, code, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, stderr, args.join(' '));
+  }
+});
+
+test('inspect and verify work while another process holds the store open and writes', async () => {
+  const dataDir = await buildStore();
+  const holder = await spawnHolder(dataDir, 'hold-writing');
+  try {
+    assert.equal(holder.first['ready'], true);
+    let lastLsn = 0;
+    for (let i = 0; i < 4; i++) {
+      const v = await qpidStore(['verify', '--data-dir', dataDir, '--json']);
+      assert.equal(v.code, 0, `${v.stdout} ${v.stderr}`);
+      const s = await qpidStore(['inspect', '--data-dir', dataDir, '--json']);
+      assert.equal(s.code, 0, s.stderr);
+      const summary = JSON.parse(s.stdout);
+      assert.ok(summary.meta.lastLsn >= lastLsn);
+      lastLsn = summary.meta.lastLsn;
+      assert.ok(summary.queues.some((q: { name: string }) => q.name === 'busy'));
+    }
+    assert.ok(lastLsn > 10, `the holder kept writing (last LSN ${lastLsn})`);
+  } finally {
+    assert.equal(await holder.stop(), 0);
+  }
+});
+
+test('verify reports progress on stderr for long runs, and nothing with --json', async () => {
+  const dataDir = await buildStore(50);
+  const human = await qpidStore(['verify', '--data-dir', dataDir], { QPID_STORE_PROGRESS_EVERY: '20' });
+  assert.equal(human.code, 0);
+  assert.match(human.stderr, /^qpid-store: verify log: 20 of 54 \(\d+\.\d s\)$/m);
+  assert.match(human.stderr, /^qpid-store: verify entries: 40 of 50 \(\d+\.\d s\)$/m);
+  assert.match(human.stderr, /^qpid-store: verify messages: 20 of 50 \(\d+\.\d s\)$/m);
+  const json = await qpidStore(['verify', '--data-dir', dataDir, '--json'], { QPID_STORE_PROGRESS_EVERY: '20' });
+  assert.equal(json.code, 0);
+  assert.equal(json.stderr, '');
+});

@@ -1,0 +1,263 @@
+#!/usr/bin/env node
+// qpid-store: look inside a broker's data dir (DESIGN.md §2). Opens the store read-only (no
+// lock), so it works while a broker runs on it; everything it prints comes from one read
+// transaction. Thin: the work is store/inspect.ts and store/verify.ts.
+//
+//   qpid-store inspect --data-dir D [--json]
+//   qpid-store inspect --data-dir D --queue Q [--messages [--limit N] [--after POSITION]] [--json]
+//   qpid-store inspect --data-dir D --log [--from LSN] [--limit N] [--json]
+//   qpid-store verify --data-dir D [--json]
+//
+// Exit status: 0 done (verify: the store is sound), 1 failure (no store, a violation, a store
+// error), 2 bad usage. Progress of long runs goes to stderr, none with --json.
+
+import { join } from 'node:path';
+import {
+  inspectSummary,
+  isStoreError,
+  listLog,
+  listMessages,
+  openLmdbStore,
+  verifyStore,
+  type LmdbStore,
+  type StoreSummary,
+  type Violation,
+} from '../store/index.js';
+import { intOption, parseOptions, requiredString, runMain, stringOption, UsageError, type OptionValues } from './lib/args.js';
+
+const TOOL = 'qpid-store';
+
+const USAGE = `usage:
+  qpid-store inspect --data-dir D [--json]
+  qpid-store inspect --data-dir D --queue Q [--messages [--limit N] [--after POSITION]] [--json]
+  qpid-store inspect --data-dir D --log [--from LSN] [--limit N] [--json]
+  qpid-store verify --data-dir D [--json]`;
+
+const COMMON = {
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const INSPECT = {
+  ...COMMON,
+  queue: { type: 'string' },
+  messages: { type: 'boolean' },
+  log: { type: 'boolean' },
+  from: { type: 'string' },
+  after: { type: 'string' },
+  limit: { type: 'string' },
+} as const;
+
+/** Rows between progress lines of verify (QPID_STORE_PROGRESS_EVERY overrides, for tests). */
+const PROGRESS_EVERY = Number(process.env['QPID_STORE_PROGRESS_EVERY'] ?? 100_000);
+
+function out(line = ''): void {
+  process.stdout.write(`${line}\n`);
+}
+
+function printJson(value: unknown): void {
+  out(JSON.stringify(value, null, 2));
+}
+
+function mib(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function n(x: number): string {
+  return x.toLocaleString('en-US');
+}
+
+/** Left-aligned columns, two spaces apart. */
+function table(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)];
+}
+
+function args(a: Readonly<Record<string, unknown>>): string {
+  const keys = Object.keys(a);
+  return keys.length === 0 ? '' : keys.map((k) => `${k}=${JSON.stringify(a[k])}`).join(' ');
+}
+
+function openStore(dataDir: string): LmdbStore {
+  try {
+    return openLmdbStore({ dataDir, readOnly: true });
+  } catch (err) {
+    if (isStoreError(err)) throw new ToolFailure(`${err.code}: ${err.message}`);
+    throw err;
+  }
+}
+
+class ToolFailure extends Error {}
+
+function printSummary(dataDir: string, s: StoreSummary): void {
+  const m = s.meta;
+  out(`store          ${join(dataDir, 'store')}`);
+  out(`store id       ${m.storeId}`);
+  out(`format         ${m.formatVersion}`);
+  out(`epoch          ${m.epoch}`);
+  out(`last role      ${m.lastRole}${m.haState ? ` (${m.haState})` : ''}`);
+  out(`LSN range      ${m.firstLsn}..${m.lastLsn}${m.firstLsn > m.lastLsn ? ' (log empty)' : ''}`);
+  out(`log            ${n(s.logEntries)} entries, ${mib(m.logBytes)}`);
+  out(`messages       ${n(s.messages)} stored, last id ${m.lastMessageId}`);
+  if (m.snapshotIncomplete) out('snapshot       INCOMPLETE (a backup crashed while resyncing; it must be wiped)');
+  out();
+  out(`queues (${s.queues.length})`);
+  for (const line of table(
+    ['name', 'messages', 'bytes', 'last position', 'durable', 'arguments'],
+    s.queues.map((q) => [q.name, n(q.count), n(q.bytes), n(q.lastPosition), q.durable === null ? '?' : q.durable ? 'yes' : 'no', q.problem ? `GARBLED: ${q.problem}` : args(q.arguments)]),
+  )) {
+    out(`  ${line}`);
+  }
+  out();
+  out(`exchanges (${s.exchanges.length})`);
+  for (const line of table(
+    ['name', 'type', 'durable', 'arguments'],
+    s.exchanges.map((e) => [e.name, e.type ?? '?', e.durable === null ? '?' : e.durable ? 'yes' : 'no', e.problem ? `GARBLED: ${e.problem}` : args(e.arguments)]),
+  )) {
+    out(`  ${line}`);
+  }
+  out();
+  out(`bindings (${s.bindings.length})`);
+  for (const line of table(
+    ['exchange', 'queue', 'key', 'arguments'],
+    s.bindings.map((b) => [b.exchange === '' ? "''" : b.exchange, b.queue, b.key, b.problem ? `GARBLED: ${b.problem}` : args(b.arguments)]),
+  )) {
+    out(`  ${line}`);
+  }
+}
+
+async function inspect(argv: readonly string[]): Promise<number> {
+  const values = parseOptions(argv, INSPECT);
+  if (values['help']) {
+    out(USAGE);
+    return 0;
+  }
+  const dataDir = requiredString(values, 'data-dir');
+  const json = values['json'] === true;
+  const queue = stringOption(values, 'queue');
+  const wantMessages = values['messages'] === true;
+  const wantLog = values['log'] === true;
+  if (wantMessages && queue === undefined) throw new UsageError('--messages needs --queue');
+  if (wantLog && (queue !== undefined || wantMessages)) throw new UsageError('--log cannot be combined with --queue or --messages');
+  if (values['from'] !== undefined && !wantLog) throw new UsageError('--from needs --log');
+  if (values['after'] !== undefined && !wantMessages) throw new UsageError('--after needs --messages');
+  if (values['limit'] !== undefined && !wantLog && !wantMessages) throw new UsageError('--limit needs --messages or --log');
+  const limit = intOption(values, 'limit', 100, 1);
+  const store = openStore(dataDir);
+  try {
+    if (wantLog) {
+      const from = intOption(values, 'from', store.meta().firstLsn, 1);
+      const entries = listLog(store, { from, limit });
+      if (json) printJson({ dataDir, from, entries });
+      else {
+        for (const e of entries) {
+          const detail = e.record ? JSON.stringify(Object.fromEntries(Object.entries(e.record).filter(([k]) => k !== 'kind'))) : `GARBLED: ${e.problem}`;
+          out(`${String(e.lsn).padStart(10)}  ${e.kind.padEnd(16)}  ${detail}`);
+        }
+        if (entries.length === 0) out(`(no log entries from LSN ${from})`);
+      }
+      return entries.some((e) => e.problem) ? 1 : 0;
+    }
+    if (queue !== undefined) {
+      const state = store.queue(queue);
+      if (!state) throw new ToolFailure(`no queue ${JSON.stringify(queue)} in ${join(dataDir, 'store')}`);
+      if (!wantMessages) {
+        const summary = inspectSummary(store).queues.find((q) => q.name === queue);
+        if (json) printJson({ dataDir, queue: summary });
+        else for (const line of table(['name', 'messages', 'bytes', 'last position'], [[queue, n(state.count), n(state.bytes), n(state.lastPosition)]])) out(line);
+        return 0;
+      }
+      const after = intOption(values, 'after', 0, 0);
+      const messages = listMessages(store, queue, { limit, afterPosition: after });
+      if (json) printJson({ dataDir, queue, count: state.count, messages });
+      else {
+        out(`queue ${queue}: ${n(state.count)} messages, ${n(state.bytes)} bytes${messages.length < state.count ? ` (showing ${messages.length})` : ''}`);
+        for (const line of table(
+          ['position', 'message id', 'size', 'persistent', 'delivery count', 'expires', 'body'],
+          messages.map((m) => [String(m.position), String(m.messageId), n(m.size), m.persistent ? 'yes' : 'no', String(m.deliveryCount), m.expiresAtMs === null ? '-' : new Date(m.expiresAtMs).toISOString(), m.problem ? `PROBLEM: ${m.problem}` : m.preview]),
+        )) {
+          out(`  ${line}`);
+        }
+      }
+      return messages.some((m) => m.problem) ? 1 : 0;
+    }
+    const summary = inspectSummary(store);
+    if (json) printJson({ dataDir, ...summary });
+    else printSummary(dataDir, summary);
+    return 0;
+  } finally {
+    await store.close();
+  }
+}
+
+async function verify(argv: readonly string[]): Promise<number> {
+  const values: OptionValues = parseOptions(argv, COMMON);
+  if (values['help']) {
+    out(USAGE);
+    return 0;
+  }
+  const dataDir = requiredString(values, 'data-dir');
+  const json = values['json'] === true;
+  let violations: Violation[];
+  let store: LmdbStore | undefined;
+  try {
+    store = openLmdbStore({ dataDir, readOnly: true });
+  } catch (err) {
+    if (isStoreError(err, 'STORE_CORRUPT') || isStoreError(err, 'STORE_NEWER_FORMAT')) {
+      violations = [{ code: 'open-failed', message: `${err.code}: ${err.message}` }];
+    } else if (isStoreError(err)) throw new ToolFailure(`${err.code}: ${err.message}`);
+    else throw err;
+  }
+  if (store) {
+    const started = Date.now();
+    try {
+      violations = verifyStore(store, {
+        progressEvery: PROGRESS_EVERY,
+        onProgress: json ? undefined : (p) => process.stderr.write(`${TOOL}: verify ${p.phase}: ${n(p.done)} of ${n(p.total)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
+      });
+    } finally {
+      await store.close();
+    }
+  }
+  const found = violations!;
+  if (json) printJson({ dataDir, ok: found.length === 0, violations: found });
+  else if (found.length === 0) out(`store at ${join(dataDir, 'store')} is sound`);
+  else {
+    out(`store at ${join(dataDir, 'store')} has ${found.length} violation${found.length === 1 ? '' : 's'}:`);
+    for (const v of found) out(`  ${v.code}: ${v.message}`);
+  }
+  return found.length === 0 ? 0 : 1;
+}
+
+async function main(): Promise<number> {
+  const [command, ...rest] = process.argv.slice(2);
+  try {
+    switch (command) {
+      case 'inspect':
+        return await inspect(rest);
+      case 'verify':
+        return await verify(rest);
+      case '--help':
+      case '-h':
+      case 'help':
+        out(USAGE);
+        return 0;
+      case undefined:
+        throw new UsageError(`a command is required (inspect or verify)\n${USAGE}`);
+      default:
+        throw new UsageError(`unknown command ${JSON.stringify(command)} (inspect or verify)\n${USAGE}`);
+    }
+  } catch (err) {
+    if (err instanceof ToolFailure) {
+      process.stderr.write(`${TOOL}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+runMain(TOOL, main);
