@@ -145,6 +145,7 @@ export class AmqpServer {
     this.limitFrameSize(connection, socket);
     this.relabelTransfers(connection);
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
+    coalesceWrites(socket);
     connection.accept(socket);
   }
 
@@ -486,6 +487,25 @@ export class AmqpServer {
       }, 500).unref();
     });
   }
+}
+
+/** rhea writes each burst of frames as its own socket write; under load that is a system call
+ * per disposition or transfer. Corking the socket for the rest of the event-loop turn sends
+ * everything written in the turn in one writev. */
+function coalesceWrites(socket: Socket): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  let corked = false;
+  (socket as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
+    if (!corked && !socket.destroyed) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        if (!socket.destroyed) socket.uncork();
+      });
+    }
+    return write(...args);
+  };
 }
 
 function parseUnroutable(properties: Record<string, unknown> | undefined): UnroutablePolicy {
