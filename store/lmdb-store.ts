@@ -85,6 +85,7 @@ const DEFAULT_DROP_PER_BATCH_MAX = 4096;
  * a short write into EIO, so the errno alone cannot tell. */
 const FULL_DISK_FREE_BYTES = 16 * 1024 * 1024;
 const MDB_MAP_FULL = -30792;
+const APPEND = { append: true } as const;
 
 // lmdb-js ships loose types; the store uses this small surface of them.
 interface Db {
@@ -92,7 +93,7 @@ interface Db {
   getBinaryFast(key: unknown, options?: { transaction?: unknown }): Buffer | undefined;
   getRange(options: { start?: unknown; end?: unknown; limit?: number; reverse?: boolean; transaction?: unknown }): Iterable<{ key: unknown; value: Buffer }>;
   getKeys(options: { start?: unknown; end?: unknown; limit?: number; transaction?: unknown }): Iterable<unknown>;
-  putSync(key: unknown, value: Uint8Array): boolean;
+  putSync(key: unknown, value: Uint8Array, options?: { append?: boolean }): boolean;
   removeSync(key: unknown): boolean;
   clearSync(): void;
   getStats(): { entryCount: number };
@@ -821,7 +822,8 @@ class LmdbBatchWriter implements BatchWriter {
     return [...this.t.enqueues.getKeys({ start: [queue], end: [queue, Infinity] })].map((k) => checkEntryKey(k).position);
   }
   putLog(lsn: number, _record: StoreRecord, encoded: Uint8Array): void {
-    this.t.log.putSync(lsn, encoded);
+    // LSNs only grow, so the log is appended to: LMDB skips the tree search (MDB_APPEND).
+    this.t.log.putSync(lsn, encoded, APPEND);
   }
   peekLog(lsn: number): { bytes: number; lastLsn: number } | undefined {
     const row = fast(this.t.log, lsn);

@@ -423,6 +423,27 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assertSound(r);
       }));
 
+    test('a reader overtaken by truncation gets STORE_LOG_TRUNCATED, not a silent gap', () =>
+      withStore(async (h) => {
+        const s = h.store;
+        await s.commit([queueDeclare('q')]).durable;
+        const tickets = [];
+        for (let i = 0; i < 700; i++) tickets.push(s.commit([queueDeclare(`q${i}`)]));
+        await Promise.all(tickets.map((t) => t.durable));
+        const seen: number[] = [];
+        await assert.rejects(
+          async () => {
+            for await (const e of s.readLog(1)) {
+              seen.push(e.lsn);
+              if (seen.length === 10) await s.truncateLogBefore(600);
+            }
+          },
+          (err) => assertStoreError(err, 'STORE_LOG_TRUNCATED'),
+        );
+        for (let i = 0; i < seen.length; i++) assert.equal(seen[i], i + 1, 'no entry was skipped before the error');
+        assert.ok(seen.length < 600);
+      }));
+
     test('retention keeps the log under logMaxBytes, and trims below the floor', () =>
       withStore(
         async (h) => {
@@ -466,7 +487,17 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         // Writes continue while the snapshot streams; the snapshot does not see them.
         const writes = [s.commit([queueDeclare('after')]), s.commit([enqueue(s.allocateMessageId(), [['a', ++pa]], 'late')])];
         await Promise.all(writes.map((w) => w.committed));
-        const records = await collect(snap.records());
+        const records: StoreRecord[] = [];
+        for await (const r of snap.records()) {
+          records.push(r);
+          if (records.length % 4 === 0) {
+            const id = s.allocateMessageId();
+            await s.commit([enqueue(id, [['b', ++pb]], 'during')]).durable;
+            await s.commit([dequeue('b', pb, id), dequeue('a', pa, s.readQueue('a', pa - 1, 1)[0]!.messageId)]).durable;
+            pa++;
+            await s.commit([enqueue(s.allocateMessageId(), [['a', pa]], 'during')]).committed;
+          }
+        }
         snap.close();
         snap.close();
         const kinds = records.map((r) => r.kind);
