@@ -47,6 +47,7 @@ const HEARTBEAT_S = 1;
 const CLUSTER_SIZE = 3;
 /** After the producers stop, how long the consumer may take to receive every accepted message. */
 const DRAIN_MS_MAX = 45_000;
+const BROKEN_DRAIN_MS_MAX = 10_000;
 const FIRST_RECEIPT_MS_MAX = 20_000;
 const PRODUCER_STOP_MS_MAX = 75_000;
 const RECONNECT_MS_MAX = 20_000;
@@ -100,7 +101,9 @@ export async function runScenario(spec: ScenarioSpec, seed: number, options: { k
     history.write({ kind: 'note', text: `run broke: ${(err as Error).message}` });
   }
   try {
-    await finishClients(run, error === undefined && brokers !== null);
+    // After a broken run the brokers may never serve again: drain briefly, so that the report
+    // still tells loss apart from messages the consumer had not reached yet.
+    await finishClients(run, brokers !== null ? (error === undefined ? DRAIN_MS_MAX : BROKEN_DRAIN_MS_MAX) : 0);
   } catch (err) {
     error ??= (err as Error).stack ?? String(err);
   }
@@ -190,21 +193,21 @@ async function waitForFirstReceipt(run: Run): Promise<void> {
  * received every message settled as accepted (or the drain deadline passes: the checker then
  * names what is missing), and stops.
  */
-async function finishClients(run: Run, drain: boolean): Promise<void> {
+async function finishClients(run: Run, drainMs: number): Promise<void> {
   const stops = await Promise.all(run.producers.map((p) => p.stop(PRODUCER_STOP_MS_MAX)));
   stops.forEach((result, i) => {
     if (result.code !== 0) run.history.write({ kind: 'note', text: `producer p${i + 1} exited with ${result.code ?? result.signal}: ${run.producers[i]?.stderr().slice(-500)}` });
   });
   const consumer = run.consumer;
   if (!consumer) return;
-  if (drain && !exitedEarly(consumer)) {
+  if (drainMs > 0 && !exitedEarly(consumer)) {
     consumer.signal('SIGUSR2');
     const accepted = new Set<string>();
     for (const event of readHistory(run.dir)) {
       if (event.kind === 'settle' && event.outcome === 'accepted') accepted.add(`${event.producer}:${event.sn}`);
     }
     const tail = new HistoryTail(historyPath(run.dir, 'c1'), 'c1');
-    const deadline = performance.now() + DRAIN_MS_MAX;
+    const deadline = performance.now() + drainMs;
     while (accepted.size > 0 && performance.now() < deadline && !exitedEarly(consumer)) {
       for (const event of tail.poll()) if (event.kind === 'receive') accepted.delete(`${event.producer}:${event.sn}`);
       if (accepted.size > 0) await sleep(100);
