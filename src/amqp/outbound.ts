@@ -22,6 +22,13 @@ export class ConsumerLink implements Consumer {
   queue: Queue | null = null;
   private unsettled = 0;
   private closed = false;
+  /** Deliveries handed to rhea and not yet written as transfers (oldest first). rhea takes a
+   * unit of link credit only when it writes the transfer, at the end of the event-loop turn,
+   * so `sender.sendable()` stays true meanwhile: without counting these, one dispatch loop
+   * acquired up to --max-unsettled messages for a link with credit 1, starving other consumers,
+   * and a link closed with transfers still queued blocked every later transfer of its session
+   * (rhea sends a session's deliveries in order). */
+  private readonly queued: Delivery[] = [];
   /** At-most-once: the client asked for pre-settled deliveries (snd-settle-mode settled). */
   private readonly presettled: boolean;
 
@@ -42,13 +49,23 @@ export class ConsumerLink implements Consumer {
   }
 
   canTake(): boolean {
-    return !this.closed && this.sender.sendable() && (this.browse || this.presettled || this.unsettled < this.options.maxUnsettled);
+    return !this.closed && this.sender.sendable() && this.creditLeft() > 0 && (this.browse || this.presettled || this.unsettled < this.options.maxUnsettled);
+  }
+
+  /** Link credit not yet spoken for by deliveries rhea has still to write. */
+  private creditLeft(): number {
+    const outgoing = (this.sender as unknown as { session: { outgoing: { next_pending_delivery: number } } }).session.outgoing;
+    let written = 0;
+    while (written < this.queued.length && (this.queued[written] as unknown as { id: number }).id < outgoing.next_pending_delivery) written++;
+    if (written > 0) this.queued.splice(0, written);
+    return (this.sender as unknown as { credit: number }).credit - this.queued.length;
   }
 
   take(entry: QueueEntry): void {
     let bytes = this.broker.bodyOf(entry);
     if (entry.deliveryCount > 0) bytes = withDeliveryCount(bytes, entry.deliveryCount);
     const delivery = this.sender.send(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), undefined, 0) as TrackedDelivery;
+    this.queued.push(delivery);
     if (this.browse) return; // a copy: nothing to settle
     if (this.presettled) {
       // At-most-once: the message counts as delivered the moment it is sent.
