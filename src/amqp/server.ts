@@ -284,6 +284,12 @@ export class AmqpServer {
   private refuseLink(link: Sender | Receiver, err: unknown): void {
     const body = errorBody(err);
     this.logger.info({ link: link.name, condition: body.condition, description: body.description }, 'link refused');
+    // A refused attach is answered with a null terminus, then the detach with the error (AMQP
+    // 1.0 §2.6.3); a terminus set before the refusal (the address resolved, then subscribing
+    // failed) would tell the client its link was established.
+    const local = (link as unknown as { local: { attach: { source?: unknown; target?: unknown } } }).local.attach;
+    if (link.is_sender()) local.source = null;
+    else local.target = null;
     link.close(body as never);
   }
 
