@@ -594,13 +594,14 @@ export class LmdbStore implements Store, Scannable {
     this.kick();
   }
 
-  /** Starts a batch on the next turn if none is running: commits made in this turn (and I/O
-   * callbacks of the same loop phase) join it. */
+  /** Starts a batch if none is running. The batch takes its mutations only when lmdb-js runs
+   * its transaction callback (after a hop to the write thread), so every commit made until then
+   * joins it: that wait is the group-commit window, at no added latency. */
   private kick(): void {
     if (this.inflight || this.failing || this.scheduled || this.closed) return;
     if (this.pending.length === 0 && !this.moreToDrop) return;
     this.scheduled = true;
-    setImmediate(() => {
+    queueMicrotask(() => {
       this.scheduled = false;
       this.runBatch();
     });
@@ -618,22 +619,23 @@ export class LmdbStore implements Store, Scannable {
       this.wakeIdle();
       return;
     }
-    const mutations = this.pending;
-    this.pending = [];
     this.inflight = true;
     const seq = ++this.batchSeq;
     const writer = new LmdbBatchWriter(this.t, this);
+    let mutations: Mutation[] = [];
     let moreToDrop = false;
-    const context = {
-      allocatedMessageId: this.messageIdCounter,
-      floorLsn: this.floorLsn,
-      logMaxBytes: this.logMaxBytes,
-      truncateBeforeLsn: this.truncateBeforeLsn,
-      dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * mutations.length),
-    };
     let txn: Promise<unknown>;
     try {
       txn = this.env.childTransaction(() => {
+        mutations = this.pending;
+        this.pending = [];
+        const context = {
+          allocatedMessageId: this.messageIdCounter,
+          floorLsn: this.floorLsn,
+          logMaxBytes: this.logMaxBytes,
+          truncateBeforeLsn: this.truncateBeforeLsn,
+          dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * mutations.length),
+        };
         moreToDrop = applyBatch(writer, mutations, context).moreToDrop;
         writer.finish();
       });
