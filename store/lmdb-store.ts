@@ -73,7 +73,8 @@ export interface LmdbStoreOptions {
   readonly mapSizeBytes?: number;
   /** Retention bound of the log. Default 1 GiB. */
   readonly logMaxBytes?: number;
-  /** Most log entries retention deletes per batch (keeps commits from stalling). Default 4096. */
+  /** Most log entries retention deletes per batch, unless the batch adds more (then twice what
+   * it adds), so that it never stalls commits and still keeps up. Default 4096. */
   readonly dropPerBatchMax?: number;
   readonly logger?: StoreLogger;
 }
@@ -124,6 +125,12 @@ const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages
 function fast(db: Db, key: unknown, options?: { transaction?: unknown }): Buffer | undefined {
   const row = db.getBinaryFast(key, options);
   return row === undefined ? undefined : row.subarray(0, row.length);
+}
+
+function logEntriesIn(mutations: readonly Mutation[]): number {
+  let n = 0;
+  for (const m of mutations) if (m.kind === 'log') n += m.entries.length;
+  return n;
 }
 
 function bindingCacheKey(exchange: string, queue: string, key: string): string {
@@ -634,7 +641,8 @@ export class LmdbStore implements Store, Scannable {
           floorLsn: this.floorLsn,
           logMaxBytes: this.logMaxBytes,
           truncateBeforeLsn: this.truncateBeforeLsn,
-          dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * mutations.length),
+          // Twice the entries this batch adds: a log over its bound shrinks, however it is fed.
+          dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * logEntriesIn(mutations)),
         };
         moreToDrop = applyBatch(writer, mutations, context).moreToDrop;
         writer.finish();
