@@ -3,13 +3,15 @@
 // (DESIGN.md §5): every accepted message received, nothing received that was not sent,
 // duplicates counted but not as loss, each producer's order kept except for resends.
 //
-// Default: one short schedule (about two minutes, 22 faults over every fault kind).
+// Default: one short schedule (about 90 s alone, 25 faults over every fault kind).
 // CRASH_RUNS=N: N schedules, each with a long mixed-fault cluster run added.
 // CRASH_SEED=S replays a schedule (the seed is printed); CRASH_KEEP=1 keeps every run's history.
 // A failed run's history, verdict and broker logs are written under os.tmpdir() (path printed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DEFAULT_SCHEDULE, faultTotal, LONG_SCHEDULE } from './harness/schedule.js';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_SCHEDULE, faultTotal, LONG_SCHEDULE, SABOTAGE } from './harness/schedule.js';
 import { runScenario, scenarioSeed, type ScenarioResult } from './harness/scenario.js';
 
 const runs = Number(process.env['CRASH_RUNS'] ?? '1');
@@ -36,6 +38,22 @@ test('the default schedule has at least 20 faults and every fault kind of issue 
   assert.ok(faultTotal(DEFAULT_SCHEDULE) >= 20);
   const kinds = new Set<string>(DEFAULT_SCHEDULE.flatMap((spec): readonly string[] => (spec.topology === 'standalone' ? ['standalone-kill'] : spec.faultKinds)));
   assert.deepEqual([...kinds].sort(), ['backup-kill', 'catchup-kill', 'primary-hang', 'primary-kill', 'standalone-kill', 'total-failure']);
+});
+
+test('the suite fails a run that loses messages, and keeps its history (a broker whose store is wiped at a kill)', { timeout: SCENARIO_TIMEOUT_MS }, async (t) => {
+  const result = await runScenario(SABOTAGE, scenarioSeed(seed, SABOTAGE.name));
+  t.diagnostic(summary(result));
+  try {
+    assert.equal(result.error, undefined, result.error);
+    assert.equal(result.ok, false);
+    assert.ok((result.verdict?.counts.lost ?? 0) > 0, 'messages accepted before the wipe are lost');
+    assert.match(result.verdict?.problems[0] ?? '', /settled as accepted were never received/);
+    for (const file of ['history.jsonl', 'verdict.json', 'brokers.jsonl', 'p1.history.jsonl', 'c1.history.jsonl', 'harness.history.jsonl']) {
+      assert.ok(existsSync(join(result.reportDir ?? '', file)), `${file} is in the report`);
+    }
+  } finally {
+    if (result.reportDir) rmSync(result.reportDir, { recursive: true, force: true });
+  }
 });
 
 for (let run = 0; run < runs; run++) {

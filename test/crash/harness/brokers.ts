@@ -2,6 +2,7 @@
 // which the harness is the cluster manager (it promotes with the real `qpid-ha --cluster-manager
 // promote`, as a resource manager would). Every incarnation of every broker is kept, so that a
 // failing run's report holds the logs of brokers that have since been killed.
+import { mkdirSync } from 'node:fs';
 import type { HaStatus } from '../../../src/ha/node.js';
 import { freePort, removeDir, startQpidd, tempDir, waitFor, type BrokerProcess } from '../../helpers/broker-process.js';
 import { Cluster } from '../../helpers/cluster.js';
@@ -54,6 +55,13 @@ export class StandaloneBrokers extends Brokers {
     broker.kill(signal);
     await broker.exited;
     this.current = null;
+  }
+
+  /** Deletes the broker's data directory while it is down. */
+  wipeStore(): void {
+    if (this.current) throw new Error('wipeStore: the broker is running');
+    removeDir(this.dataDir);
+    mkdirSync(this.dataDir);
   }
 
   async restart(): Promise<BrokerProcess> {
@@ -120,6 +128,12 @@ export class ClusterBrokers extends Brokers {
     this.stopped.delete(i);
     await this.cluster.kill(i, 'SIGKILL');
     await broker.exited;
+  }
+
+  /** Broker i exited on its own (it fenced itself): mark it down without signalling it. */
+  forget(i: number): void {
+    this.stopped.delete(i);
+    this.cluster.brokers[i] = null;
   }
 
   signal(i: number, signal: 'SIGSTOP' | 'SIGCONT'): void {

@@ -28,6 +28,8 @@ export interface FaultContext {
 }
 
 const CATCHUP_KILL_ATTEMPTS_MAX = 3;
+/** A stale primary that wakes up must find the higher epoch and stop within this. */
+const STALE_FENCE_MS_MAX = 10_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -35,17 +37,23 @@ function step(ctx: FaultContext, fault: FaultKind, target: string, action: strin
   ctx.history.write({ kind: 'fault', fault, target, detail: { action, ...detail } });
 }
 
-/** kill -9 of the standalone broker and a restart on the same data directory and port. */
-export async function standaloneKill(brokers: StandaloneBrokers, ctx: FaultContext): Promise<FaultRecord> {
+/** kill -9 of the standalone broker and a restart on the same data directory and port.
+ * `wipeStore` deletes the store while the broker is down: data loss on purpose, for the suite's
+ * test of itself (a run that loses messages must fail). */
+export async function standaloneKill(brokers: StandaloneBrokers, ctx: FaultContext, options: { wipeStore?: boolean } = {}): Promise<FaultRecord> {
   const startedMs = performance.now();
   const downMs = ctx.random.int(0, 500);
   step(ctx, 'standalone-kill', 'standalone', 'SIGKILL');
   await brokers.kill('SIGKILL');
+  if (options.wipeStore) {
+    step(ctx, 'standalone-kill', 'standalone', 'wipe the store (sabotage)');
+    brokers.wipeStore();
+  }
   await sleep(downMs);
   step(ctx, 'standalone-kill', 'standalone', 'restart');
   await brokers.restart();
   step(ctx, 'standalone-kill', 'standalone', 'listening');
-  return { kind: 'standalone-kill', target: 'standalone', recoveryMs: Math.round(performance.now() - startedMs), detail: { downMs } };
+  return { kind: 'standalone-kill', target: 'standalone', recoveryMs: Math.round(performance.now() - startedMs), detail: { downMs, ...(options.wipeStore ? { wipeStore: true } : {}) } };
 }
 
 /** A ready backup to promote, chosen at random among those that say they are ready. */
@@ -102,14 +110,17 @@ async function backupKill(brokers: ClusterBrokers, ctx: FaultContext): Promise<F
  * The primary hangs (SIGSTOP) for longer than twice the heartbeat, so that backups and clients
  * notice. Then either the hang ends (SIGCONT: the backups resync from the same primary), or the
  * manager fences the hung broker as a resource manager would (SIGKILL), promotes a ready backup
- * and restarts the fenced broker as a backup.
+ * and restarts the fenced broker as a backup. With `unfenced` allowed, a third ending: the
+ * manager promotes a backup without killing the hung primary, which then wakes up as a stale
+ * primary and must fence itself (exit) on finding a higher epoch. That is beyond the reference's
+ * contract (fencing is the resource manager's job, §1.12.12.5), so only soak runs ask for it.
  */
-async function primaryHang(brokers: ClusterBrokers, ctx: FaultContext): Promise<FaultRecord> {
+async function primaryHang(brokers: ClusterBrokers, ctx: FaultContext, unfenced: boolean): Promise<FaultRecord> {
   const startedMs = performance.now();
   const hung = brokers.primary;
   const target = brokers.name(hung);
   const hangMs = ctx.random.int(2 * ctx.heartbeatS * 1000 + 500, 2 * ctx.heartbeatS * 1000 + 2500);
-  const outcome = ctx.random.bool(0.6) ? 'resume' : 'fence';
+  const outcome = ctx.random.pick(unfenced ? ['resume', 'fence', 'unfenced'] : ['resume', 'resume', 'fence']);
   step(ctx, 'primary-hang', target, 'SIGSTOP', { hangMs, outcome });
   brokers.signal(hung, 'SIGSTOP');
   await sleep(hangMs);
@@ -117,6 +128,21 @@ async function primaryHang(brokers: ClusterBrokers, ctx: FaultContext): Promise<
   if (outcome === 'resume') {
     step(ctx, 'primary-hang', target, 'SIGCONT');
     brokers.signal(hung, 'SIGCONT');
+  } else if (outcome === 'unfenced') {
+    const next = await readyBackup(brokers, ctx, hung);
+    promoted = brokers.name(next);
+    step(ctx, 'primary-hang', promoted, 'promote (hung primary not fenced)');
+    await brokers.promote(next);
+    await brokers.waitForState(next, 'active');
+    step(ctx, 'primary-hang', target, 'SIGCONT');
+    const stale = brokers.cluster.broker(hung);
+    brokers.signal(hung, 'SIGCONT');
+    const exit = await Promise.race([stale.exited, sleep(STALE_FENCE_MS_MAX).then(() => null)]);
+    if (!exit) throw new Error(`${target} resumed as a stale primary and was still running ${STALE_FENCE_MS_MAX} ms later (no self-fencing)`);
+    step(ctx, 'primary-hang', target, 'fenced itself', { code: exit.code, signal: exit.signal });
+    brokers.forget(hung);
+    step(ctx, 'primary-hang', target, 'restart');
+    await brokers.restart(hung);
   } else {
     step(ctx, 'primary-hang', target, 'SIGKILL (fence)');
     await brokers.kill(hung);
@@ -191,14 +217,14 @@ async function catchupKill(brokers: ClusterBrokers, ctx: FaultContext): Promise<
   return { kind: 'catchup-kill', target, recoveryMs: Math.round(performance.now() - startedMs), detail: { delayMs, attempts, stateAtKill } };
 }
 
-export async function clusterFault(kind: ClusterFault, brokers: ClusterBrokers, ctx: FaultContext): Promise<FaultRecord> {
+export async function clusterFault(kind: ClusterFault, brokers: ClusterBrokers, ctx: FaultContext, options: { unfencedHangs?: boolean } = {}): Promise<FaultRecord> {
   switch (kind) {
     case 'primary-kill':
       return primaryKill(brokers, ctx);
     case 'backup-kill':
       return backupKill(brokers, ctx);
     case 'primary-hang':
-      return primaryHang(brokers, ctx);
+      return primaryHang(brokers, ctx, options.unfencedHangs === true);
     case 'total-failure':
       return totalFailure(brokers, ctx);
     case 'catchup-kill':

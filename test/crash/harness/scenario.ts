@@ -28,6 +28,11 @@ export interface ScenarioSpec {
   readonly bodyBytes: number;
   /** Traffic between faults, drawn at random in this range. */
   readonly gapMs: readonly [number, number];
+  /** Let a hang end with a promotion and no fencing (faults.ts, primary-hang). */
+  readonly unfencedHangs?: boolean;
+  /** Standalone only: delete the store at each kill. Loses messages on purpose, so that the
+   * suite can show that it fails a run that loses messages. */
+  readonly sabotageWipeStore?: boolean;
 }
 
 export interface ScenarioResult {
@@ -48,6 +53,8 @@ const CLUSTER_SIZE = 3;
 /** After the producers stop, how long the consumer may take to receive every accepted message. */
 const DRAIN_MS_MAX = 45_000;
 const BROKEN_DRAIN_MS_MAX = 10_000;
+/** The drain ends early when a connected consumer has received nothing for this long. */
+const DRAIN_IDLE_MS = 5000;
 const FIRST_RECEIPT_MS_MAX = 20_000;
 const PRODUCER_STOP_MS_MAX = 75_000;
 const RECONNECT_MS_MAX = 20_000;
@@ -89,7 +96,7 @@ export async function runScenario(spec: ScenarioSpec, seed: number, options: { k
     for (let n = 0; n < spec.faultCount; n++) {
       await sleep(run.random.int(spec.gapMs[0], spec.gapMs[1]));
       assertClientsRunning(run);
-      const fault = brokers instanceof ClusterBrokers ? await clusterFault(run.random.pick(spec.faultKinds), brokers, ctx) : await standaloneKill(brokers, ctx);
+      const fault = brokers instanceof ClusterBrokers ? await clusterFault(run.random.pick(spec.faultKinds), brokers, ctx, { unfencedHangs: spec.unfencedHangs === true }) : await standaloneKill(brokers, ctx, { wipeStore: spec.sabotageWipeStore === true });
       faults.push(fault);
       await waitForClientsConnected(run);
       options.log?.(`${spec.name}: fault ${n + 1}/${spec.faultCount} ${fault.kind} ${fault.target} recovered in ${fault.recoveryMs} ms ${JSON.stringify(fault.detail)}`);
@@ -190,8 +197,8 @@ async function waitForFirstReceipt(run: Run): Promise<void> {
 
 /**
  * Producers stop and wait for their last settlements; then the consumer runs until it has
- * received every message settled as accepted (or the drain deadline passes: the checker then
- * names what is missing), and stops.
+ * received every message settled as accepted (or has received nothing for a while, or the drain
+ * deadline passes: the checker then names what is missing), and stops.
  */
 async function finishClients(run: Run, drainMs: number): Promise<void> {
   const stops = await Promise.all(run.producers.map((p) => p.stop(PRODUCER_STOP_MS_MAX)));
@@ -208,8 +215,18 @@ async function finishClients(run: Run, drainMs: number): Promise<void> {
     }
     const tail = new HistoryTail(historyPath(run.dir, 'c1'), 'c1');
     const deadline = performance.now() + drainMs;
+    let connected = true;
+    let lastReceiptMs = performance.now();
     while (accepted.size > 0 && performance.now() < deadline && !exitedEarly(consumer)) {
-      for (const event of tail.poll()) if (event.kind === 'receive') accepted.delete(`${event.producer}:${event.sn}`);
+      for (const event of tail.poll()) {
+        if (event.kind === 'receive') {
+          accepted.delete(`${event.producer}:${event.sn}`);
+          lastReceiptMs = performance.now();
+        } else if (event.kind === 'connect') connected = true;
+        else if (event.kind === 'disconnect') connected = false;
+      }
+      // Connected, and nothing more for a while: the queue is empty, and what is missing is lost.
+      if (connected && performance.now() - lastReceiptMs > DRAIN_IDLE_MS) break;
       if (accepted.size > 0) await sleep(100);
     }
     // A little longer, so that late duplicates are in the history too.
