@@ -5,6 +5,7 @@
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { applyRecord, type ApplyEffects, type TableWriter } from './apply.js';
+import { encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
 import { entryLastLsn, type LogEntry, type StoreRecord } from './record.js';
 import type { StoreRole } from './store.js';
@@ -147,4 +148,25 @@ export function truncatedError(fromLsn: number, firstLsn: number): StoreError {
 export function checkReadable(fromLsn: number, firstLsn: number): void {
   if (!Number.isSafeInteger(fromLsn) || fromLsn < 1) throw new AssertionFailure(`readLog(${fromLsn}): LSNs start at 1`);
   if (fromLsn < firstLsn) throw truncatedError(fromLsn, firstLsn);
+}
+
+/** Replaces a local enqueue that is still waiting for its batch by a skip record covering its
+ * LSN, so that the log keeps its LSNs but the message never reaches the tables (it was consumed
+ * before it was written: it no longer needs to survive anything). Returns false once the batch
+ * holding it has started, or if the LSN is not a pending local enqueue. */
+export function retractPending(pending: readonly Mutation[], lsn: number): boolean {
+  for (let m = pending.length - 1; m >= 0; m--) {
+    const mutation = pending[m]!;
+    if (mutation.kind !== 'log') continue;
+    const first = mutation.entries[0];
+    if (first === undefined || first.lsn > lsn) continue;
+    const index = lsn - first.lsn;
+    const entry = mutation.entries[index];
+    if (entry === undefined || entry.lsn !== lsn || entry.record.kind !== 'enqueue') return false;
+    const skip: StoreRecord = { kind: 'skip', lastLsn: lsn };
+    (mutation.entries as LogEntry[])[index] = { lsn, record: skip };
+    (mutation.encoded as Uint8Array[])[index] = encodeRecord(skip);
+    return true;
+  }
+  return false;
 }

@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
-import { applyBatch, checkContinues, checkReadable, committedEntries, truncatedError, type BatchWriter, type Mutation } from './batch.js';
+import { applyBatch, checkContinues, checkReadable, committedEntries, retractPending, truncatedError, type BatchWriter, type Mutation } from './batch.js';
 import { decodeRecord, encodedLastLsn, encodeRecord, withEncodedBody } from './codec.js';
 import { isStoreError, StoreError } from './errors.js';
 import {
@@ -371,6 +371,11 @@ export class LmdbStore implements Store, Scannable {
     const ticket = new TicketState();
     this.enqueue({ kind: 'log', entries, encoded, ticket });
     return ticket.ticket(firstLsn, this.nextLsn - 1);
+  }
+
+  retract(lsn: number): boolean {
+    if (this.closed) return false;
+    return retractPending(this.pending, lsn);
   }
 
   appendReplicated(entries: readonly LogEntry[]): CommitTicket {

@@ -10,7 +10,7 @@
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
-import { applyBatch, checkContinues, checkReadable, committedEntries, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
+import { applyBatch, checkContinues, checkReadable, committedEntries, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
 import { encodeRecord } from './codec.js';
 import { StoreError, type StoreErrorCode } from './errors.js';
 import { silentLogger, type StoreLogger } from './logger.js';
@@ -297,6 +297,11 @@ export class MemoryStore implements Store, Scannable {
     const ticket = new TicketState();
     this.enqueue({ kind: 'log', entries, encoded, ticket });
     return ticket.ticket(firstLsn, this.nextLsn - 1);
+  }
+
+  retract(lsn: number): boolean {
+    if (this.closed) return false;
+    return retractPending(this.pending, lsn);
   }
 
   appendReplicated(entries: readonly LogEntry[]): CommitTicket {

@@ -108,6 +108,12 @@ export interface Store {
    * (STORE_READ_ONLY, STORE_CLOSED) when it cannot even start. */
   commit(records: readonly StoreRecord[]): CommitTicket;
 
+  /** Withdraws a local enqueue record whose batch has not started yet, replacing it by a skip
+   * record for its LSN: the message was consumed before it was written, so it never needs to
+   * reach the disk (the log keeps its LSNs contiguous). True if withdrawn; the caller then owes
+   * no dequeue record for it. False once its batch has started (or for any other record). */
+  retract(lsn: number): boolean;
+
   /** Backup side: appends records received from the primary, keeping their LSNs. The first
    * entry must be lastLsn + 1 and each next one must follow the previous entry's last LSN
    * (entryLastLsn: a skip record spans several), else STORE_LSN_GAP, thrown synchronously.

@@ -582,6 +582,8 @@ export class Broker {
       applicationProperties: incoming.applicationProperties,
       stored: storedTargets.length > 0,
       refs: 0,
+      enqueueLsn: null,
+      storedTargets: storedTargets.length,
     };
     const targets: EnqueueTarget[] = [];
     const entries: QueueEntry[] = [];
@@ -614,7 +616,10 @@ export class Broker {
     }
     if (records.length > 0) {
       ticket = this.journal(records);
-      if (targets.length > 0) ticket.committed.catch((err: unknown) => this.enqueueFailed(entries, err));
+      if (targets.length > 0) {
+        message.enqueueLsn = ticket.lastLsn;
+        ticket.committed.catch((err: unknown) => this.enqueueFailed(entries, err));
+      }
     }
     for (const queue of queues) this.dispatch(queue);
     return {
@@ -823,7 +828,12 @@ export class Broker {
   /** Takes an entry off its queue; adds its dequeue record to `records` if it is stored. */
   private removeEntry(entry: QueueEntry, cause: DequeueCause, records: StoreRecord[]): void {
     entry.queue.remove(entry);
-    if (entry.stored) {
+    const message = entry.message;
+    if (entry.stored && message.storedTargets === 1 && message.enqueueLsn !== null && this.store.retract(message.enqueueLsn)) {
+      // Consumed before its enqueue was written: the store drops the enqueue (keeping the
+      // LSN), so there is nothing to dequeue. It never touches the disk.
+      message.enqueueLsn = null;
+    } else if (entry.stored) {
       records.push({ kind: 'dequeue', queue: entry.queue.name, position: entry.position, messageId: entry.message.id, cause });
     }
     this.releaseMessageRef(entry.message);
@@ -911,6 +921,8 @@ export class Broker {
         applicationProperties: null,
         stored: true,
         refs: 0,
+        enqueueLsn: null,
+        storedTargets: 0,
       };
       this.recoveredMessages.set(stored.messageId, new WeakRef(message));
     }

@@ -18,6 +18,11 @@ export interface BrokerMessage {
   readonly applicationProperties: Readonly<Record<string, unknown>> | null;
   /** True once an enqueue record holding it has been submitted to the store. */
   stored: boolean;
+  /** LSN of the enqueue record holding it, and how many queues that record placed it on: a
+   * message held by one stored queue and consumed before its record was written can be
+   * withdrawn from the store instead of being written and then dequeued (Store.retract). */
+  enqueueLsn: number | null;
+  storedTargets: number;
   /** Queue entries (in memory or paged out) that still hold the message. */
   refs: number;
 }
