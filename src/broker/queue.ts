@@ -286,8 +286,10 @@ export class Queue {
   /** Consumers in round-robin order starting after the last one served. */
   *consumersInTurn(): Generator<Consumer> {
     const n = this.consumerList.length;
+    // Offsets are from where this turn started: nextConsumerIndex moves as consumers are served.
+    const start = this.nextConsumerIndex;
     for (let k = 0; k < n; k++) {
-      const index = (this.nextConsumerIndex + k) % n;
+      const index = (start + k) % n;
       const consumer = this.consumerList[index];
       if (consumer === undefined) continue;
       this.nextConsumerIndex = (index + 1) % Math.max(1, this.consumerList.length);
