@@ -690,17 +690,30 @@ export class Broker {
         queue.release(entry, true);
         break;
       case 'modified':
-        queue.release(entry, outcome.deliveryFailed);
+        if (!outcome.undeliverableHere) {
+          queue.release(entry, outcome.deliveryFailed);
+          break;
+        }
+        // undeliverable-here: "should not be redelivered to the same link" (AMQP 1.0 §3.4.5).
+        // Queue entries do not remember which links refused them, and a queue's only consumer
+        // would get it straight back; so it is handled as rejected (dead-lettered if the queue
+        // has an alternate exchange), which also keeps a poison message from looping.
+        this.rejectEntry(entry);
         break;
-      case 'rejected': {
-        const records: StoreRecord[] = [];
-        this.deadLetter(entry, records);
-        this.removeEntry(entry, 'rejected', records);
-        if (records.length > 0) this.journal(records);
+      case 'rejected':
+        this.rejectEntry(entry);
         break;
-      }
     }
     if (!queue.deleted) this.dispatch(queue);
+  }
+
+  /** A consumer refused an acquired entry: dead-letter it (if the queue has an alternate
+   * exchange) and take it off the queue, in one commit. */
+  private rejectEntry(entry: QueueEntry): void {
+    const records: StoreRecord[] = [];
+    this.deadLetter(entry, records);
+    this.removeEntry(entry, 'rejected', records);
+    if (records.length > 0) this.journal(records);
   }
 
   /** The encoded bytes of an entry's message, read from the store if not in memory. */
