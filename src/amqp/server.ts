@@ -93,7 +93,11 @@ export class AmqpServer {
     private readonly logger: Logger,
     private readonly options: AmqpServerOptions,
   ) {
-    this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true });
+    // credit_window 0: every receiving link manages its own credit (producers get a window of
+    // --max-unsettled, special nodes their own); rhea's default would add 1000 on top.
+    // treat_modified_as_released false: rhea would otherwise report a consumer's `modified` as
+    // `released`, losing delivery-failed and undeliverable-here (AMQP 1.0 §3.4.5).
+    this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
     // SASL: ANONYMOUS always; with --auth yes also PLAIN, accepting any user until the user
     // database lands (issue 3). ANONYMOUS stays offered to keep clients without credentials working.
     this.container.sasl_server_mechanisms.enable_anonymous();
