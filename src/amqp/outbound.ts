@@ -98,6 +98,9 @@ export class ConsumerLink implements Consumer {
 
   /** More credit arrived, or the client drains: offer messages, then report drained. */
   creditChanged(draining: boolean): void {
+    // A client that releases a message and grants credit in one go expects the released message
+    // first (it is back at the head of the queue); rhea reports the release only after the flow.
+    this.applyPendingOutcomes();
     if (this.queue && !this.queue.deleted) this.broker.dispatch(this.queue);
     if (draining && (this.sender as unknown as { credit: number }).credit > 0) this.sender.set_drained(true);
   }
@@ -106,6 +109,22 @@ export class ConsumerLink implements Consumer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.applyPendingOutcomes();
     if (this.queue && !this.queue.deleted) this.broker.unsubscribe(this.queue, this);
+  }
+
+  /** rhea reports a batch of incoming dispositions only after it has read every frame of the
+   * batch, while a flow or a detach is acted on as it is read: an `accept` sent just before
+   * detaching was ignored (the message redelivered), and a release followed by new credit was
+   * overtaken by the next message. Apply the outcomes rhea holds for this link first; its own
+   * events for them later find nothing left to settle. */
+  private applyPendingOutcomes(): void {
+    const session = (this.sender as unknown as { session?: { outgoing?: { updated?: Delivery[] } } }).session;
+    for (const delivery of session?.outgoing?.updated ?? []) {
+      const d = delivery as Delivery & { link?: unknown; remote_state?: { constructor?: { composite_type?: string } } };
+      if (d.link !== this.sender) continue;
+      const kind = d.remote_state?.constructor?.composite_type;
+      if (kind === 'accepted' || kind === 'released' || kind === 'rejected' || kind === 'modified') this.outcome(d, kind);
+    }
   }
 }
