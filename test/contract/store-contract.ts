@@ -149,6 +149,32 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assertSound(s);
       }));
 
+    test('a pending enqueue can be retracted: its LSN stays in the log as a skip, the message never reaches the tables', () =>
+      withStore(async (h) => {
+        const s = h.store;
+        await s.commit([queueDeclare('q')]).durable;
+        const kept = s.commit([enqueue(s.allocateMessageId(), [['q', 1]], 'kept')]);
+        const gone = s.commit([enqueue(s.allocateMessageId(), [['q', 2]], 'consumed early')]);
+        const after = s.commit([queueDeclare('after')]);
+        assert.equal(s.retract(gone.lastLsn), true, 'still waiting for its batch');
+        assert.equal(s.retract(after.lastLsn), false, 'only enqueues can be retracted');
+        await Promise.all([kept.durable, gone.durable, after.durable]);
+        assert.equal(s.retract(kept.lastLsn), false, 'a written enqueue cannot be retracted');
+        const log = await collect(s.readLog(kept.firstLsn));
+        assert.deepEqual(
+          log.map((e) => [e.lsn, e.record.kind]),
+          [
+            [kept.lastLsn, 'enqueue'],
+            [gone.lastLsn, 'skip'],
+            [after.lastLsn, 'queue-declare'],
+          ],
+        );
+        assert.deepEqual(s.readQueue('q', 0, 10).map((e) => e.position), [1]);
+        assert.equal(s.queue('q')?.count, 1);
+        assertSound(s);
+        assertSound(await h.reopen());
+      }));
+
     test('enqueue stores a body once for every queue holding it; dequeue drops it at zero refs', () =>
       withStore(async (h) => {
         const s = h.store;
