@@ -114,7 +114,10 @@ export class HaNode {
   listening(port: number): void {
     const config = this.deps.config;
     const urls = config.ha.brokersUrl?.addresses ?? [];
-    const self = urls.find((a) => a.port === port && (a.host === config.interface || isLoopback(a.host) === isLoopback(config.interface)));
+    // The entry naming our interface; else, on loopback only, the one with our port. (Matching
+    // any host of the same kind picked the first entry on every broker of a multi-host cluster
+    // on one port, so that all backups skipped that broker: found by the simulator, seed 1.)
+    const self = urls.find((a) => a.port === port && a.host === config.interface) ?? urls.find((a) => a.port === port && isLoopback(a.host) && isLoopback(config.interface));
     this.ownAddress = self ? formatAddress(self) : `${config.interface}:${port}`;
     if (this.cluster) this.startBackup('joining');
   }
