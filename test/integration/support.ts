@@ -132,3 +132,30 @@ export async function assertServes(port: number): Promise<void> {
 export function bodies(messages: readonly (Message | { message: Message })[]): string[] {
   return messages.map((m) => String(('message' in m ? m.message : m).body));
 }
+
+/** Opens a connection and waits for the broker to close it, resolving with the close's error
+ * (a broker refuses a connection by answering the open and closing at once with an error,
+ * AMQP 1.0 §2.4.1; a stock client sees connection_open, then connection_close). Rejects if the
+ * connection is still open at the deadline. */
+export function closedByBroker(port: number, options: { properties?: Record<string, unknown>; timeoutMs?: number } = {}): Promise<{ condition?: string; description?: string }> {
+  const container = rhea.create_container();
+  return new Promise((resolve, reject) => {
+    const connection = container.connect({ host: '127.0.0.1', port, reconnect: false, properties: options.properties ?? {} } as never);
+    const timer = setTimeout(() => {
+      connection.close();
+      reject(new Error('the broker left the connection open'));
+    }, options.timeoutMs ?? 5000);
+    const done = (): void => {
+      clearTimeout(timer);
+      const error = (connection as unknown as { error?: { condition?: unknown; description?: unknown } }).error;
+      resolve({
+        ...(error?.condition !== undefined ? { condition: String(error.condition) } : {}),
+        ...(error?.description !== undefined ? { description: String(error.description) } : {}),
+      });
+    };
+    connection.once('connection_close', done);
+    connection.once('connection_error', () => {});
+    connection.once('disconnected', done);
+    connection.on('error', () => {});
+  });
+}
