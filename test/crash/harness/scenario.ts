@@ -116,6 +116,11 @@ export async function runScenario(spec: ScenarioSpec, seed: number, options: { k
   }
   history.close();
   const verdict = safeCheck(dir);
+  // Beyond the durability contract, but a broker that never settles a message, or refuses one
+  // for no reason, is broken too: said in the result, and the run fails.
+  const counts = verdict.verdict?.counts;
+  if (error === undefined && counts && counts.unsettled > 0) error = `${counts.unsettled} message(s) were never settled to their producers (the brokers were whole again)`;
+  if (error === undefined && counts && counts.notAccepted > 0) error = `${counts.notAccepted} message(s) were settled as rejected, released or modified`;
   const ok = error === undefined && verdict.verdict !== null && verdict.verdict.ok;
   const result: ScenarioResult = {
     name: spec.name,
