@@ -24,6 +24,17 @@ async function main(): Promise<number> {
   }
   for (const warning of loaded.warnings) process.stderr.write(`qpidd: warning: ${warning}\n`);
   const config = loaded.config;
+  // Listen for the signals before starting: the 'listening' log line goes out while startBroker
+  // is still returning, and a SIGTERM sent on seeing it found no handler yet and killed the
+  // process (no clean stop, no exit 0). A signal during startup stops the broker once started.
+  let signalled: ((signal: string) => void) | null = null;
+  let early: string | null = null;
+  const onSignal = (signal: string): void => {
+    if (signalled) signalled(signal);
+    else early ??= signal;
+  };
+  process.once('SIGTERM', () => onSignal('SIGTERM'));
+  process.once('SIGINT', () => onSignal('SIGINT'));
   let broker;
   try {
     broker = await startBroker(config);
@@ -32,17 +43,20 @@ async function main(): Promise<number> {
     process.stderr.write(`qpidd: ${(err as Error)?.message ?? String(err)}${code ? ` [${code}]` : ''}\n`);
     return 1;
   }
-  broker.logger.debug({ config: redactConfig(config) }, 'configuration');
+  const running = broker;
+  running.logger.debug({ config: redactConfig(config) }, 'configuration');
   await new Promise<void>((resolve) => {
-    const stop = (signal: string): void => {
-      broker.logger.info({ signal }, 'signal received');
-      broker.stop().then(resolve, (err: unknown) => {
-        broker.logger.error({ err }, 'error while stopping');
+    let stopping = false;
+    signalled = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      running.logger.info({ signal }, 'signal received');
+      running.stop().then(resolve, (err: unknown) => {
+        running.logger.error({ err }, 'error while stopping');
         resolve();
       });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    if (early !== null) signalled(early);
   });
   return 0;
 }
