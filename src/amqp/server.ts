@@ -15,6 +15,7 @@ import type { Settlements } from '../ha/settlements.js';
 import { filterKey, resolveOrCreate, type Terminus } from './address.js';
 import { errorBody, ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
+import { AMQP_HEADER, canWriteClose, closeAtOnce, inputErrorCondition } from './connection-errors.js';
 import { fixIncomingDispositions } from './rhea-dispositions.js';
 
 const require = createRequire(import.meta.url);
@@ -146,6 +147,10 @@ export class AmqpServer {
       { id: `conn-${randomUUID()}`, max_frame_size: this.options.maxFrameSizeBytes, ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}) },
       this.container,
     );
+    // Read errors are reported here, with the connection they belong to (the container's
+    // handlers do not learn it): answer with a close frame before rhea ends the socket.
+    connection.on('protocol_error', (err: unknown) => this.inputFailed(connection, socket, err));
+    connection.on('error', (err: unknown) => this.inputFailed(connection, socket, err));
     this.limitFrameSize(connection, socket);
     this.relabelTransfers(connection);
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
@@ -163,10 +168,30 @@ export class AmqpServer {
       original(buffer);
       if (internals.frame_size !== undefined && internals.frame_size > limit) {
         this.logger.warn({ frameSize: internals.frame_size, limit }, 'oversized frame; connection closed');
-        this.closeWithError(connection, { condition: 'amqp:connection:framing-error', description: `frame of ${internals.frame_size} bytes exceeds max-frame-size ${limit}` });
-        socket.destroy();
+        if (canWriteClose(connection)) closeAtOnce(connection, { condition: 'amqp:connection:framing-error', description: `frame of ${internals.frame_size} bytes exceeds max-frame-size ${limit}` });
+        // Read nothing more of it; the close goes out with the end, and a peer that never
+        // closes its side loses the socket a moment later.
+        internals.frame_size = undefined;
+        socket.pause();
+        socket.end();
+        setTimeout(() => socket.destroy(), 1000).unref();
       }
     };
+  }
+
+  /** rhea could not read a connection's input (a malformed or out-of-place frame). */
+  private inputFailed(connection: Connection, socket: Socket, err: unknown): void {
+    // A broken assertion in one of our handlers surfaces here too: it is a bug, so crash
+    // (STYLE.md 5) rather than treat it as the client's bad input.
+    if ((err as Error)?.name === 'AssertionFailure') throw err;
+    const error = inputErrorCondition(err);
+    this.logger.warn({ condition: error.condition, err: error.description, connection: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }, 'bad input; connection closed');
+    try {
+      if (canWriteClose(connection)) closeAtOnce(connection, error);
+      else if (/protocol header/i.test(error.description)) socket.write(AMQP_HEADER); // §2.2: answer with the header we speak
+    } catch (writeErr) {
+      this.logger.debug({ err: writeErr }, 'could not write the close');
+    }
   }
 
   private relabelTransfers(connection: Connection): void {
