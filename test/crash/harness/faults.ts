@@ -7,10 +7,10 @@ import { RECOVERY_MS_MAX, type ClusterBrokers, type StandaloneBrokers } from './
 import type { HistoryWriter } from './history.js';
 
 export type StandaloneFault = 'standalone-kill';
-export type ClusterFault = 'primary-kill' | 'backup-kill' | 'primary-hang' | 'total-failure' | 'catchup-kill';
+export type ClusterFault = 'primary-kill' | 'backup-kill' | 'primary-hang' | 'total-failure' | 'catchup-kill' | 'primary-kill-during-catchup';
 export type FaultKind = StandaloneFault | ClusterFault;
 
-export const CLUSTER_FAULTS: readonly ClusterFault[] = ['primary-kill', 'backup-kill', 'primary-hang', 'total-failure', 'catchup-kill'];
+export const CLUSTER_FAULTS: readonly ClusterFault[] = ['primary-kill', 'backup-kill', 'primary-hang', 'total-failure', 'catchup-kill', 'primary-kill-during-catchup'];
 
 export interface FaultRecord {
   readonly kind: FaultKind;
@@ -217,6 +217,40 @@ async function catchupKill(brokers: ClusterBrokers, ctx: FaultContext): Promise<
   return { kind: 'catchup-kill', target, recoveryMs: Math.round(performance.now() - startedMs), detail: { delayMs, attempts, stateAtKill } };
 }
 
+/** Two failures without time to catch up between them: a backup restarts, and while it is
+ * catching up the primary dies. The other backup is still ready and is promoted; the catching-up
+ * one (never in the gate) must start again from the new primary. Needs three brokers. */
+async function primaryKillDuringCatchup(brokers: ClusterBrokers, ctx: FaultContext): Promise<FaultRecord> {
+  const startedMs = performance.now();
+  const old = brokers.primary;
+  const backups = brokers.backups();
+  if (backups.length < 2) throw new Error('primary-kill-during-catchup needs two backups');
+  const rejoining = ctx.random.pick(backups);
+  const survivor = backups.find((i) => i !== rejoining) as number;
+  step(ctx, 'primary-kill-during-catchup', brokers.name(rejoining), 'SIGKILL');
+  await brokers.kill(rejoining);
+  step(ctx, 'primary-kill-during-catchup', brokers.name(rejoining), 'restart');
+  await brokers.restart(rejoining);
+  await brokers.waitForStateLog(rejoining, 'catchup');
+  const logs = brokers.cluster.broker(rejoining).logs;
+  const stateAtKill = logs.some((line) => line.msg === 'HA state changed' && line['to'] === 'ready') ? 'ready' : 'catchup';
+  step(ctx, 'primary-kill-during-catchup', brokers.name(old), 'SIGKILL', { rejoining: brokers.name(rejoining), rejoiningState: stateAtKill });
+  await brokers.kill(old);
+  step(ctx, 'primary-kill-during-catchup', brokers.name(survivor), 'promote');
+  await brokers.promote(survivor);
+  await brokers.waitForState(survivor, 'active');
+  step(ctx, 'primary-kill-during-catchup', brokers.name(old), 'restart');
+  await brokers.restart(old);
+  await brokers.waitWhole();
+  step(ctx, 'primary-kill-during-catchup', 'all', 'whole');
+  return {
+    kind: 'primary-kill-during-catchup',
+    target: brokers.name(old),
+    recoveryMs: Math.round(performance.now() - startedMs),
+    detail: { promoted: brokers.name(survivor), rejoining: brokers.name(rejoining), stateAtKill },
+  };
+}
+
 export async function clusterFault(kind: ClusterFault, brokers: ClusterBrokers, ctx: FaultContext, options: { unfencedHangs?: boolean } = {}): Promise<FaultRecord> {
   switch (kind) {
     case 'primary-kill':
@@ -229,6 +263,8 @@ export async function clusterFault(kind: ClusterFault, brokers: ClusterBrokers, 
       return totalFailure(brokers, ctx);
     case 'catchup-kill':
       return catchupKill(brokers, ctx);
+    case 'primary-kill-during-catchup':
+      return primaryKillDuringCatchup(brokers, ctx);
   }
 }
 

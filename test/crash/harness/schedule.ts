@@ -20,9 +20,11 @@ export const DEFAULT_SCHEDULE: readonly ScenarioSpec[] = [
 
 export const LONG_SCHEDULE: readonly ScenarioSpec[] = [
   ...DEFAULT_SCHEDULE,
-  // Every cluster fault in one run, and hangs that end in a promotion without fencing (the
-  // stale primary must stop itself).
+  // Every cluster fault in one run, two failures without catch-up between them, and hangs that
+  // end in a promotion without fencing (the stale primary must stop itself). The first keeps
+  // the consumer behind (a backlog through every promotion); the second keeps the queue short.
   { ...base, name: 'mixed', topology: 'cluster', faultKinds: CLUSTER_FAULTS, faultCount: 12, consumerRatePerS: 250, gapMs: [300, 2000], unfencedHangs: true },
+  { ...base, name: 'mixed-no-backlog', topology: 'cluster', faultKinds: CLUSTER_FAULTS, faultCount: 12, gapMs: [300, 2000], unfencedHangs: true },
 ];
 
 export function faultTotal(schedule: readonly ScenarioSpec[]): number {
