@@ -17,6 +17,7 @@ import { errorBody, ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
 import { AMQP_HEADER, canWriteClose, closeAtOnce, inputErrorCondition } from './connection-errors.js';
 import { fixIncomingDispositions } from './rhea-dispositions.js';
+import { attachBeforeTransfers } from './rhea-session-order.js';
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
@@ -203,6 +204,7 @@ export class AmqpServer {
         on_transfer(frame: { performative: { message_format?: number } }): void;
       };
       fixIncomingDispositions(session);
+      attachBeforeTransfers(session);
       const onTransfer = session.on_transfer.bind(session);
       session.on_transfer = (frame) => {
         if (frame.performative.message_format === 0) frame.performative.message_format = RAW_FORMAT;
