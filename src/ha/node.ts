@@ -317,6 +317,14 @@ export class HaNode {
     const statuses = await Promise.all(others.map(async (address) => ({ address, status: await probe(address).catch(() => null) })));
     for (const { address, status } of statuses) {
       if (!status || status.storeId === meta.storeId) continue;
+      // A ready backup of an older epoch than our store's followed a primary that is gone and
+      // never saw the later one (whose store we have): it holds nothing newer and must not block
+      // us, or the cluster deadlocks with it ready and us joining (found by the simulator, seed
+      // 310). It resyncs from us.
+      if (status.state === 'ready' && status.epoch < meta.epoch) {
+        warnings.push(`${status.name} is a ready backup of epoch ${status.epoch}, older than this store's ${meta.epoch}; it will resync`);
+        continue;
+      }
       if (status.state !== 'joining') {
         throw new BrokerError('NOT_ALLOWED', `promote: ${status.name} (${formatAddress(address)}) is ${status.state}; only a ready backup can be promoted while another broker is active or ready`);
       }
