@@ -81,15 +81,17 @@ export async function measureRow(
     server = await start();
     const options: LoadgenOptions = { ...LOADGEN_DEFAULTS, ...shape, host: server.host, port: server.port };
     log(`  ${server.kind} pid ${server.pid} port ${server.port}: ${shapeLabel(shape)}, durable ${options.durable ? 'yes' : 'no'}, ${options.settle}, ${options.durationS} s`);
+    const peerPids = server.peerPids ?? [];
     const cpuBeforeS = processCpuS(server.pid);
+    const peerCpuBeforeS = peerPids.map(processCpuS);
     const wallBeforeMs = performance.now();
     const result = await runLoadgen(options);
     const cpuAfterS = processCpuS(server.pid);
+    const peerCpuAfterS = peerPids.map(processCpuS);
     // Average over the whole loadgen run (connect, warm-up, window, drain), in % of one core.
-    const serverCpuPct =
-      cpuBeforeS !== undefined && cpuAfterS !== undefined
-        ? Math.round(((cpuAfterS - cpuBeforeS) / ((performance.now() - wallBeforeMs) / 1000)) * 100)
-        : null;
+    const wallS = (performance.now() - wallBeforeMs) / 1000;
+    const serverCpuPct = cpuBeforeS !== undefined && cpuAfterS !== undefined ? Math.round(((cpuAfterS - cpuBeforeS) / wallS) * 100) : null;
+    const peerCpuPct = peerPids.length > 0 ? Math.round((peerPids.reduce((sum, _, i) => sum + ((peerCpuAfterS[i] ?? 0) - (peerCpuBeforeS[i] ?? 0)), 0) / wallS) * 100) : null;
     const crashed = server.exitedEarly();
     const ok = result.ok && !crashed;
     const problem = crashed ? 'server exited during the run' : result.ok ? undefined : describeFailure(result);
@@ -97,7 +99,7 @@ export async function measureRow(
       `    ${result.receivedMsgsPerS} msg/s, e2e p50 ${result.latencyMs.endToEnd.p50} ms p99 ${result.latencyMs.endToEnd.p99} ms, ` +
         `server CPU ${serverCpuPct ?? '?'}%, loadgen CPU ${result.cpu.pctOfCore}%${problem ? `; ${problem}` : ''}`,
     );
-    return { ok, result, row: { ...base, ...loadRowFields(result), serverCpuPct, ok, problem: problem ?? null, detail: result } };
+    return { ok, result, row: { ...base, ...loadRowFields(result), serverCpuPct, ...(peerCpuPct === null ? {} : { peerCpuPct }), ok, problem: problem ?? null, detail: result } };
   } catch (err) {
     const problem = (err as Error).message.split('\n')[0] as string;
     log(`    failed: ${(err as Error).message}`);

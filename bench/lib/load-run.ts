@@ -13,10 +13,13 @@ import type { LoadgenResult } from './loadgen-result.js';
 import { buildMessageTemplate } from './message-template.js';
 import type { MessageTemplate } from './message-template.js';
 import { Pacer } from './pacer.js';
+import { Timeline, epochNowMs } from './timeline.js';
 
 const ATTACH_TIMEOUT_MS = 10_000;
 const ERROR_SAMPLES_MAX = 5;
 const DRAIN_POLL_MS = 20;
+/** Timeline bucket: fine enough to cut out a catch-up window of a second or two. */
+const TIMELINE_BUCKET_MS = 100;
 /** At-most-once may lose messages by design; its drain ends after this long without a receipt. */
 const AT_MOST_ONCE_QUIET_MS = 1000;
 
@@ -60,6 +63,7 @@ class LoadRun {
   private closing = false;
   private readonly count = { sent: 0, accepted: 0, rejected: 0, released: 0, received: 0 };
   private readonly window = { sent: 0, accepted: 0, received: 0 };
+  private timeline: Timeline | undefined;
 
   constructor(private readonly options: LoadgenOptions) {
     this.container = rhea.create_container({ id: `bench-loadgen-${process.pid}` });
@@ -82,6 +86,7 @@ class LoadRun {
       throw err;
     }
 
+    this.timeline = new Timeline(epochNowMs(), TIMELINE_BUCKET_MS, ['accepted', 'received']);
     this.sending = true;
     for (const producer of this.producers) this.pump(producer);
     await delay(o.warmupS * 1000);
@@ -123,6 +128,7 @@ class LoadRun {
       drainMs: Math.round(drainMs),
       errors: this.errors,
       errorSamples: this.errorSamples,
+      timeline: this.timeline.data(),
       cpu: {
         userS: round(cpu.user / 1e6, 2),
         systemS: round(cpu.system / 1e6, 2),
@@ -246,6 +252,7 @@ class LoadRun {
       } else {
         this.ledger.settled(producer.index, seq);
         this.count.accepted++;
+        this.timeline?.add('accepted', performance.timeOrigin + now);
         if (this.measuring) this.window.accepted++;
       }
     }
@@ -261,6 +268,7 @@ class LoadRun {
     this.lastProgressMs = performance.now();
     if (outcome === 'accepted') {
       this.count.accepted++;
+      this.timeline?.add('accepted', performance.timeOrigin + this.lastProgressMs);
       this.ledger.settled(producer.index, delivery.seq);
       if (this.measuring) {
         this.window.accepted++;
@@ -277,6 +285,7 @@ class LoadRun {
     const now = performance.now();
     this.lastProgressMs = now;
     this.count.received++;
+    this.timeline?.add('received', performance.timeOrigin + now);
     const properties = (context.message as Message).application_properties as Record<string, number> | undefined;
     if (!properties) {
       this.ledger.received(-1, -1);

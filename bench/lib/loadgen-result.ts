@@ -3,6 +3,7 @@
 // the loss check covers warm-up messages too.
 import type { LatencySummaryMs } from './latency.js';
 import type { LoadgenOptions } from './loadgen-options.js';
+import type { TimelineData } from './timeline.js';
 
 export interface LoadgenCounts {
   readonly sent: number;
@@ -44,6 +45,9 @@ export interface LoadgenResult {
   readonly errors: number;
   /** The first few error descriptions, for a human reading the output. */
   readonly errorSamples: readonly string[];
+  /** Accepted and received messages per 100 ms from the first send, on the machine-wide clock
+   * (epoch ms), so a harness can cut out the rate during an event it caused (a catch-up). */
+  readonly timeline: TimelineData;
   /** The load generator's own CPU over the run; near 100 means it, not the server, may be the limit. */
   readonly cpu: { readonly userS: number; readonly systemS: number; readonly pctOfCore: number };
 }

@@ -36,11 +36,15 @@ export interface ExitStatus {
 export interface RunningServer {
   readonly pid: number;
   readonly port: number;
+  /** The whole "listening" event (qpidd adds httpPort, haState, ...). */
+  readonly listening: Readonly<Record<string, unknown>>;
   /** Resolves when the process has exited, however it ended. */
   readonly exited: Promise<ExitStatus>;
   readonly stderrTail: readonly string[];
   /** SIGTERM, then SIGKILL after killAfterMs; resolves with the exit status. */
   stop(killAfterMs?: number): Promise<ExitStatus>;
+  /** Sends a signal now (SIGKILL for a crash) without waiting; a no-op once exited. */
+  kill(signal: NodeJS.Signals): void;
 }
 
 export interface StartServerOptions {
@@ -62,16 +66,21 @@ function exitPromise(child: ChildProcess): Promise<ExitStatus> {
   });
 }
 
-/** Parses a pino-style line and returns its port when it is the "listening" event. */
-export function listeningPort(line: string): number | undefined {
+/** Parses a pino-style line and returns it when it is the "listening" event with a port. */
+export function listeningEvent(line: string): Readonly<Record<string, unknown>> | undefined {
   if (!line.startsWith('{')) return undefined;
   try {
     const event = JSON.parse(line) as { msg?: unknown; port?: unknown };
-    if (event.msg === 'listening' && typeof event.port === 'number' && event.port > 0) return event.port;
+    if (event.msg === 'listening' && typeof event.port === 'number' && event.port > 0) return event;
   } catch {
     // Not JSON: a stray console line, ignored.
   }
   return undefined;
+}
+
+/** The port of a "listening" event line, if it is one. */
+export function listeningPort(line: string): number | undefined {
+  return listeningEvent(line)?.['port'] as number | undefined;
 }
 
 export function startServer(options: StartServerOptions): Promise<RunningServer> {
@@ -113,15 +122,19 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
         return;
       }
       stdout.push(line);
-      const port = listeningPort(line);
-      if (port === undefined) return;
+      const event = listeningEvent(line);
+      if (event === undefined) return;
       ready = true;
       clearTimeout(timer);
       resolve({
         pid: child.pid as number,
-        port,
+        port: event['port'] as number,
+        listening: event,
         exited,
         stderrTail: stderr.lines,
+        kill(signal) {
+          if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+        },
         async stop(killAfterMs = 10_000) {
           if (child.exitCode !== null || child.signalCode !== null) return exited;
           child.kill('SIGTERM');

@@ -17,9 +17,17 @@ export interface BenchServer {
   readonly port: number;
   readonly pid: number;
   readonly dataDir?: string;
+  /** Other processes serving the same load (a cluster's backups): their CPU is reported too. */
+  readonly peerPids?: readonly number[];
+  /** The management HTTP port, when started with --http-port. */
+  readonly httpPort?: number;
   readonly stderrTail: readonly string[];
+  /** Resolves when the process has exited, however it ended. */
+  readonly exited: Promise<ExitStatus>;
   /** True once the process has exited on its own (a crash, during a row). */
   exitedEarly(): boolean;
+  /** SIGKILL now (a crash the harness causes); resolves once the process is gone. */
+  kill(): Promise<ExitStatus>;
   stop(): Promise<ExitStatus>;
 }
 
@@ -34,7 +42,13 @@ export async function startRelay(extraArgs: readonly string[] = []): Promise<Ben
     port: server.port,
     pid: server.pid,
     stderrTail: server.stderrTail,
+    exited: server.exited,
     exitedEarly: () => exited && !stopping,
+    kill: () => {
+      stopping = true;
+      server.kill('SIGKILL');
+      return server.exited;
+    },
     stop: () => {
       stopping = true;
       return server.stop();
@@ -45,35 +59,58 @@ export async function startRelay(extraArgs: readonly string[] = []): Promise<Ben
 export interface BrokerStartOptions {
   readonly storeSync?: 'fsync' | 'none';
   readonly extraArgs?: readonly string[];
+  /** An existing data directory (a prepared store, a cluster member's): kept when the broker
+   * stops. Without it the broker gets a fresh one, removed when it stops. */
+  readonly dataDir?: string;
+  /** A fixed AMQP port (cluster members must know each other's before they start); default 0. */
+  readonly port?: number;
+  /** Start the management HTTP listener on a free port (BenchServer.httpPort). */
+  readonly http?: boolean;
+  readonly readyTimeoutMs?: number;
 }
 
 export async function startBroker(options: BrokerStartOptions = {}): Promise<BenchServer> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'qpidd-bench-'));
-  const args = [brokerScript, '--port', '0', '--data-dir', dataDir];
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'qpidd-bench-'));
+  const args = [brokerScript, '--port', String(options.port ?? 0), '--data-dir', dataDir];
   if (options.storeSync) args.push('--store-sync', options.storeSync);
+  if (options.http) args.push('--http-port', '0');
   args.push(...(options.extraArgs ?? []));
   let server;
   try {
-    server = await startServer({ args });
+    server = await startServer({ args, ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}) });
   } catch (err) {
-    rmSync(dataDir, { recursive: true, force: true });
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
   let stopping = false;
   let exited = false;
   void server.exited.then(() => (exited = true));
+  const httpPort = server.listening['httpPort'];
+  const cleanUp = (): void => {
+    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+  };
   return {
     kind: 'broker',
     host: '127.0.0.1',
     port: server.port,
     pid: server.pid,
     dataDir,
+    ...(typeof httpPort === 'number' ? { httpPort } : {}),
     stderrTail: server.stderrTail,
+    exited: server.exited,
     exitedEarly: () => exited && !stopping,
+    kill: async () => {
+      stopping = true;
+      server.kill('SIGKILL');
+      const status = await server.exited;
+      cleanUp();
+      return status;
+    },
     stop: async () => {
       stopping = true;
       const status = await server.stop();
-      rmSync(dataDir, { recursive: true, force: true });
+      cleanUp();
       return status;
     },
   };
