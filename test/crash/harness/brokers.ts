@@ -2,6 +2,7 @@
 // which the harness is the cluster manager (it promotes with the real `qpid-ha --cluster-manager
 // promote`, as a resource manager would). Every incarnation of every broker is kept, so that a
 // failing run's report holds the logs of brokers that have since been killed.
+import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { HaStatus } from '../../../src/ha/node.js';
 import { freePort, removeDir, startQpidd, tempDir, waitFor, type BrokerProcess } from '../../helpers/broker-process.js';
@@ -15,6 +16,24 @@ export interface Incarnation {
   readonly broker: BrokerProcess;
 }
 
+const children = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** A test runner that times out a test ends its process: take the brokers and clients along
+ * (they are not detached, but nothing else would stop them). */
+export function killOnExit(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', () => {
+    for (const running of children) {
+      running.kill('SIGCONT');
+      running.kill('SIGKILL');
+    }
+  });
+}
+
 abstract class Brokers {
   readonly incarnations: Incarnation[] = [];
   abstract readonly url: string;
@@ -22,6 +41,7 @@ abstract class Brokers {
 
   protected track(name: string, broker: BrokerProcess): BrokerProcess {
     this.incarnations.push({ name, broker });
+    killOnExit(broker.child);
     return broker;
   }
 }
@@ -41,7 +61,12 @@ export class StandaloneBrokers extends Brokers {
 
   static async start(): Promise<StandaloneBrokers> {
     const brokers = new StandaloneBrokers(await freePort());
-    await brokers.restart();
+    try {
+      await brokers.restart();
+    } catch (err) {
+      await brokers.stop();
+      throw err;
+    }
     return brokers;
   }
 
@@ -102,7 +127,12 @@ export class ClusterBrokers extends Brokers {
   static async start(size: number, heartbeatS: number): Promise<ClusterBrokers> {
     const cluster = await Cluster.start({ size, heartbeatS, maintenanceS: 0.1, backupTimeoutS: 5 });
     const brokers = new ClusterBrokers(cluster);
-    await cluster.promoteAndWait(0);
+    try {
+      await cluster.promoteAndWait(0);
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
     brokers.primary = 0;
     return brokers;
   }

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from './brokers.js';
 import type { ConsumerArgs, ProducerArgs } from './client-args.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -20,6 +21,7 @@ export interface ClientProcess {
 
 function spawnClient(main: string, id: string, args: object): ClientProcess {
   const child = spawn(process.execPath, [join(here, main), JSON.stringify(args)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  killOnExit(child);
   let stderrText = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (chunk: string) => {
