@@ -1,0 +1,514 @@
+// The checkers: they watch the simulated cluster after every event and at the end, and record a
+// violation (a stable code and the simulated time) whenever the replication protocol breaks a
+// promise of DESIGN.md §3-5:
+//   LOST             a message settled (accepted) to its producer by the legitimate primary is
+//                    neither on a later primary nor consumed, although a broker that had it
+//                    durable when it was settled (the primary, or a backup in its ack gate) still
+//                    had it and could have been promoted instead: never wiped since, and ready
+//                    (or joining, when the new primary was promoted from joining). When no such
+//                    holder is left the contract allows the loss (N-1 failures): it is counted.
+//   TWO_PRIMARIES    two brokers served clients with the same epoch.
+//   STALE_SERVING    a broker served clients with an epoch below the highest promoted, in a run
+//                    whose cluster manager made no bad choice.
+//   STALE_NOT_FENCED a stale primary still served clients a bounded time after the heal.
+//   STALE_SETTLED    a stale primary settled a message, in a run with no bad choice.
+//   BACKUP_SERVED    a backup admitted a client or took a publish.
+//   PROMOTED_UNREADY a broker in catch-up accepted a promotion (only ready backups may be
+//                    promoted, reference §1.12.12.4).
+//   NOT_PREFIX       a backup applied a log entry its primary does not have at that LSN.
+//   STALE_RECORDS    a backup that had seen epoch E applied records of a primary below E.
+//   ORDER            a producer's messages on a queue are out of order beyond what resends
+//                    explain (a message settled before another was first sent sits after it).
+//   CONFIG_DIVERGED, MESSAGES_DIVERGED
+//                    after convergence a ready backup's queues, exchanges, bindings or messages
+//                    differ from the primary's.
+//   CONFIG_LOST      like LOST, for a configuration change confirmed to the operator: a queue,
+//                    exchange or binding it created is missing on a later primary, or one it
+//                    deleted is back.
+//   NOT_CONVERGED    the liveness phase ended without a primary, ready backups and every
+//                    producer's messages settled.
+//   BROKER_THREW, UNHANDLED_REJECTION
+//                    production code threw out of an event, or left a rejection unhandled.
+
+import type { HaState } from '../../src/ha/role.js';
+import { servesClients } from '../../src/ha/role.js';
+import type { Settlements } from '../../src/ha/settlements.js';
+import type { CommitTicket, LogEntry, StoreRecord } from '../../store/index.js';
+import type { SimBroker } from './broker.js';
+import type { DiskHooks } from './disk.js';
+import { messageKey, parseBody, type AdminOp, type SettleInfo } from './protocol.js';
+import type { ServerHooks } from './server.js';
+import type { Trace } from './trace.js';
+import type { Life, World } from './world.js';
+
+export type ViolationCode =
+  | 'LOST'
+  | 'TWO_PRIMARIES'
+  | 'STALE_SERVING'
+  | 'STALE_NOT_FENCED'
+  | 'STALE_SETTLED'
+  | 'BACKUP_SERVED'
+  | 'PROMOTED_UNREADY'
+  | 'NOT_PREFIX'
+  | 'STALE_RECORDS'
+  | 'ORDER'
+  | 'CONFIG_DIVERGED'
+  | 'CONFIG_LOST'
+  | 'MESSAGES_DIVERGED'
+  | 'NOT_CONVERGED'
+  | 'BROKER_THREW'
+  | 'UNHANDLED_REJECTION';
+
+export interface Violation {
+  readonly code: ViolationCode;
+  readonly atMs: number;
+  readonly detail: string;
+}
+
+interface Settled {
+  readonly producer: string;
+  readonly seq: number;
+  readonly info: SettleInfo;
+}
+
+interface LedgerEntry {
+  readonly epoch: number;
+  readonly producer: string;
+  readonly seq: number;
+}
+
+export interface OracleOptions {
+  /** The cluster manager may promote while the old primary lives: stale primaries are expected
+   * until the heal, and their settlements are counted, not failed. */
+  readonly badManager: boolean;
+  /** How long after the heal a stale primary may still serve. */
+  readonly fenceBoundMs: number;
+}
+
+const VIOLATIONS_KEPT_MAX = 50;
+
+export class Oracle {
+  readonly violations: Violation[] = [];
+  maxEpoch = 0;
+  private readonly servedBy = new Map<number, string>();
+  private readonly epochOfLife = new Map<Life, number>();
+  private readonly storeOfLife = new Map<Life, SimBroker>();
+  /** Times a broker's store was wiped (a catch-up starts over): what it held is gone. */
+  private readonly failures = new Map<string, number[]>();
+  readonly settled = new Map<string, Settled>();
+  readonly consumed = new Set<string>();
+  private readonly ledger = new Map<string, Map<number, LedgerEntry>>();
+  private readonly lastState = new Map<string, HaState | null>();
+  private readonly staleSince = new Map<Life, number>();
+  private readonly reported = new Set<string>();
+  healedAtMs: number | null = null;
+  staleSettled = 0;
+  legitSettled = 0;
+  permittedLosses = 0;
+  promotions = 0;
+
+  constructor(
+    private readonly world: World,
+    private readonly trace: Trace,
+    private readonly brokers: readonly SimBroker[],
+    private readonly options: OracleOptions,
+  ) {}
+
+  violation(code: ViolationCode, detail: string, once?: string): void {
+    if (once !== undefined) {
+      if (this.reported.has(once)) return;
+      this.reported.add(once);
+    }
+    this.trace.note('chk', `VIOLATION ${code}`, { detail });
+    if (this.violations.length < VIOLATIONS_KEPT_MAX) this.violations.push({ code, atMs: this.world.nowMs, detail });
+  }
+
+  wiped(broker: string, why: string): void {
+    let list = this.failures.get(broker);
+    if (!list) {
+      list = [];
+      this.failures.set(broker, list);
+    }
+    list.push(this.world.nowMs);
+    this.trace.debug('chk', `${broker} holds nothing any more`, { why });
+  }
+
+  private failedSince(broker: string, sinceMs: number): boolean {
+    return (this.failures.get(broker) ?? []).some((t) => t >= sinceMs);
+  }
+
+  private broker(name: string): SimBroker | undefined {
+    return this.brokers.find((b) => b.name === name);
+  }
+
+  /** The epoch a broker serves clients with right now, or null. */
+  servingEpoch(broker: SimBroker): number | null {
+    const node = broker.node;
+    if (!node || !broker.up || !broker.server?.currentService || !servesClients(node.state)) return null;
+    return node.primaryReplicator()?.epoch ?? null;
+  }
+
+  // ------------------------------------------------------------------ after every event
+
+  afterEvent(): void {
+    for (const broker of this.brokers) {
+      const state = broker.up ? (broker.node?.state ?? null) : null;
+      const previous = this.lastState.get(broker.name) ?? null;
+      if (state !== previous) {
+        this.lastState.set(broker.name, state);
+        // A promotion may pass through recovering within one event.
+        const primary = (s: HaState | null): boolean => s === 'recovering' || s === 'active';
+        if (primary(state) && !primary(previous)) this.newPrimary(broker, previous);
+      }
+      const epoch = this.servingEpoch(broker);
+      const life = broker.life;
+      if (epoch === null || !life) {
+        if (life) this.staleSince.delete(life);
+        continue;
+      }
+      this.epochOfLife.set(life, epoch);
+      const holder = this.servedBy.get(epoch);
+      if (holder === undefined) this.servedBy.set(epoch, broker.name);
+      else if (holder !== broker.name) this.violation('TWO_PRIMARIES', `${broker.name} and ${holder} both served clients with epoch ${epoch}`, `two:${epoch}`);
+      if (epoch >= this.maxEpoch) {
+        this.staleSince.delete(life);
+        continue;
+      }
+      if (!this.options.badManager) {
+        this.violation('STALE_SERVING', `${broker.name} serves clients with epoch ${epoch} after epoch ${this.maxEpoch} was promoted`, `stale:${broker.name}:${life.incarnation}`);
+        continue;
+      }
+      const since = this.staleSince.get(life) ?? this.world.nowMs;
+      this.staleSince.set(life, since);
+      const healed = this.healedAtMs;
+      if (healed !== null && this.world.nowMs - Math.max(since, healed) > this.options.fenceBoundMs) {
+        this.violation('STALE_NOT_FENCED', `${broker.name} (epoch ${epoch}) still serves clients ${Math.round(this.world.nowMs - healed)} ms after the heal; epoch ${this.maxEpoch} is current`, `unfenced:${broker.name}:${life.incarnation}`);
+      }
+    }
+  }
+
+  /** A broker became primary: what every settled message must survive (DESIGN.md §5). */
+  private newPrimary(broker: SimBroker, previous: HaState | null): void {
+    this.promotions++;
+    const epoch = broker.node?.primaryReplicator()?.epoch ?? this.maxEpoch;
+    this.trace.note('chk', `${broker.name} is primary`, { epoch, from: previous });
+    this.checkHasSettled(broker, `promotion of ${broker.name} (epoch ${epoch})`, previous === 'joining');
+    // Positions above what the new primary has were never replicated: they will be reused.
+    const store = broker.store;
+    if (!store) return;
+    for (const [queue, entries] of this.ledger) {
+      const lastPosition = store.queue(queue)?.lastPosition ?? 0;
+      for (const [position, entry] of entries) if (position > lastPosition && entry.epoch < epoch) entries.delete(position);
+    }
+  }
+
+  /** Every message settled by a legitimate primary is on `broker` or was consumed, unless the
+   * contract allows its loss (every broker that held it failed since). */
+  checkHasSettled(broker: SimBroker, when: string, fromJoining: boolean): void {
+    this.checkConfig(broker, when, fromJoining);
+    const present = this.messagesOn(broker);
+    for (const [key, settled] of this.settled) {
+      if (settled.info.atMs > this.world.nowMs || present.has(key) || this.consumed.has(key)) continue;
+      const intact = this.intactHolder(settled.info, broker.name, fromJoining);
+      if (intact === null) {
+        this.permittedLosses++;
+        this.trace.note('chk', `message ${key} lost; every holder failed (allowed)`, { holders: settled.info.holders });
+        this.settled.delete(key);
+        continue;
+      }
+      this.violation('LOST', `message ${key} settled by ${settled.info.broker} (epoch ${settled.info.epoch}) at ${settled.info.atMs.toFixed(3)} ms is missing after ${when}; ${intact} still held it`, `lost:${key}`);
+    }
+  }
+
+  /** A holder whose store was not wiped since the settlement and that is the broker checked,
+   * or could have been promoted instead: ready, or joining when the checked broker was itself
+   * promoted from joining (total failure: the manager must pick the most recent store). A
+   * crashed broker keeps its durable store; it counts again once it runs. */
+  private intactHolder(info: SettleInfo, checked: string, fromJoining: boolean): string | null {
+    for (const holder of info.holders) {
+      if (this.failedSince(holder, info.atMs)) continue;
+      if (holder === checked) return holder;
+      const broker = this.broker(holder);
+      const state = broker?.up ? broker.node?.state : undefined;
+      if (state === 'ready' || (fromJoining && state === 'joining')) return holder;
+    }
+    return null;
+  }
+
+  /** The manager's promote request was accepted by a broker that was catching up. */
+  promotedFrom(broker: string, before: HaState, after: HaState): void {
+    if (before === 'catchup' && (after === 'recovering' || after === 'active')) {
+      this.violation('PROMOTED_UNREADY', `${broker} was promoted while catching up (its store is partial)`);
+    }
+  }
+
+  private messagesOn(broker: SimBroker): Set<string> {
+    const keys = new Set<string>();
+    const store = broker.store;
+    if (!store) return keys;
+    for (const queue of store.queues()) {
+      for (const entry of store.readQueue(queue.declare.queue, 0, Number.MAX_SAFE_INTEGER)) {
+        const body = store.readMessage(entry.messageId);
+        const id = body ? parseBody(body) : null;
+        if (id) keys.add(messageKey(id));
+      }
+    }
+    return keys;
+  }
+
+  /** A configuration change confirmed by a legitimate primary must survive like a message. */
+  configConfirmed(op: AdminOp, info: SettleInfo): void {
+    if (!info.legit) return;
+    const replicated = (args: Readonly<Record<string, string>>): boolean => args['qpid.replicate'] !== 'none';
+    switch (op.kind) {
+      case 'declare-queue':
+        if (replicated(op.args)) this.config.set(`queue ${op.name}`, { present: true, info });
+        return;
+      case 'delete-queue':
+        this.config.set(`queue ${op.name}`, { present: false, info });
+        for (const key of [...this.config.keys()]) if (key.startsWith('binding ') && key.split(' ')[2] === op.name) this.config.set(key, { present: false, info });
+        return;
+      case 'declare-exchange':
+        if (replicated(op.args)) this.config.set(`exchange ${op.name}`, { present: true, info });
+        return;
+      case 'delete-exchange':
+        this.config.set(`exchange ${op.name}`, { present: false, info });
+        for (const key of [...this.config.keys()]) if (key.startsWith('binding ') && key.split(' ')[1] === op.name) this.config.set(key, { present: false, info });
+        return;
+      case 'bind':
+      case 'unbind':
+        if (this.config.has(`queue ${op.queue}`) && this.config.has(`exchange ${op.exchange}`)) this.config.set(`binding ${op.exchange} ${op.queue} ${op.key}`, { present: op.kind === 'bind', info });
+        return;
+    }
+  }
+
+  private readonly config = new Map<string, { present: boolean; info: SettleInfo }>();
+
+  private checkConfig(broker: SimBroker, when: string, fromJoining: boolean): void {
+    const store = broker.store;
+    if (!store) return;
+    const actual = new Set<string>([
+      ...store.queues().map((q) => `queue ${q.declare.queue}`),
+      ...store.exchanges().map((e) => `exchange ${e.exchange}`),
+      ...store.bindings().map((b) => `binding ${b.exchange} ${b.queue} ${b.key}`),
+    ]);
+    for (const [key, expected] of this.config) {
+      if (expected.info.atMs > this.world.nowMs || actual.has(key) === expected.present) continue;
+      const intact = this.intactHolder(expected.info, broker.name, fromJoining);
+      if (intact === null) {
+        this.permittedLosses++;
+        this.trace.note('chk', `${key} ${expected.present ? 'lost' : 'back'}; every holder failed (allowed)`, { holders: expected.info.holders });
+        this.config.delete(key);
+        continue;
+      }
+      this.violation('CONFIG_LOST', `${key} confirmed ${expected.present ? 'created' : 'deleted'} by ${expected.info.broker} (epoch ${expected.info.epoch}) at ${expected.info.atMs.toFixed(3)} ms is ${expected.present ? 'missing' : 'back'} after ${when}; ${intact} still held the change`, `configlost:${key}`);
+    }
+  }
+
+  // ------------------------------------------------------------------ hooks
+
+  producerSettled(producer: string, seq: number, info: SettleInfo): void {
+    if (info.legit) {
+      this.legitSettled++;
+      this.settled.set(`${producer}:${seq}`, { producer, seq, info });
+      return;
+    }
+    this.staleSettled++;
+    if (!this.options.badManager) this.violation('STALE_SETTLED', `message ${producer}:${seq} settled by ${info.broker} with stale epoch ${info.epoch} (epoch ${this.maxEpoch} promoted)`);
+  }
+
+  readonly serverHooks: ServerHooks = {
+    admitted: (broker, role) => {
+      const state = this.broker(broker)?.node?.state;
+      if (role === 'client' && (!state || !servesClients(state))) this.violation('BACKUP_SERVED', `${broker} admitted a client in state ${state ?? 'down'}`);
+    },
+    published: (broker) => {
+      const b = this.broker(broker);
+      if (!b || this.servingEpoch(b) === null) this.violation('BACKUP_SERVED', `${broker} took a publish while not serving clients (state ${b?.node?.state ?? 'down'})`);
+    },
+    settled: (broker, settlements: Settlements) => {
+      const b = this.broker(broker);
+      const epoch = b ? (this.servingEpoch(b) ?? -1) : -1;
+      const legit = epoch === this.maxEpoch && this.servedBy.get(epoch) === broker;
+      return { broker, epoch, legit, holders: [broker, ...settlements.gate.memberIds], atMs: this.world.nowMs };
+    },
+    consumed: (_broker, body) => {
+      const id = parseBody(body);
+      if (id) this.consumed.add(messageKey(id));
+    },
+  };
+
+  diskHooks(broker: SimBroker, life: Life): DiskHooks {
+    this.storeOfLife.set(life, broker);
+    return {
+      committed: (records, ticket) => {
+        if (life.alive) this.committed(broker, life, records, ticket);
+      },
+      replicated: (entries) => {
+        if (life.alive) this.replicated(broker, entries);
+      },
+      wiped: () => {
+        if (life.alive) this.wiped(broker.name, 'store wiped for catch-up');
+      },
+    };
+  }
+
+  private committed(broker: SimBroker, life: Life, records: readonly StoreRecord[], ticket: CommitTicket): void {
+    for (const record of records) {
+      if (record.kind === 'epoch' && record.epoch > this.maxEpoch) {
+        this.maxEpoch = record.epoch;
+        this.trace.note('chk', `epoch ${record.epoch} promoted`, { broker: broker.name });
+      }
+    }
+    const epoch = this.servingEpoch(broker);
+    if (epoch === null || epoch !== this.maxEpoch) return;
+    const added: Array<[Map<number, LedgerEntry>, number, LedgerEntry]> = [];
+    for (const record of records) {
+      if (record.kind !== 'enqueue') continue;
+      const id = parseBody(record.body);
+      if (!id) continue;
+      for (const target of record.targets) {
+        let entries = this.ledger.get(target.queue);
+        if (!entries) {
+          entries = new Map();
+          this.ledger.set(target.queue, entries);
+        }
+        const entry: LedgerEntry = { epoch, producer: id.producer, seq: id.seq };
+        entries.set(target.position, entry);
+        added.push([entries, target.position, entry]);
+      }
+    }
+    if (added.length > 0) {
+      ticket.committed.catch(() => {
+        if (!life.alive) return;
+        for (const [entries, position, entry] of added) if (entries.get(position) === entry) entries.delete(position);
+      });
+    }
+  }
+
+  /** A backup accepted entries from the primary it is connected to: they must be that primary's
+   * entries at those LSNs, and that primary must not be older than what the backup has seen. */
+  private replicated(backup: SimBroker, entries: readonly LogEntry[]): void {
+    const source = backup.connector?.current?.acceptor?.life;
+    const primary = source ? this.storeOfLife.get(source) : undefined;
+    if (!source || !primary) {
+      this.violation('NOT_PREFIX', `${backup.name} applied replicated entries with no primary connection`);
+      return;
+    }
+    const primaryLife = primary.life === source ? primary : null;
+    const sourceEpoch = primaryLife?.node?.primaryReplicator()?.epoch ?? this.epochOfLife.get(source) ?? 0;
+    const seenEpoch = backup.node?.status().epoch ?? 0;
+    if (seenEpoch > sourceEpoch) {
+      this.violation('STALE_RECORDS', `${backup.name} (epoch ${seenEpoch} seen) applied records from ${primary.name} of epoch ${sourceEpoch}`, `stalerec:${backup.name}:${sourceEpoch}`);
+    }
+    const mirror = this.mirrorOf(source);
+    for (const entry of entries) {
+      if (entry.record.kind === 'skip') continue;
+      const original = mirror?.get(entry.lsn);
+      if (!original || !sameRecord(entry.record, original)) {
+        this.violation('NOT_PREFIX', `${backup.name} applied LSN ${entry.lsn} (${entry.record.kind}) but ${primary.name} has ${original ? original.kind : 'nothing'} there`, `prefix:${backup.name}:${entry.lsn}`);
+      }
+    }
+  }
+
+  private readonly mirrors = new Map<Life, Map<number, StoreRecord>>();
+
+  /** Called when a process starts, so that the dead one's mirror stays readable. */
+  rememberMirror(life: Life, mirror: Map<number, StoreRecord>): void {
+    this.mirrors.set(life, mirror);
+  }
+
+  private mirrorOf(life: Life): Map<number, StoreRecord> | undefined {
+    return this.mirrors.get(life);
+  }
+
+  // ------------------------------------------------------------------ at the end
+
+  /** Per producer and queue, in position order: a message settled before another was first
+   * sent must not sit after it (resends only ever repeat unsettled messages). */
+  checkOrder(producers: ReadonlyMap<string, { firstSentMs: ReadonlyMap<number, number>; settled: ReadonlyMap<number, { heardMs: number; legit: boolean }> }>): void {
+    for (const [queue, entries] of this.ledger) {
+      const highest = new Map<string, number>();
+      for (const position of [...entries.keys()].sort((a, b) => a - b)) {
+        const entry = entries.get(position) as LedgerEntry;
+        const producer = producers.get(entry.producer);
+        const max = highest.get(entry.producer) ?? 0;
+        if (producer && max > entry.seq) {
+          const settled = producer.settled.get(entry.seq);
+          const laterSent = producer.firstSentMs.get(max);
+          if (settled?.legit && laterSent !== undefined && settled.heardMs <= laterSent) {
+            this.violation('ORDER', `queue ${queue}: ${entry.producer}:${entry.seq} (settled at ${settled.heardMs.toFixed(3)} ms) sits at position ${position}, after ${entry.producer}:${max} first sent at ${laterSent.toFixed(3)} ms`, `order:${queue}:${entry.producer}`);
+          }
+        }
+        if (entry.seq > max) highest.set(entry.producer, entry.seq);
+      }
+    }
+  }
+
+  /** After convergence: each ready backup holds the primary's replicated configuration and
+   * messages. */
+  checkConverged(primary: SimBroker, backups: readonly SimBroker[]): void {
+    const expected = replicatedState(primary);
+    for (const backup of backups) {
+      const actual = replicatedState(backup);
+      for (const part of ['queues', 'exchanges', 'bindings'] as const) {
+        if (actual[part] !== expected[part]) {
+          this.violation('CONFIG_DIVERGED', `${backup.name} ${part} differ from ${primary.name}'s: ${actual[part]} vs ${expected[part]}`, `config:${backup.name}:${part}`);
+        }
+      }
+      if (actual.messages !== expected.messages) {
+        this.violation('MESSAGES_DIVERGED', `${backup.name} queue contents differ from ${primary.name}'s: ${summarize(actual.messages)} vs ${summarize(expected.messages)}`, `messages:${backup.name}`);
+      }
+    }
+  }
+}
+
+function summarize(text: string): string {
+  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
+}
+
+/** The replicated part of a broker's store, as comparable text. */
+function replicatedState(broker: SimBroker): { queues: string; exchanges: string; bindings: string; messages: string } {
+  const store = broker.store;
+  if (!store) return { queues: '(down)', exchanges: '(down)', bindings: '(down)', messages: '(down)' };
+  const defaultLevel = broker.config().ha.replicate;
+  const level = (args: Readonly<Record<string, unknown>>): string => {
+    const value = args['qpid.replicate'];
+    return value === 'none' || value === 'configuration' || value === 'all' ? value : defaultLevel;
+  };
+  const queues = store.queues().filter((q) => level(q.declare.arguments) !== 'none');
+  const exchanges = store.exchanges().filter((e) => level(e.arguments) !== 'none');
+  const queueNames = new Set(queues.map((q) => q.declare.queue));
+  const exchangeNames = new Set(exchanges.map((e) => e.exchange));
+  const bindings = store.bindings().filter((b) => queueNames.has(b.queue) && exchangeNames.has(b.exchange));
+  const messages: string[] = [];
+  for (const q of queues) {
+    if (level(q.declare.arguments) !== 'all') continue;
+    const entries = store.readQueue(q.declare.queue, 0, Number.MAX_SAFE_INTEGER);
+    messages.push(`${q.declare.queue}[${entries.map((e) => `${e.position}=${(() => {
+      const body = store.readMessage(e.messageId);
+      const id = body ? parseBody(body) : null;
+      return id ? messageKey(id) : `#${e.messageId}`;
+    })()}`).join(',')}]`);
+  }
+  return {
+    queues: JSON.stringify(queues.map((q) => q.declare)),
+    exchanges: JSON.stringify(exchanges),
+    bindings: JSON.stringify(bindings),
+    messages: messages.join(' '),
+  };
+}
+
+/** The same record, allowing for the replication filter dropping some enqueue targets. */
+function sameRecord(applied: StoreRecord, original: StoreRecord): boolean {
+  if (applied.kind === 'enqueue' && original.kind === 'enqueue') {
+    return (
+      applied.messageId === original.messageId &&
+      applied.persistent === original.persistent &&
+      applied.expiresAtMs === original.expiresAtMs &&
+      Buffer.compare(Buffer.from(applied.body), Buffer.from(original.body)) === 0 &&
+      applied.targets.every((t) => original.targets.some((o) => o.queue === t.queue && o.position === t.position))
+    );
+  }
+  return JSON.stringify(applied) === JSON.stringify(original);
+}

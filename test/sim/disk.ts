@@ -1,0 +1,96 @@
+// A simulated machine's disk: the production MemoryStore, unchanged, with the simulator deciding
+// when its writes become durable. Every mutation schedules a flush (an fsync) after the disk's
+// current latency; writes that arrive before it ride in the same flush (group commit); a crash
+// before it loses them. The subclass only adds that schedule and a record of the log as written
+// (the mirror), which the checkers compare across brokers; it changes no behaviour.
+
+import { MemoryStore, type CommitTicket, type LogEntry, type MemoryDisk, type StoreRecord, type StoreRole } from '../../store/index.js';
+import type { Life, World } from './world.js';
+
+export interface DiskHooks {
+  /** Records committed by this broker itself, with their first LSN. */
+  committed(records: readonly StoreRecord[], ticket: CommitTicket): void;
+  /** Entries from a primary, accepted by the store (appendReplicated did not throw). */
+  replicated(entries: readonly LogEntry[]): void;
+  wiped(): void;
+}
+
+export class SimStore extends MemoryStore {
+  /** The log as written through this store, by LSN (pending writes included). */
+  readonly mirror = new Map<number, StoreRecord>();
+  private flushScheduled = false;
+
+  constructor(
+    disk: MemoryDisk,
+    storeId: string,
+    private readonly world: World,
+    private readonly life: Life,
+    /** The disk's current fsync latency. */
+    private readonly fsyncMs: () => number,
+    private readonly hooks: DiskHooks,
+  ) {
+    super(disk, { autoFlush: false, storeId });
+    const scan = this.scan();
+    for (const row of scan.log(1)) if (row.record) this.mirror.set(row.lsn, row.record);
+    scan.close();
+  }
+
+  override commit(records: readonly StoreRecord[]): CommitTicket {
+    const ticket = super.commit(records);
+    records.forEach((record, i) => this.mirror.set(ticket.firstLsn + i, record));
+    this.hooks.committed(records, ticket);
+    this.dirty();
+    return ticket;
+  }
+
+  override appendReplicated(entries: readonly LogEntry[]): CommitTicket {
+    const ticket = super.appendReplicated(entries);
+    for (const entry of entries) this.mirror.set(entry.lsn, entry.record);
+    this.hooks.replicated(entries);
+    this.dirty();
+    return ticket;
+  }
+
+  override wipe(): Promise<void> {
+    const done = super.wipe();
+    this.mirror.clear();
+    this.hooks.wiped();
+    this.dirty();
+    return done;
+  }
+
+  override beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void> {
+    return this.touch(super.beginSnapshot(lsn, epoch, lastMessageId));
+  }
+
+  override applySnapshotRecords(records: readonly StoreRecord[]): Promise<void> {
+    return this.touch(super.applySnapshotRecords(records));
+  }
+
+  override endSnapshot(): Promise<void> {
+    return this.touch(super.endSnapshot());
+  }
+
+  override setRole(role: StoreRole, haState: string): Promise<void> {
+    return this.touch(super.setRole(role, haState));
+  }
+
+  override truncateLogBefore(lsn: number): Promise<void> {
+    return this.touch(super.truncateLogBefore(lsn));
+  }
+
+  private touch(done: Promise<void>): Promise<void> {
+    this.dirty();
+    return done;
+  }
+
+  /** The disk catches up after its latency; everything written until then goes with it. */
+  private dirty(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    this.world.schedule(this.fsyncMs(), this.life, () => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+}

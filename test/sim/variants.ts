@@ -1,0 +1,78 @@
+// Deliberately broken variants of the production code, to prove the simulator bites: each one
+// patches a production prototype for the length of one run and restores it afterwards. They
+// live here, never as flags in production code. variants.test.ts asserts that the simulator
+// finds each within its seed budget.
+
+import { AckGate } from '../../src/ha/ack-gate.js';
+import { BackupReplicator } from '../../src/ha/backup.js';
+import { HaNode } from '../../src/ha/node.js';
+import { PrimaryReplicator } from '../../src/ha/primary.js';
+
+export type VariantName = 'settle-early' | 'promote-catchup' | 'no-epoch-check';
+
+export interface Variant {
+  readonly description: string;
+  /** Patches the prototypes; returns the function that restores them. */
+  install(): () => void;
+}
+
+type Patchable = Record<string, unknown>;
+
+function patch(target: object, name: string, replacement: (original: (...args: unknown[]) => unknown) => (...args: unknown[]) => unknown): () => void {
+  const proto = target as Patchable;
+  const original = proto[name] as (...args: unknown[]) => unknown;
+  proto[name] = replacement(original);
+  return () => {
+    proto[name] = original;
+  };
+}
+
+export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
+  'settle-early': {
+    description: 'the ack gate ignores its backups: a message is settled once the primary has it durable',
+    install: () => patch(AckGate.prototype, 'minMemberLsn', () => () => Infinity),
+  },
+  'promote-catchup': {
+    description: 'promote() accepts a backup that is still catching up, as if it were ready',
+    install: () =>
+      patch(HaNode.prototype, 'promote', (original) =>
+        function (this: { haState: string }, ...args: unknown[]) {
+          if (this.haState === 'catchup') this.haState = 'ready';
+          return original.apply(this, args);
+        },
+      ),
+  },
+  'no-epoch-check': {
+    description: 'neither side checks epochs: a backup follows a primary older than one it has seen, and a primary ignores a backup that has seen a newer epoch',
+    install: () => {
+      const restoreBackup = patch(BackupReplicator.prototype, 'handle', (original) =>
+        function (this: { deps: { epochSeen: () => number } }, ...args: unknown[]) {
+          const frame = args[1] as { kind: string };
+          if (frame.kind !== 'hello') return original.apply(this, args);
+          const deps = this.deps;
+          this.deps = { ...deps, epochSeen: () => 0 };
+          try {
+            // The epoch is read before the first await; restore at once.
+            return original.apply(this, args);
+          } finally {
+            this.deps = deps;
+          }
+        },
+      );
+      const restorePrimary = patch(PrimaryReplicator.prototype, 'join', (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          const join = args[1] as Record<string, unknown>;
+          return original.apply(this, [args[0], { ...join, epochSeen: 0 }]);
+        },
+      );
+      return () => {
+        restoreBackup();
+        restorePrimary();
+      };
+    },
+  },
+};
+
+export function isVariant(name: string): name is VariantName {
+  return Object.hasOwn(VARIANTS, name);
+}
