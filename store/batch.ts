@@ -170,3 +170,15 @@ export function retractPending(pending: readonly Mutation[], lsn: number): boole
   }
   return false;
 }
+
+/** Tells the durability listeners how far the log is durable; a listener that throws is logged
+ * and does not stop the others. */
+export function notifyDurable(listeners: ReadonlySet<(lastLsn: number) => void>, lastLsn: number, logger: { error(obj: object, msg: string): void }): void {
+  for (const listener of listeners) {
+    try {
+      listener(lastLsn);
+    } catch (err) {
+      logger.error({ err }, 'onDurable listener threw');
+    }
+  }
+}

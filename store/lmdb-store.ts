@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
-import { applyBatch, checkContinues, checkReadable, committedEntries, retractPending, truncatedError, type BatchWriter, type Mutation } from './batch.js';
+import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchWriter, type Mutation } from './batch.js';
 import { decodeRecord, encodedLastLsn, encodeRecord, withEncodedBody } from './codec.js';
 import { isStoreError, StoreError } from './errors.js';
 import {
@@ -271,6 +271,7 @@ export class LmdbStore implements Store, Scannable {
   private batchesCommitted = 0;
   private entriesCommitted = 0;
   private readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
+  private readonly durableListeners = new Set<(lastLsn: number) => void>();
 
   /** @internal */
   constructor(
@@ -443,6 +444,11 @@ export class LmdbStore implements Store, Scannable {
   onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onDurable(listener: (lastLsn: number) => void): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
   }
 
   truncateLogBefore(lsn: number): Promise<void> {
@@ -672,9 +678,11 @@ export class LmdbStore implements Store, Scannable {
             this.env.flushed.then(() => resolve(), reject);
           })
         : Promise.resolve();
+    const durableLsn = this.committedMeta.lastLsn;
     const durable = Promise.all([this.durableChain, flushed]).then(
       () => {
         for (const m of mutations) m.ticket.durable.resolve();
+        notifyDurable(this.durableListeners, durableLsn, this.logger);
       },
       (err: unknown) => {
         const e = new StoreError('STORE_IO', `store at ${this.storeDir}: flush failed: ${String(err)}`, { cause: err });

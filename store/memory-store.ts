@@ -10,7 +10,7 @@
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
-import { applyBatch, checkContinues, checkReadable, committedEntries, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
+import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
 import { encodeRecord } from './codec.js';
 import { StoreError, type StoreErrorCode } from './errors.js';
 import { silentLogger, type StoreLogger } from './logger.js';
@@ -255,6 +255,7 @@ export class MemoryStore implements Store, Scannable {
     for (const batch of batches) {
       applyBatch(this.disk.tables!, batch.mutations, batch.context);
       for (const m of batch.mutations) m.ticket.durable.resolve();
+      notifyDurable(this.durableListeners, this.disk.tables!.meta.lastLsn, this.logger);
     }
   }
 
@@ -358,6 +359,13 @@ export class MemoryStore implements Store, Scannable {
     }
     return undefined;
   }
+
+  onDurable(listener: (lastLsn: number) => void): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
+  }
+
+  private readonly durableListeners = new Set<(lastLsn: number) => void>();
 
   onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void {
     this.listeners.add(listener);

@@ -128,6 +128,11 @@ export interface Store {
    * an unsubscribe function. Used by the primary to tail the log without re-reading it. */
   onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void;
 
+  /** Calls `listener` each time commits become durable, with the highest durable LSN (every
+   * LSN up to it is durable: durability is reached in LSN order). One call per group commit, so
+   * waiting for durability costs nothing per record. Returns an unsubscribe function. */
+  onDurable(listener: (lastLsn: number) => void): () => void;
+
   /** Drops log entries below `lsn` (never above lastLsn + 1). Tables are unaffected. */
   truncateLogBefore(lsn: number): Promise<void>;
 

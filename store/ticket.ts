@@ -5,25 +5,47 @@ import type { CommitTicket, StoreMeta } from './store.js';
 
 const noop = (): void => {};
 
+/** A promise that is only created if someone asks for it: most commits' tickets are never
+ * awaited (a consumer's dequeue), and two promises with their closures per commit were a
+ * measurable share of the broker's garbage. Settling before or after creation both work. */
 export class Deferred {
-  readonly promise: Promise<void>;
-  resolve!: () => void;
-  reject!: (err: unknown) => void;
-  settled = false;
-  constructor() {
-    this.promise = new Promise<void>((resolve, reject) => {
-      this.resolve = () => {
-        this.settled = true;
-        resolve();
-      };
-      this.reject = (err) => {
-        this.settled = true;
-        reject(err);
-      };
-    });
+  private state: 'pending' | 'resolved' | 'rejected' = 'pending';
+  private error: unknown = undefined;
+  private created: Promise<void> | null = null;
+  private resolveCreated: (() => void) | null = null;
+  private rejectCreated: ((err: unknown) => void) | null = null;
+
+  get settled(): boolean {
+    return this.state !== 'pending';
+  }
+
+  get promise(): Promise<void> {
+    if (this.created) return this.created;
+    if (this.state === 'resolved') this.created = Promise.resolve();
+    else if (this.state === 'rejected') this.created = Promise.reject(this.error);
+    else {
+      this.created = new Promise<void>((resolve, reject) => {
+        this.resolveCreated = resolve;
+        this.rejectCreated = reject;
+      });
+    }
     // A caller may await only one of a ticket's promises; the other must not become an
     // unhandled rejection. Awaiting the promise still sees the rejection.
-    this.promise.catch(noop);
+    this.created.catch(noop);
+    return this.created;
+  }
+
+  resolve(): void {
+    if (this.state !== 'pending') return;
+    this.state = 'resolved';
+    this.resolveCreated?.();
+  }
+
+  reject(err: unknown): void {
+    if (this.state !== 'pending') return;
+    this.state = 'rejected';
+    this.error = err;
+    this.rejectCreated?.(err);
   }
 }
 
@@ -33,12 +55,22 @@ export class TicketState {
   readonly durable = new Deferred();
 
   ticket(firstLsn: number, lastLsn: number): CommitTicket {
-    return { firstLsn, lastLsn, committed: this.committed.promise, durable: this.durable.promise };
+    const state = this;
+    return {
+      firstLsn,
+      lastLsn,
+      get committed() {
+        return state.committed.promise;
+      },
+      get durable() {
+        return state.durable.promise;
+      },
+    };
   }
 
   fail(err: unknown): void {
-    if (!this.committed.settled) this.committed.reject(err);
-    if (!this.durable.settled) this.durable.reject(err);
+    this.committed.reject(err);
+    this.durable.reject(err);
   }
 }
 

@@ -49,6 +49,8 @@ export interface ReplicationSettings {
 export interface BrokerEvents {
   /** No queue holds the message any more (consumed, or dropped): it need not be replicated. */
   messageResolved(messageId: number): void;
+  /** The store refused the message's enqueue (full disk): its producer must hear so. */
+  messageFailed?(messageId: number, err: unknown): void;
 }
 
 export interface BrokerDeps {
@@ -634,6 +636,8 @@ export class Broker {
    * memory and store agree; what a consumer already holds stays, now as a transient entry. */
   private enqueueFailed(entries: readonly QueueEntry[], err: unknown): void {
     this.logger.error({ err, messageId: entries[0]?.message.id }, 'enqueue failed in the store; message withdrawn');
+    const messageId = entries[0]?.message.id;
+    if (messageId !== undefined) this.events.messageFailed?.(messageId, err);
     for (const entry of entries) {
       (entry as { stored: boolean }).stored = false;
       if (entry.state === 'available') {
@@ -955,9 +959,9 @@ export class Broker {
 
   /** Every mutation of stored state goes through here, in the order it happens in memory. */
   private journal(records: StoreRecord[]): CommitTicket {
-    const ticket = this.store.commit(records);
-    ticket.committed.catch((err: unknown) => this.logger.error({ err, firstLsn: ticket.firstLsn, kinds: records.map((r) => r.kind) }, 'store commit failed'));
-    return ticket;
+    // Failures are logged by the store (one line per failed batch) and handled by whoever
+    // waits on the ticket (enqueueFailed, the ack gate).
+    return this.store.commit(records);
   }
 }
 

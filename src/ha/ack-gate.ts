@@ -82,6 +82,11 @@ export class AckGate {
     return { key, settleNow: false };
   }
 
+  /** Keys of the holds waiting on a message. */
+  holdsOf(messageId: number): HoldKey[] {
+    return (this.byMessage.get(messageId) ?? []).filter((h) => !h.done).map((h) => h.key);
+  }
+
   /** The producer went away: the hold can never be settled; forget it. */
   cancel(key: HoldKey): void {
     const hold = this.byKey.get(key);

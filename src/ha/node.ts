@@ -212,14 +212,14 @@ export class HaNode {
   /** Builds the messaging model from the store and starts serving it. */
   private serve(mode: RecoveryMode, gateOpen: boolean): MessagingService {
     const config = this.deps.config;
-    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }) });
+    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store });
     const broker = new Broker({
       store: this.deps.store,
       clock: this.deps.clock,
       logger: this.deps.logger.child({ module: 'broker' }),
       limits: { defaultQueueLimitBytes: config.defaultQueueLimitBytes, maxMessageSizeBytes: config.maxMessageSizeBytes },
       replication: { enabled: this.cluster, defaultLevel: config.ha.replicate },
-      events: { messageResolved: (id) => settlements.messageResolved(id) },
+      events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err) },
     });
     broker.recover(mode);
     const service = { broker, settlements };
@@ -430,6 +430,7 @@ export class HaNode {
     this.deps.server.closeConnections((_, role) => role === 'client', { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is no longer primary` });
     this.primary?.stop();
     this.primary = null;
+    this.service_?.settlements.close();
     this.service_ = null;
     this.fencingTimer?.cancel();
     this.fatal(new BrokerError('STALE_EPOCH', `stale primary: ${reason}`));

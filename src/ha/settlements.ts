@@ -4,6 +4,7 @@
 // leaving, the gate opening when a recovering primary becomes active; and it calls each hold's
 // settle (or fail) callback when the gate says so.
 
+import type { Store } from '../../store/index.js';
 import type { SettlementHold } from '../broker/broker.js';
 import type { Logger } from '../core/log.js';
 import { AckGate, type HoldKey } from './ack-gate.js';
@@ -18,9 +19,18 @@ export class Settlements {
   private readonly callbacks = new Map<HoldKey, HoldCallbacks>();
   private readonly logger: Logger;
 
-  constructor(options: { open: boolean; logger: Logger }) {
+  private readonly unsubscribe: () => void;
+
+  constructor(options: { open: boolean; logger: Logger; store: Store }) {
     this.gate = new AckGate({ open: options.open });
     this.logger = options.logger;
+    // One durability signal per group commit, instead of a promise per held delivery.
+    this.unsubscribe = options.store.onDurable((lsn) => this.release(this.gate.durable(lsn)));
+  }
+
+  /** Stops following the store (the service is being torn down). */
+  close(): void {
+    this.unsubscribe();
   }
 
   get pending(): number {
@@ -36,19 +46,20 @@ export class Settlements {
       return null;
     }
     this.callbacks.set(key, callbacks);
-    const ticket = hold.ticket;
-    if (ticket) {
-      ticket.durable.then(
-        () => this.release(this.gate.durable(ticket.lastLsn)),
-        (err: unknown) => this.failHold(key, err),
-      );
-    }
+    // A failed commit fails its hold: for messages the broker reports it (messageFailed, from
+    // the catch it already has on the enqueue); other holds (configuration) watch their ticket.
+    if (hold.ticket && hold.messageId === 0) hold.ticket.durable.catch((err: unknown) => this.failHold(key, err));
     return key;
   }
 
   cancel(key: HoldKey): void {
     this.gate.cancel(key);
     this.callbacks.delete(key);
+  }
+
+  /** The message's enqueue failed in the store: its producer is told so. */
+  messageFailed(messageId: number, err: unknown): void {
+    for (const key of this.gate.holdsOf(messageId)) this.failHold(key, err);
   }
 
   messageResolved(messageId: number): void {
