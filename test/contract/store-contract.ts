@@ -149,6 +149,22 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assertSound(s);
       }));
 
+    test('onDurable reports, once per group commit, how far the log is durable, in LSN order', () =>
+      withStore(async (h) => {
+        const s = h.store;
+        const seen: number[] = [];
+        const stop = s.onDurable((lsn) => seen.push(lsn));
+        const tickets = [s.commit([queueDeclare('a')]), s.commit([queueDeclare('b')]), s.commit([queueDeclare('c')])];
+        await Promise.all(tickets.map((t) => t.durable));
+        const more = s.commit([queueDeclare('d')]);
+        await more.durable;
+        stop();
+        await s.commit([queueDeclare('e')]).durable;
+        assert.ok(seen.length >= 2 && seen.length <= 4, `one call per batch: ${JSON.stringify(seen)}`);
+        assert.deepEqual([...seen].sort((x, y) => x - y), seen, 'non-decreasing');
+        assert.equal(seen[seen.length - 1], more.lastLsn, 'the last call covers the last commit; none after unsubscribing');
+      }));
+
     test('a pending enqueue can be retracted: its LSN stays in the log as a skip, the message never reaches the tables', () =>
       withStore(async (h) => {
         const s = h.store;
