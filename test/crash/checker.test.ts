@@ -85,7 +85,15 @@ test('a duplicate with delivery-count 0 of a message never resent is an unmarked
 test('order: a message overtaken by a later one of the same producer, not resent, is a violation', () => {
   const verdict = check([...writer('p1', acceptedRun('p1', 3)), ...writer('c1', [receive('p1', 1), receive('p1', 3), receive('p1', 2)])]);
   assert.equal(verdict.ok, false);
-  assert.deepEqual(verdict.orderViolations, [{ producer: 'p1', sn: 2, consumer: 'c1', queue: Q, after: 3 }]);
+  assert.deepEqual(verdict.orderViolations, [{ producer: 'p1', sn: 2, consumer: 'c1', queue: Q, after: 3, deliveryCount: 0 }]);
+  assert.equal(verdict.counts.orderViolationsRedelivered, 0);
+});
+
+test('order: a late message marked as delivered before is still a violation, counted apart', () => {
+  const verdict = check([...writer('p1', acceptedRun('p1', 3)), ...writer('c1', [receive('p1', 1), receive('p1', 3), receive('p1', 2, 1)])]);
+  assert.equal(verdict.ok, false);
+  assert.equal(verdict.counts.orderViolations, 1);
+  assert.equal(verdict.counts.orderViolationsRedelivered, 1);
 });
 
 test('order: a resent message (disconnect between its send and settlement) may arrive late', () => {

@@ -49,7 +49,7 @@ abstract class Brokers {
 /** One broker on a fixed port and data directory, restarted in place after each kill. */
 export class StandaloneBrokers extends Brokers {
   private current: BrokerProcess | null = null;
-  readonly dataDir = tempDir('qpidd-crash-');
+  readonly dataDir = tempDir('qpidd-crash-suite-data-');
 
   private constructor(readonly port: number) {
     super();

@@ -18,6 +18,9 @@ export interface OrderViolation extends MessageRef {
   readonly queue: string;
   /** The highest sn of this producer the consumer had already received for the first time. */
   readonly after: number;
+  /** The late receipt's delivery-count: above zero, the broker had delivered it before a restart
+   * or promotion (it came back from a store). */
+  readonly deliveryCount: number;
 }
 
 export interface Phantom extends MessageRef {
@@ -47,6 +50,8 @@ export interface VerdictCounts {
   readonly lost: number;
   readonly phantoms: number;
   readonly orderViolations: number;
+  /** Order violations whose late message was marked as delivered before (deliveryCount > 0). */
+  readonly orderViolationsRedelivered: number;
   readonly producerDisconnects: number;
   readonly consumerDisconnects: number;
 }
@@ -155,7 +160,7 @@ export function check(events: readonly Stamped[]): Verdict {
       seenHere.add(k);
       const highest = highestFirst.get(e.producer) ?? 0;
       if (e.sn < highest && !origin.possiblyResent) {
-        orderViolations.push({ producer: e.producer, sn: e.sn, consumer: e.consumer, queue: e.queue, after: highest });
+        orderViolations.push({ producer: e.producer, sn: e.sn, consumer: e.consumer, queue: e.queue, after: highest, deliveryCount: e.deliveryCount });
       }
       if (e.sn > highest) highestFirst.set(e.producer, e.sn);
     }
@@ -202,6 +207,7 @@ export function check(events: readonly Stamped[]): Verdict {
       lost: lost.length,
       phantoms: phantoms.length,
       orderViolations: orderViolations.length,
+      orderViolationsRedelivered: orderViolations.filter((v) => v.deliveryCount > 0).length,
       producerDisconnects,
       consumerDisconnects,
     },
