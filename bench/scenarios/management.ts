@@ -1,0 +1,163 @@
+// Scenario `management`: autocannon against the broker's HTTP management endpoints while a
+// durable load runs, and what that costs the messaging. Each row starts a fresh standalone broker
+// with --http-port 0. Baselines in the same run: the durable load alone (msgs/s) and the HTTP
+// load alone (requests/s). Then both at once: requests/s served and the share of messaging
+// throughput lost to them. The HTTP load starts with the broker and lasts the loadgen's warm-up
+// plus its window, so it covers the whole measured window; the broker stops only after both end.
+import { measureRow } from '../lib/load-row.js';
+import { runHttpLoad } from '../lib/http-load.js';
+import type { HttpLoadResult } from '../lib/http-load.js';
+import { describeMachine } from '../lib/machine.js';
+import { processCpuS } from '../lib/proc-cpu.js';
+import type { ResultRow, ScenarioResult, TableColumn } from '../lib/results.js';
+import type { ScenarioOptions } from '../lib/scenario.js';
+import { rowTiming } from '../lib/scenario.js';
+import { startBroker } from '../lib/servers.js';
+import type { BenchServer } from '../lib/servers.js';
+import { round } from '../lib/stats.js';
+
+export const name = 'management';
+export const description =
+  'autocannon against /api/status (and /metrics) of a standalone broker while a durable 4+4 1 KiB load runs: requests/s, and the messaging throughput lost (tiny: /api/status only)';
+
+const SHAPE = { sizeBytes: 1024, producers: 4, consumers: 4, durable: true } as const;
+const HTTP_CONNECTIONS = 10;
+/** The loadgen's attach time before its warm-up, which the HTTP run also covers. */
+const ATTACH_ALLOWANCE_S = 0.5;
+
+const columns: readonly TableColumn[] = [
+  { key: 'row', header: 'run' },
+  { key: 'endpoint', header: 'endpoint' },
+  { key: 'msgsPerS', header: 'msgs/s' },
+  { key: 'msgsLostPct', header: 'msgs/s lost %', digits: 1 },
+  { key: 'e2eP99Ms', header: 'e2e p99 ms', digits: 2 },
+  { key: 'requestsPerS', header: 'HTTP requests/s' },
+  { key: 'requestsRatio', header: 'requests/s vs HTTP alone', digits: 2 },
+  { key: 'httpP50Ms', header: 'HTTP p50 ms' },
+  { key: 'httpP99Ms', header: 'HTTP p99 ms' },
+  { key: 'httpFailures', header: 'HTTP errors + non-2xx' },
+  { key: 'lost', header: 'lost' },
+  { key: 'serverCpuPct', header: 'server CPU %' },
+];
+
+function httpFields(result: HttpLoadResult): ResultRow {
+  return {
+    requestsPerS: result.requestsPerS,
+    httpP50Ms: result.latencyP50Ms,
+    httpP99Ms: result.latencyP99Ms,
+    httpFailures: result.errors + result.non2xx,
+    http: result,
+  };
+}
+
+/** The HTTP load alone against a fresh broker, with the broker's CPU over the run. */
+async function httpAlone(endpoint: string, durationS: number, log: (line: string) => void): Promise<ResultRow> {
+  const broker = await startBroker({ storeSync: 'fsync', http: true });
+  try {
+    if (broker.httpPort === undefined) throw new Error('the broker did not report an httpPort');
+    log(`  broker pid ${broker.pid} http ${broker.httpPort}: autocannon ${endpoint}, ${HTTP_CONNECTIONS} connections, ${durationS} s`);
+    const cpuBeforeS = processCpuS(broker.pid);
+    const startedMs = performance.now();
+    const result = await runHttpLoad(`http://127.0.0.1:${broker.httpPort}${endpoint}`, { connections: HTTP_CONNECTIONS, durationS });
+    const cpuAfterS = processCpuS(broker.pid);
+    const serverCpuPct = cpuBeforeS !== undefined && cpuAfterS !== undefined ? Math.round(((cpuAfterS - cpuBeforeS) / ((performance.now() - startedMs) / 1000)) * 100) : null;
+    log(`    ${result.requestsPerS} requests/s, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms`);
+    return { row: 'HTTP alone', endpoint, ...httpFields(result), serverCpuPct, ok: result.errors + result.non2xx === 0 && result.requests > 0 };
+  } finally {
+    await broker.stop();
+  }
+}
+
+export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
+  const machine = describeMachine();
+  const timing = rowTiming(options.size);
+  const endpoints = options.size === 'tiny' ? ['/api/status'] : ['/api/status', '/metrics'];
+  const httpDurationS = Math.ceil(timing.warmupS + timing.durationS + ATTACH_ALLOWANCE_S);
+  const notes: string[] = [
+    `load average (1 min) at start: ${machine.loadAverage1m}`,
+    `AMQP load: durable 1 KiB 4+4 at-least-once, unthrottled; HTTP load: autocannon, ${HTTP_CONNECTIONS} connections, ${httpDurationS} s from the broker's start, covering the AMQP warm-up and window`,
+  ];
+  const rows: ResultRow[] = [];
+  let ok = true;
+
+  options.log('durable load alone:');
+  const alone = await measureRow({ row: 'durable load alone', endpoint: '-' }, () => startBroker({ storeSync: 'fsync', http: true }), { ...SHAPE, ...timing }, options.log);
+  rows.push(alone.row);
+  ok &&= alone.ok;
+  const aloneMsgsPerS = typeof alone.row['msgsPerS'] === 'number' ? alone.row['msgsPerS'] : null;
+
+  for (const endpoint of endpoints) {
+    options.log(`${endpoint} alone:`);
+    const httpRow = await httpAlone(endpoint, httpDurationS, options.log);
+    rows.push(httpRow);
+    ok &&= httpRow['ok'] === true;
+    const httpAloneRate = httpRow['requestsPerS'] as number;
+
+    options.log(`durable load + ${endpoint}:`);
+    let http: Promise<HttpLoadResult> | undefined;
+    const start = async (): Promise<BenchServer> => {
+      const broker = await startBroker({ storeSync: 'fsync', http: true });
+      if (broker.httpPort === undefined) throw new Error('the broker did not report an httpPort');
+      const url = `http://127.0.0.1:${broker.httpPort}${endpoint}`;
+      const running = runHttpLoad(url, { connections: HTTP_CONNECTIONS, durationS: httpDurationS });
+      http = running;
+      running.catch(() => undefined);
+      // measureRow stops the broker when the loadgen ends: not before the HTTP run has ended too.
+      return { ...broker, stop: () => running.catch(() => undefined).then(() => broker.stop()) };
+    };
+    const both = await measureRow({ row: 'durable load + HTTP', endpoint }, start, { ...SHAPE, ...timing }, options.log);
+    let httpResult: HttpLoadResult | undefined;
+    try {
+      httpResult = http ? await http : undefined;
+    } catch (err) {
+      notes.push(`${endpoint} under load: autocannon failed: ${(err as Error).message.split('\n')[0]}`);
+    }
+    const msgsPerS = typeof both.row['msgsPerS'] === 'number' ? both.row['msgsPerS'] : null;
+    const row: ResultRow = {
+      ...both.row,
+      ...(httpResult ? httpFields(httpResult) : {}),
+      msgsLostPct: msgsPerS !== null && aloneMsgsPerS ? round((1 - msgsPerS / aloneMsgsPerS) * 100, 1) : null,
+      requestsRatio: httpResult && httpAloneRate ? round(httpResult.requestsPerS / httpAloneRate, 2) : null,
+    };
+    rows.push(row);
+    const rowOk = both.ok && httpResult !== undefined && httpResult.errors + httpResult.non2xx === 0 && httpResult.requests > 0;
+    ok &&= rowOk;
+    if (!rowOk) notes.push(`durable load + ${endpoint}: ${String(both.row['problem'] ?? 'HTTP errors')}`);
+    if (httpResult) {
+      options.log(`    ${httpResult.requestsPerS} requests/s (p99 ${httpResult.latencyP99Ms} ms) beside ${msgsPerS} msg/s`);
+      notes.push(`${endpoint} at ${httpResult.requestsPerS} requests/s cost the durable load ${String(row['msgsLostPct'])}% of its msgs/s`);
+    }
+  }
+  const categories = ['durable load alone', ...endpoints.map((e) => `+ ${e}`)];
+  return {
+    scenario: name,
+    size: options.size,
+    machine,
+    rows,
+    columns,
+    ok,
+    notes,
+    chart: {
+      kind: 'bar',
+      title: 'Durable 4+4 1 KiB msgs/s, alone and under HTTP management load',
+      yLabel: 'messages per second (received)',
+      categories,
+      series: [
+        {
+          name: 'durable msgs/s',
+          values: [aloneMsgsPerS, ...endpoints.map((e) => {
+            const row = rows.find((r) => r['row'] === 'durable load + HTTP' && r['endpoint'] === e);
+            return row && typeof row['msgsPerS'] === 'number' ? row['msgsPerS'] : null;
+          })],
+        },
+        {
+          name: 'HTTP requests/s (same run)',
+          values: [null, ...endpoints.map((e) => {
+            const row = rows.find((r) => r['row'] === 'durable load + HTTP' && r['endpoint'] === e);
+            return row && typeof row['requestsPerS'] === 'number' ? row['requestsPerS'] : null;
+          })],
+        },
+      ],
+    },
+  };
+}
