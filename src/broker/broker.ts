@@ -88,6 +88,9 @@ export interface SettlementHold {
   readonly lsn: number | null;
   /** Whether local durability is required (persistent message on a durable queue). */
   readonly needsDurable: boolean;
+  /** Whether backups must confirm it (it went to a queue that replicates messages). Absent
+   * means true. */
+  readonly replicated?: boolean;
 }
 
 export type PublishOutcome =
@@ -565,6 +568,7 @@ export class Broker {
     }
     const storedTargets: Queue[] = [];
     let needsDurable = false;
+    let replicated = false;
     for (const queue of queues) {
       if (!this.storedQueues.has(queue.name)) continue;
       const persistentHere = incoming.durable && queue.settings.durable;
@@ -572,6 +576,7 @@ export class Broker {
       if (persistentHere || replicatedHere) {
         storedTargets.push(queue);
         if (persistentHere) needsDurable = true;
+        if (replicatedHere) replicated = true;
       }
     }
     const message: BrokerMessage = {
@@ -629,6 +634,7 @@ export class Broker {
       ticket,
       lsn: targets.length > 0 && ticket ? ticket.lastLsn : null,
       needsDurable,
+      replicated,
     };
   }
 

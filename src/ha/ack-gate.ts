@@ -20,6 +20,9 @@ export interface HoldSpec {
   readonly lsn: number | null;
   /** Whether the primary's local durability of `lsn` is required. */
   readonly needsDurable: boolean;
+  /** Whether the backups in the gate must confirm `lsn` (default true). False for a message
+   * none of whose queues replicate it: a slow backup must not hold it back. */
+  readonly replicated?: boolean;
   /** Settles the hold early when the message is consumed (0: not a message). */
   readonly messageId: number;
 }
@@ -152,10 +155,10 @@ export class AckGate {
     return min;
   }
 
-  private satisfied(hold: HoldSpec): boolean {
+  private satisfied(hold: HoldSpec, memberLsn = this.minMemberLsn()): boolean {
     if (hold.lsn === null) return true;
     if (hold.needsDurable && hold.lsn > this.durableLsn) return false;
-    return hold.lsn <= this.minMemberLsn();
+    return hold.replicated === false || hold.lsn <= memberLsn;
   }
 
   private finish(hold: Hold): void {
@@ -171,46 +174,32 @@ export class AckGate {
     }
   }
 
-  /** Releases holds from the front of the LSN order while they are satisfied. A hold that does
-   * not need local durability may be satisfied behind one that does; it is found by scanning
-   * up to the members' confirmed LSN. */
+  /** Releases every satisfied hold, in LSN order. Holds differ in what they wait for (local
+   * durability, the backups, or both), so a later hold may be released before an earlier one;
+   * the scan stops at the first LSN nothing can have reached yet. */
   private release(): HoldKey[] {
     if (!this.open) return [];
     const settled: HoldKey[] = [];
     const memberLsn = this.minMemberLsn();
-    const durableBound = Math.min(memberLsn, this.durableLsn);
-    const scanBound = memberLsn;
-    let i = this.orderedHead;
+    // Beyond this LSN nothing is durable nor confirmed (without members, holds that need no
+    // local durability may be anywhere: scan them all; the producers' windows bound them).
+    const reached = memberLsn === Infinity ? Infinity : Math.max(this.durableLsn, memberLsn);
     let frontDone = true;
-    for (; i < this.ordered.length; i++) {
+    for (let i = this.orderedHead; i < this.ordered.length; i++) {
       const hold = this.ordered[i] as Hold;
-      if (hold.done) {
-        if (frontDone) this.orderedHead = i + 1;
-        continue;
-      }
-      const lsn = hold.lsn as number;
-      if (lsn > scanBound) break;
-      if (!hold.needsDurable || lsn <= durableBound) {
+      if (!hold.done && (hold.lsn as number) > reached) break;
+      if (!hold.done && this.satisfied(hold, memberLsn)) {
         this.finish(hold);
         settled.push(hold.key);
+      }
+      if (hold.done) {
         if (frontDone) this.orderedHead = i + 1;
       } else {
         frontDone = false;
-        if (lsn > durableBound && lsn > this.durableLsn && this.allRemainingNeedDurable(i)) break;
       }
     }
     this.compactOrdered();
     return settled;
-  }
-
-  /** Whether nothing after index i could be released without local durability (a shortcut so
-   * that a long run of durable holds is not scanned on every confirm). */
-  private allRemainingNeedDurable(from: number): boolean {
-    for (let j = from; j < this.ordered.length && j < from + 64; j++) {
-      const hold = this.ordered[j] as Hold;
-      if (!hold.done && !hold.needsDurable) return false;
-    }
-    return true;
   }
 
   private releaseAll(): HoldKey[] {

@@ -60,8 +60,9 @@ interface Session {
   /** The primary's LSN when the backup entered the gate; null before. */
   gateLsn: number | null;
   state: HaState;
-  /** Live entries waiting for credit. */
+  /** Live entries waiting for credit, and their approximate size. */
   pending: LogEntry[];
+  pendingBytes: number;
   wake: (() => void) | null;
 }
 
@@ -72,8 +73,14 @@ function closed(session: Session): boolean {
 
 const SNAPSHOT_BATCH_RECORDS = 256;
 const LOG_BATCH_ENTRIES = 512;
-/** A live backup further behind than this many unsent entries goes back to reading the store. */
-const LIVE_PENDING_MAX = 20_000;
+/** A live backup further behind than this (unsent entries held in memory) goes back to reading
+ * the store, where retention decides whether it can still catch up. */
+const LIVE_PENDING_ENTRIES_MAX = 20_000;
+const LIVE_PENDING_BYTES_MAX = 8 * 1024 * 1024;
+
+function approximateBytes(entry: LogEntry): number {
+  return entry.record.kind === 'enqueue' ? entry.record.body.byteLength + 64 : 64;
+}
 
 export class PrimaryReplicator {
   private readonly sessions = new Map<string, Session>();
@@ -124,6 +131,7 @@ export class PrimaryReplicator {
       gateLsn: null,
       state: 'catchup',
       pending: [],
+      pendingBytes: 0,
       wake: null,
     };
     this.sessions.set(link.id, session);
@@ -288,10 +296,16 @@ export class PrimaryReplicator {
   private committed(entries: readonly LogEntry[]): void {
     for (const session of this.sessions.values()) {
       if (session.phase !== 'live') continue;
-      for (const entry of entries) if (entry.lsn >= session.nextLsn + session.pending.length) session.pending.push(entry);
-      if (session.pending.length > LIVE_PENDING_MAX) {
+      for (const entry of entries) {
+        if (entry.lsn < session.nextLsn + session.pending.length) continue;
+        session.pending.push(entry);
+        session.pendingBytes += approximateBytes(entry);
+      }
+      if (session.pending.length > LIVE_PENDING_ENTRIES_MAX || session.pendingBytes > LIVE_PENDING_BYTES_MAX) {
         // The backup cannot keep up live: read from the store instead of holding it all.
+        this.deps.logger.warn({ backup: session.name, pending: session.pending.length }, 'backup fell behind the live log; shipping from the store');
         session.pending = [];
+        session.pendingBytes = 0;
         session.phase = 'backlog';
         void this.shipBacklog(session).catch((err: unknown) => this.drop(session, `replication failed: ${(err as Error).message}`));
         continue;
@@ -303,9 +317,11 @@ export class PrimaryReplicator {
   private flushLive(session: Session): void {
     while (session.phase === 'live' && session.pending.length > 0 && session.link.capacity() > 0) {
       const batch = session.pending.splice(0, LOG_BATCH_ENTRIES);
+      for (const entry of batch) session.pendingBytes -= approximateBytes(entry);
       if ((batch[0] as LogEntry).lsn !== session.nextLsn) {
         // A gap between what was read and what arrived live: fall back to the store.
         session.pending = [];
+        session.pendingBytes = 0;
         session.phase = 'backlog';
         void this.shipBacklog(session).catch((err: unknown) => this.drop(session, `replication failed: ${(err as Error).message}`));
         return;

@@ -40,7 +40,7 @@ export class Settlements {
   /** Waits for the hold's conditions, then calls settle (or fail if its commit failed).
    * Returns the key (to cancel) or null when it was settled at once. */
   hold(hold: SettlementHold, callbacks: HoldCallbacks): HoldKey | null {
-    const { key, settleNow } = this.gate.hold({ lsn: hold.lsn, needsDurable: hold.needsDurable, messageId: hold.messageId });
+    const { key, settleNow } = this.gate.hold({ lsn: hold.lsn, needsDurable: hold.needsDurable, messageId: hold.messageId, replicated: hold.replicated ?? true });
     if (settleNow) {
       callbacks.settle();
       return null;

@@ -103,13 +103,30 @@ export class RheaReplicationEndpoint implements SpecialNode {
 class RheaBackupLink implements BackupLink {
   private readonly queue: Buffer[] = [];
   private closed = false;
+  /** rhea takes every send at once and transfers (decrementing the link's credit) only when it
+   * next processes the session: count what it holds so that credit means what the backup gave. */
+  private sent = 0;
+  private readonly baseDeliveryCount: number;
 
   constructor(
     readonly id: string,
     private readonly sender: Sender,
     private readonly connection: Connection,
     private readonly primary: PrimaryReplicator,
-  ) {}
+  ) {
+    this.baseDeliveryCount = this.internals().delivery_count;
+  }
+
+  private internals(): { credit: number; delivery_count: number } {
+    return this.sender as unknown as { credit: number; delivery_count: number };
+  }
+
+  /** Transfers the backup has room for that rhea is not already holding. */
+  private room(): number {
+    const link = this.internals();
+    const heldByRhea = this.sent - (link.delivery_count - this.baseDeliveryCount);
+    return link.credit - heldByRhea;
+  }
 
   send(frame: PrimaryFrame): void {
     if (this.closed) return;
@@ -118,12 +135,13 @@ class RheaBackupLink implements BackupLink {
   }
 
   capacity(): number {
-    return this.closed ? 0 : Math.max(0, (this.sender as unknown as { credit: number }).credit - this.queue.length);
+    return this.closed ? 0 : Math.max(0, this.room() - this.queue.length);
   }
 
   flush(): void {
-    while (!this.closed && this.queue.length > 0 && this.sender.sendable()) {
+    while (!this.closed && this.queue.length > 0 && this.room() > 0) {
       this.sender.send(this.queue.shift() as Buffer, undefined, HA_MESSAGE_FORMAT);
+      this.sent++;
     }
     if (!this.closed && this.capacity() > 0) this.primary.writable(this.id);
   }

@@ -66,3 +66,12 @@ test('cancelled holds are never reported', () => {
   assert.deepEqual(gate.durable(1), []);
   assert.equal(gate.pendingCount, 0);
 });
+
+test('a message on queues that do not replicate waits for local durability only, even behind a slow backup', () => {
+  const gate = new AckGate({ open: true });
+  gate.addMember('slow', 0);
+  const replicated = gate.hold({ lsn: 1, needsDurable: true, messageId: 1 }).key;
+  const local = gate.hold({ lsn: 2, needsDurable: true, messageId: 2, replicated: false }).key;
+  assert.deepEqual(gate.durable(2), [local]);
+  assert.deepEqual(gate.confirmed('slow', 1), [replicated]);
+});
