@@ -5,7 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { HaStatus } from '../../../src/ha/node.js';
-import { freePort, removeDir, startQpidd, tempDir, waitFor, type BrokerProcess } from '../../helpers/broker-process.js';
+import { freePort, removeDir, startQpidd, tempDir, type BrokerProcess } from '../../helpers/broker-process.js';
 import { Cluster } from '../../helpers/cluster.js';
 
 /** How long the harness waits for a broker to reach a state after a fault. */
@@ -204,4 +204,3 @@ export class ClusterBrokers extends Brokers {
   }
 }
 
-export { waitFor };

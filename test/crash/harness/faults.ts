@@ -3,7 +3,7 @@
 // time to catch up between them (DESIGN.md §5: "up to N-1 failures in sequence"). Every step is
 // a history line, so a failing run shows exactly which fault preceded the loss.
 import type { Random } from '../../../src/core/random.js';
-import { RECOVERY_MS_MAX, type ClusterBrokers, type StandaloneBrokers } from './brokers.js';
+import type { ClusterBrokers, StandaloneBrokers } from './brokers.js';
 import type { HistoryWriter } from './history.js';
 
 export type StandaloneFault = 'standalone-kill';
@@ -268,4 +268,3 @@ export async function clusterFault(kind: ClusterFault, brokers: ClusterBrokers, 
   }
 }
 
-export { RECOVERY_MS_MAX };
