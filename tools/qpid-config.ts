@@ -9,6 +9,7 @@ const HELP = `usage: qpid-config [-b ADDR] [--ha-admin] [--timeout S] [--json] C
 commands:
   add queue NAME [--durable] [--replicate none|configuration|all] [--max-count N] [--max-size BYTES]
                  [--limit-policy reject|ring] [--alternate-exchange X] [--argument KEY=VALUE]...
+                 [--start-replica ORIGINAL]   (the queue follows QUEUE at ORIGINAL, a broker URL)
   add exchange TYPE NAME [--durable] [--replicate none|configuration|all] [--alternate-exchange X]
   del queue NAME [--if-empty] [--if-unused]
   del exchange NAME
@@ -49,6 +50,7 @@ runTool('qpid-config', async () => {
       'max-size': { type: 'string' },
       'limit-policy': { type: 'string' },
       'alternate-exchange': { type: 'string' },
+      'start-replica': { type: 'string' },
       argument: { type: 'string', multiple: true, default: [] },
       'if-empty': { type: 'boolean', default: false },
       'if-unused': { type: 'boolean', default: false },
@@ -85,6 +87,7 @@ runTool('qpid-config', async () => {
         if (maxCount !== undefined) args['qpid.max_count'] = maxCount;
         if (maxSize !== undefined) args['qpid.max_size'] = maxSize;
         if (policy) args['qpid.policy_type'] = policy;
+        if (values['start-replica']) args['qpid.replica-source'] = values['start-replica'];
         operation = 'add-queue';
         request = { name: rest[0], durable: values.durable, alternateExchange: values['alternate-exchange'] ?? null, arguments: args };
       } else if (kind === 'exchange') {

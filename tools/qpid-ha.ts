@@ -14,6 +14,8 @@ commands:
   query                                            the broker's HA settings and store position
   ping                                             exit 0 if the broker answers
   promote [--force]                                (with --cluster-manager) make this broker primary
+  replicate ORIGINAL QUEUE                         make QUEUE on this broker a replica of QUEUE at ORIGINAL (a URL)
+  replication                                      the replica queues here and the replicas following this broker
 options:
   -b, --broker ADDR     broker address (default 127.0.0.1:5672)
   --cluster-manager     allow cluster-manager-only commands (promote)
@@ -48,7 +50,8 @@ runTool('qpid-ha', async () => {
   }
   const command = positionals[0];
   if (!command) throw new UsageError(`a command is required\n${HELP}`);
-  if (positionals.length > 1) throw new UsageError(`unexpected argument "${positionals[1]}"`);
+  const arity = command === 'replicate' ? 3 : 1;
+  if (positionals.length > arity) throw new UsageError(`unexpected argument "${positionals[arity]}"`);
   const address = brokerAddress(values.broker);
   const timeoutMs = parseTimeoutMs(values.timeout, 10_000);
   const options = { admin: true, timeoutMs };
@@ -105,6 +108,22 @@ runTool('qpid-ha', async () => {
       for (const warning of result.warnings) process.stderr.write(`qpid-ha: warning: ${warning}\n`);
       if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(`${result.state} (epoch ${result.epoch})\n`);
+      return 0;
+    }
+    case 'replicate': {
+      const [, source, queue] = positionals;
+      if (!source || !queue) throw new UsageError('usage: qpid-ha -b REPLICA replicate ORIGINAL QUEUE');
+      const result = await managementRequest(address, 'replicate', { source, queue }, options);
+      process.stdout.write(`${values.json ? JSON.stringify(result) : `${queue} replicates ${source}`}\n`);
+      return 0;
+    }
+    case 'replication': {
+      const result = await managementRequest<{ replicas: { queue: string; state: string; lastLsn: number }[]; followers: { queue: string; replica: string }[] }>(address, 'replication', {}, options);
+      if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+      else {
+        for (const r of result.replicas) process.stdout.write(`replica ${r.queue} ${r.state} lsn ${r.lastLsn}\n`);
+        for (const f of result.followers) process.stdout.write(`followed ${f.queue} by ${f.replica}\n`);
+      }
       return 0;
     }
     default:

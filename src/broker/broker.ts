@@ -16,6 +16,7 @@ import type {
   Arguments,
   CommitTicket,
   DequeueCause,
+  EnqueueRecord,
   EnqueueTarget,
   ExchangeType,
   QueueEntry as StoredQueueEntry,
@@ -789,7 +790,11 @@ export class Broker {
     const records: StoreRecord[] = [];
     try {
       for (;;) {
-        if (queue.availableInMemory < PAGE_LOW_WATER) this.loadPage(queue);
+        // Entries still paged out are older than every entry in memory past the loaded part of
+        // the paged region: load them first, or messages enqueued since a restart would be
+        // delivered ahead of the recovered backlog (not only when memory runs low).
+        const cursor = queue.pageCursor();
+        if (cursor !== null && (queue.availableInMemory < PAGE_LOW_WATER || (queue.peekAvailable()?.position ?? Infinity) > cursor.afterPosition)) this.loadPage(queue);
         const entry = queue.peekAvailable();
         if (!entry) return undefined;
         if (entry.message.expiresAtMs !== null && entry.message.expiresAtMs <= nowMs) {
@@ -897,6 +902,42 @@ export class Broker {
     const hold = this.enqueue(queues, incoming, entry.deliveryCount);
     void hold;
     this.logger.debug({ queue: entry.queue.name, alternate, position: entry.position }, 'message dead-lettered');
+  }
+
+  // ---------------------------------------------------------------- replica queues
+
+  /** Empties a replica queue before it is refilled from its original's snapshot. */
+  replicaClear(queueName: string): void {
+    const queue = this.queueMap.get(queueName);
+    if (!queue) return;
+    const records: StoreRecord[] = [];
+    this.ensurePaged(queue);
+    for (const entry of [...queue.liveEntries()]) this.removeEntry(entry, 'purged', records);
+    if (records.length > 0) this.journal(records);
+  }
+
+  /** Places a message copied from an original queue (reference §1.13) on the replica queue;
+   * returns its local position, or null if the queue is gone or full. */
+  replicaEnqueue(queueName: string, record: EnqueueRecord): number | null {
+    const queue = this.queueMap.get(queueName);
+    if (!queue) return null;
+    const incoming: IncomingMessage = { body: record.body, durable: record.persistent, expiresAtMs: record.expiresAtMs, subject: null, applicationProperties: null };
+    if (queue.settings.policy === 'reject' && this.checkLimits([queue], record.body.length)) {
+      this.logger.warn({ queue: queueName }, 'replica queue full; message not copied');
+      return null;
+    }
+    this.enqueue([queue], incoming, 0);
+    return queue.highestPosition;
+  }
+
+  /** Removes the replica's copy of a message its original dequeued. */
+  replicaDequeue(queueName: string, position: number): void {
+    const queue = this.queueMap.get(queueName);
+    if (!queue) return;
+    this.ensurePaged(queue);
+    const entry = queue.entryAt(position);
+    if (!entry || entry.state === 'removed') return;
+    this.removeAndJournal(entry, 'consumed');
   }
 
   // ---------------------------------------------------------------- paging

@@ -307,6 +307,12 @@ export class Queue {
     return held;
   }
 
+  /** The entry at a position, if it is still in memory. */
+  entryAt(position: number): QueueEntry | undefined {
+    const index = this.indexOf(position);
+    return index === -1 ? undefined : (this.entries[index] as QueueEntry);
+  }
+
   private indexOf(position: number): number {
     let lo = this.head;
     let hi = this.entries.length - 1;

@@ -74,25 +74,58 @@ export class ReplicationFilter {
 
   /** Filters a run of log entries, folding what is filtered out into skip spans. */
   filterEntries(entries: readonly LogEntry[]): LogEntry[] {
-    const out: LogEntry[] = [];
-    let skipFrom = 0;
-    let skipTo = 0;
-    const flushSkip = (): void => {
-      if (skipFrom !== 0) out.push({ lsn: skipFrom, record: { kind: 'skip', lastLsn: skipTo } });
-      skipFrom = 0;
-    };
-    for (const entry of entries) {
-      const kept = this.filter(entry.record);
-      const last = entry.record.kind === 'skip' ? entry.record.lastLsn : entry.lsn;
-      if (kept === null || kept.kind === 'skip') {
-        if (skipFrom === 0) skipFrom = entry.lsn;
-        skipTo = last;
-        continue;
+    return filterEntriesWith(entries, (record) => this.filter(record));
+  }
+}
+
+/** What a replica queue follows (reference §1.13): one queue's declare, its messages and their
+ * removal, nothing else. Messages keep the original's positions; the replica maps them. */
+export class QueueFilter {
+  constructor(readonly queue: string) {}
+
+  filter(record: StoreRecord): StoreRecord | null {
+    switch (record.kind) {
+      case 'queue-declare':
+      case 'queue-delete':
+        return record.queue === this.queue ? record : null;
+      case 'enqueue': {
+        const targets = record.targets.filter((t) => t.queue === this.queue);
+        if (targets.length === 0) return null;
+        return targets.length === record.targets.length ? record : { ...record, targets };
       }
-      flushSkip();
-      out.push(kept === entry.record ? entry : { lsn: entry.lsn, record: kept });
+      case 'dequeue':
+        return record.queue === this.queue ? record : null;
+      default:
+        return null;
+    }
+  }
+
+  filterEntries(entries: readonly LogEntry[]): LogEntry[] {
+    return filterEntriesWith(entries, (record) => this.filter(record));
+  }
+}
+
+export type RecordFilter = ReplicationFilter | QueueFilter;
+
+function filterEntriesWith(entries: readonly LogEntry[], filter: (record: StoreRecord) => StoreRecord | null): LogEntry[] {
+  const out: LogEntry[] = [];
+  let skipFrom = 0;
+  let skipTo = 0;
+  const flushSkip = (): void => {
+    if (skipFrom !== 0) out.push({ lsn: skipFrom, record: { kind: 'skip', lastLsn: skipTo } });
+    skipFrom = 0;
+  };
+  for (const entry of entries) {
+    const kept = filter(entry.record);
+    const last = entry.record.kind === 'skip' ? entry.record.lastLsn : entry.lsn;
+    if (kept === null || kept.kind === 'skip') {
+      if (skipFrom === 0) skipFrom = entry.lsn;
+      skipTo = last;
+      continue;
     }
     flushSkip();
-    return out;
+    out.push(kept === entry.record ? entry : { lsn: entry.lsn, record: kept });
   }
+  flushSkip();
+  return out;
 }

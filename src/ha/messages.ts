@@ -34,6 +34,8 @@ export type BackupFrame =
       readonly address: string | null;
       /** The highest epoch this backup has seen (fencing: a lower-epoch primary is stale). */
       readonly epochSeen: number;
+      /** Set when a replica queue (not a backup) joins: the queue it follows. */
+      readonly queue?: string | null;
     }
   | { readonly kind: 'confirm'; readonly epoch: number; readonly lsn: number };
 
@@ -78,7 +80,7 @@ export class ProtocolViolation extends Error {
 const haState = z.enum(HA_STATES as unknown as [HaState, ...HaState[]]);
 const lsn = z.number().int().min(0);
 
-const JoinBody = z.object({ name: z.string().min(1), storeId: z.string().min(1), address: z.string().nullable(), epochSeen: z.number().int().min(0) });
+const JoinBody = z.object({ name: z.string().min(1), storeId: z.string().min(1), address: z.string().nullable(), epochSeen: z.number().int().min(0), queue: z.string().min(1).nullable().optional() });
 const ConfirmBody = z.object({ lsn });
 const HelloBody = z.object({ name: z.string().min(1), storeId: z.string().min(1), publicAddress: z.string().nullable(), lastLsn: lsn });
 const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0) });
@@ -101,7 +103,7 @@ function json(value: unknown): Buffer {
 export function encodeBackupFrame(f: BackupFrame): Buffer {
   switch (f.kind) {
     case 'join':
-      return frame('join', f.epoch, json({ name: f.name, storeId: f.storeId, address: f.address, epochSeen: f.epochSeen }));
+      return frame('join', f.epoch, json({ name: f.name, storeId: f.storeId, address: f.address, epochSeen: f.epochSeen, ...(f.queue ? { queue: f.queue } : {}) }));
     case 'confirm':
       return frame('confirm', f.epoch, json({ lsn: f.lsn }));
   }

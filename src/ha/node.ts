@@ -12,10 +12,11 @@ import { BrokerError } from '../broker/errors.js';
 import type { BrokerConfig } from '../config/index.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { BrokerLogger } from '../core/log.js';
-import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
+import { formatAddress, parseQpidUrl, type QpidAddress } from '../core/qpid-url.js';
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
 import type { MemberInfo } from './messages.js';
 import { PrimaryReplicator } from './primary.js';
+import { QueueReplica } from './queue-replica.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
 import { RheaReplicationConnector } from './transport.js';
@@ -126,16 +127,7 @@ export class HaNode {
     const config = this.deps.config;
     this.backup = new BackupReplicator({
       store: this.deps.store,
-      connector:
-        this.deps.connector ??
-        new RheaReplicationConnector({
-          name: config.name,
-          heartbeatMs: config.ha.linkHeartbeatIntervalMs,
-          username: config.ha.username,
-          password: config.ha.password,
-          mechanism: config.ha.mechanism,
-          logger: this.deps.logger.child({ module: 'ha-connector' }),
-        }),
+      connector: this.connector(),
       clock: this.deps.clock,
       logger: this.deps.logger.child({ module: 'ha-backup' }),
       name: config.name,
@@ -209,6 +201,71 @@ export class HaNode {
     return { kind: 'refuse', error: { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is a backup (state ${this.haState}) and no primary is known` } };
   }
 
+  private connectorValue: ReplicationConnector | null = null;
+
+  private connector(): ReplicationConnector {
+    const config = this.deps.config;
+    this.connectorValue ??=
+      this.deps.connector ??
+      new RheaReplicationConnector({
+        name: config.name,
+        heartbeatMs: config.ha.linkHeartbeatIntervalMs,
+        username: config.ha.username,
+        password: config.ha.password,
+        mechanism: config.ha.mechanism,
+        logger: this.deps.logger.child({ module: 'ha-connector' }),
+      });
+    return this.connectorValue;
+  }
+
+  private get queueReplication(): boolean {
+    return this.cluster || this.deps.config.ha.queueReplication;
+  }
+
+  private readonly replicas = new Map<string, QueueReplica>();
+
+  /** Makes `queue` a replica of the queue of the same name at `source` (a Qpid URL): reference
+   * §1.13, `qpid-ha replicate` and `qpid-config add queue --start-replica`. */
+  startReplica(queue: string, source: string): void {
+    const service = this.service_;
+    if (!service) throw new BrokerError('NOT_ALLOWED', `replicate: ${this.deps.config.name} is ${this.haState} and does not serve queues`);
+    if (!this.queueReplication) throw new BrokerError('NOT_ALLOWED', 'replicate: queue replication is off (--ha-queue-replication yes, or an HA cluster)');
+    let url;
+    try {
+      url = parseQpidUrl(source);
+    } catch (err) {
+      throw new BrokerError('BAD_URL', `replicate: ${(err as Error).message}`);
+    }
+    this.replicas.get(queue)?.stop();
+    const replica = new QueueReplica({
+      broker: service.broker,
+      connector: this.connector(),
+      clock: this.deps.clock,
+      logger: this.deps.logger.child({ module: 'queue-replica', queue }),
+      name: this.deps.config.name,
+      storeId: this.deps.store.meta().storeId,
+      queue,
+      source: url.addresses,
+      retryIntervalMs: this.deps.config.ha.linkMaintenanceIntervalMs,
+    });
+    this.replicas.set(queue, replica);
+    replica.start();
+    this.deps.logger.info({ queue, source }, 'replica queue started');
+  }
+
+  /** Replica queues this broker keeps, and the queues other brokers replicate from it. */
+  replication(): { replicas: { queue: string; state: string; lastLsn: number }[]; followers: { queue: string; replica: string; confirmedLsn: number }[] } {
+    return {
+      replicas: [...this.replicas].map(([queue, r]) => ({ queue, state: r.state, lastLsn: r.lastLsn })),
+      followers: this.primary?.replicas() ?? [],
+    };
+  }
+
+  private stopReplicas(): void {
+    for (const replica of this.replicas.values()) replica.stop();
+    this.replicas.clear();
+  }
+
   /** Builds the messaging model from the store and starts serving it. */
   private serve(mode: RecoveryMode, gateOpen: boolean): MessagingService {
     const config = this.deps.config;
@@ -218,13 +275,35 @@ export class HaNode {
       clock: this.deps.clock,
       logger: this.deps.logger.child({ module: 'broker' }),
       limits: { defaultQueueLimitBytes: config.defaultQueueLimitBytes, maxMessageSizeBytes: config.maxMessageSizeBytes },
-      replication: { enabled: this.cluster, defaultLevel: config.ha.replicate },
+      replication: { enabled: this.queueReplication, defaultLevel: config.ha.replicate },
       events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err) },
     });
     broker.recover(mode);
     const service = { broker, settlements };
     this.service_ = service;
     this.deps.server.setService(service);
+    if (!this.cluster && config.ha.queueReplication) {
+      // A standalone broker serves replica queues that follow it (never backups).
+      this.primary = new PrimaryReplicator({
+        store: this.deps.store,
+        settlements,
+        logger: this.deps.logger.child({ module: 'ha-primary' }),
+        name: config.name,
+        publicAddress: null,
+        defaultReplicateLevel: config.ha.replicate,
+        epoch: 0,
+        acceptBackups: false,
+        onStale: () => {},
+        onMembership: () => {},
+      });
+    }
+    // Replica queues declared with qpid.replica-source follow their original again.
+    if (this.queueReplication) {
+      for (const queue of broker.queues) {
+        const source = queue.settings.arguments['qpid.replica-source'];
+        if (typeof source === 'string') this.startReplica(queue.name, source);
+      }
+    }
     return service;
   }
 
@@ -428,6 +507,7 @@ export class HaNode {
     this.deps.logger.fatal({ reason }, 'stale primary: a higher epoch exists; no longer serving clients');
     this.deps.server.setService(null);
     this.deps.server.closeConnections((_, role) => role === 'client', { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is no longer primary` });
+    this.stopReplicas();
     this.primary?.stop();
     this.primary = null;
     this.service_?.settlements.close();
@@ -437,6 +517,7 @@ export class HaNode {
   }
 
   async stop(): Promise<void> {
+    this.stopReplicas();
     this.recoveryTimer?.cancel();
     this.fencingTimer?.cancel();
     await this.backup?.stop();

@@ -12,7 +12,7 @@ import { isStoreError, type LogEntry, type Store } from '../../store/index.js';
 import { assert } from '../core/assert.js';
 import type { Logger } from '../core/log.js';
 import type { ReplicateLevel } from '../broker/queue.js';
-import { ReplicationFilter } from './filter.js';
+import { QueueFilter, ReplicationFilter, type RecordFilter } from './filter.js';
 import type { MemberInfo, PrimaryFrame } from './messages.js';
 import type { HaState } from './role.js';
 import type { Settlements } from './settlements.js';
@@ -37,6 +37,8 @@ export interface PrimaryReplicatorDeps {
   readonly publicAddress: string | null;
   readonly defaultReplicateLevel: ReplicateLevel;
   readonly epoch: number;
+  /** False on a standalone broker: it serves replica queues only (reference §1.13). */
+  readonly acceptBackups?: boolean;
   /** A backup reported a higher epoch than ours: we are a stale primary. */
   readonly onStale: (reason: string) => void;
   /** Membership changed (a backup joined, became ready, or left). */
@@ -50,7 +52,10 @@ interface Session {
   readonly name: string;
   readonly storeId: string;
   readonly address: string | null;
-  readonly filter: ReplicationFilter;
+  readonly filter: RecordFilter;
+  /** A replica queue's session (reference §1.13), not a backup: one queue's records, never in
+   * the ack gate, not a member of the cluster. */
+  readonly replicaOf: string | null;
   phase: Phase;
   /** The next LSN to ship. */
   nextLsn: number;
@@ -96,26 +101,42 @@ export class PrimaryReplicator {
   }
 
   members(): MemberInfo[] {
-    return [...this.sessions.values()].map((s) => ({ name: s.name, state: s.state, address: s.address, confirmedLsn: s.confirmedLsn }));
+    return this.backupSessions().map((s) => ({ name: s.name, state: s.state, address: s.address, confirmedLsn: s.confirmedLsn }));
   }
 
   readyBackups(): string[] {
-    return [...this.sessions.values()].filter((s) => s.state === 'ready').map((s) => s.name);
+    return this.backupSessions()
+      .filter((s) => s.state === 'ready')
+      .map((s) => s.name);
+  }
+
+  /** Replica queues following this broker: the queue and who follows it. */
+  replicas(): { queue: string; replica: string; confirmedLsn: number }[] {
+    return [...this.sessions.values()].filter((s) => s.replicaOf !== null).map((s) => ({ queue: s.replicaOf as string, replica: s.name, confirmedLsn: s.confirmedLsn }));
+  }
+
+  private backupSessions(): Session[] {
+    return [...this.sessions.values()].filter((s) => s.replicaOf === null);
   }
 
   /** A backup's `join` arrived on a new link. */
-  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number }): void {
+  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null }): void {
     if (this.stopped) {
       link.close('primary is stopping');
       return;
     }
-    if (join.epochSeen > this.deps.epoch) {
+    const replicaOf = join.queue ?? null;
+    if (replicaOf === null && this.deps.acceptBackups === false) {
+      link.close(`${this.deps.name} is not a cluster primary: only replica queues may follow it`);
+      return;
+    }
+    if (replicaOf === null && join.epochSeen > this.deps.epoch) {
       link.close(`stale primary: backup ${join.name} has seen epoch ${join.epochSeen} > ${this.deps.epoch}`);
       this.deps.onStale(`backup ${join.name} has seen epoch ${join.epochSeen}, ours is ${this.deps.epoch}`);
       return;
     }
     for (const existing of this.sessions.values()) {
-      if (existing.name === join.name) this.drop(existing, 'replaced by a new connection from the same backup');
+      if (existing.name === join.name && existing.replicaOf === replicaOf) this.drop(existing, 'replaced by a new connection from the same backup');
     }
     const meta = this.deps.store.meta();
     const session: Session = {
@@ -123,7 +144,8 @@ export class PrimaryReplicator {
       name: join.name,
       storeId: join.storeId,
       address: join.address,
-      filter: new ReplicationFilter(this.deps.defaultReplicateLevel),
+      filter: replicaOf === null ? new ReplicationFilter(this.deps.defaultReplicateLevel) : new QueueFilter(replicaOf),
+      replicaOf,
       phase: 'snapshot',
       nextLsn: 0,
       snapshotLsn: meta.lastLsn,
@@ -135,10 +157,10 @@ export class PrimaryReplicator {
       wake: null,
     };
     this.sessions.set(link.id, session);
-    this.deps.logger.info({ backup: join.name, address: join.address }, 'backup joined; catch-up starts');
+    this.deps.logger.info({ backup: join.name, address: join.address, ...(replicaOf !== null ? { replicaOf } : {}) }, replicaOf === null ? 'backup joined; catch-up starts' : 'replica queue joined; catch-up starts');
     link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn });
     this.updateRetention();
-    this.deps.onMembership();
+    if (replicaOf === null) this.deps.onMembership();
     void this.ship(session).catch((err: unknown) => {
       this.deps.logger.error({ err, backup: session.name }, 'replication to backup failed');
       this.drop(session, `replication failed: ${(err as Error).message}`);
@@ -186,11 +208,15 @@ export class PrimaryReplicator {
     if (session.phase === 'closed') return;
     session.phase = 'closed';
     this.sessions.delete(session.link.id);
-    this.deps.settlements.removeBackup(session.name);
     session.link.close(reason);
     session.wake?.();
-    this.deps.logger.warn({ backup: session.name, reason }, 'backup left');
     this.updateRetention();
+    if (session.replicaOf !== null) {
+      this.deps.logger.info({ replica: session.name, queue: session.replicaOf, reason }, 'replica queue left');
+      return;
+    }
+    this.deps.settlements.removeBackup(session.name);
+    this.deps.logger.warn({ backup: session.name, reason }, 'backup left');
     this.broadcastState();
     this.deps.onMembership();
   }
@@ -199,7 +225,7 @@ export class PrimaryReplicator {
    * knows which brokers to expect while it recovers). */
   broadcastState(): void {
     const members = this.members();
-    for (const session of this.sessions.values()) {
+    for (const session of this.backupSessions()) {
       session.link.send({ kind: 'state', epoch: this.deps.epoch, state: session.state, members });
     }
   }
@@ -283,7 +309,7 @@ export class PrimaryReplicator {
 
   private goLive(session: Session, gateLsn: number): void {
     session.phase = 'live';
-    if (session.gateLsn === null) {
+    if (session.gateLsn === null && session.replicaOf === null) {
       session.gateLsn = gateLsn;
       // Enter the gate as having confirmed G: only commits after G wait for this backup.
       this.deps.settlements.addBackup(session.name, gateLsn);

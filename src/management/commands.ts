@@ -36,6 +36,7 @@ const DelExchange = z.object({ name });
 const Bind = z.object({ exchange: z.string(), queue: name, key: z.string().default(''), arguments: args });
 const Unbind = z.object({ exchange: z.string(), queue: name, key: z.string().default('') });
 const Purge = z.object({ queue: name });
+const Replicate = z.object({ source: z.string().min(1), queue: name });
 const StoreMessages = z.object({ queue: name, limit: z.number().int().min(1).max(100_000).default(1000) });
 const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
 
@@ -99,8 +100,19 @@ export class ManagementCommands {
           null,
         );
         await this.gated(service, change);
+        const source = a.arguments['qpid.replica-source'];
+        if (typeof source === 'string' && change.changed) this.ha.startReplica(a.name, source);
         return { created: change.changed };
       }
+      case 'replicate': {
+        const a = parse(Replicate, input, operation);
+        const service = this.service(operation);
+        if (!service.broker.queue(a.queue)) throw new BrokerError('NOT_FOUND', `replicate: queue ${a.queue} does not exist here; create it first (or use qpid-config add queue --start-replica)`);
+        this.ha.startReplica(a.queue, a.source);
+        return { replicating: a.queue, from: a.source };
+      }
+      case 'replication':
+        return this.ha.replication();
       case 'del-queue': {
         const a = parse(DelQueue, input, operation);
         const service = this.service(operation);
