@@ -6,7 +6,6 @@
 // Default: one short schedule (about 90 s alone, 25 faults over every fault kind).
 // CRASH_RUNS=N: N schedules, each with a long mixed-fault cluster run added.
 // CRASH_SEED=S replays a schedule (the seed is printed); CRASH_KEEP=1 keeps every run's history;
-// CRASH_STRICT_ORDER=1 fails on the known recovered-order bug instead of reporting it as TODO.
 // A failed run's history, verdict and broker logs are written under os.tmpdir() (path printed).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -59,14 +58,6 @@ test('the suite fails a run that loses messages, and keeps its history (a broker
   }
 });
 
-/**
- * A known broker bug (test/crash/recovered-order.test.ts): after a restart or promotion with a
- * backlog, messages recovered from the store can be delivered after newer ones. While it is
- * open, order violations that all have that signature (the late message was delivered before)
- * are reported as TODO rather than failing npm test; CRASH_STRICT_ORDER=1 makes them fail.
- */
-const KNOWN_ORDER_BUG = 'broker bug: recovered messages delivered after newer ones (see test/crash/recovered-order.test.ts)';
-const strictOrder = process.env['CRASH_STRICT_ORDER'] === '1';
 
 for (let run = 0; run < runs; run++) {
   for (const spec of schedule) {
@@ -91,14 +82,10 @@ for (let run = 0; run < runs; run++) {
         assert.equal(verdict.counts.phantoms, 0, `${verdict.problems.join('; ')}${where}`);
       });
       const violations = verdict?.counts.orderViolations ?? 0;
-      const knownBug = !strictOrder && violations > 0 && verdict?.counts.orderViolationsRedelivered === violations;
-      await t.test("each producer's order is kept, except for resends", knownBug ? { todo: KNOWN_ORDER_BUG } : {}, () => {
+      await t.test("each producer's order is kept, except for resends", () => {
         assert.ok(verdict, `no verdict${where}`);
         assert.equal(violations, 0, `${verdict.problems.join('; ')}${where}`);
       });
-      // A run that broke nothing but the known bug need not leave megabytes in the temp dir.
-      const onlyKnownBug = knownBug && result.error === undefined && verdict?.counts.lost === 0 && verdict.counts.phantoms === 0;
-      if (onlyKnownBug && !keep && result.reportDir) rmSync(result.reportDir, { recursive: true, force: true });
     });
   }
 }
