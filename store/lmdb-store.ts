@@ -19,7 +19,7 @@
 //   enqueues   [queue, position] -> index entry
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, statfsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
@@ -141,6 +141,34 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+/** LMDB trusts its file: garbage where its meta pages should be makes the native code read wild
+ * pointers and crash the process. So before opening, check that one of the two meta pages has
+ * LMDB's magic and the data version this lmdb build writes, and refuse the file otherwise.
+ * (Damage deeper in the tree is what `qpid-store verify` is for.) */
+const LMDB_MAGIC = 0xbeefc0de;
+const LMDB_DATA_VERSION = 2;
+const META_OFFSET = 24;
+
+function checkMetaPages(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return; // no file yet: LMDB creates it
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return;
+    const head = Buffer.alloc(Math.min(size, 65536 + 64));
+    readSync(fd, head, 0, head.length, 0);
+    const valid = (offset: number): boolean => offset + META_OFFSET + 8 <= head.length && head.readUInt32LE(offset + META_OFFSET) === LMDB_MAGIC && head.readUInt32LE(offset + META_OFFSET + 4) === LMDB_DATA_VERSION;
+    if (valid(0) || [4096, 8192, 16384, 32768, 65536].some((pageSize) => valid(pageSize))) return;
+    throw new StoreError('STORE_CORRUPT', `store file ${file} is not an LMDB environment this broker can read: neither meta page has LMDB's magic and data version ${LMDB_DATA_VERSION}`);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Opens (creating if needed, unless read-only) the store of a data dir. Throws StoreError:
  * STORE_LOCKED, STORE_NEWER_FORMAT, STORE_CORRUPT, STORE_NOT_FOUND (read-only), STORE_IO. */
 export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
@@ -155,6 +183,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
   const lock = readOnly ? null : lockDataDir(options.dataDir, logger);
   let env: Env | null = null;
   try {
+    checkMetaPages(join(storeDir, 'data.mdb'));
     const sync = options.sync ?? 'fsync';
     const lmdbOptions: Record<string, unknown> = {
       path: storeDir,
