@@ -7,6 +7,9 @@
 //                    had it and could have been promoted instead: never wiped since, and ready
 //                    (or joining, when the new primary was promoted from joining). When no such
 //                    holder is left the contract allows the loss (N-1 failures): it is counted.
+//                    A broker the manager promoted by a bad choice (while the old primary
+//                    lived) lacks what the old primary settled meanwhile: that loss is the
+//                    manager's, and is counted apart (lostToBadChoices).
 //   TWO_PRIMARIES    two brokers served clients with the same epoch.
 //   STALE_SERVING    a broker served clients with an epoch below the highest promoted, in a run
 //                    whose cluster manager made no bad choice.
@@ -105,7 +108,14 @@ export class Oracle {
   staleSettled = 0;
   legitSettled = 0;
   permittedLosses = 0;
+  lostToBadChoices = 0;
   promotions = 0;
+  private readonly badlyPromoted = new Set<string>();
+
+  /** The manager is about to promote `broker` while the old primary may live. */
+  badPromotion(broker: string): void {
+    this.badlyPromoted.add(broker);
+  }
 
   constructor(
     private readonly world: World,
@@ -192,7 +202,8 @@ export class Oracle {
     this.promotions++;
     const epoch = broker.node?.primaryReplicator()?.epoch ?? this.maxEpoch;
     this.trace.note('chk', `${broker.name} is primary`, { epoch, from: previous });
-    this.checkHasSettled(broker, `promotion of ${broker.name} (epoch ${epoch})`, previous === 'joining');
+    const bad = this.badlyPromoted.delete(broker.name);
+    this.checkHasSettled(broker, `promotion of ${broker.name} (epoch ${epoch})`, previous === 'joining', bad);
     // Positions above what the new primary has were never replicated: they will be reused.
     const store = broker.store;
     if (!store) return;
@@ -204,12 +215,18 @@ export class Oracle {
 
   /** Every message settled by a legitimate primary is on `broker` or was consumed, unless the
    * contract allows its loss (every broker that held it failed since). */
-  checkHasSettled(broker: SimBroker, when: string, fromJoining: boolean): void {
-    this.checkConfig(broker, when, fromJoining);
+  checkHasSettled(broker: SimBroker, when: string, fromJoining: boolean, badChoice = false): void {
+    this.checkConfig(broker, when, fromJoining, badChoice);
     const present = this.messagesOn(broker);
     for (const [key, settled] of this.settled) {
       if (settled.info.atMs > this.world.nowMs || present.has(key) || this.consumed.has(key)) continue;
       const intact = this.intactHolder(settled.info, broker.name, fromJoining);
+      if (intact !== null && badChoice) {
+        this.lostToBadChoices++;
+        this.trace.note('chk', `message ${key} lost to the manager's bad choice`, { intact });
+        this.settled.delete(key);
+        continue;
+      }
       if (intact === null) {
         this.permittedLosses++;
         this.trace.note('chk', `message ${key} lost; every holder failed (allowed)`, { holders: settled.info.holders });
@@ -257,7 +274,16 @@ export class Oracle {
   }
 
   /** A configuration change confirmed by a legitimate primary must survive like a message. */
-  configConfirmed(op: AdminOp, info: SettleInfo): void {
+  configConfirmed(op: AdminOp, info: SettleInfo | null): void {
+    if (info === null) {
+      // Being tried, or found already done: until confirmed, either outcome is right.
+      const name = 'name' in op ? op.name : null;
+      for (const key of [...this.config.keys()]) {
+        const parts = key.split(' ');
+        if (name !== null ? parts.includes(name) : key === `binding ${'exchange' in op ? `${op.exchange} ${op.queue} ${op.key}` : ''}`) this.config.delete(key);
+      }
+      return;
+    }
     if (!info.legit) return;
     const replicated = (args: Readonly<Record<string, string>>): boolean => args['qpid.replicate'] !== 'none';
     switch (op.kind) {
@@ -284,7 +310,7 @@ export class Oracle {
 
   private readonly config = new Map<string, { present: boolean; info: SettleInfo }>();
 
-  private checkConfig(broker: SimBroker, when: string, fromJoining: boolean): void {
+  private checkConfig(broker: SimBroker, when: string, fromJoining: boolean, badChoice: boolean): void {
     const store = broker.store;
     if (!store) return;
     const actual = new Set<string>([
@@ -295,6 +321,11 @@ export class Oracle {
     for (const [key, expected] of this.config) {
       if (expected.info.atMs > this.world.nowMs || actual.has(key) === expected.present) continue;
       const intact = this.intactHolder(expected.info, broker.name, fromJoining);
+      if (intact !== null && badChoice) {
+        this.lostToBadChoices++;
+        this.config.delete(key);
+        continue;
+      }
       if (intact === null) {
         this.permittedLosses++;
         this.trace.note('chk', `${key} ${expected.present ? 'lost' : 'back'}; every holder failed (allowed)`, { holders: expected.info.holders });

@@ -268,13 +268,16 @@ export class SimAdmin extends SimClient {
   readonly completed: AdminOp[] = [];
   readonly skipped: AdminOp[] = [];
   private retries = 0;
+  private pendingRequest = 0;
 
   constructor(
     name: string,
     env: ClientEnv,
     rng: Random,
     ops: readonly { readonly atMs: number; readonly op: AdminOp }[],
-    private readonly onConfirmed: (op: AdminOp, info: SettleInfo) => void,
+    /** info null: the change is being tried, or was found already made (an earlier attempt
+     * whose answer was lost): what it touches is not known until it is confirmed. */
+    private readonly onConfirmed: (op: AdminOp, info: SettleInfo | null) => void,
   ) {
     super(name, env, rng);
     this.ops = [...ops];
@@ -299,7 +302,7 @@ export class SimAdmin extends SimClient {
     const live = [...bindings.values()].filter((op) => op.kind === 'bind' && queues.has(op.queue) && exchanges.has(op.exchange));
     // Before the change now pending: it may be waiting for something that was lost.
     const again = [...queues.values(), ...exchanges.values(), ...live].map((op) => ({ atMs: this.env.world.nowMs, op }));
-    this.ops.splice(this.index, 0, ...again);
+    this.ops.splice(this.index + (this.waitingReply ? 1 : 0), 0, ...again);
     this.env.trace.note(this.name, 'declaring the configuration again', { changes: again.length });
   }
 
@@ -323,7 +326,10 @@ export class SimAdmin extends SimClient {
   /** From now on, every new connection starts by declaring the configuration again. */
   reassertFromNowOn(): void {
     this.reassertOnAttach = true;
-    if (this.attached) this.reassert();
+    if (this.attached) {
+      this.reassert();
+      this.next();
+    }
   }
 
   private reassertOnAttach = false;
@@ -332,11 +338,13 @@ export class SimAdmin extends SimClient {
     const planned = this.ops[this.index];
     if (!planned || this.waitingReply || !this.attached || planned.atMs > this.env.world.nowMs) return;
     this.waitingReply = true;
-    this.send({ t: 'admin', request: this.nextRequest++, op: planned.op });
+    this.onConfirmed(planned.op, null);
+    this.pendingRequest = this.nextRequest++;
+    this.send({ t: 'admin', request: this.pendingRequest, op: planned.op });
   }
 
   protected onServerFrame(frame: ServerFrame): void {
-    if (frame.t !== 'admin-reply' || !this.waitingReply) return;
+    if (frame.t !== 'admin-reply' || !this.waitingReply || frame.request !== this.pendingRequest) return;
     this.waitingReply = false;
     const op = this.ops[this.index]?.op;
     if (!op) return;
@@ -344,7 +352,7 @@ export class SimAdmin extends SimClient {
     if (frame.ok || gone || frame.code === 'PRECONDITION_FAILED') {
       this.env.trace.note(this.name, `config ${op.kind} ${'name' in op ? op.name : `${op.exchange}->${op.queue}`} done`, { ok: frame.ok, code: frame.code });
       this.completed.push(op);
-      if (frame.ok && frame.info) this.onConfirmed(op, frame.info);
+      this.onConfirmed(op, frame.ok ? frame.info : null);
       this.retries = 0;
       this.index++;
       this.next();

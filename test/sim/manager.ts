@@ -2,7 +2,7 @@
 // process supervisor. Every poll the manager asks each broker for its status over the network.
 // When it sees no primary for two polls in a row it fences every broker that did not answer
 // (STONITH: the machine is powered off, so a primary that is only partitioned or paused cannot
-// go on serving) and promotes the most recent ready backup (highest epoch, then LSN) among those
+// go on serving), polls again (statuses taken before the fence may be stale), and promotes the most recent ready backup (highest epoch, then LSN) among those
 // that saw the highest epoch it knows of, or, when every broker is joining or a stale ready
 // backup (a new cluster, or total failure), the joining one with the most recent store.
 // It waits for every broker to answer before promoting a joining one: a silent broker may hold
@@ -108,16 +108,27 @@ export class SimManager {
       return;
     }
     if (++this.missingPolls < 2) return;
+    this.trace.note('mgr', 'no primary', {
+      statuses: this.brokers.map((b, i) => {
+        const st = statuses[i];
+        return st ? `${b.name}:${st.state}@${st.epoch}/${st.lastLsn}` : `${b.name}:silent`;
+      }),
+    });
     const silent = this.brokers.filter((_, i) => statuses[i] === null);
     const unfenced = silent.length > 0 && ready.length > 0 && this.bad('promote-unfenced');
     if (!unfenced) {
+      let fenced = false;
       for (const broker of silent) {
         if (broker.up) {
           this.trace.note('mgr', `fence ${broker.name} (no answer): power off`);
           broker.crash(false, 'fenced by the cluster manager');
           this.exited(broker);
+          fenced = true;
         }
       }
+      // The statuses in hand were taken while the fenced broker may still have been settling:
+      // choose from the next poll's, taken once nothing can change any more.
+      if (fenced) return;
     }
     if (ready.length > 0) {
       const two = ready.length > 1 && this.bad('promote-two');
@@ -129,9 +140,10 @@ export class SimManager {
     const joining = answered.filter((s) => s.state === 'joining').sort(mostRecent);
     const staleReady = answered.filter((s) => s.state === 'ready');
     const longSilent = silent.every((b) => (this.silentPolls.get(b.name) ?? 0) >= 10);
-    const newest = joining[0];
+    // A store whose catch-up was interrupted holds a partial snapshot: never the one to promote.
+    const newest = joining.find((s) => !s.snapshotIncomplete);
     if (newest && joining.length + staleReady.length === answered.length && (silent.length === 0 || (longSilent && this.bad('promote-without-waiting')))) {
-      await this.promote([newest.name], false);
+      await this.promote([newest.name], silent.length > 0);
       return;
     }
     const catchup = answered.filter((s) => s.state === 'catchup').sort(mostRecent)[0];
@@ -139,7 +151,8 @@ export class SimManager {
   }
 
   private async promote(names: readonly string[], abandoning: boolean): Promise<void> {
-    if (abandoning) this.trace.note('mgr', 'promoting without fencing the old primary');
+    if (abandoning) this.trace.note('mgr', 'promoting while another broker may be primary or more recent');
+    if (abandoning || names.length > 1) for (const name of names) this.oracle.badPromotion(name);
     await Promise.all(
       names.map(async (name) => {
         const broker = this.brokers.find((b) => b.name === name) as SimBroker;

@@ -146,6 +146,7 @@ async function run(options: SimOptions): Promise<SimResult> {
       settled: oracle.legitSettled,
       staleSettled: oracle.staleSettled,
       permittedLosses: oracle.permittedLosses,
+      lostToBadChoices: oracle.lostToBadChoices,
       promotions: oracle.promotions,
       maxEpoch: oracle.maxEpoch,
       sends: producers.reduce((n, p) => n + p.sends, 0),
