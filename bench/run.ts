@@ -93,6 +93,15 @@ async function main(): Promise<void> {
   process.exitCode = result.ok ? 0 : 1;
 }
 
+// A signal ends the run through process.exit, so that lib/process.ts's exit hook kills the
+// brokers and load processes this run started instead of leaving them running.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    process.stderr.write(`bench: ${signal}: stopping\n`);
+    process.exit(130);
+  });
+}
+
 main().catch((err: unknown) => {
   process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
   process.exit(1);

@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import type { HaStatus } from '../../src/ha/node.js';
 import { managementRequest } from '../../src/management/client.js';
 import { brokerScript } from './paths.js';
+import { trackChild, trackTempDir } from './process.js';
 import { startBroker } from './servers.js';
 import type { BenchServer } from './servers.js';
 
@@ -85,6 +86,9 @@ export class BenchCluster {
       if (!ports.includes(port)) ports.push(port);
     }
     const dataDirs = ports.map((_, i) => options.dataDirs?.[i] ?? mkdtempSync(join(tmpdir(), `qpidd-bench-b${i}-`)));
+    dataDirs.forEach((dir, i) => {
+      if (options.dataDirs?.[i] === undefined) trackTempDir(dir);
+    });
     return new BenchCluster(options, ports, dataDirs);
   }
 
@@ -146,16 +150,20 @@ export class BenchCluster {
   }
 
   async waitForState(i: number, states: readonly HaStateName[], timeoutMs: number, intervalMs = 50): Promise<HaStatus> {
+    let last: HaStatus | undefined;
     return await pollUntil(
       async () => {
         if (this.members[i]?.exitedEarly()) throw new Error(`b${i} exited`);
-        const status = await this.status(i);
-        return states.includes(status.state) ? status : undefined;
+        last = await this.status(i);
+        return states.includes(last.state) ? last : undefined;
       },
       `b${i} to be ${states.join('|')}`,
       timeoutMs,
       intervalMs,
-    );
+    ).catch((err: unknown) => {
+      const seen = last ? ` (last seen ${last.state}, lsn ${last.lastLsn}, primary ${last.primary ?? 'unknown'})` : '';
+      throw new Error(`${(err as Error).message}${seen}`);
+    });
   }
 
   /** The running member whose state is active or recovering, if any answers. */
@@ -181,6 +189,7 @@ export class BenchCluster {
     const tool = join(dirname(brokerScript), 'qpid-ha.js');
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
       const child = spawn(process.execPath, [tool, '--cluster-manager', '-b', `127.0.0.1:${this.ports[i]}`, 'promote'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      trackChild(child);
       let stderr = '';
       child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
       child.on('exit', (code) => resolve({ code, stderr }));
@@ -195,11 +204,20 @@ export class BenchCluster {
     await member.kill();
   }
 
-  /** Kills every member and removes the data directories the cluster created. */
+  /** Stops every member (SIGTERM, SIGKILL after a grace period) and removes the data
+   * directories the cluster created. A clean stop lets a profiled broker write its profile. */
   async stop(): Promise<void> {
-    await Promise.all(this.members.map(async (member, i) => (member ? this.kill(i) : undefined)));
+    await Promise.all(
+      this.members.map(async (member, i) => {
+        if (!member) return;
+        this.members[i] = null;
+        await member.stop();
+      }),
+    );
     this.dataDirs.forEach((dir, i) => {
-      if (this.ownedDirs[i]) rmSync(dir, { recursive: true, force: true });
+      if (!this.ownedDirs[i]) return;
+      rmSync(dir, { recursive: true, force: true });
+      trackTempDir(dir, true);
     });
   }
 }

@@ -4,12 +4,13 @@
 // AMQP message (the loadgen's template, stamped with producer and sequence), so a consumer can
 // receive it and the loadgen's accounting reads it. Built without fsync and with a short log: the
 // build is set-up, not what is measured. Progress goes to the caller's log.
-import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openLmdbStore } from '../../store/index.js';
 import type { EnqueueRecord, QueueDeclareRecord } from '../../store/index.js';
 import { buildMessageTemplate } from './message-template.js';
+import { trackTempDir } from './process.js';
 
 export interface DeepStore {
   readonly dataDir: string;
@@ -23,6 +24,8 @@ export interface DeepStore {
 }
 
 const PER_COMMIT = 1000;
+const SHORT_LOG_BYTES = 16 * 1024 * 1024;
+const KEEP_LOG_BYTES = 64 * 1024 ** 3;
 const COMMITS_IN_FLIGHT = 8;
 const PROGRESS_EVERY = 100_000;
 
@@ -46,12 +49,23 @@ export async function buildDeepStore(options: {
   readonly bodyBytes?: number;
   readonly queue?: string;
   readonly parentDir?: string;
+  /**
+   * Keep every record in the log (the store then holds each body twice) instead of letting
+   * retention truncate it to 16 MiB as it goes. A store whose log was truncated this way makes
+   * the broker fail when a backup's catch-up snapshot is read while it commits (an LMDB freelist
+   * error: MDB_BAD_TXN "reserved freelist had a data entry with zero-size", or an assertion in
+   * mdb_freelist_save that kills the primary), so the catch-up scenario keeps the log.
+   */
+  readonly keepLog?: boolean;
   readonly log?: (line: string) => void;
 }): Promise<DeepStore> {
   const queue = options.queue ?? 'deep';
+  // The caller removes it when done (and removeDeepStore forgets it); an interrupted run's exit
+  // hook removes it otherwise: a 10^6 store is 2-4 GB.
   const dataDir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'qpidd-bench-deep-'));
+  trackTempDir(dataDir);
   const started = performance.now();
-  const store = openLmdbStore({ dataDir, sync: 'none', logMaxBytes: 16 * 1024 * 1024 });
+  const store = openLmdbStore({ dataDir, sync: 'none', logMaxBytes: options.keepLog ? KEEP_LOG_BYTES : SHORT_LOG_BYTES });
   const template = buildMessageTemplate(options.bodyBytes ?? 1024, true);
   try {
     const declare: QueueDeclareRecord = {
@@ -99,4 +113,10 @@ export async function buildDeepStore(options: {
     diskBytes: directoryBytes(dataDir),
     buildS: (performance.now() - started) / 1000,
   };
+}
+
+/** Removes a store built by buildDeepStore. */
+export function removeDeepStore(store: DeepStore): void {
+  rmSync(store.dataDir, { recursive: true, force: true });
+  trackTempDir(store.dataDir, true);
 }

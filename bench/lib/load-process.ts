@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { failoverLoadArgs } from './failover-load-options.js';
 import type { FailoverLoadOptions, FailoverLoadResult, ResumeEvent } from './failover-run.js';
 import { distRoot } from './paths.js';
+import { trackChild } from './process.js';
 
 export const failoverLoadScript = join(distRoot, 'bench', 'failover-load.js');
 
@@ -35,6 +36,7 @@ export class LoadProcess {
 
   static start(options: FailoverLoadOptions): Promise<LoadProcess> {
     const child = spawn(process.execPath, [failoverLoadScript, ...failoverLoadArgs(options)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    trackChild(child);
     const load = new LoadProcess(child);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

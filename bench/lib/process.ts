@@ -3,10 +3,47 @@
 // SIGKILL if it does not exit in time; run a process that prints one JSON object and parse it.
 // A failure names the command and carries the tail of its stderr, so a broken run explains itself.
 import { spawn } from 'node:child_process';
+import { createWriteStream, rmSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 const TAIL_LINES_MAX = 30;
+
+/**
+ * Every child the harness has started and not yet seen exit. When the harness process exits,
+ * however it exits (a scenario throws, the user presses ^C, a test times out and kills it),
+ * the children are killed with it: a broker left behind would hold its port and a core.
+ */
+const liveChildren = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+/** Temporary directories (stores) to remove if the harness exits before its own clean-up. */
+const tempDirs = new Set<string>();
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const running of liveChildren) running.kill('SIGKILL');
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+export function trackChild(child: ChildProcess): void {
+  liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
+  installExitHook();
+}
+
+/** Registers a directory to remove at exit; call again with `done` once removed normally. */
+export function trackTempDir(dir: string, done = false): void {
+  if (done) {
+    tempDirs.delete(dir);
+    return;
+  }
+  tempDirs.add(dir);
+  installExitHook();
+}
 
 export class ProcessError extends Error {
   constructor(
@@ -54,6 +91,8 @@ export interface StartServerOptions {
   readonly readyTimeoutMs?: number;
   /** Called with every stdout line after the listening line (logs), if given. */
   readonly onLine?: (line: string) => void;
+  /** Also append every stdout and stderr line to this file (for a post-mortem of a bad run). */
+  readonly logFile?: string;
 }
 
 function exitPromise(child: ChildProcess): Promise<ExitStatus> {
@@ -89,10 +128,16 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
     env: options.env ?? process.env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  trackChild(child);
   const stderr = new Tail();
   const stdout = new Tail();
-  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => stderr.push(line));
+  const logStream = options.logFile ? createWriteStream(options.logFile, { flags: 'a' }) : undefined;
+  createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => {
+    stderr.push(line);
+    logStream?.write(`${line}\n`);
+  });
   const exited = exitPromise(child);
+  if (logStream) void exited.then(() => setTimeout(() => logStream.end(), 100));
   const what = `node ${options.args.join(' ')}`;
 
   return new Promise((resolve, reject) => {
@@ -117,6 +162,7 @@ export function startServer(options: StartServerOptions): Promise<RunningServer>
       );
     });
     createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      logStream?.write(`${line}\n`);
       if (ready) {
         options.onLine?.(line);
         return;
@@ -160,6 +206,7 @@ export interface JsonRun<T> {
  */
 export function runJsonProcess<T>(args: readonly string[], timeoutMs: number): Promise<JsonRun<T>> {
   const child = spawn(process.execPath, [...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  trackChild(child);
   const stderr = new Tail();
   let lastJson: string | undefined;
   createInterface({ input: child.stderr as NodeJS.ReadableStream }).on('line', (line) => stderr.push(line));

@@ -2,11 +2,11 @@
 // (bench/relay.ts) and the broker (tools/qpidd.ts, CLI contract: --port 0 --data-dir DIR
 // [--store-sync fsync|none], a pino "listening" line with the port, SIGTERM stops it cleanly).
 // The broker gets a new data directory under os.tmpdir(), removed when it stops.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brokerScript, relayScript } from './paths.js';
-import { startServer } from './process.js';
+import { startServer, trackTempDir } from './process.js';
 import type { ExitStatus } from './process.js';
 
 export type ServerKind = 'relay' | 'broker';
@@ -69,16 +69,31 @@ export interface BrokerStartOptions {
   readonly readyTimeoutMs?: number;
 }
 
+/** BENCH_LOG_DIR=dir keeps every broker's log as dir/<name>-<time>.log, for a post-mortem. */
+function brokerLogFile(extraArgs: readonly string[] | undefined): { logFile?: string } {
+  const dir = process.env['BENCH_LOG_DIR'];
+  if (!dir) return {};
+  mkdirSync(dir, { recursive: true });
+  const nameAt = extraArgs?.indexOf('--name') ?? -1;
+  const label = nameAt >= 0 ? extraArgs?.[nameAt + 1] : 'qpidd';
+  return { logFile: join(dir, `${label}-${new Date().toISOString().replace(/[:.]/g, '-')}.log`) };
+}
+
 export async function startBroker(options: BrokerStartOptions = {}): Promise<BenchServer> {
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'qpidd-bench-'));
-  const args = [brokerScript, '--port', String(options.port ?? 0), '--data-dir', dataDir];
+  if (ownsDataDir) trackTempDir(dataDir);
+  // BENCH_PROFILE_DIR=dir: every broker writes a V8 CPU profile there when it exits cleanly
+  // (SIGTERM; a SIGKILLed broker writes none). Summarise with bench/profile-summary.ts.
+  const profileDir = process.env['BENCH_PROFILE_DIR'];
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const args = [...nodeArgs, brokerScript, '--port', String(options.port ?? 0), '--data-dir', dataDir];
   if (options.storeSync) args.push('--store-sync', options.storeSync);
   if (options.http) args.push('--http-port', '0');
   args.push(...(options.extraArgs ?? []));
   let server;
   try {
-    server = await startServer({ args, ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}) });
+    server = await startServer({ args, ...(options.readyTimeoutMs ? { readyTimeoutMs: options.readyTimeoutMs } : {}), ...brokerLogFile(options.extraArgs) });
   } catch (err) {
     if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
     throw err;
@@ -88,7 +103,9 @@ export async function startBroker(options: BrokerStartOptions = {}): Promise<Ben
   void server.exited.then(() => (exited = true));
   const httpPort = server.listening['httpPort'];
   const cleanUp = (): void => {
-    if (ownsDataDir) rmSync(dataDir, { recursive: true, force: true });
+    if (!ownsDataDir) return;
+    rmSync(dataDir, { recursive: true, force: true });
+    trackTempDir(dataDir, true);
   };
   return {
     kind: 'broker',

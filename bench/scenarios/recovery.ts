@@ -6,9 +6,9 @@
 // time; "first message" adds a consumer's connect, attach and first delivery. The baseline, in
 // the same run, is a store holding a single message. Each store is started several times and the
 // median kept; its files are in the OS page cache (just written), so this is a warm start.
-import { rmSync, statfsSync } from 'node:fs';
+import { statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { buildDeepStore } from '../lib/deep-store.js';
+import { buildDeepStore, removeDeepStore } from '../lib/deep-store.js';
 import type { DeepStore } from '../lib/deep-store.js';
 import { describeMachine } from '../lib/machine.js';
 import { probeFirstMessage } from '../lib/probe-consumer.js';
@@ -125,7 +125,7 @@ export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
       options.log(`  failed: ${(err as Error).message}`);
       rows.push({ messages, messagesLabel: messages.toLocaleString('en-US'), ok: false, problem });
     } finally {
-      if (store) rmSync(store.dataDir, { recursive: true, force: true });
+      if (store) removeDeepStore(store);
     }
   }
   const largest = rows.filter((r) => r['ok'] === true).at(-1);

@@ -21,7 +21,7 @@ import { epochNowMs, timelineRate } from '../lib/timeline.js';
 
 export const name = 'soak';
 export const description =
-  'A mixed load on a 3-broker cluster for 10 minutes with a failure every 75 s (primary kills, then backup kills under a long-lived primary); RSS and heap sampled every second must level off (tiny: 12 s, 2 failures)';
+  'A mixed load on a 3-broker cluster for 10 minutes with a failure every 75 s (primary kills, then backup kills under a long-lived primary); RSS and heap sampled every second must level off (tiny: 8 s, 2 failures)';
 
 type FailureKind = 'kill primary' | 'kill primary, promote b2' | 'kill backup';
 
@@ -33,7 +33,7 @@ interface Plan {
 }
 
 const PLANS: Record<ScenarioOptions['size'], Plan> = {
-  tiny: { durationS: 12, rateScale: 0.5, failures: [{ atS: 3, kind: 'kill primary, promote b2' }, { atS: 7, kind: 'kill backup' }] },
+  tiny: { durationS: 8, rateScale: 0.5, failures: [{ atS: 2, kind: 'kill primary, promote b2' }, { atS: 5, kind: 'kill backup' }] },
   full: {
     durationS: 600,
     rateScale: 1,

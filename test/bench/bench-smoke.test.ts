@@ -1,7 +1,10 @@
 // Benchmarks cannot rot (STYLE.md 10): the scenarios run at their tiny size as child processes,
 // exactly as `npm run bench` runs them, and their JSON output must have the right shape and sane
 // figures: messages flowed, nothing was lost, the files were written. The throughput scenario's
-// broker rows run once dist/tools/qpidd.js exists; until then it must say so and skip them.
+// broker rows run once dist/tools/qpidd.js exists; until then it must say so and skip them, and
+// the scenarios that need the broker (ha-throughput, failover, recovery, catch-up, management,
+// soak) are skipped. The figures are not held to the issue's targets here: a tiny run on a shared
+// machine measures nothing worth a verdict; they must only be present and plausible.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -37,7 +40,7 @@ function assertSaneLoadRow(row: ResultRow): void {
   assert.ok(detail.counts.received >= detail.counts.accepted, `${what}: every accepted message received`);
 }
 
-function assertFiles(output: RunOutput): void {
+function assertFiles(output: RunOutput, firstHeader = 'size, producers+consumers'): void {
   const lines = readFileSync(output.files.jsonl, 'utf8').trim().split('\n');
   assert.equal(lines.length, output.rows.length);
   for (const line of lines) {
@@ -45,7 +48,7 @@ function assertFiles(output: RunOutput): void {
     assert.equal(record.scenario, output.scenario);
     assert.ok(record.machine.cores > 0 && record.machine.nodeVersion.startsWith('v') && record.machine.cpuModel && record.machine.date);
   }
-  assert.match(readFileSync(output.files.markdown, 'utf8'), /^\| size, producers\+consumers \|/);
+  assert.ok(readFileSync(output.files.markdown, 'utf8').startsWith(`| ${firstHeader} |`), `${output.scenario}: markdown table`);
   assert.ok(output.files.svg, 'a chart was written');
   const svg = readFileSync(output.files.svg, 'utf8');
   assert.match(svg, /^<svg [^>]*>[\s\S]*<\/svg>\n$/);
@@ -85,4 +88,105 @@ test('throughput scenario, tiny: relay baseline beside the broker, or a clear no
   }
   for (const row of output.rows) assertSaneLoadRow(row);
   assertFiles(output);
+});
+
+const needsBroker = { skip: brokerBuilt() ? false : 'broker not built' };
+
+function num(row: ResultRow | undefined, key: string): number {
+  const value = row?.[key];
+  assert.ok(typeof value === 'number' && Number.isFinite(value), `${key}: ${String(value)} in ${JSON.stringify(row)?.slice(0, 300)}`);
+  return value;
+}
+
+test('ha-throughput scenario, tiny: standalone and cluster durable 4+4, and the cluster at half its rate', needsBroker, async () => {
+  const output = await runScenario('ha-throughput');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.deepEqual(
+    output.rows.map((r) => `${String(r['server'])} ${String(r['rateLabel']).endsWith('(half)') ? 'half' : r['rateLabel']}`),
+    ['standalone durable max', 'cluster durable max', 'cluster durable half'],
+  );
+  for (const row of output.rows) assertSaneLoadRow(row);
+  const [standalone, cluster, half] = output.rows;
+  assert.equal(num(cluster, 'ratio'), Math.round((num(cluster, 'msgsPerS') / num(standalone, 'msgsPerS')) * 100) / 100);
+  assert.ok(num(cluster, 'peerCpuPct') >= 0, 'the backups\' CPU is reported');
+  assert.equal((half?.['detail'] as { params: { rateMsgsPerS: number } }).params.rateMsgsPerS, Math.round(num(cluster, 'msgsPerS') / 2));
+  assertFiles(output, 'size, producers+consumers');
+});
+
+test('failover scenario, tiny: two kills, producers resume, nothing lost', needsBroker, async () => {
+  const output = await runScenario('failover');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  const kills = output.rows.filter((r) => String(r['event']).startsWith('kill '));
+  assert.equal(kills.length, 2);
+  for (const kill of kills) {
+    // Each step happens after the kill, and every producer resumes after the first one does.
+    assert.ok(num(kill, 'promoteMs') > 0 && num(kill, 'activeMs') >= num(kill, 'promoteMs'));
+    assert.ok(num(kill, 'resumeFirstMs') > 0 && num(kill, 'resumeAllMs') >= num(kill, 'resumeFirstMs'));
+    assert.ok(num(kill, 'rejoinReadyMs') > 0);
+  }
+  assert.deepEqual(kills.map((k) => k['change']), ['b0 -> b1', 'b1 -> b2']);
+  const baseline = output.rows.find((r) => String(r['event']).startsWith('baseline'));
+  assert.ok(num(baseline, 'acceptedMsgsPerS') > 0 && num(baseline, 'settleP99Ms') > 0);
+  const whole = output.rows.find((r) => r['event'] === 'whole run');
+  assert.equal(whole?.['lost'], 0);
+  const detail = whole?.['detail'] as { counts: { accepted: number; received: number; producerReconnects: number } };
+  assert.ok(detail.counts.accepted > 0 && detail.counts.received >= detail.counts.accepted);
+  assert.ok(detail.counts.producerReconnects >= 2 * 2, 'both producers reconnected after each kill');
+  assertFiles(output, 'event');
+});
+
+test('recovery scenario, tiny: deeper stores still serve, with the 1-message store as baseline', needsBroker, async () => {
+  const output = await runScenario('recovery');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.deepEqual(output.rows.map((r) => r['messages']), [1, 1000, 10000]);
+  for (const row of output.rows) {
+    assert.ok(num(row, 'listeningMs') > 0 && num(row, 'servingMs') >= num(row, 'listeningMs'));
+    assert.ok(num(row, 'rssMiB') > 10 && num(row, 'anonMiB') > 0 && num(row, 'anonMiB') <= num(row, 'rssMiB'));
+    assert.ok(num(row, 'storeMiB') >= 0);
+  }
+  assert.equal(output.rows[0]?.['ratio'], 1);
+  assertFiles(output, 'queued messages');
+});
+
+test('catch-up scenario, tiny: a backup catches up behind 10^4 messages, idle and under load', needsBroker, async () => {
+  const output = await runScenario('catch-up');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.equal(output.rows.length, 2);
+  const [idle, busy] = output.rows;
+  assert.equal(idle?.['load'], 'none');
+  for (const row of [idle, busy]) {
+    assert.ok(num(row, 'readyS') > 0 && num(row, 'mbPerS') > 0);
+    assert.equal(Math.round(num(row, 'storeMB')), 11);
+  }
+  assert.ok(num(busy, 'beforeMsgsPerS') > 0 && num(busy, 'duringMsgsPerS') > 0 && num(busy, 'afterMsgsPerS') > 0);
+  assert.equal(busy?.['lost'], 0);
+  assertFiles(output, 'primary holds');
+});
+
+test('management scenario, tiny: /api/status under a durable load, beside each alone', needsBroker, async () => {
+  const output = await runScenario('management');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.deepEqual(output.rows.map((r) => `${String(r['row'])} ${String(r['endpoint'])}`), ['durable load alone -', 'HTTP alone /api/status', 'durable load + HTTP /api/status']);
+  const [alone, http, both] = output.rows;
+  assertSaneLoadRow(alone as ResultRow);
+  assertSaneLoadRow(both as ResultRow);
+  assert.ok(num(http, 'requestsPerS') > 0 && num(both, 'requestsPerS') > 0);
+  assert.equal(both?.['httpFailures'], 0);
+  assert.equal(num(both, 'msgsLostPct'), Math.round((1 - num(both, 'msgsPerS') / num(alone, 'msgsPerS')) * 1000) / 10);
+  assertFiles(output, 'run');
+});
+
+test('soak scenario, tiny: memory sampled every second through two failures, durable streams lose nothing', needsBroker, async () => {
+  const output = await runScenario('soak');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  const b2 = output.rows.filter((r) => String(r['what']).startsWith('b2 as '));
+  assert.equal(b2.length, 2, 'the long-lived broker, as backup then as primary');
+  for (const row of b2) assert.ok(num(row, 'samples') >= 1 && /^[\d.]+ \/ [\d.]+ \/ [\d.]+$/.test(String(row['rss'])), JSON.stringify(row));
+  const loads = output.rows.filter((r) => String(r['what']).startsWith('load '));
+  assert.equal(loads.length, 3);
+  for (const load of loads) assert.ok(num(load, 'accepted') > 0);
+  for (const load of loads.filter((l) => String(l['what']).includes('durable'))) assert.equal(load['lost'], 0);
+  const failures = output.rows.find((r) => r['what'] === 'failures')?.['events'] as { kind: string }[];
+  assert.deepEqual(failures.map((f) => f.kind), ['kill primary, promote b2', 'kill backup']);
+  assertFiles(output, 'process or stream');
 });
