@@ -15,6 +15,8 @@
 //                    whose cluster manager made no bad choice.
 //   STALE_NOT_FENCED a stale primary still served clients a bounded time after the heal.
 //   STALE_SETTLED    a stale primary settled a message, in a run with no bad choice.
+//   SETTLED_EARLY    a message was settled before the primary and every backup in its ack gate
+//                    had it durable (the ordering contract of ack-gate.ts).
 //   BACKUP_SERVED    a backup admitted a client or took a publish.
 //   PROMOTED_UNREADY a broker in catch-up accepted a promotion (only ready backups may be
 //                    promoted, reference §1.12.12.4).
@@ -50,6 +52,7 @@ export type ViolationCode =
   | 'STALE_SERVING'
   | 'STALE_NOT_FENCED'
   | 'STALE_SETTLED'
+  | 'SETTLED_EARLY'
   | 'BACKUP_SERVED'
   | 'PROMOTED_UNREADY'
   | 'NOT_PREFIX'
@@ -336,6 +339,31 @@ export class Oracle {
     }
   }
 
+  /** The ordering contract (ack-gate.ts): when a change is settled, the primary and every
+   * ready backup in its gate have its commit durable, the same record at the same LSN. A backup
+   * whose store was wiped since the commit may have confirmed it before: it is not checked. */
+  private checkGate(primary: SimBroker, members: readonly string[], lsn: number): void {
+    const store = primary.store;
+    const record = store?.mirror.get(lsn);
+    if (!store || !record || record.kind !== 'enqueue') return;
+    const committedAtMs = this.commitTimes.get(primary.life as Life)?.get(lsn) ?? 0;
+    if (store.durableLsn < lsn) this.violation('SETTLED_EARLY', `${primary.name} settled LSN ${lsn} before it was durable on its own disk (durable to ${store.durableLsn})`, `early:${primary.name}:${lsn}`);
+    // A backup still catching up entered the gate as having confirmed the LSN G of that moment
+    // (primary.ts): it holds nothing back at or below G and cannot be promoted before it has G.
+    const catchingUp = new Set((primary.node?.primaryReplicator()?.members() ?? []).filter((m) => m.state === 'catchup').map((m) => m.name));
+    for (const name of members) {
+      const member = this.broker(name);
+      if (!member || catchingUp.has(name) || this.failedSince(name, committedAtMs)) continue;
+      const mine = member.store;
+      const theirs = mine?.mirror.get(lsn);
+      if (!mine || mine.durableLsn < lsn || (theirs !== undefined && !sameRecord(theirs, record))) {
+        this.violation('SETTLED_EARLY', `${primary.name} settled LSN ${lsn} while ${name}, in its ack gate, had it ${mine ? `durable only to LSN ${mine.durableLsn}` : 'not at all (down)'}`, `early:${primary.name}:${lsn}`);
+      }
+    }
+  }
+
+  private readonly commitTimes = new Map<Life, Map<number, number>>();
+
   // ------------------------------------------------------------------ hooks
 
   producerSettled(producer: string, seq: number, info: SettleInfo): void {
@@ -357,10 +385,13 @@ export class Oracle {
       const b = this.broker(broker);
       if (!b || this.servingEpoch(b) === null) this.violation('BACKUP_SERVED', `${broker} took a publish while not serving clients (state ${b?.node?.state ?? 'down'})`);
     },
-    settled: (broker, settlements: Settlements) => {
+    settled: (broker, settlements: Settlements, lsn, body) => {
       const b = this.broker(broker);
       const epoch = b ? (this.servingEpoch(b) ?? -1) : -1;
       const legit = epoch === this.maxEpoch && this.servedBy.get(epoch) === broker;
+      // A consumed message is settled at once: it need not survive anything (ack-gate.ts).
+      const id = body ? parseBody(body) : null;
+      if (b && lsn !== null && !(id && this.consumed.has(messageKey(id)))) this.checkGate(b, settlements.gate.memberIds, lsn);
       return { broker, epoch, legit, holders: [broker, ...settlements.gate.memberIds], atMs: this.world.nowMs };
     },
     consumed: (_broker, body) => {
@@ -385,6 +416,12 @@ export class Oracle {
   }
 
   private committed(broker: SimBroker, life: Life, records: readonly StoreRecord[], ticket: CommitTicket): void {
+    let times = this.commitTimes.get(life);
+    if (!times) {
+      times = new Map();
+      this.commitTimes.set(life, times);
+    }
+    for (let lsn = ticket.firstLsn; lsn <= ticket.lastLsn; lsn++) times.set(lsn, this.world.nowMs);
     for (const record of records) {
       if (record.kind === 'epoch' && record.epoch > this.maxEpoch) {
         this.maxEpoch = record.epoch;

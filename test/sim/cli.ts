@@ -3,6 +3,7 @@
 //   --seed N         run one seed; with --trace print its event trace (--trace-level debug adds
 //                    replication frames and backups' routine logs)
 //   --variant NAME   run with a deliberately broken variant (variants.ts)
+//   --bad-manager    every run's cluster manager makes bad choices (--good-manager: none do)
 //   --json           one JSON line per seed instead of the summary
 // A failing seed prints `seed=N` and the command that replays it. Exit status 1 if any failed.
 
@@ -23,17 +24,18 @@ interface Args {
   json: boolean;
   worker: boolean;
   stopAfter: number;
+  badManager: boolean | undefined;
 }
 
 function usage(message: string): never {
   console.error(`sim: ${message}`);
-  console.error('usage: npm run sim -- [--seeds N] [--from N] [--jobs N] [--seed N [--trace] [--trace-level debug]] [--variant NAME] [--json]');
+  console.error('usage: npm run sim -- [--seeds N] [--from N] [--jobs N] [--seed N [--trace] [--trace-level debug]] [--variant NAME] [--bad-manager|--good-manager] [--json]');
   console.error(`variants: ${Object.keys(VARIANTS).join(', ')}`);
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { seed: null, seeds: 100, from: 1, jobs: 2, trace: false, traceLevel: 'info', variant: null, json: false, worker: false, stopAfter: 20 };
+  const args: Args = { seed: null, seeds: 100, from: 1, jobs: 2, trace: false, traceLevel: 'info', variant: null, json: false, worker: false, stopAfter: 20, badManager: undefined };
   const int = (value: string | undefined, name: string): number => {
     const n = Number(value);
     if (value === undefined || !Number.isSafeInteger(n) || n < 0) usage(`${name} needs a non-negative integer`);
@@ -70,6 +72,12 @@ function parseArgs(argv: readonly string[]): Args {
         args.variant = name;
         break;
       }
+      case '--bad-manager':
+        args.badManager = true;
+        break;
+      case '--good-manager':
+        args.badManager = false;
+        break;
       case '--json':
         args.json = true;
         break;
@@ -97,20 +105,21 @@ interface SeedLine {
 
 async function runOne(seed: number, args: Args): Promise<{ line: SeedLine; result: SimResult }> {
   const started = performance.now();
-  const result = await runSimulation({ seed, trace: args.trace, traceLevel: args.traceLevel, variant: args.variant });
+  const result = await runSimulation({ seed, trace: args.trace, traceLevel: args.traceLevel, variant: args.variant, ...(args.badManager === undefined ? {} : { badManager: args.badManager }) });
   const line: SeedLine = { seed, ok: result.ok, converged: result.converged, violations: result.violations.map((v) => ({ ...v })), stats: { ...result.stats }, wallMs: Math.round(performance.now() - started) };
   return { line, result };
 }
 
-function replayCommand(seed: number, variant: VariantName | null): string {
-  return `npm run sim -- --seed ${seed}${variant ? ` --variant ${variant}` : ''} --trace`;
+function replayCommand(seed: number, args: Args): string {
+  const manager = args.badManager === undefined ? '' : args.badManager ? ' --bad-manager' : ' --good-manager';
+  return `npm run sim -- --seed ${seed}${args.variant ? ` --variant ${args.variant}` : ''}${manager} --trace`;
 }
 
-function printFailure(line: SeedLine, variant: VariantName | null): void {
+function printFailure(line: SeedLine, args: Args): void {
   console.log(`FAIL seed=${line.seed}`);
   for (const v of line.violations.slice(0, 5)) console.log(`  ${v.code} at ${v.atMs.toFixed(3)} ms: ${v.detail.split('\n')[0]}`);
   if (line.violations.length > 5) console.log(`  ... ${line.violations.length - 5} more`);
-  console.log(`  replay: ${replayCommand(line.seed, variant)}`);
+  console.log(`  replay: ${replayCommand(line.seed, args)}`);
 }
 
 async function main(): Promise<void> {
@@ -120,7 +129,7 @@ async function main(): Promise<void> {
     if (args.trace) for (const text of result.trace) console.log(text);
     if (args.json) console.log(JSON.stringify(line));
     else if (line.ok) console.log(`ok seed=${line.seed} (${line.wallMs} ms wall) ${JSON.stringify(line.stats)}`);
-    else printFailure(line, args.variant);
+    else printFailure(line, args);
     process.exitCode = line.ok ? 0 : 1;
     return;
   }
@@ -151,7 +160,8 @@ async function runMany(args: Args): Promise<void> {
     const from = args.from + j * per;
     const count = Math.max(0, Math.min(per, args.from + args.seeds - from));
     if (count === 0) return Promise.resolve();
-    const child = spawn(process.execPath, [script, '--worker', '--from', String(from), '--seeds', String(count), ...(args.variant ? ['--variant', args.variant] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const passOn = [...(args.variant ? ['--variant', args.variant] : []), ...(args.badManager === undefined ? [] : [args.badManager ? '--bad-manager' : '--good-manager'])];
+    const child = spawn(process.execPath, [script, '--worker', '--from', String(from), '--seeds', String(count), ...passOn], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (text) => {
       if (!text.startsWith('{')) return;
@@ -165,7 +175,7 @@ async function runMany(args: Args): Promise<void> {
       if (!line.ok) {
         failures.push(line);
         for (const v of line.violations) counts.set(v.code, (counts.get(v.code) ?? 0) + 1);
-        if (!args.json && failures.length <= args.stopAfter) printFailure(line, args.variant);
+        if (!args.json && failures.length <= args.stopAfter) printFailure(line, args);
       }
       if (!args.json && done % 100 === 0) console.error(`${done}/${args.seeds} seeds, ${failures.length} failed, ${Math.round((performance.now() - started) / 1000)} s`);
     });

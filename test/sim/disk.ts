@@ -19,6 +19,8 @@ export class SimStore extends MemoryStore {
   /** The log as written through this store, by LSN (pending writes included). */
   readonly mirror = new Map<number, StoreRecord>();
   private flushScheduled = false;
+  /** The last LSN on the disk (what a crash would keep). */
+  durableLsn: number;
 
   constructor(
     disk: MemoryDisk,
@@ -33,6 +35,12 @@ export class SimStore extends MemoryStore {
     const scan = this.scan();
     for (const row of scan.log(1)) if (row.record) this.mirror.set(row.lsn, row.record);
     scan.close();
+    this.durableLsn = this.meta().lastLsn;
+    // Registered before any other listener: the ack gate hears of durability in the same
+    // call, and the checkers must already know.
+    this.onDurable((lsn) => {
+      this.durableLsn = lsn;
+    });
   }
 
   override commit(records: readonly StoreRecord[]): CommitTicket {

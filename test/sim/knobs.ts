@@ -58,7 +58,7 @@ export interface Knobs {
   readonly livenessMs: number;
 }
 
-export function drawKnobs(seed: number): Knobs {
+export function drawKnobs(seed: number, overrides: { readonly badManager?: boolean } = {}): Knobs {
   const rng = stream(seed, 'knobs');
   const size = rng.int(2, 5);
   const brokers = Array.from({ length: size }, (_, i) => `b${i}`);
@@ -73,12 +73,13 @@ export function drawKnobs(seed: number): Knobs {
   };
   const network: NetworkKnobs = { latencyMs: uniform(rng, 0.05, 2), jitter: uniform(rng, 0, 1.5), connectTimeoutMs: 127_000 };
   const pollMs = Math.round(uniform(rng, 100, 1000));
-  const badManager = rng.bool(0.2);
+  const drawnBad = rng.bool(0.2);
+  const badManager = overrides.badManager ?? drawnBad;
   const manager: ManagerKnobs = {
     pollMs,
     statusTimeoutMs: Math.round(pollMs * 0.8),
     promoteTimeoutMs: 5000,
-    badRate: badManager ? uniform(rng, 0.05, 0.5) : 0,
+    badRate: badManager ? uniform(rng, 0.05, 0.5) : (rng.next(), 0),
     restartDelayMs: Math.round(uniform(rng, 50, 2000)),
   };
   const weights = Object.fromEntries(FAULT_KINDS.map((k) => [k, rng.bool(0.25) ? 0 : uniform(rng, 0.2, 3)])) as Record<FaultKind, number>;

@@ -12,8 +12,8 @@
 //
 // In some runs the manager is bad (drawn from the seed), during the safety phase only: it may
 // promote without fencing (the old primary lives on, partitioned or paused), promote a backup
-// while the primary is fine (a flapping monitor), promote two backups at once, or stop waiting
-// for a silent broker before promoting a joining one. Fencing is
+// while the primary is fine (a flapping monitor), promote two backups at once, stop waiting for
+// a silent broker before promoting a joining one, or ask a broker still catching up. Fencing is
 // then the epochs' job, and the checkers count what a stale primary settles.
 
 import type { HaStatus } from '../../src/ha/node.js';
@@ -24,7 +24,7 @@ import type { SimNetwork } from './network.js';
 import type { Trace } from './trace.js';
 import { Life, uniform, type World } from './world.js';
 
-export type BadChoice = 'promote-unfenced' | 'promote-while-primary-fine' | 'promote-two' | 'promote-without-waiting';
+export type BadChoice = 'promote-unfenced' | 'promote-while-primary-fine' | 'promote-two' | 'promote-without-waiting' | 'promote-catchup';
 
 export interface ManagerKnobs {
   readonly pollMs: number;
@@ -98,6 +98,12 @@ export class SimManager {
     const answered = statuses.filter((s): s is HaStatus => s !== null);
     for (const s of answered) this.highestEpoch = Math.max(this.highestEpoch, s.epoch);
     const primaries = answered.filter((s) => s.state === 'active' || s.state === 'recovering');
+    const catchingUp = answered.filter((s) => s.state === 'catchup').sort(mostRecent)[0];
+    if (catchingUp && this.bad('promote-catchup')) {
+      // The broker must refuse: it is still catching up.
+      await this.promote([catchingUp.name], true);
+      return;
+    }
     // A ready backup that never saw the latest primary is stale: promoting it would bring up a
     // primary with an epoch below one already used (and without what that primary settled).
     const ready = answered.filter((s) => s.state === 'ready' && s.epoch >= this.highestEpoch).sort(mostRecent);

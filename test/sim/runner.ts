@@ -21,6 +21,8 @@ export interface SimOptions {
   readonly trace?: boolean;
   readonly traceLevel?: TraceLevel;
   readonly variant?: VariantName | null;
+  /** Overrides the seed's draw: every run's manager is bad (true) or good (false). */
+  readonly badManager?: boolean;
 }
 
 export interface SimResult {
@@ -49,7 +51,7 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
 
 async function run(options: SimOptions): Promise<SimResult> {
   const seed = options.seed;
-  const knobs = drawKnobs(seed);
+  const knobs = drawKnobs(seed, options.badManager === undefined ? {} : { badManager: options.badManager });
   const world = new World();
   const diskNames = new Map<string, string>();
   const trace = new Trace(world, options.trace ?? false, options.traceLevel ?? 'info', (text) => text.replace(/memory-disk-\d+/g, (m) => diskNames.get(m) ?? 'disk'));

@@ -20,7 +20,8 @@ import { ReplicationPeer } from './replication.js';
 export interface ServerHooks {
   admitted(broker: string, role: ConnectionRole): void;
   published(broker: string): void;
-  settled(broker: string, settlements: Settlements): SettleInfo;
+  /** `lsn`: the commit the settlement waited for (null: nothing was journaled). */
+  settled(broker: string, settlements: Settlements, lsn: number | null, body: Uint8Array | null): SettleInfo;
   consumed(broker: string, body: Uint8Array): void;
 }
 
@@ -191,7 +192,7 @@ class Session {
       settle: () => {
         if (key !== null) producer.holds.delete(key);
         if (!this.open) return;
-        const info = this.deps.hooks.settled(this.deps.name, producer.settlements);
+        const info = this.deps.hooks.settled(this.deps.name, producer.settlements, outcome.hold.lsn, body);
         this.send({ t: 'settled', link, delivery, outcome: 'accepted', info, error: null });
       },
       fail: (err) => {
@@ -214,7 +215,7 @@ class Session {
       return reply(false, err instanceof BrokerError ? err.code : 'ERROR');
     }
     const ticket = change.ticket;
-    const settled = (): void => reply(true, null, this.open ? this.deps.hooks.settled(this.deps.name, service.settlements) : null);
+    const settled = (): void => reply(true, null, this.open ? this.deps.hooks.settled(this.deps.name, service.settlements, ticket?.lastLsn ?? null, null) : null);
     if (!ticket) return settled();
     service.settlements.hold({ messageId: 0, ticket, lsn: ticket.lastLsn, needsDurable: true }, { settle: settled, fail: () => reply(false, 'STORE') });
   }

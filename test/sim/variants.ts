@@ -43,7 +43,7 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
       ),
   },
   'no-epoch-check': {
-    description: 'neither side checks epochs: a backup follows a primary older than one it has seen, and a primary ignores a backup that has seen a newer epoch',
+    description: 'nobody checks epochs: a backup follows a primary older than one it has seen, a primary ignores a backup that has seen a newer epoch and does not look for a newer primary',
     install: () => {
       const restoreBackup = patch(BackupReplicator.prototype, 'handle', (original) =>
         function (this: { deps: { epochSeen: () => number } }, ...args: unknown[]) {
@@ -65,9 +65,12 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
           return original.apply(this, [args[0], { ...join, epochSeen: 0 }]);
         },
       );
+      // The primary's own look for a higher epoch among the other brokers is an epoch check too.
+      const restoreProbe = patch(HaNode.prototype, 'startFencingProbe', () => () => undefined);
       return () => {
         restoreBackup();
         restorePrimary();
+        restoreProbe();
       };
     },
   },
