@@ -113,6 +113,8 @@ export class Oracle {
   permittedLosses = 0;
   lostToBadChoices = 0;
   promotions = 0;
+  /** How often each check ran (so that a run can show its checkers were not idle). */
+  readonly checks = { gate: 0, prefix: 0, survival: 0, order: 0, converged: 0 };
   private readonly badlyPromoted = new Set<string>();
 
   /** The manager is about to promote `broker` while the old primary may live. */
@@ -222,6 +224,7 @@ export class Oracle {
     this.checkConfig(broker, when, fromJoining, badChoice);
     const present = this.messagesOn(broker);
     for (const [key, settled] of this.settled) {
+      this.checks.survival++;
       if (settled.info.atMs > this.world.nowMs || present.has(key) || this.consumed.has(key)) continue;
       const intact = this.intactHolder(settled.info, broker.name, fromJoining);
       if (intact !== null && badChoice) {
@@ -346,6 +349,7 @@ export class Oracle {
     const store = primary.store;
     const record = store?.mirror.get(lsn);
     if (!store || !record || record.kind !== 'enqueue') return;
+    this.checks.gate++;
     const committedAtMs = this.commitTimes.get(primary.life as Life)?.get(lsn) ?? 0;
     if (store.durableLsn < lsn) this.violation('SETTLED_EARLY', `${primary.name} settled LSN ${lsn} before it was durable on its own disk (durable to ${store.durableLsn})`, `early:${primary.name}:${lsn}`);
     // A backup still catching up entered the gate as having confirmed the LSN G of that moment
@@ -472,6 +476,7 @@ export class Oracle {
     const mirror = this.mirrorOf(source);
     for (const entry of entries) {
       if (entry.record.kind === 'skip') continue;
+      this.checks.prefix++;
       const original = mirror?.get(entry.lsn);
       if (!original || !sameRecord(entry.record, original)) {
         this.violation('NOT_PREFIX', `${backup.name} applied LSN ${entry.lsn} (${entry.record.kind}) but ${primary.name} has ${original ? original.kind : 'nothing'} there`, `prefix:${backup.name}:${entry.lsn}`);
@@ -499,6 +504,7 @@ export class Oracle {
       const highest = new Map<string, number>();
       for (const position of [...entries.keys()].sort((a, b) => a - b)) {
         const entry = entries.get(position) as LedgerEntry;
+        this.checks.order++;
         const producer = producers.get(entry.producer);
         const max = highest.get(entry.producer) ?? 0;
         if (producer && max > entry.seq) {
@@ -518,6 +524,7 @@ export class Oracle {
   checkConverged(primary: SimBroker, backups: readonly SimBroker[]): void {
     const expected = replicatedState(primary);
     for (const backup of backups) {
+      this.checks.converged++;
       const actual = replicatedState(backup);
       for (const part of ['queues', 'exchanges', 'bindings'] as const) {
         if (actual[part] !== expected[part]) {

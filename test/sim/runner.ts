@@ -154,6 +154,7 @@ async function run(options: SimOptions): Promise<SimResult> {
       sends: producers.reduce((n, p) => n + p.sends, 0),
       consumed: oracle.consumed.size,
       fatalLines,
+      checks: Object.entries(oracle.checks).map(([k, n]) => `${k}:${n}`).join(','),
       faults: [...faults.counts].map(([k, n]) => `${k}:${n}`).join(',') || 'none',
     };
     trace.note('sim', converged ? 'end' : 'end (not converged)', stats);
