@@ -11,10 +11,10 @@
 //                    lived) lacks what the old primary settled meanwhile: that loss is the
 //                    manager's, and is counted apart (lostToBadChoices).
 //   TWO_PRIMARIES    two brokers served clients with the same epoch.
-//   STALE_SERVING    a broker served clients with an epoch below the highest promoted, in a run
-//                    whose cluster manager made no bad choice.
+//   STALE_SERVING    a broker served clients with an epoch below the highest promoted, before
+//                    the cluster manager made any bad choice.
 //   STALE_NOT_FENCED a stale primary still served clients a bounded time after the heal.
-//   STALE_SETTLED    a stale primary settled a message, in a run with no bad choice.
+//   STALE_SETTLED    a stale primary settled a message before the manager made any bad choice.
 //   SETTLED_EARLY    a message was settled before the primary and every backup in its ack gate
 //                    had it durable (the ordering contract of ack-gate.ts).
 //   BACKUP_SERVED    a backup admitted a client or took a publish.
@@ -75,6 +75,8 @@ interface Settled {
   readonly producer: string;
   readonly seq: number;
   readonly info: SettleInfo;
+  /** Settled by the old primary while a bad promotion was under way. */
+  readonly inBadWindow: boolean;
 }
 
 interface LedgerEntry {
@@ -84,9 +86,6 @@ interface LedgerEntry {
 }
 
 export interface OracleOptions {
-  /** The cluster manager may promote while the old primary lives: stale primaries are expected
-   * until the heal, and their settlements are counted, not failed. */
-  readonly badManager: boolean;
   /** How long after the heal a stale primary may still serve. */
   readonly fenceBoundMs: number;
 }
@@ -108,6 +107,9 @@ export class Oracle {
   private readonly staleSince = new Map<Life, number>();
   private readonly reported = new Set<string>();
   healedAtMs: number | null = null;
+  /** Set by the manager's first bad choice: from then on stale primaries are expected until the
+   * heal, and what they settle is counted, not failed. */
+  badChoiceMade = false;
   staleSettled = 0;
   legitSettled = 0;
   permittedLosses = 0;
@@ -120,7 +122,18 @@ export class Oracle {
   /** The manager is about to promote `broker` while the old primary may live. */
   badPromotion(broker: string): void {
     this.badlyPromoted.add(broker);
+    this.badWindows.push({ broker, fromMs: this.world.nowMs, toMs: null });
   }
+
+  /** The broker refused the bad promotion: nothing changed. */
+  badPromotionRefused(broker: string): void {
+    const at = this.badWindows.findIndex((w) => w.broker === broker && w.toMs === null);
+    if (at !== -1) this.badWindows.splice(at, 1);
+  }
+
+  /** Bad promotions: from the manager's request until the broker's epoch is committed, the old
+   * primary still settles legitimately what the new one will lack. */
+  private readonly badWindows: { readonly broker: string; readonly fromMs: number; toMs: number | null }[] = [];
 
   constructor(
     private readonly world: World,
@@ -189,7 +202,7 @@ export class Oracle {
         this.staleSince.delete(life);
         continue;
       }
-      if (!this.options.badManager) {
+      if (!this.badChoiceMade) {
         this.violation('STALE_SERVING', `${broker.name} serves clients with epoch ${epoch} after epoch ${this.maxEpoch} was promoted`, `stale:${broker.name}:${life.incarnation}`);
         continue;
       }
@@ -227,7 +240,7 @@ export class Oracle {
       this.checks.survival++;
       if (settled.info.atMs > this.world.nowMs || present.has(key) || this.consumed.has(key)) continue;
       const intact = this.intactHolder(settled.info, broker.name, fromJoining);
-      if (intact !== null && badChoice) {
+      if (intact !== null && (badChoice || settled.inBadWindow)) {
         this.lostToBadChoices++;
         this.trace.note('chk', `message ${key} lost to the manager's bad choice`, { intact });
         this.settled.delete(key);
@@ -373,11 +386,12 @@ export class Oracle {
   producerSettled(producer: string, seq: number, info: SettleInfo): void {
     if (info.legit) {
       this.legitSettled++;
-      this.settled.set(`${producer}:${seq}`, { producer, seq, info });
+      const inBadWindow = this.badWindows.some((w) => w.broker !== info.broker && info.atMs >= w.fromMs && info.atMs <= (w.toMs ?? Infinity));
+      this.settled.set(`${producer}:${seq}`, { producer, seq, info, inBadWindow });
       return;
     }
     this.staleSettled++;
-    if (!this.options.badManager) this.violation('STALE_SETTLED', `message ${producer}:${seq} settled by ${info.broker} with stale epoch ${info.epoch} (epoch ${this.maxEpoch} promoted)`);
+    if (!this.badChoiceMade) this.violation('STALE_SETTLED', `message ${producer}:${seq} settled by ${info.broker} with stale epoch ${info.epoch} (epoch ${this.maxEpoch} promoted)`);
   }
 
   readonly serverHooks: ServerHooks = {
@@ -427,6 +441,7 @@ export class Oracle {
     }
     for (let lsn = ticket.firstLsn; lsn <= ticket.lastLsn; lsn++) times.set(lsn, this.world.nowMs);
     for (const record of records) {
+      if (record.kind === 'epoch') for (const w of this.badWindows) if (w.broker === broker.name && w.toMs === null) w.toMs = this.world.nowMs;
       if (record.kind === 'epoch' && record.epoch > this.maxEpoch) {
         this.maxEpoch = record.epoch;
         this.trace.note('chk', `epoch ${record.epoch} promoted`, { broker: broker.name });

@@ -79,6 +79,7 @@ export class SimManager {
   private bad(choice: BadChoice): boolean {
     if (!this.badAllowed || this.knobs.badRate === 0 || !this.rng.bool(this.knobs.badRate)) return false;
     this.badChoices.push(choice);
+    this.oracle.badChoiceMade = true;
     this.trace.note('mgr', `bad choice: ${choice}`);
     return true;
   }
@@ -177,6 +178,7 @@ export class SimManager {
               this.highestEpoch = Math.max(this.highestEpoch, r.epoch);
               return `now ${r.state} epoch ${r.epoch}`;
             } catch (err) {
+              this.oracle.badPromotionRefused(name);
               return `refused: ${(err as { code?: string }).code ?? ''} ${(err as Error).message}`;
             }
           },

@@ -60,7 +60,6 @@ async function run(options: SimOptions): Promise<SimResult> {
   const hb = knobs.broker.heartbeatMs;
   const probeTimeoutMs = Math.min(5000, Math.max(1000, hb));
   const oracle = new Oracle(world, trace, brokers, {
-    badManager: knobs.badManager,
     fenceBoundMs: 4 * hb + 2 * probeTimeoutMs + 2 * knobs.broker.maintenanceMs + knobs.manager.pollMs + 2000,
   });
   let manager: SimManager | null = null;
