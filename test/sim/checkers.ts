@@ -41,6 +41,9 @@ import type { Settlements } from '../../src/ha/settlements.js';
 import type { CommitTicket, LogEntry, StoreRecord } from '../../store/index.js';
 import type { SimBroker } from './broker.js';
 import type { DiskHooks } from './disk.js';
+import { replicatedState, sameRecord, summarize } from './compare.js';
+import { ConfigExpectations } from './config-check.js';
+import { OrderLedger, type ProducerView } from './order.js';
 import { messageKey, parseBody, type AdminOp, type SettleInfo } from './protocol.js';
 import type { ServerHooks } from './server.js';
 import type { Trace } from './trace.js';
@@ -79,12 +82,6 @@ interface Settled {
   readonly inBadWindow: boolean;
 }
 
-interface LedgerEntry {
-  readonly epoch: number;
-  readonly producer: string;
-  readonly seq: number;
-}
-
 export interface OracleOptions {
   /** How long after the heal a stale primary may still serve. */
   readonly fenceBoundMs: number;
@@ -102,7 +99,7 @@ export class Oracle {
   private readonly failures = new Map<string, number[]>();
   readonly settled = new Map<string, Settled>();
   readonly consumed = new Set<string>();
-  private readonly ledger = new Map<string, Map<number, LedgerEntry>>();
+  private readonly ledger = new OrderLedger();
   private readonly lastState = new Map<string, HaState | null>();
   private readonly staleSince = new Map<Life, number>();
   private readonly reported = new Set<string>();
@@ -225,10 +222,7 @@ export class Oracle {
     // Positions above what the new primary has were never replicated: they will be reused.
     const store = broker.store;
     if (!store) return;
-    for (const [queue, entries] of this.ledger) {
-      const lastPosition = store.queue(queue)?.lastPosition ?? 0;
-      for (const [position, entry] of entries) if (position > lastPosition && entry.epoch < epoch) entries.delete(position);
-    }
+    this.ledger.promoted(epoch, (queue) => store.queue(queue)?.lastPosition ?? 0);
   }
 
   /** Every message settled by a legitimate primary is on `broker` or was consumed, unless the
@@ -292,66 +286,25 @@ export class Oracle {
     return keys;
   }
 
-  /** A configuration change confirmed by a legitimate primary must survive like a message. */
+  /** A configuration change confirmed by a legitimate primary must survive like a message
+   * (config-check.ts); null: being tried, or found already made. */
   configConfirmed(op: AdminOp, info: SettleInfo | null): void {
-    if (info === null) {
-      // Being tried, or found already done: until confirmed, either outcome is right.
-      const name = 'name' in op ? op.name : null;
-      for (const key of [...this.config.keys()]) {
-        const parts = key.split(' ');
-        if (name !== null ? parts.includes(name) : key === `binding ${'exchange' in op ? `${op.exchange} ${op.queue} ${op.key}` : ''}`) this.config.delete(key);
-      }
-      return;
-    }
-    if (!info.legit) return;
-    const replicated = (args: Readonly<Record<string, string>>): boolean => args['qpid.replicate'] !== 'none';
-    switch (op.kind) {
-      case 'declare-queue':
-        if (replicated(op.args)) this.config.set(`queue ${op.name}`, { present: true, info });
-        return;
-      case 'delete-queue':
-        this.config.set(`queue ${op.name}`, { present: false, info });
-        for (const key of [...this.config.keys()]) if (key.startsWith('binding ') && key.split(' ')[2] === op.name) this.config.set(key, { present: false, info });
-        return;
-      case 'declare-exchange':
-        if (replicated(op.args)) this.config.set(`exchange ${op.name}`, { present: true, info });
-        return;
-      case 'delete-exchange':
-        this.config.set(`exchange ${op.name}`, { present: false, info });
-        for (const key of [...this.config.keys()]) if (key.startsWith('binding ') && key.split(' ')[1] === op.name) this.config.set(key, { present: false, info });
-        return;
-      case 'bind':
-      case 'unbind':
-        if (this.config.has(`queue ${op.queue}`) && this.config.has(`exchange ${op.exchange}`)) this.config.set(`binding ${op.exchange} ${op.queue} ${op.key}`, { present: op.kind === 'bind', info });
-        return;
-    }
+    this.config.confirmed(op, info);
   }
 
-  private readonly config = new Map<string, { present: boolean; info: SettleInfo }>();
+  private readonly config = new ConfigExpectations();
 
   private checkConfig(broker: SimBroker, when: string, fromJoining: boolean, badChoice: boolean): void {
-    const store = broker.store;
-    if (!store) return;
-    const actual = new Set<string>([
-      ...store.queues().map((q) => `queue ${q.declare.queue}`),
-      ...store.exchanges().map((e) => `exchange ${e.exchange}`),
-      ...store.bindings().map((b) => `binding ${b.exchange} ${b.queue} ${b.key}`),
-    ]);
-    for (const [key, expected] of this.config) {
-      if (expected.info.atMs > this.world.nowMs || actual.has(key) === expected.present) continue;
-      const intact = this.intactHolder(expected.info, broker.name, fromJoining);
-      if (intact !== null && badChoice) {
-        this.lostToBadChoices++;
-        this.config.delete(key);
+    for (const { key, present, info } of this.config.mismatches(broker, this.world.nowMs)) {
+      const intact = this.intactHolder(info, broker.name, fromJoining);
+      if (intact === null || badChoice) {
+        if (intact === null) this.permittedLosses++;
+        else this.lostToBadChoices++;
+        this.trace.note('chk', `${key} ${present ? 'lost' : 'back'}; ${intact === null ? 'every holder failed (allowed)' : "the manager's bad choice"}`, { holders: info.holders });
+        this.config.forget(key);
         continue;
       }
-      if (intact === null) {
-        this.permittedLosses++;
-        this.trace.note('chk', `${key} ${expected.present ? 'lost' : 'back'}; every holder failed (allowed)`, { holders: expected.info.holders });
-        this.config.delete(key);
-        continue;
-      }
-      this.violation('CONFIG_LOST', `${key} confirmed ${expected.present ? 'created' : 'deleted'} by ${expected.info.broker} (epoch ${expected.info.epoch}) at ${expected.info.atMs.toFixed(3)} ms is ${expected.present ? 'missing' : 'back'} after ${when}; ${intact} still held the change`, `configlost:${key}`);
+      this.violation('CONFIG_LOST', `${key} confirmed ${present ? 'created' : 'deleted'} by ${info.broker} (epoch ${info.epoch}) at ${info.atMs.toFixed(3)} ms is ${present ? 'missing' : 'back'} after ${when}; ${intact} still held the change`, `configlost:${key}`);
     }
   }
 
@@ -449,28 +402,7 @@ export class Oracle {
     }
     const epoch = this.servingEpoch(broker);
     if (epoch === null || epoch !== this.maxEpoch) return;
-    const added: Array<[Map<number, LedgerEntry>, number, LedgerEntry]> = [];
-    for (const record of records) {
-      if (record.kind !== 'enqueue') continue;
-      const id = parseBody(record.body);
-      if (!id) continue;
-      for (const target of record.targets) {
-        let entries = this.ledger.get(target.queue);
-        if (!entries) {
-          entries = new Map();
-          this.ledger.set(target.queue, entries);
-        }
-        const entry: LedgerEntry = { epoch, producer: id.producer, seq: id.seq };
-        entries.set(target.position, entry);
-        added.push([entries, target.position, entry]);
-      }
-    }
-    if (added.length > 0) {
-      ticket.committed.catch(() => {
-        if (!life.alive) return;
-        for (const [entries, position, entry] of added) if (entries.get(position) === entry) entries.delete(position);
-      });
-    }
+    this.ledger.committed(epoch, records, ticket, () => life.alive);
   }
 
   /** A backup accepted entries from the primary it is connected to: they must be that primary's
@@ -512,26 +444,10 @@ export class Oracle {
 
   // ------------------------------------------------------------------ at the end
 
-  /** Per producer and queue, in position order: a message settled before another was first
-   * sent must not sit after it (resends only ever repeat unsettled messages). */
-  checkOrder(producers: ReadonlyMap<string, { firstSentMs: ReadonlyMap<number, number>; settled: ReadonlyMap<number, { heardMs: number; legit: boolean }> }>): void {
-    for (const [queue, entries] of this.ledger) {
-      const highest = new Map<string, number>();
-      for (const position of [...entries.keys()].sort((a, b) => a - b)) {
-        const entry = entries.get(position) as LedgerEntry;
-        this.checks.order++;
-        const producer = producers.get(entry.producer);
-        const max = highest.get(entry.producer) ?? 0;
-        if (producer && max > entry.seq) {
-          const settled = producer.settled.get(entry.seq);
-          const laterSent = producer.firstSentMs.get(max);
-          if (settled?.legit && laterSent !== undefined && settled.heardMs <= laterSent) {
-            this.violation('ORDER', `queue ${queue}: ${entry.producer}:${entry.seq} (settled at ${settled.heardMs.toFixed(3)} ms) sits at position ${position}, after ${entry.producer}:${max} first sent at ${laterSent.toFixed(3)} ms`, `order:${queue}:${entry.producer}`);
-          }
-        }
-        if (entry.seq > max) highest.set(entry.producer, entry.seq);
-      }
-    }
+  /** Per producer and queue, in position order (order.ts). */
+  checkOrder(producers: ReadonlyMap<string, ProducerView>): void {
+    this.ledger.check(producers, (detail, once) => this.violation('ORDER', detail, once));
+    this.checks.order = this.ledger.checked;
   }
 
   /** After convergence: each ready backup holds the primary's replicated configuration and
@@ -551,54 +467,4 @@ export class Oracle {
       }
     }
   }
-}
-
-function summarize(text: string): string {
-  return text.length > 300 ? `${text.slice(0, 300)}...` : text;
-}
-
-/** The replicated part of a broker's store, as comparable text. */
-function replicatedState(broker: SimBroker): { queues: string; exchanges: string; bindings: string; messages: string } {
-  const store = broker.store;
-  if (!store) return { queues: '(down)', exchanges: '(down)', bindings: '(down)', messages: '(down)' };
-  const defaultLevel = broker.config().ha.replicate;
-  const level = (args: Readonly<Record<string, unknown>>): string => {
-    const value = args['qpid.replicate'];
-    return value === 'none' || value === 'configuration' || value === 'all' ? value : defaultLevel;
-  };
-  const queues = store.queues().filter((q) => level(q.declare.arguments) !== 'none');
-  const exchanges = store.exchanges().filter((e) => level(e.arguments) !== 'none');
-  const queueNames = new Set(queues.map((q) => q.declare.queue));
-  const exchangeNames = new Set(exchanges.map((e) => e.exchange));
-  const bindings = store.bindings().filter((b) => queueNames.has(b.queue) && exchangeNames.has(b.exchange));
-  const messages: string[] = [];
-  for (const q of queues) {
-    if (level(q.declare.arguments) !== 'all') continue;
-    const entries = store.readQueue(q.declare.queue, 0, Number.MAX_SAFE_INTEGER);
-    messages.push(`${q.declare.queue}[${entries.map((e) => `${e.position}=${(() => {
-      const body = store.readMessage(e.messageId);
-      const id = body ? parseBody(body) : null;
-      return id ? messageKey(id) : `#${e.messageId}`;
-    })()}`).join(',')}]`);
-  }
-  return {
-    queues: JSON.stringify(queues.map((q) => q.declare)),
-    exchanges: JSON.stringify(exchanges),
-    bindings: JSON.stringify(bindings),
-    messages: messages.join(' '),
-  };
-}
-
-/** The same record, allowing for the replication filter dropping some enqueue targets. */
-function sameRecord(applied: StoreRecord, original: StoreRecord): boolean {
-  if (applied.kind === 'enqueue' && original.kind === 'enqueue') {
-    return (
-      applied.messageId === original.messageId &&
-      applied.persistent === original.persistent &&
-      applied.expiresAtMs === original.expiresAtMs &&
-      Buffer.compare(Buffer.from(applied.body), Buffer.from(original.body)) === 0 &&
-      applied.targets.every((t) => original.targets.some((o) => o.queue === t.queue && o.position === t.position))
-    );
-  }
-  return JSON.stringify(applied) === JSON.stringify(original);
 }
