@@ -10,7 +10,8 @@
 //   declares the connection dead first: an end that hears nothing for twice the connection's
 //   heartbeat closes it (AMQP idle timeout), as does the peer of a paused process;
 // - crash: a dead process's peers get a reset (its host's kernel answers) or, when the whole
-//   machine is gone, only silence and their heartbeat.
+//   machine is gone, only silence and their heartbeat; a connect to a dead machine waits (SYN
+//   retries) until it is back or the connect times out.
 // Duplicates come from the clients' resends, as they do over TCP. Request/response calls (status
 // probes, the cluster manager's commands) travel the same links with a timeout.
 
@@ -107,7 +108,17 @@ export class SimNetwork {
     this.lives.set(node, life);
     if (acceptor) this.acceptors.set(node, acceptor);
     else this.acceptors.delete(node);
+    this.silent.delete(node);
+    // Connects that were retrying against the dead machine reach the new process.
+    const waiting = this.waitingOpens.get(node) ?? [];
+    this.waitingOpens.delete(node);
+    for (const open of waiting) open();
   }
+
+  /** Machines that died silently: nothing answers a connect; TCP retries until they are back
+   * or the connect times out. */
+  private readonly silent = new Set<string>();
+  private readonly waitingOpens = new Map<string, Array<() => void>>();
 
   lifeOf(node: string): Life | undefined {
     return this.lives.get(node);
@@ -153,6 +164,12 @@ export class SimNetwork {
   private arrive(connection: SimConnection, properties: Record<string, unknown>): void {
     const life = this.lives.get(connection.to);
     const acceptor = this.acceptors.get(connection.to);
+    if ((!life || !life.alive) && this.silent.has(connection.to)) {
+      const waiting = this.waitingOpens.get(connection.to) ?? [];
+      waiting.push(() => this.arrive(connection, properties));
+      this.waitingOpens.set(connection.to, waiting);
+      return;
+    }
     if (!life || !life.alive || !acceptor) {
       // Nothing listens: the host's kernel refuses.
       this.transmit(connection, 1, connection.initiator.life, () => this.lost(connection.initiator, 'connection refused'));
@@ -328,6 +345,7 @@ export class SimNetwork {
 
   /** A process died. `reset`: its kernel resets its connections; else the peers time out. */
   died(node: string, life: Life, reset: boolean): void {
+    if (!reset) this.silent.add(node);
     for (const connection of [...this.connections]) {
       const mine = connection.endAt(node);
       if (!mine || mine.life !== life) continue;
@@ -373,7 +391,8 @@ export class SimNetwork {
       const arrive = (): void => {
         const life = this.lives.get(to);
         if (!life || !life.alive || !this.acceptors.has(to)) {
-          reply(null);
+          // A dead machine does not answer; a dead process's kernel refuses at once.
+          if (!this.silent.has(to)) reply(null);
           return;
         }
         if (life.paused) {
