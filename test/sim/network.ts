@@ -260,6 +260,8 @@ export class SimNetwork {
   }
 
   private forget(connection: SimConnection): void {
+    // Frames held by a partition (a close, a reset notice) still have to arrive after the heal.
+    if (connection.held[0].length > 0 || connection.held[1].length > 0) return;
     this.connections.delete(connection);
   }
 
