@@ -122,13 +122,17 @@ export class Oracle {
     this.badWindows.push({ broker, fromMs: this.world.nowMs, toMs: null });
   }
 
+  private closeBadWindow(broker: string): void {
+    for (const w of this.badWindows) if (w.broker === broker && w.toMs === null) w.toMs = this.world.nowMs;
+  }
+
   /** The broker refused the bad promotion: nothing changed. */
   badPromotionRefused(broker: string): void {
     const at = this.badWindows.findIndex((w) => w.broker === broker && w.toMs === null);
     if (at !== -1) this.badWindows.splice(at, 1);
   }
 
-  /** Bad promotions: from the manager's request until the broker's epoch is committed, the old
+  /** Bad promotions: from the manager's request until the broker serves (or dies), the old
    * primary still settles legitimately what the new one will lack. */
   private readonly badWindows: { readonly broker: string; readonly fromMs: number; toMs: number | null }[] = [];
 
@@ -177,6 +181,7 @@ export class Oracle {
 
   afterEvent(): void {
     for (const broker of this.brokers) {
+      if (!broker.up) this.closeBadWindow(broker.name);
       const state = broker.up ? (broker.node?.state ?? null) : null;
       const previous = this.lastState.get(broker.name) ?? null;
       if (state !== previous) {
@@ -192,6 +197,12 @@ export class Oracle {
         continue;
       }
       this.epochOfLife.set(life, epoch);
+      // An epoch counts once its primary serves (its epoch record is durable): a promotion whose
+      // record a crash took away never happened.
+      if (epoch > this.maxEpoch) {
+        this.maxEpoch = epoch;
+        this.trace.note('chk', `epoch ${epoch} serves`, { broker: broker.name });
+      }
       const holder = this.servedBy.get(epoch);
       if (holder === undefined) this.servedBy.set(epoch, broker.name);
       else if (holder !== broker.name) this.violation('TWO_PRIMARIES', `${broker.name} and ${holder} both served clients with epoch ${epoch}`, `two:${epoch}`);
@@ -218,6 +229,7 @@ export class Oracle {
     const epoch = broker.node?.primaryReplicator()?.epoch ?? this.maxEpoch;
     this.trace.note('chk', `${broker.name} is primary`, { epoch, from: previous });
     const bad = this.badlyPromoted.delete(broker.name);
+    this.closeBadWindow(broker.name);
     this.checkHasSettled(broker, `promotion of ${broker.name} (epoch ${epoch})`, previous === 'joining', bad);
     // Positions above what the new primary has were never replicated: they will be reused.
     const store = broker.store;
@@ -394,11 +406,6 @@ export class Oracle {
     }
     for (let lsn = ticket.firstLsn; lsn <= ticket.lastLsn; lsn++) times.set(lsn, this.world.nowMs);
     for (const record of records) {
-      if (record.kind === 'epoch') for (const w of this.badWindows) if (w.broker === broker.name && w.toMs === null) w.toMs = this.world.nowMs;
-      if (record.kind === 'epoch' && record.epoch > this.maxEpoch) {
-        this.maxEpoch = record.epoch;
-        this.trace.note('chk', `epoch ${record.epoch} promoted`, { broker: broker.name });
-      }
     }
     const epoch = this.servingEpoch(broker);
     if (epoch === null || epoch !== this.maxEpoch) return;
