@@ -48,7 +48,13 @@ export class Cluster {
       if (!ports.includes(port)) ports.push(port);
     }
     const cluster = new Cluster(options, ports);
-    await Promise.all(ports.map((_, i) => cluster.startBroker(i)));
+    const started = await Promise.allSettled(ports.map((_, i) => cluster.startBroker(i)));
+    const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
+      // Leave no broker behind: a live child process would keep the test file from ever exiting.
+      await cluster.stop();
+      throw failed.reason;
+    }
     return cluster;
   }
 
