@@ -25,7 +25,9 @@ if (files.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env['TEST_CONCURRENCY'] ?? '2';
-const args = ['--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files];
+// No single test may hang the suite (a stray child process, a lost event): 5 minutes each.
+const timeoutMs = process.env['TEST_TIMEOUT_MS'] ?? '300000';
+const args = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files];
 console.error(`running ${files.length} test files (concurrency ${concurrency})`);
 const child = spawn(process.execPath, args, { stdio: 'inherit' });
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
