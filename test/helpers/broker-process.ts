@@ -68,10 +68,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
 export async function startQpidd(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const args = [QPIDD, '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', 'info', ...(options.name ? ['--name', options.name] : []), ...(options.args ?? [])];
   const child = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // A broker a test forgot must not outlive the test process.
+  live.add(child);
+  child.once('exit', () => live.delete(child));
   const logs: LogLine[] = [];
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let stderrText = '';
