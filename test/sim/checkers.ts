@@ -301,7 +301,11 @@ export class Oracle {
   /** A configuration change confirmed by a legitimate primary must survive like a message
    * (config-check.ts); null: being tried, or found already made. */
   configConfirmed(op: AdminOp, info: SettleInfo | null): void {
-    this.config.confirmed(op, info);
+    this.config.confirmed(op, info && { ...info, inBadWindow: this.inBadWindow(info) });
+  }
+
+  private inBadWindow(info: SettleInfo): boolean {
+    return this.badWindows.some((w) => w.broker !== info.broker && info.atMs >= w.fromMs && info.atMs <= (w.toMs ?? Infinity));
   }
 
   private readonly config = new ConfigExpectations();
@@ -309,7 +313,7 @@ export class Oracle {
   private checkConfig(broker: SimBroker, when: string, fromJoining: boolean, badChoice: boolean): void {
     for (const { key, present, info } of this.config.mismatches(broker, this.world.nowMs)) {
       const intact = this.intactHolder(info, broker.name, fromJoining);
-      if (intact === null || badChoice) {
+      if (intact === null || badChoice || info.inBadWindow) {
         if (intact === null) this.permittedLosses++;
         else this.lostToBadChoices++;
         this.trace.note('chk', `${key} ${present ? 'lost' : 'back'}; ${intact === null ? 'every holder failed (allowed)' : "the manager's bad choice"}`, { holders: info.holders });
@@ -351,8 +355,7 @@ export class Oracle {
   producerSettled(producer: string, seq: number, info: SettleInfo): void {
     if (info.legit) {
       this.legitSettled++;
-      const inBadWindow = this.badWindows.some((w) => w.broker !== info.broker && info.atMs >= w.fromMs && info.atMs <= (w.toMs ?? Infinity));
-      this.settled.set(`${producer}:${seq}`, { producer, seq, info, inBadWindow });
+      this.settled.set(`${producer}:${seq}`, { producer, seq, info, inBadWindow: this.inBadWindow(info) });
       return;
     }
     this.staleSettled++;

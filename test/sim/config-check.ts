@@ -10,13 +10,13 @@ export interface ConfigMismatch {
   readonly key: string;
   /** Whether it should exist. */
   readonly present: boolean;
-  readonly info: SettleInfo;
+  readonly info: SettleInfo & { readonly inBadWindow: boolean };
 }
 
 export class ConfigExpectations {
-  private readonly expected = new Map<string, { present: boolean; info: SettleInfo }>();
+  private readonly expected = new Map<string, { present: boolean; info: SettleInfo & { readonly inBadWindow: boolean } }>();
 
-  confirmed(op: AdminOp, info: SettleInfo | null): void {
+  confirmed(op: AdminOp, info: (SettleInfo & { readonly inBadWindow: boolean }) | null): void {
     if (info === null) {
       // Being tried, or found already done: until confirmed, either outcome is right.
       const name = 'name' in op ? op.name : null;
