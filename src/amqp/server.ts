@@ -18,6 +18,7 @@ import { ConsumerLink } from './outbound.js';
 import { AMQP_HEADER, canWriteClose, closeAtOnce, inputErrorCondition } from './connection-errors.js';
 import { fixIncomingDispositions } from './rhea-dispositions.js';
 import { attachBeforeTransfers } from './rhea-session-order.js';
+import { allowSameNameBothWays } from './rhea-link-names.js';
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
@@ -205,6 +206,7 @@ export class AmqpServer {
       };
       fixIncomingDispositions(session);
       attachBeforeTransfers(session);
+      allowSameNameBothWays(session);
       const onTransfer = session.on_transfer.bind(session);
       session.on_transfer = (frame) => {
         if (frame.performative.message_format === 0) frame.performative.message_format = RAW_FORMAT;

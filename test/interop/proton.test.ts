@@ -199,3 +199,8 @@ test('Proton at-most-once: pre-settled sends arrive', async () => {
   const got = await protonReceive(queue, 10);
   assert.equal(got.received.length, 10);
 });
+
+test("the README's Python example: a BlockingConnection's sender and receiver share the queue's name", async () => {
+  const result = (await python('proton_blocking.py', [url, 'readme-orders'])) as { body: string };
+  assert.equal(result.body, 'order 1');
+});
