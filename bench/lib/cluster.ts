@@ -166,20 +166,6 @@ export class BenchCluster {
     });
   }
 
-  /** The running member whose state is active or recovering, if any answers. */
-  async primary(): Promise<number | undefined> {
-    for (let i = 0; i < this.members.length; i++) {
-      if (!this.members[i]) continue;
-      try {
-        const status = await this.status(i, 2000);
-        if (status.state === 'active' || status.state === 'recovering') return i;
-      } catch {
-        // Not answering: not the primary we can use.
-      }
-    }
-    return undefined;
-  }
-
   /** Makes member i primary as a cluster manager does; resolves when the command returned. */
   async promote(i: number): Promise<void> {
     if (process.env['BENCH_PROMOTE'] === 'management') {
