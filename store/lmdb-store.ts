@@ -86,7 +86,6 @@ const DEFAULT_DROP_PER_BATCH_MAX = 4096;
  * a short write into EIO, so the errno alone cannot tell. */
 const FULL_DISK_FREE_BYTES = 16 * 1024 * 1024;
 const MDB_MAP_FULL = -30792;
-const APPEND = { append: true } as const;
 
 // lmdb-js ships loose types; the store uses this small surface of them.
 interface Db {
@@ -874,8 +873,12 @@ class LmdbBatchWriter implements BatchWriter {
     return [...this.t.enqueues.getKeys({ start: [queue], end: [queue, Infinity] })].map((k) => checkEntryKey(k).position);
   }
   putLog(lsn: number, _record: StoreRecord, encoded: Uint8Array): void {
-    // LSNs only grow, so the log is appended to: LMDB skips the tree search (MDB_APPEND).
-    this.t.log.putSync(lsn, encoded, APPEND);
+    // A plain put, not MDB_APPEND: it costs a tree search, and appending is the path LMDB's
+    // freelist bugs have lived on. (lmdb is pinned at 2.9: from 3.x its rewritten freelist fails
+    // any commit made while a snapshot's read transaction is open on a store whose retention
+    // has freed many pages: "reserved freelist had a data entry with zero-size", then an
+    // assertion in mdb_freelist_save that kills the process; test/store/snapshot-freelist.)
+    this.t.log.putSync(lsn, encoded);
   }
   peekLog(lsn: number): { bytes: number; lastLsn: number } | undefined {
     const row = fast(this.t.log, lsn);
