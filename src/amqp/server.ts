@@ -451,6 +451,7 @@ export class AmqpServer {
     const delivery = ctx.delivery as Delivery;
     const raw = ctx.message as unknown as Buffer;
     const format = (ctx as unknown as { format?: number }).format ?? 0;
+    settleIfPresettled(delivery);
     const state = this.stateOf(ctx.connection);
     if (!state) return;
     const special = state.special.get(receiver);
@@ -526,6 +527,15 @@ export class AmqpServer {
       }, 500).unref();
     });
   }
+}
+
+/** A transfer the peer sent settled (at-most-once; replication frames) needs no disposition,
+ * but rhea keeps every incoming delivery in the session's buffer until it is settled locally,
+ * and the session's incoming window is the buffer's free space: after 2048 pre-settled
+ * transfers the window closed and the peer could send nothing more. */
+export function settleIfPresettled(delivery: Delivery): void {
+  const d = delivery as unknown as { remote_settled?: boolean; settled?: boolean };
+  if (d.remote_settled) d.settled = true;
 }
 
 /** rhea writes each burst of frames as its own socket write; under load that is a system call

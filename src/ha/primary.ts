@@ -71,6 +71,10 @@ interface Session {
   wake: (() => void) | null;
 }
 
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Read through a function so that the compiler does not narrow the phase across awaits. */
 function closed(session: Session): boolean {
   return session.phase === 'closed';
@@ -257,6 +261,9 @@ export class PrimaryReplicator {
           if (closed(session)) return;
           session.link.send({ kind: 'snapshot-records', epoch: this.deps.epoch, records: batch });
           batch = [];
+          // Reading the store never waits for I/O: give the event loop a turn per batch, or a
+          // long snapshot starves heartbeats (the backup drops the link) and client traffic.
+          await yieldTurn();
         }
       }
       await this.waitForCredit(session);
@@ -295,6 +302,7 @@ export class PrimaryReplicator {
       await this.waitForCredit(session);
       if (session.phase !== 'backlog') return;
       this.sendEntries(session, entries);
+      await yieldTurn();
     }
   }
 

@@ -5,10 +5,10 @@
 // connection's AMQP heartbeat is --link-heartbeat-interval: a peer silent for twice that is
 // dropped (rhea closes the connection), which takes a backup out of the ack gate.
 
-import rhea, { type Connection, type Container, type EventContext, type Receiver, type Sender } from 'rhea';
+import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../core/log.js';
 import type { QpidAddress } from '../core/qpid-url.js';
-import type { ConnectionInfo, ConnectionRole, SpecialNode } from '../amqp/server.js';
+import { settleIfPresettled, type ConnectionInfo, type ConnectionRole, type SpecialNode } from '../amqp/server.js';
 import type { ChannelEvents, ReplicationChannel, ReplicationConnector } from './backup.js';
 import { decodeBackupFrame, decodePrimaryFrame, encodeBackupFrame, encodePrimaryFrame, HA_MESSAGE_FORMAT, REPLICATION_ADDRESS, type PrimaryFrame } from './messages.js';
 import type { BackupLink, PrimaryReplicator } from './primary.js';
@@ -138,12 +138,29 @@ class RheaBackupLink implements BackupLink {
     return this.closed ? 0 : Math.max(0, this.room() - this.queue.length);
   }
 
+  private recheck = false;
+
   flush(): void {
     while (!this.closed && this.queue.length > 0 && this.room() > 0) {
       this.sender.send(this.queue.shift() as Buffer, undefined, HA_MESSAGE_FORMAT);
       this.sent++;
     }
-    if (!this.closed && this.capacity() > 0) this.primary.writable(this.id);
+    if (this.closed) return;
+    if (this.capacity() > 0) {
+      this.primary.writable(this.id);
+      return;
+    }
+    // Out of room while rhea still holds transfers it has not written: the room comes back
+    // when rhea processes the session, which raises no event of its own. Look again then.
+    const link = this.internals();
+    const heldByRhea = this.sent - (link.delivery_count - this.baseDeliveryCount);
+    if (heldByRhea > 0 && !this.recheck) {
+      this.recheck = true;
+      setImmediate(() => {
+        this.recheck = false;
+        this.flush();
+      });
+    }
   }
 
   close(reason: string): void {
@@ -191,16 +208,28 @@ export class RheaReplicationConnector implements ReplicationConnector {
     let ended = false;
     let toCredit = 0;
     const end = (reason: Parameters<ChannelEvents['closed']>[0]): void => {
+      clearTimeout(connectTimer);
       if (ended) return;
       ended = true;
       events.closed(reason);
     };
+    // A powered-off machine does not refuse: the connect would wait for the OS's SYN retries
+    // (about two minutes) before the next address is tried. Give up after twice the heartbeat,
+    // bounded to 1-10 s.
+    const connectTimeoutMs = Math.min(10_000, Math.max(1_000, 2 * options.heartbeatMs));
+    const connectTimer = setTimeout(() => {
+      end({ kind: 'lost', description: `no answer within ${connectTimeoutMs} ms` });
+      (connection as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+    }, connectTimeoutMs);
+    connectTimer.unref?.();
     connection.on('connection_open', () => {
+      clearTimeout(connectTimer);
       receiver = connection.open_receiver({ source: { address: REPLICATION_ADDRESS }, credit_window: 0, autoaccept: false } as never);
       receiver.add_credit(FRAME_WINDOW);
       sender = connection.open_sender({ target: { address: REPLICATION_ADDRESS }, snd_settle_mode: 1 } as never);
       sender.once('sender_open', () => events.opened());
       receiver.on('message', (ctx: EventContext) => {
+        settleIfPresettled(ctx.delivery as Delivery);
         const format = (ctx as unknown as { format?: number }).format;
         if (format !== HA_MESSAGE_FORMAT) {
           end({ kind: 'refused', description: `unexpected message format ${format} on ${REPLICATION_ADDRESS}` });
