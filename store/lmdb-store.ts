@@ -24,6 +24,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { StoreFrontEnd } from './front-end.js';
 import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchWriter, type Mutation } from './batch.js';
 import { decodeRecord, encodedLastLsn, encodeRecord, withEncodedBody } from './codec.js';
 import { isStoreError, StoreError } from './errors.js';
@@ -266,7 +267,7 @@ function loadBindings(db: Db): Map<string, BindRecord> {
   return out;
 }
 
-export class LmdbStore implements Store, Scannable {
+export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
   readonly dataDir: string;
   readonly storeDir: string;
   readonly readOnly: boolean;
@@ -280,10 +281,10 @@ export class LmdbStore implements Store, Scannable {
   /** @internal */ exchangeRows: Map<string, ExchangeDeclareRecord>;
   /** @internal */ bindingRows: Map<string, BindRecord>;
 
-  private readonly projection: Projection;
-  private nextLsn: number;
-  private messageIdCounter: number;
-  private pending: Mutation[] = [];
+  protected readonly projection: Projection;
+  protected nextLsn: number;
+  protected messageIdCounter: number;
+  protected pending: Mutation[] = [];
   private inflight = false;
   private failing = false;
   private scheduled = false;
@@ -292,14 +293,12 @@ export class LmdbStore implements Store, Scannable {
   private closed = false;
   private batchSeq = 0;
   private floorLsn: number | null = null;
-  private truncateBeforeLsn = 0;
+  protected truncateBeforeLsn = 0;
   private truncateWaiters: Array<{ afterBatch: number; deferred: Deferred }> = [];
   private idleWaiters: Array<() => void> = [];
   private durableChain: Promise<void> = Promise.resolve();
   private batchesCommitted = 0;
   private entriesCommitted = 0;
-  private readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
-  private readonly durableListeners = new Set<(lastLsn: number) => void>();
 
   /** @internal */
   constructor(
@@ -311,6 +310,7 @@ export class LmdbStore implements Store, Scannable {
     private readonly sync: SyncPolicy,
     private readonly logger: StoreLogger,
   ) {
+    super();
     this.dataDir = options.dataDir;
     this.storeDir = storeDir;
     this.readOnly = readOnly;
@@ -385,47 +385,6 @@ export class LmdbStore implements Store, Scannable {
     return { ...this.committedMeta, lastMessageId: Math.max(this.committedMeta.lastMessageId, this.messageIdCounter) };
   }
 
-  allocateMessageId(): number {
-    this.checkWritable();
-    return ++this.messageIdCounter;
-  }
-
-  commit(records: readonly StoreRecord[]): CommitTicket {
-    this.checkWritable();
-    this.projection.admit(records, localAdmissionFailure, 'local');
-    const encoded = records.map(encodeRecord);
-    const firstLsn = this.nextLsn;
-    this.nextLsn += records.length;
-    const entries: LogEntry[] = records.map((record, i) => ({ lsn: firstLsn + i, record: withEncodedBody(record, encoded[i]!) }));
-    const ticket = new TicketState();
-    this.enqueue({ kind: 'log', entries, encoded, ticket });
-    return ticket.ticket(firstLsn, this.nextLsn - 1);
-  }
-
-  retract(lsn: number): boolean {
-    if (this.closed) return false;
-    return retractPending(this.pending, lsn);
-  }
-
-  appendReplicated(entries: readonly LogEntry[]): CommitTicket {
-    this.checkWritable();
-    const next = checkContinues(entries, this.nextLsn);
-    const first = this.nextLsn;
-    const maxId = this.projection.admit(
-      entries.map((e) => e.record),
-      (what) => {
-        throw new StoreError('STORE_CORRUPT', `replicated entries from LSN ${first}: ${what}`);
-      },
-      'replicated',
-    );
-    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
-    const encoded = entries.map((e) => encodeRecord(e.record));
-    this.nextLsn = next;
-    const ticket = new TicketState();
-    this.enqueue({ kind: 'log', entries: entries.map((e, i) => ({ lsn: e.lsn, record: withEncodedBody(e.record, encoded[i]!) })), encoded, ticket });
-    return ticket.ticket(first, next - 1);
-  }
-
   readLog(fromLsn: number, options: ReadLogOptions = {}): AsyncIterable<LogEntry> {
     this.checkOpen();
     checkReadable(fromLsn, this.committedMeta.firstLsn);
@@ -469,16 +428,6 @@ export class LmdbStore implements Store, Scannable {
     })();
   }
 
-  onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  onDurable(listener: (lastLsn: number) => void): () => void {
-    this.durableListeners.add(listener);
-    return () => this.durableListeners.delete(listener);
-  }
-
   truncateLogBefore(lsn: number): Promise<void> {
     this.checkWritable();
     if (!Number.isSafeInteger(lsn) || lsn > this.nextLsn) throw new AssertionFailure(`truncateLogBefore(${lsn}): beyond the end of the log (next LSN ${this.nextLsn})`);
@@ -502,49 +451,6 @@ export class LmdbStore implements Store, Scannable {
   snapshot(): Snapshot {
     this.checkOpen();
     return snapshotFromScan(this.scan());
-  }
-
-  wipe(): Promise<void> {
-    this.checkWritable();
-    const p = this.metaMutation((ticket) => ({ kind: 'wipe', ticket }));
-    this.nextLsn = 1;
-    this.truncateBeforeLsn = 0;
-    this.projection.reset({ queues: () => [], exchanges: () => [], bindings: () => [] });
-    return p;
-  }
-
-  beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void> {
-    this.checkWritable();
-    assert(this.nextLsn === 1, `beginSnapshot on a store that is not empty (next LSN ${this.nextLsn}); wipe() first`);
-    this.nextLsn = lsn + 1;
-    if (lastMessageId > this.messageIdCounter) this.messageIdCounter = lastMessageId;
-    return this.metaMutation((ticket) => ({ kind: 'begin-snapshot', lsn, epoch, lastMessageId, ticket }));
-  }
-
-  applySnapshotRecords(records: readonly StoreRecord[]): Promise<void> {
-    this.checkWritable();
-    if (records.some((r) => r.kind === 'skip' || r.kind === 'epoch')) throw new StoreError('STORE_CORRUPT', 'snapshot records: a snapshot holds only declares, bindings and enqueues');
-    const maxId = this.projection.admit(
-      records,
-      (what) => {
-        throw new StoreError('STORE_CORRUPT', `snapshot records: ${what}`);
-      },
-      'snapshot',
-    );
-    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
-    // Bodies are copied: the caller may reuse its buffers (a network frame) once this returns.
-    const copies = records.map((r) => (r.kind === 'enqueue' ? { ...r, body: Buffer.from(r.body) } : r));
-    return this.metaMutation((ticket) => ({ kind: 'snapshot-records', records: copies, ticket }));
-  }
-
-  endSnapshot(): Promise<void> {
-    this.checkWritable();
-    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', ticket }));
-  }
-
-  setRole(role: StoreRole, haState: string): Promise<void> {
-    this.checkWritable();
-    return this.metaMutation((ticket) => ({ kind: 'role', role, haState, ticket }));
   }
 
   queues(): QueueState[] {
@@ -624,18 +530,25 @@ export class LmdbStore implements Store, Scannable {
     if (this.closed) throw new StoreError('STORE_CLOSED', `store at ${this.storeDir} is closed`);
   }
 
-  private checkWritable(): void {
+  protected isClosed(): boolean {
+    return this.closed;
+  }
+
+  protected keep(record: StoreRecord, encoded: Uint8Array): StoreRecord {
+    return withEncodedBody(record, encoded);
+  }
+
+  protected keepSnapshotRecord(record: StoreRecord): StoreRecord {
+    // Bodies are copied: the caller may reuse its buffers (a network frame) once this returns.
+    return record.kind === 'enqueue' ? { ...record, body: Buffer.from(record.body) } : record;
+  }
+
+  protected checkWritable(): void {
     if (this.closing || this.closed) throw new StoreError('STORE_CLOSED', `store at ${this.storeDir} is closed`);
     if (this.readOnly) throw new StoreError('STORE_READ_ONLY', `store at ${this.storeDir} was opened read-only`);
   }
 
-  private metaMutation(make: (ticket: TicketState) => Mutation): Promise<void> {
-    const ticket = new TicketState();
-    this.enqueue(make(ticket));
-    return ticket.durable.promise;
-  }
-
-  private enqueue(m: Mutation): void {
+  protected enqueue(m: Mutation): void {
     this.pending.push(m);
     this.kick();
   }

@@ -10,6 +10,7 @@
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { StoreFrontEnd } from './front-end.js';
 import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
 import { encodeRecord } from './codec.js';
 import { StoreError, type StoreErrorCode } from './errors.js';
@@ -196,19 +197,18 @@ export interface MemoryStoreOptions {
 
 const DEFAULT_LOG_MAX_BYTES = 1024 * 1024 * 1024;
 
-export class MemoryStore implements Store, Scannable {
+export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
   private live: MemoryTables;
-  private readonly projection: Projection;
-  private nextLsn: number;
-  private messageIdCounter: number;
-  private pending: Mutation[] = [];
+  protected readonly projection: Projection;
+  protected nextLsn: number;
+  protected messageIdCounter: number;
+  protected pending: Mutation[] = [];
   private unflushed: Batch[] = [];
   private scheduled = false;
   private closed = false;
   private failNext: StoreErrorCode | null = null;
   private floorLsn: number | null = null;
-  private truncateBeforeLsn = 0;
-  private readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
+  protected truncateBeforeLsn = 0;
   private readonly autoFlush: boolean;
   private readonly logMaxBytes: number;
   private readonly logger: StoreLogger;
@@ -217,6 +217,7 @@ export class MemoryStore implements Store, Scannable {
     private readonly disk: MemoryDisk,
     options: MemoryStoreOptions = {},
   ) {
+    super();
     if (disk.isOpen) throw new StoreError('STORE_LOCKED', `${disk.name} is already open`);
     this.autoFlush = options.autoFlush ?? true;
     this.logMaxBytes = options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
@@ -283,47 +284,6 @@ export class MemoryStore implements Store, Scannable {
     return { ...this.live.meta, lastMessageId: Math.max(this.live.meta.lastMessageId, this.messageIdCounter) };
   }
 
-  allocateMessageId(): number {
-    this.checkOpen();
-    return ++this.messageIdCounter;
-  }
-
-  commit(records: readonly StoreRecord[]): CommitTicket {
-    this.checkOpen();
-    this.projection.admit(records, localAdmissionFailure, 'local');
-    const encoded = records.map(encodeRecord);
-    const firstLsn = this.nextLsn;
-    this.nextLsn += records.length;
-    const entries = records.map((record, i) => ({ lsn: firstLsn + i, record: copyRecord(record) }));
-    const ticket = new TicketState();
-    this.enqueue({ kind: 'log', entries, encoded, ticket });
-    return ticket.ticket(firstLsn, this.nextLsn - 1);
-  }
-
-  retract(lsn: number): boolean {
-    if (this.closed) return false;
-    return retractPending(this.pending, lsn);
-  }
-
-  appendReplicated(entries: readonly LogEntry[]): CommitTicket {
-    this.checkOpen();
-    const nextLsn = checkContinues(entries, this.nextLsn);
-    const first = this.nextLsn;
-    const maxId = this.projection.admit(
-      entries.map((e) => e.record),
-      (what) => {
-        throw new StoreError('STORE_CORRUPT', `replicated entries from LSN ${first}: ${what}`);
-      },
-      'replicated',
-    );
-    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
-    const encoded = entries.map((e) => encodeRecord(e.record));
-    this.nextLsn = nextLsn;
-    const ticket = new TicketState();
-    this.enqueue({ kind: 'log', entries: entries.map((e) => ({ lsn: e.lsn, record: copyRecord(e.record) })), encoded, ticket });
-    return ticket.ticket(first, this.nextLsn - 1);
-  }
-
   readLog(fromLsn: number, options: ReadLogOptions = {}): AsyncIterable<LogEntry> {
     this.checkOpen();
     checkReadable(fromLsn, this.live.meta.firstLsn);
@@ -360,17 +320,6 @@ export class MemoryStore implements Store, Scannable {
     return undefined;
   }
 
-  onDurable(listener: (lastLsn: number) => void): () => void {
-    this.durableListeners.add(listener);
-    return () => this.durableListeners.delete(listener);
-  }
-
-  private readonly durableListeners = new Set<(lastLsn: number) => void>();
-
-  onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
 
   truncateLogBefore(lsn: number): Promise<void> {
     this.checkOpen();
@@ -386,49 +335,6 @@ export class MemoryStore implements Store, Scannable {
   snapshot(): Snapshot {
     this.checkOpen();
     return snapshotFromScan(this.scan());
-  }
-
-  wipe(): Promise<void> {
-    this.checkOpen();
-    // Queued behind every commit already admitted: "waits for in-flight commits".
-    const p = this.metaMutation((ticket) => ({ kind: 'wipe', ticket }));
-    this.nextLsn = 1;
-    this.truncateBeforeLsn = 0;
-    this.projection.reset({ queues: () => [], exchanges: () => [], bindings: () => [] });
-    return p;
-  }
-
-  beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void> {
-    this.checkOpen();
-    assert(this.nextLsn === 1, `beginSnapshot on a store that is not empty (next LSN ${this.nextLsn}); wipe() first`);
-    this.nextLsn = lsn + 1;
-    if (lastMessageId > this.messageIdCounter) this.messageIdCounter = lastMessageId;
-    return this.metaMutation((ticket) => ({ kind: 'begin-snapshot', lsn, epoch, lastMessageId, ticket }));
-  }
-
-  applySnapshotRecords(records: readonly StoreRecord[]): Promise<void> {
-    this.checkOpen();
-    if (records.some((r) => r.kind === 'skip' || r.kind === 'epoch')) throw new StoreError('STORE_CORRUPT', 'snapshot records: a snapshot holds only declares, bindings and enqueues');
-    const maxId = this.projection.admit(
-      records,
-      (what) => {
-        throw new StoreError('STORE_CORRUPT', `snapshot records: ${what}`);
-      },
-      'snapshot',
-    );
-    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
-    const copies = records.map(copyRecord);
-    return this.metaMutation((ticket) => ({ kind: 'snapshot-records', records: copies, ticket }));
-  }
-
-  endSnapshot(): Promise<void> {
-    this.checkOpen();
-    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', ticket }));
-  }
-
-  setRole(role: StoreRole, haState: string): Promise<void> {
-    this.checkOpen();
-    return this.metaMutation((ticket) => ({ kind: 'role', role, haState, ticket }));
   }
 
   queues(): QueueState[] {
@@ -484,17 +390,27 @@ export class MemoryStore implements Store, Scannable {
 
   // --- the batch pipeline ----------------------------------------------------------------------
 
+  protected isClosed(): boolean {
+    return this.closed;
+  }
+
+  protected keep(record: StoreRecord): StoreRecord {
+    return copyRecord(record);
+  }
+
+  protected keepSnapshotRecord(record: StoreRecord): StoreRecord {
+    return copyRecord(record);
+  }
+
+  protected checkWritable(): void {
+    this.checkOpen();
+  }
+
   private checkOpen(): void {
     if (this.closed) throw new StoreError('STORE_CLOSED', `${this.disk.name} is closed`);
   }
 
-  private metaMutation(make: (ticket: TicketState) => Mutation): Promise<void> {
-    const ticket = new TicketState();
-    this.enqueue(make(ticket));
-    return ticket.durable.promise;
-  }
-
-  private enqueue(m: Mutation): void {
+  protected enqueue(m: Mutation): void {
     this.pending.push(m);
     if (!this.scheduled) {
       this.scheduled = true;

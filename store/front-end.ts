@@ -1,0 +1,135 @@
+// What both store implementations do before a batch runs: admit records against the projected
+// state (refusing a broken invariant synchronously), assign LSNs and message ids, queue the
+// mutation, and hand out its ticket. One copy of these rules, so that the LMDB store and the
+// simulator's memory store cannot drift apart; each implementation supplies how mutations are
+// queued and run (its batch pipeline) and how records are kept while they wait.
+
+import { checkContinues, retractPending, type Mutation } from './batch.js';
+import { encodeRecord } from './codec.js';
+import { StoreError } from './errors.js';
+import { localAdmissionFailure, type Projection } from './apply.js';
+import type { LogEntry, StoreRecord } from './record.js';
+import type { CommitTicket, StoreRole } from './store.js';
+import { TicketState } from './ticket.js';
+import { assert } from '../src/core/assert.js';
+
+export abstract class StoreFrontEnd {
+  protected abstract projection: Projection;
+  protected abstract nextLsn: number;
+  protected abstract messageIdCounter: number;
+  protected abstract pending: Mutation[];
+  protected abstract truncateBeforeLsn: number;
+  protected readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
+  protected readonly durableListeners = new Set<(lastLsn: number) => void>();
+
+  /** Throws STORE_CLOSED (or STORE_READ_ONLY) when no mutation may be queued. */
+  protected abstract checkWritable(): void;
+  protected abstract isClosed(): boolean;
+  /** Queues a mutation for the next batch and makes sure one will run. */
+  protected abstract enqueue(m: Mutation): void;
+  /** The record as kept until its batch runs (the caller may reuse its buffers once commit()
+   * returns): `encoded` is its encoding. */
+  protected abstract keep(record: StoreRecord, encoded: Uint8Array): StoreRecord;
+  /** A snapshot record as kept until its batch runs. */
+  protected abstract keepSnapshotRecord(record: StoreRecord): StoreRecord;
+
+  allocateMessageId(): number {
+    this.checkWritable();
+    return ++this.messageIdCounter;
+  }
+
+  commit(records: readonly StoreRecord[]): CommitTicket {
+    this.checkWritable();
+    this.projection.admit(records, localAdmissionFailure, 'local');
+    const encoded = records.map(encodeRecord);
+    const firstLsn = this.nextLsn;
+    this.nextLsn += records.length;
+    const entries: LogEntry[] = records.map((record, i) => ({ lsn: firstLsn + i, record: this.keep(record, encoded[i] as Uint8Array) }));
+    const ticket = new TicketState();
+    this.enqueue({ kind: 'log', entries, encoded, ticket });
+    return ticket.ticket(firstLsn, this.nextLsn - 1);
+  }
+
+  retract(lsn: number): boolean {
+    if (this.isClosed()) return false;
+    return retractPending(this.pending, lsn);
+  }
+
+  appendReplicated(entries: readonly LogEntry[]): CommitTicket {
+    this.checkWritable();
+    const next = checkContinues(entries, this.nextLsn);
+    const first = this.nextLsn;
+    const maxId = this.projection.admit(
+      entries.map((e) => e.record),
+      (what) => {
+        throw new StoreError('STORE_CORRUPT', `replicated entries from LSN ${first}: ${what}`);
+      },
+      'replicated',
+    );
+    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
+    const encoded = entries.map((e) => encodeRecord(e.record));
+    this.nextLsn = next;
+    const ticket = new TicketState();
+    this.enqueue({ kind: 'log', entries: entries.map((e, i) => ({ lsn: e.lsn, record: this.keep(e.record, encoded[i] as Uint8Array) })), encoded, ticket });
+    return ticket.ticket(first, next - 1);
+  }
+
+  onCommitted(listener: (entries: readonly LogEntry[]) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  onDurable(listener: (lastLsn: number) => void): () => void {
+    this.durableListeners.add(listener);
+    return () => this.durableListeners.delete(listener);
+  }
+
+  wipe(): Promise<void> {
+    this.checkWritable();
+    // Queued behind every commit already admitted: "waits for in-flight commits".
+    const p = this.metaMutation((ticket) => ({ kind: 'wipe', ticket }));
+    this.nextLsn = 1;
+    this.truncateBeforeLsn = 0;
+    this.projection.reset({ queues: () => [], exchanges: () => [], bindings: () => [] });
+    return p;
+  }
+
+  beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void> {
+    this.checkWritable();
+    assert(this.nextLsn === 1, `beginSnapshot on a store that is not empty (next LSN ${this.nextLsn}); wipe() first`);
+    this.nextLsn = lsn + 1;
+    if (lastMessageId > this.messageIdCounter) this.messageIdCounter = lastMessageId;
+    return this.metaMutation((ticket) => ({ kind: 'begin-snapshot', lsn, epoch, lastMessageId, ticket }));
+  }
+
+  applySnapshotRecords(records: readonly StoreRecord[]): Promise<void> {
+    this.checkWritable();
+    if (records.some((r) => r.kind === 'skip' || r.kind === 'epoch')) throw new StoreError('STORE_CORRUPT', 'snapshot records: a snapshot holds only declares, bindings and enqueues');
+    const maxId = this.projection.admit(
+      records,
+      (what) => {
+        throw new StoreError('STORE_CORRUPT', `snapshot records: ${what}`);
+      },
+      'snapshot',
+    );
+    if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
+    const kept = records.map((r) => this.keepSnapshotRecord(r));
+    return this.metaMutation((ticket) => ({ kind: 'snapshot-records', records: kept, ticket }));
+  }
+
+  endSnapshot(): Promise<void> {
+    this.checkWritable();
+    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', ticket }));
+  }
+
+  setRole(role: StoreRole, haState: string): Promise<void> {
+    this.checkWritable();
+    return this.metaMutation((ticket) => ({ kind: 'role', role, haState, ticket }));
+  }
+
+  protected metaMutation(make: (ticket: TicketState) => Mutation): Promise<void> {
+    const ticket = new TicketState();
+    this.enqueue(make(ticket));
+    return ticket.durable.promise;
+  }
+}
