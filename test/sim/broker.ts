@@ -107,10 +107,10 @@ export class SimBroker {
     const env = this.env;
     const life = new Life(this.name, ++this.incarnation);
     this.life = life;
-    const store = new SimStore(this.disk, `${this.name}-store`, env.world, life, () => env.knobs.fsyncMs * this.diskSlowdown, env.diskHooks(this, life));
+    const config = this.config();
+    const store = new SimStore(this.disk, `${this.name}-store`, env.world, life, () => env.knobs.fsyncMs * this.diskSlowdown, env.diskHooks(this, life), config.storeLogMaxBytes);
     const server = new SimServer({ name: this.name, net: env.net, node: () => (this.life === life ? this.node : null), hooks: env.serverHooks });
     const connector = new SimReplicationConnector(env.net, this.name, env.knobs.heartbeatMs, env.trace);
-    const config = this.config();
     const probeTimeoutMs = Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs));
     const node = new HaNode({
       config,

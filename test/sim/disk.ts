@@ -30,8 +30,11 @@ export class SimStore extends MemoryStore {
     /** The disk's current fsync latency. */
     private readonly fsyncMs: () => number,
     private readonly hooks: DiskHooks,
+    /** --store-log-max-bytes: retention truncates the log past it (and a backup that falls
+     * further behind must resync from a snapshot). */
+    logMaxBytes?: number,
   ) {
-    super(disk, { autoFlush: false, storeId });
+    super(disk, { autoFlush: false, storeId, ...(logMaxBytes !== undefined ? { logMaxBytes } : {}) });
     const scan = this.scan();
     for (const row of scan.log(1)) if (row.record) this.mirror.set(row.lsn, row.record);
     scan.close();
