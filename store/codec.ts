@@ -122,6 +122,12 @@ class Writer {
     this.buf.writeUInt32LE(len, this.pos);
     this.pos += 4 + len;
   }
+  /** Bytes as they are, no length prefix (an already encoded record). */
+  raw(b: Uint8Array): void {
+    this.buf.set(b, this.pos);
+    this.pos += b.byteLength;
+  }
+
   bytes(b: Uint8Array): void {
     this.u32(b.byteLength);
     this.buf.set(b, this.pos);
@@ -234,8 +240,11 @@ export function encodeRecord(record: StoreRecord): Buffer {
 export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
   let size = 4;
   const lengths: number[] = new Array(entries.length);
+  const cached: (Uint8Array | undefined)[] = new Array(entries.length);
   for (let i = 0; i < entries.length; i++) {
-    lengths[i] = recordBytes(entries[i]!.record);
+    const record = entries[i]!.record;
+    cached[i] = encodedRecords.get(record);
+    lengths[i] = cached[i]?.byteLength ?? recordBytes(record);
     size += 12 + lengths[i]!;
   }
   const w = new Writer(size);
@@ -244,10 +253,16 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
     const e = entries[i]!;
     w.uint(e.lsn, 'lsn');
     w.u32(lengths[i]!);
-    writeRecord(w, e.record);
+    const bytes = cached[i];
+    if (bytes) w.raw(bytes);
+    else writeRecord(w, e.record);
   }
   return w.buf;
 }
+
+/** Records the store has already encoded (committed, awaiting shipping): a primary sends the
+ * same bytes to every backup without encoding them again. */
+const encodedRecords = new WeakMap<StoreRecord, Uint8Array>();
 
 /** Records without LSNs in one buffer (the snapshot stream): [u32 count] then per record
  * [u32 length][record]. */
@@ -351,25 +366,27 @@ class Reader {
       const key = this.str(`${what} key`);
       if (Object.prototype.hasOwnProperty.call(out, key)) throw new Garbled(`${what} has key ${JSON.stringify(key)} twice`);
       const tag = this.u8(`${what} ${key} type`);
+      let value: ArgValue;
       switch (tag) {
         case ARG_NULL:
-          out[key] = null;
+          value = null;
           break;
         case ARG_STRING:
-          out[key] = this.str(`${what} ${key}`);
+          value = this.str(`${what} ${key}`);
           break;
         case ARG_NUMBER: {
-          const v = this.f64(`${what} ${key}`);
-          if (Number.isNaN(v)) throw new Garbled(`${what} ${key} is NaN`);
-          out[key] = v;
+          value = this.f64(`${what} ${key}`);
+          if (Number.isNaN(value)) throw new Garbled(`${what} ${key} is NaN`);
           break;
         }
         case ARG_BOOL:
-          out[key] = this.bool(`${what} ${key}`);
+          value = this.bool(`${what} ${key}`);
           break;
         default:
           throw new Garbled(`${what} ${key} has unknown type tag ${tag}`);
       }
+      // defineProperty, not assignment: a key named __proto__ must stay an ordinary key.
+      Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
     }
     return out;
   }
@@ -549,7 +566,12 @@ export function encodedLastLsn(bytes: Uint8Array, lsn: number): number | undefin
  * commit time), so the caller may reuse its own buffer as soon as commit() returns, at the cost
  * of no extra copy. Other records are returned as they are. */
 export function withEncodedBody(record: StoreRecord, encoded: Uint8Array): StoreRecord {
-  if (record.kind !== 'enqueue') return record;
+  if (record.kind !== 'enqueue') {
+    encodedRecords.set(record, encoded);
+    return record;
+  }
   const offset = 2 + 8 + 1 + 1 + (record.expiresAtMs === null ? 0 : 8) + 4;
-  return { ...record, body: encoded.subarray(offset, offset + record.body.byteLength) };
+  const kept = { ...record, body: encoded.subarray(offset, offset + record.body.byteLength) };
+  encodedRecords.set(kept, encoded);
+  return kept;
 }

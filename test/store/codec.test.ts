@@ -127,3 +127,12 @@ test('property: random records round-trip; random damage is either harmless or r
     { numRuns: 2000 },
   );
 });
+
+test('an argument named __proto__ round-trips as an ordinary key (found by the property test)', () => {
+  const args: Record<string, null> = {};
+  Object.defineProperty(args, '__proto__', { value: null, enumerable: true, writable: true, configurable: true });
+  const record: StoreRecord = { kind: 'bind', exchange: 'x', queue: 'q', key: 'k', arguments: args };
+  const decoded = decodeRecord(encodeRecord(record), 'test');
+  assert.deepStrictEqual(decoded, record);
+  assert.deepEqual(Object.keys((decoded as { arguments: object }).arguments), ['__proto__']);
+});
