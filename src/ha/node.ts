@@ -34,6 +34,10 @@ export interface HaStatus {
   readonly lastRole: StoreRole;
   readonly snapshotIncomplete: boolean;
   readonly primary: string | null;
+  /** A backup: whether it is connected to its primary now. A `ready` backup that is not may be
+   * behind (its primary may have dropped it from the gate): a cluster manager should prefer the
+   * highest (epoch, lastLsn) among ready backups, and none below the highest epoch it has seen. */
+  readonly connectedToPrimary: boolean;
   readonly members: readonly MemberInfo[];
   readonly brokersUrl: string | null;
   readonly address: string | null;
@@ -322,6 +326,7 @@ export class HaNode {
       lastRole: meta.lastRole,
       snapshotIncomplete: meta.snapshotIncomplete,
       primary: primaryName,
+      connectedToPrimary: this.backup?.currentPrimary != null,
       members: this.primary ? this.primary.members() : this.members,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
