@@ -14,6 +14,7 @@ import { REPLICATION_ADDRESS } from './ha/messages.js';
 import { Settlements } from './ha/settlements.js';
 import { RheaReplicationEndpoint } from './ha/transport.js';
 import { managementRequest } from './management/client.js';
+import { reachableHost, removeEndpoint, writeEndpoint } from './management/endpoint.js';
 import { ManagementHttp } from './management/http.js';
 import { ManagementNode } from './management/node.js';
 
@@ -98,6 +99,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     await store.close().catch(() => {});
     throw err;
   }
+  writeEndpoint(config.dataDir, { pid: process.pid, name: config.name, host: reachableHost(config.interface), port });
   logger.info({ port, httpPort, interface: config.interface, dataDir: config.dataDir, haState: ha.state }, 'listening');
 
   let stopping: Promise<void> | null = null;
@@ -114,6 +116,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
         await http?.close();
         await server.stop();
         await ha.stop();
+        removeEndpoint(config.dataDir, process.pid);
         // Closing the store waits for every in-flight commit to be durable.
         await store.close();
         logger.info({}, 'stopped');

@@ -21,4 +21,5 @@ export { DEFAULT_LOG_MAX_BYTES, DEFAULT_MAP_SIZE_BYTES, LmdbStore, openLmdbStore
 export { MemoryDisk, MemoryStore, openMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { Scannable, StoreScan } from './scan.js';
 export { verifyStore, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
-export { inspectSummary, listLog, listMessages, type StoreSummary, type MessageListing, type LogListing } from './inspect.js';
+export { answerInspect, inspectSummary, listLog, listMessages, NoSuchQueueError, type InspectAnswer, type InspectRequest, type StoreSummary, type MessageListing, type LogListing } from './inspect.js';
+export { liveLockHolder } from './lock.js';

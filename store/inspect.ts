@@ -4,6 +4,7 @@
 import type { StoreRecord } from './record.js';
 import type { Scannable } from './scan.js';
 import type { StoreMeta } from './store.js';
+import { verifyStore, type Violation, type VerifyOptions } from './verify.js';
 
 export interface StoreSummary {
   readonly meta: StoreMeta;
@@ -145,5 +146,63 @@ export function listLog(target: Scannable, options: { from?: number; limit?: num
     return out;
   } finally {
     scan.close();
+  }
+}
+
+// --- one request, one answer: what `qpid-store` asks of a store, wherever the store is open ---
+// The tool answers a request itself when no process holds the store, and sends the same
+// request to the broker that holds it otherwise (management `store-inspect`): a second process
+// must never open a live LMDB environment (store/README.md, "Reading a live store").
+
+export type InspectRequest =
+  | { readonly view: 'summary' }
+  | { readonly view: 'queue'; readonly queue: string }
+  | { readonly view: 'messages'; readonly queue: string; readonly limit: number; readonly after: number }
+  | { readonly view: 'log'; readonly from?: number; readonly limit: number }
+  | { readonly view: 'verify' };
+
+export type InspectAnswer =
+  | ({ readonly view: 'summary' } & StoreSummary)
+  | { readonly view: 'queue'; readonly queue: StoreSummary['queues'][number] }
+  | { readonly view: 'messages'; readonly queue: string; readonly count: number; readonly bytes: number; readonly messages: MessageListing[] }
+  | { readonly view: 'log'; readonly from: number; readonly entries: LogListing[] }
+  | { readonly view: 'verify'; readonly ok: boolean; readonly violations: Violation[] };
+
+/** Thrown when a request names a queue the store does not hold. */
+export class NoSuchQueueError extends Error {
+  constructor(queue: string, where: string) {
+    super(`no queue ${JSON.stringify(queue)} in ${where}`);
+    this.name = 'NoSuchQueueError';
+  }
+}
+
+export function answerInspect(target: Scannable, request: InspectRequest, options: { where: string; verify?: VerifyOptions }): InspectAnswer {
+  switch (request.view) {
+    case 'summary':
+      return { view: 'summary', ...inspectSummary(target) };
+    case 'queue':
+    case 'messages': {
+      const queue = inspectSummary(target).queues.find((q) => q.name === request.queue);
+      if (!queue) throw new NoSuchQueueError(request.queue, options.where);
+      if (request.view === 'queue') return { view: 'queue', queue };
+      const messages = listMessages(target, request.queue, { limit: request.limit, afterPosition: request.after });
+      return { view: 'messages', queue: request.queue, count: queue.count, bytes: queue.bytes, messages };
+    }
+    case 'log': {
+      let from = request.from;
+      if (from === undefined) {
+        const scan = target.scan();
+        try {
+          from = scan.meta().firstLsn;
+        } finally {
+          scan.close();
+        }
+      }
+      return { view: 'log', from, entries: listLog(target, { from, limit: request.limit }) };
+    }
+    case 'verify': {
+      const violations = verifyStore(target, options.verify);
+      return { view: 'verify', ok: violations.length === 0, violations };
+    }
   }
 }

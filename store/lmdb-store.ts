@@ -43,7 +43,7 @@ import {
   messageRefsOf,
   withRefs,
 } from './layout.js';
-import { lockDataDir, type DataDirLock } from './lock.js';
+import { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
 import { silentLogger, type StoreLogger } from './logger.js';
 import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntry, type StoreRecord } from './record.js';
 import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, Scannable, ScanQueue, StoreScan } from './scan.js';
@@ -177,6 +177,13 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
   const storeDir = join(options.dataDir, 'store');
   if (readOnly) {
     if (!existsSync(join(storeDir, 'data.mdb'))) throw new StoreError('STORE_NOT_FOUND', `no store at ${storeDir}`);
+    // Opening an LMDB environment from a second process while its writer commits can lose the
+    // writer's records or crash it (lmdb 2.9 and 3.x; store/README.md, "Reading a live store").
+    // A live store is read through the process that holds it, never opened beside it.
+    const holder = liveLockHolder(options.dataDir);
+    if (holder !== null) {
+      throw new StoreError('STORE_IN_USE', `store at ${storeDir} is open for writing by pid ${holder}; a second process must not open it (ask that broker: qpid-store does)`);
+    }
   } else {
     mkdirSync(options.dataDir, { recursive: true });
   }

@@ -43,6 +43,14 @@ function lockedError(path: string, pid: number): StoreError {
   return new StoreError('STORE_LOCKED', `Cannot lock ${path}: held by pid ${pid}`);
 }
 
+/** The pid of the live process other than this one that holds `<dataDir>/lock`, or null. */
+export function liveLockHolder(dataDir: string): number | null {
+  const path = join(dataDir, 'lock');
+  if (heldByThisProcess.has(path)) return null;
+  const pid = readPid(path);
+  return typeof pid === 'number' && pid !== process.pid && pidAlive(pid) ? pid : null;
+}
+
 /** Takes `<dataDir>/lock` or throws STORE_LOCKED. */
 export function lockDataDir(dataDir: string, logger: StoreLogger): DataDirLock {
   const path = join(dataDir, 'lock');

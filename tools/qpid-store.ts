@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// qpid-store: look inside a broker's data dir (DESIGN.md §2). Opens the store read-only (no
-// lock), so it works while a broker runs on it; everything it prints comes from one read
-// transaction. Thin: the work is store/inspect.ts and store/verify.ts.
+// qpid-store: look inside a broker's data dir (DESIGN.md §2). A store no process holds is opened
+// read-only; a store a broker holds is read by that broker, asked over management
+// (`store-inspect`), because a second process opening a live LMDB environment can corrupt it.
+// Either way every answer comes from one read transaction. Thin: the work is store/inspect.ts
+// and store/verify.ts.
 //
 //   qpid-store inspect --data-dir D [--json]
 //   qpid-store inspect --data-dir D --queue Q [--messages [--limit N] [--after POSITION]] [--json]
@@ -13,16 +15,18 @@
 
 import { join } from 'node:path';
 import {
-  inspectSummary,
+  answerInspect,
   isStoreError,
-  listLog,
-  listMessages,
+  liveLockHolder,
+  NoSuchQueueError,
   openLmdbStore,
-  verifyStore,
+  type InspectAnswer,
+  type InspectRequest,
   type LmdbStore,
   type StoreSummary,
-  type Violation,
 } from '../store/index.js';
+import { ManagementError, managementRequest } from '../src/management/client.js';
+import { ENDPOINT_FILE, readEndpoint } from '../src/management/endpoint.js';
 import { intOption, parseOptions, requiredString, runMain, stringOption, UsageError, type OptionValues } from './lib/args.js';
 
 const TOOL = 'qpid-store';
@@ -82,15 +86,6 @@ function args(a: Readonly<Record<string, unknown>>): string {
   return keys.length === 0 ? '' : keys.map((k) => `${k}=${JSON.stringify(a[k])}`).join(' ');
 }
 
-function openStore(dataDir: string): LmdbStore {
-  try {
-    return openLmdbStore({ dataDir, readOnly: true });
-  } catch (err) {
-    if (isStoreError(err)) throw new ToolFailure(`${err.code}: ${err.message}`);
-    throw err;
-  }
-}
-
 class ToolFailure extends Error {}
 
 function printSummary(dataDir: string, s: StoreSummary): void {
@@ -147,35 +142,37 @@ async function inspect(argv: readonly string[]): Promise<number> {
   if (values['after'] !== undefined && !wantMessages) throw new UsageError('--after needs --messages');
   if (values['limit'] !== undefined && !wantLog && !wantMessages) throw new UsageError('--limit needs --messages or --log');
   const limit = intOption(values, 'limit', 100, 1);
-  const store = openStore(dataDir);
-  try {
-    if (wantLog) {
-      const from = intOption(values, 'from', store.meta().firstLsn, 1);
-      const entries = listLog(store, { from, limit });
-      if (json) printJson({ dataDir, from, entries });
+  const request: InspectRequest = wantLog
+    ? { view: 'log', limit, ...(values['from'] !== undefined ? { from: intOption(values, 'from', 1, 1) } : {}) }
+    : wantMessages
+      ? { view: 'messages', queue: queue!, limit, after: intOption(values, 'after', 0, 0) }
+      : queue !== undefined
+        ? { view: 'queue', queue }
+        : { view: 'summary' };
+  const answer = await ask(dataDir, request, json);
+  switch (answer.view) {
+    case 'log': {
+      if (json) printJson({ dataDir, from: answer.from, entries: answer.entries });
       else {
-        for (const e of entries) {
+        for (const e of answer.entries) {
           const detail = e.record ? JSON.stringify(Object.fromEntries(Object.entries(e.record).filter(([k]) => k !== 'kind'))) : `GARBLED: ${e.problem}`;
           out(`${String(e.lsn).padStart(10)}  ${e.kind.padEnd(16)}  ${detail}`);
         }
-        if (entries.length === 0) out(`(no log entries from LSN ${from})`);
+        if (answer.entries.length === 0) out(`(no log entries from LSN ${answer.from})`);
       }
-      return entries.some((e) => e.problem) ? 1 : 0;
+      return answer.entries.some((e) => e.problem) ? 1 : 0;
     }
-    if (queue !== undefined) {
-      const state = store.queue(queue);
-      if (!state) throw new ToolFailure(`no queue ${JSON.stringify(queue)} in ${join(dataDir, 'store')}`);
-      if (!wantMessages) {
-        const summary = inspectSummary(store).queues.find((q) => q.name === queue);
-        if (json) printJson({ dataDir, queue: summary });
-        else for (const line of table(['name', 'messages', 'bytes', 'last position'], [[queue, n(state.count), n(state.bytes), n(state.lastPosition)]])) out(line);
-        return 0;
-      }
-      const after = intOption(values, 'after', 0, 0);
-      const messages = listMessages(store, queue, { limit, afterPosition: after });
-      if (json) printJson({ dataDir, queue, count: state.count, messages });
+    case 'queue': {
+      const q = answer.queue;
+      if (json) printJson({ dataDir, queue: q });
+      else for (const line of table(['name', 'messages', 'bytes', 'last position'], [[q.name, n(q.count), n(q.bytes), n(q.lastPosition)]])) out(line);
+      return 0;
+    }
+    case 'messages': {
+      const { messages } = answer;
+      if (json) printJson({ dataDir, queue: answer.queue, count: answer.count, messages });
       else {
-        out(`queue ${queue}: ${n(state.count)} messages, ${n(state.bytes)} bytes${messages.length < state.count ? ` (showing ${messages.length})` : ''}`);
+        out(`queue ${answer.queue}: ${n(answer.count)} messages, ${n(answer.bytes)} bytes${messages.length < answer.count ? ` (showing ${messages.length})` : ''}`);
         for (const line of table(
           ['position', 'message id', 'size', 'persistent', 'delivery count', 'expires', 'body'],
           messages.map((m) => [String(m.position), String(m.messageId), n(m.size), m.persistent ? 'yes' : 'no', String(m.deliveryCount), m.expiresAtMs === null ? '-' : new Date(m.expiresAtMs).toISOString(), m.problem ? `PROBLEM: ${m.problem}` : m.preview]),
@@ -185,12 +182,14 @@ async function inspect(argv: readonly string[]): Promise<number> {
       }
       return messages.some((m) => m.problem) ? 1 : 0;
     }
-    const summary = inspectSummary(store);
-    if (json) printJson({ dataDir, ...summary });
-    else printSummary(dataDir, summary);
-    return 0;
-  } finally {
-    await store.close();
+    case 'summary': {
+      const { view: _view, ...summary } = answer;
+      if (json) printJson({ dataDir, ...summary });
+      else printSummary(dataDir, summary);
+      return 0;
+    }
+    default:
+      throw new Error(`unexpected answer ${answer.view}`);
   }
 }
 
@@ -202,28 +201,9 @@ async function verify(argv: readonly string[]): Promise<number> {
   }
   const dataDir = requiredString(values, 'data-dir');
   const json = values['json'] === true;
-  let violations: Violation[];
-  let store: LmdbStore | undefined;
-  try {
-    store = openLmdbStore({ dataDir, readOnly: true });
-  } catch (err) {
-    if (isStoreError(err, 'STORE_CORRUPT') || isStoreError(err, 'STORE_NEWER_FORMAT')) {
-      violations = [{ code: 'open-failed', message: `${err.code}: ${err.message}` }];
-    } else if (isStoreError(err)) throw new ToolFailure(`${err.code}: ${err.message}`);
-    else throw err;
-  }
-  if (store) {
-    const started = Date.now();
-    try {
-      violations = verifyStore(store, {
-        progressEvery: PROGRESS_EVERY,
-        onProgress: json ? undefined : (p) => process.stderr.write(`${TOOL}: verify ${p.phase}: ${n(p.done)} of ${n(p.total)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
-      });
-    } finally {
-      await store.close();
-    }
-  }
-  const found = violations!;
+  const answer = await ask(dataDir, { view: 'verify' }, json);
+  if (answer.view !== 'verify') throw new Error(`unexpected answer ${answer.view}`);
+  const found = answer.violations;
   if (json) printJson({ dataDir, ok: found.length === 0, violations: found });
   else if (found.length === 0) out(`store at ${join(dataDir, 'store')} is sound`);
   else {
@@ -231,6 +211,59 @@ async function verify(argv: readonly string[]): Promise<number> {
     for (const v of found) out(`  ${v.code}: ${v.message}`);
   }
   return found.length === 0 ? 0 : 1;
+}
+
+/** Answers a request from the store itself when no process holds it, and otherwise asks the
+ * broker that holds it: opening a live LMDB environment from a second process can lose the
+ * writer's records or crash it (store/README.md, "Reading a live store"). */
+async function ask(dataDir: string, request: InspectRequest, json: boolean): Promise<InspectAnswer> {
+  const holder = liveLockHolder(dataDir);
+  if (holder !== null) return askBroker(dataDir, holder, request, json);
+  const where = join(dataDir, 'store');
+  let store: LmdbStore;
+  try {
+    store = openLmdbStore({ dataDir, readOnly: true });
+  } catch (err) {
+    // A store that cannot be opened because it is corrupt or newer is what verify reports.
+    if (request.view === 'verify' && (isStoreError(err, 'STORE_CORRUPT') || isStoreError(err, 'STORE_NEWER_FORMAT'))) {
+      return { view: 'verify', ok: false, violations: [{ code: 'open-failed', message: `${err.code}: ${err.message}` }] };
+    }
+    if (isStoreError(err)) throw new ToolFailure(`${err.code}: ${err.message}`);
+    throw err;
+  }
+  const started = Date.now();
+  try {
+    return answerInspect(store, request, {
+      where,
+      verify: {
+        progressEvery: PROGRESS_EVERY,
+        onProgress: json ? undefined : (p) => process.stderr.write(`${TOOL}: verify ${p.phase}: ${n(p.done)} of ${n(p.total)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
+      },
+    });
+  } catch (err) {
+    if (err instanceof NoSuchQueueError) throw new ToolFailure(err.message);
+    throw err;
+  } finally {
+    await store.close();
+  }
+}
+
+async function askBroker(dataDir: string, holder: number, request: InspectRequest, json: boolean): Promise<InspectAnswer> {
+  const storeDir = join(dataDir, 'store');
+  const endpoint = readEndpoint(dataDir);
+  if (!endpoint || endpoint.pid !== holder) {
+    throw new ToolFailure(
+      `STORE_IN_USE: store at ${storeDir} is open for writing by pid ${holder}, which has not published a broker endpoint (${join(dataDir, ENDPOINT_FILE)}); ` +
+        'qpid-store reads a live store only through the broker that holds it (a second process opening it can corrupt it): wait until that broker listens, or stop the process',
+    );
+  }
+  if (!json) process.stderr.write(`${TOOL}: the store is open in broker ${endpoint.name} (pid ${holder}); asking it at ${endpoint.host}:${endpoint.port}\n`);
+  try {
+    return await managementRequest<InspectAnswer>({ transport: 'tcp', host: endpoint.host, port: endpoint.port }, 'store-inspect', { ...request }, { admin: true, timeoutMs: 60_000 });
+  } catch (err) {
+    if (err instanceof ManagementError && err.code === 'NOT_FOUND') throw new ToolFailure(err.message);
+    throw new ToolFailure(`cannot ask broker ${endpoint.name} (pid ${holder}, ${endpoint.host}:${endpoint.port}) about its store: ${(err as Error).message}`);
+  }
 }
 
 async function main(): Promise<number> {

@@ -5,7 +5,8 @@
 // to the backups, and settles producers through the ack gate.
 
 import { createRequire } from 'node:module';
-import type { Store, StoreRole } from '../../store/index.js';
+import { join } from 'node:path';
+import { answerInspect, NoSuchQueueError, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { Broker, type RecoveryMode } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
@@ -345,6 +346,21 @@ export class HaNode {
       exchanges: store.exchanges().map((e) => ({ name: e.exchange, type: e.type })),
       bindings: store.bindings().map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.key })),
     };
+  }
+
+  /** `qpid-store` pointed at this broker's data dir: the tool asks here instead of opening the
+   * store beside us (a second process opening a live LMDB environment can corrupt it). The
+   * scan runs in one read transaction of our own environment, on the event loop: a verify of a
+   * large store pauses the broker for its duration. */
+  inspectStore(request: InspectRequest): InspectAnswer {
+    const store = this.deps.store as Store & Partial<Scannable>;
+    if (typeof store.scan !== 'function') throw new BrokerError('NOT_ALLOWED', 'store-inspect: this broker\'s store cannot be scanned');
+    try {
+      return answerInspect(store as Scannable, request, { where: join(this.deps.config.dataDir, 'store') });
+    } catch (err) {
+      if (err instanceof NoSuchQueueError) throw new BrokerError('NOT_FOUND', err.message);
+      throw err;
+    }
   }
 
   /** The messages a queue holds in this broker's store, oldest first, with their decoded

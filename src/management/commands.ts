@@ -38,6 +38,13 @@ const Unbind = z.object({ exchange: z.string(), queue: name, key: z.string().def
 const Purge = z.object({ queue: name });
 const Replicate = z.object({ source: z.string().min(1), queue: name });
 const StoreMessages = z.object({ queue: name, limit: z.number().int().min(1).max(100_000).default(1000) });
+const StoreInspect = z.discriminatedUnion('view', [
+  z.object({ view: z.literal('summary') }),
+  z.object({ view: z.literal('queue'), queue: name }),
+  z.object({ view: z.literal('messages'), queue: name, limit: z.number().int().min(1), after: z.number().int().min(0) }),
+  z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: z.number().int().min(1) }),
+  z.object({ view: z.literal('verify') }),
+]);
 const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
@@ -92,6 +99,8 @@ export class ManagementCommands {
         const a = parse(StoreMessages, input, operation);
         return this.ha.storeMessages(a.queue, a.limit);
       }
+      case 'store-inspect':
+        return { ...this.ha.inspectStore(parse(StoreInspect, input, operation)) };
       case 'add-queue': {
         const a = parse(AddQueue, input, operation);
         const service = this.service(operation);

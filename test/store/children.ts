@@ -16,7 +16,9 @@ export interface Holder {
   /** The first JSON line the child printed. */
   readonly first: Record<string, unknown>;
   /** Ends the child's stdin (it closes its store and exits) and waits for the exit code. */
-  stop(): Promise<number | null>;
+  stop(): Promise<number | string | null>;
+  /** What the child wrote to stderr so far (for assertion messages). */
+  stderr(): string;
 }
 
 /** Starts store-holder.js and waits for its first line (ready or error). */
@@ -24,7 +26,8 @@ export async function spawnHolder(dataDir: string, mode: 'open-once' | 'hold' | 
   const child = spawn(process.execPath, [holderScript, dataDir, mode], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  // A child killed by a signal reports the signal's name, so an assertion says which.
+  const exited = new Promise<number | string | null>((resolve) => child.on('exit', (code, signal) => resolve(code ?? signal)));
   const lines = createInterface({ input: child.stdout! });
   const first = await new Promise<Record<string, unknown>>((resolve, reject) => {
     lines.once('line', (line) => resolve(JSON.parse(line) as Record<string, unknown>));
@@ -37,6 +40,7 @@ export async function spawnHolder(dataDir: string, mode: 'open-once' | 'hold' | 
       child.stdin!.end();
       return exited;
     },
+    stderr: () => stderr,
   };
 }
 

@@ -56,7 +56,7 @@ test('a second opener fails with "Cannot lock <dir>/lock: held by pid N" and cha
     assert.equal(readFileSync(join(dataDir, 'lock'), 'utf8').trim(), String(pid));
     assert.deepEqual(readdirSync(dataDir).sort(), ['lock', 'store'], 'no temporary lock files left behind');
   } finally {
-    assert.equal(await holder.stop(), 0);
+    assert.equal(await holder.stop(), 0, holder.stderr());
   }
   assert.equal(existsSync(join(dataDir, 'lock')), false, 'the lock is released on close');
   const again = openLmdbStore({ dataDir });

@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openLmdbStore, type StoreRecord } from '../../store/index.js';
+import { connect, openSender, sendAll } from '../helpers/amqp.js';
+import { startQpidd } from '../helpers/broker-process.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { qpidStoreScript, spawnHolder, withRawTables } from './children.js';
 
@@ -130,26 +132,76 @@ test('bad usage exits 2 naming the option; a missing store exits 1 with a clear 
   }
 });
 
-test('inspect and verify work while another process holds the store open and writes', async () => {
+test('a store held by a process that is not a broker is not opened beside it: STORE_IN_USE, and the writer loses nothing', async () => {
+  // Opening a live LMDB environment from a second process lost records of the writer or
+  // crashed it (store/README.md, "Reading a live store"), so the tool must not even open it.
   const dataDir = await buildStore();
   const holder = await spawnHolder(dataDir, 'hold-writing');
   try {
-    assert.equal(holder.first['ready'], true);
+    for (const args of [['inspect', '--data-dir', dataDir], ['verify', '--data-dir', dataDir, '--json'], ['inspect', '--data-dir', dataDir, '--log']]) {
+      const r = await qpidStore(args);
+      assert.equal(r.code, 1, args.join(' '));
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^qpid-store: STORE_IN_USE: store at ${join(dataDir, 'store')} is open for writing by pid ${holder.child.pid}, which has not published a broker endpoint`));
+    }
+  } finally {
+    assert.equal(await holder.stop(), 0, holder.stderr());
+  }
+  const after = await qpidStore(['verify', '--data-dir', dataDir]);
+  assert.equal(after.code, 0, after.stdout);
+});
+
+test('inspect and verify of a store a broker holds ask that broker, while producers keep writing', async () => {
+  const dataDir = makeTmpDir('qpid-store-live');
+  const broker = await startQpidd({ dataDir });
+  const client = await connect(broker.port);
+  let sending = true;
+  let accepted = 0;
+  try {
+    const sender = await openSender(client.connection, { address: 'live', capabilities: ['create-on-demand', 'queue'], dynamic_node_properties: { durable: true } });
+    const writing = (async () => {
+      for (let batch = 0; sending; batch++) {
+        const outcomes = await sendAll(sender, Array.from({ length: 20 }, (_, i) => ({ body: `live ${batch}.${i}`, durable: true })));
+        accepted += outcomes.filter((o) => o.state === 'accepted').length;
+      }
+    })();
     let lastLsn = 0;
-    for (let i = 0; i < 4; i++) {
+    for (let i = 0; i < 3; i++) {
       const v = await qpidStore(['verify', '--data-dir', dataDir, '--json']);
       assert.equal(v.code, 0, `${v.stdout} ${v.stderr}`);
+      assert.deepEqual(JSON.parse(v.stdout), { dataDir, ok: true, violations: [] });
       const s = await qpidStore(['inspect', '--data-dir', dataDir, '--json']);
       assert.equal(s.code, 0, s.stderr);
       const summary = JSON.parse(s.stdout);
+      assert.equal(summary.dataDir, dataDir);
       assert.ok(summary.meta.lastLsn >= lastLsn);
       lastLsn = summary.meta.lastLsn;
-      assert.ok(summary.queues.some((q: { name: string }) => q.name === 'busy'));
+      assert.ok(summary.queues.some((q: { name: string }) => q.name === 'live'));
     }
-    assert.ok(lastLsn > 10, `the holder kept writing (last LSN ${lastLsn})`);
+    const human = await qpidStore(['inspect', '--data-dir', dataDir, '--queue', 'live', '--messages', '--limit', '2']);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(human.stderr, new RegExp(`^qpid-store: the store is open in broker \\S+ \\(pid ${broker.child.pid}\\); asking it at 127\\.0\\.0\\.1:${broker.port}$`, 'm'));
+    assert.match(human.stdout, /^queue live: [\d,]+ messages, [\d,]+ bytes \(showing 2\)$/m);
+    const log = await qpidStore(['inspect', '--data-dir', dataDir, '--log', '--limit', '3', '--json']);
+    assert.equal(log.code, 0, log.stderr);
+    assert.equal(JSON.parse(log.stdout).entries.length, 3);
+    const noQueue = await qpidStore(['inspect', '--data-dir', dataDir, '--queue', 'nope']);
+    assert.equal(noQueue.code, 1);
+    assert.match(noQueue.stderr, new RegExp(`^qpid-store: no queue "nope" in ${join(dataDir, 'store')}$`, 'm'));
+    sending = false;
+    await writing;
+    assert.ok(lastLsn > 10 && accepted > 0, `the producer kept writing (last LSN ${lastLsn}, ${accepted} accepted)`);
   } finally {
-    assert.equal(await holder.stop(), 0);
+    sending = false;
+    await client.close();
+    await broker.stop();
   }
+  // Stopped: the tool opens the store itself, finds it sound and holding every accepted message.
+  const local = await qpidStore(['inspect', '--data-dir', dataDir, '--queue', 'live', '--json']);
+  assert.equal(local.code, 0, local.stderr);
+  assert.equal(local.stderr, '');
+  assert.equal(JSON.parse(local.stdout).queue.count, accepted);
+  assert.equal((await qpidStore(['verify', '--data-dir', dataDir])).code, 0);
 });
 
 test('verify reports progress on stderr for long runs, and nothing with --json', async () => {
