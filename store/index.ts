@@ -20,6 +20,6 @@ export { BUILT_IN_EXCHANGES, NAME_BYTES_MAX } from './apply.js';
 export { DEFAULT_LOG_MAX_BYTES, DEFAULT_MAP_SIZE_BYTES, LmdbStore, openLmdbStore, type LmdbStoreOptions } from './lmdb-store.js';
 export { MemoryDisk, MemoryStore, openMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { Scannable, StoreScan } from './scan.js';
-export { verifyStore, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
+export { verifyStore, verifyStoreYielding, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
 export { answerInspect, inspectSummary, listLog, listMessages, NoSuchQueueError, type InspectAnswer, type InspectRequest, type StoreSummary, type MessageListing, type LogListing } from './inspect.js';
 export { liveLockHolder } from './lock.js';

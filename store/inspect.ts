@@ -4,7 +4,7 @@
 import type { StoreRecord } from './record.js';
 import type { Scannable } from './scan.js';
 import type { StoreMeta } from './store.js';
-import { verifyStore, type Violation, type VerifyOptions } from './verify.js';
+import { verifyStoreYielding, type Violation, type VerifyOptions } from './verify.js';
 
 export interface StoreSummary {
   readonly meta: StoreMeta;
@@ -176,7 +176,9 @@ export class NoSuchQueueError extends Error {
   }
 }
 
-export function answerInspect(target: Scannable, request: InspectRequest, options: { where: string; verify?: VerifyOptions }): InspectAnswer {
+/** Answers a request. A verify gives the event loop a turn every `verify.progressEvery` rows
+ * (a broker answering for its live store keeps serving meanwhile). */
+export async function answerInspect(target: Scannable, request: InspectRequest, options: { where: string; verify?: VerifyOptions }): Promise<InspectAnswer> {
   switch (request.view) {
     case 'summary':
       return { view: 'summary', ...inspectSummary(target) };
@@ -201,7 +203,7 @@ export function answerInspect(target: Scannable, request: InspectRequest, option
       return { view: 'log', from, entries: listLog(target, { from, limit: request.limit }) };
     }
     case 'verify': {
-      const violations = verifyStore(target, options.verify);
+      const violations = await verifyStoreYielding(target, options.verify);
       return { view: 'verify', ok: violations.length === 0, violations };
     }
   }

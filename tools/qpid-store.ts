@@ -233,7 +233,7 @@ async function ask(dataDir: string, request: InspectRequest, json: boolean): Pro
   }
   const started = Date.now();
   try {
-    return answerInspect(store, request, {
+    return await answerInspect(store, request, {
       where,
       verify: {
         progressEvery: PROGRESS_EVERY,

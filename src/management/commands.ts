@@ -100,7 +100,7 @@ export class ManagementCommands {
         return this.ha.storeMessages(a.queue, a.limit);
       }
       case 'store-inspect':
-        return { ...this.ha.inspectStore(parse(StoreInspect, input, operation)) };
+        return { ...(await this.ha.inspectStore(parse(StoreInspect, input, operation))) };
       case 'add-queue': {
         const a = parse(AddQueue, input, operation);
         const service = this.service(operation);
