@@ -61,6 +61,15 @@ export interface BrokerDeps {
   readonly limits: BrokerLimits;
   readonly replication: ReplicationSettings;
   readonly events?: BrokerEvents;
+  /** Reads a stored message's subject and application properties from its encoded bytes:
+   * messages recovered from the store carry neither in memory, and dead-lettering routes by
+   * them. Without it a recovered message is dead-lettered with an empty key. */
+  readonly routingFields?: (body: Uint8Array) => RoutingFields;
+}
+
+export interface RoutingFields {
+  readonly subject: string | null;
+  readonly applicationProperties: Readonly<Record<string, unknown>> | null;
 }
 
 export interface IncomingMessage {
@@ -148,6 +157,7 @@ export class Broker {
   private readonly limits: BrokerLimits;
   private readonly replication: ReplicationSettings;
   private readonly events: BrokerEvents;
+  private readonly routingFields: ((body: Uint8Array) => RoutingFields) | null;
   private readonly queueMap = new Map<string, Queue>();
   private readonly exchangeMap = new Map<string, Exchange>();
   /** Queues whose declare record is in the store (durable or replicated). */
@@ -162,6 +172,7 @@ export class Broker {
     this.limits = deps.limits;
     this.replication = deps.replication;
     this.events = deps.events ?? { messageResolved: () => {} };
+    this.routingFields = deps.routingFields ?? null;
     for (const builtIn of BUILT_IN_EXCHANGES) {
       this.exchangeMap.set(
         builtIn.name,
@@ -403,6 +414,12 @@ export class Broker {
     if (!queue) throw new BrokerError('NOT_FOUND', `queue ${name} does not exist`);
     if (options.ifEmpty && queue.count > 0) throw new BrokerError('PRECONDITION_FAILED', `queue ${name} is not empty (${queue.count} messages)`);
     if (options.ifUnused && queue.consumers.length > 0) throw new BrokerError('PRECONDITION_FAILED', `queue ${name} has ${queue.consumers.length} consumers`);
+    if (queue.settings.alternateExchange !== null) {
+      // As qpidd: the messages still waiting are routed to the alternate exchange, journaled
+      // before the delete (a crash in between leaves a copy in both places, never in neither).
+      this.ensurePaged(queue);
+      for (const entry of [...queue.liveEntries()]) if (entry.state === 'available') this.deadLetter(entry, []);
+    }
     let ticket: CommitTicket | null = null;
     if (this.storedQueues.has(name)) {
       // One queue-delete record implies the unbinds and the dequeue of every entry (store contract).
@@ -883,18 +900,11 @@ export class Broker {
     if (alternate === null) return;
     const exchange = this.exchangeMap.get(alternate);
     if (!exchange) return;
-    const queues = [...this.routeWithAlternate(exchange, { routingKey: entry.message.subject ?? '', applicationProperties: entry.message.applicationProperties })].filter(
-      (q) => q !== entry.queue,
-    );
-    if (queues.length === 0) return;
     const body = this.bodyOf(entry);
-    const incoming: IncomingMessage = {
-      body,
-      durable: entry.message.persistent,
-      expiresAtMs: null,
-      subject: entry.message.subject,
-      applicationProperties: entry.message.applicationProperties,
-    };
+    const fields = this.routingFieldsOf(entry, body);
+    const queues = [...this.routeWithAlternate(exchange, { routingKey: fields.subject ?? '', applicationProperties: fields.applicationProperties })].filter((q) => q !== entry.queue);
+    if (queues.length === 0) return;
+    const incoming: IncomingMessage = { body, durable: entry.message.persistent, expiresAtMs: null, ...fields };
     if (this.checkLimits(queues, body.length)) {
       this.logger.warn({ queue: entry.queue.name, alternate }, 'dead-letter queue full; message dropped');
       return;
@@ -902,6 +912,18 @@ export class Broker {
     const hold = this.enqueue(queues, incoming, entry.deliveryCount);
     void hold;
     this.logger.debug({ queue: entry.queue.name, alternate, position: entry.position }, 'message dead-lettered');
+  }
+
+  /** What a message is routed by; read from its bytes when it was recovered from the store. */
+  private routingFieldsOf(entry: QueueEntry, body: Uint8Array): RoutingFields {
+    const { subject, applicationProperties } = entry.message;
+    if (subject !== null || applicationProperties !== null || !this.routingFields) return { subject, applicationProperties };
+    try {
+      return this.routingFields(body);
+    } catch (err) {
+      this.logger.warn({ err, queue: entry.queue.name, position: entry.position }, 'stored message does not decode; dead-lettered with an empty key');
+      return { subject: null, applicationProperties: null };
+    }
   }
 
   // ---------------------------------------------------------------- replica queues

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { answerInspect, NoSuchQueueError, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
+import { scanMessage } from '../amqp/message-format.js';
 import { Broker, type RecoveryMode } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { BrokerConfig } from '../config/index.js';
@@ -282,6 +283,7 @@ export class HaNode {
       limits: { defaultQueueLimitBytes: config.defaultQueueLimitBytes, maxMessageSizeBytes: config.maxMessageSizeBytes },
       replication: { enabled: this.queueReplication, defaultLevel: config.ha.replicate },
       events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err) },
+      routingFields: (body) => scanMessage(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),
     });
     broker.recover(mode);
     const service = { broker, settlements };

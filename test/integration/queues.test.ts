@@ -119,6 +119,61 @@ test('messages a consumer rejects are dead-lettered; without an alternate exchan
   await waitFor(async () => (await queueStats(broker.port, withDl))?.count === 0, 'the rejected message to leave its queue');
 });
 
+test('deleting a queue routes the messages still on it to its alternate exchange, as qpidd does', async () => {
+  const dl = await deadLetterQueue();
+  const name = uniqueName('deleted-dl');
+  const sender = await openSender(conn.connection, queueNode(name, { 'alternate-exchange': dl.exchange }));
+  await sendAll(sender, numbered(3, 'left'));
+  sender.close();
+  const client = await management(broker.port);
+  try {
+    await client.request('del-queue', { name });
+  } finally {
+    client.close();
+  }
+  await waitFor(async () => (await queueStats(broker.port, dl.queue))?.count === 3, 'the deleted queue\'s messages on the dead-letter queue');
+  assert.deepEqual(bodies(await drain(broker.port, dl.queue)), ['left0', 'left1', 'left2']);
+});
+
+test('a message recovered after kill -9 is dead-lettered by the subject it was sent with', async () => {
+  // After a restart the broker holds only the stored bytes of a message: the dead-letter route
+  // must come from them, or a topic-bound dead-letter queue silently loses what is rejected.
+  const dir = tempDir();
+  let second: BrokerProcess | undefined = await startQpidd({ dataDir: dir });
+  try {
+    const c = await connect(second.port);
+    (await openSender(c.connection, exchangeNode('dlx-topic', 'topic', { durable: true }))).close();
+    (await openSender(c.connection, queueNode('dlq-orders', { durable: true }))).close();
+    const client = await management(second.port);
+    try {
+      await client.request('bind', { exchange: 'dlx-topic', queue: 'dlq-orders', key: 'orders.#', arguments: {} });
+    } finally {
+      client.close();
+    }
+    const sender = await openSender(c.connection, queueNode('work', { durable: true, 'alternate-exchange': 'dlx-topic' }));
+    await sendAll(sender, [
+      { durable: true, subject: 'orders.eu', body: 'order', application_properties: { n: 1 } },
+      { durable: true, subject: 'audit.eu', body: 'audit' },
+    ]);
+    await c.close();
+    second.kill('SIGKILL');
+    await second.exited;
+    second = await startQpidd({ dataDir: dir });
+    const again = await connect(second.port);
+    const receiver = await openReceiver(again.connection, 'work');
+    for (const got of await receiveN(receiver, 2)) got.delivery.reject({ condition: 'app:bad-message', description: 'cannot process' });
+    await waitFor(async () => (await queueStats(second!.port, 'work'))?.count === 0, 'both rejected messages to leave the queue');
+    const dead = await drain(second.port, 'dlq-orders');
+    assert.deepEqual(bodies(dead), ['order']);
+    assert.equal(dead[0]?.subject, 'orders.eu');
+    assert.deepEqual(dead[0]?.application_properties, { n: 1 });
+    await again.close();
+  } finally {
+    await second?.stop();
+    removeDir(dir);
+  }
+});
+
 test('an auto-delete queue is deleted when its last consumer leaves, not before it had one', async () => {
   const name = uniqueName('auto-delete');
   (await openSender(conn.connection, queueNode(name, { 'auto-delete': true }))).close();
