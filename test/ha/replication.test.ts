@@ -104,6 +104,12 @@ test('send 1000 and receive 990 on the primary: both backups hold exactly the la
   const last10 = Array.from({ length: 10 }, (_, i) => `m${990 + i}`);
   assert.deepEqual(await c.storedBodies(1, 'q-1000'), last10);
   assert.deepEqual(await c.storedBodies(2, 'q-1000'), last10);
+  // qpid-store pointed at a live backup's data dir asks that backup (as an admin connection).
+  const inspect = await c.tool('qpid-store', ['inspect', '--data-dir', c.dataDirs[1] as string, '--queue', 'q-1000', '--json']);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  assert.equal(JSON.parse(inspect.stdout).queue.count, 10);
+  const verify = await c.tool('qpid-store', ['verify', '--data-dir', c.dataDirs[2] as string, '--json']);
+  assert.equal(verify.code, 0, verify.stdout);
 });
 
 test('a consumed-but-unsettled message is still on the backups', async () => {
