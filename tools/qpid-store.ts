@@ -13,12 +13,16 @@
 // Exit status: 0 done (verify: the store is sound), 1 failure (no store, a violation, a store
 // error), 2 bad usage. Progress of long runs goes to stderr, none with --json.
 
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   answerInspect,
   isStoreError,
   liveLockHolder,
+  lockDataDir,
   NoSuchQueueError,
+  silentLogger,
+  type DataDirLock,
   openLmdbStore,
   type InspectAnswer,
   type InspectRequest,
@@ -219,6 +223,29 @@ async function verify(argv: readonly string[]): Promise<number> {
 async function ask(dataDir: string, request: InspectRequest, json: boolean): Promise<InspectAnswer> {
   const holder = liveLockHolder(dataDir);
   if (holder !== null) return askBroker(dataDir, holder, request, json);
+  // Hold the data dir's lock while reading, so that a broker starting meanwhile fails with
+  // STORE_LOCKED (naming our pid) instead of writing beside us. A data dir we may not write
+  // (a copy on read-only media) is read without it: no broker can start there either.
+  let lock: DataDirLock | null = null;
+  try {
+    lock = lockDataDir(dataDir, silentLogger);
+  } catch (err) {
+    if (isStoreError(err, 'STORE_LOCKED')) {
+      const now = liveLockHolder(dataDir);
+      if (now !== null) return askBroker(dataDir, now, request, json);
+    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !existsSync(dataDir)) throw new ToolFailure(`STORE_NOT_FOUND: no store at ${join(dataDir, 'store')}`);
+    if (!isStoreError(err) && code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+  }
+  try {
+    return await answerLocally(dataDir, request, json);
+  } finally {
+    lock?.release();
+  }
+}
+
+async function answerLocally(dataDir: string, request: InspectRequest, json: boolean): Promise<InspectAnswer> {
   const where = join(dataDir, 'store');
   let store: LmdbStore;
   try {

@@ -1,12 +1,13 @@
 // qpid-store run as a process against stores the tests build, including one that another
 // process holds open for writing and keeps changing.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { openLmdbStore, type StoreRecord } from '../../store/index.js';
 import { connect, openSender, sendAll } from '../helpers/amqp.js';
-import { startQpidd } from '../helpers/broker-process.js';
+import { QPIDD, startQpidd, waitFor } from '../helpers/broker-process.js';
 import { ManagementClient } from '../../src/management/client.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { qpidStoreScript, spawnHolder, withRawTables } from './children.js';
@@ -205,9 +206,8 @@ test('inspect and verify of a store a broker holds ask that broker, while produc
   assert.equal((await qpidStore(['verify', '--data-dir', dataDir])).code, 0);
 });
 
-test('a broker verifying its own large store for qpid-store keeps answering meanwhile', async () => {
-  // 200,000 messages take the scan about two seconds: done in one go, a request sent meanwhile
-  // would wait for all of it.
+/** 200,000 small messages on queue 'big': a verify of it takes about two seconds. */
+async function buildLargeStore(): Promise<string> {
   const dataDir = makeTmpDir('qpid-store-big');
   const store = openLmdbStore({ dataDir });
   await store.commit([declare('big')]).durable;
@@ -218,6 +218,35 @@ test('a broker verifying its own large store for qpid-store keeps answering mean
     await store.commit(records).committed;
   }
   await store.close();
+  return dataDir;
+}
+
+test('qpid-store holds the data dir lock while it reads a stopped store: a broker starting meanwhile exits STORE_LOCKED', async () => {
+  const dataDir = await buildLargeStore();
+  const tool = spawn(process.execPath, [qpidStoreScript, 'verify', '--data-dir', dataDir]);
+  let stdout = '';
+  tool.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  const toolExit = new Promise<number | null>((resolve) => tool.on('close', resolve));
+  const lockPath = join(dataDir, 'lock');
+  await waitFor(() => existsSync(lockPath) && readFileSync(lockPath, 'utf8').trim() === String(tool.pid), 'qpid-store to take the lock');
+  // Frozen mid-verify (it takes about two seconds), so the broker surely starts while it reads.
+  tool.kill('SIGSTOP');
+  try {
+    const broker = spawnSync(process.execPath, [QPIDD, '--data-dir', dataDir, '--port', '0'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(broker.status, 1, broker.stderr);
+    assert.ok(broker.stderr.includes(`Cannot lock ${lockPath}: held by pid ${tool.pid}`), broker.stderr);
+  } finally {
+    tool.kill('SIGCONT');
+  }
+  assert.equal(await toolExit, 0, stdout);
+  assert.equal(stdout, `store at ${join(dataDir, 'store')} is sound\n`);
+  assert.equal(existsSync(lockPath), false, 'the tool released the lock');
+});
+
+test('a broker verifying its own large store for qpid-store keeps answering meanwhile', async () => {
+  // 200,000 messages take the scan about two seconds: done in one go, a request sent meanwhile
+  // would wait for all of it.
+  const dataDir = await buildLargeStore();
   const broker = await startQpidd({ dataDir });
   const management = await ManagementClient.connect({ transport: 'tcp', host: '127.0.0.1', port: broker.port });
   try {
