@@ -230,13 +230,11 @@ async function ask(dataDir: string, request: InspectRequest, json: boolean): Pro
   try {
     lock = lockDataDir(dataDir, silentLogger);
   } catch (err) {
-    if (isStoreError(err, 'STORE_LOCKED')) {
-      const now = liveLockHolder(dataDir);
-      if (now !== null) return askBroker(dataDir, now, request, json);
-    }
+    // A broker took the lock since we looked (or its holder just exited): start over.
+    if (isStoreError(err, 'STORE_LOCKED')) return ask(dataDir, request, json);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !existsSync(dataDir)) throw new ToolFailure(`STORE_NOT_FOUND: no store at ${join(dataDir, 'store')}`);
-    if (!isStoreError(err) && code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
   }
   try {
     return await answerLocally(dataDir, request, json);
