@@ -5,6 +5,7 @@
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { applyRecord, type ApplyEffects, type TableWriter } from './apply.js';
+import { historyUpTo, withEpochStart, type EpochStart } from './epoch-history.js';
 import { encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
 import { entryLastLsn, type LogEntry, type StoreRecord } from './record.js';
@@ -20,7 +21,7 @@ export type Mutation =
       readonly ticket: TicketState;
     }
   | { readonly kind: 'role'; readonly role: StoreRole; readonly haState: string; readonly ticket: TicketState }
-  | { readonly kind: 'begin-snapshot'; readonly lsn: number; readonly epoch: number; readonly lastMessageId: number; readonly ticket: TicketState }
+  | { readonly kind: 'begin-snapshot'; readonly lsn: number; readonly epoch: number; readonly lastMessageId: number; readonly epochHistory: readonly EpochStart[]; readonly ticket: TicketState }
   | { readonly kind: 'snapshot-records'; readonly records: readonly StoreRecord[]; readonly ticket: TicketState }
   | { readonly kind: 'end-snapshot'; readonly ticket: TicketState }
   | { readonly kind: 'wipe'; readonly ticket: TicketState }
@@ -60,6 +61,7 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
           const e = m.entries[i]!;
           assert(e.lsn === meta.lastLsn + 1, `batch: LSN ${e.lsn} does not follow ${meta.lastLsn}`);
           applyRecord(w, e.record, `log record at LSN ${e.lsn}`, effects, 'log');
+          if (e.record.kind === 'epoch') meta.epochHistory = withEpochStart(meta.epochHistory, e.record.epoch, e.lsn);
           const encoded = m.encoded[i]!;
           w.putLog(e.lsn, e.record, encoded);
           meta.lastLsn = entryLastLsn(e);
@@ -75,6 +77,7 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
         meta.firstLsn = m.lsn + 1;
         effects.epoch = Math.max(effects.epoch, m.epoch);
         effects.lastMessageId = Math.max(effects.lastMessageId, m.lastMessageId);
+        meta.epochHistory = historyUpTo(m.epochHistory, m.lsn);
         meta.snapshotIncomplete = true;
         break;
       case 'snapshot-records':
@@ -89,6 +92,9 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
         meta.firstLsn = 1;
         meta.logBytes = 0;
         meta.snapshotIncomplete = false;
+        // The records are gone, and with them what the history described (meta.epoch stays:
+        // it fences stale primaries).
+        meta.epochHistory = [];
         break;
       case 'barrier':
         break;

@@ -6,6 +6,7 @@
 
 import { checkContinues, retractPending, type Mutation } from './batch.js';
 import { encodeRecord } from './codec.js';
+import type { EpochStart } from './epoch-history.js';
 import { StoreError } from './errors.js';
 import { localAdmissionFailure, type Projection } from './apply.js';
 import type { LogEntry, StoreRecord } from './record.js';
@@ -94,12 +95,12 @@ export abstract class StoreFrontEnd {
     return p;
   }
 
-  beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void> {
+  beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory: readonly EpochStart[] = []): Promise<void> {
     this.checkWritable();
     assert(this.nextLsn === 1, `beginSnapshot on a store that is not empty (next LSN ${this.nextLsn}); wipe() first`);
     this.nextLsn = lsn + 1;
     if (lastMessageId > this.messageIdCounter) this.messageIdCounter = lastMessageId;
-    return this.metaMutation((ticket) => ({ kind: 'begin-snapshot', lsn, epoch, lastMessageId, ticket }));
+    return this.metaMutation((ticket) => ({ kind: 'begin-snapshot', lsn, epoch, lastMessageId, epochHistory, ticket }));
   }
 
   applySnapshotRecords(records: readonly StoreRecord[]): Promise<void> {

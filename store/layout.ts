@@ -145,6 +145,7 @@ export function encodeMetaState(meta: StoreMeta): Buffer {
   const state: PersistedMeta = {
     storeId: meta.storeId,
     epoch: meta.epoch,
+    epochHistory: meta.epochHistory,
     firstLsn: meta.firstLsn,
     lastLsn: meta.lastLsn,
     logBytes: meta.logBytes,
@@ -184,10 +185,20 @@ export function decodeMetaState(bytes: Uint8Array, formatVersion: number, where:
   const lastRole = str('lastRole') as StoreRole;
   if (!ROLES.includes(lastRole)) bad(`lastRole ${JSON.stringify(lastRole)} is not one of ${ROLES.join(', ')}`);
   if (typeof m['snapshotIncomplete'] !== 'boolean') bad('snapshotIncomplete is not a boolean');
+  // Stores written before the epoch history existed have none: [] (nothing to compare).
+  const rawHistory = m['epochHistory'] ?? [];
+  if (!Array.isArray(rawHistory)) bad('epochHistory is not a list');
+  const epochHistory = (rawHistory as unknown[]).map((e, i) => {
+    const entry = e as { epoch?: unknown; firstLsn?: unknown } | null;
+    const ok = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+    if (!entry || !ok(entry.epoch) || !ok(entry.firstLsn)) bad(`epochHistory[${i}] is ${JSON.stringify(e)}, not {epoch, firstLsn}`);
+    return { epoch: entry?.epoch as number, firstLsn: entry?.firstLsn as number };
+  });
   const meta: MutableMeta = {
     storeId: str('storeId'),
     formatVersion,
     epoch: uint('epoch'),
+    epochHistory,
     firstLsn: uint('firstLsn'),
     lastLsn: uint('lastLsn'),
     logBytes: uint('logBytes'),

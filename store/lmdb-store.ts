@@ -354,6 +354,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
         storeId: randomUUID(),
         formatVersion: STORE_FORMAT_VERSION,
         epoch: 0,
+        epochHistory: [],
         firstLsn: 1,
         lastLsn: 0,
         logBytes: 0,

@@ -227,6 +227,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
         storeId: options.storeId ?? `${disk.name}`,
         formatVersion: STORE_FORMAT_VERSION,
         epoch: 0,
+        epochHistory: [],
         firstLsn: 1,
         lastLsn: 0,
         logBytes: 0,

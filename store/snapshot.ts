@@ -9,6 +9,7 @@
 // Consequence for the receiving side: a queue's positions may arrive out of order (apply.ts
 // 'snapshot' mode accepts that).
 
+import { historyUpTo } from './epoch-history.js';
 import { StoreError } from './errors.js';
 import type { EnqueueTarget, StoreRecord } from './record.js';
 import type { StoreScan } from './scan.js';
@@ -71,6 +72,7 @@ export function snapshotFromScan(scan: StoreScan): Snapshot {
     lsn: meta.lastLsn,
     epoch: meta.epoch,
     lastMessageId: meta.lastMessageId,
+    epochHistory: historyUpTo(meta.epochHistory, meta.lastLsn),
     async *records() {
       if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed');
       for (const record of snapshotRecordsSync(scan)) {

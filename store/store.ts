@@ -12,6 +12,7 @@
 // - `durable` resolves only once the records would survive a crash of the process (and, with
 //   sync 'fsync', of the machine). Nothing may be settled to a client before that.
 
+import type { EpochStart } from './epoch-history.js';
 import type {
   BindRecord,
   ExchangeDeclareRecord,
@@ -34,6 +35,9 @@ export interface StoreMeta {
   readonly formatVersion: number;
   /** Highest cluster epoch seen (set by epoch records, or by a snapshot). 0 if never in a cluster. */
   readonly epoch: number;
+  /** Each epoch this store holds records of, with its first LSN, oldest first (epoch-history.ts);
+   * kept when retention drops the epoch records themselves. */
+  readonly epochHistory: readonly EpochStart[];
   /** First LSN still in the log (retention point); lastLsn + 1 when the log is empty. */
   readonly firstLsn: number;
   /** Highest committed LSN; 0 for an empty store. */
@@ -85,6 +89,8 @@ export interface Snapshot {
   readonly lsn: number;
   readonly epoch: number;
   readonly lastMessageId: number;
+  /** The epoch history of the store up to `lsn`: the backup that applies the snapshot adopts it. */
+  readonly epochHistory: readonly EpochStart[];
   /** Declares, bindings and enqueues (enqueue records carry their message once, with every
    * queue and position that holds it) in an order that can be applied front to back:
    * exchanges, queues, bindings, then messages. */
@@ -150,7 +156,7 @@ export interface Store {
 
   /** Backup side of a snapshot: after wipe(), apply the snapshot's records, then end it; the log
    * then continues at `lsn + 1`. A crash in between leaves meta.snapshotIncomplete true. */
-  beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void>;
+  beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory?: readonly EpochStart[]): Promise<void>;
   applySnapshotRecords(records: readonly StoreRecord[]): Promise<void>;
   endSnapshot(): Promise<void>;
 

@@ -93,6 +93,7 @@ runTool('qpid-ha', async () => {
           `state: ${status.state}`,
           `epoch: ${status.epoch}`,
           `store: ${status.storeId} lsn ${status.firstLsn}..${status.lastLsn}${status.snapshotIncomplete ? ' (partial snapshot)' : ''}`,
+          `epoch history: ${(status.epochHistory ?? []).map((e) => `${e.epoch}@${e.firstLsn}`).join(' ') || '(none)'}`,
           `last role: ${status.lastRole}`,
           `primary: ${status.primary ?? '(unknown)'}`,
           `brokers url: ${status.brokersUrl ?? '(none)'}`,

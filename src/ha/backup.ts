@@ -7,7 +7,7 @@
 // Fencing: a primary whose epoch is below the highest this backup has seen is refused, and
 // every frame must carry the epoch its primary announced.
 
-import type { Store } from '../../store/index.js';
+import { historyConflict, type Store } from '../../store/index.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
@@ -94,6 +94,11 @@ export class BackupReplicator {
   private watchdog: TimerHandle | null = null;
   private lastTickMs = 0;
   private longestStallMs = 0;
+  /** When the watchdog last noticed a stall: frames read in the moments after it were sent
+   * during the stall and queued in the socket, so they prove nothing about our place. */
+  private stallNoticedAtMs = -Infinity;
+  /** The last primary refused for its history (logged once, not at every attempt). */
+  private refusedPrimary: string | null = null;
 
   constructor(private readonly deps: BackupReplicatorDeps) {
     this.state = deps.initialState;
@@ -173,7 +178,8 @@ export class BackupReplicator {
       },
       frame: (frame) => {
         if (generation !== this.generation) return;
-        this.longestStallMs = 0;
+        // Traffic well after a stall shows the primary kept us (it would have closed the link).
+        if (this.deps.clock.monotonicMs() - this.stallNoticedAtMs > this.stallGraceMs()) this.longestStallMs = 0;
         this.enqueue(generation, () => this.handle(generation, frame));
       },
       closed: (reason) => {
@@ -188,12 +194,18 @@ export class BackupReplicator {
     this.lastTickMs = this.deps.clock.monotonicMs();
     const tick = (): void => {
       const now = this.deps.clock.monotonicMs();
-      this.longestStallMs = Math.max(this.longestStallMs, now - this.lastTickMs - period);
+      const lateMs = now - this.lastTickMs - period;
+      if (lateMs > period) this.stallNoticedAtMs = now;
+      this.longestStallMs = Math.max(this.longestStallMs, lateMs);
       this.lastTickMs = now;
       if (this.channel && !this.stopped) this.watchdog = this.deps.clock.setTimer(period, tick);
     };
     this.watchdog?.cancel();
     this.watchdog = this.deps.clock.setTimer(period, tick);
+  }
+
+  private stallGraceMs(): number {
+    return Math.max(50, this.deps.heartbeatMs / 2);
   }
 
   private disconnected(reason: ChannelClosed): void {
@@ -269,6 +281,18 @@ export class BackupReplicator {
       if (frame.epoch < seen) {
         throw Object.assign(new Error(`refusing stale primary ${frame.name}: its epoch ${frame.epoch} is below ${seen}`), { code: 'STALE_EPOCH' });
       }
+      // Before anything is noted or wiped: a "primary" that does not hold this store's past
+      // (a stale store promoted by force, or an impostor on a dead primary's port claiming a
+      // high epoch and an empty log) could make us wipe what was settled. Stay as we are.
+      const conflict = store.meta().lastLsn > 0 ? historyConflict(store.meta().epochHistory, frame.epochHistory, frame.lastLsn) : null;
+      if (conflict !== null) {
+        const key = `${frame.name}@${frame.epoch}`;
+        if (this.refusedPrimary !== key) {
+          this.refusedPrimary = key;
+          this.deps.logger.error({ primary: frame.name, epoch: frame.epoch, primaryLsn: frame.lastLsn, lastLsn: store.meta().lastLsn, reason: conflict }, 'refusing a primary whose epoch history does not hold this store\'s past; the store is kept as it is (wipe the data dir to follow it anyway)');
+        }
+        throw Object.assign(new Error(`refusing primary ${frame.name} (epoch ${frame.epoch}): ${conflict}`), { code: 'HA_PROTOCOL' });
+      }
       this.deps.noteEpoch(frame.epoch);
       this.primary = { name: frame.name, epoch: frame.epoch, address: this.connectedTo ?? '', publicAddress: frame.publicAddress };
       this.deps.onPrimary(this.primary);
@@ -284,7 +308,7 @@ export class BackupReplicator {
     }
     switch (frame.kind) {
       case 'snapshot-begin':
-        await store.beginSnapshot(frame.lsn, Math.max(frame.epoch, store.meta().epoch), frame.lastMessageId);
+        await store.beginSnapshot(frame.lsn, Math.max(frame.epoch, store.meta().epoch), frame.lastMessageId, frame.epochHistory);
         return;
       case 'snapshot-records':
         await store.applySnapshotRecords(frame.records);

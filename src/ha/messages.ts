@@ -8,7 +8,7 @@
 // the store's record codec; control bodies are JSON, validated with zod on receipt.
 
 import { z } from 'zod';
-import { decodeLogEntries, decodeRecords, encodeLogEntries, encodeRecords, type LogEntry, type StoreRecord } from '../../store/index.js';
+import { decodeLogEntries, decodeRecords, encodeLogEntries, encodeRecords, EPOCH_HISTORY_MAX, type EpochStart, type LogEntry, type StoreRecord } from '../../store/index.js';
 import { HA_STATES, type HaState } from './role.js';
 
 /** AMQP message format of replication transfers (a private, non-zero format). */
@@ -48,8 +48,10 @@ export type PrimaryFrame =
       readonly storeId: string;
       readonly publicAddress: string | null;
       readonly lastLsn: number;
+      /** The primary's epoch history: a backup follows only a primary that holds its past. */
+      readonly epochHistory: readonly EpochStart[];
     }
-  | { readonly kind: 'snapshot-begin'; readonly epoch: number; readonly lsn: number; readonly lastMessageId: number }
+  | { readonly kind: 'snapshot-begin'; readonly epoch: number; readonly lsn: number; readonly lastMessageId: number; readonly epochHistory: readonly EpochStart[] }
   | { readonly kind: 'snapshot-records'; readonly epoch: number; readonly records: readonly StoreRecord[] }
   | { readonly kind: 'snapshot-end'; readonly epoch: number }
   | { readonly kind: 'log'; readonly epoch: number; readonly entries: readonly LogEntry[] }
@@ -94,10 +96,12 @@ const epochField = z.number().int().min(0).max(EPOCH_MAX);
 const name = z.string().min(1).max(NAME_CHARS_MAX);
 const address = z.string().max(ADDRESS_CHARS_MAX).nullable();
 
+const epochHistory = z.array(z.object({ epoch: epochField, firstLsn: lsn })).max(EPOCH_HISTORY_MAX);
+
 const JoinBody = z.object({ name, storeId: z.string().min(1).max(64), address, epochSeen: epochField, queue: z.string().min(1).max(NAME_CHARS_MAX).nullable().optional() });
 const ConfirmBody = z.object({ lsn });
-const HelloBody = z.object({ name, storeId: z.string().min(1).max(64), publicAddress: address, lastLsn: lsn });
-const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0).max(COUNTER_MAX) });
+const HelloBody = z.object({ name, storeId: z.string().min(1).max(64), publicAddress: address, lastLsn: lsn, epochHistory });
+const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0).max(COUNTER_MAX), epochHistory });
 const StateBody = z.object({
   state: haState,
   members: z.array(z.object({ name, state: haState, address, confirmedLsn: lsn })).max(MEMBERS_MAX),
@@ -126,9 +130,9 @@ export function encodeBackupFrame(f: BackupFrame): Buffer {
 export function encodePrimaryFrame(f: PrimaryFrame): Buffer {
   switch (f.kind) {
     case 'hello':
-      return frame('hello', f.epoch, json({ name: f.name, storeId: f.storeId, publicAddress: f.publicAddress, lastLsn: f.lastLsn }));
+      return frame('hello', f.epoch, json({ name: f.name, storeId: f.storeId, publicAddress: f.publicAddress, lastLsn: f.lastLsn, epochHistory: f.epochHistory }));
     case 'snapshot-begin':
-      return frame('snapshot-begin', f.epoch, json({ lsn: f.lsn, lastMessageId: f.lastMessageId }));
+      return frame('snapshot-begin', f.epoch, json({ lsn: f.lsn, lastMessageId: f.lastMessageId, epochHistory: f.epochHistory }));
     case 'snapshot-records':
       return frame('snapshot-records', f.epoch, encodeRecords(f.records));
     case 'snapshot-end':

@@ -6,7 +6,7 @@
 
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { answerInspect, NoSuchQueueError, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
+import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { scanMessage } from '../amqp/message-format.js';
 import { Broker, type RecoveryMode } from '../broker/broker.js';
@@ -33,6 +33,8 @@ export interface HaStatus {
   readonly storeId: string;
   readonly firstLsn: number;
   readonly lastLsn: number;
+  /** Each epoch the store holds, with its first LSN (a manager compares stores with it). */
+  readonly epochHistory: readonly EpochStart[];
   readonly lastRole: StoreRole;
   readonly snapshotIncomplete: boolean;
   readonly primary: string | null;
@@ -334,6 +336,7 @@ export class HaNode {
       storeId: meta.storeId,
       firstLsn: meta.firstLsn,
       lastLsn: meta.lastLsn,
+      epochHistory: meta.epochHistory,
       lastRole: meta.lastRole,
       snapshotIncomplete: meta.snapshotIncomplete,
       primary: primaryName,

@@ -216,7 +216,7 @@ export class PrimaryReplicator {
     };
     this.sessions.set(link.id, session);
     this.deps.logger.info({ backup: join.name, address: join.address, ...(replicaOf !== null ? { replicaOf } : {}) }, replicaOf === null ? 'backup joined; catch-up starts' : 'replica queue joined; catch-up starts');
-    link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn });
+    link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn, epochHistory: meta.epochHistory });
     this.updateRetention();
     if (replicaOf === null) this.deps.onMembership();
     void this.ship(session).catch((err: unknown) => {
@@ -309,7 +309,7 @@ export class PrimaryReplicator {
       this.updateRetention();
       await this.waitForCredit(session);
       if (closed(session)) return;
-      session.link.send({ kind: 'snapshot-begin', epoch: this.deps.epoch, lsn: snapshot.lsn, lastMessageId: snapshot.lastMessageId });
+      session.link.send({ kind: 'snapshot-begin', epoch: this.deps.epoch, lsn: snapshot.lsn, lastMessageId: snapshot.lastMessageId, epochHistory: snapshot.epochHistory });
       let batch = [];
       for await (const record of snapshot.records()) {
         if (closed(session)) return;

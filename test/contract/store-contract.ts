@@ -117,6 +117,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assert.equal(m.firstLsn, 1);
         assert.equal(m.logBytes, 0);
         assert.equal(m.epoch, 0);
+        assert.deepEqual(m.epochHistory, []);
         assert.equal(m.snapshotIncomplete, false);
         assert.ok(m.storeId.length > 0);
         const reopened = await h.reopen();
@@ -385,6 +386,49 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         await s.commit([{ kind: 'epoch', epoch: 2, primary: 'b' }]).durable;
         assert.equal(s.meta().epoch, 5);
       }));
+
+    test('the epoch history records each epoch with its first LSN, survives reopen, retention and replication, and is reset by wipe', () =>
+      withStore(
+        async (h) => {
+          const s = h.store;
+          await s.commit([queueDeclare('q')]).durable;
+          const first = s.commit([{ kind: 'epoch', epoch: 3, primary: 'a' }]);
+          await first.durable;
+          for (let i = 1; i <= 40; i++) await s.commit([enqueue(s.allocateMessageId(), [['q', i]], 'x'.repeat(100))]).durable;
+          const second = s.commit([{ kind: 'epoch', epoch: 5, primary: 'b' }]);
+          // A replayed (lower) epoch record begins no epoch.
+          await s.commit([{ kind: 'epoch', epoch: 4, primary: 'c' }]).durable;
+          await second.durable;
+          const history = [
+            { epoch: 3, firstLsn: first.firstLsn },
+            { epoch: 5, firstLsn: second.firstLsn },
+          ];
+          assert.deepEqual(s.meta().epochHistory, history);
+          // Retention (a 2000-byte log) has dropped the first epoch record; the history keeps it.
+          assert.ok(s.meta().firstLsn > first.firstLsn, `retention dropped LSN ${first.firstLsn}`);
+          const reopened = await h.reopen();
+          assert.deepEqual(reopened.meta().epochHistory, history);
+          // A snapshot carries the history up to its LSN; the backup that applies it adopts it.
+          const snap = reopened.snapshot();
+          assert.deepEqual(snap.epochHistory, history);
+          snap.close();
+          const target = await factory.create();
+          try {
+            const t = target.store;
+            await t.wipe();
+            await t.beginSnapshot(snap.lsn, snap.epoch, snap.lastMessageId, snap.epochHistory);
+            await t.endSnapshot();
+            await t.appendReplicated([{ lsn: snap.lsn + 1, record: { kind: 'epoch', epoch: 7, primary: 't' } }]).durable;
+            assert.deepEqual(t.meta().epochHistory, [...history, { epoch: 7, firstLsn: snap.lsn + 1 }]);
+            await t.wipe();
+            assert.deepEqual(t.meta().epochHistory, []);
+            assert.equal(t.meta().epoch, 7, 'wipe keeps the epoch (fencing)');
+          } finally {
+            await target.cleanup();
+          }
+        },
+        { logMaxBytes: 2000 },
+      ));
 
     test('appendReplicated keeps the primary LSNs, refuses gaps, and accounts for skip spans', () =>
       withStore(async (h) => {

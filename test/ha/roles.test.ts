@@ -88,6 +88,21 @@ test('a backup drops a client\'s connection at its open, with no close frame; an
   assert.match(withoutManager.stderr, /cluster-manager/);
 });
 
+test('the primary imposes no idle timeout on clients (only replication links get the heartbeat); a client that asks gets twice its own', async () => {
+  const c = await started({ size: 2 });
+  await c.promoteAndWait(0);
+  const idleOf = async (idleTimeoutMs?: number): Promise<unknown> => {
+    const conn = await connect(c.ports[0] as number, idleTimeoutMs ? { idleTimeoutMs } : {});
+    try {
+      return (conn.connection as unknown as { remote: { open: { idle_time_out?: unknown } } }).remote.open.idle_time_out ?? null;
+    } finally {
+      await conn.close();
+    }
+  };
+  assert.equal(await idleOf(), null);
+  assert.equal(await idleOf(10_000), 20_000);
+});
+
 test('--ha-client-redirect yes: a backup redirects clients to the primary instead (opt-in)', async () => {
   const c = await started({ size: 2, extraArgs: ['--ha-client-redirect', 'yes'] });
   await c.promoteAndWait(0);

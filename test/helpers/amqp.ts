@@ -159,14 +159,18 @@ export function receiveN(receiver: Receiver, count: number, options: { timeoutMs
 }
 
 /** Everything currently on a queue, accepted (so it is consumed), until `quietMs` passes with
- * nothing new. */
+ * nothing new. The queue's depth is asked first (management), and that many are waited for with
+ * a generous deadline: on a loaded machine the first delivery can take longer than the quiet
+ * period, and an early "nothing came" read as an empty queue would look like lost messages. */
 export async function drain(port: number, address: string, quietMs = 500): Promise<Message[]> {
+  const depth = await queueDepth(port, address);
   const conn = await connect(port);
   try {
     const receiver = await openReceiver(conn.connection, address);
     const out: Message[] = [];
     for (;;) {
-      const batch = await receiveN(receiver, 500, { timeoutMs: quietMs, atMost: true });
+      const waitForDepth = out.length < depth;
+      const batch = await receiveN(receiver, waitForDepth ? Math.min(500, depth - out.length) : 500, { timeoutMs: waitForDepth ? 30_000 : quietMs, atMost: true });
       for (const r of batch) {
         out.push(r.message);
         r.delivery.accept();
@@ -176,5 +180,16 @@ export async function drain(port: number, address: string, quietMs = 500): Promi
     return out;
   } finally {
     await conn.close();
+  }
+}
+
+/** The queue's message count from the broker's management node (0 when it cannot say). */
+async function queueDepth(port: number, queue: string): Promise<number> {
+  const { managementRequest } = await import('../../src/management/client.js');
+  try {
+    const rows = await managementRequest<{ name: string; count: number }[]>({ transport: 'tcp', host: '127.0.0.1', port }, 'queues', {}, { admin: true, timeoutMs: 10_000 });
+    return rows.find((r) => r.name === queue)?.count ?? 0;
+  } catch {
+    return 0;
   }
 }

@@ -2,11 +2,12 @@
 // issue: fake backups and absurd frames). It opens a connection with the `qpid.ha-replication`
 // property, attaches both links of `$ha.replication`, and sends whatever frames the test gives
 // it, through the production codec; it records every primary frame it gets and how the
-// connection ended. It never confirms unless told to.
+// connection ended. It never confirms unless told to. And FakePrimary: an impostor that answers
+// on a dead primary's port as a primary.
 
 import { connect as tcpConnect } from 'node:net';
 import rhea, { type Connection, type EventContext, type Receiver, type Sender } from 'rhea';
-import { decodePrimaryFrame, encodeBackupFrame, HA_MESSAGE_FORMAT, REPLICATION_ADDRESS, type BackupFrame, type PrimaryFrame } from '../../src/ha/messages.js';
+import { decodeBackupFrame, decodePrimaryFrame, encodeBackupFrame, encodePrimaryFrame, HA_MESSAGE_FORMAT, REPLICATION_ADDRESS, type BackupFrame, type PrimaryFrame } from '../../src/ha/messages.js';
 
 export interface PeerOptions {
   readonly port: number;
@@ -77,5 +78,59 @@ export class ReplicationPeer {
       // gone already
     }
     (this.connection as unknown as { socket?: { destroy(): void } }).socket?.destroy();
+  }
+}
+
+/** A process that answers on a broker's port as a primary: to every backup that joins, it sends
+ * `hello` with the given epoch and history, then the given snapshot (empty by default), then
+ * says the backup is ready. Records the names of the backups that joined. */
+export class FakePrimary {
+  readonly joined: string[] = [];
+  private readonly listener: { close(): void; on(event: string, cb: () => void): void };
+
+  private constructor(listener: FakePrimary['listener']) {
+    this.listener = listener;
+  }
+
+  static start(options: { port: number; epoch: number; epochHistory?: { epoch: number; firstLsn: number }[]; lastLsn?: number }): Promise<FakePrimary> {
+    const container = rhea.create_container({ id: 'fake-primary' });
+    const senders = new Map<Connection, Sender>();
+    let fake: FakePrimary | null = null;
+    container.on('sender_open', (ctx: EventContext) => {
+      (ctx.sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
+      senders.set(ctx.connection, ctx.sender as Sender);
+    });
+    container.on('receiver_open', (ctx: EventContext) => (ctx.receiver as Receiver).add_credit(100));
+    container.on('message', (ctx: EventContext) => {
+      const d = ctx.delivery as unknown as { remote_settled?: boolean; settled?: boolean };
+      if (d.remote_settled) d.settled = true;
+      let frame: ReturnType<typeof decodeBackupFrame>;
+      try {
+        frame = decodeBackupFrame(ctx.message as unknown as Buffer);
+      } catch {
+        return;
+      }
+      if (frame.kind !== 'join') return;
+      fake?.joined.push(frame.name);
+      const sender = senders.get(ctx.connection);
+      const send = (f: PrimaryFrame): void => void sender?.send(encodePrimaryFrame(f), undefined, HA_MESSAGE_FORMAT);
+      const history = options.epochHistory ?? [];
+      send({ kind: 'hello', epoch: options.epoch, name: 'impostor', storeId: 'impostor-store', publicAddress: null, lastLsn: options.lastLsn ?? 0, epochHistory: history });
+      send({ kind: 'snapshot-begin', epoch: options.epoch, lsn: options.lastLsn ?? 0, lastMessageId: 0, epochHistory: history });
+      send({ kind: 'snapshot-end', epoch: options.epoch });
+      send({ kind: 'state', epoch: options.epoch, state: 'ready', members: [] });
+    });
+    return new Promise((resolve, reject) => {
+      const listener = container.listen({ port: options.port, host: '127.0.0.1' }) as unknown as FakePrimary['listener'];
+      listener.on('listening', () => {
+        fake = new FakePrimary(listener);
+        resolve(fake);
+      });
+      listener.on('error', reject as () => void);
+    });
+  }
+
+  stop(): void {
+    this.listener.close();
   }
 }

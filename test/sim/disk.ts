@@ -4,7 +4,7 @@
 // before it loses them. The subclass only adds that schedule and a record of the log as written
 // (the mirror), which the checkers compare across brokers; it changes no behaviour.
 
-import { MemoryStore, type CommitTicket, type LogEntry, type MemoryDisk, type StoreRecord, type StoreRole } from '../../store/index.js';
+import { MemoryStore, type CommitTicket, type EpochStart, type LogEntry, type MemoryDisk, type StoreRecord, type StoreRole } from '../../store/index.js';
 import type { Life, World } from './world.js';
 
 export interface DiskHooks {
@@ -70,8 +70,8 @@ export class SimStore extends MemoryStore {
     return done;
   }
 
-  override beginSnapshot(lsn: number, epoch: number, lastMessageId: number): Promise<void> {
-    return this.touch(super.beginSnapshot(lsn, epoch, lastMessageId));
+  override beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory: readonly EpochStart[] = []): Promise<void> {
+    return this.touch(super.beginSnapshot(lsn, epoch, lastMessageId, epochHistory));
   }
 
   override applySnapshotRecords(records: readonly StoreRecord[]): Promise<void> {
