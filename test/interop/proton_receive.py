@@ -2,10 +2,11 @@
 # Receives up to N messages from an address of a qpidd with the Python Qpid Proton client and
 # prints one JSON object: each message's body, subject, application properties and header
 # (delivery count, first acquirer), and the link or connection error if there was one.
-# Messages are accepted (or released with --release, to test redelivery) as they arrive.
+# Messages are accepted as they arrive, or released with --release, or modified with
+# delivery-failed with --modify (to test redelivery and the delivery count).
 #
 # usage: proton_receive.py --url 127.0.0.1:PORT --address ADDR --count N [--timeout SECONDS]
-#          [--create queue|topic] [--topic-filter KEY] [--browse] [--release]
+#          [--create queue|topic] [--topic-filter KEY] [--browse] [--release | --modify]
 import argparse
 import json
 import sys
@@ -63,7 +64,9 @@ class Receiver(MessagingHandler):
             "first_acquirer": message.first_acquirer,
         })
         if self.args.release:
-            self.release(event.delivery, delivered=False)
+            self.release(event.delivery, delivered=False)  # released
+        elif self.args.modify:
+            self.release(event.delivery, delivered=True)  # modified, delivery-failed
         elif not self.args.browse:
             self.accept(event.delivery)
         if len(self.received) >= self.args.count:
@@ -97,6 +100,7 @@ def main():
     parser.add_argument("--topic-filter")
     parser.add_argument("--browse", action="store_true")
     parser.add_argument("--release", action="store_true")
+    parser.add_argument("--modify", action="store_true")
     args = parser.parse_args()
     handler = Receiver(args)
     Container(handler).run()
