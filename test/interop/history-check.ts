@@ -3,7 +3,7 @@
 // are counted and never called loss, nothing arrives that was never sent (DESIGN.md §5).
 import assert from 'node:assert/strict';
 import { check, type Verdict } from '../crash/harness/checker.js';
-import { HistoryTail, historyPath, readHistory } from '../crash/harness/history.js';
+import { HistoryTail, historyPath, readHistory, type Stamped } from '../crash/harness/history.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 
 export { historyPath };
@@ -28,17 +28,36 @@ export function assertNothingLost(dir: string, expectedAccepted: number, context
   return verdict;
 }
 
-/** Follows a producer's history file: how many of its messages have been accepted so far. */
-export class AcceptedCounter {
+/** Follows a producer's history file as it grows: how many of its messages have been accepted,
+ * and when its first acceptance after a disconnect came. */
+export class ProducerProgress {
   private readonly tail: HistoryTail;
+  private readonly events: Stamped[] = [];
   private acceptedCount = 0;
 
   constructor(dir: string, writer: string) {
     this.tail = new HistoryTail(historyPath(dir, writer), writer);
   }
 
+  private poll(): void {
+    for (const event of this.tail.poll()) {
+      this.events.push(event);
+      if (event.kind === 'settle' && event.outcome === 'accepted') this.acceptedCount++;
+    }
+  }
+
   get accepted(): number {
-    for (const event of this.tail.poll()) if (event.kind === 'settle' && event.outcome === 'accepted') this.acceptedCount++;
+    this.poll();
     return this.acceptedCount;
+  }
+
+  /** The first acceptance after the producer's first disconnect at or after `sinceMs` (epoch
+   * ms), in the order its own history has them: an acceptance still in flight from a killed
+   * broker is read before the disconnect and is not the failover's. */
+  firstAcceptAfterDisconnect(sinceMs: number): number | undefined {
+    this.poll();
+    const disconnect = this.events.findIndex((e) => e.kind === 'disconnect' && e.atMs >= sinceMs);
+    if (disconnect < 0) return undefined;
+    return this.events.slice(disconnect).find((e) => e.kind === 'settle' && e.outcome === 'accepted')?.atMs;
   }
 }

@@ -6,10 +6,12 @@
 # accepted message arrived, and prints one JSON summary with each failover's timing.
 #
 # usage: proton_failover_send.py --urls H:P,H:P,... --address Q --count N --history FILE
-#          --writer ID [--rate PER_S] [--timeout S] [--durable]
+#          --writer ID [--rate PER_S] [--timeout S] [--durable] [--stop-file PATH]
+# --count 0 sends until --stop-file exists, then finishes once everything sent is settled.
 import argparse
 import collections
 import json
+import os
 import sys
 import time
 
@@ -73,6 +75,18 @@ class FailoverSender(MessagingHandler):
         due = int((time.time() - self.started) * self.args.rate)
         return due - self.sent_at_rate
 
+    def more_to_send(self):
+        if self.args.count:
+            return self.next_sn <= self.args.count
+        return not self.stopping()
+
+    def stopping(self):
+        return bool(self.args.stop_file) and os.path.exists(self.args.stop_file)
+
+    def target(self):
+        # How many settlements end the run: --count, or everything sent once told to stop.
+        return self.args.count or (self.next_sn - 1 if self.stopping() else None)
+
     def on_sendable(self, event):
         self.send_some()
 
@@ -84,7 +98,7 @@ class FailoverSender(MessagingHandler):
                 sn = self.resend.popleft()
                 if sn in self.settled:
                     continue
-            elif self.next_sn <= self.args.count:
+            elif self.more_to_send():
                 sn = self.next_sn
                 self.next_sn += 1
                 self.write({"kind": "send", "producer": self.args.writer, "queue": self.args.address, "sn": sn})
@@ -106,7 +120,7 @@ class FailoverSender(MessagingHandler):
         self.write({"kind": "settle", "producer": self.args.writer, "queue": self.args.address, "sn": sn, "outcome": outcome})
         if outcome == "accepted" and self.failovers and self.failovers[-1]["firstAcceptAtMs"] is None:
             self.failovers[-1]["firstAcceptAtMs"] = now_ms()
-        if len(self.settled) == self.args.count:
+        if len(self.settled) == self.target():
             self.finish()
 
     def on_accepted(self, event):
@@ -140,7 +154,7 @@ class FailoverSender(MessagingHandler):
         self.condition("transport", event.transport.condition)
 
     def on_timer_task(self, event):
-        self.errors.append({"where": "timeout", "condition": "timeout", "description": "%d of %d settled after %s s" % (len(self.settled), self.args.count, self.args.timeout), "atMs": now_ms()})
+        self.errors.append({"where": "timeout", "condition": "timeout", "description": "%d of %d settled after %s s" % (len(self.settled), self.next_sn - 1, self.args.timeout), "atMs": now_ms()})
         self.finish()
 
     def finish(self):
@@ -158,9 +172,13 @@ class Pacer(object):
         self.sender = sender
 
     def on_timer_task(self, event):
-        if self.sender.done:
+        sender = self.sender
+        if sender.done:
             return
-        self.sender.send_some()
+        sender.send_some()
+        if sender.target() is not None and len(sender.settled) == sender.target():
+            sender.finish()
+            return
         event.container.schedule(0.005, self)
 
 
@@ -174,11 +192,15 @@ def main():
     parser.add_argument("--rate", type=float, default=0)
     parser.add_argument("--timeout", type=float, default=60)
     parser.add_argument("--durable", action="store_true")
+    parser.add_argument("--stop-file")
     args = parser.parse_args()
+    if not args.count and not (args.stop_file and args.rate):
+        parser.error("--count 0 needs --stop-file and --rate")
     with open(args.history, "a", buffering=1) as history:
         handler = FailoverSender(args, history)
         Container(handler).run()
     json.dump({
+        "sent": handler.next_sn - 1,
         "settled": len(handler.settled),
         "outcomes": dict(handler.outcomes),
         "connects": handler.connects,
@@ -186,8 +208,9 @@ def main():
         "errors": handler.errors,
     }, sys.stdout)
     sys.stdout.write("\n")
-    sys.exit(0 if len(handler.settled) == args.count and not [e for e in handler.errors if e["where"] != "transport"] else 1)
-
+    fatal = [e for e in handler.errors if e["where"] != "transport"]
+    complete = len(handler.settled) == (args.count or handler.next_sn - 1)
+    sys.exit(0 if complete and not fatal else 1)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,121 @@
+// Proton Python producers fail over across a 3-broker HA cluster the way they do with qpidd: the
+// primary is SIGKILLed mid-stream, the test (the cluster manager) promotes a backup at once, and
+// every accepted message is received afterwards (duplicates counted, never loss), no client hung
+// or crashed. Also prints issue 11's target: promotion to the producer's next acceptance, median
+// over 5 kills.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import type { Cluster } from '../helpers/cluster.js';
+import { assertNothingLost, historyDir, ProducerProgress } from './history-check.js';
+import { assertFinishedCleanly, median, promotedAtMs, startCluster, startPythonReceiver, startPythonSender, stopFileIn, urls, waitForAccepted } from './failover-support.js';
+import type { Program } from './programs.js';
+import { timeThisFile } from './suite-clock.js';
+
+timeThisFile(import.meta.url);
+
+/** The issue's target is under 1 s; the bound asserted leaves room for a loaded 2-core machine. */
+const FAILOVER_MS_BOUND = 5_000;
+const FAILOVER_MS_TARGET = 1_000;
+
+async function withCluster(primary: number, body: (cluster: Cluster) => Promise<void>): Promise<void> {
+  const cluster = await startCluster(primary);
+  try {
+    await body(cluster);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** After the producer is done: a Proton consumer over every broker's URL takes everything off
+ * the new primary; then the checker reads both histories. */
+async function receiveAllAndCheck(cluster: Cluster, dir: string, sender: Program, senderExit: { code: number | null; signal: NodeJS.Signals | null }, expected: number, context: string): Promise<void> {
+  assertFinishedCleanly(sender, senderExit);
+  const receiver = startPythonReceiver({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-receiver', expect: expected, idleS: 5, timeoutS: 60 });
+  const exit = await receiver.finish(70_000);
+  assertFinishedCleanly(receiver, exit);
+  const verdict = assertNothingLost(dir, expected, context);
+  console.log(`[interop] ${context}: ${JSON.stringify(verdict.counts)}`);
+}
+
+test('Proton Python Container.connect(urls=[primary, backup1, backup2]) sends 5000 durable messages; primary killed mid-stream, backup promoted at once', async () => {
+  await withCluster(0, async (cluster) => {
+    const dir = historyDir();
+    const count = 5000;
+    const sender = startPythonSender({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-sender', count, timeoutS: 90 });
+    try {
+      await waitForAccepted(sender, new ProducerProgress(dir, 'python-sender'), 1500, 60_000);
+      await cluster.kill(0);
+      await cluster.promote(1);
+      const exit = await sender.finish(100_000);
+      await receiveAllAndCheck(cluster, dir, sender, exit, count, 'Python urls=[primary, b1, b2], 5000 durable, one kill');
+    } finally {
+      await sender.stop();
+    }
+  });
+});
+
+test('the backups listed first in the URL list: the client passes them to reach the primary, and again after a failover', async () => {
+  await withCluster(0, async (cluster) => {
+    const dir = historyDir();
+    const count = 2000;
+    // b1 and b2 are backups when the client starts: each must turn it away (qpidd drops the TCP
+    // connection) so that it goes on to b0. After b0 dies, b2 is promoted: b1, first in the list
+    // and still a backup, must turn it away again.
+    const sender = startPythonSender({ urls: urls(cluster, [1, 2, 0]), historyDir: dir, writer: 'python-sender', count, timeoutS: 90 });
+    try {
+      await waitForAccepted(sender, new ProducerProgress(dir, 'python-sender'), 500, 60_000);
+      await cluster.kill(0);
+      await cluster.promote(2);
+      const exit = await sender.finish(100_000);
+      await receiveAllAndCheck(cluster, dir, sender, exit, count, 'Python urls=[backup, backup, primary], one kill');
+    } finally {
+      await sender.stop();
+    }
+  });
+});
+
+test('failover of a Proton Python sender: promotion to its next accepted message, median over 5 kills (target under 1 s)', async () => {
+  await withCluster(0, async (cluster) => {
+    const dir = historyDir();
+    const stopFile = stopFileIn(dir);
+    const sender = startPythonSender({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-sender', count: 0, ratePerS: 200, stopFile, timeoutS: 150 });
+    const progress = new ProducerProgress(dir, 'python-sender');
+    const failovers: { fromPromotionMs: number; fromKillMs: number; promotionMs: number }[] = [];
+    try {
+      let primary = 0;
+      for (let kill = 0; kill < 5; kill++) {
+        const next = (primary + 1) % 3;
+        // The producer is flowing on the current primary, and the broker to promote is ready.
+        await waitForAccepted(sender, progress, progress.accepted + 50, 30_000);
+        await cluster.waitForState(next, 'ready');
+        const killedAtMs = Date.now();
+        await cluster.kill(primary);
+        const promoteIssuedMs = Date.now();
+        await cluster.promote(next);
+        const promotedMs = await promotedAtMs(cluster.broker(next), killedAtMs);
+        const deadline = Date.now() + 30_000;
+        let acceptedMs: number | undefined;
+        while ((acceptedMs = progress.firstAcceptAfterDisconnect(killedAtMs)) === undefined) {
+          if (Date.now() > deadline) throw new Error(`kill ${kill + 1}: no acceptance within 30 s of promoting b${next}; sender stderr: ${sender.stderr().slice(-1500)}`);
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        failovers.push({ fromPromotionMs: acceptedMs - promotedMs, fromKillMs: acceptedMs - killedAtMs, promotionMs: promotedMs - promoteIssuedMs });
+        // The killed broker comes back as a backup of the new primary, for the next round.
+        await cluster.startBroker(primary);
+        await cluster.waitForState(next, 'active');
+        primary = next;
+      }
+      writeFileSync(stopFile, '');
+      const exit = await sender.finish(60_000);
+      const sent = Number((JSON.parse(sender.lines().at(-1) ?? '{}') as { sent?: number }).sent ?? 0);
+      await receiveAllAndCheck(cluster, dir, sender, exit, sent, 'Python sender across 5 kills at 200 msg/s');
+    } finally {
+      await sender.stop();
+    }
+    const fromPromotion = median(failovers.map((f) => f.fromPromotionMs));
+    console.log(`[interop] Proton Python failover, promotion to next accepted message: median ${fromPromotion} ms over ${failovers.length} kills (target < ${FAILOVER_MS_TARGET} ms); each: ${JSON.stringify(failovers)}`);
+    assert.equal(failovers.length, 5);
+    assert.ok(fromPromotion < FAILOVER_MS_BOUND, `median failover ${fromPromotion} ms from promotion to the next acceptance (bound ${FAILOVER_MS_BOUND} ms, target ${FAILOVER_MS_TARGET} ms)`);
+  });
+});
