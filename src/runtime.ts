@@ -59,6 +59,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxFrameSizeBytes: config.maxFrameSizeBytes,
     maxUnsettled: config.maxUnsettled,
     auth: config.auth,
+    nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 

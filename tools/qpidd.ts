@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // qpidd: the broker's main. Parses the configuration (exit 2 on a bad option or config line),
 // starts the broker (exit 1 if the data dir is locked, corrupt or of a newer format), and on
-// SIGTERM/SIGINT stops accepting, finishes in-flight commits, closes clients with
-// amqp:connection:forced and exits 0.
+// SIGTERM/SIGINT stops accepting, finishes in-flight commits and settles what is durable, drops
+// client sockets with no close frame (as qpidd does, so that clients reconnect) and exits 0.
 import { homedir } from 'node:os';
 import { isConfigError, loadConfig, redactConfig } from '../src/config/index.js';
 import { startBroker } from '../src/runtime.js';

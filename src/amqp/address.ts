@@ -86,15 +86,29 @@ export function findNode(broker: Broker, address: string): ResolvedNode | undefi
   return undefined;
 }
 
-/** Resolves a link's address, creating the node when the terminus asks for it. Returns the node
- * and the commit to wait for before the link is confirmed (null if nothing was created). */
-export function resolveOrCreate(broker: Broker, address: string, terminus: Terminus | undefined, owner: string): { node: ResolvedNode; created: ReturnType<Broker['declareQueue']>['ticket'] } {
+/** qpidd's node policies (--queue-patterns, --topic-patterns): unknown addresses matching a
+ * pattern are created on demand, with no create-on-demand capability needed. */
+export interface NodePolicies {
+  readonly queuePatterns: RegExp | null;
+  readonly topicPatterns: RegExp | null;
+}
+
+export const NO_NODE_POLICIES: NodePolicies = { queuePatterns: null, topicPatterns: null };
+
+/** Resolves a link's address, creating the node when the terminus asks for it or a node policy
+ * matches. Returns the node and the commit to wait for before the link is confirmed (null if
+ * nothing was created). */
+export function resolveOrCreate(
+  broker: Broker,
+  address: string,
+  terminus: Terminus | undefined,
+  owner: string,
+  policies: NodePolicies = NO_NODE_POLICIES,
+): { node: ResolvedNode; created: ReturnType<Broker['declareQueue']>['ticket'] } {
   const existing = findNode(broker, address);
   if (existing) return { node: existing, created: null };
   const caps = capabilitiesOf(terminus);
-  if (!caps.includes('create-on-demand')) {
-    throw new BrokerError('NOT_FOUND', `no queue or exchange named ${address}`);
-  }
+  if (!caps.includes('create-on-demand')) return createFromPolicy(broker, address, terminus, owner, policies, caps.includes('topic'));
   const props = parseNodeProperties(terminus?.dynamic_node_properties);
   if (caps.includes('topic')) {
     const change = broker.declareExchange({
@@ -121,18 +135,21 @@ export function resolveOrCreate(broker: Broker, address: string, terminus: Termi
   return { node: { kind: 'queue', queue: address }, created: change.ticket };
 }
 
-/** The binding key of a subscription from a source filter (Qpid's legacy AMQP bindings). */
-export function filterKey(terminus: Terminus | undefined): string | null {
-  const filter = terminus?.filter;
-  if (!filter || typeof filter !== 'object') return null;
-  for (const value of Object.values(filter as Record<string, unknown>)) {
-    const described = value as { descriptor?: { value?: unknown }; value?: unknown } | null;
-    const descriptor = String(described?.descriptor?.value ?? '');
-    if (descriptor.includes('legacy-amqp-direct-binding') || descriptor.includes('legacy-amqp-topic-binding')) {
-      const inner = described?.value as { value?: unknown } | string | undefined;
-      const key = typeof inner === 'string' ? inner : inner?.value;
-      if (typeof key === 'string') return key;
-    }
+/** A node policy's queue or topic exchange, durable when the link asks for a durable terminus
+ * (AMQP 1.0 §3.5.5 terminus-durability above none). qpidd deletes a non-durable policy queue
+ * once it is unused and empty; this broker keeps it (its auto-delete goes with the last
+ * consumer even when messages remain, which would lose them). */
+function createFromPolicy(broker: Broker, address: string, terminus: Terminus | undefined, owner: string, policies: NodePolicies, topicAsked: boolean): ReturnType<typeof resolveOrCreate> {
+  const durable = (terminus?.durable ?? 0) > 0;
+  const queueMatch = policies.queuePatterns?.test(address) ?? false;
+  const topicMatch = policies.topicPatterns?.test(address) ?? false;
+  if (topicMatch && (topicAsked || !queueMatch)) {
+    const change = broker.declareExchange({ name: address, type: 'topic', durable, autoDelete: false, alternateExchange: null, arguments: {} });
+    return { node: { kind: 'exchange', exchange: address, key: null }, created: change.ticket };
   }
-  return null;
+  if (queueMatch) {
+    const change = broker.declareQueue({ name: address, durable, autoDelete: false, exclusive: false, alternateExchange: null, arguments: {} }, owner);
+    return { node: { kind: 'queue', queue: address }, created: change.ticket };
+  }
+  throw new BrokerError('NOT_FOUND', `no queue or exchange named ${address}`);
 }

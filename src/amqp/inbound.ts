@@ -113,6 +113,11 @@ export class ProducerLink {
     return node.kind === 'queue' ? node : { ...node, unroutable: this.options.unroutable };
   }
 
+  /** A delivery used a unit of credit without reaching onMessage (it was aborted). */
+  creditUsed(): void {
+    this.topUpCredit();
+  }
+
   private topUpCredit(): void {
     if (this.closed) return;
     const outstanding = (this.receiver as unknown as { credit: number }).credit + this.waiting;

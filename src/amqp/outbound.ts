@@ -63,7 +63,7 @@ export class ConsumerLink implements Consumer {
 
   take(entry: QueueEntry): void {
     let bytes = this.broker.bodyOf(entry);
-    if (entry.deliveryCount > 0) bytes = withDeliveryCount(bytes, entry.deliveryCount);
+    if (entry.deliveryCount > 0 || entry.reacquirable) bytes = withDeliveryCount(bytes, entry.deliveryCount);
     const delivery = this.sender.send(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), undefined, 0) as TrackedDelivery;
     this.queued.push(delivery);
     if (this.browse) return; // a copy: nothing to settle

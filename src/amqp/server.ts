@@ -9,20 +9,24 @@ import { randomUUID } from 'node:crypto';
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { Broker, UnroutablePolicy } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
+import { packageVersion } from '../config/index.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { Settlements } from '../ha/settlements.js';
-import { filterKey, resolveOrCreate, type Terminus } from './address.js';
+import { NO_NODE_POLICIES, type NodePolicies, type Terminus } from './address.js';
+import { attachConsumer, attachProducer, type AttachScope } from './attach.js';
 import { errorBody, ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
 import { AMQP_HEADER, canWriteClose, closeAtOnce, inputErrorCondition } from './connection-errors.js';
 import { fixIncomingDispositions } from './rhea-dispositions.js';
 import { attachBeforeTransfers } from './rhea-session-order.js';
 import { allowSameNameBothWays } from './rhea-link-names.js';
+import { discardAborted, isAborted, type TransferFrame } from './rhea-aborted.js';
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
 const RheaConnection = require('rhea/lib/connection.js') as RheaConnectionClass;
+const PRODUCT_VERSION = packageVersion();
 
 /** rhea decodes every format-0 transfer; our sessions relabel incoming transfers with this
  * private format so that rhea hands us the encoded bytes, which we store and forward as-is. */
@@ -30,9 +34,12 @@ const RAW_FORMAT = 0x7fff_fff0;
 
 export type ConnectionRole = 'client' | 'admin' | 'replication';
 
+/** accept; refuse with a close frame; or drop the TCP connection with no close frame at all
+ * (an HA backup's answer to a client: DESIGN.md §3). */
 export type Admission =
   | { readonly kind: 'accept'; readonly role: ConnectionRole }
-  | { readonly kind: 'refuse'; readonly error: { condition: string; description: string; info?: Record<string, unknown> } };
+  | { readonly kind: 'refuse'; readonly error: { condition: string; description: string; info?: Record<string, unknown> } }
+  | { readonly kind: 'drop'; readonly reason: string };
 
 export interface ConnectionInfo {
   readonly id: string;
@@ -64,6 +71,8 @@ export interface AmqpServerOptions {
   /** AMQP idle timeout we announce (ms): a peer silent for twice this is dropped. Set in a
    * cluster (--link-heartbeat-interval) so that a hung backup leaves the ack gate. */
   readonly idleTimeoutMs?: number;
+  /** --queue-patterns / --topic-patterns. */
+  readonly nodePolicies?: NodePolicies;
 }
 
 interface ConnectionState {
@@ -72,6 +81,8 @@ interface ConnectionState {
   readonly producers: Map<Receiver, ProducerLink>;
   readonly consumers: Map<Sender, ConsumerLink>;
   readonly special: Map<Sender | Receiver, SpecialNode>;
+  /** Temporary queues made for dynamic targets, deleted with their link. */
+  readonly temporaryQueues: Map<Receiver, string>;
   closed: boolean;
 }
 
@@ -89,6 +100,9 @@ export class AmqpServer {
   private readonly connections = new Map<Connection, ConnectionState>();
   private readonly nodes = new Map<string, SpecialNode>();
   private admission: (info: ConnectionInfo) => Admission = () => ({ kind: 'accept', role: 'client' });
+  /** Connections whose TCP socket we dropped at their open: rhea still reads the frames that
+   * came in the same read (begin, attach), and those must go unanswered. */
+  private readonly dropped = new WeakSet<Connection>();
   private stopping = false;
 
   constructor(
@@ -146,7 +160,15 @@ export class AmqpServer {
       return;
     }
     const connection = new RheaConnection(
-      { id: `conn-${randomUUID()}`, max_frame_size: this.options.maxFrameSizeBytes, ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}) },
+      {
+        id: `conn-${randomUUID()}`,
+        max_frame_size: this.options.maxFrameSizeBytes,
+        // Proton C++ and Qpid JMS use the anonymous relay only when the broker offers it.
+        offered_capabilities: ['ANONYMOUS-RELAY'],
+        // Who we are, under the keys qpidd uses (QPID-6592).
+        properties: { product: 'qpidd-ts', version: PRODUCT_VERSION },
+        ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}),
+      },
       this.container,
     );
     // Read errors are reported here, with the connection they belong to (the container's
@@ -202,13 +224,18 @@ export class AmqpServer {
     internals.create_session = (size: number) => {
       const session = original(size) as {
         incoming?: object;
-        on_transfer(frame: { performative: { message_format?: number } }): void;
+        on_transfer(frame: TransferFrame): void;
       };
       fixIncomingDispositions(session);
       attachBeforeTransfers(session);
       allowSameNameBothWays(session);
       const onTransfer = session.on_transfer.bind(session);
-      session.on_transfer = (frame) => {
+      session.on_transfer = (frame: TransferFrame) => {
+        if (isAborted(frame)) {
+          const receiver = discardAborted(session, frame);
+          if (receiver) this.stateOf(connection)?.producers.get(receiver as unknown as Receiver)?.creditUsed();
+          return;
+        }
         if (frame.performative.message_format === 0) frame.performative.message_format = RAW_FORMAT;
         onTransfer(frame);
       };
@@ -277,7 +304,7 @@ export class AmqpServer {
       remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
     };
     if (this.stopping) {
-      this.closeWithError(connection, { condition: 'amqp:connection:forced', description: 'broker is shutting down' });
+      this.dropConnection(connection);
       return;
     }
     if (this.connections.size >= this.options.maxConnections) {
@@ -286,6 +313,12 @@ export class AmqpServer {
       return;
     }
     const admission = this.admission(info);
+    if (admission.kind === 'drop') {
+      // Clients retry within milliseconds until a primary appears: not worth a line each.
+      this.logger.debug({ connection: info.remoteAddress, container: info.containerId, reason: admission.reason }, 'connection dropped');
+      this.dropConnection(connection);
+      return;
+    }
     if (admission.kind === 'refuse') {
       // Backups looking for the primary knock every --link-maintenance-interval: not news.
       const routine = info.properties['qpid.ha-replication'] === true;
@@ -293,8 +326,16 @@ export class AmqpServer {
       this.closeWithError(connection, admission.error);
       return;
     }
-    this.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), closed: false });
+    this.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), temporaryQueues: new Map(), closed: false });
     this.logger.debug({ connection: info.remoteAddress, container: info.containerId, role: admission.role }, 'connection opened');
+  }
+
+  /** Ends the TCP connection with no AMQP close frame: the client sees its transport fail and
+   * reconnects or fails over, which Proton and rhea all do; an amqp:connection:forced close is
+   * final for them (Proton Python does not even answer it and hangs: FACTS.md). */
+  private dropConnection(connection: Connection): void {
+    this.dropped.add(connection);
+    (connection as unknown as { socket?: Socket }).socket?.destroy();
   }
 
   private onConnectionGone(connection: Connection): void {
@@ -305,6 +346,7 @@ export class AmqpServer {
     for (const producer of state.producers.values()) producer.close();
     for (const consumer of state.consumers.values()) consumer.close();
     for (const [link, node] of state.special) node.linkClosed?.(link);
+    for (const queue of state.temporaryQueues.values()) this.deleteTemporaryQueue(queue);
     for (const node of new Set(state.special.values())) node.connectionClosed?.(state.info);
     this.service?.broker.connectionClosed(state.info.id);
     this.logger.debug({ connection: state.info.remoteAddress }, 'connection closed');
@@ -330,7 +372,7 @@ export class AmqpServer {
     const receiver = ctx.receiver as Receiver;
     const state = this.stateOf(ctx.connection);
     if (!state) {
-      receiver.close({ condition: 'amqp:not-allowed', description: 'connection not admitted' } as never);
+      if (!this.dropped.has(ctx.connection)) receiver.close({ condition: 'amqp:not-allowed', description: 'connection not admitted' } as never);
       return;
     }
     const remote = (receiver as unknown as { remote: { attach: { target?: Terminus; properties?: Record<string, unknown> } } }).remote.attach;
@@ -354,21 +396,27 @@ export class AmqpServer {
     }
     const unroutable = parseUnroutable(remote.properties);
     try {
-      let producer: ProducerLink;
-      if (address === null || address === '') {
-        // The anonymous relay: answer with a target (address null); a null terminus in the
-        // attach would mean the link was refused (AMQP 1.0 §2.6.3).
-        receiver.set_target({} as never);
-        producer = new ProducerLink(service.broker, service.settlements, receiver, null, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
-      } else {
-        const { node } = resolveOrCreate(service.broker, address, target, state.info.id);
-        const publishTarget = node.kind === 'queue' ? node : { ...node, unroutable };
-        receiver.set_target({ address, ...(target?.capabilities ? { capabilities: target.capabilities as string[] } : {}) });
-        producer = new ProducerLink(service.broker, service.settlements, receiver, publishTarget, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
-      }
+      const attach = attachProducer(this.scopeOf(service, state), target, unroutable);
+      receiver.set_target(attach.reply as never);
+      if (attach.temporaryQueue !== null) state.temporaryQueues.set(receiver, attach.temporaryQueue);
+      const producer = new ProducerLink(service.broker, service.settlements, receiver, attach.target, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
       state.producers.set(receiver, producer);
     } catch (err) {
       this.refuseLink(receiver, err);
+    }
+  }
+
+  private scopeOf(service: MessagingService, state: ConnectionState): AttachScope {
+    return { broker: service.broker, owner: state.info.id, containerId: state.info.containerId, policies: this.options.nodePolicies ?? NO_NODE_POLICIES };
+  }
+
+  private deleteTemporaryQueue(name: string): void {
+    const broker = this.service?.broker;
+    if (!broker?.queue(name)) return;
+    try {
+      broker.deleteQueue(name);
+    } catch (err) {
+      this.logger.warn({ err, queue: name }, 'could not delete a temporary queue');
     }
   }
 
@@ -376,7 +424,7 @@ export class AmqpServer {
     const sender = ctx.sender as Sender;
     const state = this.stateOf(ctx.connection);
     if (!state) {
-      sender.close({ condition: 'amqp:not-allowed', description: 'connection not admitted' } as never);
+      if (!this.dropped.has(ctx.connection)) sender.close({ condition: 'amqp:not-allowed', description: 'connection not admitted' } as never);
       return;
     }
     const remote = (sender as unknown as { remote: { attach: { source?: Terminus; name: string } } }).remote.attach;
@@ -400,50 +448,20 @@ export class AmqpServer {
     }
     const broker = service.broker;
     try {
-      const queueName = this.consumerQueue(broker, sender, source, remote.name, state);
-      const browse = source?.distribution_mode === 'copy';
+      const attach = attachConsumer(this.scopeOf(service, state), source, remote.name);
+      sender.set_source(attach.reply as never);
       const consumer = new ConsumerLink(broker, sender, {
-        browse,
+        browse: attach.browse,
         maxUnsettled: this.options.maxUnsettled,
         logger: this.logger,
-        onQueueDeleted: () => sender.close({ condition: 'amqp:resource-deleted', description: `queue ${queueName} was deleted` } as never),
+        onQueueDeleted: () => sender.close({ condition: 'amqp:resource-deleted', description: `queue ${attach.queue} was deleted` } as never),
       });
-      const queue = broker.subscribe(queueName, consumer, state.info.id);
+      const queue = broker.subscribe(attach.queue, consumer, state.info.id);
       consumer.attachTo(queue);
       state.consumers.set(sender, consumer);
     } catch (err) {
       this.refuseLink(sender, err);
     }
-  }
-
-  /** The queue a consumer reads: the named queue, a fresh temporary queue for a dynamic source,
-   * or a private subscription queue bound to an exchange (durable when the link asks for a
-   * durable terminus that never expires, named after the client's container and link). */
-  private consumerQueue(broker: Broker, sender: Sender, source: Terminus | undefined, linkName: string, state: ConnectionState): string {
-    if (source?.dynamic) {
-      const name = `TempQueue${randomUUID()}`;
-      broker.declareQueue({ name, durable: false, autoDelete: true, exclusive: true, alternateExchange: null, arguments: {} }, state.info.id);
-      sender.set_source({ address: name });
-      return name;
-    }
-    const address = source?.address;
-    if (!address) throw new BrokerError('NOT_FOUND', 'a receiving link needs a source address (or a dynamic source)');
-    const { node } = resolveOrCreate(broker, address, source, state.info.id);
-    sender.set_source({ address, ...(source?.distribution_mode === 'copy' || source?.distribution_mode === 'move' ? { distribution_mode: source.distribution_mode } : {}) });
-    if (node.kind === 'queue') return node.queue;
-    const exchange = broker.exchange(node.exchange);
-    const type = exchange?.settings.type;
-    const key = node.key ?? filterKey(source) ?? (type === 'topic' ? '#' : '');
-    const durableSubscription = (source?.durable ?? 0) > 0 && source?.expiry_policy === 'never';
-    const name = durableSubscription ? `${state.info.containerId}_${linkName}` : `${node.exchange}_${linkName}_${randomUUID().slice(0, 8)}`;
-    broker.declareQueue({ name, durable: durableSubscription, autoDelete: !durableSubscription, exclusive: !durableSubscription, alternateExchange: null, arguments: {} }, state.info.id);
-    if (type === 'headers') {
-      const args = (filterHeaders(source) ?? {}) as Record<string, string | number | boolean | null>;
-      broker.bind(node.exchange, name, key, args);
-    } else {
-      broker.bind(node.exchange, name, key, {});
-    }
-    return name;
   }
 
   private onMessage(ctx: EventContext): void {
@@ -495,6 +513,11 @@ export class AmqpServer {
       special.linkClosed?.(link);
       state.special.delete(link);
     }
+    const temporary = state.temporaryQueues.get(link as Receiver);
+    if (temporary !== undefined) {
+      state.temporaryQueues.delete(link as Receiver);
+      this.deleteTemporaryQueue(temporary);
+    }
     if (link.is_open()) link.close();
   }
 
@@ -510,22 +533,49 @@ export class AmqpServer {
     return closed;
   }
 
-  /** Stops accepting, then closes every client with amqp:connection:forced. */
-  async stop(): Promise<void> {
+  /** Drops every connection the predicate selects, with no close frame (a fenced primary sheds
+   * its clients this way, so that they fail over). */
+  dropConnections(select: (info: ConnectionInfo, role: ConnectionRole) => boolean): number {
+    let dropped = 0;
+    for (const [connection, state] of [...this.connections]) {
+      if (!select(state.info, state.role)) continue;
+      this.dropConnection(connection);
+      dropped++;
+    }
+    return dropped;
+  }
+
+  /** Shutdown as qpidd does it (DESIGN.md §3): stop accepting and stop reading clients; let the
+   * deliveries already in flight settle (their commits finish, and producers hear `accepted`
+   * for what is durable), within `settleTimeoutMs`; then drop client sockets with no close frame,
+   * so that clients reconnect. Admin and replication connections (our own tools and brokers)
+   * get a proper close. */
+  async stop(options: { settleTimeoutMs?: number } = {}): Promise<void> {
     this.stopping = true;
     const server = this.server;
-    this.closeConnections(() => true, { condition: 'amqp:connection:forced', description: 'broker is shutting down' });
-    await new Promise<void>((resolve) => {
-      if (!server) return resolve();
-      server.close(() => resolve());
-      // Connections that do not answer our close get their sockets closed after a moment.
-      setTimeout(() => {
-        for (const connection of this.connections.keys()) {
-          (connection as unknown as { socket?: Socket }).socket?.destroy();
-        }
-        resolve();
-      }, 500).unref();
-    });
+    const listenerClosed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    const clients: Socket[] = [];
+    for (const [connection, state] of this.connections) {
+      const socket = (connection as unknown as { socket?: Socket }).socket;
+      if (state.role === 'client' && socket) {
+        socket.pause();
+        clients.push(socket);
+      }
+    }
+    const deadline = this.clock.nowMs() + (options.settleTimeoutMs ?? 5000);
+    while ((this.service?.settlements.pending ?? 0) > 0 && this.clock.nowMs() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    // rhea writes the dispositions on the next tick, and corked writes go out a turn later.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    for (const socket of clients) socket.end();
+    this.closeConnections((_, role) => role !== 'client', { condition: 'amqp:connection:forced', description: 'broker is shutting down' });
+    // Not unref'd: an ended, paused socket need not keep the process alive, and the stop must
+    // still run to its end (the store's close) before main exits.
+    await Promise.race([listenerClosed, new Promise((resolve) => setTimeout(resolve, 500))]);
+    for (const connection of this.connections.keys()) (connection as unknown as { socket?: Socket }).socket?.destroy();
+    for (const socket of clients) socket.destroy();
   }
 }
 
@@ -560,20 +610,5 @@ function coalesceWrites(socket: Socket): void {
 function parseUnroutable(properties: Record<string, unknown> | undefined): UnroutablePolicy {
   const value = properties?.['qpid.unroutable'];
   if (value === 'release' || value === 'discard' || value === 'reject') return value;
-  return 'reject';
-}
-
-function filterHeaders(source: Terminus | undefined): Record<string, unknown> | null {
-  const filter = source?.filter;
-  if (!filter || typeof filter !== 'object') return null;
-  for (const value of Object.values(filter as Record<string, unknown>)) {
-    const described = value as { descriptor?: { value?: unknown }; value?: unknown } | null;
-    if (String(described?.descriptor?.value ?? '').includes('legacy-amqp-headers-binding')) {
-      // The value is a described AMQP map, which rhea leaves as a typed list of alternating
-      // keys and values: unwrap it into an object.
-      const inner = (rhea.types as unknown as { unwrap(value: unknown): unknown }).unwrap(described);
-      if (inner && typeof inner === 'object' && !Array.isArray(inner)) return inner as Record<string, unknown>;
-    }
-  }
-  return null;
+  return 'discard';
 }

@@ -82,7 +82,9 @@ export interface IncomingMessage {
   readonly applicationProperties: Readonly<Record<string, unknown>> | null;
 }
 
-/** What to do with a message no binding matched (link property `qpid.unroutable`). */
+/** What to do with a message no binding matched (link property `qpid.unroutable`): `discard`
+ * (the default, as in qpidd: accepted and dropped, which every pub/sub example relies on),
+ * or `reject` / `release` as opt-ins for producers that want to know. */
 export type UnroutablePolicy = 'reject' | 'release' | 'discard';
 
 export type PublishTarget =
@@ -535,6 +537,7 @@ export class Broker {
         if (queue) queues = [queue];
       }
       if (queues.length === 0) {
+        exchange.unroutedCount++;
         if (target.unroutable === 'release') return { kind: 'released' };
         if (target.unroutable === 'reject') {
           return { kind: 'rejected', error: new BrokerError('UNROUTABLE', `no binding of exchange ${target.exchange || '(default)'} matches key "${routingKey}"`) };
@@ -715,7 +718,9 @@ export class Broker {
         this.removeAndJournal(entry, 'consumed');
         break;
       case 'released':
-        queue.release(entry, true);
+        // "Released": the message was not processed, and it is not an attempt at delivery
+        // (AMQP 1.0 §3.4.4); only modified{delivery-failed} counts (§3.4.5).
+        queue.release(entry, false);
         break;
       case 'modified':
         if (!outcome.undeliverableHere) {

@@ -44,6 +44,9 @@ export class Exchange {
   private readonly bindingList: Binding[] = [];
   /** direct: key -> bindings, so routing is one lookup. */
   private readonly byKey = new Map<string, Binding[]>();
+  /** Messages published here that no binding (nor alternate exchange) took: dropped by default,
+   * as qpidd does, or refused under the link option qpid.unroutable. Since the broker started. */
+  unroutedCount = 0;
 
   constructor(settings: ExchangeSettings) {
     this.settings = settings;

@@ -51,6 +51,9 @@ export interface QueueEntry {
   readonly position: number;
   readonly message: BrokerMessage;
   deliveryCount: number;
+  /** Set once the entry went back to the queue after an acquisition: a later delivery is not
+   * to the first acquirer (AMQP 1.0 §3.2.1), even when the release did not count as an attempt. */
+  reacquirable?: true;
   state: EntryState;
   consumer: Consumer | null;
   /** True when the store has an index entry for it (an enqueue record was submitted). */
@@ -252,6 +255,7 @@ export class Queue {
     assert(entry.state === 'acquired', `queue ${this.name}: release of ${entry.state} entry ${entry.position}`);
     entry.state = 'available';
     entry.consumer = null;
+    entry.reacquirable = true;
     if (countAsDeliveryAttempt) entry.deliveryCount++;
     this.available++;
     const index = this.indexOf(entry.position);

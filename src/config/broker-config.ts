@@ -23,6 +23,8 @@ export interface HaConfig {
   readonly backupTimeoutMs: number;
   readonly linkMaintenanceIntervalMs: number;
   readonly linkHeartbeatIntervalMs: number;
+  /** Answer clients of a backup with a redirect (opt-in) instead of dropping their connection. */
+  readonly clientRedirect: boolean;
 }
 
 export interface BrokerConfig {
@@ -45,6 +47,9 @@ export interface BrokerConfig {
   readonly httpPort: number | null;
   readonly maxUnsettled: number;
   readonly maxFrameSizeBytes: number;
+  /** Unknown addresses matching these are created on demand (qpidd's node policies); anchored. */
+  readonly queuePatterns: RegExp | null;
+  readonly topicPatterns: RegExp | null;
   /** The config file that was read (absolute), or null. */
   readonly configFile: string | null;
   readonly ha: HaConfig;

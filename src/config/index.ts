@@ -1,6 +1,6 @@
 // The only entry point of src/config: the broker's main and the tools import from here.
 
-export { loadConfig, buildConfig, type LoadConfigInput, type LoadConfigResult } from './load.js';
+export { loadConfig, buildConfig, packageVersion, type LoadConfigInput, type LoadConfigResult } from './load.js';
 export { redactConfig, type BrokerConfig, type HaConfig, type LogLevel, type StoreSync, type HaReplicate } from './broker-config.js';
 export { ConfigError, isConfigError, describeSource, type ConfigErrorKind, type ConfigSource } from './errors.js';
 export { formatHelp, formatVersion, formatDefault, type HelpOptions } from './help.js';

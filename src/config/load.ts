@@ -131,6 +131,8 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     httpPort: get('http-port') ?? null,
     maxUnsettled: need('max-unsettled'),
     maxFrameSizeBytes: need('max-frame-size'),
+    queuePatterns: get('queue-patterns') ?? null,
+    topicPatterns: get('topic-patterns') ?? null,
     configFile: context.configFile,
     ha: {
       cluster: need('ha-cluster'),
@@ -146,6 +148,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       backupTimeoutMs: need('ha-backup-timeout'),
       linkMaintenanceIntervalMs: need('link-maintenance-interval'),
       linkHeartbeatIntervalMs: need('link-heartbeat-interval'),
+      clientRedirect: need('ha-client-redirect'),
     },
   };
 
@@ -159,7 +162,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
 
 // The version lives in package.json; walk up from this module (dist/src/config or src/config)
 // to the first package.json, so it works compiled and under tsx alike.
-function packageVersion(): string {
+export function packageVersion(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     const candidate = join(dir, 'package.json');

@@ -118,6 +118,18 @@ function mechanism(): z.ZodType<string, string> {
     .transform((text) => text.toUpperCase());
 }
 
+/** A regular expression matched against a whole node name (qpidd's --queue-patterns). */
+function pattern(): z.ZodType<RegExp, string> {
+  return fromParsed((text) => {
+    if (text.length === 0 || text.length > 1000) return { ok: false, reason: 'expected a regular expression of 1-1000 characters' };
+    try {
+      return { ok: true, value: new RegExp(`^(?:${text})$`, 'u') };
+    } catch (err) {
+      return { ok: false, reason: `not a regular expression: ${(err as Error).message}` };
+    }
+  });
+}
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export const STORE_SYNC_MODES = ['fsync', 'none'] as const;
 export const HA_REPLICATE_MODES = ['none', 'configuration', 'all'] as const;
@@ -245,6 +257,22 @@ export const OPTIONS = {
     defaultText: '65536',
     schema: integer(AMQP_MIN_MAX_FRAME_SIZE, UINT32_MAX),
   },
+  'queue-patterns': {
+    group: 'broker',
+    valueForm: 'REGEX',
+    description: 'Create a queue on demand when a link names an unknown address matching REGEX (whole name)',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: pattern(),
+  },
+  'topic-patterns': {
+    group: 'broker',
+    valueForm: 'REGEX',
+    description: 'Create a topic exchange on demand when a link names an unknown address matching REGEX',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: pattern(),
+  },
   'ha-cluster': {
     group: 'ha',
     valueForm: 'yes|no',
@@ -307,6 +335,13 @@ export const OPTIONS = {
     defaultNote: 'PLAIN with --ha-username, else ANONYMOUS',
     computedDefault: true,
     schema: mechanism(),
+  },
+  'ha-client-redirect': {
+    group: 'ha',
+    valueForm: 'yes|no',
+    description: 'A backup answers clients with amqp:connection:redirect to the primary instead of dropping their TCP connection',
+    defaultText: 'no',
+    schema: yesNo(),
   },
   'ha-backup-timeout': {
     group: 'ha',

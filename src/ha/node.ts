@@ -54,6 +54,8 @@ export interface ClientFacingServer {
   setAdmission(admission: (info: ConnectionInfo) => Admission): void;
   setService(service: MessagingService | null): void;
   closeConnections(select: (info: ConnectionInfo, role: ConnectionRole) => boolean, error: { condition: string; description: string }): number;
+  /** Drops the selected connections with no close frame (clients then fail over). */
+  dropConnections(select: (info: ConnectionInfo, role: ConnectionRole) => boolean): number;
 }
 
 export interface HaNodeDeps {
@@ -179,9 +181,11 @@ export class HaNode {
     else throw err;
   }
 
-  /** Who may connect (DESIGN.md §3): a backup refuses clients, redirecting them to the primary
-   * when it knows it; administrative connections (qpid.ha-admin) are always accepted; only a
-   * primary accepts replication connections. */
+  /** Who may connect (DESIGN.md §3): administrative connections (qpid.ha-admin) always; only a
+   * primary takes replication connections; clients only where clients are served. A backup
+   * drops a client's TCP connection with no close frame, as qpidd's BackupConnectionExcluder
+   * does: Proton (Python, C++) and rhea then try their next URL, while an AMQP close or a
+   * refused link is final for them (measured). The redirect is an opt-in. */
   private admit(info: ConnectionInfo): Admission {
     const props = info.properties;
     if (props['qpid.ha-admin'] === true || props['qpid.ha-admin'] === 'true') return { kind: 'accept', role: 'admin' };
@@ -193,7 +197,7 @@ export class HaNode {
     if (servesClients(this.haState)) return { kind: 'accept', role: 'client' };
     const primary = this.knownPrimary;
     const target = primary ? (primary.publicAddress ?? primary.address) : null;
-    if (target) {
+    if (target && this.deps.config.ha.clientRedirect) {
       const [host, port] = splitHostPort(target);
       return {
         kind: 'refuse',
@@ -204,7 +208,7 @@ export class HaNode {
         },
       };
     }
-    return { kind: 'refuse', error: { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is a backup (state ${this.haState}) and no primary is known` } };
+    return { kind: 'drop', reason: `${this.deps.config.name} is a backup (state ${this.haState}); clients are not admitted` };
   }
 
   private connectorValue: ReplicationConnector | null = null;
@@ -530,7 +534,7 @@ export class HaNode {
   private fenced(reason: string): void {
     this.deps.logger.fatal({ reason }, 'stale primary: a higher epoch exists; no longer serving clients');
     this.deps.server.setService(null);
-    this.deps.server.closeConnections((_, role) => role === 'client', { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is no longer primary` });
+    this.deps.server.dropConnections((_, role) => role === 'client');
     this.stopReplicas();
     this.primary?.stop();
     this.primary = null;

@@ -204,6 +204,7 @@ export class ManagementCommands {
       alternateExchange: e.settings.alternateExchange,
       arguments: e.settings.arguments,
       bindings: e.bindings.length,
+      unrouted: e.unroutedCount,
     }));
   }
 

@@ -107,6 +107,10 @@ export class ManagementHttp {
         const label = `queue="${q.name.replace(/["\\\n]/g, '_')}"`;
         lines.push(`qpidd_queue_depth{${label}} ${q.count}`, `qpidd_queue_bytes{${label}} ${q.bytes}`, `qpidd_queue_consumers{${label}} ${q.consumers.length}`);
       }
+      lines.push('# HELP qpidd_exchange_unrouted_total Messages no binding of the exchange took (dropped, or refused under qpid.unroutable)', '# TYPE qpidd_exchange_unrouted_total counter');
+      for (const e of service.broker.exchanges) {
+        lines.push(`qpidd_exchange_unrouted_total{exchange="${e.name.replace(/["\\\n]/g, '_')}"} ${e.unroutedCount}`);
+      }
       lines.push('# TYPE qpidd_pending_settlements gauge', `qpidd_pending_settlements ${service.settlements.pending}`);
     }
     const memory = process.memoryUsage();

@@ -154,10 +154,11 @@ test('kill -9 of a standalone broker mid-send, restart on the same data dir: qpi
 
 const qpidHaPath = join(distDir, 'tools', 'qpid-ha.js');
 
-test('HA: the backup redirects a client to the primary; primary killed, backup promoted: no loss', { skip: !(existsSync(qpiddPath) && existsSync(qpidHaPath)) && 'qpidd or qpid-ha is not built' }, async () => {
+test('HA with --ha-client-redirect yes: the backup redirects our client to the primary; primary killed, backup promoted: no loss', { skip: !(existsSync(qpiddPath) && existsSync(qpidHaPath)) && 'qpidd or qpid-ha is not built' }, async () => {
   const [port0, port1] = (await freePorts(2)) as [number, number];
   const url = `127.0.0.1:${port0},127.0.0.1:${port1}`;
-  const cluster = ['--ha-cluster', 'yes', '--ha-brokers-url', url, '--ha-replicate', 'all'];
+  // The redirect is an opt-in (by default a backup drops a client's connection, as qpidd does).
+  const cluster = ['--ha-cluster', 'yes', '--ha-brokers-url', url, '--ha-replicate', 'all', '--ha-client-redirect', 'yes'];
   const dirs0 = mkdtempSync(join(tmpdir(), 'qpid-client-ha0-'));
   const dirs1 = mkdtempSync(join(tmpdir(), 'qpid-client-ha1-'));
   dirs.push(dirs0, dirs1);

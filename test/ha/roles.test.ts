@@ -34,6 +34,23 @@ function refusedWith(port: number): Promise<{ condition?: string; info?: Record<
   });
 }
 
+/** How a backup answers a client: qpidd's way is to drop the TCP connection when the client's
+ * open arrives, with no open or close frame of its own (BackupConnectionExcluder). */
+function answerTo(port: number): Promise<'dropped' | 'opened' | string> {
+  const container = rhea.create_container();
+  return new Promise((resolve, reject) => {
+    const connection = container.connect({ host: '127.0.0.1', port, reconnect: false } as never);
+    const timer = setTimeout(() => reject(new Error('the backup neither dropped nor answered the connection')), 5000);
+    const done = (answer: string): void => {
+      clearTimeout(timer);
+      resolve(answer);
+    };
+    connection.on('connection_open', () => done('opened'));
+    connection.on('connection_error', (ctx: EventContext) => done(String((ctx.connection as unknown as { error?: { condition?: unknown } }).error?.condition)));
+    connection.on('disconnected', () => done('dropped'));
+  });
+}
+
 function b1Log(c: Cluster, pattern: RegExp): Promise<unknown> {
   return c.broker(1).waitForLog((l) => pattern.test(l.msg), 10_000);
 }
@@ -50,12 +67,12 @@ async function sendDurable(port: number, queue: string, bodies: string[]): Promi
   }
 }
 
-test('a client connecting to a backup is redirected to the primary; an admin connection is accepted', async () => {
+test('a backup drops a client\'s connection at its open, with no close frame; an admin connection is accepted', async () => {
   const c = await started({ size: 3 });
   await c.promoteAndWait(0);
-  const refusal = await refusedWith(c.ports[1] as number);
-  assert.equal(refusal.condition, 'amqp:connection:redirect');
-  assert.equal(Number(refusal.info?.['port']), c.ports[0]);
+  assert.equal(await answerTo(c.ports[1] as number), 'dropped');
+  assert.equal(await answerTo(c.ports[2] as number), 'dropped');
+  assert.equal(await answerTo(c.ports[0] as number), 'opened');
   const status = await c.status(1);
   assert.equal(status.state, 'ready');
   assert.equal(status.primary, 'b0');
@@ -69,6 +86,14 @@ test('a client connecting to a backup is redirected to the primary; an admin con
   const withoutManager = await c.tool('qpid-ha', ['-b', `127.0.0.1:${c.ports[1]}`, 'promote']);
   assert.equal(withoutManager.code, 2);
   assert.match(withoutManager.stderr, /cluster-manager/);
+});
+
+test('--ha-client-redirect yes: a backup redirects clients to the primary instead (opt-in)', async () => {
+  const c = await started({ size: 2, extraArgs: ['--ha-client-redirect', 'yes'] });
+  await c.promoteAndWait(0);
+  const refusal = await refusedWith(c.ports[1] as number);
+  assert.equal(refusal.condition, 'amqp:connection:redirect');
+  assert.equal(Number(refusal.info?.['port']), c.ports[0]);
 });
 
 test('an empty cluster fails over, and the other backup follows the new primary', async () => {

@@ -16,9 +16,15 @@ let conn: TestConnection;
 
 before(async () => {
   dataDir = tempDir();
-  broker = await startQpidd({ dataDir });
+  broker = await startQpidd({ dataDir, args: ['--http-port', '0'] });
   conn = await connect(broker.port);
 });
+
+async function fetchMetrics(): Promise<string> {
+  const listening = await broker.waitForLog((l) => l.msg === 'listening');
+  const response = await fetch(`http://127.0.0.1:${String(listening['httpPort'])}/metrics`);
+  return await response.text();
+}
 
 after(async () => {
   await conn?.close();
@@ -74,7 +80,7 @@ test('at-least-once: a message stays on the queue until its consumer accepts it'
   await waitFor(async () => (await queueStats(broker.port, name))?.count === 0, 'accepted messages to be dequeued');
 });
 
-test('qpid.unroutable on the sender link: reject (default), release or discard', async () => {
+test('qpid.unroutable on the sender link: discard (default, as qpidd), reject or release; the exchange counts each', async () => {
   const exchange = uniqueName('unroutable');
   (await openSender(conn.connection, exchangeNode(exchange, 'direct'))).close();
   const send = async (properties: Record<string, unknown> | undefined) => {
@@ -83,10 +89,19 @@ test('qpid.unroutable on the sender link: reject (default), release or discard',
     sender.close();
     return outcome;
   };
-  assert.deepEqual(await send(undefined), { state: 'rejected', condition: 'amqp:not-found', description: `no binding of exchange ${exchange} matches key "nobody-listens"` });
-  assert.equal((await send({ 'qpid.unroutable': 'reject' }))?.state, 'rejected');
+  assert.equal((await send(undefined))?.state, 'accepted');
+  assert.deepEqual(await send({ 'qpid.unroutable': 'reject' }), { state: 'rejected', condition: 'amqp:not-found', description: `no binding of exchange ${exchange} matches key "nobody-listens"` });
   assert.equal((await send({ 'qpid.unroutable': 'release' }))?.state, 'released');
   assert.equal((await send({ 'qpid.unroutable': 'discard' }))?.state, 'accepted');
+  const client = await management(broker.port);
+  try {
+    const rows = await client.request<{ name: string; unrouted: number }[]>('exchanges');
+    assert.equal(rows.find((r) => r.name === exchange)?.unrouted, 4);
+  } finally {
+    client.close();
+  }
+  const metrics = await fetchMetrics();
+  assert.match(metrics, new RegExp(`qpidd_exchange_unrouted_total\\{exchange="${exchange}"\\} 4`));
 });
 
 test('credit: a consumer gets no more messages than it granted, and drain ends the grant', async () => {
@@ -121,7 +136,7 @@ test('consumers on one queue share it round robin', async () => {
   for (const g of got) for (const r of g) r.delivery.accept();
 });
 
-test('released: the message returns to the head of the queue with its delivery count incremented', async () => {
+test('released: the message returns to the head of the queue, its delivery count unchanged (AMQP 1.0 §3.4.4)', async () => {
   const name = await filledQueue(3);
   const receiver = await openReceiver(conn.connection, name);
   const [first] = await receiveN(receiver, 1);
@@ -130,8 +145,8 @@ test('released: the message returns to the head of the queue with its delivery c
   first?.delivery.release();
   const again = await receiveN(receiver, 3);
   assert.deepEqual(bodies(again), ['m0', 'm1', 'm2']);
-  assert.equal(again[0]?.message.delivery_count, 1);
-  assert.equal(again[0]?.message.first_acquirer, false);
+  assert.ok(!again[0]?.message.delivery_count, 'a release is not a delivery attempt');
+  assert.equal(again[0]?.message.first_acquirer, false, 'but the next consumer is not the first acquirer');
   assert.ok(!again[1]?.message.delivery_count);
   for (const r of again) r.delivery.accept();
 });

@@ -1,7 +1,8 @@
-// Issue 3, stopping: on SIGTERM or SIGINT qpidd stops accepting, finishes its in-flight commits,
-// closes every client with amqp:connection:forced and exits 0; every message a producer was
-// told `accepted` is there after the restart (messages in flight but not yet settled may be
-// there too: the producer would resend them, a duplicate that is allowed).
+// Stopping (issue 3, and issue 11: as qpidd does it): on SIGTERM or SIGINT qpidd stops
+// accepting, lets in-flight commits finish and settles what is durable, then drops every client
+// socket with no AMQP close frame (Proton Python never answers amqp:connection:forced and hangs)
+// and exits 0; every message a producer was told `accepted` is there after the restart
+// (messages in flight but not yet settled may be there too: a resend, an allowed duplicate).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Connection, EventContext } from 'rhea';
@@ -23,7 +24,7 @@ function closeCondition(connection: Connection): Promise<string> {
 }
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-  test(`${signal} with durable sends in flight: exit 0, clients see amqp:connection:forced, every accepted message survives`, async (t) => {
+  test(`${signal} with durable sends in flight: exit 0, client sockets dropped with no close frame, every accepted message survives`, async (t) => {
     const dataDir = tempDir();
     try {
       let broker = await startQpidd({ dataDir });
@@ -55,11 +56,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
       broker.kill(signal);
       const exit = await broker.exited;
       assert.deepEqual(exit, { code: 0, signal: null });
-      assert.equal(await producerClosed, 'amqp:connection:forced');
-      assert.equal(await consumerClosed, 'amqp:connection:forced');
+      assert.equal(await producerClosed, 'disconnected without close');
+      assert.equal(await consumerClosed, 'disconnected without close');
       t.diagnostic(`${sent} sent, ${accepted.size} accepted when the broker stopped`);
       const msgs = broker.logs.map((l) => l.msg);
-      assert.ok(msgs.includes('signal received') && msgs.indexOf('signal received') < msgs.indexOf('stopped'));
+      assert.ok(msgs.includes('signal received') && msgs.indexOf('signal received') < msgs.indexOf('stopped'), JSON.stringify(msgs.slice(-8)));
 
       broker = await startQpidd({ dataDir });
       try {

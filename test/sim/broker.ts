@@ -83,6 +83,8 @@ export class SimBroker {
       httpPort: null,
       maxUnsettled: 1000,
       maxFrameSizeBytes: 65536,
+      queuePatterns: null,
+      topicPatterns: null,
       configFile: null,
       ha: {
         cluster: true,
@@ -98,6 +100,7 @@ export class SimBroker {
         backupTimeoutMs: knobs.backupTimeoutMs,
         linkMaintenanceIntervalMs: knobs.maintenanceMs,
         linkHeartbeatIntervalMs: knobs.heartbeatMs,
+        clientRedirect: false,
       },
     };
   }

@@ -34,7 +34,9 @@ export interface EndHandlers {
   closed(reason: CloseReason): void;
 }
 
-export type Acceptance = { readonly accept: (end: ConnEnd) => EndHandlers } | { readonly refuse: ErrorBody };
+/** accept; refuse with a close frame; or drop the TCP connection with none (an HA backup's
+ * answer to a client, as qpidd's BackupConnectionExcluder). */
+export type Acceptance = { readonly accept: (end: ConnEnd) => EndHandlers } | { readonly refuse: ErrorBody } | { readonly drop: string };
 
 /** What a listening node does with a connection that reaches it. */
 export type Acceptor = (connection: SimConnection, properties: Readonly<Record<string, unknown>>) => Acceptance;
@@ -197,6 +199,11 @@ export class SimNetwork {
     if ('refuse' in decision) {
       end.open = false;
       this.transmit(connection, 1, connection.initiator.life, () => this.closedBy(connection.initiator, decision.refuse));
+      return;
+    }
+    if ('drop' in decision) {
+      end.open = false;
+      this.transmit(connection, 1, connection.initiator.life, () => this.lost(connection.initiator, decision.drop), true);
       return;
     }
     end.handlers = decision.accept(end);

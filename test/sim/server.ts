@@ -63,11 +63,22 @@ export class SimServer implements ClientFacingServer {
     return closed;
   }
 
+  dropConnections(select: (info: ConnectionInfo, role: ConnectionRole) => boolean): number {
+    let dropped = 0;
+    for (const session of [...this.sessions.values()]) {
+      if (!select(session.info, session.role)) continue;
+      session.drop();
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** The network's acceptor for this broker's address. */
   readonly acceptor = (connection: SimConnection, properties: Readonly<Record<string, unknown>>): Acceptance => {
     const info: ConnectionInfo = { id: `${this.deps.name}.${connection.id}`, containerId: connection.from, properties, remoteAddress: connection.from };
     const admission = this.admission(info);
     if (admission.kind === 'refuse') return { refuse: admission.error };
+    if (admission.kind === 'drop') return { drop: admission.reason };
     this.deps.hooks.admitted(this.deps.name, admission.role);
     return {
       accept: (end: ConnEnd): EndHandlers => {
@@ -125,6 +136,13 @@ class Session {
   close(error: ErrorBody): void {
     if (!this.open) return;
     this.deps.net.close(this.connection, this.end, error);
+    this.gone();
+  }
+
+  /** Resets the connection (no close frame): the client hears its transport fail. */
+  drop(): void {
+    if (!this.open) return;
+    this.deps.net.reset(this.connection, 'connection dropped by the broker');
     this.gone();
   }
 

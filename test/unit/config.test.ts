@@ -79,6 +79,8 @@ const SAMPLES: readonly Sample[] = [
   { name: 'http-port', text: '8080', read: (c) => c.httpPort, expected: 8080 },
   { name: 'max-unsettled', text: '5', read: (c) => c.maxUnsettled, expected: 5 },
   { name: 'max-frame-size', text: '512', read: (c) => c.maxFrameSizeBytes, expected: 512 },
+  { name: 'queue-patterns', text: 'ex.*|orders', read: (c) => c.queuePatterns, expected: /^(?:ex.*|orders)$/u },
+  { name: 'topic-patterns', text: 'news[.].+', read: (c) => c.topicPatterns, expected: /^(?:news[.].+)$/u },
   {
     name: 'ha-cluster',
     text: 'yes',
@@ -111,6 +113,7 @@ const SAMPLES: readonly Sample[] = [
   { name: 'ha-username', text: 'bob', read: (c) => [c.ha.username, c.ha.mechanism], expected: ['bob', 'PLAIN'] },
   { name: 'ha-password', text: 's3cret#1', read: (c) => c.ha.password, expected: 's3cret#1', with: { 'ha-username': 'bob' } },
   { name: 'ha-mechanism', text: 'scram-sha-256', read: (c) => c.ha.mechanism, expected: 'SCRAM-SHA-256' },
+  { name: 'ha-client-redirect', text: 'yes', read: (c) => c.ha.clientRedirect, expected: true },
   { name: 'ha-backup-timeout', text: '250ms', read: (c) => c.ha.backupTimeoutMs, expected: 250 },
   { name: 'link-maintenance-interval', text: '0.1', read: (c) => c.ha.linkMaintenanceIntervalMs, expected: 100 },
   { name: 'link-heartbeat-interval', text: '10us', read: (c) => c.ha.linkHeartbeatIntervalMs, expected: 0.01 },
@@ -179,6 +182,8 @@ test('defaults: every option has its documented value when no source gives it', 
     httpPort: null,
     maxUnsettled: 1000,
     maxFrameSizeBytes: 65536,
+    queuePatterns: null,
+    topicPatterns: null,
     configFile: null,
     ha: {
       cluster: false,
@@ -194,6 +199,7 @@ test('defaults: every option has its documented value when no source gives it', 
       backupTimeoutMs: 10_000,
       linkMaintenanceIntervalMs: 2000,
       linkHeartbeatIntervalMs: 120_000,
+      clientRedirect: false,
     },
   });
   assert.equal(result.kind === 'config' && result.sources['port'].kind, 'default');
@@ -311,6 +317,8 @@ test('bad values of every kind name the option, the value and the reason', () =>
     [['--ha-backup-timeout', '3000000'], /for --ha-backup-timeout: expected at most/],
     [['--ha-mechanism', 'NOT A MECH'], /for --ha-mechanism: expected a SASL mechanism name/],
     [['--name', ''], /for --name: expected a broker name/],
+    [['--queue-patterns', 'orders('], /for --queue-patterns: not a regular expression/],
+    [['--ha-client-redirect', 'sometimes'], /for --ha-client-redirect: expected yes or no/],
   ];
   for (const [argv, pattern] of cases) expectError(() => load(argv), 'BAD_VALUE', pattern);
 });

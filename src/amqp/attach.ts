@@ -1,0 +1,90 @@
+// What a client's attach asks of the broker's model, and the terminus the broker answers with
+// (AMQP 1.0 §2.6.3, §3.5). A sending link publishes to a queue, an exchange (`exchange/key`),
+// the anonymous relay (no address), or a temporary queue (a dynamic target); a receiving link
+// consumes a queue, a private subscription queue bound to an exchange, or a temporary queue (a
+// dynamic source). Temporary queues are named in the reply and live as long as their link.
+
+import { randomUUID } from 'node:crypto';
+import type { Broker, PublishTarget, UnroutablePolicy } from '../broker/broker.js';
+import { BrokerError } from '../broker/errors.js';
+import { resolveOrCreate, type NodePolicies, type Terminus } from './address.js';
+import { sourceFilters, subscriptionFilters } from './filters.js';
+
+export interface AttachScope {
+  readonly broker: Broker;
+  /** The connection's id: owner of exclusive queues it creates. */
+  readonly owner: string;
+  readonly containerId: string;
+  readonly policies: NodePolicies;
+}
+
+export interface ProducerAttach {
+  /** null: the anonymous relay (each message's `to` names its node). */
+  readonly target: PublishTarget | null;
+  /** The target of our attach reply. */
+  readonly reply: Record<string, unknown>;
+  /** A temporary queue made for a dynamic target: deleted when the link detaches. */
+  readonly temporaryQueue: string | null;
+}
+
+export interface ConsumerAttach {
+  readonly queue: string;
+  readonly browse: boolean;
+  /** The source of our attach reply. */
+  readonly reply: Record<string, unknown>;
+  /** A temporary queue made for a dynamic source (auto-deleted with its consumer). */
+  readonly temporaryQueue: string | null;
+}
+
+function temporaryQueueName(): string {
+  return `TempQueue${randomUUID()}`;
+}
+
+export function attachProducer(scope: AttachScope, target: Terminus | undefined, unroutable: UnroutablePolicy): ProducerAttach {
+  if (target?.dynamic) {
+    // A dynamic target asks for a node of the broker's choosing (§3.5.4): a temporary queue
+    // that others can consume from (a reply address), not exclusive to this connection.
+    const name = temporaryQueueName();
+    scope.broker.declareQueue({ name, durable: false, autoDelete: false, exclusive: false, alternateExchange: null, arguments: {} }, scope.owner);
+    return { target: { kind: 'queue', queue: name }, reply: { address: name, dynamic: true }, temporaryQueue: name };
+  }
+  const address = target?.address ?? null;
+  if (address === null || address === '') {
+    // The anonymous relay: a target with a null address. A null terminus in the reply would
+    // mean the link was refused (§2.6.3).
+    return { target: null, reply: {}, temporaryQueue: null };
+  }
+  const { node } = resolveOrCreate(scope.broker, address, target, scope.owner, scope.policies);
+  const publishTarget: PublishTarget = node.kind === 'queue' ? node : { ...node, unroutable };
+  return { target: publishTarget, reply: { address, ...(target?.capabilities ? { capabilities: target.capabilities as string[] } : {}) }, temporaryQueue: null };
+}
+
+/** The queue a consumer reads: the named queue, a fresh temporary queue for a dynamic source, or
+ * a private subscription queue bound to an exchange (durable when the link asks for a durable
+ * terminus that never expires, named after the client's container and link). */
+export function attachConsumer(scope: AttachScope, source: Terminus | undefined, linkName: string): ConsumerAttach {
+  const broker = scope.broker;
+  const browse = source?.distribution_mode === 'copy';
+  const mode = browse || source?.distribution_mode === 'move' ? { distribution_mode: source?.distribution_mode } : {};
+  if (source?.dynamic) {
+    const name = temporaryQueueName();
+    broker.declareQueue({ name, durable: false, autoDelete: true, exclusive: true, alternateExchange: null, arguments: {} }, scope.owner);
+    return { queue: name, browse, reply: { address: name, dynamic: true, ...mode }, temporaryQueue: name };
+  }
+  const address = source?.address;
+  if (!address) throw new BrokerError('NOT_FOUND', 'a receiving link needs a source address (or a dynamic source)');
+  const { node } = resolveOrCreate(broker, address, source, scope.owner, scope.policies);
+  const filters = sourceFilters(source?.filter);
+  if (node.kind === 'queue') {
+    const inForce = subscriptionFilters(filters, null);
+    return { queue: node.queue, browse, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };
+  }
+  const type = broker.exchange(node.exchange)?.settings.type ?? 'direct';
+  const inForce = subscriptionFilters(filters, type);
+  const key = node.key ?? inForce.bindingKey ?? (type === 'topic' ? '#' : '');
+  const durableSubscription = (source?.durable ?? 0) > 0 && source?.expiry_policy === 'never';
+  const name = durableSubscription ? `${scope.containerId}_${linkName}` : `${node.exchange}_${linkName}_${randomUUID().slice(0, 8)}`;
+  broker.declareQueue({ name, durable: durableSubscription, autoDelete: !durableSubscription, exclusive: !durableSubscription, alternateExchange: null, arguments: {} }, scope.owner);
+  broker.bind(node.exchange, name, key, type === 'headers' ? (inForce.headers ?? {}) : {});
+  return { queue: name, browse, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };
+}
