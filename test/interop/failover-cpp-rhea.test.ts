@@ -27,14 +27,14 @@ async function withCluster(body: (cluster: Cluster) => Promise<void>): Promise<v
 test('Proton C++ reconnect_client with the backups as failover URLs: primary killed mid-stream, b1 promoted, every message sent is received', async () => {
   const binary = await buildExample('cpp', 'reconnect_client');
   await withCluster(async (cluster) => {
-    const count = 300;
+    const count = 150;
     const hostPort = (i: number): string => `127.0.0.1:${cluster.ports[i]}`;
     // reconnect_client CONNECTION-URL AMQP-ADDRESS MESSAGE-COUNT FAILOVER-URL...: it sends one
     // message, waits to receive it back, sends the next; on reconnect it sends again from the
     // last one received.
     const client = start(binary, [hostPort(0), QUEUE, String(count), hostPort(1), hostPort(2)]);
     try {
-      await client.waitForLine(() => sequenceNumbers(client.lines().filter((l) => l.startsWith('{'))).length >= 60, 30_000);
+      await client.waitForLine(() => sequenceNumbers(client.lines().filter((l) => l.startsWith('{'))).length >= 50, 30_000);
       await cluster.kill(0);
       await cluster.promote(1);
       const exit = await client.finish(60_000);
@@ -65,12 +65,12 @@ test('Proton C++ reconnect_client with the backups as failover URLs: primary kil
 test('rhea with connection_details cycling over the brokers: primary killed mid-stream, b2 promoted, every accepted message received', async () => {
   await withCluster(async (cluster) => {
     const dir = historyDir();
-    const count = 3000;
+    const count = 2000;
     const client = start(process.execPath, [join(INTEROP_DIST, 'rhea-failover-client.js'), JSON.stringify({ ports: cluster.ports, queue: QUEUE, count, historyDir: dir, writer: 'rhea-client' })], { name: 'rhea-failover-client' });
     try {
       const progress = new ProducerProgress(dir, 'rhea-client');
       const deadline = Date.now() + 30_000;
-      while (progress.accepted < 800) {
+      while (progress.accepted < 600) {
         if (Date.now() > deadline) throw new Error(explain(`rhea client: ${progress.accepted} accepted after 30 s`, client));
         await new Promise((r) => setTimeout(r, 10));
       }

@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 
-from proton import Data, Described, symbol
+from proton import Data, Delivery, Described, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, Copy, Filter, LinkOption
 
@@ -66,7 +66,10 @@ class Receiver(MessagingHandler):
         if self.args.release:
             self.release(event.delivery, delivered=False)  # released
         elif self.args.modify:
-            self.release(event.delivery, delivered=True)  # modified, delivery-failed
+            # Proton's release(delivered=True) sends modified with delivery-failed false, which
+            # is not a delivery attempt either (§3.4.5): set the flag explicitly.
+            event.delivery.local.failed = True
+            self.settle(event.delivery, Delivery.MODIFIED)
         elif not self.args.browse:
             self.accept(event.delivery)
         if len(self.received) >= self.args.count:

@@ -17,13 +17,13 @@ test('SIGTERM, restart on the same data dir: a Proton Python producer and consum
   const port = await freePort();
   let broker: BrokerProcess | null = await startQpidd({ dataDir, port });
   const dir = historyDir();
-  const count = 3000;
+  const count = 2000;
   const url = `127.0.0.1:${port}`;
   await declareQueue(url, QUEUE, { durable: true });
   const receiver = startPythonReceiver({ urls: url, historyDir: dir, writer: 'python-receiver', expect: count, idleS: 0, timeoutS: 60 });
   const sender = startPythonSender({ urls: url, historyDir: dir, writer: 'python-sender', count, ratePerS: 500, timeoutS: 60 });
   try {
-    await waitForAccepted(sender, new ProducerProgress(dir, 'python-sender'), 1000, 30_000);
+    await waitForAccepted(sender, new ProducerProgress(dir, 'python-sender'), 700, 30_000);
     const stopped = await broker.stop();
     broker = null;
     assert.equal(stopped.code, 0, `qpidd exited ${stopped.code ?? stopped.signal} on SIGTERM`);
