@@ -39,6 +39,7 @@ class FailoverSender(MessagingHandler):
         self.connects = []
         self.started = time.time()
         self.sent_at_rate = 0
+        self.connected = False
         self.done = False
 
     def write(self, event):
@@ -54,11 +55,13 @@ class FailoverSender(MessagingHandler):
             self.tick = event.container.schedule(0.005, Pacer(self))
 
     def on_connection_opened(self, event):
+        self.connected = True
         url = str(getattr(event.connection, "url", ""))
         self.connects.append({"url": url, "atMs": now_ms()})
         self.write({"kind": "connect", "client": self.args.writer, "address": url, "reconnect": len(self.connects) > 1})
 
     def on_disconnected(self, event):
+        self.connected = False
         if self.done:
             return
         # Everything not confirmed goes again, in order, on the next connection; the checker
@@ -91,6 +94,11 @@ class FailoverSender(MessagingHandler):
         self.send_some()
 
     def send_some(self):
+        # The link keeps its old credit while the connection is down, and Proton holds what is
+        # sent then until the next connection: sending (or resending) in between would put a
+        # message on the wire once per failed reconnect attempt.
+        if not self.connected:
+            return
         sender = self.sender
         budget = self.allowance()
         while sender.credit and budget > 0 and not self.done:
