@@ -9,6 +9,7 @@ import { Broker } from './broker/broker.js';
 import type { BrokerConfig } from './config/index.js';
 import { systemClock, type Clock } from './core/clock.js';
 import { createBrokerLogger, type BrokerLogger } from './core/log.js';
+import { MemberHosts } from './ha/member-hosts.js';
 import { HaNode, type HaStatus } from './ha/node.js';
 import { REPLICATION_ADDRESS } from './ha/messages.js';
 import { Settlements } from './ha/settlements.js';
@@ -63,6 +64,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 
+  const members = config.ha.cluster ? new MemberHosts(config.ha.brokersUrl?.addresses ?? [], logger.child({ module: 'ha-members' })) : null;
+  await members?.start();
   const ha = new HaNode({
     config,
     store,
@@ -71,6 +74,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     logger,
     probe: (address) =>
       managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)) }).catch(() => null),
+    ...(members ? { memberAddress: (remote: string) => members.has(remote) } : {}),
     onFatal: options.onFatal ?? ((err) => {
       logger.fatal({ err }, 'exiting after a fatal error');
       process.exit(70);
@@ -117,6 +121,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
         await http?.close();
         await server.stop();
         await ha.stop();
+        members?.stop();
         removeEndpoint(config.dataDir, process.pid);
         // Closing the store waits for every in-flight commit to be durable.
         await store.close();

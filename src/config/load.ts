@@ -149,6 +149,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       linkMaintenanceIntervalMs: need('link-maintenance-interval'),
       linkHeartbeatIntervalMs: need('link-heartbeat-interval'),
       clientRedirect: need('ha-client-redirect'),
+      confirmTimeoutMs: need('ha-confirm-timeout'),
     },
   };
 

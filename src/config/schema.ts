@@ -350,6 +350,13 @@ export const OPTIONS = {
     defaultText: '10',
     schema: seconds(),
   },
+  'ha-confirm-timeout': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'A ready backup that leaves a shipped LSN unconfirmed this long leaves the ack gate (producers stop waiting for it)',
+    defaultText: '5',
+    schema: seconds(),
+  },
   'link-maintenance-interval': {
     group: 'ha',
     valueForm: 'SECONDS',

@@ -58,6 +58,9 @@ export interface BackupReplicatorDeps {
   readonly maintenanceIntervalMs: number;
   /** --link-heartbeat-interval: the primary drops a backup silent for twice this. */
   readonly heartbeatMs: number;
+  /** --ha-confirm-timeout: the primary drops a backup that leaves an LSN unconfirmed this long
+   * (0: it does not). A freeze longer than this or the heartbeat may have cost our place. */
+  readonly confirmTimeoutMs?: number;
   readonly initialState: BackupState;
   readonly onState: (state: BackupState) => void;
   readonly onPrimary: (primary: PrimaryInfo | null) => void;
@@ -198,8 +201,10 @@ export class BackupReplicator {
     this.generation++;
     this.watchdog?.cancel();
     const stalledMs = Math.max(this.longestStallMs, this.deps.clock.monotonicMs() - this.lastTickMs - Math.max(5, this.deps.heartbeatMs / 4));
-    if (this.state === 'ready' && this.primary !== null && stalledMs > this.deps.heartbeatMs) {
-      this.deps.logger.warn({ stalledMs: Math.round(stalledMs) }, 'this broker was not running for longer than a heartbeat: the primary may have dropped it from the ack gate; no longer ready');
+    const confirmTimeoutMs = this.deps.confirmTimeoutMs ?? 0;
+    const stallLimitMs = confirmTimeoutMs > 0 ? Math.min(this.deps.heartbeatMs, confirmTimeoutMs) : this.deps.heartbeatMs;
+    if (this.state === 'ready' && this.primary !== null && stalledMs > stallLimitMs) {
+      this.deps.logger.warn({ stalledMs: Math.round(stalledMs), stallLimitMs }, 'this broker was not running for longer than a heartbeat or the confirm timeout: the primary may have dropped it from the ack gate; no longer ready');
       this.setState('catchup');
     }
     const wasConnected = this.primary !== null;
@@ -305,6 +310,11 @@ export class BackupReplicator {
         if (frame.state === 'ready' && this.state === 'catchup') {
           this.deps.logger.info({ primary: primary.name }, 'caught up: ready');
           this.setState('ready');
+        } else if (frame.state === 'catchup' && this.state === 'ready') {
+          // The primary dropped us from the ack gate (we did not confirm in time): what it
+          // settles from now on may not be here, so this store is no longer promotable.
+          this.deps.logger.warn({ primary: primary.name }, 'the primary took this backup out of the ack gate; no longer ready');
+          this.setState('catchup');
         }
         return;
     }

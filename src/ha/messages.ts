@@ -77,16 +77,30 @@ export class ProtocolViolation extends Error {
   }
 }
 
-const haState = z.enum(HA_STATES as unknown as [HaState, ...HaState[]]);
-const lsn = z.number().int().min(0);
+/** Epochs count promotions: far below 2^31 in any real cluster. A peer that claims more (one
+ * join claiming epoch 2^32-1 used to make the primary fence itself and exit) is broken or
+ * hostile, and its link is closed. */
+export const EPOCH_MAX = 2 ** 31 - 1;
+/** LSNs and message ids are JavaScript integers: exact up to 2^53-1. */
+const COUNTER_MAX = Number.MAX_SAFE_INTEGER;
+/** Broker names are capped at 255 bytes (--name); store ids are UUIDs; addresses host:port. */
+const NAME_CHARS_MAX = 255;
+const ADDRESS_CHARS_MAX = 300;
+const MEMBERS_MAX = 64;
 
-const JoinBody = z.object({ name: z.string().min(1), storeId: z.string().min(1), address: z.string().nullable(), epochSeen: z.number().int().min(0), queue: z.string().min(1).nullable().optional() });
+const haState = z.enum(HA_STATES as unknown as [HaState, ...HaState[]]);
+const lsn = z.number().int().min(0).max(COUNTER_MAX);
+const epochField = z.number().int().min(0).max(EPOCH_MAX);
+const name = z.string().min(1).max(NAME_CHARS_MAX);
+const address = z.string().max(ADDRESS_CHARS_MAX).nullable();
+
+const JoinBody = z.object({ name, storeId: z.string().min(1).max(64), address, epochSeen: epochField, queue: z.string().min(1).max(NAME_CHARS_MAX).nullable().optional() });
 const ConfirmBody = z.object({ lsn });
-const HelloBody = z.object({ name: z.string().min(1), storeId: z.string().min(1), publicAddress: z.string().nullable(), lastLsn: lsn });
-const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0) });
+const HelloBody = z.object({ name, storeId: z.string().min(1).max(64), publicAddress: address, lastLsn: lsn });
+const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0).max(COUNTER_MAX) });
 const StateBody = z.object({
   state: haState,
-  members: z.array(z.object({ name: z.string(), state: haState, address: z.string().nullable(), confirmedLsn: lsn })),
+  members: z.array(z.object({ name, state: haState, address, confirmedLsn: lsn })).max(MEMBERS_MAX),
 });
 
 function frame(kind: FrameKind, epoch: number, body: Buffer): Buffer {
@@ -130,7 +144,9 @@ function readHeader(bytes: Buffer): { kind: FrameKind; epoch: number; body: Buff
   if (bytes.length < 5) throw new ProtocolViolation(`replication frame of ${bytes.length} bytes is too short`);
   const kind = KIND_BY_CODE.get(bytes.readUInt8(0));
   if (!kind) throw new ProtocolViolation(`unknown replication frame kind ${bytes.readUInt8(0)}`);
-  return { kind, epoch: bytes.readUInt32BE(1), body: bytes.subarray(5) };
+  const epoch = bytes.readUInt32BE(1);
+  if (epoch > EPOCH_MAX) throw new ProtocolViolation(`replication frame ${kind} claims epoch ${epoch}, above the most a cluster can reach (${EPOCH_MAX})`);
+  return { kind, epoch, body: bytes.subarray(5) };
 }
 
 function parseJson<T>(schema: z.ZodType<T>, body: Buffer, kind: string): T {

@@ -70,6 +70,9 @@ export interface HaNodeDeps {
   readonly probe?: StatusProbe;
   /** A broken invariant or a fatal store failure: the process must stop (the cluster fails over). */
   readonly onFatal?: (err: unknown) => void;
+  /** Whether a backup may join from this peer address (default: any; the runtime passes the
+   * hosts of --ha-brokers-url). */
+  readonly memberAddress?: (remoteAddress: string) => boolean;
 }
 
 export class HaNode {
@@ -143,6 +146,7 @@ export class HaNode {
       addresses: config.ha.brokersUrl?.addresses ?? [],
       maintenanceIntervalMs: config.ha.linkMaintenanceIntervalMs,
       heartbeatMs: config.ha.linkHeartbeatIntervalMs,
+      confirmTimeoutMs: config.ha.confirmTimeoutMs,
       initialState: initial,
       onState: (state) => this.setState(state),
       onPrimary: (primary) => {
@@ -468,6 +472,9 @@ export class HaNode {
       publicAddress: config.ha.publicUrl ? formatAddress(config.ha.publicUrl.addresses[0] as QpidAddress) : this.ownAddress,
       defaultReplicateLevel: config.ha.replicate,
       epoch,
+      clock: this.deps.clock,
+      confirmTimeoutMs: config.ha.confirmTimeoutMs,
+      ...(this.deps.memberAddress ? { memberAddress: this.deps.memberAddress } : {}),
       onStale: (reason) => this.fenced(reason),
       onMembership: () => this.checkRecovered(),
     });

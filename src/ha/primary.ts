@@ -10,6 +10,7 @@
 
 import { isStoreError, type LogEntry, type Store } from '../../store/index.js';
 import { assert } from '../core/assert.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { ReplicateLevel } from '../broker/queue.js';
 import { QueueFilter, ReplicationFilter, type RecordFilter } from './filter.js';
@@ -21,6 +22,8 @@ import type { Settlements } from './settlements.js';
  * network in test/sim). */
 export interface BackupLink {
   readonly id: string;
+  /** The peer's address (ip:port; a host name in the simulator), for the member check. */
+  readonly remoteAddress: string;
   /** Sends a frame; frames beyond the link's credit are queued, in order. */
   send(frame: PrimaryFrame): void;
   /** Frames that may be sent now without queueing (the backup's link credit); bulk data
@@ -39,10 +42,19 @@ export interface PrimaryReplicatorDeps {
   readonly epoch: number;
   /** False on a standalone broker: it serves replica queues only (reference §1.13). */
   readonly acceptBackups?: boolean;
+  /** Whether a backup may join from this address: a cluster member's (DESIGN.md §9: the HA
+   * identity, once authentication exists; until then the hosts of --ha-brokers-url).
+   * Absent: anyone (the simulator's network has no strangers). */
+  readonly memberAddress?: (remoteAddress: string) => boolean;
   /** A backup reported a higher epoch than ours: we are a stale primary. */
   readonly onStale: (reason: string) => void;
   /** Membership changed (a backup joined, became ready, or left). */
   readonly onMembership: () => void;
+  /** --ha-confirm-timeout: a backup in the gate that leaves an LSN shipped to it unconfirmed
+   * this long leaves the gate, so that no backup (hung, or a peer that never confirms) can stall
+   * producers for longer. Needs the clock; absent, only a closed link or heartbeat drops it. */
+  readonly confirmTimeoutMs?: number;
+  readonly clock?: Clock;
 }
 
 type Phase = 'snapshot' | 'backlog' | 'live' | 'closed';
@@ -65,6 +77,9 @@ interface Session {
   /** The primary's LSN when the backup entered the gate; null before. */
   gateLsn: number | null;
   state: HaState;
+  /** The oldest LSN shipped to the backup (in the gate) and not yet confirmed, and when it was
+   * shipped; null when everything shipped is confirmed. */
+  unconfirmed: { readonly lsn: number; readonly sinceMs: number } | null;
   /** Live entries waiting for credit, and their approximate size. */
   pending: LogEntry[];
   pendingBytes: number;
@@ -95,9 +110,33 @@ export class PrimaryReplicator {
   private readonly sessions = new Map<string, Session>();
   private readonly unsubscribe: () => void;
   private stopped = false;
+  private confirmCheck: TimerHandle | null = null;
 
   constructor(private readonly deps: PrimaryReplicatorDeps) {
     this.unsubscribe = deps.store.onCommitted((entries) => this.committed(entries));
+    this.scheduleConfirmCheck();
+  }
+
+  private scheduleConfirmCheck(): void {
+    const { clock, confirmTimeoutMs } = this.deps;
+    if (!clock || !confirmTimeoutMs || this.stopped) return;
+    this.confirmCheck = clock.setTimer(Math.max(10, confirmTimeoutMs / 4), () => {
+      this.checkConfirmations(clock.monotonicMs(), confirmTimeoutMs);
+      this.scheduleConfirmCheck();
+    });
+  }
+
+  /** Drops from the gate every backup that has left a shipped LSN unconfirmed for too long. The
+   * backup is told first (a state frame saying it is catching up), so that it does not go on
+   * calling itself ready: it may lack what is settled without it. */
+  private checkConfirmations(nowMs: number, timeoutMs: number): void {
+    for (const session of this.backupSessions()) {
+      const waiting = session.unconfirmed;
+      if (session.gateLsn === null || waiting === null || nowMs - waiting.sinceMs <= timeoutMs) continue;
+      this.deps.logger.warn({ backup: session.name, lsn: waiting.lsn, confirmedLsn: session.confirmedLsn, waitedMs: Math.round(nowMs - waiting.sinceMs) }, 'backup did not confirm within --ha-confirm-timeout; it leaves the ack gate');
+      session.link.send({ kind: 'state', epoch: this.deps.epoch, state: 'catchup', members: this.members() });
+      this.drop(session, `no confirmation of LSN ${waiting.lsn} within --ha-confirm-timeout (${timeoutMs} ms): left the ack gate`);
+    }
   }
 
   get epoch(): number {
@@ -134,12 +173,26 @@ export class PrimaryReplicator {
       link.close(`${this.deps.name} is not a cluster primary: only replica queues may follow it`);
       return;
     }
+    if (replicaOf === null && this.deps.memberAddress && !this.deps.memberAddress(link.remoteAddress)) {
+      this.deps.logger.warn({ backup: join.name, peer: link.remoteAddress }, 'replication join refused: the peer is not a host of --ha-brokers-url');
+      link.close(`${link.remoteAddress} is not a member of this cluster (--ha-brokers-url)`);
+      return;
+    }
+    for (const existing of this.sessions.values()) {
+      // The same name from another store is another broker (or an impostor): two backups under
+      // one name would take turns replacing each other in the gate forever.
+      if (existing.name === join.name && existing.replicaOf === replicaOf && existing.storeId !== join.storeId) {
+        this.deps.logger.warn({ backup: join.name, peer: link.remoteAddress, storeId: join.storeId, connectedStoreId: existing.storeId }, 'replication join refused: a connected backup has that name');
+        link.close(`a backup named ${join.name} (store ${existing.storeId}) is already connected`);
+        return;
+      }
+    }
     if (replicaOf === null && join.epochSeen > this.deps.epoch) {
       link.close(`stale primary: backup ${join.name} has seen epoch ${join.epochSeen} > ${this.deps.epoch}`);
       this.deps.onStale(`backup ${join.name} has seen epoch ${join.epochSeen}, ours is ${this.deps.epoch}`);
       return;
     }
-    for (const existing of this.sessions.values()) {
+    for (const existing of [...this.sessions.values()]) {
       if (existing.name === join.name && existing.replicaOf === replicaOf) this.drop(existing, 'replaced by a new connection from the same backup');
     }
     const meta = this.deps.store.meta();
@@ -156,6 +209,7 @@ export class PrimaryReplicator {
       confirmedLsn: 0,
       gateLsn: null,
       state: 'catchup',
+      unconfirmed: null,
       pending: [],
       pendingBytes: 0,
       wake: null,
@@ -176,6 +230,10 @@ export class PrimaryReplicator {
     const session = this.sessions.get(linkId);
     if (!session || lsn <= session.confirmedLsn) return;
     session.confirmedLsn = lsn;
+    if (session.unconfirmed !== null && lsn >= session.unconfirmed.lsn) {
+      const shipped = session.nextLsn - 1;
+      session.unconfirmed = shipped > lsn && this.deps.clock ? { lsn: shipped, sinceMs: this.deps.clock.monotonicMs() } : null;
+    }
     if (session.gateLsn !== null) this.deps.settlements.backupConfirmed(session.name, lsn);
     if (session.state === 'catchup' && session.gateLsn !== null && lsn >= session.gateLsn) {
       session.state = 'ready';
@@ -204,6 +262,7 @@ export class PrimaryReplicator {
 
   stop(): void {
     this.stopped = true;
+    this.confirmCheck?.cancel();
     this.unsubscribe();
     for (const session of [...this.sessions.values()]) this.drop(session, 'primary stopping');
   }
@@ -312,6 +371,7 @@ export class PrimaryReplicator {
     assert(first.lsn === session.nextLsn, `replication to ${session.name}: shipping LSN ${first.lsn}, expected ${session.nextLsn}`);
     const last = entries[entries.length - 1] as LogEntry;
     session.nextLsn = (last.record.kind === 'skip' ? last.record.lastLsn : last.lsn) + 1;
+    if (session.gateLsn !== null && session.unconfirmed === null && this.deps.clock) session.unconfirmed = { lsn: session.nextLsn - 1, sinceMs: this.deps.clock.monotonicMs() };
     session.link.send({ kind: 'log', epoch: this.deps.epoch, entries: session.filter.filterEntries(entries) });
   }
 

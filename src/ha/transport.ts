@@ -22,18 +22,20 @@ type LinkOwner = { connection: Connection };
 export class RheaReplicationEndpoint implements SpecialNode {
   private readonly senders = new Map<Connection, Sender>();
   private readonly links = new Map<Connection, RheaBackupLink>();
+  private readonly peers = new Map<Connection, string>();
 
   constructor(
     private readonly logger: Logger,
     private readonly primary: () => PrimaryReplicator | null,
   ) {}
 
-  senderOpened(sender: Sender, _connection: ConnectionInfo, role: ConnectionRole): void {
+  senderOpened(sender: Sender, connection: ConnectionInfo, role: ConnectionRole): void {
     if (role !== 'replication') {
       sender.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
       return;
     }
     const owner = (sender as unknown as LinkOwner).connection;
+    this.peers.set(owner, connection.remoteAddress);
     (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
     this.senders.set(owner, sender);
     sender.on('sendable', () => this.links.get(owner)?.flush());
@@ -74,7 +76,7 @@ export class RheaReplicationEndpoint implements SpecialNode {
         owner.close({ condition: 'amqp:precondition-failed', description: `attach a receiving link from ${REPLICATION_ADDRESS} before joining` } as never);
         return;
       }
-      const link = new RheaBackupLink(`${frame.name}#${Math.random().toString(36).slice(2, 10)}`, sender, owner, primary);
+      const link = new RheaBackupLink(`${frame.name}#${Math.random().toString(36).slice(2, 10)}`, this.peers.get(owner) ?? '?', sender, owner, primary);
       this.links.set(owner, link);
       primary.join(link, frame);
     } else {
@@ -96,6 +98,7 @@ export class RheaReplicationEndpoint implements SpecialNode {
     const link = this.links.get(owner);
     this.links.delete(owner);
     this.senders.delete(owner);
+    this.peers.delete(owner);
     if (link) this.primary()?.lost(link.id, reason);
   }
 }
@@ -110,6 +113,7 @@ class RheaBackupLink implements BackupLink {
 
   constructor(
     readonly id: string,
+    readonly remoteAddress: string,
     private readonly sender: Sender,
     private readonly connection: Connection,
     private readonly primary: PrimaryReplicator,

@@ -12,6 +12,7 @@ import { Settlements } from '../../src/ha/settlements.js';
 
 class HeldLink implements BackupLink {
   readonly id = 'b1#1';
+  readonly remoteAddress = '127.0.0.1:40001';
   readonly frames: PrimaryFrame[] = [];
   credit = 0;
   closedWith: string | null = null;

@@ -101,6 +101,8 @@ export class SimBroker {
         linkMaintenanceIntervalMs: knobs.maintenanceMs,
         linkHeartbeatIntervalMs: knobs.heartbeatMs,
         clientRedirect: false,
+        // Derived, not drawn, so that every recorded seed keeps its scenario.
+        confirmTimeoutMs: knobs.heartbeatMs * 2.5,
       },
     };
   }

@@ -157,7 +157,7 @@ export class ReplicationPeer {
       return;
     }
     if (frame.kind === 'join') {
-      const link = new SimBackupLink(this.linkIds(), this, primary);
+      const link = new SimBackupLink(this.linkIds(), this.connection.from, this, primary);
       this.link = link;
       primary.join(link, frame);
     } else if (this.link) {
@@ -190,6 +190,7 @@ class SimBackupLink implements BackupLink {
 
   constructor(
     readonly id: string,
+    readonly remoteAddress: string,
     private readonly peer: ReplicationPeer,
     private readonly primary: PrimaryReplicator,
   ) {}
