@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Cluster } from '../helpers/cluster.js';
 import { readHistory } from '../crash/harness/history.js';
 import { buildExample } from './build-examples.js';
-import { assertFinishedCleanly, QUEUE, startCluster, startPythonReceiver, urls } from './failover-support.js';
+import { assertFinishedCleanly, promoteReadyBackup, QUEUE, startCluster, startPythonReceiver, urls } from './failover-support.js';
 import { assertNothingLost, historyDir, ProducerProgress } from './history-check.js';
 import { explain, INTEROP_DIST, sequenceNumbers, start } from './programs.js';
 import { timeThisFile } from './suite-clock.js';
@@ -24,7 +24,7 @@ async function withCluster(body: (cluster: Cluster) => Promise<void>): Promise<v
   }
 }
 
-test('Proton C++ reconnect_client with the backups as failover URLs: primary killed mid-stream, b1 promoted, every message sent is received', async () => {
+test('Proton C++ reconnect_client with the backups as failover URLs: primary killed mid-stream, a ready backup promoted, every message sent is received', async () => {
   const binary = await buildExample('cpp', 'reconnect_client');
   await withCluster(async (cluster) => {
     const count = 150;
@@ -36,16 +36,17 @@ test('Proton C++ reconnect_client with the backups as failover URLs: primary kil
     try {
       await client.waitForLine(() => sequenceNumbers(client.lines().filter((l) => l.startsWith('{'))).length >= 50, 30_000);
       await cluster.kill(0);
-      await cluster.promote(1);
+      const promoted = await promoteReadyBackup(cluster, [1, 2]);
       const exit = await client.finish(60_000);
       assert.equal(exit.code, 0, explain('reconnect_client failed', client));
+      await cluster.waitForState(promoted, 'active', 30_000);
       // It prints what it sends ("Sending: N") and each body it receives ({"sequence"=N}).
       // Its duplicate check (`id < received`) lets a duplicate of the last message through, so
       // it may stop one short: what it left on the queue is read back before judging.
       const sent = new Set(client.lines().filter((l) => l.startsWith('Sending: ')).map((l) => Number(l.slice('Sending: '.length))));
       const printed = sequenceNumbers(client.lines().filter((l) => l.startsWith('{')));
       const dir = historyDir();
-      const leftover = startPythonReceiver({ urls: urls(cluster, [1, 2]), historyDir: dir, writer: 'leftover', expect: 0, idleS: 2, timeoutS: 30 });
+      const leftover = startPythonReceiver({ urls: urls(cluster, [1, 2]), historyDir: dir, writer: 'leftover', expect: 0, idleS: 3, timeoutS: 30 });
       const leftoverExit = await leftover.finish(40_000);
       assertFinishedCleanly(leftover, leftoverExit);
       const drained = readHistory(dir).filter((e) => e.kind === 'receive').map((e) => Number((e as { sn: unknown }).sn));
@@ -62,7 +63,7 @@ test('Proton C++ reconnect_client with the backups as failover URLs: primary kil
   });
 });
 
-test('rhea with connection_details cycling over the brokers: primary killed mid-stream, b2 promoted, every accepted message received', async () => {
+test('rhea with connection_details cycling over the brokers: primary killed mid-stream, a ready backup promoted, every accepted message received', async () => {
   await withCluster(async (cluster) => {
     const dir = historyDir();
     const count = 2000;
@@ -75,7 +76,7 @@ test('rhea with connection_details cycling over the brokers: primary killed mid-
         await new Promise((r) => setTimeout(r, 10));
       }
       await cluster.kill(0);
-      await cluster.promote(2);
+      await promoteReadyBackup(cluster, [2, 1]);
       const exit = await client.finish(60_000);
       assert.equal(exit.code, 0, explain('the rhea client failed', client));
       const verdict = assertNothingLost(dir, count, 'rhea connection_details over 3 brokers, one kill');

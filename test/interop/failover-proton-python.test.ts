@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import type { Cluster } from '../helpers/cluster.js';
 import { assertNothingLost, historyDir, ProducerProgress } from './history-check.js';
-import { assertFinishedCleanly, median, promotedAtMs, startCluster, startPythonReceiver, startPythonSender, stopFileIn, urls, waitForAccepted } from './failover-support.js';
+import { assertFinishedCleanly, median, promotedAtMs, promoteReadyBackup, startCluster, startPythonReceiver, startPythonSender, stopFileIn, urls, waitForAccepted } from './failover-support.js';
 import type { Program } from './programs.js';
 import { timeThisFile } from './suite-clock.js';
 
@@ -30,14 +30,17 @@ async function withCluster(primary: number, body: (cluster: Cluster) => Promise<
   }
 }
 
-/** After the producer is done: a Proton consumer over every broker's URL takes everything off
- * the new primary; then the checker reads both histories. */
-async function receiveAllAndCheck(cluster: Cluster, dir: string, sender: Program, senderExit: { code: number | null; signal: NodeJS.Signals | null }, expected: number, context: string): Promise<void> {
+/** After the producer is done: once the new primary is active (while it recovers it stalls its
+ * clients), a Proton consumer over every broker's URL takes everything off it; then the checker
+ * reads both histories. */
+async function receiveAllAndCheck(cluster: Cluster, primary: number, dir: string, sender: Program, senderExit: { code: number | null; signal: NodeJS.Signals | null }, expected: number, context: string): Promise<void> {
   assertFinishedCleanly(sender, senderExit);
-  const receiver = startPythonReceiver({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-receiver', expect: expected, idleS: 5, timeoutS: 60 });
+  await cluster.waitForState(primary, 'active', 30_000);
+  const receiver = startPythonReceiver({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-receiver', expect: expected, idleS: 10, timeoutS: 60 });
   const exit = await receiver.finish(70_000);
   assertFinishedCleanly(receiver, exit);
   const verdict = assertNothingLost(dir, expected, context);
+  assert.ok(verdict.counts.producerDisconnects >= 1, `${context}: the producer never lost its connection (it finished before the kill?)`);
   console.log(`[interop] ${context}: ${JSON.stringify(verdict.counts)}`);
 }
 
@@ -49,9 +52,9 @@ test('Proton Python Container.connect(urls=[primary, backup1, backup2]) sends 50
     try {
       await waitForAccepted(sender, new ProducerProgress(dir, 'python-sender'), 1500, 60_000);
       await cluster.kill(0);
-      await cluster.promote(1);
+      const promoted = await promoteReadyBackup(cluster, [1, 2]);
       const exit = await sender.finish(100_000);
-      await receiveAllAndCheck(cluster, dir, sender, exit, count, 'Python urls=[primary, b1, b2], 5000 durable, one kill');
+      await receiveAllAndCheck(cluster, promoted, dir, sender, exit, count, 'Python urls=[primary, b1, b2], 5000 durable, one kill');
     } finally {
       await sender.stop();
     }
@@ -65,13 +68,14 @@ test('the backups listed first in the URL list: the client passes them to reach 
     // b1 and b2 are backups when the client starts: each must turn it away (qpidd drops the TCP
     // connection) so that it goes on to b0. After b0 dies, b2 is promoted: b1, first in the list
     // and still a backup, must turn it away again.
-    const sender = startPythonSender({ urls: urls(cluster, [1, 2, 0]), historyDir: dir, writer: 'python-sender', count, timeoutS: 90 });
+    // Paced, so that the kill lands mid-stream however fast the machine is.
+    const sender = startPythonSender({ urls: urls(cluster, [1, 2, 0]), historyDir: dir, writer: 'python-sender', count, ratePerS: 250, timeoutS: 90 });
     try {
       await waitForAccepted(sender, new ProducerProgress(dir, 'python-sender'), 300, 60_000);
       await cluster.kill(0);
-      await cluster.promote(2);
+      const promoted = await promoteReadyBackup(cluster, [2, 1]);
       const exit = await sender.finish(100_000);
-      await receiveAllAndCheck(cluster, dir, sender, exit, count, 'Python urls=[backup, backup, primary], one kill');
+      await receiveAllAndCheck(cluster, promoted, dir, sender, exit, count, 'Python urls=[backup, backup, primary], one kill');
     } finally {
       await sender.stop();
     }
@@ -82,20 +86,20 @@ test('failover of a Proton Python sender: promotion to its next accepted message
   await withCluster(0, async (cluster) => {
     const dir = historyDir();
     const stopFile = stopFileIn(dir);
-    const sender = startPythonSender({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-sender', count: 0, ratePerS: 200, stopFile, timeoutS: 150 });
+    const sender = startPythonSender({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-sender', count: 0, ratePerS: 100, stopFile, timeoutS: 150 });
     const progress = new ProducerProgress(dir, 'python-sender');
     const failovers: { fromPromotionMs: number; fromKillMs: number; promoteToolMs: number; recoveringMs: number; activeToAcceptMs: number }[] = [];
     try {
       let primary = 0;
       for (let kill = 0; kill < 5; kill++) {
-        const next = (primary + 1) % 3;
-        // The producer is flowing on the current primary, and the broker to promote is ready.
+        const others = [(primary + 1) % 3, (primary + 2) % 3];
+        // The producer is flowing on the current primary, and a broker to promote is ready.
         await waitForAccepted(sender, progress, progress.accepted + 50, 30_000);
-        await cluster.waitForState(next, 'ready');
+        await cluster.waitForState(others[0] as number, 'ready');
         const killedAtMs = Date.now();
         await cluster.kill(primary);
         const promoteIssuedMs = Date.now();
-        await cluster.promote(next);
+        const next = await promoteReadyBackup(cluster, others);
         const promotedMs = await promotedAtMs(cluster.broker(next), killedAtMs);
         const activeLine = await cluster.broker(next).waitForLog((l) => l.msg === 'HA state changed' && l['to'] === 'active' && Date.parse(String(l['time'])) >= promotedMs, 30_000);
         const activeMs = Date.parse(String(activeLine['time']));
@@ -116,7 +120,7 @@ test('failover of a Proton Python sender: promotion to its next accepted message
       writeFileSync(stopFile, '');
       const exit = await sender.finish(60_000);
       const sent = Number((JSON.parse(sender.lines().at(-1) ?? '{}') as { sent?: number }).sent ?? 0);
-      await receiveAllAndCheck(cluster, dir, sender, exit, sent, 'Python sender across 5 kills at 200 msg/s');
+      await receiveAllAndCheck(cluster, primary, dir, sender, exit, sent, 'Python sender across 5 kills at 100 msg/s');
     } finally {
       await sender.stop();
     }

@@ -58,6 +58,24 @@ export function startPythonReceiver(o: { urls: string; historyDir: string; write
   ]);
 }
 
+/** Promotes the first of `candidates` that is a ready backup, as a cluster manager would (only
+ * a ready backup may be promoted, DESIGN.md §3: on a loaded machine one may have fallen behind
+ * and be catching up again). Returns the promoted broker. */
+export async function promoteReadyBackup(cluster: Cluster, candidates: readonly number[], timeoutMs = 20_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    for (const i of candidates) {
+      const state = await cluster.status(i).then((s) => s.state, () => 'unreachable');
+      if (state === 'ready') {
+        await cluster.promote(i);
+        return i;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`none of ${candidates.map((i) => `b${i}`).join(', ')} was a ready backup within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Resolves once the producer has had `count` messages accepted; fails early if it exits. */
 export async function waitForAccepted(program: Program, progress: ProducerProgress, count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
