@@ -4,7 +4,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { removeDir, startQpidd, tempDir, type BrokerProcess } from '../helpers/broker-process.js';
+import { removeDir, startQpidd, tempDir, waitFor, type BrokerProcess } from '../helpers/broker-process.js';
+import { management } from '../integration/support.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { declareQueue, queueDepth } from './broker-tools.js';
 import { explain, oneTo, PYTHON, pythonExample, pythonExampleAt, run, sequenceNumbers, startPython } from './programs.js';
@@ -122,3 +123,33 @@ test('simple_send.py to amq.topic with no binding: every message is accepted (qp
   assert.deepEqual(result.lines, ['all messages confirmed']);
 });
 
+test('with --queue-patterns and --topic-patterns (qpidd\'s node policies), the examples need no qpid-config beforehand', async () => {
+  const patternDir = tempDir('qpidd-interop-patterns-');
+  const patterned = await startQpidd({ dataDir: patternDir, args: ['--queue-patterns', 'auto\\..*', '--topic-patterns', 'prices\\..*'] });
+  try {
+    const at = `127.0.0.1:${patterned.port}`;
+    // A queue made on the first attach: the sender's message waits there for the receiver.
+    const sent = await run(PYTHON, [pythonExample('simple_send.py'), '-a', `${at}/auto.orders`, '-m', '5'], SHORT_MS);
+    assert.equal(sent.code, 0, explain('simple_send.py to auto.orders failed', sent));
+    const received = await run(PYTHON, [pythonExample('simple_recv.py'), '-a', `${at}/auto.orders`, '-m', '5'], SHORT_MS);
+    assert.deepEqual(sequenceNumbers(received.lines), oneTo(5));
+    // A topic made on the first attach: a subscriber first, then the publisher.
+    const subscriber = startPython(pythonExample('simple_recv.py'), ['-a', `${at}/prices.nyse`, '-m', '5']);
+    await waitFor(async () => {
+      const client = await management(patterned.port);
+      try {
+        return (await client.request<{ exchange: string }[]>('bindings')).some((b) => b.exchange === 'prices.nyse');
+      } finally {
+        client.close();
+      }
+    }, `a subscription on prices.nyse (${subscriber.stderr().slice(-300)})`, SHORT_MS, 50);
+    const published = await run(PYTHON, [pythonExample('simple_send.py'), '-a', `${at}/prices.nyse`, '-m', '5'], SHORT_MS);
+    assert.equal(published.code, 0, explain('simple_send.py to prices.nyse failed', published));
+    const exit = await subscriber.finish(SHORT_MS);
+    assert.equal(exit.code, 0, explain('simple_recv.py on prices.nyse failed', subscriber));
+    assert.deepEqual(sequenceNumbers(subscriber.lines()), oneTo(5));
+  } finally {
+    await patterned.stop();
+    removeDir(patternDir);
+  }
+});
