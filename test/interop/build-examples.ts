@@ -10,7 +10,8 @@ import { PROTON_EXAMPLES } from './programs.js';
 
 export type ExampleLanguage = 'c' | 'cpp';
 
-const CACHE = join(tmpdir(), 'qpidd-interop-proton-examples');
+// Per user: another user's cache directory under /tmp would not be writable.
+const CACHE = join(tmpdir(), `qpidd-interop-proton-examples-${process.getuid?.() ?? 'user'}`);
 const BUILD_TIMEOUT_MS = 120_000;
 
 /** What a missing piece is called in Debian, so that the error says what to install. */
