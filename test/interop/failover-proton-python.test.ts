@@ -88,6 +88,8 @@ test('failover of a Proton Python sender: promotion to its next accepted message
     const stopFile = stopFileIn(dir);
     const sender = startPythonSender({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-sender', count: 0, ratePerS: 100, stopFile, timeoutS: 150 });
     const progress = new ProducerProgress(dir, 'python-sender');
+    let senderExited = false;
+    void sender.exited.then(() => (senderExited = true));
     const failovers: { fromPromotionMs: number; fromKillMs: number; promoteToolMs: number; recoveringMs: number; activeToAcceptMs: number }[] = [];
     try {
       let primary = 0;
@@ -106,6 +108,7 @@ test('failover of a Proton Python sender: promotion to its next accepted message
         const deadline = Date.now() + 30_000;
         let acceptedMs: number | undefined;
         while ((acceptedMs = progress.firstAcceptAfterDisconnect(killedAtMs)) === undefined) {
+          if (senderExited) throw new Error(`kill ${kill + 1}: the sender exited before its next acceptance: ${sender.stdout().slice(-800)}; stderr: ${sender.stderr().slice(0, 2500)}`);
           if (Date.now() > deadline) throw new Error(`kill ${kill + 1}: no acceptance within 30 s of promoting b${next}; sender stderr: ${sender.stderr().slice(-1500)}`);
           await new Promise((r) => setTimeout(r, 10));
         }
