@@ -17,7 +17,19 @@ interface Mark {
   readonly atMs: number;
 }
 
-const ledger = join(tmpdir(), `qpidd-interop-suite-${process.ppid}.jsonl`);
+/** The runner's pid and, on Linux, its start time (pids are reused: a heavily loaded machine ran
+ * through them within an hour, and a stale ledger made one run look 54 minutes long). */
+function runnerId(): string {
+  try {
+    const stat = readFileSync(`/proc/${process.ppid}/stat`, 'utf8');
+    const startTicks = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return `${process.ppid}-${startTicks}`;
+  } catch {
+    return String(process.ppid);
+  }
+}
+
+const ledger = join(tmpdir(), `qpidd-interop-suite-${runnerId()}.jsonl`);
 
 function marks(): Mark[] {
   try {
