@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import type { Cluster } from '../helpers/cluster.js';
 import { assertNothingLost, historyDir, ProducerProgress } from './history-check.js';
-import { assertFinishedCleanly, median, promotedAtMs, promoteReadyBackup, startCluster, startPythonReceiver, startPythonSender, stopFileIn, urls, waitForAccepted } from './failover-support.js';
+import { assertFinishedCleanly, median, promotedAtMs, promoteReadyBackup, QUEUE, startCluster, startPythonReceiver, startPythonSender, stopFileIn, urls, waitForAccepted } from './failover-support.js';
 import type { Program } from './programs.js';
 import { timeThisFile } from './suite-clock.js';
 
@@ -36,12 +36,24 @@ async function withCluster(primary: number, body: (cluster: Cluster) => Promise<
 async function receiveAllAndCheck(cluster: Cluster, primary: number, dir: string, sender: Program, senderExit: { code: number | null; signal: NodeJS.Signals | null }, expected: number, context: string): Promise<void> {
   assertFinishedCleanly(sender, senderExit);
   await cluster.waitForState(primary, 'active', 30_000);
+  const depths = await queueDepths(cluster);
   const receiver = startPythonReceiver({ urls: urls(cluster, [0, 1, 2]), historyDir: dir, writer: 'python-receiver', expect: expected, idleS: 10, timeoutS: 60 });
   const exit = await receiver.finish(70_000);
   assertFinishedCleanly(receiver, exit);
-  const verdict = assertNothingLost(dir, expected, context);
+  // If something is missing, say where it was before the receive and what the receiver saw.
+  const verdict = assertNothingLost(dir, expected, `${context} [b${primary} primary; queue depths before the receive: ${JSON.stringify(depths)}; receiver: ${receiver.lines().at(-1)?.slice(0, 400)}]`);
   assert.ok(verdict.counts.producerDisconnects >= 1, `${context}: the producer never lost its connection (it finished before the kill?)`);
   console.log(`[interop] ${context}: ${JSON.stringify(verdict.counts)}`);
+}
+
+/** Each running broker's depth of the failover queue, from its own store. */
+async function queueDepths(cluster: Cluster): Promise<Record<string, number | string>> {
+  const depths: Record<string, number | string> = {};
+  for (let i = 0; i < cluster.brokers.length; i++) {
+    if (!cluster.brokers[i]) continue;
+    depths[`b${i}`] = await cluster.summary(i).then((s) => s.queues.find((q) => q.name === QUEUE)?.count ?? 'no queue', (err: Error) => err.message.slice(0, 80));
+  }
+  return depths;
 }
 
 test('Proton Python Container.connect(urls=[primary, backup1, backup2]) sends 5000 durable messages; primary killed mid-stream, backup promoted at once', async () => {

@@ -37,8 +37,7 @@ class FailoverSender(MessagingHandler):
         self.errors = []
         self.failovers = []               # per disconnect: when, and the next acceptance
         self.connects = []
-        self.started = time.time()
-        self.sent_at_rate = 0
+        self.rate_clock = None
         self.connected = False
         self.done = False
 
@@ -73,10 +72,19 @@ class FailoverSender(MessagingHandler):
         self.write({"kind": "disconnect", "client": self.args.writer, "address": str(getattr(event.connection, "url", "")), "reason": "transport closed"})
 
     def allowance(self):
+        # The rate counts from the first connection, and what it allows does not pile up while
+        # the client cannot send (at most 50 ms worth): a paced run stays paced after a slow
+        # start or an outage, so that a kill lands mid-stream.
         if not self.args.rate:
             return 1 << 30
-        due = int((time.time() - self.started) * self.args.rate)
-        return due - self.sent_at_rate
+        now = time.time()
+        if self.rate_clock is None:
+            self.rate_clock = now
+        self.rate_clock = max(self.rate_clock, now - 0.05)
+        due = int((now - self.rate_clock) * self.args.rate)
+        if due > 0:
+            self.rate_clock += due / self.args.rate
+        return due
 
     def more_to_send(self):
         if self.args.count:
@@ -110,7 +118,6 @@ class FailoverSender(MessagingHandler):
                 sn = self.next_sn
                 self.next_sn += 1
                 self.write({"kind": "send", "producer": self.args.writer, "queue": self.args.address, "sn": sn})
-                self.sent_at_rate += 1
                 budget -= 1
             else:
                 break
