@@ -2,7 +2,8 @@
 # A Proton Python consumer in the style of simple_recv.py (default reconnect, auto-accept) over
 # Container.connect(urls=[...]): it writes one history line (the crash harness's format) per
 # message before accepting it, and stops once it has seen --expect distinct messages, or after
-# --idle seconds without one. Prints one JSON summary.
+# --idle seconds without one once connected (never connecting is a --timeout error). Prints one
+# JSON summary.
 #
 # usage: proton_failover_recv.py --urls H:P,... --address Q --history FILE --writer ID
 #          [--expect N] [--idle S] [--timeout S]
@@ -28,7 +29,7 @@ class FailoverReceiver(MessagingHandler):
         self.receipts = 0
         self.connects = []
         self.errors = []
-        self.last_message = time.time()
+        self.last_message = None  # the idle clock starts at the first connection
         self.done = False
 
     def write(self, event):
@@ -43,6 +44,8 @@ class FailoverReceiver(MessagingHandler):
             event.container.schedule(0.1, IdleWatch(self))
 
     def on_connection_opened(self, event):
+        if self.last_message is None:
+            self.last_message = time.time()
         url = str(getattr(event.connection, "url", ""))
         self.connects.append({"url": url, "atMs": now_ms()})
         self.write({"kind": "connect", "client": self.args.writer, "address": url, "reconnect": len(self.connects) > 1})
@@ -100,7 +103,7 @@ class IdleWatch(object):
         r = self.receiver
         if r.done:
             return
-        if time.time() - r.last_message >= r.args.idle:
+        if r.last_message is not None and time.time() - r.last_message >= r.args.idle:
             r.finish()
         else:
             event.container.schedule(0.1, self)
