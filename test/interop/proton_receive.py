@@ -2,15 +2,16 @@
 # Receives up to N messages from an address of a qpidd with the Python Qpid Proton client and
 # prints one JSON object: each message's body, subject, application properties and header
 # (delivery count, first acquirer), and the link or connection error if there was one.
-# Messages are accepted (or released with --release, to test redelivery) as they arrive.
+# Messages are accepted as they arrive, or released with --release, or modified with
+# delivery-failed with --modify (to test redelivery and the delivery count).
 #
 # usage: proton_receive.py --url 127.0.0.1:PORT --address ADDR --count N [--timeout SECONDS]
-#          [--create queue|topic] [--topic-filter KEY] [--browse] [--release]
+#          [--create queue|topic] [--topic-filter KEY] [--browse] [--release | --modify]
 import argparse
 import json
 import sys
 
-from proton import Data, Described, symbol
+from proton import Data, Delivery, Described, symbol
 from proton.handlers import MessagingHandler
 from proton.reactor import Container, Copy, Filter, LinkOption
 
@@ -63,7 +64,12 @@ class Receiver(MessagingHandler):
             "first_acquirer": message.first_acquirer,
         })
         if self.args.release:
-            self.release(event.delivery, delivered=False)
+            self.release(event.delivery, delivered=False)  # released
+        elif self.args.modify:
+            # Proton's release(delivered=True) sends modified with delivery-failed false, which
+            # is not a delivery attempt either (§3.4.5): set the flag explicitly.
+            event.delivery.local.failed = True
+            self.settle(event.delivery, Delivery.MODIFIED)
         elif not self.args.browse:
             self.accept(event.delivery)
         if len(self.received) >= self.args.count:
@@ -97,6 +103,7 @@ def main():
     parser.add_argument("--topic-filter")
     parser.add_argument("--browse", action="store_true")
     parser.add_argument("--release", action="store_true")
+    parser.add_argument("--modify", action="store_true")
     args = parser.parse_args()
     handler = Receiver(args)
     Container(handler).run()
