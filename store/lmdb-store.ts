@@ -10,7 +10,8 @@
 // (`committed`) before it is flushed, and the flush overlaps the next transaction. `durable`
 // resolves only after lmdb-js reports the flush (env.flushed, captured at commit), so nothing
 // is settled to a client before the data is on disk. A failed batch fails every mutation queued
-// behind it and the LSNs are reused, keeping the log contiguous.
+// behind it and the LSNs are reused, keeping the log contiguous (onRollback listeners are told
+// first, so that nothing keyed by a failed LSN meets its reuse).
 //
 // Tables (LMDB named databases; row layouts in layout.ts):
 //   meta       'formatVersion', 'state'        log        LSN -> encoded record (codec.ts)
@@ -667,8 +668,8 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.failing = true;
     const failed = [...mutations, ...this.pending];
     this.pending = [];
-    this.nextLsn = this.committedMeta.lastLsn + 1;
     this.projection.reset(this.projectionSource());
+    this.giveBackLsns(this.committedMeta.lastLsn, this.logger);
     void this.classify(err, mutations).then((error) => {
       this.logger.error({ err: error, store: this.storeDir, mutations: failed.length }, 'store commit failed');
       for (const m of failed) m.ticket.fail(error);
