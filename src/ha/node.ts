@@ -18,7 +18,7 @@ import { formatAddress, parseQpidUrl, type QpidAddress } from '../core/qpid-url.
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
 import type { MemberInfo } from './messages.js';
 import { PrimaryReplicator } from './primary.js';
-import { QueueReplica } from './queue-replica.js';
+import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
 import { RheaReplicationConnector } from './transport.js';
@@ -231,8 +231,10 @@ export class HaNode {
   private readonly replicas = new Map<string, QueueReplica>();
 
   /** Makes `queue` a replica of the queue of the same name at `source` (a Qpid URL): reference
-   * §1.13, `qpid-ha replicate` and `qpid-config add queue --start-replica`. */
-  startReplica(queue: string, source: string): void {
+   * §1.13, `qpid-ha replicate` ('strict', or 'force' with --force) and `qpid-config add queue
+   * --start-replica` and restarts ('resume'). The replica's firstSync says how its first
+   * snapshot went; nothing local changes before it (queue-replica.ts). */
+  startReplica(queue: string, source: string, mode: ReplicaMode): QueueReplica {
     const service = this.service_;
     if (!service) throw new BrokerError('NOT_ALLOWED', `replicate: ${this.deps.config.name} is ${this.haState} and does not serve queues`);
     if (!this.queueReplication) throw new BrokerError('NOT_ALLOWED', 'replicate: queue replication is off (--ha-queue-replication yes, or an HA cluster)');
@@ -253,10 +255,15 @@ export class HaNode {
       queue,
       source: url.addresses,
       retryIntervalMs: this.deps.config.ha.linkMaintenanceIntervalMs,
+      mode,
     });
     this.replicas.set(queue, replica);
+    void replica.firstSync.then((outcome) => {
+      if (outcome.kind === 'refused' && this.replicas.get(queue) === replica) this.replicas.delete(queue);
+    });
     replica.start();
-    this.deps.logger.info({ queue, source }, 'replica queue started');
+    this.deps.logger.info({ queue, source, mode }, 'replica queue started');
+    return replica;
   }
 
   /** Replica queues this broker keeps, and the queues other brokers replicate from it. */
@@ -308,7 +315,7 @@ export class HaNode {
     if (this.queueReplication) {
       for (const queue of broker.queues) {
         const source = queue.settings.arguments['qpid.replica-source'];
-        if (typeof source === 'string') this.startReplica(queue.name, source);
+        if (typeof source === 'string') this.startReplica(queue.name, source, 'resume');
       }
     }
     return service;

@@ -7,9 +7,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
-import type { ManagementCommands } from './commands.js';
-
-const STATUS_BY_CODE: Record<string, number> = { INVALID_ARGUMENT: 400, NOT_ALLOWED: 403, RESOURCE_LOCKED: 403, NOT_FOUND: 404, PRECONDITION_FAILED: 409 };
+import type { ManagementCommands, Requester } from './commands.js';
+import { statusForCode } from './status.js';
 const BODY_BYTES_MAX = 1 << 20;
 
 export class ManagementHttp {
@@ -63,7 +62,7 @@ export class ManagementHttp {
           res.end(this.metrics());
           return;
       }
-      if (path.startsWith('/api/')) return this.run(res, path.slice(5), {});
+      if (path.startsWith('/api/')) return this.run(res, path.slice(5), {}, requesterOf(req));
       return send(res, 404, { error: `no such path ${path}` });
     }
     if (req.method === 'POST' && path.startsWith('/api/')) {
@@ -74,17 +73,17 @@ export class ManagementHttp {
       } catch (err) {
         return send(res, 400, { error: `request body: ${(err as Error).message}` });
       }
-      return this.run(res, path.slice(5), body);
+      return this.run(res, path.slice(5), body, requesterOf(req));
     }
     return send(res, 405, { error: `${req.method} not allowed` });
   }
 
-  private async run(res: ServerResponse, operation: string, args: unknown): Promise<void> {
+  private async run(res: ServerResponse, operation: string, args: unknown, requester: Requester): Promise<void> {
     try {
-      send(res, 200, await this.commands.execute(operation, args));
+      send(res, 200, await this.commands.execute(operation, args, requester));
     } catch (err) {
       const code = (err as { code?: string })?.code ?? 'INTERNAL';
-      send(res, STATUS_BY_CODE[code] ?? 500, { error: (err as Error)?.message ?? String(err), code });
+      send(res, statusForCode(code), { error: (err as Error)?.message ?? String(err), code });
     }
   }
 
@@ -113,6 +112,12 @@ export class ManagementHttp {
     lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${memory.rss}`, '# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${memory.heapUsed}`);
     return `${lines.join('\n')}\n`;
   }
+}
+
+function requesterOf(req: IncomingMessage): Requester {
+  const socket = req.socket;
+  // Authentication of the HTTP API does not exist yet (issue 13): then its user goes here.
+  return { transport: 'http', address: `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`, containerId: null, connectionId: null, user: null };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

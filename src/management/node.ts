@@ -12,38 +12,41 @@ import type { BrokerConfig } from '../config/index.js';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { ConnectionInfo, ConnectionRole, SpecialNode } from '../amqp/server.js';
-import { ManagementCommands } from './commands.js';
+import { ManagementCommands, type Requester } from './commands.js';
+import { statusForCode } from './status.js';
 
 const require = createRequire(import.meta.url);
 const rheaMessage = require('rhea/lib/message.js') as { decode(buffer: Buffer): Record<string, unknown> };
 
 export const MANAGEMENT_ADDRESS = '$management';
 
-const STATUS_BY_CODE: Record<string, number> = {
-  INVALID_ARGUMENT: 400,
-  NOT_ALLOWED: 403,
-  RESOURCE_LOCKED: 403,
-  PRECONDITION_FAILED: 409,
-  NOT_FOUND: 404,
-};
-
 type Owned = { connection: Connection };
 
 export class ManagementNode implements SpecialNode {
   readonly commands: ManagementCommands;
   private readonly replyLinks = new Map<Connection, Sender>();
+  /** Who is on each connection that sends requests: logged with commands that remove messages. */
+  private readonly requesters = new Map<Connection, Requester>();
   private readonly logger: Logger;
 
   constructor(options: { config: BrokerConfig; ha: HaNode; logger: Logger }) {
-    this.commands = new ManagementCommands(options.ha);
     this.logger = options.logger;
+    this.commands = new ManagementCommands(options.ha, options.logger);
   }
 
   senderOpened(sender: Sender, _connection: ConnectionInfo, _role: ConnectionRole): void {
     this.replyLinks.set((sender as unknown as Owned).connection, sender);
   }
 
-  receiverOpened(receiver: Receiver): void {
+  receiverOpened(receiver: Receiver, connection: ConnectionInfo): void {
+    this.requesters.set((receiver as unknown as Owned).connection, {
+      transport: 'amqp',
+      address: connection.remoteAddress,
+      containerId: connection.containerId,
+      connectionId: connection.id,
+      // Authentication does not exist yet (issue 13): then the SASL identity goes here.
+      user: null,
+    });
     receiver.add_credit(100);
   }
 
@@ -62,11 +65,12 @@ export class ManagementNode implements SpecialNode {
     const operation = String(props['operation'] ?? '');
     const correlation = request['message_id'] ?? request['correlation_id'];
     const started = performance.now();
-    this.commands.execute(operation, request['body']).then(
+    const requester = this.requesters.get(connection) ?? { transport: 'amqp', address: 'unknown', containerId: null, connectionId: null, user: null };
+    this.commands.execute(operation, request['body'], requester).then(
       (result) => this.reply(connection, correlation, 200, 'OK', result),
       (err: unknown) => {
         const code = (err as { code?: string })?.code ?? 'INTERNAL';
-        const status = STATUS_BY_CODE[code] ?? 500;
+        const status = statusForCode(code);
         if (status === 500 && !(err instanceof BrokerError)) this.logger.error({ err, operation }, 'management operation failed');
         this.reply(connection, correlation, status, (err as Error)?.message ?? String(err), { code });
       },
@@ -83,5 +87,9 @@ export class ManagementNode implements SpecialNode {
   linkClosed(link: Sender | Receiver): void {
     const connection = (link as unknown as Owned).connection;
     if (this.replyLinks.get(connection) === link) this.replyLinks.delete(connection);
+  }
+
+  connectionClosed(info: ConnectionInfo): void {
+    for (const [connection, requester] of this.requesters) if (requester.connectionId === info.id) this.requesters.delete(connection);
   }
 }

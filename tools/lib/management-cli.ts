@@ -39,7 +39,8 @@ export function runTool(tool: string, main: () => Promise<number>): void {
         process.exit(2);
       }
       if (err instanceof ManagementError) {
-        process.stderr.write(`${tool}: ${err.message}\n`);
+        // The stable code last, in brackets, as qpidd prints its startup errors.
+        process.stderr.write(`${tool}: ${err.message} [${err.code}]\n`);
         process.exit(1);
       }
       const code = (err as { code?: string })?.code;
