@@ -23,3 +23,4 @@ export type { Scannable, StoreScan } from './scan.js';
 export { verifyStore, verifyStoreYielding, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
 export { answerInspect, inspectSummary, listLog, listMessages, NoSuchQueueError, type InspectAnswer, type InspectRequest, type StoreSummary, type MessageListing, type LogListing } from './inspect.js';
 export { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
+export { DirectoryError, makeDirectories, missingDirectories } from './directories.js';

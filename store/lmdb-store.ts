@@ -20,11 +20,12 @@
 //   enqueues   [queue, position] -> index entry
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statfsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { makeDirectories } from './directories.js';
 import { StoreFrontEnd } from './front-end.js';
 import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchWriter, type Mutation } from './batch.js';
 import { decodeRecord, encodedLastLsn, encodeRecord, withEncodedBody } from './codec.js';
@@ -186,7 +187,12 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
       throw new StoreError('STORE_IN_USE', `store at ${storeDir} is open for writing by pid ${holder}; a second process must not open it (ask that broker: qpid-store does)`);
     }
   } else {
-    mkdirSync(options.dataDir, { recursive: true });
+    // Not mkdirSync's recursive mode: it loops forever on /proc (directories.ts).
+    try {
+      makeDirectories(options.dataDir);
+    } catch (err) {
+      throw new StoreError('STORE_IO', `cannot create the data dir ${options.dataDir}: ${(err as Error).message}`, { cause: err });
+    }
   }
   const lock = readOnly ? null : lockDataDir(options.dataDir, logger);
   let env: Env | null = null;
