@@ -4,7 +4,6 @@
 // promotes itself); as primary it recovers the messaging model from its store, ships its log
 // to the backups, and settles producers through the ack gate.
 
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { answerInspect, NoSuchQueueError, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
@@ -22,8 +21,6 @@ import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
 import { RheaReplicationConnector } from './transport.js';
-
-const rheaMessage = createRequire(import.meta.url)('rhea/lib/message.js') as { decode(buffer: Buffer): Record<string, unknown> };
 
 export interface HaStatus {
   readonly name: string;
@@ -343,18 +340,10 @@ export class HaNode {
     };
   }
 
-  /** What this broker's store holds, from its tables: works on backups too, which keep no
-   * in-memory queues (qpid-ha query, tests comparing a backup with its primary). */
-  storeSummary(): { lastLsn: number; epoch: number; queues: { name: string; count: number; bytes: number; durable: boolean; arguments: Record<string, unknown> }[]; exchanges: { name: string; type: string }[]; bindings: { exchange: string; queue: string; key: string }[] } {
-    const store = this.deps.store;
-    const meta = store.meta();
-    return {
-      lastLsn: meta.lastLsn,
-      epoch: meta.epoch,
-      queues: store.queues().map((q) => ({ name: q.declare.queue, count: q.count, bytes: q.bytes, durable: q.declare.durable, arguments: { ...q.declare.arguments } })),
-      exchanges: store.exchanges().map((e) => ({ name: e.exchange, type: e.type })),
-      bindings: store.bindings().map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.key })),
-    };
+  /** This broker's store, for the management listings of what it holds (they work on backups
+   * too, which keep no in-memory queues). */
+  store(): Store {
+    return this.deps.store;
   }
 
   /** `qpid-store` pointed at this broker's data dir: the tool asks here instead of opening the
@@ -371,23 +360,6 @@ export class HaNode {
       if (err instanceof NoSuchQueueError) throw new BrokerError('NOT_FOUND', err.message);
       throw err;
     }
-  }
-
-  /** The messages a queue holds in this broker's store, oldest first, with their decoded
-   * bodies (for operators and tests looking inside a backup). */
-  storeMessages(queue: string, limit: number): { position: number; messageId: number; size: number; persistent: boolean; body: unknown }[] {
-    const store = this.deps.store;
-    return store.readQueue(queue, 0, limit).map((entry) => {
-      const bytes = store.readMessage(entry.messageId);
-      let body: unknown = null;
-      try {
-        body = bytes ? rheaMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))['body'] : null;
-      } catch {
-        body = '(undecodable)';
-      }
-      if (Buffer.isBuffer(body)) body = body.toString('utf8');
-      return { position: entry.position, messageId: entry.messageId, size: entry.size, persistent: entry.persistent, body };
-    });
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */

@@ -12,6 +12,19 @@ import type { MessagingService } from '../amqp/server.js';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { FirstSync } from '../ha/queue-replica.js';
+import { PAGE_ROWS_MAX } from '../core/paging.js';
+import {
+  bindingsPage,
+  exchangesPage,
+  NamePage,
+  queuesPage,
+  storeBindingsPage,
+  storeExchangesPage,
+  StoreMessagesPage,
+  storeMessagesPage,
+  storeQueuesPage,
+  storeSummary,
+} from './listings.js';
 
 export type ManagementResult = Record<string, unknown> | unknown[];
 
@@ -59,12 +72,13 @@ const Bind = z.object({ exchange: z.string(), queue: name, key: z.string().defau
 const Unbind = z.object({ exchange: z.string(), queue: name, key: z.string().default('') });
 const Purge = z.object({ queue: name });
 const Replicate = z.object({ source: z.string().min(1), queue: name, force: z.boolean().default(false) });
-const StoreMessages = z.object({ queue: name, limit: z.number().int().min(1).max(100_000).default(1000) });
+const rows = z.number().int().min(1).max(PAGE_ROWS_MAX);
 const StoreInspect = z.discriminatedUnion('view', [
-  z.object({ view: z.literal('summary') }),
+  z.object({ view: z.literal('summary'), limit: rows.optional() }),
+  z.object({ view: z.enum(['queues', 'exchanges', 'bindings']), after: z.string().max(4096).optional(), limit: rows }),
   z.object({ view: z.literal('queue'), queue: name }),
-  z.object({ view: z.literal('messages'), queue: name, limit: z.number().int().min(1), after: z.number().int().min(0) }),
-  z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: z.number().int().min(1) }),
+  z.object({ view: z.literal('messages'), queue: name, limit: rows, after: z.number().int().min(0) }),
+  z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: rows }),
   z.object({ view: z.literal('verify') }),
 ]);
 const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
@@ -117,20 +131,25 @@ export class ManagementCommands {
         const { force } = parse(Promote, input, operation);
         return await this.ha.promote({ force });
       }
+      // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
-        return this.queues();
+        return { ...queuesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'exchanges':
-        return this.exchanges();
+        return { ...exchangesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'bindings':
-        return this.bindings();
+        return { ...bindingsPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'stats':
         return this.stats();
       case 'store-summary':
-        return this.ha.storeSummary();
-      case 'store-messages': {
-        const a = parse(StoreMessages, input, operation);
-        return this.ha.storeMessages(a.queue, a.limit);
-      }
+        return storeSummary(this.ha.store());
+      case 'store-queues':
+        return { ...storeQueuesPage(this.ha.store(), parse(NamePage, input, operation)) };
+      case 'store-exchanges':
+        return { ...storeExchangesPage(this.ha.store(), parse(NamePage, input, operation)) };
+      case 'store-bindings':
+        return { ...storeBindingsPage(this.ha.store(), parse(NamePage, input, operation)) };
+      case 'store-messages':
+        return { ...storeMessagesPage(this.ha.store(), parse(StoreMessagesPage, input, operation)) };
       case 'store-inspect':
         return { ...(await this.ha.inspectStore(parse(StoreInspect, input, operation))) };
       case 'add-queue': {
@@ -254,49 +273,6 @@ export class ManagementCommands {
       else this.logger.warn({ ...log, code: later.code, requester }, 'replicate refused');
     });
     return { replicating: a.queue, from: a.source, state: replica.state, removed: 0, pending: true };
-  }
-
-  queues(): Record<string, unknown>[] {
-    const service = this.service('queues');
-    return [...service.broker.queues].map((q) => ({
-      name: q.name,
-      durable: q.settings.durable,
-      autoDelete: q.settings.autoDelete,
-      exclusive: q.settings.exclusive,
-      alternateExchange: q.settings.alternateExchange,
-      replicate: q.settings.replicate,
-      maxCount: q.settings.maxCount,
-      maxSizeBytes: q.settings.maxSizeBytes,
-      policy: q.settings.policy,
-      arguments: q.settings.arguments,
-      count: q.count,
-      bytes: q.bytes,
-      acquired: q.acquiredCount,
-      consumers: q.consumers.length,
-    }));
-  }
-
-  exchanges(): Record<string, unknown>[] {
-    const service = this.service('exchanges');
-    return [...service.broker.exchanges].map((e) => ({
-      name: e.name,
-      type: e.settings.type,
-      durable: e.settings.durable,
-      builtIn: e.settings.builtIn,
-      replicate: e.settings.builtIn ? 'none' : e.settings.replicate,
-      alternateExchange: e.settings.alternateExchange,
-      arguments: e.settings.arguments,
-      bindings: e.bindings.length,
-    }));
-  }
-
-  bindings(): Record<string, unknown>[] {
-    const service = this.service('bindings');
-    const out: Record<string, unknown>[] = [];
-    for (const exchange of service.broker.exchanges) {
-      for (const b of exchange.bindings) out.push({ exchange: exchange.name, queue: b.queue.name, key: b.key, arguments: b.arguments });
-    }
-    return out;
   }
 
   stats(): Record<string, unknown> {

@@ -240,7 +240,7 @@ test('consumers of the management node list what the broker holds', async () => 
   const name = await filledQueue(2);
   const client = await management(broker.port);
   try {
-    const row = (await client.request<{ name: string; count: number; bytes: number }[]>('queues')).find((q) => q.name === name);
+    const row = (await client.requestAll<{ name: string; count: number; bytes: number }>('queues')).find((q) => q.name === name);
     assert.equal(row?.count, 2);
     assert.ok((row?.bytes ?? 0) > 0);
   } finally {
