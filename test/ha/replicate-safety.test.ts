@@ -133,3 +133,20 @@ test('purge and del queue report how many messages they removed, and log who ask
   }
   assert.equal(await countOn(broker, 'p'), 0);
 });
+
+test('a replica whose original queue is gone, found when it resyncs, stops and keeps its copies', async () => {
+  const original = await standalone();
+  await fill(original, 'orders', 6, 'o');
+  const replicaDir = tempDir('qpidd-rs-');
+  dirs.push(replicaDir);
+  let replica = await standalone(replicaDir);
+  const created = await qpidConfig(replica, ['add', 'queue', 'orders', '--durable', '--start-replica', `127.0.0.1:${original.port}`]);
+  assert.equal(created.code, 0, created.stderr);
+  await waitFor(async () => (await countOn(replica, 'orders')) === 6, 'the replica to copy the original');
+  // The original queue goes while the replica is down: the resync's snapshot does not have it.
+  await stop(replica);
+  assert.equal((await qpidConfig(original, ['del', 'queue', 'orders'])).code, 0);
+  replica = await standalone(replicaDir);
+  await replica.waitForLog((l) => l.msg === 'the original queue does not exist; the replica stops following it and keeps its messages', 15_000);
+  assert.equal(await countOn(replica, 'orders'), 6);
+});
