@@ -68,8 +68,11 @@ const AddExchange = z.object({
   arguments: args,
 });
 const DelExchange = z.object({ name });
-const Bind = z.object({ exchange: z.string(), queue: name, key: z.string().default(''), arguments: args });
-const Unbind = z.object({ exchange: z.string(), queue: name, key: z.string().default('') });
+// A binding key is in every row of the bindings listing: bounded like declare arguments (and
+// like a key from an AMQP link, which must fit in one attach frame of the default size).
+const bindingKey = z.string().max(64 * 1024).default('');
+const Bind = z.object({ exchange: z.string(), queue: name, key: bindingKey, arguments: args });
+const Unbind = z.object({ exchange: z.string(), queue: name, key: bindingKey });
 const Purge = z.object({ queue: name });
 const Replicate = z.object({ source: z.string().min(1), queue: name, force: z.boolean().default(false) });
 const rows = z.number().int().min(1).max(PAGE_ROWS_MAX);

@@ -118,10 +118,12 @@ test('queues, exchanges and bindings are paged by name over AMQP and HTTP; the t
   assert.equal((JSON.parse(store.stdout) as { messages: unknown[] }).messages.length, MESSAGES, 'qpid-store asks the broker page by page');
 });
 
-test('arguments are bounded, so that every row of a listing is', async () => {
+test('declare arguments and binding keys are bounded, so that every row of a listing is', async () => {
   const client = await ManagementClient.connect(address(), { timeoutMs: 30_000 });
   try {
     await assert.rejects(client.request('add-queue', { name: 'fat', arguments: { note: 'x'.repeat(65 * 1024) } }), (err: ManagementError) => err.code === 'INVALID_ARGUMENT');
+    await assert.rejects(client.request('bind', { exchange: 'amq.direct', queue: 'big', key: 'k'.repeat(65 * 1024) }), (err: ManagementError) => err.code === 'INVALID_ARGUMENT');
+    assert.equal((await client.requestAll<{ name: string }>('queues')).some((q) => q.name === 'fat'), false);
   } finally {
     client.close();
   }
