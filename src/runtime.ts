@@ -2,7 +2,6 @@
 // the messaging model, listen, and on stop finish in-flight commits before releasing the store.
 // tools/qpidd.ts is a thin shell around startBroker(); tests and embedders call it directly.
 
-import { mkdirSync } from 'node:fs';
 import { openLmdbStore, type Store } from '../store/index.js';
 import { AmqpServer } from './amqp/server.js';
 import { Broker } from './broker/broker.js';
@@ -18,6 +17,7 @@ import { managementRequest } from './management/client.js';
 import { reachableHost, removeEndpoint, writeEndpoint } from './management/endpoint.js';
 import { ManagementHttp } from './management/http.js';
 import { ManagementNode } from './management/node.js';
+import { listenFailure, prepareDataDir } from './startup-checks.js';
 
 export interface RunningBroker {
   readonly name: string;
@@ -41,11 +41,14 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
   const clock = options.clock ?? systemClock;
   const initialRole = config.ha.cluster ? 'joining' : 'standalone';
   const logger = options.logger ?? createBrokerLogger({ name: config.name, role: initialRole, level: config.logLevel });
-  mkdirSync(config.dataDir, { recursive: true });
+  // Before anything opens it: a data dir that cannot hold a store is the operator's to fix
+  // (exit 2, naming the option), and the map size must fit the machine.
+  const dataDir = prepareDataDir(config);
+  for (const note of dataDir.notes) logger.info({ dataDir: config.dataDir, note }, 'data dir checked');
   const store = await openLmdbStore({
     dataDir: config.dataDir,
     sync: config.storeSync,
-    mapSizeBytes: config.storeMapSizeBytes,
+    mapSizeBytes: dataDir.mapSizeBytes,
     logMaxBytes: config.storeLogMaxBytes,
     logger: logger.child({ module: 'store' }),
   });
@@ -90,11 +93,12 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
   let httpPort: number | null = null;
   try {
     await ha.start();
-    port = await server.listen();
+    port = await server.listen().catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'port', port: config.port, host: config.interface })));
     ha.listening(port);
     if (config.httpPort !== null) {
+      const wanted = config.httpPort;
       http = new ManagementHttp(management.commands, ha, logger.child({ module: 'http' }));
-      httpPort = await http.listen(config.interface, config.httpPort);
+      httpPort = await http.listen(config.interface, wanted).catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'http-port', port: wanted, host: config.interface })));
     }
     sweep = setInterval(() => ha.service()?.broker.expireAll(), EXPIRY_SWEEP_MS);
     sweep.unref();

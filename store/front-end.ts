@@ -22,6 +22,7 @@ export abstract class StoreFrontEnd {
   protected abstract truncateBeforeLsn: number;
   protected readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
   protected readonly durableListeners = new Set<(lastLsn: number) => void>();
+  private readonly rollbackListeners = new Set<(lastLsn: number) => void>();
 
   /** Throws STORE_CLOSED (or STORE_READ_ONLY) when no mutation may be queued. */
   protected abstract checkWritable(): void;
@@ -83,6 +84,25 @@ export abstract class StoreFrontEnd {
   onDurable(listener: (lastLsn: number) => void): () => void {
     this.durableListeners.add(listener);
     return () => this.durableListeners.delete(listener);
+  }
+
+  onRollback(listener: (lastLsn: number) => void): () => void {
+    this.rollbackListeners.add(listener);
+    return () => this.rollbackListeners.delete(listener);
+  }
+
+  /** A batch failed: every LSN above `lastCommittedLsn` goes back to be assigned again (the log
+   * stays contiguous), and the rollback listeners hear of it now, synchronously, before any
+   * later commit() can take those LSNs. A listener that throws is logged and skipped. */
+  protected giveBackLsns(lastCommittedLsn: number, logger: { error(obj: object, msg: string): void }): void {
+    this.nextLsn = lastCommittedLsn + 1;
+    for (const listener of this.rollbackListeners) {
+      try {
+        listener(lastCommittedLsn);
+      } catch (err) {
+        logger.error({ err }, 'onRollback listener threw');
+      }
+    }
   }
 
   wipe(): Promise<void> {

@@ -22,5 +22,19 @@ export { DEFAULT_LOG_MAX_BYTES, DEFAULT_MAP_SIZE_BYTES, LmdbStore, openLmdbStore
 export { MemoryDisk, MemoryStore, openMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { Scannable, StoreScan } from './scan.js';
 export { verifyStore, verifyStoreYielding, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
-export { answerInspect, inspectSummary, listLog, listMessages, NoSuchQueueError, type InspectAnswer, type InspectRequest, type StoreSummary, type MessageListing, type LogListing } from './inspect.js';
+export {
+  answerInspect,
+  inspectSummary,
+  listLog,
+  listMessages,
+  NoSuchQueueError,
+  VIOLATIONS_SHOWN_MAX,
+  type InspectAnswer,
+  type InspectRequest,
+  type StoreSummary,
+  type SummaryList,
+  type MessageListing,
+  type LogListing,
+} from './inspect.js';
 export { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
+export { DirectoryError, makeDirectories, missingDirectories } from './directories.js';

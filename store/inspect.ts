@@ -1,6 +1,9 @@
 // What `qpid-store inspect` shows, as plain JSON-ready objects read from one consistent view of
-// a store (a StoreScan). Formatting for humans lives in the tool.
+// a store (a StoreScan). Formatting for humans lives in the tool. Answers to requests are pages,
+// bounded in rows and bytes (src/core/paging.ts, issue 19), so that a broker answering for its
+// live store never builds an unbounded answer; the tool pages through them.
 
+import { PAGE_ROWS_DEFAULT, sortedBy, takePage } from '../src/core/paging.js';
 import type { StoreRecord } from './record.js';
 import type { Scannable } from './scan.js';
 import type { StoreMeta } from './store.js';
@@ -90,14 +93,18 @@ export interface MessageListing {
 }
 
 export function listMessages(target: Scannable, queue: string, options: { limit?: number; afterPosition?: number } = {}): MessageListing[] {
+  return pageMessages(target, queue, { limit: options.limit ?? Number.POSITIVE_INFINITY, after: options.afterPosition ?? 0, budgetBytes: Number.POSITIVE_INFINITY }).messages;
+}
+
+/** One page of a queue's messages after `after` (a position); `next` is the last position shown
+ * when more follow. */
+export function pageMessages(target: Scannable, queue: string, request: { limit: number; after: number; budgetBytes?: number }): { messages: MessageListing[]; next: number | null } {
   const scan = target.scan();
   try {
-    const out: MessageListing[] = [];
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    for (const e of scan.entries(queue, options.afterPosition ?? 0)) {
-      if (out.length >= limit) break;
-      const body = e.problem ? undefined : scan.body(e.messageId);
-      out.push({
+    function* rows(): Generator<MessageListing> {
+      for (const e of scan.entries(queue, request.after)) {
+        const body = e.problem ? undefined : scan.body(e.messageId);
+        yield {
         queue: e.queue,
         position: e.position,
         messageId: e.messageId,
@@ -107,9 +114,11 @@ export function listMessages(target: Scannable, queue: string, options: { limit?
         deliveryCount: e.deliveryCount,
         preview: body ? bodyPreview(body) : '',
         ...(e.problem ? { problem: e.problem } : body ? {} : { problem: `message ${e.messageId} is missing` }),
-      });
+        };
+      }
     }
-    return out;
+    const page = takePage(rows(), (m) => m.position, request);
+    return { messages: page.items, next: page.next };
   } finally {
     scan.close();
   }
@@ -131,19 +140,22 @@ function describeRecord(r: StoreRecord): Record<string, unknown> {
 }
 
 export function listLog(target: Scannable, options: { from?: number; limit?: number } = {}): LogListing[] {
+  return pageLog(target, { from: options.from ?? 1, limit: options.limit ?? Number.POSITIVE_INFINITY, budgetBytes: Number.POSITIVE_INFINITY }).entries;
+}
+
+/** One page of log entries from `from`; `next` is the LSN to ask from for the rest. */
+export function pageLog(target: Scannable, request: { from: number; limit: number; budgetBytes?: number }): { entries: LogListing[]; next: number | null } {
   const scan = target.scan();
   try {
-    const out: LogListing[] = [];
-    const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    for (const e of scan.log(options.from ?? 1)) {
-      if (out.length >= limit) break;
-      out.push(
-        e.record
+    function* rows(): Generator<LogListing> {
+      for (const e of scan.log(request.from)) {
+        yield e.record
           ? { lsn: e.lsn, bytes: e.bytes, kind: e.record.kind, record: describeRecord(e.record) }
-          : { lsn: e.lsn, bytes: e.bytes, kind: 'garbled', problem: e.problem ?? 'does not decode' },
-      );
+          : { lsn: e.lsn, bytes: e.bytes, kind: 'garbled', problem: e.problem ?? 'does not decode' };
+      }
     }
-    return out;
+    const page = takePage(rows(), (e) => e.lsn, { limit: request.limit, ...(request.budgetBytes === undefined ? {} : { budgetBytes: request.budgetBytes }) });
+    return { entries: page.items, next: page.next === null ? null : page.next + 1 };
   } finally {
     scan.close();
   }
@@ -154,19 +166,48 @@ export function listLog(target: Scannable, options: { from?: number; limit?: num
 // request to the broker that holds it otherwise (management `store-inspect`): a second process
 // must never open a live LMDB environment (store/README.md, "Reading a live store").
 
+export type SummaryList = 'queues' | 'exchanges' | 'bindings';
+
 export type InspectRequest =
-  | { readonly view: 'summary' }
+  /** The store's identity and sizes, and the first `limit` rows of each list. */
+  | { readonly view: 'summary'; readonly limit?: number }
+  /** The rest of a list, after the cursor the summary (or the previous page) gave. */
+  | { readonly view: SummaryList; readonly after?: string; readonly limit: number }
   | { readonly view: 'queue'; readonly queue: string }
   | { readonly view: 'messages'; readonly queue: string; readonly limit: number; readonly after: number }
   | { readonly view: 'log'; readonly from?: number; readonly limit: number }
   | { readonly view: 'verify' };
 
+/** Where each of the summary's lists goes on (null: it is complete). */
+export interface SummaryCursors {
+  readonly queuesNext: string | null;
+  readonly exchangesNext: string | null;
+  readonly bindingsNext: string | null;
+}
+
 export type InspectAnswer =
-  | ({ readonly view: 'summary' } & StoreSummary)
+  | ({ readonly view: 'summary' } & StoreSummary & SummaryCursors)
+  | { readonly view: SummaryList; readonly items: StoreSummary[SummaryList][number][]; readonly next: string | null }
   | { readonly view: 'queue'; readonly queue: StoreSummary['queues'][number] }
-  | { readonly view: 'messages'; readonly queue: string; readonly count: number; readonly bytes: number; readonly messages: MessageListing[] }
-  | { readonly view: 'log'; readonly from: number; readonly entries: LogListing[] }
-  | { readonly view: 'verify'; readonly ok: boolean; readonly violations: Violation[] };
+  | { readonly view: 'messages'; readonly queue: string; readonly count: number; readonly bytes: number; readonly messages: MessageListing[]; readonly next: number | null }
+  | { readonly view: 'log'; readonly from: number; readonly entries: LogListing[]; readonly next: number | null }
+  /** At most VIOLATIONS_SHOWN_MAX violations, of violationCount. */
+  | { readonly view: 'verify'; readonly ok: boolean; readonly violations: Violation[]; readonly violationCount: number };
+
+/** A verify answer lists this many violations at most (a wrecked store can have millions). */
+export const VIOLATIONS_SHOWN_MAX = 1000;
+
+const summaryKeys: { readonly [L in SummaryList]: (row: StoreSummary[L][number]) => string } = {
+  queues: (q) => q.name,
+  exchanges: (e) => e.name,
+  bindings: (b) => JSON.stringify([b.exchange, b.queue, b.key]),
+};
+
+function summaryPage<L extends SummaryList>(summary: StoreSummary, list: L, after: string | undefined, limit: number): { items: StoreSummary[L][number][]; next: string | null } {
+  const key = summaryKeys[list] as (row: StoreSummary[L][number]) => string;
+  const rows = summary[list] as ReadonlyArray<StoreSummary[L][number]>;
+  return takePage(sortedBy(rows, key), key, { after, limit });
+}
 
 /** Thrown when a request names a queue the store does not hold. */
 export class NoSuchQueueError extends Error {
@@ -180,15 +221,36 @@ export class NoSuchQueueError extends Error {
  * (a broker answering for its live store keeps serving meanwhile). */
 export async function answerInspect(target: Scannable, request: InspectRequest, options: { where: string; verify?: VerifyOptions }): Promise<InspectAnswer> {
   switch (request.view) {
-    case 'summary':
-      return { view: 'summary', ...inspectSummary(target) };
+    case 'summary': {
+      const summary = inspectSummary(target);
+      const limit = request.limit ?? PAGE_ROWS_DEFAULT;
+      const queues = summaryPage(summary, 'queues', undefined, limit);
+      const exchanges = summaryPage(summary, 'exchanges', undefined, limit);
+      const bindings = summaryPage(summary, 'bindings', undefined, limit);
+      return {
+        view: 'summary',
+        ...summary,
+        queues: queues.items,
+        exchanges: exchanges.items,
+        bindings: bindings.items,
+        queuesNext: queues.next,
+        exchangesNext: exchanges.next,
+        bindingsNext: bindings.next,
+      };
+    }
+    case 'queues':
+    case 'exchanges':
+    case 'bindings': {
+      const page = summaryPage(inspectSummary(target), request.view, request.after, request.limit);
+      return { view: request.view, items: page.items, next: page.next } as InspectAnswer;
+    }
     case 'queue':
     case 'messages': {
       const queue = inspectSummary(target).queues.find((q) => q.name === request.queue);
       if (!queue) throw new NoSuchQueueError(request.queue, options.where);
       if (request.view === 'queue') return { view: 'queue', queue };
-      const messages = listMessages(target, request.queue, { limit: request.limit, afterPosition: request.after });
-      return { view: 'messages', queue: request.queue, count: queue.count, bytes: queue.bytes, messages };
+      const { messages, next } = pageMessages(target, request.queue, { limit: request.limit, after: request.after });
+      return { view: 'messages', queue: request.queue, count: queue.count, bytes: queue.bytes, messages, next };
     }
     case 'log': {
       let from = request.from;
@@ -200,11 +262,12 @@ export async function answerInspect(target: Scannable, request: InspectRequest, 
           scan.close();
         }
       }
-      return { view: 'log', from, entries: listLog(target, { from, limit: request.limit }) };
+      const { entries, next } = pageLog(target, { from, limit: request.limit });
+      return { view: 'log', from, entries, next };
     }
     case 'verify': {
       const violations = await verifyStoreYielding(target, options.verify);
-      return { view: 'verify', ok: violations.length === 0, violations };
+      return { view: 'verify', ok: violations.length === 0, violations: violations.slice(0, VIOLATIONS_SHOWN_MAX), violationCount: violations.length };
     }
   }
 }

@@ -10,7 +10,8 @@
 // (`committed`) before it is flushed, and the flush overlaps the next transaction. `durable`
 // resolves only after lmdb-js reports the flush (env.flushed, captured at commit), so nothing
 // is settled to a client before the data is on disk. A failed batch fails every mutation queued
-// behind it and the LSNs are reused, keeping the log contiguous.
+// behind it and the LSNs are reused, keeping the log contiguous (onRollback listeners are told
+// first, so that nothing keyed by a failed LSN meets its reuse).
 //
 // Tables (LMDB named databases; row layouts in layout.ts):
 //   meta       'formatVersion', 'state'        log        LSN -> encoded record (codec.ts)
@@ -19,11 +20,12 @@
 //   enqueues   [queue, position] -> index entry
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readSync, statfsSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { makeDirectories } from './directories.js';
 import { StoreFrontEnd } from './front-end.js';
 import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchWriter, type Mutation } from './batch.js';
 import { decodeRecord, encodedLastLsn, encodeRecord, withEncodedBody } from './codec.js';
@@ -185,7 +187,12 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
       throw new StoreError('STORE_IN_USE', `store at ${storeDir} is open for writing by pid ${holder}; a second process must not open it (ask that broker: qpid-store does)`);
     }
   } else {
-    mkdirSync(options.dataDir, { recursive: true });
+    // Not mkdirSync's recursive mode: it loops forever on /proc (directories.ts).
+    try {
+      makeDirectories(options.dataDir);
+    } catch (err) {
+      throw new StoreError('STORE_IO', `cannot create the data dir ${options.dataDir}: ${(err as Error).message}`, { cause: err });
+    }
   }
   const lock = readOnly ? null : lockDataDir(options.dataDir, logger);
   let env: Env | null = null;
@@ -668,8 +675,8 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.failing = true;
     const failed = [...mutations, ...this.pending];
     this.pending = [];
-    this.nextLsn = this.committedMeta.lastLsn + 1;
     this.projection.reset(this.projectionSource());
+    this.giveBackLsns(this.committedMeta.lastLsn, this.logger);
     void this.classify(err, mutations).then((error) => {
       this.logger.error({ err: error, store: this.storeDir, mutations: failed.length }, 'store commit failed');
       for (const m of failed) m.ticket.fail(error);

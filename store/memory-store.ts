@@ -458,8 +458,8 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
       // Everything admitted after the failed batch holds LSNs that would now leave a gap.
       for (const m of this.pending) m.ticket.fail(error);
       this.pending = [];
-      this.nextLsn = this.live.meta.lastLsn + 1;
       this.projection.reset(this.projectionSource());
+      this.giveBackLsns(this.live.meta.lastLsn, this.logger);
       return;
     }
     const entries = committedEntries(mutations);

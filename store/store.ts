@@ -8,7 +8,7 @@
 //   starting at 1) and applies them to the tables; log and tables never disagree.
 // - LSNs are assigned synchronously by commit(), in call order. A failed commit (full disk)
 //   fails every commit queued behind it too, and the next commit reuses the failed LSNs, so the
-//   log stays contiguous.
+//   log stays contiguous. onRollback listeners hear of it before any later commit can take them.
 // - `durable` resolves only once the records would survive a crash of the process (and, with
 //   sync 'fsync', of the machine). Nothing may be settled to a client before that.
 
@@ -138,6 +138,12 @@ export interface Store {
    * LSN up to it is durable: durability is reached in LSN order). One call per group commit, so
    * waiting for durability costs nothing per record. Returns an unsubscribe function. */
   onDurable(listener: (lastLsn: number) => void): () => void;
+
+  /** Calls `listener` synchronously when a failed commit gives its LSNs back: nothing above
+   * `lastLsn` was committed, and the next commit() is assigned lastLsn + 1 again. It runs before
+   * any later commit() can take those LSNs, so that state keyed by them (the ack gate's holds)
+   * can forget the failed ones first. Returns an unsubscribe function. */
+  onRollback(listener: (lastLsn: number) => void): () => void;
 
   /** Drops log entries below `lsn` (never above lastLsn + 1). Tables are unaffected. */
   truncateLogBefore(lsn: number): Promise<void>;

@@ -122,7 +122,9 @@ runTool('qpid-config', async () => {
     default:
       throw new UsageError(command ? `unknown command "${command}"\n${HELP}` : `a command is required\n${HELP}`);
   }
-  const result = await withManagement(address, options, (client) => client.request<unknown>(operation, request, options.timeoutMs));
+  // Listings come a page at a time: ask for every page.
+  const listing = operation === 'queues' || operation === 'exchanges' || operation === 'bindings';
+  const result = await withManagement(address, options, (client) => (listing ? client.requestAll(operation, request, options.timeoutMs) : client.request<unknown>(operation, request, options.timeoutMs)));
   if (values.json || !Array.isArray(result)) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } else {

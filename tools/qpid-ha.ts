@@ -14,7 +14,9 @@ commands:
   query                                            the broker's HA settings and store position
   ping                                             exit 0 if the broker answers
   promote [--force]                                (with --cluster-manager) make this broker primary
-  replicate ORIGINAL QUEUE                         make QUEUE on this broker a replica of QUEUE at ORIGINAL (a URL)
+  replicate ORIGINAL QUEUE [--force]               make QUEUE on this broker a replica of QUEUE at ORIGINAL (a URL);
+                                                   refused if QUEUE holds messages or ORIGINAL cannot be reached or
+                                                   has no such queue, unless --force (which replaces them)
   replication                                      the replica queues here and the replicas following this broker
 options:
   -b, --broker ADDR     broker address (default 127.0.0.1:5672)
@@ -114,8 +116,10 @@ runTool('qpid-ha', async () => {
     case 'replicate': {
       const [, source, queue] = positionals;
       if (!source || !queue) throw new UsageError('usage: qpid-ha -b REPLICA replicate ORIGINAL QUEUE');
-      const result = await managementRequest(address, 'replicate', { source, queue }, options);
-      process.stdout.write(`${values.json ? JSON.stringify(result) : `${queue} replicates ${source}`}\n`);
+      // The broker waits up to 15 s for the original's first snapshot before it answers.
+      const result = await managementRequest<{ state: string; removed: number }>(address, 'replicate', { source, queue, force: values.force }, { ...options, timeoutMs: Math.max(timeoutMs, 30_000) });
+      const note = result.state === 'following' ? `removed ${result.removed} messages` : `${result.state}; the broker logs how it ends`;
+      process.stdout.write(`${values.json ? JSON.stringify(result) : `${queue} replicates ${source} (${note})`}\n`);
       return 0;
     }
     case 'replication': {

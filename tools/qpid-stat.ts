@@ -23,7 +23,8 @@ runTool('qpid-stat', async () => {
   const operation = values.queues ? 'queues' : values.exchanges ? 'exchanges' : 'stats';
   const address = brokerAddress(values.broker);
   const timeoutMs = parseTimeoutMs(values.timeout, 10_000);
-  const result = await withManagement(address, { admin: values['ha-admin'], timeoutMs }, (client) => client.request<unknown>(operation, {}, timeoutMs));
+  // Queues and exchanges come a page at a time: ask for every page.
+  const result = await withManagement(address, { admin: values['ha-admin'], timeoutMs }, (client) => (operation === 'stats' ? client.request<unknown>(operation, {}, timeoutMs) : client.requestAll(operation, {}, timeoutMs)));
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;

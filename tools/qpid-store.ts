@@ -27,9 +27,13 @@ import {
   type InspectAnswer,
   type InspectRequest,
   type LmdbStore,
+  type LogListing,
+  type MessageListing,
   type StoreSummary,
+  type SummaryList,
 } from '../store/index.js';
-import { ManagementError, managementRequest } from '../src/management/client.js';
+import { PAGE_ROWS_MAX } from '../src/core/paging.js';
+import { ManagementClient, ManagementError } from '../src/management/client.js';
 import { ENDPOINT_FILE, readEndpoint } from '../src/management/endpoint.js';
 import { intOption, parseOptions, requiredString, runMain, stringOption, UsageError, type OptionValues } from './lib/args.js';
 
@@ -153,7 +157,7 @@ async function inspect(argv: readonly string[]): Promise<number> {
       : queue !== undefined
         ? { view: 'queue', queue }
         : { view: 'summary' };
-  const answer = await ask(dataDir, request, json);
+  const answer = await withSource(dataDir, json, (ask) => collect(ask, request));
   switch (answer.view) {
     case 'log': {
       if (json) printJson({ dataDir, from: answer.from, entries: answer.entries });
@@ -187,7 +191,8 @@ async function inspect(argv: readonly string[]): Promise<number> {
       return messages.some((m) => m.problem) ? 1 : 0;
     }
     case 'summary': {
-      const { view: _view, ...summary } = answer;
+      // collect() has followed every cursor: what is printed is complete.
+      const { view: _view, queuesNext: _queues, exchangesNext: _exchanges, bindingsNext: _bindings, ...summary } = answer;
       if (json) printJson({ dataDir, ...summary });
       else printSummary(dataDir, summary);
       return 0;
@@ -205,24 +210,30 @@ async function verify(argv: readonly string[]): Promise<number> {
   }
   const dataDir = requiredString(values, 'data-dir');
   const json = values['json'] === true;
-  const answer = await ask(dataDir, { view: 'verify' }, json);
+  const answer = await withSource(dataDir, json, (ask) => ask({ view: 'verify' }));
   if (answer.view !== 'verify') throw new Error(`unexpected answer ${answer.view}`);
   const found = answer.violations;
-  if (json) printJson({ dataDir, ok: found.length === 0, violations: found });
-  else if (found.length === 0) out(`store at ${join(dataDir, 'store')} is sound`);
+  // The answer lists at most VIOLATIONS_SHOWN_MAX of them; the count is of all.
+  const count = answer.violationCount ?? found.length;
+  if (json) printJson({ dataDir, ok: count === 0, violations: found, ...(count > found.length ? { violationCount: count } : {}) });
+  else if (count === 0) out(`store at ${join(dataDir, 'store')} is sound`);
   else {
-    out(`store at ${join(dataDir, 'store')} has ${found.length} violation${found.length === 1 ? '' : 's'}:`);
+    out(`store at ${join(dataDir, 'store')} has ${count} violation${count === 1 ? '' : 's'}:`);
     for (const v of found) out(`  ${v.code}: ${v.message}`);
+    if (count > found.length) out(`  ... and ${count - found.length} more`);
   }
-  return found.length === 0 ? 0 : 1;
+  return count === 0 ? 0 : 1;
 }
 
-/** Answers a request from the store itself when no process holds it, and otherwise asks the
- * broker that holds it: opening a live LMDB environment from a second process can lose the
- * writer's records or crash it (store/README.md, "Reading a live store"). */
-async function ask(dataDir: string, request: InspectRequest, json: boolean): Promise<InspectAnswer> {
+type Ask = (request: InspectRequest) => Promise<InspectAnswer>;
+
+/** Runs `work` with a way to ask the store questions: the store itself when no process holds
+ * it, and otherwise the broker that holds it (opening a live LMDB environment from a second
+ * process can lose the writer's records or crash it: store/README.md, "Reading a live store").
+ * One open, or one connection, serves every page the tool asks for. */
+async function withSource<T>(dataDir: string, json: boolean, work: (ask: Ask) => Promise<T>): Promise<T> {
   const holder = liveLockHolder(dataDir);
-  if (holder !== null) return askBroker(dataDir, holder, request, json);
+  if (holder !== null) return withBroker(dataDir, holder, json, work);
   // Hold the data dir's lock while reading, so that a broker starting meanwhile fails with
   // STORE_LOCKED (naming our pid) instead of writing beside us. A data dir we may not write
   // (a copy on read-only media) is read without it: no broker can start there either.
@@ -231,49 +242,57 @@ async function ask(dataDir: string, request: InspectRequest, json: boolean): Pro
     lock = lockDataDir(dataDir, silentLogger);
   } catch (err) {
     // A broker took the lock since we looked (or its holder just exited): start over.
-    if (isStoreError(err, 'STORE_LOCKED')) return ask(dataDir, request, json);
+    if (isStoreError(err, 'STORE_LOCKED')) return withSource(dataDir, json, work);
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' && !existsSync(dataDir)) throw new ToolFailure(`STORE_NOT_FOUND: no store at ${join(dataDir, 'store')}`);
     if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
   }
   try {
-    return await answerLocally(dataDir, request, json);
+    return await withLocalStore(dataDir, json, work);
   } finally {
     lock?.release();
   }
 }
 
-async function answerLocally(dataDir: string, request: InspectRequest, json: boolean): Promise<InspectAnswer> {
+async function withLocalStore<T>(dataDir: string, json: boolean, work: (ask: Ask) => Promise<T>): Promise<T> {
   const where = join(dataDir, 'store');
   let store: LmdbStore;
   try {
     store = openLmdbStore({ dataDir, readOnly: true });
   } catch (err) {
     // A store that cannot be opened because it is corrupt or newer is what verify reports.
-    if (request.view === 'verify' && (isStoreError(err, 'STORE_CORRUPT') || isStoreError(err, 'STORE_NEWER_FORMAT'))) {
-      return { view: 'verify', ok: false, violations: [{ code: 'open-failed', message: `${err.code}: ${err.message}` }] };
+    if (isStoreError(err, 'STORE_CORRUPT') || isStoreError(err, 'STORE_NEWER_FORMAT')) {
+      const failure = err;
+      return work(async (request) => {
+        if (request.view === 'verify') return { view: 'verify', ok: false, violations: [{ code: 'open-failed', message: `${failure.code}: ${failure.message}` }], violationCount: 1 };
+        throw new ToolFailure(`${failure.code}: ${failure.message}`);
+      });
     }
     if (isStoreError(err)) throw new ToolFailure(`${err.code}: ${err.message}`);
     throw err;
   }
   const started = Date.now();
   try {
-    return await answerInspect(store, request, {
-      where,
-      verify: {
-        progressEvery: PROGRESS_EVERY,
-        onProgress: json ? undefined : (p) => process.stderr.write(`${TOOL}: verify ${p.phase}: ${n(p.done)} of ${n(p.total)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
-      },
+    return await work(async (request) => {
+      try {
+        return await answerInspect(store, request, {
+          where,
+          verify: {
+            progressEvery: PROGRESS_EVERY,
+            onProgress: json ? undefined : (p) => process.stderr.write(`${TOOL}: verify ${p.phase}: ${n(p.done)} of ${n(p.total)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
+          },
+        });
+      } catch (err) {
+        if (err instanceof NoSuchQueueError) throw new ToolFailure(err.message);
+        throw err;
+      }
     });
-  } catch (err) {
-    if (err instanceof NoSuchQueueError) throw new ToolFailure(err.message);
-    throw err;
   } finally {
     await store.close();
   }
 }
 
-async function askBroker(dataDir: string, holder: number, request: InspectRequest, json: boolean): Promise<InspectAnswer> {
+async function withBroker<T>(dataDir: string, holder: number, json: boolean, work: (ask: Ask) => Promise<T>): Promise<T> {
   const storeDir = join(dataDir, 'store');
   const endpoint = readEndpoint(dataDir);
   if (!endpoint || endpoint.pid !== holder) {
@@ -283,11 +302,76 @@ async function askBroker(dataDir: string, holder: number, request: InspectReques
     );
   }
   if (!json) process.stderr.write(`${TOOL}: the store is open in broker ${endpoint.name} (pid ${holder}); asking it at ${endpoint.host}:${endpoint.port}\n`);
+  const failed = (err: unknown): ToolFailure => {
+    if (err instanceof ManagementError && err.code === 'NOT_FOUND') return new ToolFailure(err.message);
+    return new ToolFailure(`cannot ask broker ${endpoint.name} (pid ${holder}, ${endpoint.host}:${endpoint.port}) about its store: ${(err as Error).message}`);
+  };
+  let client: ManagementClient;
   try {
-    return await managementRequest<InspectAnswer>({ transport: 'tcp', host: endpoint.host, port: endpoint.port }, 'store-inspect', { ...request }, { admin: true, timeoutMs: 60_000 });
+    client = await ManagementClient.connect({ transport: 'tcp', host: endpoint.host, port: endpoint.port }, { admin: true, timeoutMs: 60_000 });
   } catch (err) {
-    if (err instanceof ManagementError && err.code === 'NOT_FOUND') throw new ToolFailure(err.message);
-    throw new ToolFailure(`cannot ask broker ${endpoint.name} (pid ${holder}, ${endpoint.host}:${endpoint.port}) about its store: ${(err as Error).message}`);
+    throw failed(err);
+  }
+  try {
+    return await work((request) => client.request<InspectAnswer>('store-inspect', { ...request }).catch((err: unknown) => Promise.reject(failed(err))));
+  } finally {
+    client.close();
+  }
+}
+
+/** Asks for `request` and, page by page, for whatever of it did not fit in one answer (every
+ * answer is bounded: src/core/paging.ts), so that the tool prints everything it was asked for. */
+async function collect(ask: Ask, request: InspectRequest): Promise<InspectAnswer> {
+  switch (request.view) {
+    case 'summary': {
+      const first = await ask(request);
+      if (first.view !== 'summary') return first;
+      const rest = async <L extends SummaryList>(list: L, head: readonly unknown[], cursor: string | null): Promise<unknown[]> => {
+        const items = [...head];
+        for (let after = cursor; after !== null; ) {
+          const page = await ask({ view: list, after, limit: PAGE_ROWS_MAX });
+          if (page.view !== list) throw new Error(`unexpected answer ${page.view}`);
+          items.push(...page.items);
+          after = page.next;
+        }
+        return items;
+      };
+      return {
+        ...first,
+        queues: (await rest('queues', first.queues, first.queuesNext)) as typeof first.queues,
+        exchanges: (await rest('exchanges', first.exchanges, first.exchangesNext)) as typeof first.exchanges,
+        bindings: (await rest('bindings', first.bindings, first.bindingsNext)) as typeof first.bindings,
+        queuesNext: null,
+        exchangesNext: null,
+        bindingsNext: null,
+      };
+    }
+    case 'messages': {
+      let answer: Extract<InspectAnswer, { view: 'messages' }> | null = null;
+      const messages: MessageListing[] = [];
+      for (let after: number | null = request.after; after !== null && messages.length < request.limit; ) {
+        const page = await ask({ ...request, after, limit: Math.min(PAGE_ROWS_MAX, request.limit - messages.length) });
+        if (page.view !== 'messages') throw new Error(`unexpected answer ${page.view}`);
+        answer = page;
+        messages.push(...page.messages);
+        after = page.next;
+      }
+      return { ...(answer as Extract<InspectAnswer, { view: 'messages' }>), messages, next: null };
+    }
+    case 'log': {
+      let answer: Extract<InspectAnswer, { view: 'log' }> | null = null;
+      const entries: LogListing[] = [];
+      for (let from: number | null | undefined = request.from; from !== null && entries.length < request.limit; ) {
+        const page = await ask({ view: 'log', ...(from === undefined ? {} : { from }), limit: Math.min(PAGE_ROWS_MAX, request.limit - entries.length) });
+        if (page.view !== 'log') throw new Error(`unexpected answer ${page.view}`);
+        answer ??= page;
+        entries.push(...page.entries);
+        from = page.next;
+      }
+      return { ...(answer as Extract<InspectAnswer, { view: 'log' }>), entries, next: null };
+    }
+    default:
+      return ask(request);
   }
 }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // qpidd: the broker's main. Parses the configuration (exit 2 on a bad option or config line),
-// starts the broker (exit 1 if the data dir is locked, corrupt or of a newer format), and on
-// SIGTERM/SIGINT stops accepting, finishes in-flight commits and settles what is durable, drops
-// client sockets with no close frame (as qpidd does, so that clients reconnect) and exits 0.
+// starts the broker (exit 2 if an option cannot be honoured on this machine, naming it; exit 1 if
+// the data dir is locked, corrupt or of a newer format), and on SIGTERM/SIGINT stops accepting,
+// finishes in-flight commits and settles what is durable, drops client sockets with no close
+// frame (as qpidd does, so that clients reconnect) and exits 0.
 import { homedir } from 'node:os';
 import { isConfigError, loadConfig, redactConfig } from '../src/config/index.js';
 import { startBroker } from '../src/runtime.js';
@@ -39,6 +40,12 @@ async function main(): Promise<number> {
   try {
     broker = await startBroker(config);
   } catch (err) {
+    // An option the machine cannot honour (a data dir that cannot hold a store, an address not
+    // on this machine, a map larger than the disk): the operator's to fix, like a bad value.
+    if (isConfigError(err)) {
+      process.stderr.write(`qpidd: ${err.message}\n`);
+      return 2;
+    }
     const code = (err as { code?: string })?.code;
     process.stderr.write(`qpidd: ${(err as Error)?.message ?? String(err)}${code ? ` [${code}]` : ''}\n`);
     return 1;

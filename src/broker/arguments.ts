@@ -59,8 +59,16 @@ export function parseExchangeArguments(args: Arguments): { replicate: ReplicateL
   return { replicate: parsed.data['qpid.replicate'] ?? null };
 }
 
+/** The most a queue's, exchange's or binding's arguments may take, as JSON: they are kept in
+ * memory and in the store, and shown in every listing row of their node, so that a row (and so
+ * a page of rows) stays bounded (issue 19). */
+export const ARGUMENTS_BYTES_MAX = 64 * 1024;
+
 /** Keeps only values the store can hold (AMQP simple types); anything else is refused by name. */
 export function toStoredArguments(input: Record<string, unknown>, what: string): Arguments {
+  // AMQP longs may arrive as bigints, which JSON.stringify refuses.
+  const bytes = Buffer.byteLength(JSON.stringify(input, (_key, value: unknown) => (typeof value === 'bigint' ? Number(value) : value)) ?? '', 'utf8');
+  if (bytes > ARGUMENTS_BYTES_MAX) throw new BrokerError('INVALID_ARGUMENT', `${what} arguments take ${bytes} bytes; at most ${ARGUMENTS_BYTES_MAX} are allowed`);
   const out: Record<string, ArgValue> = {};
   for (const [key, value] of Object.entries(input)) {
     if (value === null || typeof value === 'string' || typeof value === 'boolean') out[key] = value;

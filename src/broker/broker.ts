@@ -933,14 +933,17 @@ export class Broker {
 
   // ---------------------------------------------------------------- replica queues
 
-  /** Empties a replica queue before it is refilled from its original's snapshot. */
-  replicaClear(queueName: string): void {
+  /** Empties a replica queue before it is refilled from its original's snapshot; returns how
+   * many messages it removed. */
+  replicaClear(queueName: string): number {
     const queue = this.queueMap.get(queueName);
-    if (!queue) return;
+    if (!queue) return 0;
     const records: StoreRecord[] = [];
+    const removed = queue.count;
     this.ensurePaged(queue);
     for (const entry of [...queue.liveEntries()]) this.removeEntry(entry, 'purged', records);
     if (records.length > 0) this.journal(records);
+    return removed;
   }
 
   /** Places a message copied from an original queue (reference §1.13) on the replica queue;

@@ -10,7 +10,9 @@ export type ConfigErrorKind =
   | 'UNEXPECTED_ARGUMENT' // a positional argument: qpidd takes none
   | 'BAD_LINE' // a config-file line that is not key=value
   | 'UNREADABLE_FILE' // the config file could not be read
-  | 'RELATION'; // options that are each valid but contradict one another
+  | 'RELATION' // options that are each valid but contradict one another
+  | 'UNUSABLE_VALUE'; // valid, but this machine cannot honour it (found at startup: an address
+//                       not on this machine, a data dir that cannot hold a store, a map > disk)
 
 /** Where a value came from; relation errors and `sources` use it to tell the operator what to fix. */
 export type ConfigSource =

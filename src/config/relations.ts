@@ -36,16 +36,6 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
-    options: ['link-maintenance-interval'],
-    check: (c) =>
-      c.ha.linkMaintenanceIntervalMs > 0 ? null : 'link-maintenance-interval must be greater than 0: backups would re-check their link to the primary in a busy loop',
-  },
-  {
-    options: ['link-heartbeat-interval'],
-    check: (c) =>
-      c.ha.linkHeartbeatIntervalMs > 0 ? null : 'link-heartbeat-interval must be greater than 0: the primary would drop every backup as soon as it connected',
-  },
-  {
     options: ['ha-password', 'ha-username'],
     check: (c) => (c.ha.password !== null && c.ha.username === null ? 'ha-password is set but ha-username is not: the password would never be used' : null),
   },

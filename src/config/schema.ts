@@ -35,8 +35,6 @@ export interface UrlValue {
 // setTimeout fires at once for delays above 2^31-1 ms, so a longer interval would turn into a
 // busy loop; refuse it here rather than discover it in the timer.
 export const TIMER_MS_MAX = 2 ** 31 - 1;
-const INT32_MAX = 2 ** 31 - 1;
-const UINT32_MAX = 2 ** 32 - 1;
 
 function integer(min: number, max: number): z.ZodType<number, string> {
   const expected = `expected an integer ${min}-${max}`;
@@ -57,15 +55,20 @@ function fromParsed<T>(parse: (text: string) => Parsed<T>): z.ZodType<T, string>
   });
 }
 
-function bytes(minBytes: number): z.ZodType<number, string> {
-  return fromParsed(tryParseBytes).refine(
+function bytes(minBytes: number, max?: { readonly bytes: number; readonly why: string }): z.ZodType<number, string> {
+  const atLeast = fromParsed(tryParseBytes).refine(
     (n) => n >= minBytes,
     `expected at least ${formatBytes(minBytes)}${minBytes >= 1024 ? ` (${minBytes} bytes)` : ''}`,
   );
+  if (!max) return atLeast;
+  return atLeast.refine((n) => n <= max.bytes, `expected at most ${formatBytes(max.bytes)} (${max.bytes} bytes): ${max.why}`);
 }
 
-function seconds(): z.ZodType<number, string> {
-  return fromParsed(tryParseSeconds).refine((ms) => ms <= TIMER_MS_MAX, 'expected at most 2147483.647s (timers cannot wait longer)');
+/** A duration in milliseconds; `floor` refuses values too short to work (with the reason). */
+function seconds(floor?: { readonly ms: number; readonly why: string }): z.ZodType<number, string> {
+  const bounded = fromParsed(tryParseSeconds).refine((ms) => ms <= TIMER_MS_MAX, 'expected at most 2147483.647s (timers cannot wait longer)');
+  if (!floor) return bounded;
+  return bounded.refine((ms) => ms >= floor.ms, `expected at least ${floor.ms / 1000}s (${floor.ms} ms): ${floor.why}`);
 }
 
 function yesNo(): z.ZodType<boolean, string> {
@@ -84,22 +87,54 @@ function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.Zod
     .refine((v): v is T[number] => (values as readonly string[]).includes(v), expected) as unknown as z.ZodType<T[number], string>;
 }
 
-function nonEmpty(what: string): z.ZodType<string, string> {
-  return z.string().regex(/^[^\0\r\n]+$/, `expected ${what} (non-empty, one line)`);
+/** One non-empty line of at most `maxBytes` bytes of UTF-8 (the reason says why that much). */
+function nonEmpty(what: string, maxBytes: number, why: string): z.ZodType<string, string> {
+  return z
+    .string()
+    .regex(/^[^\0\r\n]+$/, `expected ${what} (non-empty, one line)`)
+    .refine((text) => Buffer.byteLength(text, 'utf8') <= maxBytes, `expected ${what} of at most ${maxBytes} bytes: ${why}`);
 }
 
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
+
+// Bounds the machine can honour (issue 19: every option has one). Why each, in sentences:
+// - A DNS name is at most 253 characters (RFC 1035 §2.3.4); a path at most PATH_MAX (4096 with
+//   its NUL) on Linux, or every open of it fails.
+// - The broker's name goes into every log line and every replication join: a 5 MB name was
+//   copied into each. 255 bytes is what a host name label set allows, and plenty.
+// - The LMDB map is reserved as virtual address space when the store opens: lmdb-js crashed the
+//   process (SIGSEGV) at 64 TiB on x86-64, whose user space is 128 TiB. 16 TiB leaves room for
+//   the rest of the process; the disk and `ulimit -v` are checked at startup (host-limits.ts).
+const HOST_NAME_BYTES_MAX = 253;
+const PATH_BYTES_MAX = 4095;
+const URL_BYTES_MAX = 4096;
+export const BROKER_NAME_BYTES_MAX = 255;
+const USER_NAME_BYTES_MAX = 255;
+const PASSWORD_BYTES_MAX = 1024;
+export const STORE_MAP_SIZE_BYTES_MAX = 16 * 1024 ** 4;
+/** Heartbeats and link checks more frequent than this cannot be kept under load: a 1 ms
+ * heartbeat dropped every backup at once, and nothing worked. */
+export const INTERVAL_MS_MIN = 100;
+// Linux's default ceiling on open files per process (fs.nr_open): more connections than that
+// can never be open.
+const CONNECTIONS_MAX = 1024 * 1024;
+// Each unsettled delivery, and each whole message, is held in memory.
+const UNSETTLED_MAX = 1_000_000;
+const MESSAGE_BYTES_MAX = 1024 ** 3;
+// A connection buffers a whole frame before it is decoded.
+const FRAME_BYTES_MAX = 16 * 1024 ** 2;
 
 function host(): z.ZodType<string, string> {
   return z
     .string()
     .trim()
     .transform((text) => (text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text))
-    .refine((text) => isIP(text) !== 0 || HOST_NAME.test(text), 'expected an IP address or host name to listen on');
+    .refine((text) => text.length <= HOST_NAME_BYTES_MAX && (isIP(text) !== 0 || HOST_NAME.test(text)), 'expected an IP address or host name (at most 253 characters) to listen on');
 }
 
 function qpidUrl(): z.ZodType<UrlValue, string> {
   return fromParsed((text) => {
+    if (text.length > URL_BYTES_MAX) return { ok: false, reason: `expected a Qpid URL of at most ${URL_BYTES_MAX} characters, not ${text.length}` };
     try {
       return { ok: true, value: { url: parseQpidUrl(text), text: text.trim() } };
     } catch (err) {
@@ -146,7 +181,7 @@ export const OPTIONS = {
     defaultText: null,
     defaultNote: '<home>/.qpidd/data',
     computedDefault: true,
-    schema: nonEmpty('a directory path'),
+    schema: nonEmpty('a directory path', PATH_BYTES_MAX, 'longer paths cannot be opened (PATH_MAX)'),
   },
   port: {
     group: 'broker',
@@ -168,7 +203,7 @@ export const OPTIONS = {
     description: 'Read options from FILE (qpidd.conf: key=value lines); also QPIDD_CONFIG',
     defaultText: null,
     defaultNote: 'none',
-    schema: nonEmpty('a file path'),
+    schema: nonEmpty('a file path', PATH_BYTES_MAX, 'longer paths cannot be opened (PATH_MAX)'),
   },
   name: {
     group: 'broker',
@@ -177,7 +212,7 @@ export const OPTIONS = {
     defaultText: null,
     defaultNote: 'qpidd@<interface>:<port>',
     computedDefault: true,
-    schema: nonEmpty('a broker name'),
+    schema: nonEmpty('a broker name', BROKER_NAME_BYTES_MAX, 'the name is in every log line and replication message'),
   },
   'log-level': {
     group: 'broker',
@@ -198,7 +233,7 @@ export const OPTIONS = {
     valueForm: 'N',
     description: 'Maximum concurrent client connections',
     defaultText: '500',
-    schema: integer(1, INT32_MAX),
+    schema: integer(1, CONNECTIONS_MAX),
   },
   'default-queue-limit': {
     group: 'broker',
@@ -212,7 +247,7 @@ export const OPTIONS = {
     valueForm: 'BYTES',
     description: 'Largest message accepted from a producer',
     defaultText: '10485760',
-    schema: bytes(1),
+    schema: bytes(1, { bytes: MESSAGE_BYTES_MAX, why: 'a message is held whole in memory' }),
   },
   'store-sync': {
     group: 'broker',
@@ -233,7 +268,7 @@ export const OPTIONS = {
     valueForm: 'BYTES',
     description: 'LMDB map size: the most the store can ever hold',
     defaultText: '68719476736',
-    schema: bytes(1024 ** 2),
+    schema: bytes(1024 ** 2, { bytes: STORE_MAP_SIZE_BYTES_MAX, why: 'the map is reserved as address space when the store opens' }),
   },
   'http-port': {
     group: 'broker',
@@ -248,14 +283,14 @@ export const OPTIONS = {
     valueForm: 'N',
     description: 'Most unsettled deliveries per link',
     defaultText: '1000',
-    schema: integer(1, INT32_MAX),
+    schema: integer(1, UNSETTLED_MAX),
   },
   'max-frame-size': {
     group: 'broker',
     valueForm: 'N',
     description: 'Largest AMQP frame offered in open, in bytes',
     defaultText: '65536',
-    schema: integer(AMQP_MIN_MAX_FRAME_SIZE, UINT32_MAX),
+    schema: integer(AMQP_MIN_MAX_FRAME_SIZE, FRAME_BYTES_MAX),
   },
   'queue-patterns': {
     group: 'broker',
@@ -316,7 +351,7 @@ export const OPTIONS = {
     description: 'User the brokers authenticate as to one another',
     defaultText: null,
     defaultNote: 'none',
-    schema: nonEmpty('a user name'),
+    schema: nonEmpty('a user name', USER_NAME_BYTES_MAX, 'SASL user names are short'),
   },
   'ha-password': {
     group: 'ha',
@@ -325,7 +360,7 @@ export const OPTIONS = {
     defaultText: null,
     defaultNote: 'none',
     secret: true,
-    schema: nonEmpty('a password'),
+    schema: nonEmpty('a password', PASSWORD_BYTES_MAX, 'it is sent in one SASL frame'),
   },
   'ha-mechanism': {
     group: 'ha',
@@ -362,14 +397,14 @@ export const OPTIONS = {
     valueForm: 'SECONDS',
     description: 'How often a backup checks and re-opens its link to the primary',
     defaultText: '2',
-    schema: seconds(),
+    schema: seconds({ ms: INTERVAL_MS_MIN, why: 'backups would re-check their link to the primary in a busy loop' }),
   },
   'link-heartbeat-interval': {
     group: 'ha',
     valueForm: 'SECONDS',
     description: 'Heartbeat of replication links; a silent backup is dropped after twice this',
     defaultText: '120',
-    schema: seconds(),
+    schema: seconds({ ms: INTERVAL_MS_MIN, why: 'heartbeats that frequent are missed under any load, and every backup is dropped' }),
   },
 } as const satisfies Record<string, OptionSpec<unknown>>;
 

@@ -18,9 +18,14 @@ const HELP_FLAGS = new Set(['--help', '-h']);
 const VERSION_FLAGS = new Set(['--version', '-v']);
 const ENV_PREFIX = 'QPIDD_';
 
-/** How a value appears in a message: quoted, or hidden for secrets. */
+/** Longest value echoed in a message: a 5 MB --name must not come back 5 MB long. */
+const SHOWN_VALUE_CHARS_MAX = 80;
+
+/** How a value appears in a message: quoted (cut short when long), or hidden for secrets. */
 export function shownValue(name: OptionName, text: string): string {
-  return optionSpec(name).secret ? '"***"' : JSON.stringify(text);
+  if (optionSpec(name).secret) return '"***"';
+  if (text.length <= SHOWN_VALUE_CHARS_MAX) return JSON.stringify(text);
+  return `${JSON.stringify(text.slice(0, SHOWN_VALUE_CHARS_MAX))}... (${Buffer.byteLength(text, 'utf8')} bytes)`;
 }
 
 /** The BAD_VALUE error for a setting, worded for its source. */

@@ -48,6 +48,14 @@ export function parseSeconds(text: string): number {
 }
 
 /** The shortest exact BYTES spelling, for help text: 104857600 -> "100M", 1000 -> "1000". */
+/** A size for people reading a message: "252.0 GiB", "8.0 MiB", "512 bytes". */
+export function describeBytes(bytes: number): string {
+  for (const [unit, multiplier] of [['TiB', 1024 ** 4], ['GiB', 1024 ** 3], ['MiB', 1024 ** 2], ['KiB', 1024]] as const) {
+    if (bytes >= multiplier) return `${(bytes / multiplier).toFixed(1)} ${unit}`;
+  }
+  return `${bytes} bytes`;
+}
+
 export function formatBytes(bytes: number): string {
   for (const suffix of ['G', 'M', 'K'] as const) {
     const multiplier = BYTE_MULTIPLIERS[suffix] as number;

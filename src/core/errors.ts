@@ -25,6 +25,10 @@ export const BROKER_ERRORS = {
   SHUTTING_DOWN: { condition: 'amqp:connection:forced', meaning: 'the broker is stopping (admin and replication connections; client sockets are dropped)' },
   BAD_CONFIG: { condition: 'amqp:invalid-field', meaning: 'a bad option or config line (exit code 2 at startup)' },
   BAD_URL: { condition: 'amqp:invalid-field', meaning: 'a Qpid URL does not follow the grammar (the message names the part)' },
+  REPLICA_NOT_EMPTY: { condition: 'amqp:precondition-failed', meaning: 'replicate into a queue that holds messages, which the original\'s would replace (--force replaces them)' },
+  REPLICA_SOURCE_UNREACHABLE: { condition: 'amqp:precondition-failed', meaning: 'replicate from a broker that cannot be reached; nothing was changed (--force keeps trying)' },
+  RESPONSE_TOO_LARGE: { condition: 'amqp:resource-limit-exceeded', meaning: 'a management answer would exceed 4 MiB; listings are paged (after, limit): ask for a smaller page' },
+  REPLICA_SOURCE_NO_QUEUE: { condition: 'amqp:not-found', meaning: 'replicate from a broker that has no durable or replicated queue of that name; nothing was changed' },
   INTERNAL: { condition: 'amqp:internal-error', meaning: 'a bug; the broker logs it' },
 } as const satisfies Record<string, ErrorInfo>;
 

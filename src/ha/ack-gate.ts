@@ -15,6 +15,9 @@ import { assert } from '../core/assert.js';
 
 export type HoldKey = number;
 
+/** The LSN of a hold whose commit failed (rolledBack): no durability or confirmation reaches it. */
+const ROLLED_BACK = Number.POSITIVE_INFINITY;
+
 export interface HoldSpec {
   /** LSN of the commit holding the change, or null if nothing was journaled. */
   readonly lsn: number | null;
@@ -27,7 +30,9 @@ export interface HoldSpec {
   readonly messageId: number;
 }
 
-interface Hold extends HoldSpec {
+interface Hold extends Omit<HoldSpec, 'lsn'> {
+  /** ROLLED_BACK once its commit failed. */
+  lsn: number | null;
   readonly key: HoldKey;
   done: boolean;
 }
@@ -94,6 +99,25 @@ export class AckGate {
   cancel(key: HoldKey): void {
     const hold = this.byKey.get(key);
     if (hold) this.finish(hold);
+  }
+
+  /** A failed commit gave its LSNs back to the store (store.onRollback): nothing above
+   * `lastLsn` was committed, and those LSNs will be assigned to new commits. The holds on them
+   * leave the LSN order here, before any hold on a reused LSN arrives, so that neither meets the
+   * other: a failed hold is never released by a later commit's durability or confirmation, and
+   * the order assertion keeps guarding real bugs. The failed holds stay known by key and
+   * message until their owner fails them (Settlements.messageFailed, or the config change's
+   * ticket) or cancels them. */
+  rolledBack(lastLsn: number): void {
+    assert(lastLsn >= this.durableLsn, `ack gate: rollback to LSN ${lastLsn}, below the durable LSN ${this.durableLsn}`);
+    // Done holds go too (those before the head included): the order check looks at the last.
+    while (this.ordered.length > 0) {
+      const last = this.ordered[this.ordered.length - 1] as Hold;
+      if ((last.lsn as number) <= lastLsn) break;
+      this.ordered.pop();
+      if (!last.done) last.lsn = ROLLED_BACK;
+    }
+    if (this.orderedHead > this.ordered.length) this.orderedHead = this.ordered.length;
   }
 
   /** Local commits up to `lsn` are durable. */

@@ -4,7 +4,6 @@
 // promotes itself); as primary it recovers the messaging model from its store, ships its log
 // to the backups, and settles producers through the ack gate.
 
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
@@ -18,12 +17,10 @@ import { formatAddress, parseQpidUrl, type QpidAddress } from '../core/qpid-url.
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
 import type { MemberInfo } from './messages.js';
 import { PrimaryReplicator } from './primary.js';
-import { QueueReplica } from './queue-replica.js';
+import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
 import { RheaReplicationConnector } from './transport.js';
-
-const rheaMessage = createRequire(import.meta.url)('rhea/lib/message.js') as { decode(buffer: Buffer): Record<string, unknown> };
 
 export interface HaStatus {
   readonly name: string;
@@ -241,8 +238,10 @@ export class HaNode {
   private readonly replicas = new Map<string, QueueReplica>();
 
   /** Makes `queue` a replica of the queue of the same name at `source` (a Qpid URL): reference
-   * §1.13, `qpid-ha replicate` and `qpid-config add queue --start-replica`. */
-  startReplica(queue: string, source: string): void {
+   * §1.13, `qpid-ha replicate` ('strict', or 'force' with --force) and `qpid-config add queue
+   * --start-replica` and restarts ('resume'). The replica's firstSync says how its first
+   * snapshot went; nothing local changes before it (queue-replica.ts). */
+  startReplica(queue: string, source: string, mode: ReplicaMode): QueueReplica {
     const service = this.service_;
     if (!service) throw new BrokerError('NOT_ALLOWED', `replicate: ${this.deps.config.name} is ${this.haState} and does not serve queues`);
     if (!this.queueReplication) throw new BrokerError('NOT_ALLOWED', 'replicate: queue replication is off (--ha-queue-replication yes, or an HA cluster)');
@@ -263,10 +262,15 @@ export class HaNode {
       queue,
       source: url.addresses,
       retryIntervalMs: this.deps.config.ha.linkMaintenanceIntervalMs,
+      mode,
     });
     this.replicas.set(queue, replica);
+    void replica.firstSync.then((outcome) => {
+      if (outcome.kind === 'refused' && this.replicas.get(queue) === replica) this.replicas.delete(queue);
+    });
     replica.start();
-    this.deps.logger.info({ queue, source }, 'replica queue started');
+    this.deps.logger.info({ queue, source, mode }, 'replica queue started');
+    return replica;
   }
 
   /** Replica queues this broker keeps, and the queues other brokers replicate from it. */
@@ -318,7 +322,7 @@ export class HaNode {
     if (this.queueReplication) {
       for (const queue of broker.queues) {
         const source = queue.settings.arguments['qpid.replica-source'];
-        if (typeof source === 'string') this.startReplica(queue.name, source);
+        if (typeof source === 'string') this.startReplica(queue.name, source, 'resume');
       }
     }
     return service;
@@ -347,18 +351,10 @@ export class HaNode {
     };
   }
 
-  /** What this broker's store holds, from its tables: works on backups too, which keep no
-   * in-memory queues (qpid-ha query, tests comparing a backup with its primary). */
-  storeSummary(): { lastLsn: number; epoch: number; queues: { name: string; count: number; bytes: number; durable: boolean; arguments: Record<string, unknown> }[]; exchanges: { name: string; type: string }[]; bindings: { exchange: string; queue: string; key: string }[] } {
-    const store = this.deps.store;
-    const meta = store.meta();
-    return {
-      lastLsn: meta.lastLsn,
-      epoch: meta.epoch,
-      queues: store.queues().map((q) => ({ name: q.declare.queue, count: q.count, bytes: q.bytes, durable: q.declare.durable, arguments: { ...q.declare.arguments } })),
-      exchanges: store.exchanges().map((e) => ({ name: e.exchange, type: e.type })),
-      bindings: store.bindings().map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.key })),
-    };
+  /** This broker's store, for the management listings of what it holds (they work on backups
+   * too, which keep no in-memory queues). */
+  store(): Store {
+    return this.deps.store;
   }
 
   /** `qpid-store` pointed at this broker's data dir: the tool asks here instead of opening the
@@ -375,23 +371,6 @@ export class HaNode {
       if (err instanceof NoSuchQueueError) throw new BrokerError('NOT_FOUND', err.message);
       throw err;
     }
-  }
-
-  /** The messages a queue holds in this broker's store, oldest first, with their decoded
-   * bodies (for operators and tests looking inside a backup). */
-  storeMessages(queue: string, limit: number): { position: number; messageId: number; size: number; persistent: boolean; body: unknown }[] {
-    const store = this.deps.store;
-    return store.readQueue(queue, 0, limit).map((entry) => {
-      const bytes = store.readMessage(entry.messageId);
-      let body: unknown = null;
-      try {
-        body = bytes ? rheaMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))['body'] : null;
-      } catch {
-        body = '(undecodable)';
-      }
-      if (Buffer.isBuffer(body)) body = body.toString('utf8');
-      return { position: entry.position, messageId: entry.messageId, size: entry.size, persistent: entry.persistent, body };
-    });
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */

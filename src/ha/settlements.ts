@@ -20,17 +20,23 @@ export class Settlements {
   private readonly logger: Logger;
 
   private readonly unsubscribe: () => void;
+  private readonly unsubscribeRollback: () => void;
 
   constructor(options: { open: boolean; logger: Logger; store: Store }) {
     this.gate = new AckGate({ open: options.open });
     this.logger = options.logger;
     // One durability signal per group commit, instead of a promise per held delivery.
     this.unsubscribe = options.store.onDurable((lsn) => this.release(this.gate.durable(lsn)));
+    // A failed commit's LSNs are reused (store contract): the gate forgets them first, or a
+    // hold on a reused LSN would arrive behind the failed ones (issue 19: on a full disk the
+    // broker died on "ack gate: hold LSN 1002 after 2001").
+    this.unsubscribeRollback = options.store.onRollback((lsn) => this.gate.rolledBack(lsn));
   }
 
   /** Stops following the store (the service is being torn down). */
   close(): void {
     this.unsubscribe();
+    this.unsubscribeRollback();
   }
 
   get pending(): number {

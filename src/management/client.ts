@@ -114,6 +114,23 @@ export class ManagementClient {
     });
   }
 
+  /** Every row of a paged listing (queues, exchanges, bindings, store-*): asks page after page,
+   * passing each answer's `next` back as `after`, until there is none. */
+  async requestAll<T = Record<string, unknown>>(operation: string, args: Record<string, unknown> = {}, timeoutMs = this.timeoutMs): Promise<T[]> {
+    const items: T[] = [];
+    let after: string | number | undefined;
+    for (let pages = 0; ; pages++) {
+      // A broker that never says "no more" must not keep a tool asking forever.
+      if (pages >= PAGES_MAX) throw new ManagementError(0, 'TOO_MANY_PAGES', `${operation}: more than ${PAGES_MAX} pages`);
+      const page = await this.request<{ items?: unknown; next?: string | number | null }>(operation, after === undefined ? args : { ...args, after }, timeoutMs);
+      if (!page || !Array.isArray(page.items)) throw new ManagementError(0, 'NOT_PAGED', `${operation}: the answer is not a page ({ items, next })`);
+      items.push(...(page.items as T[]));
+      if (page.next === null || page.next === undefined) return items;
+      if (page.next === after) throw new ManagementError(0, 'NOT_PAGED', `${operation}: the page after ${String(after)} points at itself`);
+      after = page.next;
+    }
+  }
+
   close(): void {
     for (const waiter of this.pending.values()) clearTimeout(waiter.timer);
     this.pending.clear();
@@ -124,6 +141,19 @@ export class ManagementClient {
     }
     const socket = (this.connection as unknown as { socket?: { destroy(): void } }).socket;
     setTimeout(() => socket?.destroy(), 100).unref();
+  }
+}
+
+/** Pages a tool follows at most for one listing (10^8 rows at the default page size). */
+const PAGES_MAX = 100_000;
+
+/** Every row of a paged listing, on a fresh connection. */
+export async function managementRequestAll<T = Record<string, unknown>>(address: QpidAddress, operation: string, args: Record<string, unknown> = {}, options: ManagementClientOptions = {}): Promise<T[]> {
+  const client = await ManagementClient.connect(address, options);
+  try {
+    return await client.requestAll<T>(operation, args);
+  } finally {
+    client.close();
   }
 }
 

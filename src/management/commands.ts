@@ -1,16 +1,51 @@
 // The management command set (DESIGN.md §7): one implementation, reached over AMQP
 // ($management, node.ts) by the tools and over HTTP (http.ts) by operators. Arguments are
 // validated with zod; failures are BrokerErrors with stable codes. Configuration changes
-// complete only when the ack gate releases them: every ready backup has them (issue 4).
+// complete only when the ack gate releases them: every ready backup has them (issue 4). A
+// command that removes messages says how many, and logs who asked (issue 19).
 
 import { z } from 'zod';
 import { toStoredArguments } from '../broker/arguments.js';
 import type { ConfigChange } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { MessagingService } from '../amqp/server.js';
+import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
+import type { FirstSync } from '../ha/queue-replica.js';
+import { PAGE_ROWS_MAX } from '../core/paging.js';
+import {
+  bindingsPage,
+  exchangesPage,
+  NamePage,
+  queuesPage,
+  storeBindingsPage,
+  storeExchangesPage,
+  StoreMessagesPage,
+  storeMessagesPage,
+  storeQueuesPage,
+  storeSummary,
+} from './listings.js';
 
 export type ManagementResult = Record<string, unknown> | unknown[];
+
+/** Who sent a request, as the transport knows it: logged with every command that removes
+ * messages. */
+export interface Requester {
+  readonly transport: 'amqp' | 'http';
+  /** The peer's address (host:port). */
+  readonly address: string;
+  /** The AMQP container id the peer gave in its open (null over HTTP). */
+  readonly containerId: string | null;
+  readonly connectionId: string | null;
+  /** The authenticated user: always null until authentication exists (issue 13). */
+  readonly user: string | null;
+}
+
+const UNKNOWN_REQUESTER: Requester = { transport: 'amqp', address: 'in-process', containerId: null, connectionId: null, user: null };
+
+/** How long `replicate` waits for the replica's first snapshot before answering (qpid-ha waits
+ * longer): long enough for every address of a small cluster to be tried once. */
+const REPLICATE_WAIT_MS = 15_000;
 
 const args = z.record(z.string(), z.unknown()).default({});
 const name = z.string().min(1);
@@ -33,16 +68,20 @@ const AddExchange = z.object({
   arguments: args,
 });
 const DelExchange = z.object({ name });
-const Bind = z.object({ exchange: z.string(), queue: name, key: z.string().default(''), arguments: args });
-const Unbind = z.object({ exchange: z.string(), queue: name, key: z.string().default('') });
+// A binding key is in every row of the bindings listing: bounded like declare arguments (and
+// like a key from an AMQP link, which must fit in one attach frame of the default size).
+const bindingKey = z.string().max(64 * 1024).default('');
+const Bind = z.object({ exchange: z.string(), queue: name, key: bindingKey, arguments: args });
+const Unbind = z.object({ exchange: z.string(), queue: name, key: bindingKey });
 const Purge = z.object({ queue: name });
-const Replicate = z.object({ source: z.string().min(1), queue: name });
-const StoreMessages = z.object({ queue: name, limit: z.number().int().min(1).max(100_000).default(1000) });
+const Replicate = z.object({ source: z.string().min(1), queue: name, force: z.boolean().default(false) });
+const rows = z.number().int().min(1).max(PAGE_ROWS_MAX);
 const StoreInspect = z.discriminatedUnion('view', [
-  z.object({ view: z.literal('summary') }),
+  z.object({ view: z.literal('summary'), limit: rows.optional() }),
+  z.object({ view: z.enum(['queues', 'exchanges', 'bindings']), after: z.string().max(4096).optional(), limit: rows }),
   z.object({ view: z.literal('queue'), queue: name }),
-  z.object({ view: z.literal('messages'), queue: name, limit: z.number().int().min(1), after: z.number().int().min(0) }),
-  z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: z.number().int().min(1) }),
+  z.object({ view: z.literal('messages'), queue: name, limit: rows, after: z.number().int().min(0) }),
+  z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: rows }),
   z.object({ view: z.literal('verify') }),
 ]);
 const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
@@ -58,7 +97,17 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
 }
 
 export class ManagementCommands {
-  constructor(private readonly ha: HaNode) {}
+  constructor(
+    private readonly ha: HaNode,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Every command that removes messages logs here, whatever it removed (a warning when it
+   * removed any). */
+  private removedMessages(requester: Requester, fields: { readonly removed: number } & Record<string, unknown>): void {
+    if (fields.removed > 0) this.logger.warn({ ...fields, requester }, 'management command removed messages');
+    else this.logger.info({ ...fields, requester }, 'management command removed messages');
+  }
 
   private service(operation: string): MessagingService {
     const service = this.ha.service();
@@ -75,7 +124,7 @@ export class ManagementCommands {
     });
   }
 
-  async execute(operation: string, input: unknown): Promise<ManagementResult> {
+  async execute(operation: string, input: unknown, requester: Requester = UNKNOWN_REQUESTER): Promise<ManagementResult> {
     switch (operation) {
       case 'ping':
         return { pong: true, name: this.ha.status().name, state: this.ha.state };
@@ -85,20 +134,25 @@ export class ManagementCommands {
         const { force } = parse(Promote, input, operation);
         return await this.ha.promote({ force });
       }
+      // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
-        return this.queues();
+        return { ...queuesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'exchanges':
-        return this.exchanges();
+        return { ...exchangesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'bindings':
-        return this.bindings();
+        return { ...bindingsPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'stats':
         return this.stats();
       case 'store-summary':
-        return this.ha.storeSummary();
-      case 'store-messages': {
-        const a = parse(StoreMessages, input, operation);
-        return this.ha.storeMessages(a.queue, a.limit);
-      }
+        return storeSummary(this.ha.store());
+      case 'store-queues':
+        return { ...storeQueuesPage(this.ha.store(), parse(NamePage, input, operation)) };
+      case 'store-exchanges':
+        return { ...storeExchangesPage(this.ha.store(), parse(NamePage, input, operation)) };
+      case 'store-bindings':
+        return { ...storeBindingsPage(this.ha.store(), parse(NamePage, input, operation)) };
+      case 'store-messages':
+        return { ...storeMessagesPage(this.ha.store(), parse(StoreMessagesPage, input, operation)) };
       case 'store-inspect':
         return { ...(await this.ha.inspectStore(parse(StoreInspect, input, operation))) };
       case 'add-queue': {
@@ -110,23 +164,24 @@ export class ManagementCommands {
         );
         await this.gated(service, change);
         const source = a.arguments['qpid.replica-source'];
-        if (typeof source === 'string' && change.changed) this.ha.startReplica(a.name, source);
+        // A new queue is empty: a replica of it has nothing to lose ('resume').
+        if (typeof source === 'string' && change.changed) this.ha.startReplica(a.name, source, 'resume');
         return { created: change.changed };
       }
-      case 'replicate': {
-        const a = parse(Replicate, input, operation);
-        const service = this.service(operation);
-        if (!service.broker.queue(a.queue)) throw new BrokerError('NOT_FOUND', `replicate: queue ${a.queue} does not exist here; create it first (or use qpid-config add queue --start-replica)`);
-        this.ha.startReplica(a.queue, a.source);
-        return { replicating: a.queue, from: a.source };
-      }
+      case 'replicate':
+        return await this.replicate(parse(Replicate, input, operation), requester);
       case 'replication':
         return this.ha.replication();
       case 'del-queue': {
         const a = parse(DelQueue, input, operation);
         const service = this.service(operation);
+        const queue = service.broker.queue(a.name);
+        const removed = queue?.count ?? 0;
+        const alternateExchange = queue?.settings.alternateExchange ?? null;
         await this.gated(service, service.broker.deleteQueue(a.name, { ifEmpty: a.ifEmpty, ifUnused: a.ifUnused }));
-        return { deleted: true };
+        // With an alternate exchange the waiting messages were routed there, not destroyed.
+        this.removedMessages(requester, { operation, queue: a.name, removed, alternateExchange });
+        return { deleted: true, removed, alternateExchange };
       }
       case 'add-exchange': {
         const a = parse(AddExchange, input, operation);
@@ -165,56 +220,62 @@ export class ManagementCommands {
         const a = parse(Purge, input, operation);
         const service = this.service(operation);
         const { purged, ticket } = service.broker.purge(a.queue);
+        this.removedMessages(requester, { operation, queue: a.queue, removed: purged });
         await this.gated(service, { changed: purged > 0, ticket });
-        return { purged };
+        return { purged, removed: purged };
       }
       default:
         throw new BrokerError('INVALID_ARGUMENT', `unknown management operation "${operation}"`);
     }
   }
 
-  queues(): Record<string, unknown>[] {
-    const service = this.service('queues');
-    return [...service.broker.queues].map((q) => ({
-      name: q.name,
-      durable: q.settings.durable,
-      autoDelete: q.settings.autoDelete,
-      exclusive: q.settings.exclusive,
-      alternateExchange: q.settings.alternateExchange,
-      replicate: q.settings.replicate,
-      maxCount: q.settings.maxCount,
-      maxSizeBytes: q.settings.maxSizeBytes,
-      policy: q.settings.policy,
-      arguments: q.settings.arguments,
-      count: q.count,
-      bytes: q.bytes,
-      acquired: q.acquiredCount,
-      consumers: q.consumers.length,
-    }));
-  }
-
-  exchanges(): Record<string, unknown>[] {
-    const service = this.service('exchanges');
-    return [...service.broker.exchanges].map((e) => ({
-      name: e.name,
-      type: e.settings.type,
-      durable: e.settings.durable,
-      builtIn: e.settings.builtIn,
-      replicate: e.settings.builtIn ? 'none' : e.settings.replicate,
-      alternateExchange: e.settings.alternateExchange,
-      arguments: e.settings.arguments,
-      bindings: e.bindings.length,
-      unrouted: e.unroutedCount,
-    }));
-  }
-
-  bindings(): Record<string, unknown>[] {
-    const service = this.service('bindings');
-    const out: Record<string, unknown>[] = [];
-    for (const exchange of service.broker.exchanges) {
-      for (const b of exchange.bindings) out.push({ exchange: exchange.name, queue: b.queue.name, key: b.key, arguments: b.arguments });
+  /** `qpid-ha replicate` (reference §1.13): refused, with nothing changed, when the queue holds
+   * messages, or the source cannot be reached or has no such queue, unless forced. Waits for
+   * the replica's first snapshot (up to REPLICATE_WAIT_MS) to say which. */
+  private async replicate(a: z.output<typeof Replicate>, requester: Requester): Promise<ManagementResult> {
+    const service = this.service('replicate');
+    const queue = service.broker.queue(a.queue);
+    if (!queue) throw new BrokerError('NOT_FOUND', `replicate: queue ${a.queue} does not exist here; create it first (or use qpid-config add queue --start-replica)`);
+    if (queue.count > 0 && !a.force) {
+      throw new BrokerError('REPLICA_NOT_EMPTY', `replicate: queue ${a.queue} holds ${queue.count} messages, which the original's would replace; nothing was changed (purge it, or use --force to replace them)`);
     }
-    return out;
+    const replica = this.ha.startReplica(a.queue, a.source, a.force ? 'force' : 'strict');
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      replica.firstSync,
+      new Promise<null>((resolve) => {
+        timer = setTimeout(() => resolve(null), REPLICATE_WAIT_MS);
+      }),
+    ]);
+    clearTimeout(timer);
+    const log = { operation: 'replicate', queue: a.queue, source: a.source, force: a.force };
+    if (outcome === null) return this.replicateStillSyncing(replica, a, requester, log);
+    if (outcome.kind === 'refused') {
+      this.logger.warn({ ...log, code: outcome.code, requester }, 'replicate refused');
+      throw new BrokerError(outcome.code, outcome.message);
+    }
+    this.removedMessages(requester, { ...log, removed: outcome.removed, copied: outcome.copied });
+    return { replicating: a.queue, from: a.source, state: 'following', removed: outcome.removed, copied: outcome.copied };
+  }
+
+  /** No first snapshot yet. A source that never answered is refused (unless forced); one that
+   * is still sending its snapshot goes on, and how its first sync ends is logged. */
+  private replicateStillSyncing(
+    replica: { readonly state: string; readonly firstSync: Promise<FirstSync>; stop(): void },
+    a: z.output<typeof Replicate>,
+    requester: Requester,
+    log: Record<string, unknown>,
+  ): ManagementResult {
+    if (!a.force && replica.state === 'connecting') {
+      replica.stop();
+      this.logger.warn({ ...log, code: 'REPLICA_SOURCE_UNREACHABLE', requester }, 'replicate refused');
+      throw new BrokerError('REPLICA_SOURCE_UNREACHABLE', `replicate: ${a.source} did not answer within ${REPLICATE_WAIT_MS} ms; nothing was changed (--force keeps trying)`);
+    }
+    void replica.firstSync.then((later) => {
+      if (later.kind === 'following') this.removedMessages(requester, { ...log, removed: later.removed, copied: later.copied });
+      else this.logger.warn({ ...log, code: later.code, requester }, 'replicate refused');
+    });
+    return { replicating: a.queue, from: a.source, state: replica.state, removed: 0, pending: true };
   }
 
   stats(): Record<string, unknown> {

@@ -2,15 +2,20 @@
 // Prometheus text at /metrics, /healthz (the process answers) and /readyz (200 only when the
 // broker serves clients: standalone or an active primary; a resource manager's probe).
 //   GET  /healthz /readyz /metrics /api/status /api/queues /api/exchanges /api/bindings /api/stats
+//        (a listing answers one page, { items, next }: GET /api/queues?after=NEXT&limit=N)
 //   POST /api/<operation>   body: the operation's JSON arguments (promote needs clusterManager)
+// No answer is larger than RESPONSE_BYTES_MAX (413, RESPONSE_TOO_LARGE), and /metrics shows at
+// most METRICS_QUEUES_MAX queues.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
-import type { ManagementCommands } from './commands.js';
-
-const STATUS_BY_CODE: Record<string, number> = { INVALID_ARGUMENT: 400, NOT_ALLOWED: 403, RESOURCE_LOCKED: 403, NOT_FOUND: 404, PRECONDITION_FAILED: 409 };
+import type { ManagementCommands, Requester } from './commands.js';
+import { oversizedAnswer, statusForCode } from './status.js';
+import { RESPONSE_BYTES_MAX } from '../core/paging.js';
 const BODY_BYTES_MAX = 1 << 20;
+/** Queues with series in /metrics; beyond, qpidd_metrics_queues_omitted counts them. */
+const METRICS_QUEUES_MAX = 10_000;
 
 export class ManagementHttp {
   private server: Server | null = null;
@@ -48,7 +53,8 @@ export class ManagementHttp {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
     if (req.method === 'GET') {
       switch (path) {
         case '/healthz':
@@ -63,7 +69,7 @@ export class ManagementHttp {
           res.end(this.metrics());
           return;
       }
-      if (path.startsWith('/api/')) return this.run(res, path.slice(5), {});
+      if (path.startsWith('/api/')) return this.run(res, path.slice(5), queryArguments(url.searchParams), requesterOf(req));
       return send(res, 404, { error: `no such path ${path}` });
     }
     if (req.method === 'POST' && path.startsWith('/api/')) {
@@ -74,17 +80,24 @@ export class ManagementHttp {
       } catch (err) {
         return send(res, 400, { error: `request body: ${(err as Error).message}` });
       }
-      return this.run(res, path.slice(5), body);
+      return this.run(res, path.slice(5), body, requesterOf(req));
     }
     return send(res, 405, { error: `${req.method} not allowed` });
   }
 
-  private async run(res: ServerResponse, operation: string, args: unknown): Promise<void> {
+  private async run(res: ServerResponse, operation: string, args: unknown, requester: Requester): Promise<void> {
     try {
-      send(res, 200, await this.commands.execute(operation, args));
+      const result = await this.commands.execute(operation, args, requester);
+      const text = JSON.stringify(result);
+      const bytes = Buffer.byteLength(text, 'utf8');
+      if (bytes > RESPONSE_BYTES_MAX) {
+        const oversized = oversizedAnswer(bytes, RESPONSE_BYTES_MAX);
+        return send(res, oversized.status, { error: oversized.description, code: oversized.body.code });
+      }
+      sendText(res, 200, text);
     } catch (err) {
       const code = (err as { code?: string })?.code ?? 'INTERNAL';
-      send(res, STATUS_BY_CODE[code] ?? 500, { error: (err as Error)?.message ?? String(err), code });
+      send(res, statusForCode(code), { error: (err as Error)?.message ?? String(err), code });
     }
   }
 
@@ -103,10 +116,18 @@ export class ManagementHttp {
     const service = this.ha.service();
     if (service) {
       lines.push('# TYPE qpidd_queue_depth gauge', '# TYPE qpidd_queue_bytes gauge', '# TYPE qpidd_queue_consumers gauge');
+      let shown = 0;
+      let omitted = 0;
       for (const q of service.broker.queues) {
+        if (shown >= METRICS_QUEUES_MAX) {
+          omitted++;
+          continue;
+        }
+        shown++;
         const label = `queue="${q.name.replace(/["\\\n]/g, '_')}"`;
         lines.push(`qpidd_queue_depth{${label}} ${q.count}`, `qpidd_queue_bytes{${label}} ${q.bytes}`, `qpidd_queue_consumers{${label}} ${q.consumers.length}`);
       }
+      lines.push('# TYPE qpidd_metrics_queues_omitted gauge', `qpidd_metrics_queues_omitted ${omitted}`);
       lines.push('# HELP qpidd_exchange_unrouted_total Messages no binding of the exchange took (dropped, or refused under qpid.unroutable)', '# TYPE qpidd_exchange_unrouted_total counter');
       for (const e of service.broker.exchanges) {
         lines.push(`qpidd_exchange_unrouted_total{exchange="${e.name.replace(/["\\\n]/g, '_')}"} ${e.unroutedCount}`);
@@ -119,10 +140,27 @@ export class ManagementHttp {
   }
 }
 
+function requesterOf(req: IncomingMessage): Requester {
+  const socket = req.socket;
+  // Authentication of the HTTP API does not exist yet (issue 13): then its user goes here.
+  return { transport: 'http', address: `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`, containerId: null, connectionId: null, user: null };
+}
+
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
+}
+
+/** GET arguments from the query string: digits are numbers, true/false booleans (limit=10,
+ * after=orders). */
+function queryArguments(params: URLSearchParams): Record<string, unknown> {
+  const args: Record<string, unknown> = {};
+  for (const [key, value] of params) args[key] = /^\d{1,15}$/.test(value) ? Number(value) : value === 'true' ? true : value === 'false' ? false : value;
+  return args;
 }
 
 function readBody(req: IncomingMessage): Promise<string> {

@@ -672,11 +672,16 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         }
         const s = h.store;
         await s.commit([queueDeclare('q')]).durable;
+        // The ack gate forgets the failed LSNs on this signal: it must come, once, before any
+        // later commit can be given them.
+        const rollbacks: Array<{ lastLsn: number; nextLsn: number }> = [];
+        s.onRollback((lastLsn) => rollbacks.push({ lastLsn, nextLsn: s.commit([]).firstLsn }));
         h.failNextCommit('STORE_FULL');
         const a = s.commit([enqueue(s.allocateMessageId(), [['q', 1]], 'a')]);
         const b = s.commit([queueDeclare('b')]);
         await assert.rejects(a.durable, (err) => assertStoreError(err, 'STORE_FULL'));
         await assert.rejects(b.committed, (err) => assertStoreError(err, 'STORE_FULL'));
+        assert.deepEqual(rollbacks, [{ lastLsn: 1, nextLsn: 2 }]);
         assert.equal(s.queue('q')?.count, 0);
         assert.equal(s.meta().lastLsn, 1);
         const c = s.commit([enqueue(s.allocateMessageId(), [['q', 1]], 'c')]);

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { connect, openReceiver, openSender, receiveN, sendAll } from '../helpers/amqp.js';
 import { removeDir, startQpidd, tempDir, TOOL, waitFor, type BrokerProcess } from '../helpers/broker-process.js';
-import { managementRequest } from '../../src/management/client.js';
+import { managementRequestAll } from '../../src/management/client.js';
 
 const brokers: BrokerProcess[] = [];
 const dirs: string[] = [];
@@ -35,7 +35,7 @@ function tool(name: string, args: string[]): Promise<{ code: number | null; stdo
 }
 
 const bodiesOn = async (broker: BrokerProcess, queue: string): Promise<unknown[]> =>
-  (await managementRequest<{ body: unknown }[]>({ transport: 'tcp', host: '127.0.0.1', port: broker.port }, 'store-messages', { queue, limit: 10_000 })).map((r) => r.body);
+  (await managementRequestAll<{ body: unknown }>({ transport: 'tcp', host: '127.0.0.1', port: broker.port }, 'store-messages', { queue })).map((r) => r.body);
 
 test('a replica queue follows its original: messages, consumption, restarts', async () => {
   const original = await standalone();

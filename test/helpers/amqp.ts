@@ -185,9 +185,9 @@ export async function drain(port: number, address: string, quietMs = 500): Promi
 
 /** The queue's message count from the broker's management node (0 when it cannot say). */
 async function queueDepth(port: number, queue: string): Promise<number> {
-  const { managementRequest } = await import('../../src/management/client.js');
+  const { managementRequestAll } = await import('../../src/management/client.js');
   try {
-    const rows = await managementRequest<{ name: string; count: number }[]>({ transport: 'tcp', host: '127.0.0.1', port }, 'queues', {}, { admin: true, timeoutMs: 10_000 });
+    const rows = await managementRequestAll<{ name: string; count: number }>({ transport: 'tcp', host: '127.0.0.1', port }, 'queues', {}, { admin: true, timeoutMs: 10_000 });
     return rows.find((r) => r.name === queue)?.count ?? 0;
   } catch {
     return 0;

@@ -44,6 +44,9 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** Resolve once spawned, even if it never listens (for tests of startup failures). */
   readonly expectFailure?: boolean;
+  /** Runs the broker through another program (e.g. unshare, to give it a small private
+   * filesystem): given node's arguments, the command and its arguments to spawn instead. */
+  readonly launcher?: (nodeArgs: readonly string[]) => { readonly command: string; readonly args: readonly string[] };
 }
 
 export function tempDir(prefix = 'qpidd-test-'): string {
@@ -76,7 +79,8 @@ process.once('exit', () => {
 export async function startQpidd(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const args = [QPIDD, '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', 'info', ...(options.name ? ['--name', options.name] : []), ...(options.args ?? [])];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const launch = options.launcher ? options.launcher(args) : { command: process.execPath, args };
+  const child = spawn(launch.command, [...launch.args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   // A broker a test forgot must not outlive the test process.
   live.add(child);
   child.once('exit', () => live.delete(child));

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import type { HaStatus } from '../../src/ha/node.js';
-import { managementRequest } from '../../src/management/client.js';
+import { ManagementClient, managementRequest, managementRequestAll } from '../../src/management/client.js';
 import { freePort, removeDir, startQpidd, tempDir, TOOL, waitFor, type BrokerProcess } from './broker-process.js';
 
 export interface StoreSummary {
@@ -96,14 +96,27 @@ export class Cluster {
     return managementRequest<T>(this.address(i), operation, args, { admin: true, timeoutMs: 10_000 });
   }
 
-  /** What broker i's store holds (queues with counts, exchanges, bindings). */
-  summary(i: number): Promise<StoreSummary> {
-    return this.manage<StoreSummary>(i, 'store-summary');
+  /** What broker i's store holds (queues with counts, exchanges, bindings; each by name), read
+   * page by page over one connection. */
+  async summary(i: number): Promise<StoreSummary> {
+    const client = await ManagementClient.connect(this.address(i), { admin: true, timeoutMs: 10_000 });
+    try {
+      const { lastLsn, epoch } = await client.request<{ lastLsn: number; epoch: number }>('store-summary');
+      return {
+        lastLsn,
+        epoch,
+        queues: await client.requestAll<StoreSummary['queues'][number]>('store-queues'),
+        exchanges: await client.requestAll<StoreSummary['exchanges'][number]>('store-exchanges'),
+        bindings: await client.requestAll<StoreSummary['bindings'][number]>('store-bindings'),
+      };
+    } finally {
+      client.close();
+    }
   }
 
   /** The bodies of the messages on a queue in broker i's store, oldest first. */
   async storedBodies(i: number, queue: string): Promise<unknown[]> {
-    const rows = await this.manage<{ body: unknown }[]>(i, 'store-messages', { queue, limit: 100_000 });
+    const rows = await managementRequestAll<{ body: unknown }>(this.address(i), 'store-messages', { queue }, { admin: true, timeoutMs: 10_000 });
     return rows.map((r) => r.body);
   }
 

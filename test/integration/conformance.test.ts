@@ -47,7 +47,7 @@ const symbols = (value: unknown): string[] => (Array.isArray(value) ? value.map(
 async function queueNames(): Promise<string[]> {
   const client = await management(broker.port);
   try {
-    return (await client.request<{ name: string }[]>('queues')).map((q) => q.name);
+    return (await client.requestAll<{ name: string }>('queues')).map((q) => q.name);
   } finally {
     client.close();
   }
@@ -128,7 +128,7 @@ test('--queue-patterns and --topic-patterns create nodes on demand; durable when
   await sendAll(await openSender(conn.connection, { address: durable, durable: 2 }), [{ durable: true, body: 'b' }]);
   const client = await management(broker.port);
   try {
-    const queues = await client.request<{ name: string; durable: boolean; count: number }[]>('queues');
+    const queues = await client.requestAll<{ name: string; durable: boolean; count: number }>('queues');
     assert.deepEqual(
       [transient, durable].map((n) => queues.find((q) => q.name === n)).map((q) => [q?.durable, q?.count]),
       [
@@ -138,7 +138,7 @@ test('--queue-patterns and --topic-patterns create nodes on demand; durable when
     );
     const topic = `events.${uniqueName('e')}`;
     const subscriber = await openReceiver(conn.connection, topic);
-    const exchanges = await client.request<{ name: string; type: string }[]>('exchanges');
+    const exchanges = await client.requestAll<{ name: string; type: string }>('exchanges');
     assert.equal(exchanges.find((e) => e.name === topic)?.type, 'topic');
     await sendAll(await openSender(conn.connection, `${topic}/a.b`), [{ body: 'event' }]);
     const [event] = await receiveN(subscriber, 1);

@@ -95,7 +95,7 @@ test('qpid.unroutable on the sender link: discard (default, as qpidd), reject or
   assert.equal((await send({ 'qpid.unroutable': 'discard' }))?.state, 'accepted');
   const client = await management(broker.port);
   try {
-    const rows = await client.request<{ name: string; unrouted: number }[]>('exchanges');
+    const rows = await client.requestAll<{ name: string; unrouted: number }>('exchanges');
     assert.equal(rows.find((r) => r.name === exchange)?.unrouted, 4);
   } finally {
     client.close();
@@ -255,7 +255,7 @@ test('consumers of the management node list what the broker holds', async () => 
   const name = await filledQueue(2);
   const client = await management(broker.port);
   try {
-    const row = (await client.request<{ name: string; count: number; bytes: number }[]>('queues')).find((q) => q.name === name);
+    const row = (await client.requestAll<{ name: string; count: number; bytes: number }>('queues')).find((q) => q.name === name);
     assert.equal(row?.count, 2);
     assert.ok((row?.bytes ?? 0) > 0);
   } finally {

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, drain, openSender } from '../helpers/amqp.js';
 import { removeDir, startQpidd, tempDir, waitFor, type BrokerProcess } from '../helpers/broker-process.js';
-import { managementRequest } from '../../src/management/client.js';
+import { managementRequestAll } from '../../src/management/client.js';
 
 let broker: BrokerProcess;
 let dataDir: string;
@@ -33,7 +33,7 @@ test('more pre-settled transfers than a session buffer holds all arrive', async 
     pump();
   });
   const depth = async (): Promise<number> => {
-    const queues = await managementRequest<{ name: string; count: number }[]>({ transport: 'tcp', host: '127.0.0.1', port: broker.port }, 'queues');
+    const queues = await managementRequestAll<{ name: string; count: number }>({ transport: 'tcp', host: '127.0.0.1', port: broker.port }, 'queues');
     return queues.find((q) => q.name === 'presettled')?.count ?? 0;
   };
   await waitFor(async () => (await depth()) === count, `all ${count} pre-settled messages on the queue`, 15_000);

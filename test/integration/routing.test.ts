@@ -56,7 +56,7 @@ async function expectBodies(receiver: Receiver, expected: readonly string[]): Pr
 test('the built-in exchanges exist on start with their types', async () => {
   const client = await management(broker.port);
   try {
-    const rows = await client.request<{ name: string; type: string }[]>('exchanges');
+    const rows = await client.requestAll<{ name: string; type: string }>('exchanges');
     const types = Object.fromEntries(rows.map((r) => [r.name, r.type]));
     assert.equal(types[''], 'direct');
     assert.equal(types['amq.direct'], 'direct');
@@ -161,7 +161,7 @@ test('exchanges created on attach, of each type, with queues bound by key and ar
       fanout: await openSender(conn.connection, exchangeNode(names.fanout, 'fanout')),
       headers: await openSender(conn.connection, exchangeNode(names.headers, 'headers')),
     };
-    const rows = await client.request<{ name: string; type: string }[]>('exchanges');
+    const rows = await client.requestAll<{ name: string; type: string }>('exchanges');
     for (const [type, name] of Object.entries(names)) assert.equal(rows.find((r) => r.name === name)?.type, type, `${name} declared as ${type}`);
     const queue = uniqueName('bound');
     (await openSender(conn.connection, queueNode(queue))).close();
@@ -181,7 +181,7 @@ test('exchanges created on attach, of each type, with queues bound by key and ar
     await sendAll(keyed, [{ body: 'direct-by-address' }]);
     const receiver = await subscribe(queue);
     await expectBodies(receiver, ['direct-hit', 'topic-hit', 'fanout-hit', 'headers-hit', 'direct-by-address']);
-    const bindings = await client.request<{ exchange: string; queue: string; key: string }[]>('bindings');
+    const bindings = await client.requestAll<{ exchange: string; queue: string; key: string }>('bindings');
     assert.equal(bindings.filter((b) => b.queue === queue).length, 4);
   } finally {
     client.close();
@@ -193,15 +193,15 @@ test('receiving from an exchange creates a private subscription queue that goes 
   try {
     const exchange = uniqueName('sub-x');
     (await openSender(conn.connection, exchangeNode(exchange, 'fanout'))).close();
-    const before = new Set((await client.request<{ name: string }[]>('queues')).map((q) => q.name));
+    const before = new Set((await client.requestAll<{ name: string }>('queues')).map((q) => q.name));
     const receiver = await subscribe(exchange);
-    const created = (await client.request<{ name: string; durable: boolean }[]>('queues')).filter((q) => !before.has(q.name));
+    const created = (await client.requestAll<{ name: string; durable: boolean }>('queues')).filter((q) => !before.has(q.name));
     assert.equal(created.length, 1, 'one subscription queue');
     assert.equal(created[0]?.durable, false);
-    const bindings = await client.request<{ exchange: string; queue: string }[]>('bindings');
+    const bindings = await client.requestAll<{ exchange: string; queue: string }>('bindings');
     assert.ok(bindings.some((b) => b.exchange === exchange && b.queue === created[0]?.name));
     receiver.close();
-    await waitFor(async () => !(await client.request<{ name: string }[]>('queues')).some((q) => q.name === created[0]?.name), 'the subscription queue to be deleted with its link');
+    await waitFor(async () => !(await client.requestAll<{ name: string }>('queues')).some((q) => q.name === created[0]?.name), 'the subscription queue to be deleted with its link');
   } finally {
     client.close();
   }
@@ -215,7 +215,7 @@ test('an unknown address fails with amqp:not-found unless the terminus asks to c
   await openSender(conn.connection, { address: name, capabilities: ['create-on-demand'] });
   const client = await management(broker.port);
   try {
-    assert.ok((await client.request<{ name: string }[]>('queues')).some((q) => q.name === name));
+    assert.ok((await client.requestAll<{ name: string }>('queues')).some((q) => q.name === name));
   } finally {
     client.close();
   }
@@ -226,7 +226,7 @@ test('create-on-demand node properties: flags, alternate exchange and declare ar
   await openSender(conn.connection, queueNode(name, { durable: true, 'auto-delete': false, 'alternate-exchange': 'amq.fanout', 'qpid.max_count': 5, 'qpid.policy_type': 'ring', 'x-custom': 'kept' }));
   const client = await management(broker.port);
   try {
-    const row = (await client.request<Record<string, unknown>[]>('queues')).find((q) => q['name'] === name);
+    const row = (await client.requestAll<Record<string, unknown>>('queues')).find((q) => q['name'] === name);
     assert.ok(row, 'queue declared');
     assert.equal(row['durable'], true);
     assert.equal(row['alternateExchange'], 'amq.fanout');

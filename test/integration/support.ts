@@ -103,7 +103,7 @@ export interface QueueStats {
 export async function queueStats(port: number, name: string): Promise<QueueStats | undefined> {
   const client = await management(port);
   try {
-    const rows = await client.request<QueueStats[]>('queues');
+    const rows = await client.requestAll<QueueStats>('queues');
     return rows.find((r) => r.name === name);
   } finally {
     client.close();

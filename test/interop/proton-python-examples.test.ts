@@ -138,7 +138,7 @@ test('with --queue-patterns and --topic-patterns (qpidd\'s node policies), the e
     await waitFor(async () => {
       const client = await management(patterned.port);
       try {
-        return (await client.request<{ exchange: string }[]>('bindings')).some((b) => b.exchange === 'prices.nyse');
+        return (await client.requestAll<{ exchange: string }>('bindings')).some((b) => b.exchange === 'prices.nyse');
       } finally {
         client.close();
       }

@@ -142,7 +142,7 @@ test('Proton through exchanges: topic patterns, a topic filter, direct exchange/
   try {
     const deadline = Date.now() + 15_000;
     for (;;) {
-      const bindings = await client.request<{ exchange: string }[]>('bindings');
+      const bindings = await client.requestAll<{ exchange: string }>('bindings');
       const on = (x: string) => bindings.filter((b) => b.exchange === x).length;
       if (on('amq.topic') >= 2 && on('amq.direct') >= 1 && on('amq.fanout') >= 1) break;
       if (Date.now() > deadline) throw new Error('Proton receivers did not attach');

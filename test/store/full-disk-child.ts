@@ -24,6 +24,10 @@ async function outcome(p: Promise<void>): Promise<Outcome> {
 
 async function main(): Promise<void> {
   let store = openLmdbStore({ dataDir, sync: 'fsync', logMaxBytes: 64 * 1024 });
+  // What the ack gate hears when a failed commit gives its LSNs back (and what the next commit
+  // would be given at that moment).
+  const rollbacks: Array<{ lastLsn: number; nextLsn: number }> = [];
+  store.onRollback((lastLsn) => rollbacks.push({ lastLsn, nextLsn: store.commit([]).firstLsn }));
   await store.commit([{ kind: 'queue-declare', queue: 'q', durable: true, autoDelete: false, exclusive: false, alternateExchange: null, arguments: {} }]).durable;
   const durable: Array<{ lsn: number; messageId: number; position: number }> = [];
   let position = 0;
@@ -65,7 +69,7 @@ async function main(): Promise<void> {
   const missing = durable.slice(consumed).filter((d) => !present.includes(d.messageId));
   const reopened = { lastLsn: store.meta().lastLsn, count: store.queue('q')!.count, violations: verifyStore(store) };
   await store.close();
-  console.log(JSON.stringify({ durableCount: durable.length, lastDurableLsn, failure, behind, afterFailure, nextLsnAfterFailure, consumed, freeErrors: freed.filter((f) => !f.ok), retry, missing, reopened }));
+  console.log(JSON.stringify({ durableCount: durable.length, lastDurableLsn, rollbacks, failure, behind, afterFailure, nextLsnAfterFailure, consumed, freeErrors: freed.filter((f) => !f.ok), retry, missing, reopened }));
 }
 
 main().catch((err: unknown) => {

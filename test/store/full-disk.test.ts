@@ -40,6 +40,7 @@ test('a full disk fails the commit with STORE_FULL and leaves the store consiste
   assert.equal(r['behind'].code, 'STORE_FULL', 'the commit queued with it fails too');
   assert.deepEqual(r['afterFailure'], { lastLsn: r['lastDurableLsn'], count: r['durableCount'], violations: [] });
   assert.equal(r['nextLsnAfterFailure'], r['lastDurableLsn'] + 1, 'the failed LSNs are reused');
+  assert.deepEqual(r['rollbacks'], [{ lastLsn: r['lastDurableLsn'], nextLsn: r['lastDurableLsn'] + 1 }], 'onRollback told of it once, before the LSNs could be reused');
   assert.deepEqual(r['freeErrors'], [], 'consuming messages works on the full disk');
   assert.deepEqual(r['retry'], { ok: true }, 'writes work again once space was freed');
   assert.deepEqual(r['missing'], [], 'every durable message survives reopen');

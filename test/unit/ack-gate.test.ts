@@ -75,3 +75,38 @@ test('a message on queues that do not replicate waits for local durability only,
   assert.deepEqual(gate.durable(2), [local]);
   assert.deepEqual(gate.confirmed('slow', 1), [replicated]);
 });
+
+// Issue 19: a failed commit's LSNs are reused by the store. Before the gate forgot them, the next
+// hold (on a reused LSN) arrived behind the failed ones and the broker died on "ack gate: hold
+// LSN 1002 after 2001" on a full disk.
+test('after a rollback, holds on reused LSNs are accepted and released; the failed holds never are', () => {
+  const gate = new AckGate({ open: true });
+  gate.addMember('b1', 0);
+  const kept = gate.hold({ lsn: 2, needsDurable: true, messageId: 1 }).key;
+  const failed = [3, 4, 5].map((lsn) => gate.hold({ lsn, needsDurable: true, messageId: 10 + lsn }).key);
+  // One failed hold was settled early (its message consumed) before the failure was known.
+  assert.deepEqual(gate.messageResolved(15), [failed[2]]);
+  gate.rolledBack(2);
+  const reused = gate.hold({ lsn: 3, needsDurable: true, messageId: 20 }).key;
+  assert.deepEqual(gate.durable(3), []);
+  assert.deepEqual(gate.confirmed('b1', 3), [kept, reused], 'the reused LSN settles its new hold, not the failed one');
+  assert.deepEqual(gate.durable(10), []);
+  assert.deepEqual(gate.confirmed('b1', 10), [], 'a failed hold is never released by a later commit');
+  assert.deepEqual(gate.holdsOf(13), [failed[0]], 'its owner can still fail it');
+  gate.cancel(failed[0]!);
+  gate.cancel(failed[1]!);
+  assert.equal(gate.pendingCount, 0);
+});
+
+test('the order check still guards real bugs after a rollback, and a rollback below the durable LSN is one', () => {
+  const ordered = new AckGate({ open: true });
+  ordered.addMember('b1', 0);
+  ordered.hold({ lsn: 2, needsDurable: true, messageId: 1 });
+  ordered.hold({ lsn: 3, needsDurable: true, messageId: 2 });
+  ordered.rolledBack(2);
+  assert.throws(() => ordered.hold({ lsn: 1, needsDurable: true, messageId: 3 }), /hold LSN 1 after 2/);
+  const gate = new AckGate({ open: true });
+  gate.hold({ lsn: 4, needsDurable: true, messageId: 1 });
+  gate.durable(4);
+  assert.throws(() => gate.rolledBack(3), /below the durable LSN 4/);
+});

@@ -117,7 +117,7 @@ const SAMPLES: readonly Sample[] = [
   { name: 'ha-confirm-timeout', text: '1.5', read: (c) => c.ha.confirmTimeoutMs, expected: 1500 },
   { name: 'ha-backup-timeout', text: '250ms', read: (c) => c.ha.backupTimeoutMs, expected: 250 },
   { name: 'link-maintenance-interval', text: '0.1', read: (c) => c.ha.linkMaintenanceIntervalMs, expected: 100 },
-  { name: 'link-heartbeat-interval', text: '10us', read: (c) => c.ha.linkHeartbeatIntervalMs, expected: 0.01 },
+  { name: 'link-heartbeat-interval', text: '100000us', read: (c) => c.ha.linkHeartbeatIntervalMs, expected: 100 },
 ];
 
 function settingsOf(sample: Sample): [OptionName, string][] {
@@ -311,7 +311,7 @@ test('bad values of every kind name the option, the value and the reason', () =>
     [['--max-message-size', '1.5M'], /invalid value "1.5M" for --max-message-size: expected a non-negative integer, optionally with a K, M or G suffix/],
     [['--store-map-size', '64K'], /for --store-map-size: expected at least 1M/],
     [['--max-connections', '0'], /for --max-connections: expected an integer 1-/],
-    [['--max-frame-size', '100'], /for --max-frame-size: expected an integer 512-4294967295/],
+    [['--max-frame-size', '100'], /for --max-frame-size: expected an integer 512-16777216/],
     [['--interface', 'not a host'], /for --interface: expected an IP address or host name/],
     [['--ha-backup-timeout', '-1'], /invalid value "-1" for --ha-backup-timeout: expected a non-negative number of seconds.*cannot be negative/],
     [['--link-heartbeat-interval', 'abc'], /invalid value "abc" for --link-heartbeat-interval: expected a non-negative number of seconds/],
@@ -323,6 +323,34 @@ test('bad values of every kind name the option, the value and the reason', () =>
     [['--ha-client-redirect', 'sometimes'], /for --ha-client-redirect: expected yes or no/],
   ];
   for (const [argv, pattern] of cases) expectError(() => load(argv), 'BAD_VALUE', pattern);
+});
+
+// Issue 19: every option has bounds the machine can honour.
+test('bounds the machine can honour: map size, intervals, name, paths, counts', () => {
+  const cases: [string[], RegExp][] = [
+    [['--store-map-size', '100000G'], /for --store-map-size: expected at most 16384G \(17592186044416 bytes\): the map is reserved as address space/],
+    [['--link-heartbeat-interval', '1ms'], /for --link-heartbeat-interval: expected at least 0\.1s \(100 ms\)/],
+    [['--link-maintenance-interval', '0'], /for --link-maintenance-interval: expected at least 0\.1s \(100 ms\)/],
+    [['--max-message-size', '2G'], /for --max-message-size: expected at most 1G/],
+    [['--max-connections', '2147483647'], /for --max-connections: expected an integer 1-1048576/],
+    [['--max-unsettled', '2000000'], /for --max-unsettled: expected an integer 1-1000000/],
+    [['--data-dir', `/${'d'.repeat(4095)}`], /for --data-dir: expected a directory path of at most 4095 bytes/],
+    [['--ha-username', 'u'.repeat(256)], /for --ha-username: expected a user name of at most 255 bytes/],
+    [['--ha-brokers-url', `${'h'.repeat(5000)}:5672`], /for --ha-brokers-url: expected a Qpid URL of at most 4096 characters/],
+    [['--interface', `${'a'.repeat(254)}`], /for --interface: expected an IP address or host name \(at most 253 characters\)/],
+  ];
+  for (const [argv, pattern] of cases) expectError(() => load(argv), 'BAD_VALUE', pattern);
+  assert.equal(configOf(load(['--store-map-size', '16384G'])).storeMapSizeBytes, 16 * 1024 ** 4);
+  assert.equal(configOf(load(['--name', 'n'.repeat(255)])).name.length, 255);
+});
+
+test('--name is capped at 255 bytes of UTF-8, and a long value is not echoed whole', () => {
+  const err = expectError(() => load(['--name', 'x'.repeat(5 * 1024 * 1024)]), 'BAD_VALUE', /for --name: expected a broker name of at most 255 bytes/);
+  assert.ok(err.message.length < 400, `the message is ${err.message.length} characters long`);
+  assert.match(err.message, /\.\.\. \(5242880 bytes\)/);
+  // 128 two-byte characters are 256 bytes.
+  expectError(() => load(['--name', 'é'.repeat(128)]), 'BAD_VALUE', /at most 255 bytes/);
+  assert.equal(configOf(load(['--name', 'é'.repeat(127)])).name, 'é'.repeat(127));
 });
 
 test('bad Qpid URLs name the option and the offending part of the URL', () => {

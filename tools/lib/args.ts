@@ -3,6 +3,7 @@
 // option; runMain turns it into exit status 2 (0 done, 1 the work failed, 2 bad usage).
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ClientError } from '../../src/client/errors.js';
+import { exitAfterOutput } from './exit.js';
 
 export class UsageError extends Error {
   readonly code = 'USAGE';
@@ -88,18 +89,21 @@ export function runMain(tool: string, main: () => Promise<number>): void {
     process.exit(1);
   });
   main().then(
-    (status) => process.exit(status),
+    (status) => exitAfterOutput(status),
     (error: unknown) => {
       if (error instanceof UsageError || (error instanceof ClientError && (error.code === 'BAD_OPTION' || error.code === 'BAD_ADDRESS'))) {
         process.stderr.write(`${tool}: ${(error as Error).message}\n`);
-        process.exit(2);
+        exitAfterOutput(2);
+        return;
       }
       if (error instanceof ClientError) {
         process.stderr.write(`${tool}: ${error.code}: ${error.message}\n`);
-        process.exit(1);
+        exitAfterOutput(1);
+        return;
       }
       process.stderr.write(`${tool}: ${(error as Error)?.stack ?? String(error)}\n`);
-      process.exit(1);
+      exitAfterOutput(1);
+      return;
     },
   );
 }

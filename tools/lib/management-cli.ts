@@ -4,6 +4,7 @@
 
 import { parseQpidUrl, QpidUrlError, type QpidAddress } from '../../src/core/qpid-url.js';
 import { ManagementClient, ManagementError } from '../../src/management/client.js';
+import { exitAfterOutput } from './exit.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -32,23 +33,28 @@ export function parseTimeoutMs(text: string | undefined, fallbackMs: number): nu
 /** Runs a tool's main and exits with the convention above. */
 export function runTool(tool: string, main: () => Promise<number>): void {
   main().then(
-    (code) => process.exit(code),
+    (code) => exitAfterOutput(code),
     (err: unknown) => {
       if (err instanceof UsageError) {
         process.stderr.write(`${tool}: ${err.message}\n`);
-        process.exit(2);
+        exitAfterOutput(2);
+        return;
       }
       if (err instanceof ManagementError) {
-        process.stderr.write(`${tool}: ${err.message}\n`);
-        process.exit(1);
+        // The stable code last, in brackets, as qpidd prints its startup errors.
+        process.stderr.write(`${tool}: ${err.message} [${err.code}]\n`);
+        exitAfterOutput(1);
+        return;
       }
       const code = (err as { code?: string })?.code;
       if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' || code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') {
         process.stderr.write(`${tool}: ${(err as Error).message}\n`);
-        process.exit(2);
+        exitAfterOutput(2);
+        return;
       }
       process.stderr.write(`${tool}: ${(err as Error)?.stack ?? String(err)}\n`);
-      process.exit(1);
+      exitAfterOutput(1);
+      return;
     },
   );
 }

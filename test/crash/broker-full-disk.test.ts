@@ -1,0 +1,138 @@
+// Issue 19: a broker whose data dir fills up refuses what it cannot store and keeps running. It
+// used to die on its own assertion ("ack gate: hold LSN 1002 after 2001"): the failed commit's
+// LSNs were reused while the gate still held them. Here a real qpidd runs on an 8 MiB tmpfs in a
+// private mount namespace (unshare; no root needed where unprivileged user namespaces are
+// allowed), beside a 1 MiB ballast file. Producers fill the disk; the test checks that refusals
+// carry amqp:resource-limit-exceeded and the broker serves on; then the "operator" frees space
+// (the ballast goes) and writes are accepted again; and after a restart on the same filesystem
+// every accepted message is there.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import type { Message } from 'rhea';
+import { connect, drain, openSender, sendAll, type Outcome } from '../helpers/amqp.js';
+import { removeDir, startQpidd, tempDir, waitFor, type BrokerProcess, type LogLine } from '../helpers/broker-process.js';
+import { assertServes, queueNode } from '../integration/support.js';
+
+const DISK_BYTES = 8 * 1024 * 1024;
+const BALLAST_BYTES = 1024 * 1024;
+const BODY = 'x'.repeat(4000);
+
+// Mounts the tmpfs, lays the ballast, runs the broker; SIGUSR1 removes the ballast (space freed
+// by an operator). When that broker exits (the test stops it) the launcher starts it again on the
+// same filesystem, which lives as long as the namespace. Its lines are in the broker's JSON log
+// form, so the test reads them with the broker's.
+const LAUNCHER = [
+  'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 97',
+  'dir="$2"',
+  'head -c "$3" /dev/zero > "$dir/ballast" || exit 98',
+  'shift 3',
+  '"$@" &',
+  'pid=$!',
+  `trap 'rm -f "$dir/ballast"; echo "{\\"level\\":30,\\"msg\\":\\"launcher: ballast removed\\"}"' USR1`,
+  'echo "{\\"level\\":30,\\"msg\\":\\"launcher: broker started\\",\\"pid\\":$pid}"',
+  // A trapped signal interrupts wait: wait again until the broker has really exited.
+  'while :; do wait $pid; code=$?; kill -0 $pid 2>/dev/null || break; done',
+  'echo "{\\"level\\":30,\\"msg\\":\\"launcher: broker exited\\",\\"code\\":$code}"',
+  'exec "$@"',
+].join('\n');
+
+const dirs: string[] = [];
+const pids: number[] = [];
+const launched: BrokerProcess[] = [];
+after(() => {
+  for (const b of launched) b.kill('SIGKILL');
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  for (const dir of dirs) removeDir(dir);
+});
+
+function namespacesWork(dir: string): string | null {
+  const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$1"', 'sh', dir], { encoding: 'utf8', timeout: 10_000 });
+  return r.status === 0 ? null : (r.error?.message ?? (r.stderr.trim() || `exit ${r.status}`));
+}
+
+const seqOf = (m: Message): number => Number((m.application_properties as Record<string, unknown>)['seq']);
+
+test('a full data dir: producers get amqp:resource-limit-exceeded, the broker serves on, accepts again once space is freed, and loses nothing accepted', async (t) => {
+  const dataDir = tempDir('qpidd-full-');
+  dirs.push(dataDir);
+  const why = process.platform === 'linux' ? namespacesWork(dataDir) : 'needs Linux mount namespaces';
+  if (why !== null) {
+    t.skip(`cannot mount a small tmpfs in a private namespace: ${why}`);
+    return;
+  }
+  const broker: BrokerProcess = await startQpidd({
+    dataDir,
+    launcher: (nodeArgs) => ({
+      command: 'unshare',
+      args: ['--user', '--map-root-user', '--mount', 'sh', '-c', LAUNCHER, 'sh', String(DISK_BYTES), dataDir, String(BALLAST_BYTES), process.execPath, ...nodeArgs],
+    }),
+    timeoutMs: 30_000,
+  });
+  launched.push(broker);
+  // The default 64 GiB map is more than this filesystem could ever hold: lowered to fit it.
+  const checked = await broker.waitForLog((l) => l.msg === 'data dir checked' && /default map size .* using 8\.0 MiB/.test(String(l['note'])));
+  assert.ok(checked);
+  const firstPid = Number((await broker.waitForLog((l) => l.msg === 'launcher: broker started'))['pid']);
+  pids.push(firstPid);
+  const died = broker.exited.then((e) => Promise.reject(new Error(`the broker died (${JSON.stringify(e)}): ${broker.stderr().slice(-500)}`)));
+  died.catch(() => {});
+
+  // 1. Fill the disk: many deliveries in flight when the commit fails, so that new ones are
+  // given the failed LSNs while the gate still holds them (the old crash).
+  const conn = await connect(broker.port);
+  const sender = await openSender(conn.connection, queueNode('fill', { durable: true }));
+  const first = Array.from({ length: 3000 }, (_, i) => ({ durable: true, application_properties: { seq: i }, body: BODY }));
+  const outcomes: Outcome[] = await Promise.race([sendAll(sender, first, 120_000), died]);
+  const accepted = new Set(outcomes.flatMap((o, i) => (o.state === 'accepted' ? [i] : [])));
+  const refused = outcomes.filter((o) => o.state !== 'accepted');
+  // How many fit depends on how the group commits fell (one batch that does not fit fails whole).
+  assert.ok(accepted.size > 0, 'the disk held some messages before it filled');
+  assert.ok(refused.length > 0, 'the disk filled up');
+  assert.deepEqual([...new Set(refused.map((o) => `${o.state} ${o.condition}`))], ['rejected amqp:resource-limit-exceeded']);
+
+  // 2. The broker survived: no assertion, and it still serves another client.
+  assert.equal(broker.child.exitCode, null, `the broker exited: ${broker.stderr().slice(-500)}`);
+  await assertServes(broker.port);
+  assert.equal(broker.logs.some((l) => /AssertionFailure|assertion failed/.test(JSON.stringify(l))), false);
+
+  // 3. Space is freed; writes are accepted again.
+  broker.child.kill('SIGUSR1');
+  await broker.waitForLog((l) => l.msg === 'launcher: ballast removed');
+  const later = new Set<number>();
+  let seq = 10_000;
+  let last: Outcome[] = [];
+  await waitFor(
+    async () => {
+      const batch = Array.from({ length: 20 }, () => ({ durable: true, application_properties: { seq: seq++ }, body: 'after' }));
+      last = await Promise.race([sendAll(sender, batch, 30_000), died]);
+      last.forEach((o, i) => o.state === 'accepted' && later.add(seqOf(batch[i] as Message)));
+      return last.every((o) => o.state === 'accepted');
+    },
+    'the broker to accept messages again once space was freed',
+    30_000,
+    200,
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last outcomes ${JSON.stringify(last.slice(0, 1))}`);
+  });
+  await conn.close();
+
+  // 4. A clean restart on the same filesystem: every accepted message is there, and nothing
+  // that was refused.
+  process.kill(firstPid, 'SIGTERM');
+  const exited = await broker.waitForLog((l) => l.msg === 'launcher: broker exited', 30_000);
+  assert.equal(exited['code'], 0, 'the first broker stopped cleanly');
+  const listening: LogLine = await waitFor(() => broker.logs.filter((l) => l.msg === 'listening')[1], 'the broker to restart', 30_000);
+  const got = new Set((await drain(Number(listening['port']), 'fill', 1000)).map(seqOf));
+  const lost = [...accepted, ...later].filter((s) => !got.has(s));
+  assert.deepEqual(lost, [], `${lost.length} accepted messages lost`);
+  const unexpected = [...got].filter((s) => !accepted.has(s) && !later.has(s));
+  assert.deepEqual(unexpected, [], 'a refused message was stored');
+  assert.equal((await broker.stop()).code, 0);
+});
