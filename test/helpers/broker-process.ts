@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from './children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DIST = join(here, '..', '..');
@@ -71,10 +72,6 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 export async function startQpidd(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? tempDir();
@@ -82,8 +79,7 @@ export async function startQpidd(options: StartOptions = {}): Promise<BrokerProc
   const launch = options.launcher ? options.launcher(args) : { command: process.execPath, args };
   const child = spawn(launch.command, [...launch.args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   // A broker a test forgot must not outlive the test process.
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  killOnExit(child);
   const logs: LogLine[] = [];
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let stderrText = '';
