@@ -23,6 +23,8 @@ export interface HaConfig {
   readonly backupTimeoutMs: number;
   readonly linkMaintenanceIntervalMs: number;
   readonly linkHeartbeatIntervalMs: number;
+  /** --ha-min-backups: replicated changes settle only while this many backups are in the gate. */
+  readonly minBackups: number;
   /** 0: no confirm timeout (only the heartbeat takes a silent backup out of the gate). */
   readonly confirmTimeoutMs: number;
   /** Answer clients of a backup with a redirect (opt-in) instead of dropping their connection. */

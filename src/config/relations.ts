@@ -18,6 +18,15 @@ interface Relation {
 
 const RELATIONS: readonly Relation[] = [
   {
+    options: ['ha-min-backups', 'ha-brokers-url'],
+    check: (c) => {
+      const brokers = c.ha.brokersUrl?.addresses.length ?? 0;
+      return c.ha.cluster && c.ha.minBackups > 0 && c.ha.minBackups > brokers - 1
+        ? `ha-min-backups ${c.ha.minBackups} needs at least ${c.ha.minBackups + 1} brokers, but ha-brokers-url names ${brokers}: the primary could never settle a message`
+        : null;
+    },
+  },
+  {
     options: ['ha-cluster', 'ha-brokers-url'],
     check: (c) => (c.ha.cluster && c.ha.brokersUrl === null ? 'ha-cluster is yes but ha-brokers-url is not set: backups could not find the primary' : null),
   },

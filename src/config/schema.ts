@@ -385,6 +385,15 @@ export const OPTIONS = {
     defaultText: '10',
     schema: seconds(),
   },
+  'ha-min-backups': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'The primary settles producers only while at least N backups are in the ack gate (never accept alone)',
+    defaultText: null,
+    defaultNote: '1 when --ha-brokers-url names 3 or more brokers, else 0',
+    computedDefault: true,
+    schema: integer(0, 63),
+  },
   'ha-confirm-timeout': {
     group: 'ha',
     valueForm: 'SECONDS',

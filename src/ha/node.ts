@@ -289,7 +289,10 @@ export class HaNode {
   /** Builds the messaging model from the store and starts serving it. */
   private serve(mode: RecoveryMode, gateOpen: boolean): MessagingService {
     const config = this.deps.config;
-    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store });
+    // Only a cluster primary waits for backups: a standalone broker (or one serving replica
+    // queues) has none to wait for.
+    const minBackups = this.cluster ? this.deps.config.ha.minBackups : 0;
+    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups });
     const broker = new Broker({
       store: this.deps.store,
       clock: this.deps.clock,

@@ -17,6 +17,8 @@
 //   STALE_SETTLED    a stale primary settled a message before the manager made any bad choice.
 //   SETTLED_EARLY    a message was settled before the primary and every backup in its ack gate
 //                    had it durable (the ordering contract of ack-gate.ts).
+//   SETTLED_ALONE    a replicated message was settled while fewer backups than --ha-min-backups
+//                    were in the ack gate (it must be durable on min-backups + 1 brokers).
 //   BACKUP_SERVED    a backup admitted a client or took a publish.
 //   PROMOTED_UNREADY a broker in catch-up accepted a promotion (only ready backups may be
 //                    promoted, reference §1.12.12.4).
@@ -56,6 +58,7 @@ export type ViolationCode =
   | 'STALE_NOT_FENCED'
   | 'STALE_SETTLED'
   | 'SETTLED_EARLY'
+  | 'SETTLED_ALONE'
   | 'BACKUP_SERVED'
   | 'PROMOTED_UNREADY'
   | 'NOT_PREFIX'
@@ -377,7 +380,11 @@ export class Oracle {
       const legit = epoch === this.maxEpoch && this.servedBy.get(epoch) === broker;
       // A consumed message is settled at once: it need not survive anything (ack-gate.ts).
       const id = body ? parseBody(body) : null;
-      if (b && lsn !== null && !(id && this.consumed.has(messageKey(id)))) this.checkGate(b, settlements.gate.memberIds, lsn);
+      const consumed = id !== null && this.consumed.has(messageKey(id));
+      if (b && lsn !== null && !consumed) this.checkGate(b, settlements.gate.memberIds, lsn);
+      if (b && lsn !== null && !consumed && settlements.gate.memberIds.length < settlements.gate.minMembers) {
+        this.violation('SETTLED_ALONE', `${broker} settled LSN ${lsn} with ${settlements.gate.memberIds.length} backups in its gate (min-backups ${settlements.gate.minMembers})`, `alone:${broker}:${lsn}`);
+      }
       return { broker, epoch, legit, holders: [broker, ...settlements.gate.memberIds], atMs: this.world.nowMs };
     },
     consumed: (_broker, body) => {

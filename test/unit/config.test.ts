@@ -114,6 +114,7 @@ const SAMPLES: readonly Sample[] = [
   { name: 'ha-password', text: 's3cret#1', read: (c) => c.ha.password, expected: 's3cret#1', with: { 'ha-username': 'bob' } },
   { name: 'ha-mechanism', text: 'scram-sha-256', read: (c) => c.ha.mechanism, expected: 'SCRAM-SHA-256' },
   { name: 'ha-client-redirect', text: 'yes', read: (c) => c.ha.clientRedirect, expected: true },
+  { name: 'ha-min-backups', text: '2', read: (c) => c.ha.minBackups, expected: 2 },
   { name: 'ha-confirm-timeout', text: '1.5', read: (c) => c.ha.confirmTimeoutMs, expected: 1500 },
   { name: 'ha-backup-timeout', text: '250ms', read: (c) => c.ha.backupTimeoutMs, expected: 250 },
   { name: 'link-maintenance-interval', text: '0.1', read: (c) => c.ha.linkMaintenanceIntervalMs, expected: 100 },
@@ -202,6 +203,7 @@ test('defaults: every option has its documented value when no source gives it', 
       linkHeartbeatIntervalMs: 120_000,
       clientRedirect: false,
       confirmTimeoutMs: 5000,
+      minBackups: 0,
     },
   });
   assert.equal(result.kind === 'config' && result.sources['port'].kind, 'default');
