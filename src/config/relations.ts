@@ -36,6 +36,13 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
+    options: ['max-connection-buffer', 'max-message-size', 'max-frame-size'],
+    check: (c) =>
+      c.maxConnectionBufferBytes < c.maxMessageSizeBytes + c.maxFrameSizeBytes
+        ? `max-connection-buffer ${formatBytes(c.maxConnectionBufferBytes)} is less than max-message-size ${formatBytes(c.maxMessageSizeBytes)} plus max-frame-size ${formatBytes(c.maxFrameSizeBytes)}: a message of the largest size allowed could never be received`
+        : null,
+  },
+  {
     options: ['link-maintenance-interval'],
     check: (c) =>
       c.ha.linkMaintenanceIntervalMs > 0 ? null : 'link-maintenance-interval must be greater than 0: backups would re-check their link to the primary in a busy loop',

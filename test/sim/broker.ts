@@ -83,6 +83,10 @@ export class SimBroker {
       httpPort: null,
       maxUnsettled: 1000,
       maxFrameSizeBytes: 65536,
+      maxDecodeDepth: 100,
+      maxConnectionBufferBytes: 2 * 1024 * 1024,
+      handshakeTimeoutMs: 10_000,
+      maxPendingHandshakes: 1000,
       configFile: null,
       ha: {
         cluster: true,
