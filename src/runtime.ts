@@ -59,6 +59,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxFrameSizeBytes: config.maxFrameSizeBytes,
     maxUnsettled: config.maxUnsettled,
     auth: config.auth,
+    maxDecodeDepth: config.maxDecodeDepth,
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 

@@ -15,7 +15,10 @@ import type { Settlements } from '../ha/settlements.js';
 import { filterKey, resolveOrCreate, type Terminus } from './address.js';
 import { errorBody, ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
-import { AMQP_HEADER, canWriteClose, closeAtOnce, inputErrorCondition } from './connection-errors.js';
+import { locateSections, MessageFormatError } from './message-format.js';
+import type { ScanLimits } from './value-scan.js';
+import { inputErrorCondition } from './connection-errors.js';
+import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { fixIncomingDispositions } from './rhea-dispositions.js';
 import { attachBeforeTransfers } from './rhea-session-order.js';
 import { allowSameNameBothWays } from './rhea-link-names.js';
@@ -61,6 +64,8 @@ export interface AmqpServerOptions {
   readonly maxFrameSizeBytes: number;
   readonly maxUnsettled: number;
   readonly auth: boolean;
+  /** Deepest nesting of AMQP values in a frame or message (--max-decode-depth). */
+  readonly maxDecodeDepth: number;
   /** AMQP idle timeout we announce (ms): a peer silent for twice this is dropped. Set in a
    * cluster (--link-heartbeat-interval) so that a hung backup leaves the ack gate. */
   readonly idleTimeoutMs?: number;
@@ -90,6 +95,7 @@ export class AmqpServer {
   private readonly nodes = new Map<string, SpecialNode>();
   private admission: (info: ConnectionInfo) => Admission = () => ({ kind: 'accept', role: 'client' });
   private stopping = false;
+  private readonly decodeLimits: ScanLimits;
 
   constructor(
     private readonly clock: Clock,
@@ -100,6 +106,7 @@ export class AmqpServer {
     // --max-unsettled, special nodes their own); rhea's default would add 1000 on top.
     // treat_modified_as_released false: rhea would otherwise report a consumer's `modified` as
     // `released`, losing delivery-failed and undeliverable-here (AMQP 1.0 §3.4.5).
+    this.decodeLimits = { maxDepth: options.maxDecodeDepth };
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
     // SASL: ANONYMOUS always; with --auth yes also PLAIN, accepting any user until the user
     // database lands (issue 3). ANONYMOUS stays offered to keep clients without credentials working.
@@ -151,49 +158,22 @@ export class AmqpServer {
     );
     // Read errors are reported here, with the connection they belong to (the container's
     // handlers do not learn it): answer with a close frame before rhea ends the socket.
-    connection.on('protocol_error', (err: unknown) => this.inputFailed(connection, socket, err));
-    connection.on('error', (err: unknown) => this.inputFailed(connection, socket, err));
-    this.limitFrameSize(connection, socket);
+    connection.on('protocol_error', (err: unknown) => this.inputFailed(guard, socket, err));
+    connection.on('error', (err: unknown) => this.inputFailed(guard, socket, err));
     this.relabelTransfers(connection);
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
     coalesceWrites(socket);
-    connection.accept(socket);
-  }
-
-  /** rhea accumulates a frame of any announced size; refuse frames above our maximum before
-   * they are buffered (a client announcing a 4 GiB frame must not exhaust memory). */
-  private limitFrameSize(connection: Connection, socket: Socket): void {
-    const internals = connection as unknown as { input(buffer: Buffer): void; frame_size?: number };
-    const original = internals.input.bind(connection);
-    const limit = Math.max(this.options.maxFrameSizeBytes, 512);
-    internals.input = (buffer: Buffer) => {
-      original(buffer);
-      if (internals.frame_size !== undefined && internals.frame_size > limit) {
-        this.logger.warn({ frameSize: internals.frame_size, limit }, 'oversized frame; connection closed');
-        if (canWriteClose(connection)) closeAtOnce(connection, { condition: 'amqp:connection:framing-error', description: `frame of ${internals.frame_size} bytes exceeds max-frame-size ${limit}` });
-        // Read nothing more of it; the close goes out with the end, and a peer that never
-        // closes its side loses the socket a moment later.
-        internals.frame_size = undefined;
-        socket.pause();
-        socket.end();
-        setTimeout(() => socket.destroy(), 1000).unref();
-      }
-    };
+    const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
   }
 
   /** rhea could not read a connection's input (a malformed or out-of-place frame). */
-  private inputFailed(connection: Connection, socket: Socket, err: unknown): void {
+  private inputFailed(guard: ConnectionGuard, socket: Socket, err: unknown): void {
     // A broken assertion in one of our handlers surfaces here too: it is a bug, so crash
     // (STYLE.md 5) rather than treat it as the client's bad input.
     if ((err as Error)?.name === 'AssertionFailure') throw err;
     const error = inputErrorCondition(err);
-    this.logger.warn({ condition: error.condition, err: error.description, connection: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }, 'bad input; connection closed');
-    try {
-      if (canWriteClose(connection)) closeAtOnce(connection, error);
-      else if (/protocol header/i.test(error.description)) socket.write(AMQP_HEADER); // §2.2: answer with the header we speak
-    } catch (writeErr) {
-      this.logger.debug({ err: writeErr }, 'could not write the close');
-    }
+    this.logger.warn({ condition: error.condition, err: error.description, connection: peerOf(socket) }, 'bad input; connection closed');
+    guard.fail(error);
   }
 
   private relabelTransfers(connection: Connection): void {
@@ -359,12 +339,12 @@ export class AmqpServer {
         // The anonymous relay: answer with a target (address null); a null terminus in the
         // attach would mean the link was refused (AMQP 1.0 §2.6.3).
         receiver.set_target({} as never);
-        producer = new ProducerLink(service.broker, service.settlements, receiver, null, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
+        producer = new ProducerLink(service.broker, service.settlements, receiver, null, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger, decode: this.decodeLimits });
       } else {
         const { node } = resolveOrCreate(service.broker, address, target, state.info.id);
         const publishTarget = node.kind === 'queue' ? node : { ...node, unroutable };
         receiver.set_target({ address, ...(target?.capabilities ? { capabilities: target.capabilities as string[] } : {}) });
-        producer = new ProducerLink(service.broker, service.settlements, receiver, publishTarget, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
+        producer = new ProducerLink(service.broker, service.settlements, receiver, publishTarget, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger, decode: this.decodeLimits });
       }
       state.producers.set(receiver, producer);
     } catch (err) {
@@ -456,6 +436,7 @@ export class AmqpServer {
     if (!state) return;
     const special = state.special.get(receiver);
     if (special) {
+      if (format === RAW_FORMAT && !this.wellFormed(raw, delivery)) return;
       special.message?.(receiver, raw, delivery, format === RAW_FORMAT ? 0 : format);
       return;
     }
@@ -466,6 +447,19 @@ export class AmqpServer {
       return;
     }
     producer.onMessage(raw, delivery);
+  }
+
+  /** Special nodes decode their messages with rhea: its decoder must see only bounded bytes. */
+  private wellFormed(raw: Buffer, delivery: Delivery): boolean {
+    try {
+      locateSections(raw, this.decodeLimits);
+      return true;
+    } catch (err) {
+      if (!(err instanceof MessageFormatError)) throw err;
+      this.logger.warn({ code: err.code, err: err.message }, 'malformed message to a special node rejected');
+      if (!(delivery as unknown as { remote_settled?: boolean }).remote_settled) delivery.reject({ condition: err.condition, description: `malformed message: ${err.message}` });
+      return false;
+    }
   }
 
   private consumerOf(ctx: EventContext): ConsumerLink | undefined {

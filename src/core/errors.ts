@@ -25,6 +25,11 @@ export const BROKER_ERRORS = {
   SHUTTING_DOWN: { condition: 'amqp:connection:forced', meaning: 'the broker is stopping' },
   BAD_CONFIG: { condition: 'amqp:invalid-field', meaning: 'a bad option or config line (exit code 2 at startup)' },
   BAD_URL: { condition: 'amqp:invalid-field', meaning: 'a Qpid URL does not follow the grammar (the message names the part)' },
+  DECODE_ERROR: { condition: 'amqp:decode-error', meaning: 'a frame or message is not well-formed AMQP, or a count, length or nesting in it exceeds what its bytes or --max-decode-depth allow' },
+  FRAMING_ERROR: { condition: 'amqp:connection:framing-error', meaning: 'a frame header is invalid, or a frame is larger than --max-frame-size (512 bytes for SASL frames)' },
+  TRANSFER_LIMIT_EXCEEDED: { condition: 'amqp:link:transfer-limit-exceeded', meaning: 'a transfer arrived on a link with no credit; the link is detached' },
+  WINDOW_VIOLATION: { condition: 'amqp:session:window-violation', meaning: 'a transfer arrived beyond the session\'s incoming window; the session is ended' },
+  CONNECTION_BUFFER_FULL: { condition: 'amqp:resource-limit-exceeded', meaning: 'unfinished deliveries on one connection would exceed --max-connection-buffer; the link is detached' },
   INTERNAL: { condition: 'amqp:internal-error', meaning: 'a bug; the broker logs it' },
 } as const satisfies Record<string, ErrorInfo>;
 
