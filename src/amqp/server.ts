@@ -20,6 +20,7 @@ import type { ScanLimits } from './value-scan.js';
 import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { fixIncomingDispositions } from './rhea-dispositions.js';
+import { boundPeerRanges } from './rhea-flow-ranges.js';
 import { attachBeforeTransfers } from './rhea-session-order.js';
 import { allowSameNameBothWays } from './rhea-link-names.js';
 
@@ -185,6 +186,7 @@ export class AmqpServer {
         on_transfer(frame: { performative: { message_format?: number } }): void;
       };
       fixIncomingDispositions(session);
+      boundPeerRanges(session);
       attachBeforeTransfers(session);
       allowSameNameBothWays(session);
       const onTransfer = session.on_transfer.bind(session);

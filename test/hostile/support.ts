@@ -265,19 +265,47 @@ export class Probe {
     });
   }
 
-  /** Round trips back to back for `durationMs` (while an attack runs); the slowest. */
-  async slowestDuring(durationMs: number): Promise<number> {
+  /** Round trips back to back for `durationMs` (while an attack runs). */
+  async during(durationMs: number): Promise<RoundTrips> {
     const until = Date.now() + durationMs;
-    let slowest = 0;
-    do slowest = Math.max(slowest, await this.roundTripMs());
+    const trips: number[] = [];
+    do trips.push(await this.roundTripMs());
     while (Date.now() < until);
-    return slowest;
+    trips.sort((a, b) => a - b);
+    return { count: trips.length, medianMs: trips[Math.floor((trips.length - 1) / 2)] as number, maxMs: trips[trips.length - 1] as number };
   }
 
   close(): Promise<void> {
     return this.conn.close();
   }
 }
+
+const round = (n: number): number => Math.round(n * 10) / 10;
+
+/** One measured figure, as a JSON line in the test output (the report quotes them). */
+export function figure(fields: Record<string, unknown>): void {
+  console.log(JSON.stringify({ hostile: true, ...fields }));
+}
+
+export interface RoundTrips {
+  readonly count: number;
+  readonly medianMs: number;
+  readonly maxMs: number;
+}
+
+/** A frozen event loop holds every round trip in flight: a freeze of the kind issue 19 found
+ * (16-99 s) shows in the slowest trip, a slow broker in the median. The machine these tests run
+ * on is shared; with no attack at all, under a load average of 12-15 on 2 cores, the probe's
+ * round trips over 3 s had a median of 8 ms, p99 129 ms and a maximum of 157 ms: a single trip
+ * is not a fair test of 100 ms there, the median is. */
+export function assertServedDuring(trips: RoundTrips, what: string): void {
+  figure({ what, roundTrips: trips.count, medianMs: round(trips.medianMs), maxMs: round(trips.maxMs) });
+  assert.ok(trips.medianMs < ROUND_TRIP_MS_MAX, `${what}: median round trip ${trips.medianMs.toFixed(1)} ms over ${trips.count} trips (>= ${ROUND_TRIP_MS_MAX} ms)`);
+  assert.ok(trips.maxMs < FREEZE_MS, `${what}: a round trip took ${trips.maxMs.toFixed(0)} ms: the broker froze`);
+}
+
+/** Longer than any scheduling hiccup on a loaded machine, far shorter than the freezes found. */
+export const FREEZE_MS = 1000;
 
 /** The broker is alive, below the RSS ceiling and serves the probe within 100 ms. */
 export async function assertHealthy(broker: BrokerProcess, probe: Probe, rssCeilingBytes = RSS_CEILING_BYTES): Promise<{ rssBytes: number; roundTripMs: number }> {
@@ -289,6 +317,7 @@ export async function assertHealthy(broker: BrokerProcess, probe: Probe, rssCeil
   // the best of three, each of which must still come back.
   const trips = [await probe.roundTripMs(), await probe.roundTripMs(), await probe.roundTripMs()];
   const roundTripMs = Math.min(...trips);
+  figure({ what: 'after', rssMiB: round(rss / MiB), roundTripMs: round(roundTripMs) });
   assert.ok(roundTripMs < ROUND_TRIP_MS_MAX, `probe round trip ${roundTripMs.toFixed(1)} ms (>= ${ROUND_TRIP_MS_MAX} ms)`);
   return { rssBytes: rss, roundTripMs };
 }
