@@ -60,6 +60,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxUnsettled: config.maxUnsettled,
     auth: config.auth,
     maxDecodeDepth: config.maxDecodeDepth,
+    maxMessageSizeBytes: config.maxMessageSizeBytes,
+    maxConnectionBufferBytes: config.maxConnectionBufferBytes,
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 

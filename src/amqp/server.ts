@@ -19,18 +19,12 @@ import { locateSections, MessageFormatError } from './message-format.js';
 import type { ScanLimits } from './value-scan.js';
 import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
-import { fixIncomingDispositions } from './rhea-dispositions.js';
-import { boundPeerRanges } from './rhea-flow-ranges.js';
-import { attachBeforeTransfers } from './rhea-session-order.js';
-import { allowSameNameBothWays } from './rhea-link-names.js';
+import { connectionIntake } from './rhea-intake.js';
+import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
 const RheaConnection = require('rhea/lib/connection.js') as RheaConnectionClass;
-
-/** rhea decodes every format-0 transfer; our sessions relabel incoming transfers with this
- * private format so that rhea hands us the encoded bytes, which we store and forward as-is. */
-const RAW_FORMAT = 0x7fff_fff0;
 
 export type ConnectionRole = 'client' | 'admin' | 'replication';
 
@@ -65,6 +59,10 @@ export interface AmqpServerOptions {
   readonly maxFrameSizeBytes: number;
   readonly maxUnsettled: number;
   readonly auth: boolean;
+  /** A delivery streamed over several frames is refused past this (--max-message-size). */
+  readonly maxMessageSizeBytes: number;
+  /** Bytes of unfinished deliveries one connection may hold (--max-connection-buffer). */
+  readonly maxConnectionBufferBytes: number;
   /** Deepest nesting of AMQP values in a frame or message (--max-decode-depth). */
   readonly maxDecodeDepth: number;
   /** AMQP idle timeout we announce (ms): a peer silent for twice this is dropped. Set in a
@@ -161,7 +159,7 @@ export class AmqpServer {
     // handlers do not learn it): answer with a close frame before rhea ends the socket.
     connection.on('protocol_error', (err: unknown) => this.inputFailed(guard, socket, err));
     connection.on('error', (err: unknown) => this.inputFailed(guard, socket, err));
-    this.relabelTransfers(connection);
+    patchSessions(connection, connectionIntake({ maxMessageSizeBytes: this.options.maxMessageSizeBytes, maxConnectionBufferBytes: this.options.maxConnectionBufferBytes }, this.logger));
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
@@ -175,27 +173,6 @@ export class AmqpServer {
     const error = inputErrorCondition(err);
     this.logger.warn({ condition: error.condition, err: error.description, connection: peerOf(socket) }, 'bad input; connection closed');
     guard.fail(error);
-  }
-
-  private relabelTransfers(connection: Connection): void {
-    const internals = connection as unknown as { create_session(size: number): unknown };
-    const original = internals.create_session.bind(connection);
-    internals.create_session = (size: number) => {
-      const session = original(size) as {
-        incoming?: object;
-        on_transfer(frame: { performative: { message_format?: number } }): void;
-      };
-      fixIncomingDispositions(session);
-      boundPeerRanges(session);
-      attachBeforeTransfers(session);
-      allowSameNameBothWays(session);
-      const onTransfer = session.on_transfer.bind(session);
-      session.on_transfer = (frame) => {
-        if (frame.performative.message_format === 0) frame.performative.message_format = RAW_FORMAT;
-        onTransfer(frame);
-      };
-      return session;
-    };
   }
 
   private closeWithError(connection: Connection, error: { condition: string; description: string; info?: Record<string, unknown> }): void {
@@ -532,25 +509,6 @@ export class AmqpServer {
 export function settleIfPresettled(delivery: Delivery): void {
   const d = delivery as unknown as { remote_settled?: boolean; settled?: boolean };
   if (d.remote_settled) d.settled = true;
-}
-
-/** rhea writes each burst of frames as its own socket write; under load that is a system call
- * per disposition or transfer. Corking the socket for the rest of the event-loop turn sends
- * everything written in the turn in one writev. */
-function coalesceWrites(socket: Socket): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  let corked = false;
-  (socket as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
-    if (!corked && !socket.destroyed) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        if (!socket.destroyed) socket.uncork();
-      });
-    }
-    return write(...args);
-  };
 }
 
 function parseUnroutable(properties: Record<string, unknown> | undefined): UnroutablePolicy {
