@@ -62,6 +62,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxDecodeDepth: config.maxDecodeDepth,
     maxMessageSizeBytes: config.maxMessageSizeBytes,
     maxConnectionBufferBytes: config.maxConnectionBufferBytes,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    maxPendingHandshakes: config.maxPendingHandshakes,
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 

@@ -19,6 +19,7 @@ import { locateSections, MessageFormatError } from './message-format.js';
 import type { ScanLimits } from './value-scan.js';
 import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
+import { HandshakeGate } from './handshakes.js';
 import { connectionIntake } from './rhea-intake.js';
 import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
 
@@ -65,6 +66,10 @@ export interface AmqpServerOptions {
   readonly maxConnectionBufferBytes: number;
   /** Deepest nesting of AMQP values in a frame or message (--max-decode-depth). */
   readonly maxDecodeDepth: number;
+  /** A socket that has not completed its open in this time is dropped (--handshake-timeout). */
+  readonly handshakeTimeoutMs: number;
+  /** The pending-handshake budget before the open-file cap (--max-pending-handshakes). */
+  readonly maxPendingHandshakes: number;
   /** AMQP idle timeout we announce (ms): a peer silent for twice this is dropped. Set in a
    * cluster (--link-heartbeat-interval) so that a hung backup leaves the ack gate. */
   readonly idleTimeoutMs?: number;
@@ -95,6 +100,7 @@ export class AmqpServer {
   private admission: (info: ConnectionInfo) => Admission = () => ({ kind: 'accept', role: 'client' });
   private stopping = false;
   private readonly decodeLimits: ScanLimits;
+  private readonly handshakes: HandshakeGate;
 
   constructor(
     private readonly clock: Clock,
@@ -106,6 +112,7 @@ export class AmqpServer {
     // treat_modified_as_released false: rhea would otherwise report a consumer's `modified` as
     // `released`, losing delivery-failed and undeliverable-here (AMQP 1.0 §3.4.5).
     this.decodeLimits = { maxDepth: options.maxDecodeDepth };
+    this.handshakes = new HandshakeGate({ handshakeTimeoutMs: options.handshakeTimeoutMs, maxPendingHandshakes: options.maxPendingHandshakes, clock, logger });
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
     // SASL: ANONYMOUS always; with --auth yes also PLAIN, accepting any user until the user
     // database lands (issue 3). ANONYMOUS stays offered to keep clients without credentials working.
@@ -140,6 +147,8 @@ export class AmqpServer {
         server.off('error', reject);
         server.on('error', (err) => this.logger.error({ err }, 'listener error'));
         const address = server.address();
+        const { pendingMax, openFileLimit } = this.handshakes;
+        this.logger.info({ handshakeTimeoutMs: this.options.handshakeTimeoutMs, maxPendingHandshakes: pendingMax, configured: this.options.maxPendingHandshakes, openFileLimit }, 'handshake limits');
         resolve(typeof address === 'object' && address ? address.port : this.options.port);
       });
       this.server = server;
@@ -151,6 +160,7 @@ export class AmqpServer {
       socket.destroy();
       return;
     }
+    if (!this.handshakes.admit(socket)) return;
     const connection = new RheaConnection(
       { id: `conn-${randomUUID()}`, max_frame_size: this.options.maxFrameSizeBytes, ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}) },
       this.container,
@@ -235,6 +245,7 @@ export class AmqpServer {
       properties: remote.properties ?? {},
       remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
     };
+    this.handshakes.opened(remote.socket);
     if (this.stopping) {
       this.closeWithError(connection, { condition: 'amqp:connection:forced', description: 'broker is shutting down' });
       return;

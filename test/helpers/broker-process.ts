@@ -44,6 +44,8 @@ export interface StartOptions {
   readonly timeoutMs?: number;
   /** Resolve once spawned, even if it never listens (for tests of startup failures). */
   readonly expectFailure?: boolean;
+  /** Run the broker under `ulimit -n N` (soft and hard), through bash. */
+  readonly openFileLimit?: number;
 }
 
 export function tempDir(prefix = 'qpidd-test-'): string {
@@ -76,7 +78,12 @@ process.once('exit', () => {
 export async function startQpidd(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const args = [QPIDD, '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', 'info', ...(options.name ? ['--name', options.name] : []), ...(options.args ?? [])];
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, ...options.env };
+  const child =
+    options.openFileLimit === undefined
+      ? spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+      : // exec: the pid is the broker's own, so signals reach it.
+        spawn('bash', ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, process.execPath, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // A broker a test forgot must not outlive the test process.
   live.add(child);
   child.once('exit', () => live.delete(child));
