@@ -6,7 +6,7 @@
 import type { Socket } from 'node:net';
 import type { Connection } from 'rhea';
 import { fixIncomingDispositions } from './rhea-dispositions.js';
-import { boundPeerRanges } from './rhea-flow-ranges.js';
+import { boundPeerRanges } from './rhea-peer-numbers.js';
 import { watchIntake, type ConnectionIntake } from './rhea-intake.js';
 import { allowSameNameBothWays } from './rhea-link-names.js';
 import { attachBeforeTransfers } from './rhea-session-order.js';

@@ -21,6 +21,7 @@ import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { HandshakeGate } from './handshakes.js';
 import { connectionIntake } from './rhea-intake.js';
+import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
 
 const require = createRequire(import.meta.url);
@@ -169,6 +170,7 @@ export class AmqpServer {
     // handlers do not learn it): answer with a close frame before rhea ends the socket.
     connection.on('protocol_error', (err: unknown) => this.inputFailed(guard, socket, err));
     connection.on('error', (err: unknown) => this.inputFailed(guard, socket, err));
+    boundPeerOpen(connection);
     patchSessions(connection, connectionIntake({ maxMessageSizeBytes: this.options.maxMessageSizeBytes, maxConnectionBufferBytes: this.options.maxConnectionBufferBytes }, this.logger));
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
     coalesceWrites(socket);

@@ -1,11 +1,13 @@
 // Issue 19, "no peer-chosen number drives a loop", against a real qpidd: a flow with drain and
 // link-credit 2^32-1 on an empty queue (the next client waited 99 s), a flow whose counts are
-// both 2^32-1, and dispositions for delivery ids 0..2^32-1 in both directions (16-24 s). While
+// both 2^32-1, dispositions for delivery ids 0..2^32-1 in both directions (16-24 s), and the
+// numbers of an open: a max-frame-size below 512 (rhea looped forever cutting messages into
+// frames of it) and an idle-time-out of 1 ms or 2^32-1 (heartbeats every millisecond). While
 // each attack is under way another client's round trips stay under 100 ms; the broker stays
 // small, and every message it accepted is still there (or settled exactly as the frame said).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bool, composite, described, encode, frame, list, nul, PERFORMATIVE, smallulong, uint } from '../helpers/amqp-encode.js';
+import { bool, composite, described, encode, frame, list, nul, PERFORMATIVE, smallulong, str, uint } from '../helpers/amqp-encode.js';
 import { drain as drainQueue } from '../helpers/amqp.js';
 import { removeDir, startQpidd, tempDir, type BrokerProcess } from '../helpers/broker-process.js';
 import { assertHealthy, assertServedDuring, Probe, RawPeer, seedAccepted, type RoundTrips } from './support.js';
@@ -126,4 +128,41 @@ test('issue 19: a sender\'s disposition for ids 0..2^32-1 (settling its own tran
   }
   await assertHealthy(broker, probe);
   await seeded.check();
+});
+
+test('a consumer announcing max-frame-size 20 (below the 512 minimum, §2.7.1) gets frames of 512; nothing loops', async () => {
+  const seeded = await seedAccepted(broker.port, 3);
+  const untouched = await seedAccepted(broker.port);
+  const peer = await RawPeer.connect(broker.port);
+  try {
+    await peer.open([str('tiny-frames'), nul, uint(20)]);
+    await peer.begin();
+    await peer.attachReceiver(0, seeded.queue);
+    const trips = await tripsDuring(() => peer.write(flowFrame(0, { deliveryCount: 0, linkCredit: 3, drain: false })));
+    assertServedDuring(trips, 'a max-frame-size of 20');
+    await peer.waitFor(() => peer.frames.filter((f) => f.name === 'transfer').length === 3, 'three transfers, one frame each');
+  } finally {
+    peer.destroy();
+  }
+  await assertHealthy(broker, probe);
+  await untouched.check();
+  await seeded.check();
+});
+
+test('an idle-time-out of 1 ms or 2^32-1 does not make the broker beat every millisecond (§2.4.5)', async () => {
+  for (const idle of [1, UINT32_MAX]) {
+    const peer = await RawPeer.connect(broker.port);
+    try {
+      await peer.open([str('heartbeats'), nul, nul, nul, uint(idle)]);
+      const before = peer.frames.length;
+      await new Promise((r) => setTimeout(r, 1000));
+      const beats = peer.frames.slice(before).filter((f) => f.name === 'empty').length;
+      // 1 ms is kept at 100 ms (a beat every 50 ms); 2^32-1 overflowed rhea's timer into 1 ms.
+      assert.ok(beats <= (idle === 1 ? 25 : 0), `${beats} heartbeats in a second for idle-time-out ${idle}`);
+      if (idle === 1) assert.ok(beats >= 5, `${beats} heartbeats: the peer still gets them`);
+    } finally {
+      peer.destroy();
+    }
+  }
+  await assertHealthy(broker, probe);
 });

@@ -1,9 +1,9 @@
-// Credit and disposition ranges from the peer (src/amqp/credit-ranges.ts): the §2.6.7 formulas in
+// Credit and disposition ranges from the peer (src/amqp/peer-numbers.ts): the §2.6.7 formulas in
 // serial arithmetic, results always uints, and a disposition's range clipped to what is held.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { drained, heldRange, receiverCredit, senderCredit, UINT32_MAX } from '../../src/amqp/credit-ranges.js';
+import { drained, heldRange, peerIdleTimeoutMs, peerMaxFrameSizeBytes, receiverCredit, senderCredit, UINT32_MAX } from '../../src/amqp/peer-numbers.js';
 
 const uint = fc.integer({ min: 0, max: UINT32_MAX });
 
@@ -61,4 +61,22 @@ test('a disposition range is clipped to the deliveries held', () => {
       if (range) assert.ok(range.to - range.from < held && range.from >= head);
     }),
   );
+});
+
+test('the peer\'s max-frame-size: absent is unlimited, below 512 or not a uint is 512', () => {
+  assert.equal(peerMaxFrameSizeBytes(undefined), UINT32_MAX);
+  assert.equal(peerMaxFrameSizeBytes(65536), 65536);
+  assert.equal(peerMaxFrameSizeBytes(20), 512);
+  assert.equal(peerMaxFrameSizeBytes(0), 512);
+  assert.equal(peerMaxFrameSizeBytes([1, 2]), 512);
+  assert.equal(peerMaxFrameSizeBytes(2 ** 40), 512);
+});
+
+test('the peer\'s idle-time-out: none stays none, 1 ms becomes 100 ms, 2^32-1 fits a timer', () => {
+  assert.equal(peerIdleTimeoutMs(undefined), undefined);
+  assert.equal(peerIdleTimeoutMs(0), undefined);
+  assert.equal(peerIdleTimeoutMs(1), 100);
+  assert.equal(peerIdleTimeoutMs(30_000), 30_000);
+  assert.equal(peerIdleTimeoutMs(UINT32_MAX), 2 ** 31 - 1);
+  assert.equal(peerIdleTimeoutMs('soon'), undefined);
 });

@@ -1,7 +1,8 @@
-// Link credit and delivery-id ranges from a peer's flow and disposition frames (AMQP 1.0 §2.6.7,
-// §2.7.4, §2.7.6), computed in time that does not depend on the numbers the peer chose: credit in
-// O(1), a disposition in O(deliveries actually held in its range). Counts are sequence numbers
-// modulo 2^32 (RFC 1982, §2.8.9): they wrap and never exceed a uint. Pure.
+// The numbers a peer chooses, made safe to act on: link credit and delivery-id ranges from its
+// flow and disposition frames (AMQP 1.0 §2.6.7, §2.7.4, §2.7.6) computed in time that does not
+// depend on them (credit in O(1), a disposition in O(deliveries held in its range)), and the
+// max-frame-size and idle-time-out of its open (§2.7.1, §2.4.5) kept to what can be honoured.
+// Counts are sequence numbers modulo 2^32 (RFC 1982, §2.8.9). Pure.
 
 export const UINT32_MAX = 0xffff_ffff;
 const MODULUS = 2 ** 32;
@@ -56,4 +57,29 @@ export function heldRange(first: unknown, last: unknown, headId: number, held: n
   const lo = Math.max(from, headId);
   const hi = Math.min(to, headId + held - 1);
   return lo <= hi ? { from: lo, to: hi } : null;
+}
+
+/** §2.7.1 MIN-MAX-FRAME-SIZE: every peer accepts frames of this size. */
+export const MIN_MAX_FRAME_SIZE = 512;
+
+/** The largest frame to send a peer that announced `value` as its max-frame-size: that (absent:
+ * no limit, 2^32-1), unless it is not a uint or is below 512; then 512. rhea cut messages into
+ * frames of max-frame-size minus 50 bytes, and looped forever below 50. */
+export function peerMaxFrameSizeBytes(value: unknown): number {
+  if (value === undefined || value === null) return UINT32_MAX;
+  const size = uint(value);
+  return size === null ? MIN_MAX_FRAME_SIZE : Math.max(MIN_MAX_FRAME_SIZE, size);
+}
+
+/** A heartbeat to a peer is due at half its idle-time-out; this broker sends at most one every
+ * 50 ms. Timers cannot wait longer than 2^31-1 ms (a longer one fires at once). */
+export const PEER_IDLE_TIMEOUT_MS_MIN = 100;
+const TIMER_MS_MAX = 2 ** 31 - 1;
+
+/** The peer's idle-time-out (§2.4.5) as this broker honours it: absent or 0 is none; otherwise
+ * kept between 100 ms and the longest timer. */
+export function peerIdleTimeoutMs(value: unknown): number | undefined {
+  const ms = uint(value);
+  if (ms === null || ms === 0) return undefined;
+  return Math.min(TIMER_MS_MAX, Math.max(PEER_IDLE_TIMEOUT_MS_MIN, ms));
 }

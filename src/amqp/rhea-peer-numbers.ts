@@ -1,11 +1,13 @@
-// Takes the peer's numbers out of rhea's loops (AMQP 1.0 §2.6.7 flow control, §2.7.6 disposition).
-// rhea 3.0.5 drains a sender one credit at a time (link.js Sender._get_drain: a flow with drain and
-// link-credit 2^32-1 froze the broker for 99 s) and walks every id of a disposition's range
-// (session.js on_disposition: 0..2^32-1 froze it for 16-24 s). The replacements do the same
-// bookkeeping in O(1) and O(deliveries held in the range), with counts kept as uints.
+// Takes the peer's numbers out of rhea's loops and timers (AMQP 1.0 §2.6.7, §2.7.6, §2.7.1,
+// §2.4.5). rhea 3.0.5 drains a sender one credit at a time (link.js Sender._get_drain: drain with
+// link-credit 2^32-1 froze the broker for 99 s), walks every id of a disposition's range
+// (session.js on_disposition: 0..2^32-1, 16-24 s), cuts messages into frames of the peer's
+// max-frame-size minus 50 (forever, below 50) and beats at half the peer's idle-time-out (every
+// millisecond for 2^32-1, which overflows the timer). The replacements are O(1) or O(held).
 
 import { createRequire } from 'node:module';
-import { drained, heldRange, receiverCredit, senderCredit } from './credit-ranges.js';
+import type { Connection } from 'rhea';
+import { drained, heldRange, peerIdleTimeoutMs, peerMaxFrameSizeBytes, receiverCredit, senderCredit } from './peer-numbers.js';
 
 const require = createRequire(import.meta.url);
 const rheaLink = require('rhea/lib/link.js') as { Sender: { prototype: object }; Receiver: { prototype: object } };
@@ -49,7 +51,7 @@ interface FlowFrame {
   readonly performative: { readonly delivery_count?: unknown; readonly link_credit?: unknown; readonly drain?: boolean };
 }
 
-const PATCHED = Symbol.for('qpidd.rhea-flow-ranges');
+const PATCHED = Symbol.for('qpidd.rhea-peer-numbers');
 
 /** Each delivery held in the disposition's range, oldest first. */
 function* inRange(deliveries: HeldDeliveries, fields: DispositionFields): Generator<Delivery> {
@@ -124,17 +126,23 @@ function receiverOnFlow(this: ReceiverLink, frame: FlowFrame): void {
   this.dispatch('receiver_drained', this._context());
 }
 
+/** The payload of each transfer frame to the peer: its max-frame-size (at least 512) less
+ * rhea's allowance for the frame's header and performative. */
+function computeMaxPayload(this: { connection: { max_frame_size?: unknown } }, tag: Buffer): number {
+  return Math.max(1, peerMaxFrameSizeBytes(this.connection.max_frame_size) - (50 + tag.length));
+}
+
 /** Installs the replacements on rhea's prototypes, reached through a session (rhea does not
  * export its Outgoing and Incoming classes). Idempotent. */
 export function boundPeerRanges(session: { outgoing?: object; incoming?: object }): void {
-  for (const [instance, replacement] of [
-    [session.outgoing, onOutgoingDisposition],
-    [session.incoming, onIncomingDisposition],
+  for (const [instance, replacements] of [
+    [session.outgoing, { on_disposition: onOutgoingDisposition, compute_max_payload: computeMaxPayload }],
+    [session.incoming, { on_disposition: onIncomingDisposition }],
   ] as const) {
     const prototype = instance ? (Object.getPrototypeOf(instance) as Record<string | symbol, unknown>) : undefined;
     if (!prototype || prototype[PATCHED]) continue;
     prototype[PATCHED] = true;
-    prototype['on_disposition'] = replacement;
+    Object.assign(prototype, replacements);
   }
   const sender = rheaLink.Sender.prototype as Record<string | symbol, unknown>;
   if (!sender[PATCHED]) {
@@ -147,4 +155,16 @@ export function boundPeerRanges(session: { outgoing?: object; incoming?: object 
     receiver[PATCHED] = true;
     receiver['on_flow'] = receiverOnFlow;
   }
+}
+
+/** The peer's open is kept to what can be honoured before rhea acts on it: its idle-time-out
+ * between 100 ms and the longest timer (rhea schedules a heartbeat at half of it). */
+export function boundPeerOpen(connection: Connection): void {
+  const c = connection as unknown as { on_open(frame: { performative: { idle_time_out?: unknown } }): void };
+  const onOpen = c.on_open.bind(connection);
+  c.on_open = (frame) => {
+    const idle = peerIdleTimeoutMs(frame.performative.idle_time_out);
+    if (idle !== frame.performative.idle_time_out) frame.performative.idle_time_out = idle;
+    onOpen(frame);
+  };
 }
