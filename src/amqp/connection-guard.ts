@@ -63,6 +63,24 @@ export function acceptGuarded(connection: Connection & { accept(socket: Socket):
     }
     endSocket();
   };
+  // rhea writes frames from process.nextTick callbacks (Connection._process); an exception there
+  // (a frame built from a peer's value that rhea cannot encode) would end the process. It ends
+  // this connection instead; a broken assertion still crashes (STYLE.md 5).
+  const internals = connection as unknown as { _process(): void };
+  const processFrames = internals._process.bind(connection);
+  let failing = false;
+  internals._process = () => {
+    try {
+      processFrames();
+    } catch (err) {
+      if ((err as Error)?.name === 'AssertionFailure') throw err;
+      logger.error({ err, connection: peerOf(socket) }, 'writing frames failed; connection closed');
+      // Once failing, a close frame may not be writable either: drop the socket.
+      if (failing || ended) return void socket.destroy();
+      failing = true;
+      fail({ condition: 'amqp:internal-error', description: (err as Error)?.message ?? String(err) });
+    }
+  };
   return { fail };
 }
 

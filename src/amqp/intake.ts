@@ -5,6 +5,8 @@
 
 const MODULUS = 2 ** 32;
 
+const isUint = (value: unknown): boolean => typeof value === 'number' && Number.isInteger(value) && value >= 0 && value < MODULUS;
+
 export interface IntakeLimits {
   readonly maxMessageSizeBytes: number;
   readonly maxConnectionBufferBytes: number;
@@ -46,6 +48,8 @@ export const IDLE_LINK: LinkIntake = { deliveryBytes: 0, refused: false };
 export interface TransferFacts {
   /** rhea holds earlier frames of this delivery (this transfer continues it). */
   readonly continuing: boolean;
+  /** The transfer's delivery-id, as it came. */
+  readonly deliveryId: unknown;
   /** The link's credit as we hold it (a new delivery needs one). */
   readonly credit: number;
   readonly payloadBytes: number;
@@ -63,7 +67,9 @@ export type TransferVerdict =
   /** The sender aborted the delivery (§2.7.5): discard its frames; it is settled. */
   | { readonly kind: 'abort' }
   /** Detach the link with this error; its delivery in progress is discarded. */
-  | { readonly kind: 'detach'; readonly code: RefusalCode; readonly condition: string; readonly description: string };
+  | { readonly kind: 'detach'; readonly code: RefusalCode; readonly condition: string; readonly description: string }
+  /** The session's delivery numbering cannot go on: close the connection with this error. */
+  | { readonly kind: 'close'; readonly condition: string; readonly description: string };
 
 export interface Judgement {
   readonly verdict: TransferVerdict;
@@ -85,6 +91,11 @@ function refuse(link: LinkIntake, code: RefusalCode, description: string): Judge
 /** Decides one transfer on a receiving link, given the connection's unfinished bytes so far. */
 export function judgeTransfer(link: LinkIntake, facts: TransferFacts, connectionBufferedBytes: number, limits: IntakeLimits): Judgement {
   if (link.refused) return { verdict: { kind: 'drop' }, link, bufferedDelta: 0 };
+  if (!facts.continuing && !isUint(facts.deliveryId)) {
+    // rhea numbered such a delivery `undefined` and then could not write its disposition, from
+    // a timer, where the exception ended the process.
+    return { verdict: { kind: 'close', condition: 'amqp:invalid-field', description: 'the first transfer of a delivery must carry a delivery-id (AMQP 1.0 §2.7.5)' }, link, bufferedDelta: 0 };
+  }
   if (!facts.continuing && facts.credit <= 0) {
     return refuse(link, 'TRANSFER_LIMIT_EXCEEDED', 'transfer on a link with no credit (AMQP 1.0 §2.6.7)');
   }

@@ -25,7 +25,7 @@ interface RheaReceiver {
 }
 interface TransferFrame {
   readonly payload?: Buffer;
-  readonly performative: { readonly handle?: number; more?: boolean; readonly aborted?: boolean };
+  readonly performative: { readonly handle?: number; readonly delivery_id?: unknown; more?: boolean; readonly aborted?: boolean };
 }
 interface RheaSession {
   readonly local: { readonly begin: unknown };
@@ -37,6 +37,17 @@ interface RheaSession {
   on_end(frame: unknown): void;
   output(frame: { constructor?: unknown; next_incoming_id?: number; incoming_window?: number }, payload?: Buffer): void;
   end(error: { condition: string; description: string }): void;
+}
+
+/** A transfer that ends its connection; `condition` reaches the close frame. */
+class IntakeViolation extends Error {
+  constructor(
+    readonly condition: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'IntakeViolation';
+  }
 }
 
 /** The connection's bytes of unfinished deliveries, shared by its sessions. */
@@ -91,6 +102,7 @@ export function watchIntake(session: object, connection: ConnectionIntake): void
     const link = links.get(receiver) ?? IDLE_LINK;
     const facts = {
       continuing: receiver._incomplete !== undefined,
+      deliveryId: frame.performative.delivery_id,
       credit: receiver.credit,
       payloadBytes: frame.payload?.length ?? 0,
       more: frame.performative.more === true,
@@ -120,6 +132,9 @@ export function watchIntake(session: object, connection: ConnectionIntake): void
         if (receiver.credit > 0) receiver.credit--;
         receiver.delivery_count++;
         return;
+      case 'close':
+        // Thrown through rhea's read loop, which stops there; the server closes the connection.
+        throw new IntakeViolation(verdict.condition, verdict.description);
       case 'detach':
         s.incoming.next_transfer_id++;
         discardIncomplete(receiver);

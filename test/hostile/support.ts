@@ -309,9 +309,16 @@ export const FREEZE_MS = 1000;
 
 /** The broker is alive, below the RSS ceiling and serves the probe within 100 ms. */
 export async function assertHealthy(broker: BrokerProcess, probe: Probe, rssCeilingBytes = RSS_CEILING_BYTES): Promise<{ rssBytes: number; roundTripMs: number }> {
+  let rss: number;
+  try {
+    rss = rssBytes(broker.child.pid as number);
+  } catch {
+    await Promise.race([broker.exited, new Promise((r) => setTimeout(r, 1000))]);
+    rss = 0;
+  }
   assert.equal(broker.child.exitCode, null, `broker exited: ${broker.stderr().slice(-2000)}`);
   assert.equal(broker.child.signalCode, null, 'broker killed by a signal');
-  const rss = rssBytes(broker.child.pid as number);
+  assert.ok(rss > 0, 'the broker has no resident memory: it is exiting');
   assert.ok(rss < rssCeilingBytes, `broker RSS ${Math.round(rss / MiB)} MiB is above the ${Math.round(rssCeilingBytes / MiB)} MiB ceiling`);
   // The first round trip after an attack may share its turn with the broker's clean-up: take
   // the best of three, each of which must still come back.

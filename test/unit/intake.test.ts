@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { IDLE_LINK, judgeTransfer, sessionBegun, transferArrived, windowAnnounced, type LinkIntake, type TransferFacts } from '../../src/amqp/intake.js';
 
 const LIMITS = { maxMessageSizeBytes: 1000, maxConnectionBufferBytes: 1500 };
-const facts = (f: Partial<TransferFacts>): TransferFacts => ({ continuing: false, credit: 1, payloadBytes: 100, more: false, aborted: false, ...f });
+const facts = (f: Partial<TransferFacts>): TransferFacts => ({ continuing: false, deliveryId: 7, credit: 1, payloadBytes: 100, more: false, aborted: false, ...f });
 
 test('the session window: transfers from the announced id, as many as announced, across the 2^32 wrap', () => {
   let window = sessionBegun(2 ** 32 - 2);
@@ -58,4 +58,12 @@ test('the connection\'s unfinished bytes are bounded; an abort releases them', (
   assert.equal(aborted.verdict.kind, 'abort');
   assert.equal(aborted.bufferedDelta, -300);
   assert.equal(aborted.link, IDLE_LINK);
+});
+
+test('a new delivery without a uint delivery-id closes the connection; a continued one needs none', () => {
+  for (const deliveryId of [undefined, null, -1, 2 ** 32, 'x']) {
+    const j = judgeTransfer(IDLE_LINK, facts({ deliveryId }), 0, LIMITS);
+    assert.equal(j.verdict.kind === 'close' && j.verdict.condition, 'amqp:invalid-field', String(deliveryId));
+  }
+  assert.equal(judgeTransfer({ deliveryBytes: 10, refused: false }, facts({ continuing: true, deliveryId: undefined }), 10, LIMITS).verdict.kind, 'pass');
 });
