@@ -80,10 +80,10 @@ export async function runFuzz(broker: BrokerProcess, probe: Probe, options: Fuzz
     }
     maxRss = Math.max(maxRss, rss);
     if (rss > options.rssCeilingBytes) return `broker RSS ${Math.round(rss / MiB)} MiB is above the ${Math.round(options.rssCeilingBytes / MiB)} MiB ceiling`;
-    // Up to three tries (the machine is shared: one slow trip is noise), each within the freeze
-    // bound; one must be under 100 ms.
+    // Up to five tries (the machine is shared: a slow trip is noise; support.ts has the figures),
+    // each within the freeze bound; one must be under 100 ms.
     let best = Number.POSITIVE_INFINITY;
-    for (let i = 0; i < 3 && best >= ROUND_TRIP_MS_MAX; i++) {
+    for (let i = 0; i < 5 && best >= ROUND_TRIP_MS_MAX; i++) {
       try {
         best = Math.min(best, await probe.roundTripMs(FREEZE_MS));
       } catch (err) {
@@ -91,7 +91,7 @@ export async function runFuzz(broker: BrokerProcess, probe: Probe, options: Fuzz
       }
     }
     trips.push(best);
-    return best < ROUND_TRIP_MS_MAX ? null : `the probe's best round trip of three was ${best.toFixed(1)} ms`;
+    return best < ROUND_TRIP_MS_MAX ? null : `the probe's best round trip of five was ${best.toFixed(1)} ms`;
   };
 
   const property = fc.asyncProperty(fuzzCase, async (c) => {

@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { fuzzBroker } from './fuzz-setup.js';
 import { figure, RSS_CEILING_BYTES } from './support.js';
 
-test('fuzzing: 400 cases (seed 19) leave the broker alive, small and responsive', async () => {
+test('fuzzing: 1000 cases (seed 19) leave the broker alive, small and responsive', async () => {
   // Under 60 s whatever the machine: the run stops early (not failing) at 40 s.
-  const report = await fuzzBroker({ seed: 19, numRuns: 400, timeLimitMs: 40_000, rssCeilingBytes: RSS_CEILING_BYTES });
+  const report = await fuzzBroker({ seed: 19, numRuns: 1000, timeLimitMs: 40_000, rssCeilingBytes: RSS_CEILING_BYTES });
   figure({ what: 'fuzz', ...report });
   assert.ok(report.cases >= 100, `only ${report.cases} cases ran in the time limit`);
 });
