@@ -161,7 +161,18 @@ export class AmqpServer {
       socket.destroy();
       return;
     }
+    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
     if (!this.handshakes.admit(socket)) return;
+    // Until it says something a socket costs a timer and a map entry: rhea's connection (with
+    // its SASL layer) is made when the first bytes are there to read, so a flood of silent
+    // sockets does not take the event loop from the clients being served.
+    socket.once('readable', () => {
+      if (socket.readableLength === 0) socket.destroy(); // the peer ended without a word
+      else this.serve(socket);
+    });
+  }
+
+  private serve(socket: Socket): void {
     const connection = new RheaConnection(
       { id: `conn-${randomUUID()}`, max_frame_size: this.options.maxFrameSizeBytes, ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}) },
       this.container,
@@ -172,9 +183,10 @@ export class AmqpServer {
     connection.on('error', (err: unknown) => this.inputFailed(guard, socket, err));
     boundPeerOpen(connection);
     patchSessions(connection, connectionIntake({ maxMessageSizeBytes: this.options.maxMessageSizeBytes, maxConnectionBufferBytes: this.options.maxConnectionBufferBytes }, this.logger));
-    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
+    // The 'readable' listener stopped the flow; rhea reads with 'data'.
+    socket.resume();
   }
 
   /** rhea could not read a connection's input (a malformed or out-of-place frame). */
