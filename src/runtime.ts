@@ -64,6 +64,11 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxUnsettled: config.maxUnsettled,
     auth: config.auth,
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
+    maxDecodeDepth: config.maxDecodeDepth,
+    maxMessageSizeBytes: config.maxMessageSizeBytes,
+    maxConnectionBufferBytes: config.maxConnectionBufferBytes,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    maxPendingHandshakes: config.maxPendingHandshakes,
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 

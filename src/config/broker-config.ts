@@ -54,6 +54,12 @@ export interface BrokerConfig {
   /** Unknown addresses matching these are created on demand (qpidd's node policies); anchored. */
   readonly queuePatterns: RegExp | null;
   readonly topicPatterns: RegExp | null;
+  readonly maxDecodeDepth: number;
+  /** Bytes of unfinished multi-frame deliveries one connection may hold. */
+  readonly maxConnectionBufferBytes: number;
+  readonly handshakeTimeoutMs: number;
+  /** As configured; the broker caps it at half its open-file limit when it starts. */
+  readonly maxPendingHandshakes: number;
   /** The config file that was read (absolute), or null. */
   readonly configFile: string | null;
   readonly ha: HaConfig;

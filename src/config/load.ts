@@ -133,6 +133,10 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     maxFrameSizeBytes: need('max-frame-size'),
     queuePatterns: get('queue-patterns') ?? null,
     topicPatterns: get('topic-patterns') ?? null,
+    maxDecodeDepth: need('max-decode-depth'),
+    maxConnectionBufferBytes: get('max-connection-buffer') ?? defaultConnectionBuffer(need('max-message-size'), need('max-frame-size')),
+    handshakeTimeoutMs: need('handshake-timeout'),
+    maxPendingHandshakes: need('max-pending-handshakes'),
     configFile: context.configFile,
     ha: {
       cluster: need('ha-cluster'),
@@ -161,6 +165,11 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     throw new ConfigError('RELATION', violations.map((v) => v.message).join('\n'), { option: first.option, source: sources[first.option] });
   }
   return { kind: 'config', config, warnings: [...warnings], sources };
+}
+
+/** One message of the largest size in flight, with room beside it for other links' frames. */
+function defaultConnectionBuffer(maxMessageSizeBytes: number, maxFrameSizeBytes: number): number {
+  return maxMessageSizeBytes + Math.max(1024 ** 2, maxFrameSizeBytes);
 }
 
 // The version lives in package.json; walk up from this module (dist/src/config or src/config)

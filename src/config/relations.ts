@@ -45,6 +45,13 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
+    options: ['max-connection-buffer', 'max-message-size', 'max-frame-size'],
+    check: (c) =>
+      c.maxConnectionBufferBytes < c.maxMessageSizeBytes + c.maxFrameSizeBytes
+        ? `max-connection-buffer ${formatBytes(c.maxConnectionBufferBytes)} is less than max-message-size ${formatBytes(c.maxMessageSizeBytes)} plus max-frame-size ${formatBytes(c.maxFrameSizeBytes)}: a message of the largest size allowed could never be received`
+        : null,
+  },
+  {
     options: ['ha-password', 'ha-username'],
     check: (c) => (c.ha.password !== null && c.ha.username === null ? 'ha-password is set but ha-username is not: the password would never be used' : null),
   },

@@ -173,6 +173,12 @@ export const HA_REPLICATE_MODES = ['none', 'configuration', 'all'] as const;
 // field is a uint.
 const AMQP_MIN_MAX_FRAME_SIZE = 512;
 
+// rhea's decoder recurses a few stack frames per level; 1000 levels decode well inside Node's
+// default stack, and no protocol or application needs more than a handful.
+const MAX_DECODE_DEPTH_MAX = 1000;
+// A handshake is a few round trips; below 100 ms a loaded host would drop legitimate clients.
+const HANDSHAKE_TIMEOUT_MS_MIN = 100;
+
 export const OPTIONS = {
   'data-dir': {
     group: 'broker',
@@ -307,6 +313,36 @@ export const OPTIONS = {
     defaultText: null,
     defaultNote: 'none',
     schema: pattern(),
+  },
+  'max-decode-depth': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Deepest nesting of lists, maps, arrays and described values read from a peer (frames and messages)',
+    defaultText: '100',
+    schema: integer(1, MAX_DECODE_DEPTH_MAX),
+  },
+  'max-connection-buffer': {
+    group: 'broker',
+    valueForm: 'BYTES',
+    description: 'Most bytes of unfinished multi-frame deliveries one connection may hold; the link that exceeds it is detached',
+    defaultText: null,
+    defaultNote: 'max-message-size + 1 MiB (+ max-frame-size if larger)',
+    computedDefault: true,
+    schema: bytes(1024),
+  },
+  'handshake-timeout': {
+    group: 'broker',
+    valueForm: 'SECONDS',
+    description: 'A socket that has not completed its AMQP open (SASL included) in this time is dropped',
+    defaultText: '10',
+    schema: seconds().refine((ms) => ms >= HANDSHAKE_TIMEOUT_MS_MIN, `expected at least ${HANDSHAKE_TIMEOUT_MS_MIN / 1000}s (${HANDSHAKE_TIMEOUT_MS_MIN}ms)`),
+  },
+  'max-pending-handshakes': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Most sockets mid-handshake at once (never more than half the open-file limit); further sockets are closed at once',
+    defaultText: '1000',
+    schema: integer(1, CONNECTIONS_MAX),
   },
   'ha-cluster': {
     group: 'ha',

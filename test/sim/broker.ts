@@ -85,6 +85,10 @@ export class SimBroker {
       maxFrameSizeBytes: 65536,
       queuePatterns: null,
       topicPatterns: null,
+      maxDecodeDepth: 100,
+      maxConnectionBufferBytes: 2 * 1024 * 1024,
+      handshakeTimeoutMs: 10_000,
+      maxPendingHandshakes: 1000,
       configFile: null,
       ha: {
         cluster: true,
