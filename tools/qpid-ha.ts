@@ -99,6 +99,7 @@ runTool('qpid-ha', async () => {
           `last role: ${status.lastRole}`,
           `primary: ${status.primary ?? '(unknown)'}`,
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
+          ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}`),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

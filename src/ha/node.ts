@@ -40,6 +40,9 @@ export interface HaStatus {
    * highest (epoch, lastLsn) among ready backups, and none below the highest epoch it has seen. */
   readonly connectedToPrimary: boolean;
   readonly members: readonly MemberInfo[];
+  /** A primary's ack gate: backups in it, and whether it is short of --ha-min-backups (then
+   * nothing replicated is settled: producers wait). Null on a backup or standalone broker. */
+  readonly gate: { readonly backups: number; readonly minBackups: number; readonly short: boolean } | null;
   readonly brokersUrl: string | null;
   readonly address: string | null;
 }
@@ -349,6 +352,7 @@ export class HaNode {
       primary: primaryName,
       connectedToPrimary: this.backup?.currentPrimary != null,
       members: this.primary ? this.primary.members() : this.members,
+      gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short } : null,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
     };

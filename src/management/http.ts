@@ -61,8 +61,10 @@ export class ManagementHttp {
           return send(res, 200, { ok: true });
         case '/readyz': {
           const state = this.ha.state;
-          const ready = state === 'standalone' || state === 'active';
-          return send(res, ready ? 200 : 503, { ready, state });
+          // A primary short of --ha-min-backups accepts connections but settles nothing.
+          const gate = this.ha.status().gate;
+          const ready = (state === 'standalone' || state === 'active') && !gate?.short;
+          return send(res, ready ? 200 : 503, { ready, state, ...(gate?.short ? { reason: `waiting for backups: ${gate.backups} of --ha-min-backups ${gate.minBackups} in the ack gate` } : {}) });
         }
         case '/metrics':
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
