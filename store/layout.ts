@@ -153,6 +153,7 @@ export function encodeMetaState(meta: StoreMeta): Buffer {
     lastRole: meta.lastRole,
     haState: meta.haState,
     snapshotIncomplete: meta.snapshotIncomplete,
+    undoFromLsn: meta.undoFromLsn,
   };
   return Buffer.from(JSON.stringify(state));
 }
@@ -206,6 +207,8 @@ export function decodeMetaState(bytes: Uint8Array, formatVersion: number, where:
     lastRole,
     haState: str('haState'),
     snapshotIncomplete: m['snapshotIncomplete'] as boolean,
+    // Stores from before the undo log can take nothing back.
+    undoFromLsn: m['undoFromLsn'] === undefined ? uint('lastLsn') + 1 : uint('undoFromLsn'),
   };
   if (meta.firstLsn < 1 || meta.firstLsn > meta.lastLsn + 1) bad(`firstLsn ${meta.firstLsn} is outside 1..lastLsn+1 (${meta.lastLsn + 1})`);
   return meta;

@@ -50,6 +50,7 @@ import { silentLogger, type StoreLogger } from './logger.js';
 import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntry, type StoreRecord } from './record.js';
 import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, Scannable, ScanQueue, StoreScan } from './scan.js';
 import { snapshotFromScan } from './snapshot.js';
+import { decodeUndoBatch, type UndoBatch } from './undo.js';
 import {
   STORE_FORMAT_VERSION,
   type CommitTicket,
@@ -80,6 +81,9 @@ export interface LmdbStoreOptions {
    * it adds), so that it never stalls commits and still keeps up. Default 4096. */
   readonly dropPerBatchMax?: number;
   readonly logger?: StoreLogger;
+  /** Keep undo for what this store writes itself, so that truncateAfter can take it back (a
+   * cluster broker's store: undo.ts). Default false. */
+  readonly undo?: boolean;
 }
 
 export const DEFAULT_MAP_SIZE_BYTES = 64 * 1024 ** 3;
@@ -118,9 +122,11 @@ interface Tables {
   bindings: Db;
   messages: Db;
   enqueues: Db;
+  /** Undo batches by their first LSN (undo.ts), JSON. */
+  undo: Db;
 }
 
-const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues'] as const;
+const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues', 'undo'] as const;
 
 /** lmdb-js's getBinaryFast returns a shared buffer whose byteLength is the whole scratch area
  * (only `length` is the value's): cut it down to a proper view, valid until the next read. */
@@ -203,7 +209,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
       path: storeDir,
       readOnly,
       // Seven tables; LMDB reserves a slot per possible table, so keep it tight.
-      maxDbs: 8,
+      maxDbs: 16,
       // Each broker plus a few tools reading at the same time.
       maxReaders: 126,
       mapSize: options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES,
@@ -288,6 +294,8 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
   private readonly t: Tables;
   private readonly logMaxBytes: number;
   private readonly dropPerBatchMax: number;
+  private readonly undo: boolean;
+  private undoFloorLsn: number | null = null;
 
   // Committed state (what readers see); batches publish into it when their transaction commits.
   /** @internal */ committedMeta: MutableMeta;
@@ -330,6 +338,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.readOnly = readOnly;
     this.logMaxBytes = options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
     this.dropPerBatchMax = options.dropPerBatchMax ?? DEFAULT_DROP_PER_BATCH_MAX;
+    this.undo = options.undo ?? false;
 
     const meta = env.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
     if (!meta) throw new StoreError('STORE_NOT_FOUND', `store at ${storeDir} has no meta table (it was never initialised)`);
@@ -369,6 +378,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
         lastRole: 'standalone',
         haState: '',
         snapshotIncomplete: false,
+        undoFromLsn: 1,
       };
       const state = encodeMetaState(this.committedMeta);
       env.transactionSync(() => {
@@ -390,7 +400,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     }
   }
 
-  private projectionSource() {
+  protected projectionSource() {
     return { queues: () => this.queueRows.values(), exchanges: () => this.exchangeRows.values(), bindings: () => this.bindingRows.values() };
   }
 
@@ -453,6 +463,15 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.moreToDrop = true;
     this.kick();
     return deferred.promise;
+  }
+
+  setUndoFloor(lsn: number | null): void {
+    if (lsn === this.undoFloorLsn) return;
+    this.undoFloorLsn = lsn;
+    if (!this.readOnly && !this.closing) {
+      this.moreToDrop = true;
+      this.kick();
+    }
   }
 
   setRetentionFloor(lsn: number | null): void {
@@ -608,6 +627,8 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
           floorLsn: this.floorLsn,
           logMaxBytes: this.logMaxBytes,
           truncateBeforeLsn: this.truncateBeforeLsn,
+          undo: this.undo,
+          undoFloorLsn: this.undoFloorLsn,
           // Twice the entries this batch adds: a log over its bound shrinks, however it is fed.
           dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * logEntriesIn(mutations)),
         };
@@ -816,6 +837,27 @@ class LmdbBatchWriter implements BatchWriter {
   }
   dropLog(lsn: number): void {
     this.t.log.removeSync(lsn);
+  }
+  putUndo(batch: UndoBatch): void {
+    this.t.undo.putSync(batch.firstLsn, Buffer.from(JSON.stringify(batch)));
+  }
+  undoFrom(fromLsn: number): UndoBatch[] {
+    // The batch holding fromLsn starts at or before it: find it, then read forward.
+    const [before] = [...this.t.undo.getRange({ start: fromLsn, reverse: true, limit: 1 })];
+    const start = before ? (before.key as number) : fromLsn;
+    const out: UndoBatch[] = [];
+    for (const { value } of this.t.undo.getRange({ start })) {
+      const batch = decodeUndoBatch(value);
+      if (batch.lastLsn >= fromLsn) out.push(batch);
+    }
+    return out;
+  }
+  oldestUndo(): UndoBatch | undefined {
+    const [first] = [...this.t.undo.getRange({ limit: 1 })];
+    return first ? decodeUndoBatch(first.value) : undefined;
+  }
+  dropUndo(firstLsn: number): void {
+    this.t.undo.removeSync(firstLsn);
   }
   clearAll(): void {
     for (const name of TABLE_NAMES) if (name !== 'meta') this.t[name].clearSync();

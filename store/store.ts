@@ -51,6 +51,9 @@ export interface StoreMeta {
   readonly haState: string;
   /** True between beginSnapshot() and endSnapshot(): the tables are a partial copy. */
   readonly snapshotIncomplete: boolean;
+  /** Every entry from this LSN to lastLsn can be taken back (truncateAfter): this store wrote it
+   * and still holds its undo (undo.ts). lastLsn + 1 when none can. */
+  readonly undoFromLsn: number;
 }
 
 export interface QueueState {
@@ -144,6 +147,14 @@ export interface Store {
    * any later commit() can take those LSNs, so that state keyed by them (the ack gate's holds)
    * can forget the failed ones first. Returns an unsubscribe function. */
   onRollback(listener: (lastLsn: number) => void): () => void;
+
+  /** Takes the log and the tables back to their state just after `lsn` (the divergence point
+   * with a new primary): rejects with STORE_UNDO_MISSING, changing nothing, when an entry after
+   * `lsn` cannot be undone (lsn + 1 < meta().undoFromLsn). Waits for in-flight commits. */
+  truncateAfter(lsn: number): Promise<void>;
+
+  /** Undo at or below `lsn` is no longer needed (every backup in the gate confirmed it). */
+  setUndoFloor(lsn: number | null): void;
 
   /** Drops log entries below `lsn` (never above lastLsn + 1). Tables are unaffected. */
   truncateLogBefore(lsn: number): Promise<void>;

@@ -48,6 +48,7 @@ export const STORE_ERRORS: Record<StoreErrorCode, ErrorInfo> = {
   STORE_NOT_FOUND: { condition: 'amqp:not-found', meaning: 'no store at the data dir (tools)' },
   STORE_LSN_GAP: { condition: 'amqp:internal-error', meaning: 'replicated records do not continue the local log' },
   STORE_LOG_TRUNCATED: { condition: 'amqp:internal-error', meaning: 'the log no longer holds the LSN a reader asked for (it needs a snapshot)' },
+  STORE_UNDO_MISSING: { condition: 'amqp:internal-error', meaning: 'the log cannot be taken back to a divergence point: entries after it have no undo (the backup resyncs from a snapshot instead)' },
   STORE_READ_ONLY: { condition: 'amqp:not-allowed', meaning: 'a write to a store opened read-only' },
 };
 

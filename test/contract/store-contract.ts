@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { runTruncateContract } from './truncate-contract.js';
 import { AssertionFailure } from '../../src/core/assert.js';
 import {
   isStoreError,
@@ -36,7 +37,7 @@ export interface StoreHandle {
 }
 
 export interface StoreFactory {
-  create(options?: { logMaxBytes?: number }): Promise<StoreHandle>;
+  create(options?: { logMaxBytes?: number; undo?: boolean }): Promise<StoreHandle>;
 }
 
 // --- record builders ---------------------------------------------------------------------------
@@ -100,6 +101,7 @@ function assertStoreError(err: unknown, code: StoreErrorCode): true {
 
 export function runStoreContract(name: string, factory: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
+    runTruncateContract(factory);
     async function withStore(fn: (h: StoreHandle) => Promise<void>, options?: { logMaxBytes?: number }): Promise<void> {
       const h = await factory.create(options);
       try {
