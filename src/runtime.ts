@@ -50,6 +50,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     sync: config.storeSync,
     mapSizeBytes: dataDir.mapSizeBytes,
     logMaxBytes: config.storeLogMaxBytes,
+    // A cluster store may have to take back the end of its log (incremental catch-up).
+    undo: config.ha.cluster,
     logger: logger.child({ module: 'store' }),
   });
   const meta = store.meta();

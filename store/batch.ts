@@ -29,7 +29,7 @@ export type Mutation =
   | { readonly kind: 'role'; readonly role: StoreRole; readonly haState: string; readonly ticket: TicketState }
   | { readonly kind: 'begin-snapshot'; readonly lsn: number; readonly epoch: number; readonly lastMessageId: number; readonly epochHistory: readonly EpochStart[]; readonly ticket: TicketState }
   | { readonly kind: 'snapshot-records'; readonly records: readonly StoreRecord[]; readonly ticket: TicketState }
-  | { readonly kind: 'end-snapshot'; readonly ticket: TicketState }
+  | { readonly kind: 'end-snapshot'; readonly lastPositions: Readonly<Record<string, number>>; readonly ticket: TicketState }
   | { readonly kind: 'wipe'; readonly ticket: TicketState }
   /** Changes nothing itself; resolves when the batch it rides in is durable (truncation). */
   | { readonly kind: 'barrier'; readonly ticket: TicketState };
@@ -118,6 +118,10 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
         for (const r of m.records) applyRecord(w, r, 'snapshot record', effects, 'snapshot');
         break;
       case 'end-snapshot':
+        for (const [queue, position] of Object.entries(m.lastPositions)) {
+          const row = w.getQueue(queue);
+          if (row && position > row.lastPosition) w.setQueue(queue, { ...row, lastPosition: position });
+        }
         meta.snapshotIncomplete = false;
         break;
       case 'wipe':

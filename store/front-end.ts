@@ -163,9 +163,10 @@ export abstract class StoreFrontEnd {
     return this.metaMutation((ticket) => ({ kind: 'snapshot-records', records: kept, ticket }));
   }
 
-  endSnapshot(): Promise<void> {
+  endSnapshot(lastPositions: Readonly<Record<string, number>> = {}): Promise<void> {
     this.checkWritable();
-    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', ticket }));
+    this.projection.raisePositions(lastPositions);
+    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', lastPositions, ticket }));
   }
 
   setRole(role: StoreRole, haState: string): Promise<void> {

@@ -465,13 +465,10 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     return deferred.promise;
   }
 
+  /** Pruning rides on the next batch: a floor that moves with every confirmation must not cost
+   * a transaction (and a flush) of its own. */
   setUndoFloor(lsn: number | null): void {
-    if (lsn === this.undoFloorLsn) return;
     this.undoFloorLsn = lsn;
-    if (!this.readOnly && !this.closing) {
-      this.moreToDrop = true;
-      this.kick();
-    }
   }
 
   setRetentionFloor(lsn: number | null): void {

@@ -94,6 +94,9 @@ export interface Snapshot {
   readonly lastMessageId: number;
   /** The epoch history of the store up to `lsn`: the backup that applies the snapshot adopts it. */
   readonly epochHistory: readonly EpochStart[];
+  /** Each queue's highest position ever enqueued, which its records do not show once consumed
+   * messages are gone: a backup must continue positions where its primary does. */
+  readonly lastPositions: Readonly<Record<string, number>>;
   /** Declares, bindings and enqueues (enqueue records carry their message once, with every
    * queue and position that holds it) in an order that can be applied front to back:
    * exchanges, queues, bindings, then messages. */
@@ -175,7 +178,8 @@ export interface Store {
    * then continues at `lsn + 1`. A crash in between leaves meta.snapshotIncomplete true. */
   beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory?: readonly EpochStart[]): Promise<void>;
   applySnapshotRecords(records: readonly StoreRecord[]): Promise<void>;
-  endSnapshot(): Promise<void>;
+  /** Ends the snapshot; `lastPositions` (the snapshot's) raises each queue's last position. */
+  endSnapshot(lastPositions?: Readonly<Record<string, number>>): Promise<void>;
 
   /** Records the broker's role and HA state in meta (durable, not logged). */
   setRole(role: StoreRole, haState: string): Promise<void>;

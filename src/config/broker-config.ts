@@ -23,6 +23,7 @@ export interface HaConfig {
   readonly backupTimeoutMs: number;
   readonly linkMaintenanceIntervalMs: number;
   readonly linkHeartbeatIntervalMs: number;
+  readonly totalFailureResync: 'wipe' | 'incremental';
   /** --ha-min-backups: replicated changes settle only while this many backups are in the gate. */
   readonly minBackups: number;
   /** 0: no confirm timeout (only the heartbeat takes a silent backup out of the gate). */

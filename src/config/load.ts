@@ -154,6 +154,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       linkHeartbeatIntervalMs: need('link-heartbeat-interval'),
       clientRedirect: need('ha-client-redirect'),
       confirmTimeoutMs: need('ha-confirm-timeout'),
+      totalFailureResync: need('ha-total-failure-resync'),
       // Two brokers: 1 would stop service at the first failure (README documents the risk of 0).
       minBackups: get('ha-min-backups') ?? ((brokersUrl?.url.addresses.length ?? 0) >= 3 ? 1 : 0),
     },

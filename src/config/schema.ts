@@ -430,6 +430,13 @@ export const OPTIONS = {
     computedDefault: true,
     schema: integer(0, 63),
   },
+  'ha-total-failure-resync': {
+    group: 'ha',
+    valueForm: 'wipe|incremental',
+    description: 'After a total cluster failure the others resync from the first promoted: wipe (copy everything, as the reference) or incremental (keep what they share)',
+    defaultText: 'wipe',
+    schema: oneOf(['wipe', 'incremental'] as const),
+  },
   'ha-confirm-timeout': {
     group: 'ha',
     valueForm: 'SECONDS',

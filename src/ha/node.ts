@@ -463,6 +463,8 @@ export class HaNode {
       epoch,
       clock: this.deps.clock,
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
+      promotedAfterTotalFailure: mode === 'local',
+      totalFailureResync: config.ha.totalFailureResync,
       ...(this.deps.memberAddress ? { memberAddress: this.deps.memberAddress } : {}),
       onStale: (reason) => this.fenced(reason),
       onMembership: () => this.checkRecovered(),

@@ -82,7 +82,7 @@ export class RheaReplicationEndpoint implements SpecialNode {
       primary.join(link, frame);
     } else {
       const link = this.links.get(owner);
-      if (link) primary.confirm(link.id, frame.lsn);
+      if (link) primary.frame(link.id, frame);
     }
   }
 

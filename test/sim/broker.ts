@@ -107,6 +107,7 @@ export class SimBroker {
         clientRedirect: false,
         // Derived, not drawn, so that every recorded seed keeps its scenario.
         confirmTimeoutMs: knobs.heartbeatMs * 2.5,
+        totalFailureResync: 'wipe',
         minBackups: url.addresses.length >= 3 ? 1 : 0,
       },
     };

@@ -17,6 +17,9 @@
 //   STALE_SETTLED    a stale primary settled a message before the manager made any bad choice.
 //   SETTLED_EARLY    a message was settled before the primary and every backup in its ack gate
 //                    had it durable (the ordering contract of ack-gate.ts).
+//   TRUNCATED_SETTLED
+//                    a broker took back (incremental catch-up) the enqueue of a message the
+//                    legitimate primary had settled and nobody had consumed.
 //   SETTLED_ALONE    a replicated message was settled while fewer backups than --ha-min-backups
 //                    were in the ack gate (it must be durable on min-backups + 1 brokers).
 //   BACKUP_SERVED    a backup admitted a client or took a publish.
@@ -59,6 +62,7 @@ export type ViolationCode =
   | 'STALE_SETTLED'
   | 'SETTLED_EARLY'
   | 'SETTLED_ALONE'
+  | 'TRUNCATED_SETTLED'
   | 'BACKUP_SERVED'
   | 'PROMOTED_UNREADY'
   | 'NOT_PREFIX'
@@ -405,7 +409,25 @@ export class Oracle {
       wiped: () => {
         if (life.alive) this.wiped(broker.name, 'store wiped for catch-up');
       },
+      truncated: (lsn, removed) => {
+        if (life.alive) this.truncated(broker.name, lsn, removed);
+      },
     };
+  }
+
+  /** What was truncated was never settled (DESIGN.md §4): the primary of the divergent records
+   * was a ready backup when it wrote them... unless a bad manager's choice made it so. */
+  private truncated(broker: string, lsn: number, removed: readonly StoreRecord[]): void {
+    this.trace.debug('chk', `${broker} took back its log after LSN ${lsn}`, { records: removed.length });
+    for (const record of removed) {
+      if (record.kind !== 'enqueue') continue;
+      const id = parseBody(record.body);
+      if (!id) continue;
+      const key = messageKey(id);
+      const settled = this.settled.get(key);
+      if (!settled || !settled.info.legit || settled.inBadWindow || this.consumed.has(key) || this.badChoiceMade) continue;
+      this.violation('TRUNCATED_SETTLED', `${broker} took back the enqueue of message ${key} (settled by ${settled.info.broker} at ${settled.info.atMs.toFixed(3)} ms) when it truncated after LSN ${lsn}`, `truncated:${broker}:${key}`);
+    }
   }
 
   private committed(broker: SimBroker, life: Life, records: readonly StoreRecord[], ticket: CommitTicket): void {
