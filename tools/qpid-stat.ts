@@ -31,7 +31,7 @@ runTool('qpid-stat', async () => {
   }
   if (Array.isArray(result)) {
     const rows = result as Record<string, unknown>[];
-    const columns = operation === 'queues' ? ['name', 'durable', 'count', 'bytes', 'acquired', 'consumers', 'replicate'] : ['name', 'type', 'durable', 'bindings', 'replicate'];
+    const columns = operation === 'queues' ? ['name', 'durable', 'count', 'bytes', 'acquired', 'consumers', 'replicate', 'flowStopped'] : ['name', 'type', 'durable', 'bindings', 'replicate'];
     process.stdout.write(`${columns.join('\t')}\n`);
     for (const row of rows) process.stdout.write(`${columns.map((c) => String(row[c] ?? '')).join('\t')}\n`);
   } else {

@@ -14,6 +14,7 @@ import type { HoldKey } from '../ha/ack-gate.js';
 import type { Settlements } from '../ha/settlements.js';
 import { findNode } from './address.js';
 import { MessageFormatError, scanMessage } from './message-format.js';
+import { producerFlowOf, type FlowControlledProducer, type ProducerFlow } from './producer-flow.js';
 import type { ScanLimits } from './value-scan.js';
 
 export interface AmqpErrorBody {
@@ -28,10 +29,15 @@ export function errorBody(err: unknown): AmqpErrorBody {
   return { condition: 'amqp:internal-error', description: err instanceof Error ? err.message : String(err) };
 }
 
-export class ProducerLink {
+export class ProducerLink implements FlowControlledProducer {
   private waiting = 0;
   private readonly holds = new Set<HoldKey>();
   private closed = false;
+  private readonly flow: ProducerFlow;
+  /** The queue this link targets: it stops with it. */
+  private readonly targetQueue: string | null;
+  /** Flow-stopped queues this link waits for. */
+  private readonly stoppedBy = new Set<string>();
 
   constructor(
     private readonly broker: Broker,
@@ -41,6 +47,22 @@ export class ProducerLink {
     private readonly target: PublishTarget | null,
     private readonly options: { window: number; unroutable: UnroutablePolicy; clock: Clock; logger: Logger; decode: ScanLimits },
   ) {
+    this.flow = producerFlowOf(broker);
+    this.targetQueue = target?.kind === 'queue' ? target.queue : null;
+    if (this.targetQueue !== null) {
+      this.flow.target(this.targetQueue, this);
+      if (this.flow.stopped(this.targetQueue)) this.stoppedBy.add(this.targetQueue);
+    }
+    this.topUpCredit();
+  }
+
+  flowChanged(queue: string, stopped: boolean): void {
+    if (this.closed) return;
+    if (stopped) {
+      this.stoppedBy.add(queue);
+      return;
+    }
+    this.stoppedBy.delete(queue);
     this.topUpCredit();
   }
 
@@ -81,6 +103,12 @@ export class ProducerLink {
         this.topUpCredit();
         return;
       case 'accepted':
+        // Landed in a queue that is now stopped: wait for it, whatever this link targets.
+        for (const queue of outcome.flowStopped ?? []) {
+          if (this.stoppedBy.has(queue)) continue;
+          if (queue !== this.targetQueue) this.flow.block(queue, this);
+          this.flowChanged(queue, true);
+        }
         break;
     }
     if (presettled) {
@@ -115,16 +143,17 @@ export class ProducerLink {
   }
 
   private topUpCredit(): void {
-    if (this.closed) return;
-    const outstanding = (this.receiver as unknown as { credit: number }).credit + this.waiting;
-    const grant = this.options.window - outstanding;
+    if (this.closed || this.stoppedBy.size > 0) return;
+    const grant = this.options.window - (this.receiver as unknown as { credit: number }).credit - this.waiting;
     // Grant in chunks so that flow frames stay rare.
     if (grant >= Math.max(1, this.options.window / 4)) this.receiver.add_credit(grant);
   }
 
   /** The link or connection closed: its deliveries can no longer be settled. */
   close(): void {
+    if (this.closed) return;
     this.closed = true;
+    this.flow.remove(this);
     for (const key of this.holds) this.settlements.cancel(key);
     this.holds.clear();
   }

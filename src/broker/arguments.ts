@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Arguments, ArgValue } from '../../store/index.js';
 import { BrokerError } from './errors.js';
+import { FlowArgumentError, flowThresholds, type FlowDefaults, type FlowThresholds } from './flow-control.js';
 import type { LimitPolicy, ReplicateLevel } from './queue.js';
 
 export const REPLICATE_LEVELS: readonly ReplicateLevel[] = ['none', 'configuration', 'all'];
@@ -17,6 +18,10 @@ const QueueArgumentsSchema = z.object({
   'qpid.max_count': count.optional(),
   'qpid.max_size': count.optional(),
   'qpid.policy_type': z.enum(['reject', 'ring']).optional(),
+  'qpid.flow_stop_count': count.optional(),
+  'qpid.flow_resume_count': count.optional(),
+  'qpid.flow_stop_size': count.optional(),
+  'qpid.flow_resume_size': count.optional(),
   'qpid.replicate': z.enum(['none', 'configuration', 'all']).optional(),
 });
 
@@ -29,6 +34,8 @@ export interface QueueLimits {
   readonly maxSizeBytes: number | null;
   readonly policy: LimitPolicy;
   readonly replicate: ReplicateLevel | null;
+  /** Producer flow control (flow-control.ts), null when the queue has no threshold. */
+  readonly flow: FlowThresholds | null;
 }
 
 function firstIssue(error: z.ZodError, what: string, args: Arguments): BrokerError {
@@ -38,19 +45,41 @@ function firstIssue(error: z.ZodError, what: string, args: Arguments): BrokerErr
   return new BrokerError('INVALID_ARGUMENT', `invalid ${what} argument ${key}=${value}: ${issue?.message ?? 'invalid'}`);
 }
 
-/** Parses the limit and replication arguments of a queue declare. `defaultMaxSizeBytes` is the
- * broker's --default-queue-limit (0 = unlimited), used when qpid.max_size is absent. */
-export function parseQueueArguments(args: Arguments, defaultMaxSizeBytes: number): QueueLimits {
+/** Flow control off: what a replica or an embedder without the options uses. */
+export const NO_FLOW_DEFAULTS: FlowDefaults = { stopPercent: 0, resumePercent: 0 };
+
+/** Parses the limit, flow and replication arguments of a queue declare. `defaultMaxSizeBytes`
+ * is the broker's --default-queue-limit (0 = unlimited), used when qpid.max_size is absent. */
+export function parseQueueArguments(args: Arguments, defaultMaxSizeBytes: number, flowDefaults: FlowDefaults = NO_FLOW_DEFAULTS): QueueLimits {
   const parsed = QueueArgumentsSchema.safeParse(args);
   if (!parsed.success) throw firstIssue(parsed.error, 'queue', args);
   const values = parsed.data;
   const maxSize = values['qpid.max_size'] ?? (defaultMaxSizeBytes > 0 ? defaultMaxSizeBytes : null);
-  return {
-    maxCount: values['qpid.max_count'] ?? null,
-    maxSizeBytes: maxSize === 0 ? null : maxSize,
-    policy: values['qpid.policy_type'] ?? 'reject',
-    replicate: values['qpid.replicate'] ?? null,
-  };
+  const maxCount = values['qpid.max_count'] ?? null;
+  const maxSizeBytes = maxSize === 0 ? null : maxSize;
+  const policy = values['qpid.policy_type'] ?? 'reject';
+  let flow: FlowThresholds | null;
+  try {
+    // A ring queue makes room instead of refusing: its producers are never stopped (qpidd).
+    flow =
+      policy === 'ring'
+        ? null
+        : flowThresholds(
+            {
+              maxCount,
+              maxSizeBytes,
+              flowStopCount: values['qpid.flow_stop_count'],
+              flowResumeCount: values['qpid.flow_resume_count'],
+              flowStopSize: values['qpid.flow_stop_size'],
+              flowResumeSize: values['qpid.flow_resume_size'],
+            },
+            flowDefaults,
+          );
+  } catch (err) {
+    if (err instanceof FlowArgumentError) throw new BrokerError('INVALID_ARGUMENT', `invalid queue flow arguments: ${err.message}`);
+    throw err;
+  }
+  return { maxCount, maxSizeBytes, policy, replicate: values['qpid.replicate'] ?? null, flow };
 }
 
 export function parseExchangeArguments(args: Arguments): { replicate: ReplicateLevel | null } {

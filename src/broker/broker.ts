@@ -26,7 +26,8 @@ import type {
 import { assert } from '../core/assert.js';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
-import { parseExchangeArguments, parseQueueArguments, REPLICATE_LEVELS } from './arguments.js';
+import { NO_FLOW_DEFAULTS, parseExchangeArguments, parseQueueArguments, REPLICATE_LEVELS } from './arguments.js';
+import type { FlowDefaults } from './flow-control.js';
 import { BrokerError } from './errors.js';
 import { BUILT_IN_EXCHANGES, Exchange, type Binding, type ExchangeSettings } from './exchange.js';
 import { allocateTransientId, type BrokerMessage } from './message.js';
@@ -36,6 +37,9 @@ export interface BrokerLimits {
   /** --default-queue-limit: max bytes of a queue declared without qpid.max_size (0: none). */
   readonly defaultQueueLimitBytes: number;
   readonly maxMessageSizeBytes: number;
+  /** --default-flow-stop-threshold / --default-flow-resume-threshold (absent: no default flow
+   * control; explicit qpid.flow_* arguments still apply). */
+  readonly flow?: FlowDefaults;
 }
 
 export interface ReplicationSettings {
@@ -106,7 +110,8 @@ export interface SettlementHold {
 }
 
 export type PublishOutcome =
-  | { readonly kind: 'accepted'; readonly hold: SettlementHold }
+  /** flowStopped: queues the message went to that are now flow-stopped (their producers wait). */
+  | { readonly kind: 'accepted'; readonly hold: SettlementHold; readonly flowStopped?: readonly string[] }
   | { readonly kind: 'released' }
   | { readonly kind: 'rejected'; readonly error: BrokerError };
 
@@ -159,6 +164,7 @@ export class Broker {
   private readonly limits: BrokerLimits;
   private readonly replication: ReplicationSettings;
   private readonly events: BrokerEvents;
+  private readonly flowListeners = new Set<(queue: Queue, stopped: boolean) => void>();
   private readonly routingFields: ((body: Uint8Array) => RoutingFields) | null;
   private readonly queueMap = new Map<string, Queue>();
   private readonly exchangeMap = new Map<string, Exchange>();
@@ -232,7 +238,7 @@ export class Broker {
         alternateExchange: declare.alternateExchange,
         arguments: declare.arguments,
       });
-      const queue = new Queue(settings, state.lastPosition);
+      const queue = this.watchFlow(new Queue(settings, state.lastPosition));
       queue.setPaged(state.count, state.bytes, state.lastPosition);
       this.queueMap.set(declare.queue, queue);
       this.storedQueues.add(declare.queue);
@@ -284,8 +290,25 @@ export class Broker {
     return this.replication.defaultLevel;
   }
 
+  /** Producers of a queue hear when it stops and resumes (src/amqp/producer-flow.ts). */
+  onQueueFlow(listener: (queue: Queue, stopped: boolean) => void): () => void {
+    this.flowListeners.add(listener);
+    return () => this.flowListeners.delete(listener);
+  }
+
+  /** Logs each flow transition once and tells the listeners. */
+  private watchFlow(queue: Queue): Queue {
+    queue.onFlowChange = (q, stopped) => {
+      const { flow } = q.settings;
+      if (stopped) this.logger.warn({ queue: q.name, count: q.count, bytes: q.bytes, stopCount: flow?.stopCount, stopBytes: flow?.stopBytes }, 'queue flow stopped: its producers get no credit');
+      else this.logger.info({ queue: q.name, count: q.count, bytes: q.bytes, resumeCount: flow?.resumeCount, resumeBytes: flow?.resumeBytes }, 'queue flow resumed');
+      for (const listener of this.flowListeners) listener(q, stopped);
+    };
+    return queue;
+  }
+
   private queueSettings(declare: QueueDeclare): QueueSettings {
-    const limits = parseQueueArguments(declare.arguments, this.limits.defaultQueueLimitBytes);
+    const limits = parseQueueArguments(declare.arguments, this.limits.defaultQueueLimitBytes, this.limits.flow ?? NO_FLOW_DEFAULTS);
     return {
       name: declare.name,
       durable: declare.durable,
@@ -296,6 +319,7 @@ export class Broker {
       maxCount: limits.maxCount,
       maxSizeBytes: limits.maxSizeBytes,
       policy: limits.policy,
+      flow: limits.flow,
       replicate: limits.replicate ?? this.replication.defaultLevel,
     };
   }
@@ -338,7 +362,7 @@ export class Broker {
       throw new BrokerError('NOT_FOUND', `alternate exchange ${declare.alternateExchange} of queue ${declare.name} does not exist`);
     }
     const settings = this.queueSettings(declare);
-    const queue = new Queue(settings);
+    const queue = this.watchFlow(new Queue(settings));
     if (settings.exclusive) queue.owner = owner;
     this.queueMap.set(declare.name, queue);
     let ticket: CommitTicket | null = null;
@@ -547,7 +571,10 @@ export class Broker {
     }
     const full = this.checkLimits(queues, size);
     if (full) return { kind: 'rejected', error: full };
-    return { kind: 'accepted', hold: this.enqueue(queues, incoming, 0) };
+    const hold = this.enqueue(queues, incoming, 0);
+    let flowStopped: string[] | undefined;
+    for (const queue of queues) if (queue.flowStopped) (flowStopped ??= []).push(queue.name);
+    return flowStopped ? { kind: 'accepted', hold, flowStopped } : { kind: 'accepted', hold };
   }
 
   /** Routes through the exchange, then its alternate exchange(s) when nothing matched. */

@@ -10,6 +10,7 @@
 
 import type { Arguments } from '../../store/index.js';
 import { assert } from '../core/assert.js';
+import { nextFlowStopped, type FlowThresholds } from './flow-control.js';
 import type { BrokerMessage } from './message.js';
 
 export type LimitPolicy = 'reject' | 'ring';
@@ -26,6 +27,8 @@ export interface QueueSettings {
   readonly maxCount: number | null;
   readonly maxSizeBytes: number | null;
   readonly policy: LimitPolicy;
+  /** Producer flow control thresholds (flow-control.ts), null when the queue has none. */
+  readonly flow: FlowThresholds | null;
   /** Effective replication level (qpid.replicate, else the broker's ha-replicate). */
   readonly replicate: ReplicateLevel;
 }
@@ -94,6 +97,11 @@ export class Queue {
   /** Whether the queue has ever had a consumer (auto-delete only after the first one leaves). */
   hadConsumer = false;
 
+  /** Past its flow stop threshold and not yet below its resume threshold. */
+  flowStopped = false;
+  /** Told of each flow transition (the broker logs it and wakes producers). */
+  onFlowChange: ((queue: Queue, stopped: boolean) => void) | null = null;
+
   constructor(settings: QueueSettings, lastPosition = 0) {
     this.settings = settings;
     this.lastPosition = lastPosition;
@@ -134,6 +142,7 @@ export class Queue {
     assert(this.entries.length === 0 && this.paged === null, `queue ${this.name}: paging set twice`);
     if (count > 0) this.paged = { afterPosition: 0, lastPosition: lastStoredPosition, count, bytes };
     this.lastPosition = Math.max(this.lastPosition, lastStoredPosition);
+    this.checkFlow();
   }
 
   /** Where the next store read must start, or null when nothing is paged out. */
@@ -177,6 +186,7 @@ export class Queue {
     if (loaded.length > 0) this.entries.splice(insertAt, 0, ...loaded);
     this.availableHint = Math.min(this.availableHint, insertAt);
     if (paged.count <= 0 || paged.afterPosition >= paged.lastPosition) this.paged = null;
+    this.checkFlow();
   }
 
   nextPosition(): number {
@@ -195,6 +205,17 @@ export class Queue {
     this.countInMemory++;
     this.bytesInMemory += entry.message.size;
     if (entry.state === 'available') this.available++;
+    this.checkFlow();
+  }
+
+  /** O(1) after each change of depth: a transition is reported once. */
+  private checkFlow(): void {
+    const thresholds = this.settings.flow;
+    if (thresholds === null) return;
+    const stopped = nextFlowStopped(this.flowStopped, this.count, this.bytes, thresholds);
+    if (stopped === this.flowStopped) return;
+    this.flowStopped = stopped;
+    this.onFlowChange?.(this, stopped);
   }
 
   /** The next available entry for a consumer, or undefined. Expired entries are returned too:
@@ -272,6 +293,7 @@ export class Queue {
     this.bytesInMemory -= entry.message.size;
     this.removedInside++;
     this.compact();
+    this.checkFlow();
   }
 
   addConsumer(consumer: Consumer): void {

@@ -44,6 +44,9 @@ export interface BrokerConfig {
   readonly maxConnections: number;
   /** 0 means unlimited. */
   readonly defaultQueueLimitBytes: number;
+  /** --default-flow-stop-threshold and --default-flow-resume-threshold, percent of a queue's limits. */
+  readonly flowStopPercent: number;
+  readonly flowResumePercent: number;
   readonly maxMessageSizeBytes: number;
   readonly storeSync: StoreSync;
   readonly storeLogMaxBytes: number;

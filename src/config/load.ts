@@ -124,6 +124,8 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     auth: need('auth'),
     maxConnections: need('max-connections'),
     defaultQueueLimitBytes: need('default-queue-limit'),
+    flowStopPercent: need('default-flow-stop-threshold'),
+    flowResumePercent: need('default-flow-resume-threshold'),
     maxMessageSizeBytes: need('max-message-size'),
     storeSync: need('store-sync'),
     storeLogMaxBytes: need('store-log-max-bytes'),

@@ -18,6 +18,13 @@ interface Relation {
 
 const RELATIONS: readonly Relation[] = [
   {
+    options: ['default-flow-resume-threshold', 'default-flow-stop-threshold'],
+    check: (c) =>
+      c.flowStopPercent > 0 && c.flowResumePercent > c.flowStopPercent
+        ? `default-flow-resume-threshold ${c.flowResumePercent} is above default-flow-stop-threshold ${c.flowStopPercent}: a queue would stop and resume at once`
+        : null,
+  },
+  {
     options: ['ha-min-backups', 'ha-brokers-url'],
     check: (c) => {
       const brokers = c.ha.brokersUrl?.addresses.length ?? 0;

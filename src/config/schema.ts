@@ -248,6 +248,20 @@ export const OPTIONS = {
     defaultText: '104857600',
     schema: bytes(0),
   },
+  'default-flow-stop-threshold': {
+    group: 'broker',
+    valueForm: 'PERCENT',
+    description: "Percent of a queue's count or size limit at which its producers get no more credit until it drains; 0 = no default flow control",
+    defaultText: '80',
+    schema: integer(0, 100),
+  },
+  'default-flow-resume-threshold': {
+    group: 'broker',
+    valueForm: 'PERCENT',
+    description: "Percent of a queue's limit below which a flow-stopped queue gives its producers credit again",
+    defaultText: '70',
+    schema: integer(0, 100),
+  },
   'max-message-size': {
     group: 'broker',
     valueForm: 'BYTES',

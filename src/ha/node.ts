@@ -300,7 +300,11 @@ export class HaNode {
       store: this.deps.store,
       clock: this.deps.clock,
       logger: this.deps.logger.child({ module: 'broker' }),
-      limits: { defaultQueueLimitBytes: config.defaultQueueLimitBytes, maxMessageSizeBytes: config.maxMessageSizeBytes },
+      limits: {
+        defaultQueueLimitBytes: config.defaultQueueLimitBytes,
+        maxMessageSizeBytes: config.maxMessageSizeBytes,
+        flow: { stopPercent: config.flowStopPercent, resumePercent: config.flowResumePercent },
+      },
       replication: { enabled: this.queueReplication, defaultLevel: config.ha.replicate },
       events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err) },
       routingFields: (body) => scanMessage(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),

@@ -117,7 +117,13 @@ export class ManagementHttp {
     ];
     const service = this.ha.service();
     if (service) {
-      lines.push('# TYPE qpidd_queue_depth gauge', '# TYPE qpidd_queue_bytes gauge', '# TYPE qpidd_queue_consumers gauge');
+      lines.push(
+        '# TYPE qpidd_queue_depth gauge',
+        '# TYPE qpidd_queue_bytes gauge',
+        '# TYPE qpidd_queue_consumers gauge',
+        '# HELP qpidd_queue_flow_stopped 1 while the queue is past its flow stop threshold (its producers get no credit)',
+        '# TYPE qpidd_queue_flow_stopped gauge',
+      );
       let shown = 0;
       let omitted = 0;
       for (const q of service.broker.queues) {
@@ -127,7 +133,12 @@ export class ManagementHttp {
         }
         shown++;
         const label = `queue="${q.name.replace(/["\\\n]/g, '_')}"`;
-        lines.push(`qpidd_queue_depth{${label}} ${q.count}`, `qpidd_queue_bytes{${label}} ${q.bytes}`, `qpidd_queue_consumers{${label}} ${q.consumers.length}`);
+        lines.push(
+          `qpidd_queue_depth{${label}} ${q.count}`,
+          `qpidd_queue_bytes{${label}} ${q.bytes}`,
+          `qpidd_queue_consumers{${label}} ${q.consumers.length}`,
+          `qpidd_queue_flow_stopped{${label}} ${q.flowStopped ? 1 : 0}`,
+        );
       }
       lines.push('# TYPE qpidd_metrics_queues_omitted gauge', `qpidd_metrics_queues_omitted ${omitted}`);
       lines.push('# HELP qpidd_exchange_unrouted_total Messages no binding of the exchange took (dropped, or refused under qpid.unroutable)', '# TYPE qpidd_exchange_unrouted_total counter');

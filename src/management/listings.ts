@@ -53,6 +53,11 @@ export function queuesPage(broker: Broker, args: NamePageArgs): Page<Record<stri
     bytes: q.bytes,
     acquired: q.acquiredCount,
     consumers: q.consumers.length,
+    flowStopped: q.flowStopped,
+    flowStopCount: q.settings.flow?.stopCount ?? null,
+    flowResumeCount: q.settings.flow?.resumeCount ?? null,
+    flowStopSize: q.settings.flow?.stopBytes ?? null,
+    flowResumeSize: q.settings.flow?.resumeBytes ?? null,
   }));
   return takePage(rows, (r) => r.name, args);
 }

@@ -76,6 +76,8 @@ export class SimBroker {
       auth: false,
       maxConnections: 1000,
       defaultQueueLimitBytes: 0,
+      flowStopPercent: 80,
+      flowResumePercent: 70,
       maxMessageSizeBytes: 1024 * 1024,
       storeSync: 'fsync',
       storeLogMaxBytes: knobs.logMaxBytes,

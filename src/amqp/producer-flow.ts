@@ -1,0 +1,92 @@
+// Producer flow control in AMQP 1.0 terms (issue 14). qpidd stops a producer by delaying the
+// settlement of its messages; here a flow-stopped queue withholds link credit instead, the AMQP
+// 1.0 way: its producers are granted no more credit until the queue resumes. Nothing is settled
+// early, dropped or refused. Credit is per link, so a client that produces to a queue and
+// consumes from it on one session still consumes, the queue drains, and its producer resumes.
+//
+// Producers targeting the queue are stopped when it stops; producers to an exchange once a
+// message of theirs lands in a stopped queue. The credit a producer already holds is not taken
+// back: like a qpidd producer's capacity, it may still be used, so the gap between the stop
+// threshold and the queue's limit should hold the producers' windows (--max-unsettled each), or
+// the limit refuses the excess with its own error, exactly as without flow control. (Revoking
+// credit would make a producer to a small queue wait for a resume where qpidd refuses it.)
+
+import type { Broker } from '../broker/broker.js';
+
+/** A producer link, as flow control sees it. */
+export interface FlowControlledProducer {
+  /** A queue it sends to stopped or resumed. */
+  flowChanged(queue: string, stopped: boolean): void;
+}
+
+interface QueueProducers {
+  /** Producers whose target is the queue. */
+  readonly targeting: Set<FlowControlledProducer>;
+  /** Producers (to exchanges) stopped by the queue, to be told when it resumes. */
+  readonly blocked: Set<FlowControlledProducer>;
+}
+
+export class ProducerFlow {
+  private readonly queues = new Map<string, QueueProducers>();
+
+  constructor(private readonly broker: Broker) {
+    broker.onQueueFlow((queue, stopped) => this.changed(queue.name, stopped));
+  }
+
+  private entry(queue: string): QueueProducers {
+    let entry = this.queues.get(queue);
+    if (!entry) {
+      entry = { targeting: new Set(), blocked: new Set() };
+      this.queues.set(queue, entry);
+    }
+    return entry;
+  }
+
+  private prune(queue: string, entry: QueueProducers): void {
+    if (entry.targeting.size === 0 && entry.blocked.size === 0) this.queues.delete(queue);
+  }
+
+  /** Whether the queue is flow-stopped now. */
+  stopped(queue: string): boolean {
+    return this.broker.queue(queue)?.flowStopped === true;
+  }
+
+  target(queue: string, producer: FlowControlledProducer): void {
+    this.entry(queue).targeting.add(producer);
+  }
+
+  /** An exchange producer's message landed in the stopped queue: it waits for the resume. */
+  block(queue: string, producer: FlowControlledProducer): void {
+    this.entry(queue).blocked.add(producer);
+  }
+
+  /** The producer is gone. */
+  remove(producer: FlowControlledProducer): void {
+    for (const [queue, entry] of this.queues) {
+      entry.blocked.delete(producer);
+      entry.targeting.delete(producer);
+      this.prune(queue, entry);
+    }
+  }
+
+  private changed(queue: string, stopped: boolean): void {
+    const entry = this.queues.get(queue);
+    if (!entry) return;
+    const told = [...entry.targeting, ...(stopped ? [] : entry.blocked)];
+    if (!stopped) entry.blocked.clear();
+    for (const producer of told) producer.flowChanged(queue, stopped);
+    this.prune(queue, entry);
+  }
+}
+
+const flows = new WeakMap<Broker, ProducerFlow>();
+
+/** The flow control of a broker's producers (one per broker: a promotion makes a new broker). */
+export function producerFlowOf(broker: Broker): ProducerFlow {
+  let flow = flows.get(broker);
+  if (!flow) {
+    flow = new ProducerFlow(broker);
+    flows.set(broker, flow);
+  }
+  return flow;
+}
