@@ -49,11 +49,14 @@ export class ProducerLink implements FlowControlledProducer {
   ) {
     this.flow = producerFlowOf(broker);
     this.targetQueue = target?.kind === 'queue' ? target.queue : null;
+    this.topUpCredit();
     if (this.targetQueue !== null) {
       this.flow.target(this.targetQueue, this);
+      // Attached to a stopped queue: it has its first window, like credit held when the queue
+      // stopped (so the queue's limit still answers it, as without flow control), but no more
+      // until the queue resumes.
       if (this.flow.stopped(this.targetQueue)) this.stoppedBy.add(this.targetQueue);
     }
-    this.topUpCredit();
   }
 
   flowChanged(queue: string, stopped: boolean): void {
