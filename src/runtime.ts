@@ -4,6 +4,7 @@
 
 import { openLmdbStore, type Store } from '../store/index.js';
 import { AmqpServer } from './amqp/server.js';
+import { heardFile } from './ha/heard-file.js';
 import { Broker } from './broker/broker.js';
 import type { BrokerConfig } from './config/index.js';
 import { systemClock, type Clock } from './core/clock.js';
@@ -85,6 +86,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     probe: (address) =>
       managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)) }).catch(() => null),
     ...(members ? { memberAddress: (remote: string) => members.has(remote) } : {}),
+    ...(config.ha.cluster ? { heardRecord: heardFile(config.dataDir, (problem) => logger.warn({ problem }, 'the record of the primary position heard is unusable')) } : {}),
     onFatal: options.onFatal ?? ((err) => {
       logger.fatal({ err }, 'exiting after a fatal error');
       process.exit(70);

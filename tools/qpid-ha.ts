@@ -96,6 +96,7 @@ runTool('qpid-ha', async () => {
           `epoch: ${status.epoch}`,
           `store: ${status.storeId} lsn ${status.firstLsn}..${status.lastLsn}${status.snapshotIncomplete ? ' (partial snapshot)' : ''}`,
           `epoch history: ${(status.epochHistory ?? []).map((e) => `${e.epoch}@${e.firstLsn}`).join(' ') || '(none)'}`,
+          ...(status.heard ? [`heard: the primary of epoch ${status.heard.epoch} at LSN ${status.heard.lsn}${status.heard.lsn > status.lastLsn ? ` (this store ends at ${status.lastLsn}: behind, not promotable without --force)` : ''}`] : []),
           `last role: ${status.lastRole}`,
           `primary: ${status.primary ?? '(unknown)'}`,
           `brokers url: ${status.brokersUrl ?? '(none)'}`,

@@ -68,6 +68,9 @@ export interface BackupReplicatorDeps {
   /** Highest epoch seen anywhere (fencing); the store's epoch is the floor. */
   readonly epochSeen: () => number;
   readonly noteEpoch: (epoch: number) => void;
+  /** A frame named the primary's position (heard-tracker.ts); `urgent` at the start of a
+   * catch-up, when the hello names how far the primary is. */
+  readonly onHeard?: (epoch: number, lsn: number, urgent: boolean) => void;
   /** A store failure while applying: the broker cannot continue as a backup. */
   readonly onFatal: (err: unknown) => void;
 }
@@ -303,6 +306,7 @@ export class BackupReplicator {
         throw Object.assign(new Error(`refusing primary ${frame.name} (epoch ${frame.epoch}): ${conflict}`), { code: 'HA_PROTOCOL' });
       }
       this.deps.noteEpoch(frame.epoch);
+      this.deps.onHeard?.(frame.epoch, frame.lastLsn, true);
       this.primary = { name: frame.name, epoch: frame.epoch, address: this.connectedTo ?? '', publicAddress: frame.publicAddress };
       this.deps.onPrimary(this.primary);
       this.setState('catchup');
@@ -333,6 +337,7 @@ export class BackupReplicator {
         return;
       case 'log': {
         if (frame.entries.length === 0) return;
+        this.deps.onHeard?.(frame.epoch, (frame.entries[frame.entries.length - 1] as { lsn: number }).lsn, false);
         const ticket = store.appendReplicated(frame.entries);
         // Pipelined: the next frame is applied while this one becomes durable; confirmations
         // follow durability, in order.

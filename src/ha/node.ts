@@ -18,6 +18,10 @@ import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationC
 import type { MemberInfo } from './messages.js';
 import { PrimaryReplicator } from './primary.js';
 import { QueueReplica, type ReplicaMode } from './queue-replica.js';
+import type { Heard } from './heard.js';
+import type { HeardRecord } from './heard-file.js';
+import { HeardTracker } from './heard-tracker.js';
+import { checkHeard, checkJoiningPromotion, type PromotionPeers } from './promote-checks.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
 import { RheaReplicationConnector } from './transport.js';
@@ -45,6 +49,9 @@ export interface HaStatus {
   readonly gate: { readonly backups: number; readonly minBackups: number; readonly short: boolean } | null;
   readonly brokersUrl: string | null;
   readonly address: string | null;
+  /** The furthest primary position this broker heard of and must not be promoted without
+   * (heard.ts); null when none counts against it. */
+  readonly heard?: Heard | null;
 }
 
 /** Asks another broker for its status (used before promoting a joining broker). */
@@ -75,6 +82,8 @@ export interface HaNodeDeps {
   /** Whether a backup may join from this peer address (default: any; the runtime passes the
    * hosts of --ha-brokers-url). */
   readonly memberAddress?: (remoteAddress: string) => boolean;
+  /** Where the primary positions this broker heard are kept (heard-file.ts; default: memory). */
+  readonly heardRecord?: HeardRecord;
 }
 
 export class HaNode {
@@ -89,9 +98,11 @@ export class HaNode {
   private recoveryTimer: TimerHandle | null = null;
   private ownAddress: string | null = null;
   private promoting = false;
+  private readonly heard: HeardTracker;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
+    this.heard = new HeardTracker(deps.heardRecord ?? null, deps.clock, deps.logger.child({ module: 'ha-heard' }));
     this.epochSeen = deps.store.meta().epoch;
     deps.server.setAdmission((info) => this.admit(info));
   }
@@ -161,6 +172,7 @@ export class HaNode {
       noteEpoch: (epoch) => {
         this.epochSeen = Math.max(this.epochSeen, epoch);
       },
+      onHeard: (epoch, lsn, urgent) => this.heard.heard({ epoch, lsn }, { urgent, inGate: this.haState === 'ready' }),
       onFatal: (err) => this.fatal(err),
     });
     this.backup.start();
@@ -177,6 +189,7 @@ export class HaNode {
     }
     this.deps.logger.setRole(next);
     this.deps.logger.info({ from: previous, to: next }, 'HA state changed');
+    if (previous === 'ready' && next === 'catchup') this.heard.leftGate();
     const role: StoreRole = isPrimaryState(next) ? 'primary' : 'backup';
     this.deps.store.setRole(role, next).catch((err: unknown) => this.deps.logger.error({ err }, 'could not record the HA state in the store'));
   }
@@ -359,6 +372,7 @@ export class HaNode {
       gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short } : null,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
+      heard: this.heard.effective(this.haState === 'ready'),
     };
   }
 
@@ -394,9 +408,11 @@ export class HaNode {
     let mode: RecoveryMode = 'promotion';
     this.promoting = true;
     try {
+      const peers = this.promotionPeers();
+      warnings.push(...checkHeard(this.deps.store.meta(), this.heard.effective(this.haState === 'ready'), this.deps.config.name, options.force));
       if (this.haState === 'joining') {
         mode = 'local';
-        warnings.push(...(await this.checkJoiningPromotion(options.force)));
+        warnings.push(...(await checkJoiningPromotion(peers, options.force)));
       }
       await this.becomePrimary(mode);
       return { state: this.haState, epoch: this.epochSeen, warnings };
@@ -405,41 +421,14 @@ export class HaNode {
     }
   }
 
-  /** A joining broker may be promoted only when every reachable broker is joining (a new
-   * cluster, or total failure); if another has a more recent store, only with --force. */
-  private async checkJoiningPromotion(force: boolean): Promise<string[]> {
-    const warnings: string[] = [];
-    const meta = this.deps.store.meta();
-    if (meta.snapshotIncomplete) {
-      const text = `the store of ${this.deps.config.name} holds a partial snapshot (catch-up was interrupted)`;
-      if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; use --force to promote it anyway`);
-      warnings.push(text);
-    }
-    const probe = this.deps.probe;
-    if (!probe) return warnings;
-    const others = (this.deps.config.ha.brokersUrl?.addresses ?? []).filter((a) => formatAddress(a) !== this.ownAddress);
-    const statuses = await Promise.all(others.map(async (address) => ({ address, status: await probe(address).catch(() => null) })));
-    for (const { address, status } of statuses) {
-      if (!status || status.storeId === meta.storeId) continue;
-      // A ready backup of an older epoch than our store's followed a primary that is gone and
-      // never saw the later one (whose store we have): it holds nothing newer and must not block
-      // us, or the cluster deadlocks with it ready and us joining (found by the simulator, seed
-      // 310). It resyncs from us.
-      if (status.state === 'ready' && status.epoch < meta.epoch) {
-        warnings.push(`${status.name} is a ready backup of epoch ${status.epoch}, older than this store's ${meta.epoch}; it will resync`);
-        continue;
-      }
-      if (status.state !== 'joining') {
-        throw new BrokerError('NOT_ALLOWED', `promote: ${status.name} (${formatAddress(address)}) is ${status.state}; only a ready backup can be promoted while another broker is active or ready`);
-      }
-      const newer = status.epoch > meta.epoch || (status.epoch === meta.epoch && status.lastLsn > meta.lastLsn);
-      if (newer && !status.snapshotIncomplete) {
-        const text = `${status.name} has a more recent store (epoch ${status.epoch}, LSN ${status.lastLsn}) than ${this.deps.config.name} (epoch ${meta.epoch}, LSN ${meta.lastLsn})`;
-        if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; promote that broker instead, or use --force`);
-        warnings.push(text);
-      }
-    }
-    return warnings;
+  /** What a promotion check needs to know of this broker and how to ask the others. */
+  private promotionPeers(): PromotionPeers {
+    return {
+      name: this.deps.config.name,
+      meta: this.deps.store.meta(),
+      others: (this.deps.config.ha.brokersUrl?.addresses ?? []).filter((a) => formatAddress(a) !== this.ownAddress),
+      probe: this.deps.probe ?? null,
+    };
   }
 
   private async becomePrimary(mode: RecoveryMode): Promise<void> {
@@ -553,6 +542,7 @@ export class HaNode {
     this.fencingTimer?.cancel();
     await this.backup?.stop();
     this.primary?.stop();
+    this.heard.stop();
   }
 }
 

@@ -1,0 +1,69 @@
+// The checks `qpid-ha promote` runs before a broker becomes primary (reference §1.12.10, issue
+// 15): a store known to be behind what it heard (heard.ts), and a joining broker while others
+// hold newer stores (a total failure).
+// Each refuses with a reason that names what would be lost, unless --force, when the reason
+// becomes a warning in the reply.
+
+import type { StoreMeta } from '../../store/index.js';
+import { BrokerError } from '../broker/errors.js';
+import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
+import { behindHeard, type Heard } from './heard.js';
+import type { HaStatus, StatusProbe } from './node.js';
+
+export interface PromotionPeers {
+  readonly name: string;
+  readonly meta: StoreMeta;
+  /** The other brokers of --ha-brokers-url. */
+  readonly others: readonly QpidAddress[];
+  readonly probe: StatusProbe | null;
+}
+
+function refuseOrWarn(text: string, force: boolean, advice: string): string[] {
+  if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; ${advice}`);
+  return [text];
+}
+
+/** A store that heard of LSNs it does not hold is not promoted without --force, even when no
+ * other broker answers: only it knows. */
+export function checkHeard(meta: StoreMeta, heard: Heard | null, name: string, force: boolean): string[] {
+  // The latest epoch the store holds: its history's last entry.
+  const epoch = meta.epochHistory[meta.epochHistory.length - 1]?.epoch ?? meta.epoch;
+  const behind = behindHeard({ epoch, lastLsn: meta.lastLsn }, heard);
+  return behind === null ? [] : refuseOrWarn(`${name}: ${behind}`, force, 'promote a broker that holds it, or use --force to promote this one anyway');
+}
+
+async function probeAll(peers: PromotionPeers): Promise<{ address: QpidAddress; status: HaStatus | null }[]> {
+  const probe = peers.probe;
+  if (!probe) return [];
+  return Promise.all(peers.others.map(async (address) => ({ address, status: await probe(address).catch(() => null) })));
+}
+
+/** A joining broker may be promoted only when every reachable broker is joining (a new
+ * cluster, or total failure); if another has a more recent store, only with --force. */
+export async function checkJoiningPromotion(peers: PromotionPeers, force: boolean): Promise<string[]> {
+  const warnings: string[] = [];
+  const meta = peers.meta;
+  if (meta.snapshotIncomplete) {
+    warnings.push(...refuseOrWarn(`the store of ${peers.name} holds a partial snapshot (catch-up was interrupted)`, force, 'use --force to promote it anyway'));
+  }
+  for (const { address, status } of await probeAll(peers)) {
+    if (!status || status.storeId === meta.storeId) continue;
+    // A ready backup of an older epoch than our store's followed a primary that is gone and
+    // never saw the later one (whose store we have): it holds nothing newer and must not block
+    // us, or the cluster deadlocks with it ready and us joining (found by the simulator, seed
+    // 310). It resyncs from us.
+    if (status.state === 'ready' && status.epoch < meta.epoch) {
+      warnings.push(`${status.name} is a ready backup of epoch ${status.epoch}, older than this store's ${meta.epoch}; it will resync`);
+      continue;
+    }
+    if (status.state !== 'joining') {
+      throw new BrokerError('NOT_ALLOWED', `promote: ${status.name} (${formatAddress(address)}) is ${status.state}; only a ready backup can be promoted while another broker is active or ready`);
+    }
+    const newer = status.epoch > meta.epoch || (status.epoch === meta.epoch && status.lastLsn > meta.lastLsn);
+    if (newer && !status.snapshotIncomplete) {
+      const text = `${status.name} has a more recent store (epoch ${status.epoch}, LSN ${status.lastLsn}) than ${peers.name} (epoch ${meta.epoch}, LSN ${meta.lastLsn})`;
+      warnings.push(...refuseOrWarn(text, force, 'promote that broker instead, or use --force'));
+    }
+  }
+  return warnings;
+}
