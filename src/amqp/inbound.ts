@@ -14,7 +14,8 @@ import type { HoldKey } from '../ha/ack-gate.js';
 import type { Settlements } from '../ha/settlements.js';
 import { findNode } from './address.js';
 import { MessageFormatError, scanMessage } from './message-format.js';
-import { producerFlowOf, type FlowControlledProducer, type ProducerFlow } from './producer-flow.js';
+import { grantCredit, revokeCredit } from './rhea-credit.js';
+import { ALL_PRODUCERS_PAUSED, producerFlowOf, type FlowControlledProducer, type ProducerFlow } from './producer-flow.js';
 import type { ScanLimits } from './value-scan.js';
 
 export interface AmqpErrorBody {
@@ -49,6 +50,8 @@ export class ProducerLink implements FlowControlledProducer {
   ) {
     this.flow = producerFlowOf(broker);
     this.targetQueue = target?.kind === 'queue' ? target.queue : null;
+    this.flow.add(this);
+    if (this.flow.allPaused) this.stoppedBy.add(ALL_PRODUCERS_PAUSED);
     this.topUpCredit();
     if (this.targetQueue !== null) {
       this.flow.target(this.targetQueue, this);
@@ -63,6 +66,9 @@ export class ProducerLink implements FlowControlledProducer {
     if (this.closed) return;
     if (stopped) {
       this.stoppedBy.add(queue);
+      // A pause of every producer is short (a fraction of a second at a time): held credit would
+      // outlast it, so it is taken back. A queue's stop keeps it (producer-flow.ts says why).
+      if (queue === ALL_PRODUCERS_PAUSED) revokeCredit(this.receiver);
       return;
     }
     this.stoppedBy.delete(queue);
@@ -149,7 +155,7 @@ export class ProducerLink implements FlowControlledProducer {
     if (this.closed || this.stoppedBy.size > 0) return;
     const grant = this.options.window - (this.receiver as unknown as { credit: number }).credit - this.waiting;
     // Grant in chunks so that flow frames stay rare.
-    if (grant >= Math.max(1, this.options.window / 4)) this.receiver.add_credit(grant);
+    if (grant >= Math.max(1, this.options.window / 4)) grantCredit(this.receiver, grant);
   }
 
   /** The link or connection closed: its deliveries can no longer be settled. */

@@ -26,11 +26,28 @@ interface QueueProducers {
   readonly blocked: Set<FlowControlledProducer>;
 }
 
+/** The key under which every producer waits while the broker pauses them all (a primary
+ * reserving capacity for a backup's catch-up). */
+export const ALL_PRODUCERS_PAUSED = '\u0000all producers paused';
+
 export class ProducerFlow {
   private readonly queues = new Map<string, QueueProducers>();
+  private readonly all = new Set<FlowControlledProducer>();
 
   constructor(private readonly broker: Broker) {
     broker.onQueueFlow((queue, stopped) => this.changed(queue.name, stopped));
+    broker.onProducerPause((reason) => {
+      for (const producer of [...this.all]) producer.flowChanged(ALL_PRODUCERS_PAUSED, reason !== null);
+    });
+  }
+
+  /** Every producer, whatever its target: a pause of all producers reaches it. */
+  add(producer: FlowControlledProducer): void {
+    this.all.add(producer);
+  }
+
+  get allPaused(): boolean {
+    return this.broker.producersPaused;
   }
 
   private entry(queue: string): QueueProducers {
@@ -62,6 +79,7 @@ export class ProducerFlow {
 
   /** The producer is gone. */
   remove(producer: FlowControlledProducer): void {
+    this.all.delete(producer);
     for (const [queue, entry] of this.queues) {
       entry.blocked.delete(producer);
       entry.targeting.delete(producer);

@@ -5,6 +5,8 @@
 
 import { createRequire } from 'node:module';
 import type { Logger } from '../core/log.js';
+import type { Receiver } from 'rhea';
+import { spendGrace } from './rhea-credit.js';
 import { IDLE_LINK, judgeTransfer, sessionBegun, transferArrived, windowAnnounced, type IntakeLimits, type LinkIntake, type SessionWindow } from './intake.js';
 
 const require = createRequire(import.meta.url);
@@ -100,6 +102,8 @@ export function watchIntake(session: object, connection: ConnectionIntake): void
     // An unknown handle or a transfer to our sender: rhea fails the connection as it should.
     if (!receiver || !receiver.is_receiver()) return onTransfer(frame);
     const link = links.get(receiver) ?? IDLE_LINK;
+    // Sent before our revocation reached the producer (rhea-credit.ts): it had the credit.
+    if (receiver._incomplete === undefined) spendGrace(receiver as unknown as Receiver);
     const facts = {
       continuing: receiver._incomplete !== undefined,
       deliveryId: frame.performative.delivery_id,

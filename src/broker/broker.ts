@@ -165,6 +165,8 @@ export class Broker {
   private readonly replication: ReplicationSettings;
   private readonly events: BrokerEvents;
   private readonly flowListeners = new Set<(queue: Queue, stopped: boolean) => void>();
+  private readonly pauseListeners = new Set<(reason: string | null) => void>();
+  private producerPause: string | null = null;
   private readonly routingFields: ((body: Uint8Array) => RoutingFields) | null;
   private readonly queueMap = new Map<string, Queue>();
   private readonly exchangeMap = new Map<string, Exchange>();
@@ -288,6 +290,23 @@ export class Broker {
     const value = args['qpid.replicate'];
     if (typeof value === 'string' && (REPLICATE_LEVELS as readonly string[]).includes(value)) return value as ReplicateLevel;
     return this.replication.defaultLevel;
+  }
+
+  /** Every producer is paused (the reason) or not (null): a primary reserving capacity for a
+   * backup's catch-up (src/ha/catch-up-throttle.ts). Producers hear it through onProducerPause. */
+  pauseProducers(reason: string | null): void {
+    if (reason === this.producerPause) return;
+    this.producerPause = reason;
+    for (const listener of this.pauseListeners) listener(reason);
+  }
+
+  get producersPaused(): boolean {
+    return this.producerPause !== null;
+  }
+
+  onProducerPause(listener: (reason: string | null) => void): () => void {
+    this.pauseListeners.add(listener);
+    return () => this.pauseListeners.delete(listener);
   }
 
   /** Producers of a queue hear when it stops and resumes (src/amqp/producer-flow.ts). */

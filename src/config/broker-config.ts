@@ -28,6 +28,9 @@ export interface HaConfig {
   readonly minBackups: number;
   /** 0: no confirm timeout (only the heartbeat takes a silent backup out of the gate). */
   readonly confirmTimeoutMs: number;
+  /** --ha-catchup-stall-timeout (0: off) and --ha-catchup-share (src/ha/catch-up-throttle.ts). */
+  readonly catchUpStallTimeoutMs: number;
+  readonly catchUpShare: number;
   /** Answer clients of a backup with a redirect (opt-in) instead of dropping their connection. */
   readonly clientRedirect: boolean;
 }

@@ -156,6 +156,8 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       linkHeartbeatIntervalMs: need('link-heartbeat-interval'),
       clientRedirect: need('ha-client-redirect'),
       confirmTimeoutMs: need('ha-confirm-timeout'),
+      catchUpStallTimeoutMs: need('ha-catchup-stall-timeout'),
+      catchUpShare: need('ha-catchup-share'),
       totalFailureResync: need('ha-total-failure-resync'),
       // Two brokers: 1 would stop service at the first failure (README documents the risk of 0).
       minBackups: get('ha-min-backups') ?? ((brokersUrl?.url.addresses.length ?? 0) >= 3 ? 1 : 0),

@@ -71,6 +71,18 @@ function seconds(floor?: { readonly ms: number; readonly why: string }): z.ZodTy
   return bounded.refine((ms) => ms >= floor.ms, `expected at least ${floor.ms / 1000}s (${floor.ms} ms): ${floor.why}`);
 }
 
+/** A decimal fraction such as 0.25, within [min, max]. */
+function fraction(min: number, max: number): z.ZodType<number, string> {
+  const expected = `expected a decimal fraction ${min}-${max}, such as 0.25`;
+  return z
+    .string()
+    .trim()
+    .regex(/^(0|1)?(\.\d+)?$/, expected)
+    .refine((text) => text !== '' && text !== '.', expected)
+    .transform(Number)
+    .refine((n) => n >= min && n <= max, expected);
+}
+
 function yesNo(): z.ZodType<boolean, string> {
   return z
     .string()
@@ -457,6 +469,20 @@ export const OPTIONS = {
     description: 'A ready backup that leaves a shipped LSN unconfirmed this long leaves the ack gate (producers stop waiting for it)',
     defaultText: '5',
     schema: seconds(),
+  },
+  'ha-catchup-stall-timeout': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: "A catching-up backup whose lag has not shrunk this long makes the primary pause producers for --ha-catchup-share of each second; 0 = never",
+    defaultText: '10',
+    schema: seconds(),
+  },
+  'ha-catchup-share': {
+    group: 'ha',
+    valueForm: 'FRACTION',
+    description: 'Most of each second producers are paused while a backup is not catching up (0-0.9; 0 = never)',
+    defaultText: '0.25',
+    schema: fraction(0, 0.9),
   },
   'link-maintenance-interval': {
     group: 'ha',

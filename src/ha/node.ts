@@ -456,6 +456,10 @@ export class HaNode {
       epoch,
       clock: this.deps.clock,
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
+      catchUp: {
+        policy: { stallTimeoutMs: config.ha.catchUpStallTimeoutMs, share: config.ha.catchUpShare, periodMs: 1000 },
+        pauseProducers: (reason) => service.broker.pauseProducers(reason),
+      },
       promotedAfterTotalFailure: mode === 'local',
       clusterSize: config.ha.brokersUrl?.addresses.length ?? 1,
       totalFailureResync: config.ha.totalFailureResync,

@@ -11,6 +11,8 @@
 import { isStoreError, type EpochStart, type LogEntry, type Store } from '../../store/index.js';
 import { assert } from '../core/assert.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { CatchUpGovernor } from './catch-up-governor.js';
+import type { CatchUpPolicy, CatchUpSample } from './catch-up-throttle.js';
 import type { Logger } from '../core/log.js';
 import type { ReplicateLevel } from '../broker/queue.js';
 import { QueueFilter, ReplicationFilter, type RecordFilter } from './filter.js';
@@ -62,6 +64,8 @@ export interface PrimaryReplicatorDeps {
   /** Brokers in --ha-brokers-url: while some are not connected, the log is kept for them. */
   readonly clusterSize?: number;
   readonly totalFailureResync?: TotalFailureResync;
+  /** Catch-up that converges (catch-up-throttle.ts): the policy, and how to pause producers. */
+  readonly catchUp?: { readonly policy: CatchUpPolicy; readonly pauseProducers: (reason: string | null) => void };
 }
 
 /** catalog: incremental catch-up, waiting for the backup to say what it holds (messages.ts). */
@@ -129,10 +133,24 @@ export class PrimaryReplicator {
   private readonly unsubscribe: () => void;
   private stopped = false;
   private confirmCheck: TimerHandle | null = null;
+  private readonly governor: CatchUpGovernor | null;
 
   constructor(private readonly deps: PrimaryReplicatorDeps) {
     this.unsubscribe = deps.store.onCommitted((entries) => this.committed(entries));
     this.scheduleConfirmCheck();
+    const { catchUp, clock } = deps;
+    this.governor =
+      catchUp && clock
+        ? new CatchUpGovernor({ clock, logger: deps.logger, policy: catchUp.policy, pauseProducers: catchUp.pauseProducers, samples: () => this.catchUpSamples() })
+        : null;
+  }
+
+  /** The backups still catching up, for the governor. */
+  private catchUpSamples(): CatchUpSample[] {
+    const lastLsn = this.deps.store.meta().lastLsn;
+    return this.backupSessions()
+      .filter((s) => s.phase === 'catalog' || s.phase === 'snapshot' || s.phase === 'backlog')
+      .map((s) => ({ name: s.name, snapshot: s.phase === 'snapshot', lag: Math.max(0, lastLsn - s.confirmedLsn), shippedBytes: s.shippedBytes }));
   }
 
   private scheduleConfirmCheck(): void {
@@ -245,6 +263,7 @@ export class PrimaryReplicator {
       catalogArrived: null,
     };
     this.sessions.set(link.id, session);
+    if (replicaOf === null) this.governor?.wake();
     this.deps.logger.info({ backup: join.name, address: join.address, catchUp, backupLsn: join.lastLsn ?? 0, ...(replicaOf !== null ? { replicaOf } : {}) }, replicaOf === null ? 'backup joined; catch-up starts' : 'replica queue joined; catch-up starts');
     link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn, epochHistory: meta.epochHistory, catchUp });
     this.updateRetention();
@@ -313,6 +332,7 @@ export class PrimaryReplicator {
   stop(): void {
     this.stopped = true;
     this.confirmCheck?.cancel();
+    this.governor?.stop();
     this.unsubscribe();
     for (const session of [...this.sessions.values()]) this.drop(session, 'primary stopping');
   }

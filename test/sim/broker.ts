@@ -109,6 +109,8 @@ export class SimBroker {
         clientRedirect: false,
         // Derived, not drawn, so that every recorded seed keeps its scenario.
         confirmTimeoutMs: knobs.heartbeatMs * 2.5,
+        catchUpStallTimeoutMs: knobs.heartbeatMs * 2,
+        catchUpShare: 0.25,
         totalFailureResync: 'wipe',
         minBackups: url.addresses.length >= 3 ? 1 : 0,
       },

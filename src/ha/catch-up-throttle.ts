@@ -1,0 +1,70 @@
+// Catch-up that converges (issue 15). A backup catching up from the primary's log must outrun
+// what producers add meanwhile, or it never becomes ready and the cluster never regains its
+// redundancy. The policy, with its bound:
+//   - a catching-up backup is *stalled* when, for --ha-catchup-stall-timeout, its lag (the
+//     primary's last LSN less what the backup confirmed) has not reached a new low, or, while it
+//     takes a snapshot, nothing more was shipped to it;
+//   - while any backup is stalled, the primary withholds credit from every producer for
+//     --ha-catchup-share of each second (default 0.25; the first part of each second on the
+//     monotonic clock, so that stalls that end and begin again never add up): at most that
+//     fraction of the producers' time goes to catch-up, and at least 1 - share stays theirs;
+//   - this lasts until no catching-up backup is stalled: each that gains again (a new low) or
+//     becomes ready or leaves is no longer counted.
+// Pure: (state, observation, now) -> (state, whether producers are paused now). The primary's
+// replicator feeds it on a timer of the injected clock and carries the pause out.
+
+export interface CatchUpPolicy {
+  /** 0 turns the policy off. */
+  readonly stallTimeoutMs: number;
+  /** The fraction of each period producers are paused while a backup is stalled (0: never). */
+  readonly share: number;
+  readonly periodMs: number;
+}
+
+/** One catching-up backup as the primary sees it now. */
+export interface CatchUpSample {
+  readonly name: string;
+  readonly snapshot: boolean;
+  /** Primary's last LSN minus the LSN the backup confirmed. */
+  readonly lag: number;
+  readonly shippedBytes: number;
+}
+
+interface Track {
+  readonly bestLag: number;
+  readonly shippedBytes: number;
+  /** When it last made progress (a new low, or bytes shipped during a snapshot). */
+  readonly progressAtMs: number;
+}
+
+export interface ThrottleState {
+  readonly tracks: ReadonlyMap<string, Track>;
+}
+
+export const IDLE_THROTTLE: ThrottleState = { tracks: new Map() };
+
+export interface ThrottleStep {
+  readonly state: ThrottleState;
+  /** Producers must get no credit now. */
+  readonly paused: boolean;
+  /** The backups stalled now. */
+  readonly stalled: readonly string[];
+}
+
+export function stepThrottle(state: ThrottleState, samples: readonly CatchUpSample[], nowMs: number, policy: CatchUpPolicy): ThrottleStep {
+  const tracks = new Map<string, Track>();
+  const stalled: string[] = [];
+  for (const sample of samples) {
+    const before = state.tracks.get(sample.name);
+    let track: Track;
+    if (!before) track = { bestLag: sample.lag, shippedBytes: sample.shippedBytes, progressAtMs: nowMs };
+    else {
+      const progressed = sample.snapshot ? sample.shippedBytes > before.shippedBytes : sample.lag < before.bestLag;
+      track = progressed ? { bestLag: Math.min(before.bestLag, sample.lag), shippedBytes: sample.shippedBytes, progressAtMs: nowMs } : before;
+    }
+    tracks.set(sample.name, track);
+    if (policy.stallTimeoutMs > 0 && nowMs - track.progressAtMs >= policy.stallTimeoutMs) stalled.push(sample.name);
+  }
+  const paused = stalled.length > 0 && policy.share > 0 && ((nowMs % policy.periodMs) + policy.periodMs) % policy.periodMs < policy.share * policy.periodMs;
+  return { state: { tracks }, paused, stalled };
+}
