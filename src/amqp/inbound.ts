@@ -10,7 +10,7 @@ import { BrokerError } from '../broker/errors.js';
 import type { Clock } from '../core/clock.js';
 import { conditionFor } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import type { HoldKey } from '../ha/ack-gate.js';
+import { ProducerSettlement } from '../ha/producer-settlement.js';
 import type { Settlements } from '../ha/settlements.js';
 import { findNode } from './address.js';
 import { MessageFormatError, scanMessage } from './message-format.js';
@@ -31,9 +31,8 @@ export function errorBody(err: unknown): AmqpErrorBody {
 }
 
 export class ProducerLink implements FlowControlledProducer {
-  private waiting = 0;
-  private readonly holds = new Set<HoldKey>();
   private closed = false;
+  private readonly settlement: ProducerSettlement;
   private readonly flow: ProducerFlow;
   /** The queue this link targets: it stops with it. */
   private readonly targetQueue: string | null;
@@ -42,12 +41,13 @@ export class ProducerLink implements FlowControlledProducer {
 
   constructor(
     private readonly broker: Broker,
-    private readonly settlements: Settlements,
+    settlements: Settlements,
     private readonly receiver: Receiver,
     /** null: the anonymous relay; each message's `to` names its node. */
     private readonly target: PublishTarget | null,
     private readonly options: { window: number; unroutable: UnroutablePolicy; clock: Clock; logger: Logger; decode: ScanLimits },
   ) {
+    this.settlement = new ProducerSettlement(settlements, () => this.topUpCredit());
     this.flow = producerFlowOf(broker);
     this.targetQueue = target?.kind === 'queue' ? target.queue : null;
     this.flow.add(this);
@@ -102,45 +102,19 @@ export class ProducerLink implements FlowControlledProducer {
       }
     }
     const presettled = (delivery as unknown as { remote_settled?: boolean }).remote_settled === true;
-    switch (outcome.kind) {
-      case 'rejected':
-        if (!presettled) delivery.reject(errorBody(outcome.error));
-        this.topUpCredit();
-        return;
-      case 'released':
-        if (!presettled) delivery.release({});
-        this.topUpCredit();
-        return;
-      case 'accepted':
-        // Landed in a queue that is now stopped: wait for it, whatever this link targets.
-        for (const queue of outcome.flowStopped ?? []) {
-          if (this.stoppedBy.has(queue)) continue;
-          if (queue !== this.targetQueue) this.flow.block(queue, this);
-          this.flowChanged(queue, true);
-        }
-        break;
+    if (outcome.kind === 'accepted') {
+      // Landed in a queue that is now stopped: wait for it, whatever this link targets.
+      for (const queue of outcome.flowStopped ?? []) {
+        if (this.stoppedBy.has(queue)) continue;
+        if (queue !== this.targetQueue) this.flow.block(queue, this);
+        this.flowChanged(queue, true);
+      }
     }
-    if (presettled) {
-      this.topUpCredit();
-      return;
-    }
-    this.waiting++;
-    let key: HoldKey | null = null;
-    key = this.settlements.hold(outcome.hold, {
-      settle: () => {
-        if (key !== null) this.holds.delete(key);
-        this.waiting--;
-        if (!this.closed) delivery.accept();
-        this.topUpCredit();
-      },
-      fail: (err) => {
-        if (key !== null) this.holds.delete(key);
-        this.waiting--;
-        if (!this.closed) delivery.reject(errorBody(err));
-        this.topUpCredit();
-      },
+    this.settlement.settle(outcome, presettled, {
+      accept: () => delivery.accept(),
+      reject: (err) => delivery.reject(errorBody(err)),
+      release: () => delivery.release({}),
     });
-    if (key !== null) this.holds.add(key);
   }
 
   /** The anonymous relay (null target address): the message's `to` names the node. */
@@ -153,7 +127,7 @@ export class ProducerLink implements FlowControlledProducer {
 
   private topUpCredit(): void {
     if (this.closed || this.stoppedBy.size > 0) return;
-    const grant = this.options.window - (this.receiver as unknown as { credit: number }).credit - this.waiting;
+    const grant = this.options.window - (this.receiver as unknown as { credit: number }).credit - this.settlement.waiting;
     // Grant in chunks so that flow frames stay rare.
     if (grant >= Math.max(1, this.options.window / 4)) grantCredit(this.receiver, grant);
   }
@@ -163,7 +137,6 @@ export class ProducerLink implements FlowControlledProducer {
     if (this.closed) return;
     this.closed = true;
     this.flow.remove(this);
-    for (const key of this.holds) this.settlements.cancel(key);
-    this.holds.clear();
+    this.settlement.close();
   }
 }

@@ -9,7 +9,7 @@ import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from
 import type { Broker, ConfigChange } from '../../src/broker/broker.js';
 import { BrokerError } from '../../src/broker/errors.js';
 import type { Consumer, Queue, QueueEntry } from '../../src/broker/queue.js';
-import type { HoldKey } from '../../src/ha/ack-gate.js';
+import { ProducerSettlement } from '../../src/ha/producer-settlement.js';
 import type { ClientFacingServer, HaNode } from '../../src/ha/node.js';
 import type { Settlements } from '../../src/ha/settlements.js';
 import type { Acceptance, ConnEnd, EndHandlers, ErrorBody, SimConnection, SimNetwork } from './network.js';
@@ -106,7 +106,7 @@ interface ProducerState {
   readonly queue: string;
   readonly broker: Broker;
   readonly settlements: Settlements;
-  readonly holds: Set<HoldKey>;
+  readonly settlement: ProducerSettlement;
 }
 
 /** One client connection on the broker side. */
@@ -151,7 +151,7 @@ class Session {
     if (!this.open) return;
     this.open = false;
     this.server.forget(this.connection);
-    for (const producer of this.producers.values()) for (const key of producer.holds) producer.settlements.cancel(key);
+    for (const producer of this.producers.values()) producer.settlement.close();
     this.producers.clear();
     for (const consumer of this.consumers.values()) consumer.close();
     this.consumers.clear();
@@ -186,7 +186,7 @@ class Session {
       return;
     }
     if (frame.role === 'sender') {
-      this.producers.set(frame.link, { queue: frame.queue, broker: service.broker, settlements: service.settlements, holds: new Set() });
+      this.producers.set(frame.link, { queue: frame.queue, broker: service.broker, settlements: service.settlements, settlement: new ProducerSettlement(service.settlements, () => {}) });
     } else {
       const consumer = new SimConsumerLink(this.server.consumerId(), this, frame.link, service.broker, queue, frame.credit, this.deps);
       this.consumers.set(frame.link, consumer);
@@ -195,30 +195,21 @@ class Session {
     this.send({ t: 'attached', link: frame.link });
   }
 
-  /** inbound.ts ProducerLink.onMessage: publish, then settle only through the ack gate. */
+  /** inbound.ts ProducerLink.onMessage: publish, then answer through the production path. */
   private transfer(link: number, delivery: number, body: Uint8Array): void {
     const producer = this.producers.get(link);
     if (!producer) return;
     this.deps.hooks.published(this.deps.name);
     const outcome = producer.broker.publish({ kind: 'queue', queue: producer.queue }, { body, durable: true, expiresAtMs: null, subject: null, applicationProperties: null });
-    if (outcome.kind !== 'accepted') {
-      this.send({ t: 'settled', link, delivery, outcome: outcome.kind, info: null, error: outcome.kind === 'rejected' ? outcome.error.code : null });
-      return;
-    }
-    let key: HoldKey | null = null;
-    key = producer.settlements.hold(outcome.hold, {
-      settle: () => {
-        if (key !== null) producer.holds.delete(key);
-        if (!this.open) return;
-        const info = this.deps.hooks.settled(this.deps.name, producer.settlements, outcome.hold.lsn, body);
+    // The production answer path (src/ha/producer-settlement.ts), with this server's frames.
+    producer.settlement.settle(outcome, false, {
+      accept: () => {
+        const info = this.deps.hooks.settled(this.deps.name, producer.settlements, outcome.kind === 'accepted' ? outcome.hold.lsn : null, body);
         this.send({ t: 'settled', link, delivery, outcome: 'accepted', info, error: null });
       },
-      fail: (err) => {
-        if (key !== null) producer.holds.delete(key);
-        this.send({ t: 'settled', link, delivery, outcome: 'rejected', info: null, error: String((err as { code?: unknown }).code ?? 'ERROR') });
-      },
+      reject: (err) => this.send({ t: 'settled', link, delivery, outcome: 'rejected', info: null, error: String((err as { code?: unknown }).code ?? 'ERROR') }),
+      release: () => this.send({ t: 'settled', link, delivery, outcome: 'released', info: null, error: null }),
     });
-    if (key !== null) producer.holds.add(key);
   }
 
   /** A management request: the change, then its gated settlement (management/commands.ts). */
