@@ -11,6 +11,9 @@ export interface Clock {
   /** Monotonic milliseconds, for timeouts and intervals. */
   monotonicMs(): number;
   setTimer(delayMs: number, callback: () => void): TimerHandle;
+  /** Runs `callback` once the I/O already waiting has had its turn (setImmediate here; in the
+   * simulator, an event at the same simulated time, so that it too is replayed by a seed). */
+  nextTurn(callback: () => void): void;
 }
 
 export const systemClock: Clock = {
@@ -20,5 +23,8 @@ export const systemClock: Clock = {
     const handle = setTimeout(callback, Math.max(0, delayMs));
     handle.unref?.();
     return { cancel: () => clearTimeout(handle) };
+  },
+  nextTurn(callback) {
+    setImmediate(callback);
   },
 };

@@ -104,8 +104,9 @@ interface Session {
 
 type CatalogFrame = Extract<BackupFrame, { kind: 'catalog' }>;
 
-function yieldTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+/** Lets other I/O run between batches, on the injected clock when there is one. */
+function yieldTurn(clock: Clock | undefined): Promise<void> {
+  return new Promise((resolve) => (clock ? clock.nextTurn(resolve) : setImmediate(resolve)));
 }
 
 /** Read through a function so that the compiler does not narrow the phase across awaits. */
@@ -410,7 +411,7 @@ export class PrimaryReplicator {
           batch = [];
           // Reading the store never waits for I/O: give the event loop a turn per batch, or a
           // long snapshot starves heartbeats (the backup drops the link) and client traffic.
-          await yieldTurn();
+          await yieldTurn(this.deps.clock);
         }
       }
       await this.waitForCredit(session);
@@ -453,7 +454,7 @@ export class PrimaryReplicator {
       await this.waitForCredit(session);
       if (session.phase !== 'backlog') return;
       this.sendEntries(session, entries);
-      await yieldTurn();
+      await yieldTurn(this.deps.clock);
     }
   }
 

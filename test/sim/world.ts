@@ -146,6 +146,10 @@ export class SimClock implements Clock {
   setTimer(delayMs: number, callback: () => void): TimerHandle {
     return this.world.schedule(delayMs, this.life, callback);
   }
+
+  nextTurn(callback: () => void): void {
+    this.world.schedule(0, this.life, callback);
+  }
 }
 
 /** Independent seeded streams, so that drawing one more knob does not shift the faults. */
