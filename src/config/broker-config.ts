@@ -31,6 +31,10 @@ export interface HaConfig {
   /** --ha-catchup-stall-timeout (0: off) and --ha-catchup-share (src/ha/catch-up-throttle.ts). */
   readonly catchUpStallTimeoutMs: number;
   readonly catchUpShare: number;
+  /** --ha-frame-window. */
+  readonly frameWindow: number;
+  /** --ha-snapshot-batch, --ha-log-batch, --ha-live-pending-entries, --ha-live-pending-bytes. */
+  readonly shipping: ShippingLimits;
   /** Answer clients of a backup with a redirect (opt-in) instead of dropping their connection. */
   readonly clientRedirect: boolean;
 }
@@ -96,4 +100,15 @@ export function redactConfig(config: BrokerConfig): BrokerConfig {
       publicUrlText: redactUrlText(config.ha.publicUrlText),
     },
   };
+}
+
+/** How a primary ships to its backups (--ha-snapshot-batch, --ha-log-batch,
+ * --ha-live-pending-entries, --ha-live-pending-bytes). */
+export interface ShippingLimits {
+  readonly snapshotBatchRecords: number;
+  readonly logBatchEntries: number;
+  /** A live backup further behind than this (unsent entries held in memory) goes back to
+   * reading the store, where retention decides whether it can still catch up. */
+  readonly livePendingEntriesMax: number;
+  readonly livePendingBytesMax: number;
 }

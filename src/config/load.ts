@@ -158,6 +158,13 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       confirmTimeoutMs: need('ha-confirm-timeout'),
       catchUpStallTimeoutMs: need('ha-catchup-stall-timeout'),
       catchUpShare: need('ha-catchup-share'),
+      frameWindow: need('ha-frame-window'),
+      shipping: {
+        snapshotBatchRecords: need('ha-snapshot-batch'),
+        logBatchEntries: need('ha-log-batch'),
+        livePendingEntriesMax: need('ha-live-pending-entries'),
+        livePendingBytesMax: need('ha-live-pending-bytes'),
+      },
       totalFailureResync: need('ha-total-failure-resync'),
       // Two brokers: 1 would stop service at the first failure (README documents the risk of 0).
       minBackups: get('ha-min-backups') ?? ((brokersUrl?.url.addresses.length ?? 0) >= 3 ? 1 : 0),

@@ -18,6 +18,13 @@ interface Relation {
 
 const RELATIONS: readonly Relation[] = [
   {
+    options: ['ha-live-pending-entries', 'ha-log-batch'],
+    check: (c) =>
+      c.ha.shipping.livePendingEntriesMax < c.ha.shipping.logBatchEntries
+        ? `ha-live-pending-entries ${c.ha.shipping.livePendingEntriesMax} is below ha-log-batch ${c.ha.shipping.logBatchEntries}: every live backup would fall back to reading the store before one frame filled`
+        : null,
+  },
+  {
     options: ['default-flow-resume-threshold', 'default-flow-stop-threshold'],
     check: (c) =>
       c.flowStopPercent > 0 && c.flowResumePercent > c.flowStopPercent

@@ -239,6 +239,7 @@ export class HaNode {
       new RheaReplicationConnector({
         name: config.name,
         heartbeatMs: config.ha.linkHeartbeatIntervalMs,
+        frameWindow: config.ha.frameWindow,
         username: config.ha.username,
         password: config.ha.password,
         mechanism: config.ha.mechanism,
@@ -456,6 +457,7 @@ export class HaNode {
       epoch,
       clock: this.deps.clock,
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
+      limits: config.ha.shipping,
       catchUp: {
         policy: { stallTimeoutMs: config.ha.catchUpStallTimeoutMs, share: config.ha.catchUpShare, periodMs: 1000 },
         pauseProducers: (reason) => service.broker.pauseProducers(reason),

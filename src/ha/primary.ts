@@ -10,6 +10,7 @@
 
 import { isStoreError, type EpochStart, type LogEntry, type Store } from '../../store/index.js';
 import { assert } from '../core/assert.js';
+import type { ShippingLimits } from '../config/broker-config.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import { CatchUpGovernor } from './catch-up-governor.js';
 import type { CatchUpPolicy, CatchUpSample } from './catch-up-throttle.js';
@@ -64,6 +65,7 @@ export interface PrimaryReplicatorDeps {
   /** Brokers in --ha-brokers-url: while some are not connected, the log is kept for them. */
   readonly clusterSize?: number;
   readonly totalFailureResync?: TotalFailureResync;
+  readonly limits?: ShippingLimits;
   /** Catch-up that converges (catch-up-throttle.ts): the policy, and how to pause producers. */
   readonly catchUp?: { readonly policy: CatchUpPolicy; readonly pauseProducers: (reason: string | null) => void };
 }
@@ -114,12 +116,7 @@ function closed(session: Session): boolean {
   return session.phase === 'closed';
 }
 
-const SNAPSHOT_BATCH_RECORDS = 256;
-const LOG_BATCH_ENTRIES = 512;
-/** A live backup further behind than this (unsent entries held in memory) goes back to reading
- * the store, where retention decides whether it can still catch up. */
-const LIVE_PENDING_ENTRIES_MAX = 20_000;
-const LIVE_PENDING_BYTES_MAX = 8 * 1024 * 1024;
+export const DEFAULT_SHIPPING_LIMITS: ShippingLimits = { snapshotBatchRecords: 256, logBatchEntries: 512, livePendingEntriesMax: 20_000, livePendingBytesMax: 8 * 1024 * 1024 };
 
 function approximateRecordBytes(record: LogEntry['record']): number {
   return record.kind === 'enqueue' ? record.body.byteLength + 64 : 64;
@@ -135,8 +132,10 @@ export class PrimaryReplicator {
   private stopped = false;
   private confirmCheck: TimerHandle | null = null;
   private readonly governor: CatchUpGovernor | null;
+  private readonly limits: ShippingLimits;
 
   constructor(private readonly deps: PrimaryReplicatorDeps) {
+    this.limits = deps.limits ?? DEFAULT_SHIPPING_LIMITS;
     this.unsubscribe = deps.store.onCommitted((entries) => this.committed(entries));
     this.scheduleConfirmCheck();
     const { catchUp, clock } = deps;
@@ -403,7 +402,7 @@ export class PrimaryReplicator {
         if (closed(session)) return;
         const kept = session.filter.filter(record);
         if (kept) batch.push(kept);
-        if (batch.length >= SNAPSHOT_BATCH_RECORDS) {
+        if (batch.length >= this.limits.snapshotBatchRecords) {
           await this.waitForCredit(session);
           if (closed(session)) return;
           session.link.send({ kind: 'snapshot-records', epoch: this.deps.epoch, records: batch });
@@ -439,7 +438,7 @@ export class PrimaryReplicator {
         this.goLive(session, lastLsn);
         return;
       }
-      const toLsn = Math.min(lastLsn, session.nextLsn + LOG_BATCH_ENTRIES - 1);
+      const toLsn = Math.min(lastLsn, session.nextLsn + this.limits.logBatchEntries - 1);
       const entries: LogEntry[] = [];
       try {
         for await (const entry of this.deps.store.readLog(session.nextLsn, { toLsn })) entries.push(entry);
@@ -491,7 +490,7 @@ export class PrimaryReplicator {
         session.pending.push(entry);
         session.pendingBytes += approximateBytes(entry);
       }
-      if (session.pending.length > LIVE_PENDING_ENTRIES_MAX || session.pendingBytes > LIVE_PENDING_BYTES_MAX) {
+      if (session.pending.length > this.limits.livePendingEntriesMax || session.pendingBytes > this.limits.livePendingBytesMax) {
         // The backup cannot keep up live: read from the store instead of holding it all.
         this.deps.logger.warn({ backup: session.name, pending: session.pending.length }, 'backup fell behind the live log; shipping from the store');
         session.pending = [];
@@ -506,7 +505,7 @@ export class PrimaryReplicator {
 
   private flushLive(session: Session): void {
     while (session.phase === 'live' && session.pending.length > 0 && session.link.capacity() > 0) {
-      const batch = session.pending.splice(0, LOG_BATCH_ENTRIES);
+      const batch = session.pending.splice(0, this.limits.logBatchEntries);
       for (const entry of batch) session.pendingBytes -= approximateBytes(entry);
       if ((batch[0] as LogEntry).lsn !== session.nextLsn) {
         // A gap between what was read and what arrived live: fall back to the store.

@@ -14,8 +14,8 @@ import type { ChannelEvents, ReplicationChannel, ReplicationConnector } from './
 import { decodeBackupFrame, decodePrimaryFrame, encodeBackupFrame, encodePrimaryFrame, HA_MESSAGE_FORMAT, REPLICATION_ADDRESS, type PrimaryFrame } from './messages.js';
 import type { BackupLink, PrimaryReplicator } from './primary.js';
 
-/** Frames a backup lets the primary have in flight. */
-const FRAME_WINDOW = 32;
+/** Frames the primary lets a backup have in flight (confirmations and catalogs: small). */
+const BACKUP_FRAME_WINDOW = 32;
 
 type LinkOwner = { connection: Connection };
 
@@ -47,7 +47,7 @@ export class RheaReplicationEndpoint implements SpecialNode {
       receiver.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
       return;
     }
-    receiver.add_credit(FRAME_WINDOW);
+    receiver.add_credit(BACKUP_FRAME_WINDOW);
   }
 
   message(receiver: Receiver, raw: Buffer, _delivery: unknown, format: number): void {
@@ -188,6 +188,8 @@ export class RheaReplicationConnector implements ReplicationConnector {
     private readonly options: {
       name: string;
       heartbeatMs: number;
+      /** --ha-frame-window: replication frames this backup lets the primary have in flight. */
+      frameWindow: number;
       username: string | null;
       password: string | null;
       mechanism: string;
@@ -233,7 +235,7 @@ export class RheaReplicationConnector implements ReplicationConnector {
     connection.on('connection_open', () => {
       clearTimeout(connectTimer);
       receiver = connection.open_receiver({ source: { address: REPLICATION_ADDRESS }, credit_window: 0, autoaccept: false } as never);
-      receiver.add_credit(FRAME_WINDOW);
+      receiver.add_credit(options.frameWindow);
       sender = connection.open_sender({ target: { address: REPLICATION_ADDRESS }, snd_settle_mode: 1 } as never);
       sender.once('sender_open', () => events.opened());
       receiver.on('message', (ctx: EventContext) => {
@@ -280,7 +282,7 @@ export class RheaReplicationConnector implements ReplicationConnector {
       },
       processed: () => {
         toCredit++;
-        if (receiver && toCredit >= FRAME_WINDOW / 4) {
+        if (receiver && toCredit >= options.frameWindow / 4) {
           receiver.add_credit(toCredit);
           toCredit = 0;
         }

@@ -8,6 +8,7 @@ import type { BrokerConfig } from '../../src/config/index.js';
 import { parseQpidUrl } from '../../src/core/qpid-url.js';
 import type { HaReplicate } from '../../src/config/broker-config.js';
 import { HaNode, type HaStatus } from '../../src/ha/node.js';
+import { DEFAULT_SHIPPING_LIMITS } from '../../src/ha/primary.js';
 import { MemoryDisk } from '../../store/index.js';
 import { SimStore, type DiskHooks } from './disk.js';
 import type { SimNetwork } from './network.js';
@@ -111,6 +112,8 @@ export class SimBroker {
         confirmTimeoutMs: knobs.heartbeatMs * 2.5,
         catchUpStallTimeoutMs: knobs.heartbeatMs * 2,
         catchUpShare: 0.25,
+        frameWindow: 32,
+        shipping: DEFAULT_SHIPPING_LIMITS,
         totalFailureResync: 'wipe',
         minBackups: url.addresses.length >= 3 ? 1 : 0,
       },

@@ -105,3 +105,13 @@ test('redactConfig hides passwords, including those inside URLs, and leaves the 
   assert.equal(result.config.ha.password, 'secret');
   assert.equal(result.config.ha.brokersUrl?.password, 'secret');
 });
+
+test('flow thresholds: resume above stop is refused, naming both', () => {
+  expectRelation(['--default-flow-resume-threshold', '90'], /^default-flow-resume-threshold 90 is above default-flow-stop-threshold 80: a queue would stop and resume at once/, 'default-flow-resume-threshold');
+  assert.equal(load(['--default-flow-stop-threshold', '0', '--default-flow-resume-threshold', '90']).kind, 'config', 'no default flow control: the resume threshold is moot');
+});
+
+test('shipping limits: the live backlog must hold a frame', () => {
+  expectRelation(['--ha-live-pending-entries', '100', '--ha-log-batch', '512'], /^ha-live-pending-entries 100 is below ha-log-batch 512/, 'ha-live-pending-entries');
+  assert.equal(load(['--ha-live-pending-entries', '512', '--ha-log-batch', '512']).kind, 'config');
+});
