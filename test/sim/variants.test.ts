@@ -20,6 +20,7 @@ const BUDGETS: Record<VariantName, Budget> = {
   'settle-alone': { seeds: 40, badManager: false, expected: ['SETTLED_ALONE'] },
   'promote-catchup': { seeds: 60, badManager: true, expected: ['PROMOTED_UNREADY'] },
   'no-epoch-check': { seeds: 30, badManager: true, expected: ['STALE_RECORDS', 'STALE_NOT_FENCED', 'TWO_PRIMARIES'] },
+  'truncate-below-divergence': { seeds: 40, badManager: false, expected: ['TRUNCATED_SETTLED'] },
 };
 
 for (const [name, budget] of Object.entries(BUDGETS) as Array<[VariantName, Budget]>) {

@@ -8,7 +8,7 @@ import { BackupReplicator } from '../../src/ha/backup.js';
 import { HaNode } from '../../src/ha/node.js';
 import { PrimaryReplicator } from '../../src/ha/primary.js';
 
-export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check';
+export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check' | 'truncate-below-divergence';
 
 export interface Variant {
   readonly description: string;
@@ -82,6 +82,31 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
         restoreBackup();
         restorePrimary();
         restoreProbe();
+      };
+    },
+  },
+  'truncate-below-divergence': {
+    description: 'a returning backup takes its log back further than the divergence point (what it takes back below it, the primary had settled)',
+    install: () => {
+      const restoreTruncate = patch(BackupReplicator.prototype, 'truncateTo', (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          const lsn = args[0] as number;
+          return original.apply(this, [Math.max(0, lsn - 8), args[1]]);
+        },
+      );
+      // A primary keeps undo only above what its gate confirmed, which by itself makes a
+      // truncation below the divergence point fail (and the backup resync): keep it all, so
+      // that the planted bug can do its harm.
+      const restoreFloor = patch(PrimaryReplicator.prototype, 'updateRetention', (original) =>
+        function (this: { deps: { store: { setUndoFloor(lsn: number | null): void } } }, ...args: unknown[]) {
+          const result = original.apply(this, args);
+          this.deps.store.setUndoFloor(null);
+          return result;
+        },
+      );
+      return () => {
+        restoreTruncate();
+        restoreFloor();
       };
     },
   },
