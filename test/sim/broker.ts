@@ -7,6 +7,7 @@
 import type { BrokerConfig } from '../../src/config/index.js';
 import { parseQpidUrl } from '../../src/core/qpid-url.js';
 import type { HaReplicate } from '../../src/config/broker-config.js';
+import type { Heard } from '../../src/ha/heard.js';
 import { HaNode, type HaStatus } from '../../src/ha/node.js';
 import { DEFAULT_SHIPPING_LIMITS } from '../../src/ha/primary.js';
 import { MemoryDisk } from '../../store/index.js';
@@ -51,6 +52,14 @@ export class SimBroker {
   incarnation = 0;
   /** The disk's fsync latency is multiplied by this (slow-disk faults). */
   diskSlowdown = 1;
+  /** <data-dir>/ha-heard.json (src/ha/heard-file.ts): written whole and synced, it survives
+   * every crash, as the data dir does. */
+  private heard: Heard | null = null;
+
+  /** What the broker's record of heard positions holds now. */
+  get recordedHeard(): Heard | null {
+    return this.heard;
+  }
 
   constructor(
     readonly name: string,
@@ -139,6 +148,12 @@ export class SimBroker {
       connector,
       probe: (address) => env.net.request<HaStatus>(this.name, address.host, () => statusOf(env.brokerNamed(address.host)), probeTimeoutMs),
       onFatal: (err) => this.exit(life, `fatal: ${(err as Error)?.message ?? String(err)}`),
+      heardRecord: {
+        load: () => this.heard,
+        save: (heard) => {
+          this.heard = heard;
+        },
+      },
     });
     this.store = store;
     this.server = server;

@@ -25,6 +25,8 @@
 //   BACKUP_SERVED    a backup admitted a client or took a publish.
 //   PROMOTED_UNREADY a broker in catch-up accepted a promotion (only ready backups may be
 //                    promoted, reference §1.12.12.4).
+//   PROMOTED_BEHIND  a broker accepted a promotion (not forced) although its store ends before
+//                    a primary position it heard of and recorded (src/ha/heard.ts).
 //   NOT_PREFIX       a backup applied a log entry its primary does not have at that LSN.
 //   STALE_RECORDS    a backup that had seen epoch E applied records of a primary below E.
 //   ORDER            a producer's messages on a queue are out of order beyond what resends
@@ -40,6 +42,8 @@
 //   BROKER_THREW, UNHANDLED_REJECTION
 //                    production code threw out of an event, or left a rejection unhandled.
 
+import { behindHeard, type Heard } from '../../src/ha/heard.js';
+import type { HaStatus } from '../../src/ha/node.js';
 import type { HaState } from '../../src/ha/role.js';
 import { servesClients } from '../../src/ha/role.js';
 import type { Settlements } from '../../src/ha/settlements.js';
@@ -65,6 +69,7 @@ export type ViolationCode =
   | 'TRUNCATED_SETTLED'
   | 'BACKUP_SERVED'
   | 'PROMOTED_UNREADY'
+  | 'PROMOTED_BEHIND'
   | 'NOT_PREFIX'
   | 'STALE_RECORDS'
   | 'ORDER'
@@ -284,11 +289,15 @@ export class Oracle {
     return null;
   }
 
-  /** The manager's promote request was accepted by a broker that was catching up. */
-  promotedFrom(broker: string, before: HaState, after: HaState): void {
-    if (before === 'catchup' && (after === 'recovering' || after === 'active')) {
-      this.violation('PROMOTED_UNREADY', `${broker} was promoted while catching up (its store is partial)`);
-    }
+  /** The manager's promote request (never forced) was accepted by a broker that was catching
+   * up, or whose store ended before a primary position it had heard of. */
+  promotedFrom(broker: string, before: HaState, after: HaState, status: HaStatus, heard: Heard | null): void {
+    if (after !== 'recovering' && after !== 'active') return;
+    if (before === 'catchup') this.violation('PROMOTED_UNREADY', `${broker} was promoted while catching up (its store is partial)`);
+    const epoch = status.epochHistory[status.epochHistory.length - 1]?.epoch ?? status.epoch;
+    // What its data dir recorded, not what the broker says of itself.
+    const behind = behindHeard({ epoch, lastLsn: status.lastLsn }, heard);
+    if (behind !== null) this.violation('PROMOTED_BEHIND', `${broker} was promoted without --force although ${behind}`);
   }
 
   private messagesOn(broker: SimBroker): Set<string> {

@@ -173,8 +173,10 @@ export class SimManager {
             if (!node) throw new Error('not running');
             try {
               const before = node.state;
+              const beforeStatus = node.status();
+              const heard = broker.recordedHeard;
               const r = await node.promote({ force: false });
-              this.oracle.promotedFrom(name, before, r.state);
+              this.oracle.promotedFrom(name, before, r.state, beforeStatus, heard);
               this.highestEpoch = Math.max(this.highestEpoch, r.epoch);
               return `now ${r.state} epoch ${r.epoch}`;
             } catch (err) {
