@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import type { Arguments, ArgValue } from '../../store/index.js';
+import { compileSelector, describeSelectorError, SelectorError, type Selector } from '../selector/index.js';
 import { BrokerError } from './errors.js';
 import type { LimitPolicy, ReplicateLevel } from './queue.js';
 
@@ -18,6 +19,9 @@ const QueueArgumentsSchema = z.object({
   'qpid.max_size': count.optional(),
   'qpid.policy_type': z.enum(['reject', 'ring']).optional(),
   'qpid.replicate': z.enum(['none', 'configuration', 'all']).optional(),
+  // qpidd's queue filter: only messages this selector matches are enqueued (an exchange
+  // subscription's selector becomes it, so that it is stored and replicated with the queue).
+  'qpid.filter': z.string().optional(),
 });
 
 const ExchangeArgumentsSchema = z.object({
@@ -29,6 +33,18 @@ export interface QueueLimits {
   readonly maxSizeBytes: number | null;
   readonly policy: LimitPolicy;
   readonly replicate: ReplicateLevel | null;
+  readonly filter: Selector | null;
+}
+
+/** Compiles a selector from a filter or argument; a bad one is a BAD_SELECTOR error that shows
+ * where it goes wrong. */
+export function selectorOf(text: string): Selector {
+  try {
+    return compileSelector(text);
+  } catch (err) {
+    if (err instanceof SelectorError) throw new BrokerError('BAD_SELECTOR', describeSelectorError(text, err));
+    throw err;
+  }
 }
 
 function firstIssue(error: z.ZodError, what: string, args: Arguments): BrokerError {
@@ -50,6 +66,7 @@ export function parseQueueArguments(args: Arguments, defaultMaxSizeBytes: number
     maxSizeBytes: maxSize === 0 ? null : maxSize,
     policy: values['qpid.policy_type'] ?? 'reject',
     replicate: values['qpid.replicate'] ?? null,
+    filter: values['qpid.filter'] === undefined ? null : selectorOf(values['qpid.filter']),
   };
 }
 

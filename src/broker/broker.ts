@@ -31,6 +31,7 @@ import { BrokerError } from './errors.js';
 import { BUILT_IN_EXCHANGES, Exchange, type Binding, type ExchangeSettings } from './exchange.js';
 import { allocateTransientId, type BrokerMessage } from './message.js';
 import { Queue, type Consumer, type QueueEntry, type QueueSettings, type ReplicateLevel } from './queue.js';
+import { admittedBy, Selection, type SelectionHooks, type SelectorFieldsDecoder } from './selection.js';
 
 export interface BrokerLimits {
   /** --default-queue-limit: max bytes of a queue declared without qpid.max_size (0: none). */
@@ -65,6 +66,8 @@ export interface BrokerDeps {
    * messages recovered from the store carry neither in memory, and dead-lettering routes by
    * them. Without it a recovered message is dead-lettered with an empty key. */
   readonly routingFields?: (body: Uint8Array) => RoutingFields;
+  /** Decodes what selectors look at (queues with a qpid.filter); without it nothing matches. */
+  readonly selectorFields?: SelectorFieldsDecoder;
 }
 
 export interface RoutingFields {
@@ -160,6 +163,7 @@ export class Broker {
   private readonly replication: ReplicationSettings;
   private readonly events: BrokerEvents;
   private readonly routingFields: ((body: Uint8Array) => RoutingFields) | null;
+  private readonly selectorFields: SelectorFieldsDecoder | null;
   private readonly queueMap = new Map<string, Queue>();
   private readonly exchangeMap = new Map<string, Exchange>();
   /** Queues whose declare record is in the store (durable or replicated). */
@@ -175,6 +179,7 @@ export class Broker {
     this.replication = deps.replication;
     this.events = deps.events ?? { messageResolved: () => {} };
     this.routingFields = deps.routingFields ?? null;
+    this.selectorFields = deps.selectorFields ?? null;
     for (const builtIn of BUILT_IN_EXCHANGES) {
       this.exchangeMap.set(
         builtIn.name,
@@ -297,6 +302,7 @@ export class Broker {
       maxSizeBytes: limits.maxSizeBytes,
       policy: limits.policy,
       replicate: limits.replicate ?? this.replication.defaultLevel,
+      filter: limits.filter,
     };
   }
 
@@ -545,6 +551,8 @@ export class Broker {
         return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
       }
     }
+    queues = admittedBy(queues, incoming, this.selectorFields);
+    if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
     const full = this.checkLimits(queues, size);
     if (full) return { kind: 'rejected', error: full };
     return { kind: 'accepted', hold: this.enqueue(queues, incoming, 0) };
@@ -789,15 +797,15 @@ export class Broker {
       for (const consumer of queue.consumersInTurn()) {
         if (!consumer.canTake()) continue;
         if (consumer.browse) {
-          this.ensurePaged(queue);
-          const entry = queue.nextLiveAfter(consumer.browsePosition);
+          const entry = this.nextBrowsed(queue, consumer);
           if (!entry) continue;
           consumer.browsePosition = entry.position;
           consumer.take(entry);
           delivered = true;
           continue;
         }
-        const entry = this.nextDeliverable(queue, now);
+        const entry = consumer.selection ? consumer.selection.next(queue, this.selectionHooks(queue, now)) : this.nextDeliverable(queue, now);
+        if (!entry && consumer.selection) continue; // entries it does not match may suit others
         if (!entry) return;
         queue.acquire(entry, consumer);
         consumer.take(entry);
@@ -805,6 +813,30 @@ export class Broker {
       }
       if (!delivered) return;
     }
+  }
+
+  private nextBrowsed(queue: Queue, consumer: Consumer): QueueEntry | undefined {
+    if (!consumer.selection) {
+      this.ensurePaged(queue);
+      return queue.nextLiveAfter(consumer.browsePosition);
+    }
+    const found = Selection.nextBrowsed(queue, consumer.browsePosition, consumer.selection.matches, () => this.loadPage(queue));
+    consumer.browsePosition = found.examinedTo;
+    return found.entry;
+  }
+
+  private selectionHooks(queue: Queue, nowMs: number): SelectionHooks {
+    return {
+      expireIfDue: (entry) => {
+        if (entry.message.expiresAtMs === null || entry.message.expiresAtMs > nowMs) return false;
+        const records: StoreRecord[] = [];
+        this.deadLetter(entry, records);
+        this.removeEntry(entry, 'expired', records);
+        if (records.length > 0) this.journal(records);
+        return true;
+      },
+      loadPage: () => this.loadPage(queue),
+    };
   }
 
   /** The next available entry, expiring (and dead-lettering) the ones past their time. */
