@@ -3,6 +3,7 @@
 // - printing a tree and parsing it back gives the same tree;
 // - NOT is the complement wherever the selector is not NULL, and NULL where it is;
 // - evaluation never throws, whatever the values, and decoding never throws, whatever the bytes;
+// - the fields decoded from a message are the ones its producer set;
 // - any text either parses or fails with a SelectorError that points inside it;
 // - LIKE agrees with a reference regular expression on small inputs.
 import { test } from 'node:test';
@@ -16,7 +17,8 @@ import { lazyMessageEnv } from '../../src/selector/message-fields.js';
 
 const require = createRequire(import.meta.url);
 const rheaMessage = require('rhea/lib/message.js') as { encode(message: Record<string, unknown>): Buffer };
-const rheaTypes = require('rhea/lib/types.js') as { wrap_double(value: number): unknown };
+const rheaTypes = require('rhea/lib/types.js') as Record<string, (value: unknown) => unknown>;
+const wrap = (kind: string) => (value: unknown): unknown => (rheaTypes[`wrap_${kind}`] as (v: unknown) => unknown)(value);
 
 const INT64_MIN = -(1n << 63n);
 const INT64_MAX = (1n << 63n) - 1n;
@@ -132,7 +134,7 @@ test('a selector on any message, well-formed or not, never throws', () => {
     priority: fc.integer({ min: 0, max: 255 }),
     message_id: fc.oneof(fc.string(), fc.nat()),
     subject: fc.string(),
-    application_properties: fc.dictionary(fc.constantFrom('colour', 'n', 'x'), fc.oneof(fc.string(), fc.integer(), fc.double().map((d) => rheaTypes.wrap_double(d)), fc.boolean(), fc.constant(null))),
+    application_properties: fc.dictionary(fc.constantFrom('colour', 'n', 'x'), fc.oneof(fc.string(), fc.integer(), fc.double().map(wrap('double')), fc.boolean(), fc.constant(null))),
     body: fc.string(),
   }).map((m) => rheaMessage.encode(m));
   const bytes = fc.oneof(wellFormed, fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)), wellFormed.chain((m) => fc.nat({ max: m.length }).map((cut) => m.subarray(0, cut))));
@@ -141,6 +143,49 @@ test('a selector on any message, well-formed or not, never throws', () => {
       for (const selector of selectors) selector.matches(lazyMessageEnv(() => selectorFields(message, deliveryCount, null)));
     }),
     { numRuns: 3000 },
+  );
+});
+
+test('the selector fields decoded from a message are what its producer set (rhea as the reference encoder)', () => {
+  // Each AMQP type a producer may use for a property, with the selector value it must read as.
+  const property = fc.oneof(
+    fc.string({ maxLength: 5 }).map((v) => ({ wire: v, expected: v as SelectorValue })),
+    fc.string({ maxLength: 5 }).map((v) => ({ wire: wrap('symbol')(v), expected: v as SelectorValue })),
+    fc.boolean().map((v) => ({ wire: v, expected: v as SelectorValue })),
+    fc.integer({ min: -128, max: 127 }).map((v) => ({ wire: wrap('byte')(v), expected: BigInt(v) as SelectorValue })),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((v) => ({ wire: wrap('int')(v), expected: BigInt(v) as SelectorValue })),
+    fc.integer({ min: 0, max: 2 ** 32 - 1 }).map((v) => ({ wire: wrap('uint')(v), expected: BigInt(v) as SelectorValue })),
+    fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }).map((v) => ({ wire: wrap('long')(v), expected: BigInt(v) as SelectorValue })),
+    fc.integer({ min: 0, max: 65535 }).map((v) => ({ wire: wrap('ushort')(v), expected: BigInt(v) as SelectorValue })),
+    fc.double({ noNaN: true }).map((v) => ({ wire: wrap('double')(v), expected: v as SelectorValue })),
+    fc.constant({ wire: wrap('float')(1.5), expected: 1.5 as SelectorValue }),
+    fc.integer({ min: 0, max: 2 ** 40 }).map((v) => ({ wire: new Date(v), expected: BigInt(v) as SelectorValue })),
+    fc.constant({ wire: null, expected: null as SelectorValue }),
+    fc.constant({ wire: Buffer.from('bin'), expected: null as SelectorValue }),
+    fc.constant({ wire: ['a', 'list'], expected: null as SelectorValue }),
+  );
+  const header = fc.record({ durable: fc.boolean(), priority: fc.integer({ min: 0, max: 9 }) }, { requiredKeys: [] });
+  const properties = fc.record(
+    { message_id: fc.oneof(fc.string({ maxLength: 5 }), fc.nat()), correlation_id: fc.string({ maxLength: 5 }), subject: fc.string({ maxLength: 5 }), reply_to: fc.string({ maxLength: 5 }), to: fc.string({ maxLength: 5 }), creation_time: fc.integer({ min: 0, max: 2 ** 40 }).map((ms) => new Date(ms)) },
+    { requiredKeys: [] },
+  );
+  fc.assert(
+    fc.property(header, properties, fc.dictionary(fc.string({ minLength: 1, maxLength: 4 }), property, { maxKeys: 5 }), (h, p, props) => {
+      const application_properties = Object.fromEntries(Object.entries(props).map(([k, v]) => [k, v.wire]));
+      const bytes = rheaMessage.encode({ ...h, ...p, application_properties, body: 'x' });
+      const fields = selectorFields(bytes, 0, null);
+      assert.ok(fields);
+      assert.equal(fields.durable, h.durable === true);
+      assert.equal(fields.priority, h.priority ?? 4);
+      assert.equal(fields.messageId, p.message_id === undefined ? null : String(p.message_id));
+      assert.equal(fields.correlationId, p.correlation_id ?? null);
+      assert.equal(fields.subject, p.subject ?? null);
+      assert.equal(fields.replyTo, p.reply_to ?? null);
+      assert.equal(fields.to, p.to ?? null);
+      assert.equal(fields.creationTimeMs, p.creation_time?.getTime() ?? null);
+      for (const [key, { expected }] of Object.entries(props)) assert.deepStrictEqual(fields.applicationProperties.get(key), expected, key);
+    }),
+    { numRuns: 2000 },
   );
 });
 
