@@ -31,7 +31,7 @@ import { BrokerError } from './errors.js';
 import { BUILT_IN_EXCHANGES, Exchange, type Binding, type ExchangeSettings } from './exchange.js';
 import { allocateTransientId, type BrokerMessage } from './message.js';
 import { Queue, type Consumer, type QueueEntry, type QueueSettings, type ReplicateLevel } from './queue.js';
-import { admittedBy, Selection, type SelectionHooks, type SelectorFieldsDecoder } from './selection.js';
+import { admittedBy, nextBrowsed, type SelectionHooks, type SelectorFieldsDecoder } from './selection.js';
 
 export interface BrokerLimits {
   /** --default-queue-limit: max bytes of a queue declared without qpid.max_size (0: none). */
@@ -797,9 +797,8 @@ export class Broker {
       for (const consumer of queue.consumersInTurn()) {
         if (!consumer.canTake()) continue;
         if (consumer.browse) {
-          const entry = this.nextBrowsed(queue, consumer);
+          const entry = nextBrowsed(queue, consumer, () => this.loadPage(queue));
           if (!entry) continue;
-          consumer.browsePosition = entry.position;
           consumer.take(entry);
           delivered = true;
           continue;
@@ -815,28 +814,24 @@ export class Broker {
     }
   }
 
-  private nextBrowsed(queue: Queue, consumer: Consumer): QueueEntry | undefined {
-    if (!consumer.selection) {
-      this.ensurePaged(queue);
-      return queue.nextLiveAfter(consumer.browsePosition);
-    }
-    const found = Selection.nextBrowsed(queue, consumer.browsePosition, consumer.selection.matches, () => this.loadPage(queue));
-    consumer.browsePosition = found.examinedTo;
-    return found.entry;
-  }
-
   private selectionHooks(queue: Queue, nowMs: number): SelectionHooks {
     return {
       expireIfDue: (entry) => {
-        if (entry.message.expiresAtMs === null || entry.message.expiresAtMs > nowMs) return false;
         const records: StoreRecord[] = [];
-        this.deadLetter(entry, records);
-        this.removeEntry(entry, 'expired', records);
+        const expired = this.expireIfDue(entry, nowMs, records);
         if (records.length > 0) this.journal(records);
-        return true;
+        return expired;
       },
       loadPage: () => this.loadPage(queue),
     };
+  }
+
+  /** Dead-letters and removes an entry past its time; true if it was. */
+  private expireIfDue(entry: QueueEntry, nowMs: number, records: StoreRecord[]): boolean {
+    if (entry.message.expiresAtMs === null || entry.message.expiresAtMs > nowMs) return false;
+    this.deadLetter(entry, records);
+    this.removeEntry(entry, 'expired', records);
+    return true;
   }
 
   /** The next available entry, expiring (and dead-lettering) the ones past their time. */
@@ -851,11 +846,7 @@ export class Broker {
         if (cursor !== null && (queue.availableInMemory < PAGE_LOW_WATER || (queue.peekAvailable()?.position ?? Infinity) > cursor.afterPosition)) this.loadPage(queue);
         const entry = queue.peekAvailable();
         if (!entry) return undefined;
-        if (entry.message.expiresAtMs !== null && entry.message.expiresAtMs <= nowMs) {
-          this.deadLetter(entry, records);
-          this.removeEntry(entry, 'expired', records);
-          continue;
-        }
+        if (this.expireIfDue(entry, nowMs, records)) continue;
         return entry;
       }
     } finally {
@@ -871,11 +862,7 @@ export class Broker {
     for (const queue of this.queueMap.values()) {
       const records: StoreRecord[] = [];
       for (const entry of [...queue.availableEntries()]) {
-        if (entry.message.expiresAtMs !== null && entry.message.expiresAtMs <= now) {
-          this.deadLetter(entry, records);
-          this.removeEntry(entry, 'expired', records);
-          expired++;
-        }
+        if (this.expireIfDue(entry, now, records)) expired++;
       }
       if (records.length > 0) this.journal(records);
     }

@@ -21,7 +21,7 @@
 
 import { lazyMessageEnv, type MessageFields } from '../selector/message-fields.js';
 import type { IncomingMessage } from './broker.js';
-import type { QueueEntry, Queue } from './queue.js';
+import type { Consumer, QueueEntry, Queue } from './queue.js';
 
 /** Decodes a message's selector fields from its encoded bytes (src/amqp/selector-fields.ts). */
 export type SelectorFieldsDecoder = (body: Uint8Array, deliveryCount: number, expiresAtMs: number | null) => MessageFields | null;
@@ -66,34 +66,36 @@ export class Selection {
       if (this.matches(entry)) return entry;
     }
     for (;;) {
-      const paged = queue.pageCursor();
-      const entry = queue.nextLiveAfter(this.cursor);
-      if (paged !== null && (entry === undefined || entry.position > paged.afterPosition)) {
-        hooks.loadPage();
-        continue;
-      }
+      const entry = nextLiveLoaded(queue, this.cursor, hooks.loadPage);
       if (!entry) return undefined;
       this.cursor = entry.position;
       if (entry.state !== 'available' || hooks.expireIfDue(entry)) continue;
       if (this.matches(entry)) return entry;
     }
   }
+}
 
-  /** For a browser (distribution-mode copy): the next entry after `after` it matches. Browsers
-   * see each entry once, so their browse position is the cursor and nothing is revisited. */
-  static nextBrowsed(queue: Queue, after: number, matches: (entry: QueueEntry) => boolean, loadPage: () => void): { entry: QueueEntry | undefined; examinedTo: number } {
-    let position = after;
-    for (;;) {
-      const paged = queue.pageCursor();
-      const entry = queue.nextLiveAfter(position);
-      if (paged !== null && (entry === undefined || entry.position > paged.afterPosition)) {
-        loadPage();
-        continue;
-      }
-      if (!entry) return { entry: undefined, examinedTo: position };
-      position = entry.position;
-      if (matches(entry)) return { entry, examinedTo: position };
-    }
+/** The first entry after `position` still on the queue, loading pages of a recovered queue
+ * first when they would come before it (they are older than what is in memory past the loaded
+ * part), so that no cursor ever moves past an entry not yet loaded. */
+function nextLiveLoaded(queue: Queue, position: number, loadPage: () => void): QueueEntry | undefined {
+  for (;;) {
+    const paged = queue.pageCursor();
+    const entry = queue.nextLiveAfter(position);
+    if (paged === null || (entry !== undefined && entry.position <= paged.afterPosition)) return entry;
+    loadPage();
+  }
+}
+
+/** A browser's (distribution-mode copy) next entry, its browse position moved past it and past
+ * every entry its selector (if any) does not match. Browsers see each entry once, so the browse
+ * position is their cursor and nothing is revisited. */
+export function nextBrowsed(queue: Queue, consumer: Consumer, loadPage: () => void): QueueEntry | undefined {
+  for (;;) {
+    const entry = nextLiveLoaded(queue, consumer.browsePosition, loadPage);
+    if (!entry) return undefined;
+    consumer.browsePosition = entry.position;
+    if (!consumer.selection || consumer.selection.matches(entry)) return entry;
   }
 }
 

@@ -224,3 +224,36 @@ test('a durable subscription keeps its selector across a broker restart (stored 
     removeDir(subDir);
   }
 });
+
+test('on a recovered queue, paged in from the store, a selector gets the recovered matches first, then the new ones', async () => {
+  const pagedDir = tempDir('qpidd-selectors-paged-');
+  let b = await startQpidd({ dataDir: pagedDir });
+  try {
+    let c = await connect(b.port);
+    const node = { address: 'paged', capabilities: ['create-on-demand', 'queue'], dynamic_node_properties: { durable: true } };
+    // 2,500 messages: more than one page (1,000) of the store; every 10th one is red.
+    const stored = Array.from({ length: 2500 }, (_, i) => ({ durable: true, body: `old ${i + 1}`, application_properties: { colour: (i + 1) % 10 === 0 ? 'red' : 'blue' } }));
+    let sender = await openSender(c.connection, node);
+    assert.ok((await sendAll(sender, stored)).every((o) => o.state === 'accepted'));
+    await c.close();
+    await b.stop();
+    b = await startQpidd({ dataDir: pagedDir, port: b.port });
+    c = await connect(b.port);
+    sender = await openSender(c.connection, 'paged');
+    assert.ok((await sendAll(sender, [{ durable: true, body: 'new red', application_properties: { colour: 'red' } }])).every((o) => o.state === 'accepted'));
+    const expected = [...Array.from({ length: 250 }, (_, i) => `old ${(i + 1) * 10}`), 'new red'];
+    const browser = await openReceiver(c.connection, { address: 'paged', distribution_mode: 'copy', filter: selector("colour = 'red'") });
+    assert.deepEqual(bodies(await receiveN(browser, expected.length, { timeoutMs: 30_000 })), expected);
+    browser.close();
+    const receiver = await openReceiver(c.connection, { address: 'paged', filter: selector("colour = 'red'") });
+    const got = await receiveN(receiver, expected.length, { timeoutMs: 30_000 });
+    for (const r of got) r.delivery.accept();
+    assert.deepEqual(bodies(got), expected);
+    const extra = await receiveN(receiver, 1, { timeoutMs: 300, atMost: true });
+    assert.deepEqual(bodies(extra), []);
+    await c.close();
+  } finally {
+    await b.stop();
+    removeDir(pagedDir);
+  }
+});
