@@ -17,13 +17,11 @@ import { round } from '../lib/stats.js';
 export const name = 'selector';
 export const description = "A selector consumer (colour = 'red') on a queue of 10^5 1 KiB messages where 1 in 100 match, beside a plain consumer on a queue of only the matches: delivered msgs/s and broker CPU per delivered message (tiny: 10^4)";
 
-const PLANS = { tiny: { depth: 10_000 }, full: { depth: 100_000 } } as const;
+const PLANS = { tiny: { depth: 10_000, warmUp: 1000 }, full: { depth: 100_000, warmUp: 5000 } } as const;
 const MATCH_EVERY = 100;
 const BODY_BYTES = 1024;
 const CREDIT = 1000;
 const SEND_WINDOW = 1000;
-/** Messages sent and taken through the row's path on a fresh broker before measuring. */
-const WARM_UP = 5000;
 const SELECTOR = "colour = 'red'";
 
 const columns: readonly TableColumn[] = [
@@ -113,7 +111,8 @@ async function consume(connection: Connection, server: BenchServer, queue: strin
 
 export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
   const machine = describeMachine();
-  const { depth } = PLANS[options.size];
+  // warmUp: messages sent and taken through the row's path on its fresh broker before measuring.
+  const { depth, warmUp } = PLANS[options.size];
   const matches = depth / MATCH_EVERY;
   const notes: string[] = [`load average (1 min) at start: ${machine.loadAverage1m}`, `selector: ${SELECTOR}; consumer credit ${CREDIT}; transient messages on non-durable queues`];
   const rows: ResultRow[] = [];
@@ -130,8 +129,8 @@ export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
     const server = await startBroker({ storeSync: 'none' });
     try {
       const connection = await open(server);
-      await fill(connection, `${plan.queue}-warm-up`, WARM_UP, () => true);
-      await consume(connection, server, `${plan.queue}-warm-up`, WARM_UP, plan.selector);
+      await fill(connection, `${plan.queue}-warm-up`, warmUp, () => true);
+      await consume(connection, server, `${plan.queue}-warm-up`, warmUp, plan.selector);
       options.log(`${plan.consumer}: filling ${plan.queue} with ${plan.queued.toLocaleString('en-US')} messages`);
       await fill(connection, plan.queue, plan.queued, plan.red);
       // Let the broker finish with the fill (writes, GC) so that its CPU below is the consumer's.
