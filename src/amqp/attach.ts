@@ -8,7 +8,9 @@ import { randomUUID } from 'node:crypto';
 import type { Broker, PublishTarget, UnroutablePolicy } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import { resolveOrCreate, type NodePolicies, type Terminus } from './address.js';
-import { sourceFilters, subscriptionFilters } from './filters.js';
+import { selectorOf } from '../broker/arguments.js';
+import type { Selector } from '../selector/index.js';
+import { selectorFilter, sourceFilters, subscriptionFilters } from './filters.js';
 
 export interface AttachScope {
   readonly broker: Broker;
@@ -30,6 +32,9 @@ export interface ProducerAttach {
 export interface ConsumerAttach {
   readonly queue: string;
   readonly browse: boolean;
+  /** The consumer's own selector (on a queue); on an exchange it is the subscription queue's
+   * qpid.filter instead, so null here. */
+  readonly selector: Selector | null;
   /** The source of our attach reply. */
   readonly reply: Record<string, unknown>;
   /** A temporary queue made for a dynamic source (auto-deleted with its consumer). */
@@ -69,22 +74,29 @@ export function attachConsumer(scope: AttachScope, source: Terminus | undefined,
   if (source?.dynamic) {
     const name = temporaryQueueName();
     broker.declareQueue({ name, durable: false, autoDelete: true, exclusive: true, alternateExchange: null, arguments: {} }, scope.owner);
-    return { queue: name, browse, reply: { address: name, dynamic: true, ...mode }, temporaryQueue: name };
+    return { queue: name, browse, selector: null, reply: { address: name, dynamic: true, ...mode }, temporaryQueue: name };
   }
   const address = source?.address;
   if (!address) throw new BrokerError('NOT_FOUND', 'a receiving link needs a source address (or a dynamic source)');
   const { node } = resolveOrCreate(broker, address, source, scope.owner, scope.policies);
   const filters = sourceFilters(source?.filter);
+  // A bad selector refuses the attach before anything is declared or bound.
+  const selectorText = selectorFilter(filters);
+  const selector = selectorText === null ? null : selectorOf(selectorText);
+  const honoured = selector ? (['selector'] as const) : [];
   if (node.kind === 'queue') {
-    const inForce = subscriptionFilters(filters, null);
-    return { queue: node.queue, browse, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };
+    const inForce = subscriptionFilters(filters, null, honoured);
+    return { queue: node.queue, browse, selector, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };
   }
   const type = broker.exchange(node.exchange)?.settings.type ?? 'direct';
-  const inForce = subscriptionFilters(filters, type);
+  const inForce = subscriptionFilters(filters, type, honoured);
   const key = node.key ?? inForce.bindingKey ?? (type === 'topic' ? '#' : '');
   const durableSubscription = (source?.durable ?? 0) > 0 && source?.expiry_policy === 'never';
   const name = durableSubscription ? `${scope.containerId}_${linkName}` : `${node.exchange}_${linkName}_${randomUUID().slice(0, 8)}`;
-  broker.declareQueue({ name, durable: durableSubscription, autoDelete: !durableSubscription, exclusive: !durableSubscription, alternateExchange: null, arguments: {} }, scope.owner);
+  // On an exchange the selector decides what enters the subscription queue (qpidd's qpid.filter):
+  // stored and replicated with the queue, so a durable subscription keeps it across restarts.
+  const args: Record<string, string> = selector ? { 'qpid.filter': selector.text } : {};
+  broker.declareQueue({ name, durable: durableSubscription, autoDelete: !durableSubscription, exclusive: !durableSubscription, alternateExchange: null, arguments: args }, scope.owner);
   broker.bind(node.exchange, name, key, type === 'headers' ? (inForce.headers ?? {}) : {});
-  return { queue: name, browse, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };
+  return { queue: name, browse, selector: null, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };
 }

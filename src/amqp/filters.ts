@@ -5,6 +5,7 @@
 // honoured as something else, or ignored while the client thinks it holds).
 
 import { createRequire } from 'node:module';
+import { BrokerError } from '../broker/errors.js';
 
 const rheaTypes = createRequire(import.meta.url)('rhea').types as { unwrap(value: unknown): unknown };
 
@@ -59,6 +60,15 @@ export function sourceFilters(filter: unknown): SourceFilter[] {
   return found;
 }
 
+/** The selector text of the first selector filter (qpidd, too, applies only the first), or null.
+ * A selector filter whose value is not a string is a bad selector. */
+export function selectorFilter(filters: readonly SourceFilter[]): string | null {
+  const filter = filters.find((f) => f.kind === 'selector');
+  if (!filter) return null;
+  if (typeof filter.value !== 'string') throw new BrokerError('BAD_SELECTOR', `the selector filter ${filter.key} must be a string, not ${JSON.stringify(filter.value) ?? typeof filter.value}`);
+  return filter.value;
+}
+
 export interface SubscriptionFilters {
   /** The binding key asked for by a legacy direct or topic binding filter, if any. */
   readonly bindingKey: string | null;
@@ -69,14 +79,16 @@ export interface SubscriptionFilters {
 }
 
 /** Which filters a subscription honours. On an exchange: the legacy binding filters (a headers
- * binding only on a headers exchange). On a queue: none of them yet. `honoured` lets the caller
- * add the kinds it implements itself (selectors). */
+ * binding only on a headers exchange). `honoured` lets the caller add the kinds it implements
+ * itself (a selector: only the first is applied, so only the first is echoed). */
 export function subscriptionFilters(filters: readonly SourceFilter[], exchangeType: string | null, honoured: readonly FilterKind[] = []): SubscriptionFilters {
   let bindingKey: string | null = null;
   let headers: Record<string, string | number | boolean | null> | null = null;
   const echo: Record<string, unknown> = {};
+  let echoesSelector = false;
   for (const filter of filters) {
-    let inForce = honoured.includes(filter.kind);
+    let inForce = honoured.includes(filter.kind) && !(filter.kind === 'selector' && echoesSelector);
+    if (inForce && filter.kind === 'selector') echoesSelector = true;
     if (exchangeType !== null && (filter.kind === 'direct-binding' || filter.kind === 'topic-binding') && typeof filter.value === 'string' && bindingKey === null) {
       bindingKey = filter.value;
       inForce = true;

@@ -7,7 +7,11 @@ import type { Delivery, Sender } from 'rhea';
 import type { Broker } from '../broker/broker.js';
 import type { Consumer, Queue, QueueEntry } from '../broker/queue.js';
 import type { Logger } from '../core/log.js';
+import { Selection } from '../broker/selection.js';
+import type { Selector } from '../selector/index.js';
+import { lazyMessageEnv } from '../selector/message-fields.js';
 import { withDeliveryCount } from './message-format.js';
+import { selectorFields } from './selector-fields.js';
 
 /** Where a sent delivery's queue entry is kept until the client settles it. */
 const ENTRY = Symbol('queueEntry');
@@ -19,6 +23,7 @@ export class ConsumerLink implements Consumer {
   readonly id = nextConsumerId++;
   readonly browse: boolean;
   browsePosition = 0;
+  readonly selection?: Selection;
   queue: Queue | null = null;
   private unsettled = 0;
   private closed = false;
@@ -35,9 +40,13 @@ export class ConsumerLink implements Consumer {
   constructor(
     private readonly broker: Broker,
     private readonly sender: Sender,
-    private readonly options: { browse: boolean; maxUnsettled: number; logger: Logger; onQueueDeleted: () => void },
+    private readonly options: { browse: boolean; selector: Selector | null; maxUnsettled: number; logger: Logger; onQueueDeleted: () => void },
   ) {
     this.browse = options.browse;
+    const selector = options.selector;
+    // The message is decoded only if the selector names an identifier, and with the delivery
+    // count it would go out with (amqp.redelivered, amqp.delivery_count).
+    if (selector) this.selection = new Selection((entry) => selector.matches(lazyMessageEnv(() => selectorFields(broker.bodyOf(entry), entry.deliveryCount, entry.message.expiresAtMs))));
     const remote = (sender as unknown as { remote: { attach?: { snd_settle_mode?: number } } }).remote.attach;
     this.presettled = remote?.snd_settle_mode === 1;
     // Echo the settle mode the client asked for, before our attach goes out.

@@ -444,6 +444,7 @@ export class AmqpServer {
       sender.set_source(attach.reply as never);
       const consumer = new ConsumerLink(broker, sender, {
         browse: attach.browse,
+        selector: attach.selector,
         maxUnsettled: this.options.maxUnsettled,
         logger: this.logger,
         onQueueDeleted: () => sender.close({ condition: 'amqp:resource-deleted', description: `queue ${attach.queue} was deleted` } as never),

@@ -4,6 +4,7 @@
 
 import { z } from 'zod';
 import type { Arguments, ArgValue } from '../../store/index.js';
+import { compileSelector, describeSelectorError, SelectorError, type Selector } from '../selector/index.js';
 import { BrokerError } from './errors.js';
 import { FlowArgumentError, flowThresholds, type FlowDefaults, type FlowThresholds } from './flow-control.js';
 import type { LimitPolicy, ReplicateLevel } from './queue.js';
@@ -23,6 +24,9 @@ const QueueArgumentsSchema = z.object({
   'qpid.flow_stop_size': count.optional(),
   'qpid.flow_resume_size': count.optional(),
   'qpid.replicate': z.enum(['none', 'configuration', 'all']).optional(),
+  // qpidd's queue filter: only messages this selector matches are enqueued (an exchange
+  // subscription's selector becomes it, so that it is stored and replicated with the queue).
+  'qpid.filter': z.string().optional(),
 });
 
 const ExchangeArgumentsSchema = z.object({
@@ -36,6 +40,18 @@ export interface QueueLimits {
   readonly replicate: ReplicateLevel | null;
   /** Producer flow control (flow-control.ts), null when the queue has no threshold. */
   readonly flow: FlowThresholds | null;
+  readonly filter: Selector | null;
+}
+
+/** Compiles a selector from a filter or argument; a bad one is a BAD_SELECTOR error that shows
+ * where it goes wrong. */
+export function selectorOf(text: string): Selector {
+  try {
+    return compileSelector(text);
+  } catch (err) {
+    if (err instanceof SelectorError) throw new BrokerError('BAD_SELECTOR', describeSelectorError(text, err));
+    throw err;
+  }
 }
 
 function firstIssue(error: z.ZodError, what: string, args: Arguments): BrokerError {
@@ -79,7 +95,8 @@ export function parseQueueArguments(args: Arguments, defaultMaxSizeBytes: number
     if (err instanceof FlowArgumentError) throw new BrokerError('INVALID_ARGUMENT', `invalid queue flow arguments: ${err.message}`);
     throw err;
   }
-  return { maxCount, maxSizeBytes, policy, replicate: values['qpid.replicate'] ?? null, flow };
+  const filter = values['qpid.filter'] === undefined ? null : selectorOf(values['qpid.filter']);
+  return { maxCount, maxSizeBytes, policy, replicate: values['qpid.replicate'] ?? null, flow, filter };
 }
 
 export function parseExchangeArguments(args: Arguments): { replicate: ReplicateLevel | null } {

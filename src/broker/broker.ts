@@ -32,6 +32,7 @@ import { BrokerError } from './errors.js';
 import { BUILT_IN_EXCHANGES, Exchange, type Binding, type ExchangeSettings } from './exchange.js';
 import { allocateTransientId, type BrokerMessage } from './message.js';
 import { Queue, type Consumer, type QueueEntry, type QueueSettings, type ReplicateLevel } from './queue.js';
+import { admittedBy, nextBrowsed, type SelectionHooks, type SelectorFieldsDecoder } from './selection.js';
 
 export interface BrokerLimits {
   /** --default-queue-limit: max bytes of a queue declared without qpid.max_size (0: none). */
@@ -69,6 +70,8 @@ export interface BrokerDeps {
    * messages recovered from the store carry neither in memory, and dead-lettering routes by
    * them. Without it a recovered message is dead-lettered with an empty key. */
   readonly routingFields?: (body: Uint8Array) => RoutingFields;
+  /** Decodes what selectors look at (queues with a qpid.filter); without it nothing matches. */
+  readonly selectorFields?: SelectorFieldsDecoder;
 }
 
 export interface RoutingFields {
@@ -168,6 +171,7 @@ export class Broker {
   private readonly pauseListeners = new Set<(reason: string | null) => void>();
   private producerPause: string | null = null;
   private readonly routingFields: ((body: Uint8Array) => RoutingFields) | null;
+  private readonly selectorFields: SelectorFieldsDecoder | null;
   private readonly queueMap = new Map<string, Queue>();
   private readonly exchangeMap = new Map<string, Exchange>();
   /** Queues whose declare record is in the store (durable or replicated). */
@@ -183,6 +187,7 @@ export class Broker {
     this.replication = deps.replication;
     this.events = deps.events ?? { messageResolved: () => {} };
     this.routingFields = deps.routingFields ?? null;
+    this.selectorFields = deps.selectorFields ?? null;
     for (const builtIn of BUILT_IN_EXCHANGES) {
       this.exchangeMap.set(
         builtIn.name,
@@ -340,6 +345,7 @@ export class Broker {
       policy: limits.policy,
       flow: limits.flow,
       replicate: limits.replicate ?? this.replication.defaultLevel,
+      filter: limits.filter,
     };
   }
 
@@ -588,6 +594,8 @@ export class Broker {
         return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
       }
     }
+    queues = admittedBy(queues, incoming, this.selectorFields);
+    if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
     const full = this.checkLimits(queues, size);
     if (full) return { kind: 'rejected', error: full };
     const hold = this.enqueue(queues, incoming, 0);
@@ -835,15 +843,14 @@ export class Broker {
       for (const consumer of queue.consumersInTurn()) {
         if (!consumer.canTake()) continue;
         if (consumer.browse) {
-          this.ensurePaged(queue);
-          const entry = queue.nextLiveAfter(consumer.browsePosition);
+          const entry = nextBrowsed(queue, consumer, () => this.loadPage(queue));
           if (!entry) continue;
-          consumer.browsePosition = entry.position;
           consumer.take(entry);
           delivered = true;
           continue;
         }
-        const entry = this.nextDeliverable(queue, now);
+        const entry = consumer.selection ? consumer.selection.next(queue, this.selectionHooks(queue, now)) : this.nextDeliverable(queue, now);
+        if (!entry && consumer.selection) continue; // entries it does not match may suit others
         if (!entry) return;
         queue.acquire(entry, consumer);
         consumer.take(entry);
@@ -851,6 +858,26 @@ export class Broker {
       }
       if (!delivered) return;
     }
+  }
+
+  private selectionHooks(queue: Queue, nowMs: number): SelectionHooks {
+    return {
+      expireIfDue: (entry) => {
+        const records: StoreRecord[] = [];
+        const expired = this.expireIfDue(entry, nowMs, records);
+        if (records.length > 0) this.journal(records);
+        return expired;
+      },
+      loadPage: () => this.loadPage(queue),
+    };
+  }
+
+  /** Dead-letters and removes an entry past its time; true if it was. */
+  private expireIfDue(entry: QueueEntry, nowMs: number, records: StoreRecord[]): boolean {
+    if (entry.message.expiresAtMs === null || entry.message.expiresAtMs > nowMs) return false;
+    this.deadLetter(entry, records);
+    this.removeEntry(entry, 'expired', records);
+    return true;
   }
 
   /** The next available entry, expiring (and dead-lettering) the ones past their time. */
@@ -865,11 +892,7 @@ export class Broker {
         if (cursor !== null && (queue.availableInMemory < PAGE_LOW_WATER || (queue.peekAvailable()?.position ?? Infinity) > cursor.afterPosition)) this.loadPage(queue);
         const entry = queue.peekAvailable();
         if (!entry) return undefined;
-        if (entry.message.expiresAtMs !== null && entry.message.expiresAtMs <= nowMs) {
-          this.deadLetter(entry, records);
-          this.removeEntry(entry, 'expired', records);
-          continue;
-        }
+        if (this.expireIfDue(entry, nowMs, records)) continue;
         return entry;
       }
     } finally {
@@ -885,11 +908,7 @@ export class Broker {
     for (const queue of this.queueMap.values()) {
       const records: StoreRecord[] = [];
       for (const entry of [...queue.availableEntries()]) {
-        if (entry.message.expiresAtMs !== null && entry.message.expiresAtMs <= now) {
-          this.deadLetter(entry, records);
-          this.removeEntry(entry, 'expired', records);
-          expired++;
-        }
+        if (this.expireIfDue(entry, now, records)) expired++;
       }
       if (records.length > 0) this.journal(records);
     }

@@ -12,6 +12,8 @@ import type { Arguments } from '../../store/index.js';
 import { assert } from '../core/assert.js';
 import { nextFlowStopped, type FlowThresholds } from './flow-control.js';
 import type { BrokerMessage } from './message.js';
+import type { Selector } from '../selector/index.js';
+import type { Selection } from './selection.js';
 
 export type LimitPolicy = 'reject' | 'ring';
 export type ReplicateLevel = 'none' | 'configuration' | 'all';
@@ -31,6 +33,8 @@ export interface QueueSettings {
   readonly flow: FlowThresholds | null;
   /** Effective replication level (qpid.replicate, else the broker's ha-replicate). */
   readonly replicate: ReplicateLevel;
+  /** qpid.filter: only messages this selector matches are enqueued here. */
+  readonly filter: Selector | null;
 }
 
 export type EntryState = 'available' | 'acquired' | 'removed';
@@ -41,6 +45,8 @@ export interface Consumer {
   readonly browse: boolean;
   /** Browsers: the last position this consumer has seen. */
   browsePosition: number;
+  /** A consumer with a selector takes only the entries it matches (selection.ts). */
+  readonly selection?: Selection;
   /** Whether the consumer can take one more delivery now (link credit, unsettled cap). */
   canTake(): boolean;
   /** Hands an entry to the consumer; acquired unless browsing. */
@@ -185,6 +191,7 @@ export class Queue {
     }
     if (loaded.length > 0) this.entries.splice(insertAt, 0, ...loaded);
     this.availableHint = Math.min(this.availableHint, insertAt);
+    for (const entry of loaded) this.returnToSelections(entry);
     if (paged.count <= 0 || paged.afterPosition >= paged.lastPosition) this.paged = null;
     this.checkFlow();
   }
@@ -281,6 +288,12 @@ export class Queue {
     this.available++;
     const index = this.indexOf(entry.position);
     if (index !== -1 && index < this.availableHint) this.availableHint = index;
+    this.returnToSelections(entry);
+  }
+
+  /** Selective consumers whose cursor has passed an entry must look at it again (selection.ts). */
+  private returnToSelections(entry: QueueEntry): void {
+    for (const consumer of this.consumerList) consumer.selection?.returned(entry.position);
   }
 
   /** Removes an entry (consumed, expired, purged, dropped by the ring). */

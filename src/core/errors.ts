@@ -13,6 +13,7 @@ export interface ErrorInfo {
 export const BROKER_ERRORS = {
   NOT_FOUND: { condition: 'amqp:not-found', meaning: 'the address names no queue or exchange, and the link did not ask to create it' },
   INVALID_ARGUMENT: { condition: 'amqp:invalid-field', meaning: 'a declare argument or node property has a bad value (the message names it)' },
+  BAD_SELECTOR: { condition: 'amqp:invalid-field', meaning: 'a selector filter (or qpid.filter argument) does not parse; the message gives the character where it goes wrong' },
   PRECONDITION_FAILED: { condition: 'amqp:precondition-failed', meaning: 'a declare conflicts with an existing node, or a conditional delete found it in use' },
   NOT_ALLOWED: { condition: 'amqp:not-allowed', meaning: 'the operation is not permitted (built-in exchange, backup broker, promotion rules)' },
   RESOURCE_LOCKED: { condition: 'amqp:resource-locked', meaning: 'an exclusive queue belongs to another connection' },

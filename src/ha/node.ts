@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { scanMessage } from '../amqp/message-format.js';
+import { selectorFields } from '../amqp/selector-fields.js';
 import { Broker, type RecoveryMode } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { BrokerConfig } from '../config/index.js';
@@ -322,6 +323,7 @@ export class HaNode {
       replication: { enabled: this.queueReplication, defaultLevel: config.ha.replicate },
       events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err) },
       routingFields: (body) => scanMessage(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),
+      selectorFields,
     });
     broker.recover(mode);
     const service = { broker, settlements };

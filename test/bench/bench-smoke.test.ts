@@ -190,3 +190,15 @@ test('soak scenario, tiny: memory sampled every second through two failures, dur
   assert.deepEqual(failures.map((f) => f.kind), ['kill primary, promote b2', 'kill backup']);
   assertFiles(output, 'process or stream');
 });
+
+test('selector scenario, tiny: a selector consumer takes only the matches of a sparse queue, beside a plain consumer', needsBroker, async () => {
+  const output = await runScenario('selector');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.deepEqual(output.rows.map((r) => r['consumer']), ['selector, 1 in 100 match', 'plain, queue of only the matches', 'selector, every message matches', 'plain, same queue']);
+  for (const row of output.rows) {
+    assert.equal(row['wrongColour'], 0);
+    assert.ok(num(row, 'msgsPerS') > 0 && num(row, 'cpuUsPerDelivered') >= 0, JSON.stringify(row));
+  }
+  assert.equal(output.rows[0]?.['delivered'], num(output.rows[0], 'queued') / 100);
+  assertFiles(output, 'consumer');
+});

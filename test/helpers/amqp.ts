@@ -14,8 +14,9 @@ export interface TestConnection {
   close(): Promise<void>;
 }
 
-export function connect(port: number, options: { properties?: Record<string, unknown>; host?: string; idleTimeoutMs?: number } = {}): Promise<TestConnection> {
-  const container = rhea.create_container();
+export function connect(port: number, options: { properties?: Record<string, unknown>; host?: string; idleTimeoutMs?: number; containerId?: string } = {}): Promise<TestConnection> {
+  // A fixed container id names a durable subscription again after a reconnect.
+  const container = rhea.create_container(options.containerId ? { id: options.containerId } : undefined);
   return new Promise((resolve, reject) => {
     const connection = container.connect({ host: options.host ?? '127.0.0.1', port, reconnect: false, properties: options.properties ?? {}, ...(options.idleTimeoutMs ? { idle_time_out: options.idleTimeoutMs } : {}) } as never);
     const timer = setTimeout(() => reject(new Error(`connect to ${port} timed out`)), 10_000);

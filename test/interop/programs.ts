@@ -1,7 +1,7 @@
 // Client programs of the interoperability suite (Proton examples, helper scripts, rhea clients)
 // run as real processes, each with a deadline: a program that outlives it is killed and the test
 // fails saying so, so that no client can hang the suite. Every child dies with the test process.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -179,6 +179,15 @@ export function pythonExampleAt(name: string, hostPort: string): string {
   const copy = join(dir, name);
   writeFileSync(copy, original.replace('localhost:5672', hostPort));
   return copy;
+}
+
+/** Fails, saying what to install, when /usr/bin/python3 cannot import Proton. */
+export function requireProtonPython(): void {
+  try {
+    execFileSync(PYTHON, ['-c', 'import proton'], { stdio: 'pipe' });
+  } catch (err) {
+    throw new Error(`${PYTHON} cannot import proton: install Debian's python3-qpid-proton (.ci/run does): ${String((err as { stderr?: Buffer }).stderr ?? err)}`);
+  }
 }
 
 /** Runs a Proton Python example (or a copy) with /usr/bin/python3. */

@@ -8,7 +8,7 @@ import { removeDir, startQpidd, tempDir, waitFor, type BrokerProcess } from '../
 import { management } from '../integration/support.js';
 import { makeTmpDir } from '../helpers/tmp.js';
 import { declareQueue, queueDepth } from './broker-tools.js';
-import { explain, oneTo, PYTHON, pythonExample, pythonExampleAt, run, sequenceNumbers, startPython } from './programs.js';
+import { explain, oneTo, PYTHON, pythonExample, pythonExampleAt, requireProtonPython, run, sequenceNumbers, startPython } from './programs.js';
 import { timeThisFile } from './suite-clock.js';
 
 timeThisFile(import.meta.url);
@@ -19,11 +19,7 @@ let dataDir: string;
 let hostPort: string;
 
 before(async () => {
-  try {
-    execFileSync(PYTHON, ['-c', 'import proton'], { stdio: 'pipe' });
-  } catch (err) {
-    throw new Error(`${PYTHON} cannot import proton: install Debian's python3-qpid-proton (.ci/run does): ${String((err as { stderr?: Buffer }).stderr ?? err)}`);
-  }
+  requireProtonPython();
   dataDir = tempDir('qpidd-interop-python-');
   broker = await startQpidd({ dataDir });
   hostPort = `127.0.0.1:${broker.port}`;
