@@ -77,9 +77,17 @@ test('a primary killed under load comes back as a backup: it takes back its dive
   await c.kill(0);
   const accepted = [...producer.accepted];
   await producer.stop().catch(() => {});
-  // The harness promotes the backup with the higher LSN, as a cluster manager would.
-  const [s1, s2] = [await c.status(1), await c.status(2)];
-  const next = (s1.lastLsn >= s2.lastLsn ? 1 : 2) as 1 | 2;
+  // The harness promotes the ready backup with the higher LSN, as a cluster manager would (a
+  // backup starved of CPU long enough may have left the gate: it is not a candidate).
+  const next = await waitFor(
+    async () => {
+      const ready = (await Promise.all([1, 2].map(async (i) => ({ i, s: await c.status(i) })))).filter((b) => b.s.state === 'ready');
+      ready.sort((a, b) => b.s.lastLsn - a.s.lastLsn);
+      return ready[0]?.i ?? null;
+    },
+    'a ready backup to promote',
+    30_000,
+  );
   await c.promote(next);
   await c.waitForState(next, 'active', 30_000);
   await c.startBroker(0);
