@@ -18,6 +18,7 @@ import { reachableHost, removeEndpoint, writeEndpoint } from './management/endpo
 import { ManagementHttp } from './management/http.js';
 import { ManagementNode } from './management/node.js';
 import { listenFailure, prepareDataDir } from './startup-checks.js';
+import { createSecurity } from './security/security.js';
 
 export interface RunningBroker {
   readonly name: string;
@@ -26,6 +27,8 @@ export interface RunningBroker {
   readonly store: Store;
   readonly logger: BrokerLogger;
   stop(): Promise<void>;
+  /** SIGHUP: read the users file (and ACL) again; a bad file keeps the old contents. */
+  reload(): void;
 }
 
 const EXPIRY_SWEEP_MS = 1000;
@@ -43,6 +46,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
   const logger = options.logger ?? createBrokerLogger({ name: config.name, role: initialRole, level: config.logLevel });
   // Before anything opens it: a data dir that cannot hold a store is the operator's to fix
   // (exit 2, naming the option), and the map size must fit the machine.
+  const security = createSecurity(config, clock, logger.child({ module: 'security' }));
   const dataDir = prepareDataDir(config);
   for (const note of dataDir.notes) logger.info({ dataDir: config.dataDir, note }, 'data dir checked');
   const store = await openLmdbStore({
@@ -64,7 +68,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxConnections: config.maxConnections,
     maxFrameSizeBytes: config.maxFrameSizeBytes,
     maxUnsettled: config.maxUnsettled,
-    auth: config.auth,
+    sasl: security.sasl,
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
     maxDecodeDepth: config.maxDecodeDepth,
     maxMessageSizeBytes: config.maxMessageSizeBytes,
@@ -83,7 +87,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     clock,
     logger,
     probe: (address) =>
-      managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)) }).catch(() => null),
+      managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)), ...(config.ha.username !== null ? { username: config.ha.username, password: config.ha.password ?? '' } : {}) }).catch(() => null),
     ...(members ? { memberAddress: (remote: string) => members.has(remote) } : {}),
     onFatal: options.onFatal ?? ((err) => {
       logger.fatal({ err }, 'exiting after a fatal error');
@@ -125,6 +129,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     httpPort,
     store,
     logger,
+    reload: () => security.reload(),
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.info({}, 'shutting down');

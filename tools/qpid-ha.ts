@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseQpidUrl } from '../src/core/qpid-url.js';
 import type { HaStatus } from '../src/ha/node.js';
 import { managementRequest } from '../src/management/client.js';
-import { brokerAddress, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
 
 const HELP = `usage: qpid-ha [-b ADDR] [--timeout S] [--json] COMMAND
 commands:
@@ -56,7 +56,7 @@ runTool('qpid-ha', async () => {
   if (positionals.length > arity) throw new UsageError(`unexpected argument "${positionals[arity]}"`);
   const address = brokerAddress(values.broker);
   const timeoutMs = parseTimeoutMs(values.timeout, 10_000);
-  const options = { admin: true, timeoutMs };
+  const options = { admin: true, timeoutMs, ...brokerLogin(values.broker) };
   switch (command) {
     case 'ping':
       await managementRequest(address, 'ping', {}, options);

@@ -22,6 +22,8 @@ import type { ScanLimits } from './value-scan.js';
 import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { HandshakeGate } from './handshakes.js';
+import { announceIdleTimeout } from './idle-timeout.js';
+import { rheaServerMechanisms, serveSasl, type SaslService } from './rhea-sasl-server.js';
 import { connectionIntake } from './rhea-intake.js';
 import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
@@ -45,6 +47,8 @@ export interface ConnectionInfo {
   readonly containerId: string;
   readonly properties: Readonly<Record<string, unknown>>;
   readonly remoteAddress: string;
+  /** The authenticated identity, user@realm (anonymous@realm for ANONYMOUS or no SASL). */
+  readonly user: string;
 }
 
 /** A node with its own protocol on the broker port ($management, HA replication). */
@@ -66,7 +70,7 @@ export interface AmqpServerOptions {
   readonly maxConnections: number;
   readonly maxFrameSizeBytes: number;
   readonly maxUnsettled: number;
-  readonly auth: boolean;
+  readonly sasl: SaslService;
   /** A delivery streamed over several frames is refused past this (--max-message-size). */
   readonly maxMessageSizeBytes: number;
   /** Bytes of unfinished deliveries one connection may hold (--max-connection-buffer). */
@@ -112,6 +116,7 @@ export class AmqpServer {
   /** Connections whose TCP socket we dropped at their open: rhea still reads the frames that
    * came in the same read (begin, attach), and those must go unanswered. */
   private readonly dropped = new WeakSet<Connection>();
+  private readonly identities = new WeakMap<Connection, string>();
   private stopping = false;
   private readonly decodeLimits: ScanLimits;
   private readonly handshakes: HandshakeGate;
@@ -128,10 +133,8 @@ export class AmqpServer {
     this.decodeLimits = { maxDepth: options.maxDecodeDepth };
     this.handshakes = new HandshakeGate({ handshakeTimeoutMs: options.handshakeTimeoutMs, maxPendingHandshakes: options.maxPendingHandshakes, clock, logger });
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
-    // SASL: ANONYMOUS always; with --auth yes also PLAIN, accepting any user until the user
-    // database lands (issue 3). ANONYMOUS stays offered to keep clients without credentials working.
-    this.container.sasl_server_mechanisms.enable_anonymous();
-    if (options.auth) this.container.sasl_server_mechanisms.enable_plain(() => true);
+    // The mechanisms rhea lists; serveSasl (rhea-sasl-server.ts) runs each exchange.
+    Object.assign(this.container.sasl_server_mechanisms, rheaServerMechanisms(options.sasl.policy));
     this.wireEvents();
   }
 
@@ -206,6 +209,7 @@ export class AmqpServer {
     patchSessions(connection, connectionIntake({ maxMessageSizeBytes: this.options.maxMessageSizeBytes, maxConnectionBufferBytes: this.options.maxConnectionBufferBytes }, this.logger));
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
+    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket) }, (identity) => this.identities.set(connection, identity));
     // The 'readable' listener stopped the flow; rhea reads with 'data'.
     socket.resume();
   }
@@ -279,6 +283,7 @@ export class AmqpServer {
       containerId: remote.container_id ?? '',
       properties: remote.properties ?? {},
       remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
+      user: this.identities.get(connection) ?? `anonymous@${this.options.sasl.policy.realm}`,
     };
     this.handshakes.opened(remote.socket);
     if (this.stopping) {
@@ -304,22 +309,9 @@ export class AmqpServer {
       this.closeWithError(connection, admission.error);
       return;
     }
-    this.announceIdleTimeout(connection, admission.role);
+    announceIdleTimeout(connection, admission.role);
     this.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), temporaryQueues: new Map(), closed: false });
     this.logger.debug({ connection: info.remoteAddress, container: info.containerId, role: admission.role }, 'connection opened');
-  }
-
-  /** The idle-time-out of our open (AMQP 1.0 §2.4.5), written on the next tick: replication
-   * links get the cluster heartbeat (a hung backup must leave the ack gate); a client or tool
-   * gets one only if it announced its own, at twice that, as qpidd does. Imposing the cluster's
-   * heartbeat on clients made Proton Python crash at failover (its expiry handler does not check
-   * for a closed transport) and had busy clients closed for "max idle time exceeded". */
-  private announceIdleTimeout(connection: Connection, role: ConnectionRole): void {
-    const internals = connection as unknown as { local: { open: { idle_time_out?: number } }; remote: { open?: { idle_time_out?: number } } };
-    if (role === 'replication') return;
-    const theirs = internals.remote.open?.idle_time_out ?? 0;
-    // rhea's open is a composite with accessors: assigning undefined leaves the field out.
-    internals.local.open.idle_time_out = theirs > 0 ? Math.min(2 ** 32 - 1, theirs * 2) : undefined;
   }
 
   /** Ends the TCP connection with no AMQP close frame: the client sees its transport fail and

@@ -5,6 +5,7 @@
 // connection's AMQP heartbeat is --link-heartbeat-interval: a peer silent for twice that is
 // dropped (rhea closes the connection), which takes a backup out of the ack gate.
 
+import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
@@ -206,7 +207,7 @@ export class RheaReplicationConnector implements ReplicationConnector {
       reconnect: false,
       idle_time_out: Math.max(1, Math.round(options.heartbeatMs)),
       properties: { 'qpid.ha-replication': true, 'qpid.ha-backup': options.name },
-      ...(options.username && options.mechanism === 'PLAIN' ? { username: options.username, password: options.password ?? '' } : {}),
+      ...(options.mechanism === 'ANONYMOUS' ? {} : saslConnectionOptions(options.username, options.password, options.mechanism === 'ANY' ? undefined : options.mechanism)),
     } as never, (violation) => {
       options.logger.warn({ address: formatAddress(address), code: violation.code, err: violation.description }, 'bad frame from the primary candidate; connection dropped');
       end({ kind: 'refused', description: `${violation.condition}: ${violation.description}` });

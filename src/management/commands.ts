@@ -37,7 +37,7 @@ export interface Requester {
   /** The AMQP container id the peer gave in its open (null over HTTP). */
   readonly containerId: string | null;
   readonly connectionId: string | null;
-  /** The authenticated user: always null until authentication exists (issue 13). */
+  /** The authenticated identity (user@realm); null over HTTP, which has no login yet. */
   readonly user: string | null;
 }
 

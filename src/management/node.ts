@@ -49,8 +49,7 @@ export class ManagementNode implements SpecialNode {
       address: connection.remoteAddress,
       containerId: connection.containerId,
       connectionId: connection.id,
-      // Authentication does not exist yet (issue 13): then the SASL identity goes here.
-      user: null,
+      user: connection.user,
     });
     // Credit comes back as answers go out: at most this many requests of a link are being
     // answered at once, so a client cannot pile up work (and answers) without bound.
