@@ -69,6 +69,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxFrameSizeBytes: config.maxFrameSizeBytes,
     maxUnsettled: config.maxUnsettled,
     sasl: security.sasl,
+    access: security.acl,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
     maxDecodeDepth: config.maxDecodeDepth,
     maxMessageSizeBytes: config.maxMessageSizeBytes,
@@ -94,8 +96,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
       process.exit(70);
     }),
   });
-  server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator()));
-  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }) });
+  server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator(), (info) => security.replicationDenied(info.user)));
+  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user) });
   server.registerNode('$management', management);
 
   let sweep: ReturnType<typeof setInterval> | null = null;

@@ -9,6 +9,7 @@ import type { Broker, PublishTarget, UnroutablePolicy } from '../broker/broker.j
 import { BrokerError } from '../broker/errors.js';
 import { resolveOrCreate, type NodePolicies, type Terminus } from './address.js';
 import { sourceFilters, subscriptionFilters } from './filters.js';
+import { bindCheck, checkedBroker, consumeCheck, publishCheck, type Check } from '../security/acl-requests.js';
 
 export interface AttachScope {
   readonly broker: Broker;
@@ -16,6 +17,8 @@ export interface AttachScope {
   readonly owner: string;
   readonly containerId: string;
   readonly policies: NodePolicies;
+  /** The connection's identity asks the ACL; throws UNAUTHORIZED when it denies. */
+  readonly authorize: (check: Check) => void;
 }
 
 export interface ProducerAttach {
@@ -41,20 +44,24 @@ function temporaryQueueName(): string {
 }
 
 export function attachProducer(scope: AttachScope, target: Terminus | undefined, unroutable: UnroutablePolicy): ProducerAttach {
+  // Every node this attach makes is checked against the ACL as it is made (acl-requests.ts).
+  const broker = checkedBroker(scope.broker, scope.authorize);
   if (target?.dynamic) {
     // A dynamic target asks for a node of the broker's choosing (§3.5.4): a temporary queue
     // that others can consume from (a reply address), not exclusive to this connection.
     const name = temporaryQueueName();
-    scope.broker.declareQueue({ name, durable: false, autoDelete: false, exclusive: false, alternateExchange: null, arguments: {} }, scope.owner);
+    broker.declareQueue({ name, durable: false, autoDelete: false, exclusive: false, alternateExchange: null, arguments: {} }, scope.owner);
     return { target: { kind: 'queue', queue: name }, reply: { address: name, dynamic: true }, temporaryQueue: name };
   }
   const address = target?.address ?? null;
   if (address === null || address === '') {
     // The anonymous relay: a target with a null address. A null terminus in the reply would
     // mean the link was refused (§2.6.3).
+    scope.authorize(publishCheck(null));
     return { target: null, reply: {}, temporaryQueue: null };
   }
-  const { node } = resolveOrCreate(scope.broker, address, target, scope.owner, scope.policies);
+  const { node } = resolveOrCreate(broker, address, target, scope.owner, scope.policies);
+  scope.authorize(publishCheck(node));
   const publishTarget: PublishTarget = node.kind === 'queue' ? node : { ...node, unroutable };
   return { target: publishTarget, reply: { address, ...(target?.capabilities ? { capabilities: target.capabilities as string[] } : {}) }, temporaryQueue: null };
 }
@@ -63,11 +70,12 @@ export function attachProducer(scope: AttachScope, target: Terminus | undefined,
  * a private subscription queue bound to an exchange (durable when the link asks for a durable
  * terminus that never expires, named after the client's container and link). */
 export function attachConsumer(scope: AttachScope, source: Terminus | undefined, linkName: string): ConsumerAttach {
-  const broker = scope.broker;
+  const broker = checkedBroker(scope.broker, scope.authorize);
   const browse = source?.distribution_mode === 'copy';
   const mode = browse || source?.distribution_mode === 'move' ? { distribution_mode: source?.distribution_mode } : {};
   if (source?.dynamic) {
     const name = temporaryQueueName();
+    scope.authorize(consumeCheck(name));
     broker.declareQueue({ name, durable: false, autoDelete: true, exclusive: true, alternateExchange: null, arguments: {} }, scope.owner);
     return { queue: name, browse, reply: { address: name, dynamic: true, ...mode }, temporaryQueue: name };
   }
@@ -76,6 +84,7 @@ export function attachConsumer(scope: AttachScope, source: Terminus | undefined,
   const { node } = resolveOrCreate(broker, address, source, scope.owner, scope.policies);
   const filters = sourceFilters(source?.filter);
   if (node.kind === 'queue') {
+    scope.authorize(consumeCheck(node.queue));
     const inForce = subscriptionFilters(filters, null);
     return { queue: node.queue, browse, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };
   }
@@ -84,6 +93,9 @@ export function attachConsumer(scope: AttachScope, source: Terminus | undefined,
   const key = node.key ?? inForce.bindingKey ?? (type === 'topic' ? '#' : '');
   const durableSubscription = (source?.durable ?? 0) > 0 && source?.expiry_policy === 'never';
   const name = durableSubscription ? `${scope.containerId}_${linkName}` : `${node.exchange}_${linkName}_${randomUUID().slice(0, 8)}`;
+  // Checked before the subscription queue is made, so that a refusal leaves nothing behind.
+  scope.authorize(consumeCheck(name));
+  scope.authorize(bindCheck('bind', node.exchange, name, key));
   broker.declareQueue({ name, durable: durableSubscription, autoDelete: !durableSubscription, exclusive: !durableSubscription, alternateExchange: null, arguments: {} }, scope.owner);
   broker.bind(node.exchange, name, key, type === 'headers' ? (inForce.headers ?? {}) : {});
   return { queue: name, browse, reply: { address, ...mode, ...(inForce.echo ? { filter: inForce.echo } : {}) }, temporaryQueue: null };

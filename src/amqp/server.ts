@@ -24,9 +24,14 @@ import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.
 import { HandshakeGate } from './handshakes.js';
 import { announceIdleTimeout } from './idle-timeout.js';
 import { rheaServerMechanisms, serveSasl, type SaslService } from './rhea-sasl-server.js';
+import type { AccessControl } from '../security/access-control.js';
+import { ConnectionGate } from './connection-gate.js';
 import { connectionIntake } from './rhea-intake.js';
 import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
+import { parseUnroutable, settleIfPresettled } from './deliveries.js';
+
+export { settleIfPresettled };
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
@@ -71,6 +76,10 @@ export interface AmqpServerOptions {
   readonly maxFrameSizeBytes: number;
   readonly maxUnsettled: number;
   readonly sasl: SaslService;
+  /** The ACL (--acl-file): links and connections are checked against it. */
+  readonly access: AccessControl;
+  /** 0: no per-identity limit (the ACL's connection quotas still apply). */
+  readonly maxConnectionsPerUser: number;
   /** A delivery streamed over several frames is refused past this (--max-message-size). */
   readonly maxMessageSizeBytes: number;
   /** Bytes of unfinished deliveries one connection may hold (--max-connection-buffer). */
@@ -120,6 +129,7 @@ export class AmqpServer {
   private stopping = false;
   private readonly decodeLimits: ScanLimits;
   private readonly handshakes: HandshakeGate;
+  private readonly gate: ConnectionGate;
 
   constructor(
     private readonly clock: Clock,
@@ -131,6 +141,7 @@ export class AmqpServer {
     // treat_modified_as_released false: rhea would otherwise report a consumer's `modified` as
     // `released`, losing delivery-failed and undeliverable-here (AMQP 1.0 §3.4.5).
     this.decodeLimits = { maxDepth: options.maxDecodeDepth };
+    this.gate = new ConnectionGate(options.access, options.maxConnectionsPerUser);
     this.handshakes = new HandshakeGate({ handshakeTimeoutMs: options.handshakeTimeoutMs, maxPendingHandshakes: options.maxPendingHandshakes, clock, logger });
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
     // The mechanisms rhea lists; serveSasl (rhea-sasl-server.ts) runs each exchange.
@@ -309,6 +320,12 @@ export class AmqpServer {
       this.closeWithError(connection, admission.error);
       return;
     }
+    const refusal = this.gate.admit(info.user, remote.socket?.remoteAddress ?? '?');
+    if (refusal) {
+      this.logger.info({ connection: info.remoteAddress, user: info.user, condition: refusal.condition, description: refusal.description }, 'connection refused');
+      this.closeWithError(connection, refusal);
+      return;
+    }
     announceIdleTimeout(connection, admission.role);
     this.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), temporaryQueues: new Map(), closed: false });
     this.logger.debug({ connection: info.remoteAddress, container: info.containerId, role: admission.role }, 'connection opened');
@@ -327,6 +344,7 @@ export class AmqpServer {
     if (!state || state.closed) return;
     state.closed = true;
     this.connections.delete(connection);
+    this.gate.closed(state.info.user);
     for (const producer of state.producers.values()) producer.close();
     for (const consumer of state.consumers.values()) consumer.close();
     for (const [link, node] of state.special) node.linkClosed?.(link);
@@ -391,7 +409,8 @@ export class AmqpServer {
   }
 
   private scopeOf(service: MessagingService, state: ConnectionState): AttachScope {
-    return { broker: service.broker, owner: state.info.id, containerId: state.info.containerId, policies: this.options.nodePolicies ?? NO_NODE_POLICIES };
+    const user = state.info.user;
+    return { broker: service.broker, owner: state.info.id, containerId: state.info.containerId, policies: this.options.nodePolicies ?? NO_NODE_POLICIES, authorize: (check) => this.options.access.authorize({ ...check, user }) };
   }
 
   private deleteTemporaryQueue(name: string): void {
@@ -575,19 +594,4 @@ export class AmqpServer {
     for (const connection of this.connections.keys()) (connection as unknown as { socket?: Socket }).socket?.destroy();
     for (const socket of clients) socket.destroy();
   }
-}
-
-/** A transfer the peer sent settled (at-most-once; replication frames) needs no disposition,
- * but rhea keeps every incoming delivery in the session's buffer until it is settled locally,
- * and the session's incoming window is the buffer's free space: after 2048 pre-settled
- * transfers the window closed and the peer could send nothing more. */
-export function settleIfPresettled(delivery: Delivery): void {
-  const d = delivery as unknown as { remote_settled?: boolean; settled?: boolean };
-  if (d.remote_settled) d.settled = true;
-}
-
-function parseUnroutable(properties: Record<string, unknown> | undefined): UnroutablePolicy {
-  const value = properties?.['qpid.unroutable'];
-  if (value === 'release' || value === 'discard' || value === 'reject') return value;
-  return 'discard';
 }

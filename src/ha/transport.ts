@@ -29,13 +29,23 @@ export class RheaReplicationEndpoint implements SpecialNode {
   constructor(
     private readonly logger: Logger,
     private readonly primary: () => PrimaryReplicator | null,
+    /** The ACL's word on an identity asking for the replication stream: null when allowed,
+     * else why not. Without an ACL every replication connection is served. */
+    private readonly denied: (connection: ConnectionInfo) => string | null = () => null,
   ) {}
 
+  /** A replication link from a connection that is not one, or whose identity the ACL does not
+   * allow to replicate, is refused (the stream carries every message). */
+  private refused(link: Sender | Receiver, connection: ConnectionInfo, role: ConnectionRole): boolean {
+    const why = role !== 'replication' ? `${REPLICATION_ADDRESS} is for replication connections` : this.denied(connection);
+    if (why === null) return false;
+    if (role === 'replication') this.logger.warn({ user: connection.user, connection: connection.remoteAddress, reason: why }, 'replication refused');
+    link.close({ condition: 'amqp:unauthorized-access', description: why } as never);
+    return true;
+  }
+
   senderOpened(sender: Sender, connection: ConnectionInfo, role: ConnectionRole): void {
-    if (role !== 'replication') {
-      sender.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
-      return;
-    }
+    if (this.refused(sender, connection, role)) return;
     const owner = (sender as unknown as LinkOwner).connection;
     this.peers.set(owner, connection.remoteAddress);
     (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
@@ -43,11 +53,8 @@ export class RheaReplicationEndpoint implements SpecialNode {
     sender.on('sendable', () => this.links.get(owner)?.flush());
   }
 
-  receiverOpened(receiver: Receiver, _connection: ConnectionInfo, role: ConnectionRole): void {
-    if (role !== 'replication') {
-      receiver.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
-      return;
-    }
+  receiverOpened(receiver: Receiver, connection: ConnectionInfo, role: ConnectionRole): void {
+    if (this.refused(receiver, connection, role)) return;
     receiver.add_credit(FRAME_WINDOW);
   }
 
