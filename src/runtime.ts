@@ -71,6 +71,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     sasl: security.sasl,
     access: security.acl,
     maxConnectionsPerUser: config.maxConnectionsPerUser,
+    openLimits: { maxSessionsPerConnection: config.maxSessionsPerConnection, maxLinksPerSession: config.maxLinksPerSession },
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
     maxDecodeDepth: config.maxDecodeDepth,
     maxMessageSizeBytes: config.maxMessageSizeBytes,

@@ -1,8 +1,23 @@
-// Small rules about deliveries and link options shared by the listener (server.ts) and the HA
-// transport: settling what the peer pre-settled, and a sending link's unroutable policy.
+// Small rules about deliveries and links shared by the listener (server.ts) and the HA
+// transport: settling what the peer pre-settled, a sending link's unroutable policy, and how a
+// link is refused.
 
-import type { Delivery } from 'rhea';
+import type { Delivery, Receiver, Sender } from 'rhea';
 import type { UnroutablePolicy } from '../broker/broker.js';
+import type { Logger } from '../core/log.js';
+import { errorBody } from './inbound.js';
+
+/** Refuses an attach: a null terminus, then the detach with the error (AMQP 1.0 §2.6.3); a
+ * terminus set before the refusal (the address resolved, then subscribing failed) would tell
+ * the client its link was established. */
+export function refuseLink(link: Sender | Receiver, err: unknown, logger: Logger): void {
+  const body = errorBody(err);
+  logger.info({ link: link.name, condition: body.condition, description: body.description }, 'link refused');
+  const local = (link as unknown as { local: { attach: { source?: unknown; target?: unknown } } }).local.attach;
+  if (link.is_sender()) local.source = null;
+  else local.target = null;
+  link.close(body as never);
+}
 
 /** A transfer the peer sent settled (at-most-once; replication frames) needs no disposition,
  * but rhea keeps every incoming delivery in the session's buffer until it is settled locally,

@@ -15,7 +15,7 @@ import type { Logger } from '../core/log.js';
 import type { Settlements } from '../ha/settlements.js';
 import { NO_NODE_POLICIES, type NodePolicies, type Terminus } from './address.js';
 import { attachConsumer, attachProducer, type AttachScope } from './attach.js';
-import { errorBody, ProducerLink } from './inbound.js';
+import { ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
 import { locateSections, MessageFormatError } from './message-format.js';
 import type { ScanLimits } from './value-scan.js';
@@ -26,10 +26,11 @@ import { announceIdleTimeout } from './idle-timeout.js';
 import { rheaServerMechanisms, serveSasl, type SaslService } from './rhea-sasl-server.js';
 import type { AccessControl } from '../security/access-control.js';
 import { ConnectionGate } from './connection-gate.js';
+import { channelMaxOf, limitSessionsAndLinks, type OpenLimits } from './rhea-limits.js';
 import { connectionIntake } from './rhea-intake.js';
 import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
-import { parseUnroutable, settleIfPresettled } from './deliveries.js';
+import { parseUnroutable, refuseLink, settleIfPresettled } from './deliveries.js';
 
 export { settleIfPresettled };
 
@@ -80,6 +81,8 @@ export interface AmqpServerOptions {
   readonly access: AccessControl;
   /** 0: no per-identity limit (the ACL's connection quotas still apply). */
   readonly maxConnectionsPerUser: number;
+  /** Sessions per connection and links per session (announced as channel-max, handle-max). */
+  readonly openLimits: OpenLimits;
   /** A delivery streamed over several frames is refused past this (--max-message-size). */
   readonly maxMessageSizeBytes: number;
   /** Bytes of unfinished deliveries one connection may hold (--max-connection-buffer). */
@@ -204,6 +207,7 @@ export class AmqpServer {
       {
         id: `conn-${randomUUID()}`,
         max_frame_size: this.options.maxFrameSizeBytes,
+        channel_max: channelMaxOf(this.options.openLimits),
         // Proton C++ and Qpid JMS use the anonymous relay only when the broker offers it.
         offered_capabilities: ['ANONYMOUS-RELAY'],
         // Who we are, under the keys qpidd uses (QPID-6592).
@@ -220,6 +224,7 @@ export class AmqpServer {
     patchSessions(connection, connectionIntake({ maxMessageSizeBytes: this.options.maxMessageSizeBytes, maxConnectionBufferBytes: this.options.maxConnectionBufferBytes }, this.logger));
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
+    limitSessionsAndLinks(connection, this.options.openLimits, guard, this.logger.child({ connection: peerOf(socket) }));
     serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket) }, (identity) => this.identities.set(connection, identity));
     // The 'readable' listener stopped the flow; rhea reads with 'data'.
     socket.resume();
@@ -359,15 +364,7 @@ export class AmqpServer {
   }
 
   private refuseLink(link: Sender | Receiver, err: unknown): void {
-    const body = errorBody(err);
-    this.logger.info({ link: link.name, condition: body.condition, description: body.description }, 'link refused');
-    // A refused attach is answered with a null terminus, then the detach with the error (AMQP
-    // 1.0 §2.6.3); a terminus set before the refusal (the address resolved, then subscribing
-    // failed) would tell the client its link was established.
-    const local = (link as unknown as { local: { attach: { source?: unknown; target?: unknown } } }).local.attach;
-    if (link.is_sender()) local.source = null;
-    else local.target = null;
-    link.close(body as never);
+    refuseLink(link, err, this.logger);
   }
 
   private onReceiverOpen(ctx: EventContext): void {
