@@ -83,7 +83,7 @@ runTool('qpid-ha', async () => {
         return expected && !rows.some((r) => matches(r.state, expected)) ? 1 : 0;
       }
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-      else process.stdout.write(`${status.state}\n`);
+      else process.stdout.write(`${status.state}\n${status.replicationError ? `replication refused: ${status.replicationError}\n` : ''}`);
       return expected && !matches(status.state, expected) ? 1 : 0;
     }
     case 'query': {
@@ -98,6 +98,7 @@ runTool('qpid-ha', async () => {
           `epoch history: ${(status.epochHistory ?? []).map((e) => `${e.epoch}@${e.firstLsn}`).join(' ') || '(none)'}`,
           `last role: ${status.lastRole}`,
           `primary: ${status.primary ?? '(unknown)'}`,
+          ...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []),
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
           ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}${m.catchUp ? ` caught up ${m.catchUp.kind === 'incremental' ? `incrementally from LSN ${m.catchUp.fromLsn}` : `from a snapshot (${m.catchUp.reason})`}, ${m.shippedBytes ?? 0} bytes shipped` : ''}`),

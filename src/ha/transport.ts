@@ -264,13 +264,18 @@ export class RheaReplicationConnector implements ReplicationConnector {
       });
     });
     const closedWith = (ctx: EventContext): void => {
-      const error = (ctx.connection as unknown as { error?: { condition?: string; description?: string; info?: Record<string, unknown> } }).error;
+      // A failed SASL login is reported on the event (ctx.error), not as the connection's error.
+      type Closing = { error?: { condition?: string; description?: string; info?: Record<string, unknown> } };
+      const error = (ctx as unknown as Closing).error ?? (ctx.connection as unknown as Closing).error;
       if (error?.condition === 'amqp:connection:redirect') {
         const info = error.info ?? {};
         const host = String(info['network-host'] ?? info['hostname'] ?? address.host);
         end({ kind: 'redirect', address: `${host}:${String(info['port'] ?? address.port)}` });
       } else if (error) {
-        end({ kind: 'refused', description: `${error.condition ?? 'closed'}: ${error.description ?? ''}` });
+        // rhea says only "Failed to authenticate: 1" (the SASL code) when the login fails.
+        const sasl = /^Failed to authenticate: (\d+)/.exec(String(error.description ?? ''));
+        const description = sasl ? `authentication as ${options.username ?? 'anonymous'} failed (SASL outcome ${sasl[1]})` : (error.description ?? '');
+        end({ kind: 'refused', description: `${error.condition ?? 'closed'}: ${description}` });
       } else {
         end({ kind: 'lost', description: 'connection closed' });
       }

@@ -68,7 +68,9 @@ export class ManagementClient {
         reject(err);
       };
       connection.on('connection_error', (ctx: EventContext) => {
-        const error = (ctx.connection as unknown as { error?: { condition?: string; description?: string } }).error;
+        // A failed SASL login is reported on the event (ctx.error), not as the connection's error.
+        type Closing = { error?: { condition?: string; description?: string } };
+        const error = (ctx as unknown as Closing).error ?? (ctx.connection as unknown as Closing).error;
         fail(new ManagementError(0, error?.condition ?? 'CONNECTION', `${address.host}:${address.port} refused the connection: ${error?.condition ?? ''} ${error?.description ?? ''}`.trim()));
       });
       connection.on('disconnected', (ctx: EventContext) => {
