@@ -4,10 +4,9 @@
 // Under --auth no every name is accepted and recorded, as qpidd does; under --auth yes names are
 // checked against the users file. Identities carry the realm: user@QPID.
 
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { parseClientFirst, SCRAM_MECHANISMS, ScramError, serverFirstMessage, verifyClientFinal, type ScramMechanism, type ScramServerState } from './scram.js';
 import { scramCredentialOf, verifyPassword, type UserRecord } from './users-file.js';
-import { createHmac } from 'node:crypto';
 
 export interface SaslPolicy {
   readonly auth: boolean;
