@@ -19,6 +19,7 @@ import { reachableHost, removeEndpoint, writeEndpoint } from './management/endpo
 import { ManagementHttp } from './management/http.js';
 import { ManagementNode } from './management/node.js';
 import { listenFailure, prepareDataDir } from './startup-checks.js';
+import { createSecurity } from './security/security.js';
 
 export interface RunningBroker {
   readonly name: string;
@@ -27,6 +28,8 @@ export interface RunningBroker {
   readonly store: Store;
   readonly logger: BrokerLogger;
   stop(): Promise<void>;
+  /** SIGHUP: read the users file (and ACL) again; a bad file keeps the old contents. */
+  reload(): void;
 }
 
 const EXPIRY_SWEEP_MS = 1000;
@@ -44,6 +47,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
   const logger = options.logger ?? createBrokerLogger({ name: config.name, role: initialRole, level: config.logLevel });
   // Before anything opens it: a data dir that cannot hold a store is the operator's to fix
   // (exit 2, naming the option), and the map size must fit the machine.
+  const security = createSecurity(config, clock, logger.child({ module: 'security' }));
   const dataDir = prepareDataDir(config);
   for (const note of dataDir.notes) logger.info({ dataDir: config.dataDir, note }, 'data dir checked');
   const store = await openLmdbStore({
@@ -65,7 +69,10 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxConnections: config.maxConnections,
     maxFrameSizeBytes: config.maxFrameSizeBytes,
     maxUnsettled: config.maxUnsettled,
-    auth: config.auth,
+    sasl: security.sasl,
+    access: security.acl,
+    maxConnectionsPerUser: config.maxConnectionsPerUser,
+    openLimits: { maxSessionsPerConnection: config.maxSessionsPerConnection, maxLinksPerSession: config.maxLinksPerSession },
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
     maxDecodeDepth: config.maxDecodeDepth,
     maxMessageSizeBytes: config.maxMessageSizeBytes,
@@ -84,7 +91,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     clock,
     logger,
     probe: (address) =>
-      managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)) }).catch(() => null),
+      managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)), ...(config.ha.username !== null ? { username: config.ha.username, password: config.ha.password ?? '' } : {}) }).catch(() => null),
     ...(members ? { memberAddress: (remote: string) => members.has(remote) } : {}),
     ...(config.ha.cluster ? { heardRecord: heardFile(config.dataDir, (problem) => logger.warn({ problem }, 'the record of the primary position heard is unusable')) } : {}),
     onFatal: options.onFatal ?? ((err) => {
@@ -92,8 +99,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
       process.exit(70);
     }),
   });
-  server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator()));
-  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }) });
+  server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator(), (info) => security.replicationDenied(info.user)));
+  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user) });
   server.registerNode('$management', management);
 
   let sweep: ReturnType<typeof setInterval> | null = null;
@@ -127,6 +134,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     httpPort,
     store,
     logger,
+    reload: () => security.reload(),
     stop(): Promise<void> {
       stopping ??= (async () => {
         logger.info({}, 'shutting down');

@@ -31,7 +31,11 @@ const args = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${t
 console.error(`running ${files.length} test files (concurrency ${concurrency})`);
 // Its own process group, so that whatever a test leaves running (a broker orphaned when a file
 // is timed out) is killed with the group when the run ends, not left to load the machine.
-const child = spawn(process.execPath, args, { stdio: 'inherit', detached: true });
+// Brokers the tests start run with --auth no unless a test says otherwise (through QPIDD_AUTH,
+// which every qpidd child inherits and a command-line --auth overrides): the suite's clients and
+// tools connect anonymously, and the security tests pass --auth yes themselves.
+const env = { QPIDD_AUTH: 'no', ...process.env };
+const child = spawn(process.execPath, args, { stdio: 'inherit', detached: true, env });
 const killGroup = (): void => {
   try {
     if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');

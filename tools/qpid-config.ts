@@ -3,7 +3,7 @@
 // returns only once every ready backup has it. Connects as a normal client (so a backup
 // redirects it) unless --ha-admin is given.
 import { parseArgs } from 'node:util';
-import { brokerAddress, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
 
 const HELP = `usage: qpid-config [-b ADDR] [--ha-admin] [--timeout S] [--json] COMMAND
 commands:
@@ -62,7 +62,7 @@ runTool('qpid-config', async () => {
     return 0;
   }
   const address = brokerAddress(values.broker);
-  const options = { admin: values['ha-admin'], timeoutMs: parseTimeoutMs(values.timeout, 30_000) };
+  const options = { admin: values['ha-admin'], timeoutMs: parseTimeoutMs(values.timeout, 30_000), ...brokerLogin(values.broker) };
   const args: Record<string, string | number | boolean> = {};
   for (const pair of values.argument ?? []) {
     const eq = pair.indexOf('=');

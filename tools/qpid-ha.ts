@@ -6,7 +6,7 @@ import { parseArgs } from 'node:util';
 import { parseQpidUrl } from '../src/core/qpid-url.js';
 import type { HaStatus } from '../src/ha/node.js';
 import { managementRequest } from '../src/management/client.js';
-import { brokerAddress, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
 
 const HELP = `usage: qpid-ha [-b ADDR] [--timeout S] [--json] COMMAND
 commands:
@@ -56,7 +56,7 @@ runTool('qpid-ha', async () => {
   if (positionals.length > arity) throw new UsageError(`unexpected argument "${positionals[arity]}"`);
   const address = brokerAddress(values.broker);
   const timeoutMs = parseTimeoutMs(values.timeout, 10_000);
-  const options = { admin: true, timeoutMs };
+  const options = { admin: true, timeoutMs, ...brokerLogin(values.broker) };
   switch (command) {
     case 'ping':
       await managementRequest(address, 'ping', {}, options);
@@ -83,7 +83,7 @@ runTool('qpid-ha', async () => {
         return expected && !rows.some((r) => matches(r.state, expected)) ? 1 : 0;
       }
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-      else process.stdout.write(`${status.state}\n`);
+      else process.stdout.write(`${status.state}\n${status.replicationError ? `replication refused: ${status.replicationError}\n` : ''}`);
       return expected && !matches(status.state, expected) ? 1 : 0;
     }
     case 'query': {
@@ -99,6 +99,7 @@ runTool('qpid-ha', async () => {
           ...(status.heard ? [`heard: the primary of epoch ${status.heard.epoch} at LSN ${status.heard.lsn}${status.heard.lsn > status.lastLsn ? ` (this store ends at ${status.lastLsn}: behind, not promotable without --force)` : ''}`] : []),
           `last role: ${status.lastRole}`,
           `primary: ${status.primary ?? '(unknown)'}`,
+          ...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []),
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
           ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}${m.catchUp ? ` caught up ${m.catchUp.kind === 'incremental' ? `incrementally from LSN ${m.catchUp.fromLsn}` : `from a snapshot (${m.catchUp.reason})`}, ${m.shippedBytes ?? 0} bytes shipped` : ''}`),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // qpid-stat: broker statistics: -g general (default), -q queues, -e exchanges.
 import { parseArgs } from 'node:util';
-import { brokerAddress, parseTimeoutMs, runTool, withManagement } from './lib/management-cli.js';
+import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, withManagement } from './lib/management-cli.js';
 
 runTool('qpid-stat', async () => {
   const { values } = parseArgs({
@@ -24,7 +24,7 @@ runTool('qpid-stat', async () => {
   const address = brokerAddress(values.broker);
   const timeoutMs = parseTimeoutMs(values.timeout, 10_000);
   // Queues and exchanges come a page at a time: ask for every page.
-  const result = await withManagement(address, { admin: values['ha-admin'], timeoutMs }, (client) => (operation === 'stats' ? client.request<unknown>(operation, {}, timeoutMs) : client.requestAll(operation, {}, timeoutMs)));
+  const result = await withManagement(address, { admin: values['ha-admin'], timeoutMs, ...brokerLogin(values.broker) }, (client) => (operation === 'stats' ? client.request<unknown>(operation, {}, timeoutMs) : client.requestAll(operation, {}, timeoutMs)));
   if (values.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return 0;

@@ -51,6 +51,11 @@ async function main(): Promise<number> {
     return 1;
   }
   const running = broker;
+  // qpidd's convention: SIGHUP reloads the users file and the ACL (a bad file keeps the old).
+  process.on('SIGHUP', () => {
+    running.logger.info({ signal: 'SIGHUP' }, 'signal received');
+    running.reload();
+  });
   running.logger.debug({ config: redactConfig(config) }, 'configuration');
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -90,6 +90,8 @@ export async function startBroker(options: BrokerStartOptions = {}): Promise<Ben
   const args = [...nodeArgs, brokerScript, '--port', String(options.port ?? 0), '--data-dir', dataDir];
   if (options.storeSync) args.push('--store-sync', options.storeSync);
   if (options.http) args.push('--http-port', '0');
+  // The load generators connect anonymously: brokers run with --auth no unless a scenario says.
+  if (!options.extraArgs?.includes('--auth')) args.push('--auth', 'no');
   args.push(...(options.extraArgs ?? []));
   let server;
   try {

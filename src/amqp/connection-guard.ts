@@ -45,7 +45,8 @@ export function acceptGuarded(connection: Connection & { accept(socket: Socket):
       input.resume();
       return;
     }
-    logger.info({ code, connection: peerOf(socket) }, 'SASL authentication failed; socket closed');
+    // The exchange logged who failed and why (rhea-sasl-server.ts); this is the socket's end.
+    logger.debug({ code, connection: peerOf(socket) }, 'SASL authentication failed; socket closed');
     ended = true;
     input.stop();
     endSocket();

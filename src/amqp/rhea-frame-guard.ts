@@ -22,6 +22,11 @@ export interface InputGuard {
   stop(): void;
 }
 
+/** Frames of one connection handed to rhea in one turn of the event loop. A peer that sends
+ * thousands of small frames in one write (begins, flows) would otherwise hold the loop for all
+ * of them while every other client waits; a read of full-size transfers is well under this. */
+const FRAMES_PER_TURN = 128;
+
 /** How many bytes the unit at the start of `rest` has (0: not known yet). A frame's size is in
  * its first four bytes, already checked against the limit by nextUnit. */
 function bytesAwaited(rest: Buffer, phase: StreamPhase): number {
@@ -42,16 +47,23 @@ export function guardInput(connection: Connection, socket: Socket, options: Inpu
   let neededBytes = 0;
   let held = false;
   let stopped = false;
+  // The frame budget of this turn was spent: the rest waits for the next turn of the loop.
+  let deferred = false;
 
   const pump = (): void => {
-    if (stopped || held || pendingBytes === 0) return;
+    if (stopped || held || deferred || pendingBytes === 0) return;
     const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
     neededBytes = 0;
     let offset = 0;
     let violation: FrameViolation | null = null;
+    let units = 0;
     while (offset < data.length) {
+      if (units++ === FRAMES_PER_TURN) {
+        deferred = true;
+        break;
+      }
       const unit = nextUnit(data, offset, phase, options.limits);
       if (unit.kind === 'incomplete') break;
       if (unit.kind === 'violation') {
@@ -75,18 +87,27 @@ export function guardInput(connection: Connection, socket: Socket, options: Inpu
       return;
     }
     if (rest) {
-      pending = [rest];
-      pendingBytes = rest.length;
+      pending = [rest, ...pending];
+      pendingBytes += rest.length;
       neededBytes = held ? 0 : bytesAwaited(rest, phase);
     }
     if (held) socket.pause();
+    if (deferred) {
+      socket.pause();
+      setImmediate(() => {
+        deferred = false;
+        if (stopped) return;
+        if (!held) socket.resume();
+        pump();
+      });
+    }
   };
 
   internals.input = (chunk: Buffer) => {
     if (stopped) return;
     pending.push(chunk);
     pendingBytes += chunk.length;
-    if (pendingBytes < neededBytes || held) return;
+    if (pendingBytes < neededBytes || held || deferred) return;
     pump();
   };
 

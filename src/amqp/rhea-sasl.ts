@@ -38,7 +38,7 @@ export interface SaslWatch {
 }
 
 /** rhea's SASL server object of a connection, whether it chose SASL selectively or not. */
-function saslServerOf(connection: Connection): RheaSaslServer | null {
+export function saslServerOf(connection: Connection): RheaSaslServer | null {
   const transport = (connection as unknown as RheaConnectionInternals).sasl_transport;
   if (!transport) return null;
   const server = transport.transports ? transport.transports[3] : transport;

@@ -15,16 +15,24 @@ import type { Logger } from '../core/log.js';
 import type { Settlements } from '../ha/settlements.js';
 import { NO_NODE_POLICIES, type NodePolicies, type Terminus } from './address.js';
 import { attachConsumer, attachProducer, type AttachScope } from './attach.js';
-import { errorBody, ProducerLink } from './inbound.js';
+import { ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
 import { locateSections, MessageFormatError } from './message-format.js';
 import type { ScanLimits } from './value-scan.js';
 import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { HandshakeGate } from './handshakes.js';
+import { announceIdleTimeout } from './idle-timeout.js';
+import { rheaServerMechanisms, serveSasl, type SaslService } from './rhea-sasl-server.js';
+import type { AccessControl } from '../security/access-control.js';
+import { ConnectionGate } from './connection-gate.js';
+import { channelMaxOf, limitSessionsAndLinks, type OpenLimits } from './rhea-limits.js';
 import { connectionIntake } from './rhea-intake.js';
 import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
+import { parseUnroutable, refuseLink, settleIfPresettled } from './deliveries.js';
+
+export { settleIfPresettled };
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
@@ -45,6 +53,8 @@ export interface ConnectionInfo {
   readonly containerId: string;
   readonly properties: Readonly<Record<string, unknown>>;
   readonly remoteAddress: string;
+  /** The authenticated identity, user@realm (anonymous@realm for ANONYMOUS or no SASL). */
+  readonly user: string;
 }
 
 /** A node with its own protocol on the broker port ($management, HA replication). */
@@ -66,7 +76,13 @@ export interface AmqpServerOptions {
   readonly maxConnections: number;
   readonly maxFrameSizeBytes: number;
   readonly maxUnsettled: number;
-  readonly auth: boolean;
+  readonly sasl: SaslService;
+  /** The ACL (--acl-file): links and connections are checked against it. */
+  readonly access: AccessControl;
+  /** 0: no per-identity limit (the ACL's connection quotas still apply). */
+  readonly maxConnectionsPerUser: number;
+  /** Sessions per connection and links per session (announced as channel-max, handle-max). */
+  readonly openLimits: OpenLimits;
   /** A delivery streamed over several frames is refused past this (--max-message-size). */
   readonly maxMessageSizeBytes: number;
   /** Bytes of unfinished deliveries one connection may hold (--max-connection-buffer). */
@@ -112,9 +128,11 @@ export class AmqpServer {
   /** Connections whose TCP socket we dropped at their open: rhea still reads the frames that
    * came in the same read (begin, attach), and those must go unanswered. */
   private readonly dropped = new WeakSet<Connection>();
+  private readonly identities = new WeakMap<Connection, string>();
   private stopping = false;
   private readonly decodeLimits: ScanLimits;
   private readonly handshakes: HandshakeGate;
+  private readonly gate: ConnectionGate;
 
   constructor(
     private readonly clock: Clock,
@@ -126,12 +144,11 @@ export class AmqpServer {
     // treat_modified_as_released false: rhea would otherwise report a consumer's `modified` as
     // `released`, losing delivery-failed and undeliverable-here (AMQP 1.0 §3.4.5).
     this.decodeLimits = { maxDepth: options.maxDecodeDepth };
+    this.gate = new ConnectionGate(options.access, options.maxConnectionsPerUser);
     this.handshakes = new HandshakeGate({ handshakeTimeoutMs: options.handshakeTimeoutMs, maxPendingHandshakes: options.maxPendingHandshakes, clock, logger });
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
-    // SASL: ANONYMOUS always; with --auth yes also PLAIN, accepting any user until the user
-    // database lands (issue 3). ANONYMOUS stays offered to keep clients without credentials working.
-    this.container.sasl_server_mechanisms.enable_anonymous();
-    if (options.auth) this.container.sasl_server_mechanisms.enable_plain(() => true);
+    // The mechanisms rhea lists; serveSasl (rhea-sasl-server.ts) runs each exchange.
+    Object.assign(this.container.sasl_server_mechanisms, rheaServerMechanisms(options.sasl.policy));
     this.wireEvents();
   }
 
@@ -190,6 +207,7 @@ export class AmqpServer {
       {
         id: `conn-${randomUUID()}`,
         max_frame_size: this.options.maxFrameSizeBytes,
+        channel_max: channelMaxOf(this.options.openLimits),
         // Proton C++ and Qpid JMS use the anonymous relay only when the broker offers it.
         offered_capabilities: ['ANONYMOUS-RELAY'],
         // Who we are, under the keys qpidd uses (QPID-6592).
@@ -206,6 +224,8 @@ export class AmqpServer {
     patchSessions(connection, connectionIntake({ maxMessageSizeBytes: this.options.maxMessageSizeBytes, maxConnectionBufferBytes: this.options.maxConnectionBufferBytes }, this.logger));
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
+    limitSessionsAndLinks(connection, this.options.openLimits, guard, this.logger.child({ connection: peerOf(socket) }));
+    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket) }, (identity) => this.identities.set(connection, identity));
     // The 'readable' listener stopped the flow; rhea reads with 'data'.
     socket.resume();
   }
@@ -279,6 +299,7 @@ export class AmqpServer {
       containerId: remote.container_id ?? '',
       properties: remote.properties ?? {},
       remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
+      user: this.identities.get(connection) ?? `anonymous@${this.options.sasl.policy.realm}`,
     };
     this.handshakes.opened(remote.socket);
     if (this.stopping) {
@@ -304,22 +325,15 @@ export class AmqpServer {
       this.closeWithError(connection, admission.error);
       return;
     }
-    this.announceIdleTimeout(connection, admission.role);
+    const refusal = this.gate.admit(info.user, remote.socket?.remoteAddress ?? '?');
+    if (refusal) {
+      this.logger.info({ connection: info.remoteAddress, user: info.user, condition: refusal.condition, description: refusal.description }, 'connection refused');
+      this.closeWithError(connection, refusal);
+      return;
+    }
+    announceIdleTimeout(connection, admission.role);
     this.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), temporaryQueues: new Map(), closed: false });
     this.logger.debug({ connection: info.remoteAddress, container: info.containerId, role: admission.role }, 'connection opened');
-  }
-
-  /** The idle-time-out of our open (AMQP 1.0 §2.4.5), written on the next tick: replication
-   * links get the cluster heartbeat (a hung backup must leave the ack gate); a client or tool
-   * gets one only if it announced its own, at twice that, as qpidd does. Imposing the cluster's
-   * heartbeat on clients made Proton Python crash at failover (its expiry handler does not check
-   * for a closed transport) and had busy clients closed for "max idle time exceeded". */
-  private announceIdleTimeout(connection: Connection, role: ConnectionRole): void {
-    const internals = connection as unknown as { local: { open: { idle_time_out?: number } }; remote: { open?: { idle_time_out?: number } } };
-    if (role === 'replication') return;
-    const theirs = internals.remote.open?.idle_time_out ?? 0;
-    // rhea's open is a composite with accessors: assigning undefined leaves the field out.
-    internals.local.open.idle_time_out = theirs > 0 ? Math.min(2 ** 32 - 1, theirs * 2) : undefined;
   }
 
   /** Ends the TCP connection with no AMQP close frame: the client sees its transport fail and
@@ -335,6 +349,7 @@ export class AmqpServer {
     if (!state || state.closed) return;
     state.closed = true;
     this.connections.delete(connection);
+    this.gate.closed(state.info.user);
     for (const producer of state.producers.values()) producer.close();
     for (const consumer of state.consumers.values()) consumer.close();
     for (const [link, node] of state.special) node.linkClosed?.(link);
@@ -349,15 +364,7 @@ export class AmqpServer {
   }
 
   private refuseLink(link: Sender | Receiver, err: unknown): void {
-    const body = errorBody(err);
-    this.logger.info({ link: link.name, condition: body.condition, description: body.description }, 'link refused');
-    // A refused attach is answered with a null terminus, then the detach with the error (AMQP
-    // 1.0 §2.6.3); a terminus set before the refusal (the address resolved, then subscribing
-    // failed) would tell the client its link was established.
-    const local = (link as unknown as { local: { attach: { source?: unknown; target?: unknown } } }).local.attach;
-    if (link.is_sender()) local.source = null;
-    else local.target = null;
-    link.close(body as never);
+    refuseLink(link, err, this.logger);
   }
 
   private onReceiverOpen(ctx: EventContext): void {
@@ -399,7 +406,8 @@ export class AmqpServer {
   }
 
   private scopeOf(service: MessagingService, state: ConnectionState): AttachScope {
-    return { broker: service.broker, owner: state.info.id, containerId: state.info.containerId, policies: this.options.nodePolicies ?? NO_NODE_POLICIES };
+    const user = state.info.user;
+    return { broker: service.broker, owner: state.info.id, containerId: state.info.containerId, policies: this.options.nodePolicies ?? NO_NODE_POLICIES, authorize: (check) => this.options.access.authorize({ ...check, user }) };
   }
 
   private deleteTemporaryQueue(name: string): void {
@@ -584,19 +592,4 @@ export class AmqpServer {
     for (const connection of this.connections.keys()) (connection as unknown as { socket?: Socket }).socket?.destroy();
     for (const socket of clients) socket.destroy();
   }
-}
-
-/** A transfer the peer sent settled (at-most-once; replication frames) needs no disposition,
- * but rhea keeps every incoming delivery in the session's buffer until it is settled locally,
- * and the session's incoming window is the buffer's free space: after 2048 pre-settled
- * transfers the window closed and the peer could send nothing more. */
-export function settleIfPresettled(delivery: Delivery): void {
-  const d = delivery as unknown as { remote_settled?: boolean; settled?: boolean };
-  if (d.remote_settled) d.settled = true;
-}
-
-function parseUnroutable(properties: Record<string, unknown> | undefined): UnroutablePolicy {
-  const value = properties?.['qpid.unroutable'];
-  if (value === 'release' || value === 'discard' || value === 'reject') return value;
-  return 'discard';
 }

@@ -5,6 +5,7 @@
 // and the close may arrive in a later read than the open; so an attempt counts as admitted only
 // when the broker answers our begin: TCP keeps frames in order, so a broker that refused at open
 // has sent its close before any reply to frames we sent after its open.
+import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
 import rhea, { type Connection as RheaConnection, type ConnectionOptions, type Container, type Session as RheaSession } from 'rhea';
 import type { Socket } from 'node:net';
 import { closeFailure, discard, parseUrls } from './rhea-attempt.js';
@@ -255,8 +256,9 @@ export class Connection implements LinkHost {
       session_buffer_size: this.options.sessionBufferSize ?? SESSION_BUFFER_DEFAULT,
       ...(heartbeatMs > 0 ? { idle_time_out: heartbeatMs } : {}),
       ...(this.options.admin ? { properties: { 'qpid.ha-admin': true } } : {}),
-      ...(this.user !== undefined ? { username: this.user } : {}),
-      ...(this.password !== undefined ? { password: this.password } : {}),
+      // A user with a password logs in with SCRAM (or PLAIN where the broker offers only that);
+      // a user alone is rhea's ANONYMOUS with that name.
+      ...(this.user !== undefined && this.password === undefined ? { username: this.user } : saslConnectionOptions(this.user, this.password)),
     } as ConnectionOptions;
   }
 

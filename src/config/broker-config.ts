@@ -18,7 +18,8 @@ export interface HaConfig {
   readonly replicate: HaReplicate;
   readonly username: string | null;
   readonly password: string | null;
-  /** Upper case; PLAIN when a username is set and no mechanism was given, else ANONYMOUS. */
+  /** Upper case; ANY (the strongest the primary offers) when a username is set and no
+   * mechanism was given, else ANONYMOUS. */
   readonly mechanism: string;
   readonly backupTimeoutMs: number;
   readonly linkMaintenanceIntervalMs: number;
@@ -48,6 +49,16 @@ export interface BrokerConfig {
   readonly name: string;
   readonly logLevel: LogLevel;
   readonly auth: boolean;
+  readonly realm: string;
+  readonly allowAnonymous: boolean;
+  readonly allowPlainWithoutTls: boolean;
+  /** Absolute, or null. */
+  readonly saslUsersFile: string | null;
+  readonly aclFile: string | null;
+  readonly maxSessionsPerConnection: number;
+  readonly maxLinksPerSession: number;
+  /** 0: no per-identity limit. */
+  readonly maxConnectionsPerUser: number;
   readonly maxConnections: number;
   /** 0 means unlimited. */
   readonly defaultQueueLimitBytes: number;

@@ -122,6 +122,14 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     name: get('name') ?? `qpidd@${iface.includes(':') ? `[${iface}]` : iface}:${port}`,
     logLevel: need('log-level'),
     auth: need('auth'),
+    realm: need('realm'),
+    allowAnonymous: need('allow-anonymous'),
+    allowPlainWithoutTls: need('allow-plain-without-tls'),
+    saslUsersFile: optionalPath(get('sasl-users-file'), context.cwd),
+    aclFile: optionalPath(get('acl-file'), context.cwd),
+    maxSessionsPerConnection: need('max-sessions-per-connection'),
+    maxLinksPerSession: need('max-links-per-session'),
+    maxConnectionsPerUser: need('max-connections-per-user'),
     maxConnections: need('max-connections'),
     defaultQueueLimitBytes: need('default-queue-limit'),
     flowStopPercent: need('default-flow-stop-threshold'),
@@ -150,7 +158,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       replicate: need('ha-replicate'),
       username,
       password: get('ha-password') ?? null,
-      mechanism: get('ha-mechanism') ?? (username !== null ? 'PLAIN' : 'ANONYMOUS'),
+      mechanism: get('ha-mechanism') ?? (username !== null ? 'ANY' : 'ANONYMOUS'),
       backupTimeoutMs: need('ha-backup-timeout'),
       linkMaintenanceIntervalMs: need('link-maintenance-interval'),
       linkHeartbeatIntervalMs: need('link-heartbeat-interval'),
@@ -177,6 +185,10 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     throw new ConfigError('RELATION', violations.map((v) => v.message).join('\n'), { option: first.option, source: sources[first.option] });
   }
   return { kind: 'config', config, warnings: [...warnings], sources };
+}
+
+function optionalPath(text: string | undefined, cwd: string): string | null {
+  return text === undefined ? null : resolve(cwd, text);
 }
 
 /** One message of the largest size in flight, with room beside it for other links' frames. */

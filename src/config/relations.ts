@@ -72,8 +72,8 @@ const RELATIONS: readonly Relation[] = [
   {
     options: ['ha-mechanism', 'ha-username'],
     check: (c, sources) =>
-      c.ha.mechanism === 'PLAIN' && c.ha.username === null && sources['ha-mechanism'].kind !== 'default'
-        ? 'ha-mechanism is PLAIN but ha-username is not set: PLAIN needs a user name'
+      ['PLAIN', 'SCRAM-SHA-1', 'SCRAM-SHA-256'].includes(c.ha.mechanism) && c.ha.username === null && sources['ha-mechanism'].kind !== 'default'
+        ? `ha-mechanism is ${c.ha.mechanism} but ha-username is not set: ${c.ha.mechanism} needs a user name`
         : null,
   },
 ];

@@ -35,6 +35,10 @@ export const BROKER_ERRORS = {
   TRANSFER_LIMIT_EXCEEDED: { condition: 'amqp:link:transfer-limit-exceeded', meaning: 'a transfer arrived on a link with no credit; the link is detached' },
   WINDOW_VIOLATION: { condition: 'amqp:session:window-violation', meaning: 'a transfer arrived beyond the session\'s incoming window; the session is ended' },
   CONNECTION_BUFFER_FULL: { condition: 'amqp:resource-limit-exceeded', meaning: 'unfinished deliveries on one connection would exceed --max-connection-buffer; the link is detached' },
+  UNAUTHORIZED: { condition: 'amqp:unauthorized-access', meaning: 'the ACL (--acl-file) denies this identity the operation; the message names the deciding rule\'s line' },
+  SESSION_LIMIT: { condition: 'amqp:resource-limit-exceeded', meaning: 'a connection began more sessions than --max-sessions-per-connection (the channel-max we announce)' },
+  LINK_LIMIT: { condition: 'amqp:resource-limit-exceeded', meaning: 'a session attached more links than --max-links-per-session (the handle-max we announce)' },
+  USER_CONNECTION_LIMIT: { condition: 'amqp:resource-limit-exceeded', meaning: 'an identity has --max-connections-per-user connections open (or its ACL connection quota)' },
   INTERNAL: { condition: 'amqp:internal-error', meaning: 'a bug; the broker logs it' },
 } as const satisfies Record<string, ErrorInfo>;
 

@@ -13,6 +13,9 @@ import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
 import type { BackupFrame, MemberInfo, PrimaryFrame } from './messages.js';
 
+
+/** How soon a backup refused for its identity (SASL, ACL) tries again. */
+const IDENTITY_RETRY_MS = 5000;
 export type ChannelClosed =
   | { readonly kind: 'redirect'; readonly address: string }
   | { readonly kind: 'refused'; readonly description: string }
@@ -102,6 +105,10 @@ export class BackupReplicator {
   private stallNoticedAtMs = -Infinity;
   /** The last primary refused for its history (logged once, not at every attempt). */
   private refusedPrimary: string | null = null;
+  /** Why the last attempt was refused for who we are (SASL or the ACL), until one succeeds:
+   * shown in status, logged once per address and reason rather than at every retry. */
+  private authRefusal: string | null = null;
+  private readonly authRefusalsLogged = new Set<string>();
 
   constructor(private readonly deps: BackupReplicatorDeps) {
     this.state = deps.initialState;
@@ -114,6 +121,11 @@ export class BackupReplicator {
 
   get currentPrimary(): PrimaryInfo | null {
     return this.primary;
+  }
+
+  /** Why this backup cannot replicate because of its identity, or null. */
+  get replicationError(): string | null {
+    return this.authRefusal;
   }
 
   start(): void {
@@ -168,6 +180,8 @@ export class BackupReplicator {
     this.channel = this.deps.connector.connect(address, {
       opened: () => {
         if (generation !== this.generation) return;
+        this.authRefusal = null;
+        this.authRefusalsLogged.clear();
         this.longestStallMs = 0;
         this.startWatchdog();
         // Once every store operation of an earlier connection has finished: the join says
@@ -231,6 +245,15 @@ export class BackupReplicator {
       this.deps.logger.warn({ stalledMs: Math.round(stalledMs), stallLimitMs }, 'this broker was not running for longer than a heartbeat or the confirm timeout: the primary may have dropped it from the ack gate; no longer ready');
       this.setState('catchup');
     }
+    const identityRefused = reason.kind === 'refused' && reason.description.includes('amqp:unauthorized-access');
+    if (identityRefused) {
+      const refusal = `${this.connectedTo ?? '?'}: ${reason.description}`;
+      this.authRefusal = refusal;
+      if (!this.authRefusalsLogged.has(refusal)) {
+        this.authRefusalsLogged.add(refusal);
+        this.deps.logger.error({ address: this.connectedTo, reason: reason.description }, 'refused as the HA identity (check --ha-username, --ha-password, --ha-mechanism and the primary\'s ACL); still joining');
+      }
+    }
     const wasConnected = this.primary !== null;
     if (wasConnected) {
       this.deps.logger.warn({ primary: this.primary?.name, reason }, 'lost the primary');
@@ -245,7 +268,9 @@ export class BackupReplicator {
       this.schedule(0);
       return;
     }
-    this.schedule(this.deps.maintenanceIntervalMs);
+    // Refused for who we are: retrying at once would not change that, and each failed login
+    // counts against this host in the primary's rate limit (which its tools share).
+    this.schedule(identityRefused ? Math.max(this.deps.maintenanceIntervalMs, IDENTITY_RETRY_MS) : this.deps.maintenanceIntervalMs);
   }
 
   private setState(state: BackupState): void {

@@ -44,6 +44,8 @@ export interface HaStatus {
    * behind (its primary may have dropped it from the gate): a cluster manager should prefer the
    * highest (epoch, lastLsn) among ready backups, and none below the highest epoch it has seen. */
   readonly connectedToPrimary: boolean;
+  /** A backup refused for its identity (SASL or the primary's ACL): where and why, else null. */
+  readonly replicationError: string | null;
   readonly members: readonly MemberInfo[];
   /** A primary's ack gate: backups in it, and whether it is short of --ha-min-backups (then
    * nothing replicated is settled: producers wait). Null on a backup or standalone broker. */
@@ -371,6 +373,7 @@ export class HaNode {
       snapshotIncomplete: meta.snapshotIncomplete,
       primary: primaryName,
       connectedToPrimary: this.backup?.currentPrimary != null,
+      replicationError: this.backup?.replicationError ?? null,
       members: this.primary ? this.primary.members() : this.members,
       gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short } : null,
       brokersUrl: this.deps.config.ha.brokersUrlText,

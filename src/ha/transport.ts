@@ -5,6 +5,7 @@
 // connection's AMQP heartbeat is --link-heartbeat-interval: a peer silent for twice that is
 // dropped (rhea closes the connection), which takes a backup out of the ack gate.
 
+import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
@@ -28,13 +29,23 @@ export class RheaReplicationEndpoint implements SpecialNode {
   constructor(
     private readonly logger: Logger,
     private readonly primary: () => PrimaryReplicator | null,
+    /** The ACL's word on an identity asking for the replication stream: null when allowed,
+     * else why not. Without an ACL every replication connection is served. */
+    private readonly denied: (connection: ConnectionInfo) => string | null = () => null,
   ) {}
 
+  /** A replication link from a connection that is not one, or whose identity the ACL does not
+   * allow to replicate, is refused (the stream carries every message). */
+  private refused(link: Sender | Receiver, connection: ConnectionInfo, role: ConnectionRole): boolean {
+    const why = role !== 'replication' ? `${REPLICATION_ADDRESS} is for replication connections` : this.denied(connection);
+    if (why === null) return false;
+    if (role === 'replication') this.logger.warn({ user: connection.user, connection: connection.remoteAddress, reason: why }, 'replication refused');
+    link.close({ condition: 'amqp:unauthorized-access', description: why } as never);
+    return true;
+  }
+
   senderOpened(sender: Sender, connection: ConnectionInfo, role: ConnectionRole): void {
-    if (role !== 'replication') {
-      sender.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
-      return;
-    }
+    if (this.refused(sender, connection, role)) return;
     const owner = (sender as unknown as LinkOwner).connection;
     this.peers.set(owner, connection.remoteAddress);
     (sender as unknown as { local: { attach: { snd_settle_mode: number } } }).local.attach.snd_settle_mode = 1;
@@ -42,11 +53,8 @@ export class RheaReplicationEndpoint implements SpecialNode {
     sender.on('sendable', () => this.links.get(owner)?.flush());
   }
 
-  receiverOpened(receiver: Receiver, _connection: ConnectionInfo, role: ConnectionRole): void {
-    if (role !== 'replication') {
-      receiver.close({ condition: 'amqp:unauthorized-access', description: `${REPLICATION_ADDRESS} is for replication connections` } as never);
-      return;
-    }
+  receiverOpened(receiver: Receiver, connection: ConnectionInfo, role: ConnectionRole): void {
+    if (this.refused(receiver, connection, role)) return;
     receiver.add_credit(BACKUP_FRAME_WINDOW);
   }
 
@@ -208,7 +216,7 @@ export class RheaReplicationConnector implements ReplicationConnector {
       reconnect: false,
       idle_time_out: Math.max(1, Math.round(options.heartbeatMs)),
       properties: { 'qpid.ha-replication': true, 'qpid.ha-backup': options.name },
-      ...(options.username && options.mechanism === 'PLAIN' ? { username: options.username, password: options.password ?? '' } : {}),
+      ...(options.mechanism === 'ANONYMOUS' ? {} : saslConnectionOptions(options.username, options.password, options.mechanism === 'ANY' ? undefined : options.mechanism)),
     } as never, (violation) => {
       options.logger.warn({ address: formatAddress(address), code: violation.code, err: violation.description }, 'bad frame from the primary candidate; connection dropped');
       end({ kind: 'refused', description: `${violation.condition}: ${violation.description}` });
@@ -258,13 +266,18 @@ export class RheaReplicationConnector implements ReplicationConnector {
       });
     });
     const closedWith = (ctx: EventContext): void => {
-      const error = (ctx.connection as unknown as { error?: { condition?: string; description?: string; info?: Record<string, unknown> } }).error;
+      // A failed SASL login is reported on the event (ctx.error), not as the connection's error.
+      type Closing = { error?: { condition?: string; description?: string; info?: Record<string, unknown> } };
+      const error = (ctx as unknown as Closing).error ?? (ctx.connection as unknown as Closing).error;
       if (error?.condition === 'amqp:connection:redirect') {
         const info = error.info ?? {};
         const host = String(info['network-host'] ?? info['hostname'] ?? address.host);
         end({ kind: 'redirect', address: `${host}:${String(info['port'] ?? address.port)}` });
       } else if (error) {
-        end({ kind: 'refused', description: `${error.condition ?? 'closed'}: ${error.description ?? ''}` });
+        // rhea says only "Failed to authenticate: 1" (the SASL code) when the login fails.
+        const sasl = /^Failed to authenticate: (\d+)/.exec(String(error.description ?? ''));
+        const description = sasl ? `authentication as ${options.username ?? 'anonymous'} failed (SASL outcome ${sasl[1]})` : (error.description ?? '');
+        end({ kind: 'refused', description: `${error.condition ?? 'closed'}: ${description}` });
       } else {
         end({ kind: 'lost', description: 'connection closed' });
       }

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import rhea, { type Connection, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { QpidAddress } from '../core/qpid-url.js';
 import { connectGuarded } from '../amqp/client-guard.js';
+import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
 
 export class ManagementError extends Error {
   constructor(
@@ -49,7 +50,7 @@ export class ManagementClient {
           transport: address.transport === 'ssl' ? 'tls' : 'tcp',
           reconnect: false,
           properties: options.admin ? { 'qpid.ha-admin': true } : {},
-          ...(options.username ? { username: options.username, password: options.password ?? '' } : {}),
+          ...saslConnectionOptions(options.username, options.password),
         } as never,
         (violation) => fail(new ManagementError(0, violation.code, `bad frame from ${address.host}:${address.port}: ${violation.description}`)),
       );
@@ -67,7 +68,9 @@ export class ManagementClient {
         reject(err);
       };
       connection.on('connection_error', (ctx: EventContext) => {
-        const error = (ctx.connection as unknown as { error?: { condition?: string; description?: string } }).error;
+        // A failed SASL login is reported on the event (ctx.error), not as the connection's error.
+        type Closing = { error?: { condition?: string; description?: string } };
+        const error = (ctx as unknown as Closing).error ?? (ctx.connection as unknown as Closing).error;
         fail(new ManagementError(0, error?.condition ?? 'CONNECTION', `${address.host}:${address.port} refused the connection: ${error?.condition ?? ''} ${error?.description ?? ''}`.trim()));
       });
       connection.on('disconnected', (ctx: EventContext) => {

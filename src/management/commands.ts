@@ -37,7 +37,7 @@ export interface Requester {
   /** The AMQP container id the peer gave in its open (null over HTTP). */
   readonly containerId: string | null;
   readonly connectionId: string | null;
-  /** The authenticated user: always null until authentication exists (issue 13). */
+  /** The authenticated identity (user@realm); null over HTTP, which has no login yet. */
   readonly user: string | null;
 }
 
@@ -96,10 +96,14 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
   return parsed.data;
 }
 
+/** Throws UNAUTHORIZED when the ACL denies `user` the command (security.ts). */
+export type CommandAuthorizer = (operation: string, input: unknown, user: string | null) => void;
+
 export class ManagementCommands {
   constructor(
     private readonly ha: HaNode,
     private readonly logger: Logger,
+    private readonly authorize: CommandAuthorizer = () => {},
   ) {}
 
   /** Every command that removes messages logs here, whatever it removed (a warning when it
@@ -125,6 +129,8 @@ export class ManagementCommands {
   }
 
   async execute(operation: string, input: unknown, requester: Requester = UNKNOWN_REQUESTER): Promise<ManagementResult> {
+    // Before anything else: a denied identity learns nothing, not even argument errors.
+    if (requester !== UNKNOWN_REQUESTER) this.authorize(operation, input, requester.user);
     switch (operation) {
       case 'ping':
         return { pong: true, name: this.ha.status().name, state: this.ha.state };

@@ -13,7 +13,7 @@ import type { BrokerConfig } from '../config/index.js';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { ConnectionInfo, ConnectionRole, SpecialNode } from '../amqp/server.js';
-import { ManagementCommands, type Requester } from './commands.js';
+import { ManagementCommands, type CommandAuthorizer, type Requester } from './commands.js';
 import { oversizedAnswer, statusForCode } from './status.js';
 import { RESPONSE_BYTES_MAX } from '../core/paging.js';
 
@@ -34,9 +34,9 @@ export class ManagementNode implements SpecialNode {
   private readonly requesters = new Map<Connection, Requester>();
   private readonly logger: Logger;
 
-  constructor(options: { config: BrokerConfig; ha: HaNode; logger: Logger }) {
+  constructor(options: { config: BrokerConfig; ha: HaNode; logger: Logger; authorize?: CommandAuthorizer }) {
     this.logger = options.logger;
-    this.commands = new ManagementCommands(options.ha, options.logger);
+    this.commands = new ManagementCommands(options.ha, options.logger, options.authorize);
   }
 
   senderOpened(sender: Sender, _connection: ConnectionInfo, _role: ConnectionRole): void {
@@ -49,8 +49,7 @@ export class ManagementNode implements SpecialNode {
       address: connection.remoteAddress,
       containerId: connection.containerId,
       connectionId: connection.id,
-      // Authentication does not exist yet (issue 13): then the SASL identity goes here.
-      user: null,
+      user: connection.user,
     });
     // Credit comes back as answers go out: at most this many requests of a link are being
     // answered at once, so a client cannot pile up work (and answers) without bound.

@@ -14,11 +14,11 @@ export interface TestConnection {
   close(): Promise<void>;
 }
 
-export function connect(port: number, options: { properties?: Record<string, unknown>; host?: string; idleTimeoutMs?: number; containerId?: string } = {}): Promise<TestConnection> {
+export function connect(port: number, options: { properties?: Record<string, unknown>; host?: string; idleTimeoutMs?: number; containerId?: string; rhea?: Record<string, unknown> } = {}): Promise<TestConnection> {
   // A fixed container id names a durable subscription again after a reconnect.
   const container = rhea.create_container(options.containerId ? { id: options.containerId } : undefined);
   return new Promise((resolve, reject) => {
-    const connection = container.connect({ host: options.host ?? '127.0.0.1', port, reconnect: false, properties: options.properties ?? {}, ...(options.idleTimeoutMs ? { idle_time_out: options.idleTimeoutMs } : {}) } as never);
+    const connection = container.connect({ host: options.host ?? '127.0.0.1', port, reconnect: false, properties: options.properties ?? {}, ...(options.idleTimeoutMs ? { idle_time_out: options.idleTimeoutMs } : {}), ...options.rhea } as never);
     const timer = setTimeout(() => reject(new Error(`connect to ${port} timed out`)), 10_000);
     connection.once('connection_open', () => {
       clearTimeout(timer);

@@ -78,7 +78,8 @@ export async function freePort(): Promise<number> {
 export async function startQpidd(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const args = [QPIDD, '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', 'info', ...(options.name ? ['--name', options.name] : []), ...(options.args ?? [])];
-  const env = { ...process.env, ...options.env };
+  // --auth no unless the test says otherwise (test/run.ts sets the same default for the run).
+  const env = { QPIDD_AUTH: 'no', ...process.env, ...options.env };
   // Under `ulimit -n`, through bash (exec: the pid is the broker's own, so signals reach it).
   const limited = (nodeArgs: readonly string[]) => ({ command: 'bash', args: ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs] });
   const launch = options.openFileLimit !== undefined ? limited(args) : options.launcher ? options.launcher(args) : { command: process.execPath, args };

@@ -23,6 +23,8 @@ export interface ClusterOptions {
   readonly maintenanceS?: number;
   readonly backupTimeoutS?: number;
   readonly extraArgs?: readonly string[];
+  /** Who the test logs in as to manage the brokers (a cluster run under --auth yes). */
+  readonly login?: { readonly user: string; readonly password: string };
 }
 
 export class Cluster {
@@ -91,15 +93,20 @@ export class Cluster {
     return { transport: 'tcp', host: '127.0.0.1', port: this.ports[i] as number };
   }
 
+  private credentials(): { username?: string; password?: string } {
+    const login = this.options.login;
+    return login ? { username: login.user, password: login.password } : {};
+  }
+
   /** A management request to broker i over an admin connection (works on backups). */
   manage<T = unknown>(i: number, operation: string, args: Record<string, unknown> = {}): Promise<T> {
-    return managementRequest<T>(this.address(i), operation, args, { admin: true, timeoutMs: 10_000 });
+    return managementRequest<T>(this.address(i), operation, args, { admin: true, timeoutMs: 10_000, ...this.credentials() });
   }
 
   /** What broker i's store holds (queues with counts, exchanges, bindings; each by name), read
    * page by page over one connection. */
   async summary(i: number): Promise<StoreSummary> {
-    const client = await ManagementClient.connect(this.address(i), { admin: true, timeoutMs: 10_000 });
+    const client = await ManagementClient.connect(this.address(i), { admin: true, timeoutMs: 10_000, ...this.credentials() });
     try {
       const { lastLsn, epoch } = await client.request<{ lastLsn: number; epoch: number }>('store-summary');
       return {
@@ -116,7 +123,7 @@ export class Cluster {
 
   /** The bodies of the messages on a queue in broker i's store, oldest first. */
   async storedBodies(i: number, queue: string): Promise<unknown[]> {
-    const rows = await managementRequestAll<{ body: unknown }>(this.address(i), 'store-messages', { queue }, { admin: true, timeoutMs: 10_000 });
+    const rows = await managementRequestAll<{ body: unknown }>(this.address(i), 'store-messages', { queue }, { admin: true, timeoutMs: 10_000, ...this.credentials() });
     return rows.map((r) => r.body);
   }
 
@@ -130,7 +137,7 @@ export class Cluster {
   }
 
   status(i: number): Promise<HaStatus> {
-    return managementRequest<HaStatus>(this.address(i), 'status', {}, { admin: true, timeoutMs: 5000 });
+    return managementRequest<HaStatus>(this.address(i), 'status', {}, { admin: true, timeoutMs: 5000, ...this.credentials() });
   }
 
   async waitForState(i: number, states: string | readonly string[], timeoutMs = 20_000): Promise<HaStatus> {
@@ -149,7 +156,9 @@ export class Cluster {
   /** Runs the real tool, as a cluster manager would. */
   tool(name: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [TOOL(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const login = this.options.login;
+      const env = login ? { ...process.env, QPID_PASSWORD: login.password } : process.env;
+      const child = spawn(process.execPath, [TOOL(name), ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -159,7 +168,8 @@ export class Cluster {
   }
 
   async promote(i: number, options: { force?: boolean } = {}): Promise<void> {
-    const result = await this.tool('qpid-ha', ['--cluster-manager', '-b', `127.0.0.1:${this.ports[i]}`, 'promote', ...(options.force ? ['--force'] : [])]);
+    const user = this.options.login ? `${this.options.login.user}@` : '';
+    const result = await this.tool('qpid-ha', ['--cluster-manager', '-b', `${user}127.0.0.1:${this.ports[i]}`, 'promote', ...(options.force ? ['--force'] : [])]);
     if (result.code !== 0) throw new Error(`promote b${i} failed (${result.code}): ${result.stderr.trim()}`);
   }
 

@@ -75,7 +75,7 @@ export class SimServer implements ClientFacingServer {
 
   /** The network's acceptor for this broker's address. */
   readonly acceptor = (connection: SimConnection, properties: Readonly<Record<string, unknown>>): Acceptance => {
-    const info: ConnectionInfo = { id: `${this.deps.name}.${connection.id}`, containerId: connection.from, properties, remoteAddress: connection.from };
+    const info: ConnectionInfo = { id: `${this.deps.name}.${connection.id}`, containerId: connection.from, properties, remoteAddress: connection.from, user: 'anonymous@QPID' };
     const admission = this.admission(info);
     if (admission.kind === 'refuse') return { refuse: admission.error };
     if (admission.kind === 'drop') return { drop: admission.reason };

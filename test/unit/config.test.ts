@@ -69,7 +69,15 @@ const SAMPLES: readonly Sample[] = [
   { name: 'interface', text: '0.0.0.0', read: (c) => c.interface, expected: '0.0.0.0' },
   { name: 'name', text: 'broker-one', read: (c) => c.name, expected: 'broker-one' },
   { name: 'log-level', text: 'debug', read: (c) => c.logLevel, expected: 'debug' },
-  { name: 'auth', text: 'yes', read: (c) => c.auth, expected: true },
+  { name: 'auth', text: 'no', read: (c) => c.auth, expected: false },
+  { name: 'realm', text: 'EXAMPLE', read: (c) => c.realm, expected: 'EXAMPLE' },
+  { name: 'allow-anonymous', text: 'yes', read: (c) => c.allowAnonymous, expected: true },
+  { name: 'allow-plain-without-tls', text: 'yes', read: (c) => c.allowPlainWithoutTls, expected: true },
+  { name: 'sasl-users-file', text: 'etc/users.json', read: (c) => c.saslUsersFile, expected: resolve(CWD, 'etc/users.json') },
+  { name: 'acl-file', text: 'etc/qpidd.acl', read: (c) => c.aclFile, expected: resolve(CWD, 'etc/qpidd.acl') },
+  { name: 'max-sessions-per-connection', text: '8', read: (c) => c.maxSessionsPerConnection, expected: 8 },
+  { name: 'max-links-per-session', text: '9', read: (c) => c.maxLinksPerSession, expected: 9 },
+  { name: 'max-connections-per-user', text: '3', read: (c) => c.maxConnectionsPerUser, expected: 3 },
   { name: 'max-connections', text: '7', read: (c) => c.maxConnections, expected: 7 },
   { name: 'default-queue-limit', text: '0', read: (c) => c.defaultQueueLimitBytes, expected: 0 },
   { name: 'default-flow-stop-threshold', text: '90', read: (c) => c.flowStopPercent, expected: 90 },
@@ -116,9 +124,9 @@ const SAMPLES: readonly Sample[] = [
     expected: [{ addresses: [{ transport: 'tcp', host: '10.0.0.9', port: 5672 }] }, '10.0.0.9:5672'],
   },
   { name: 'ha-replicate', text: 'all', read: (c) => c.ha.replicate, expected: 'all' },
-  { name: 'ha-username', text: 'bob', read: (c) => [c.ha.username, c.ha.mechanism], expected: ['bob', 'PLAIN'] },
+  { name: 'ha-username', text: 'bob', read: (c) => [c.ha.username, c.ha.mechanism], expected: ['bob', 'ANY'] },
   { name: 'ha-password', text: 's3cret#1', read: (c) => c.ha.password, expected: 's3cret#1', with: { 'ha-username': 'bob' } },
-  { name: 'ha-mechanism', text: 'scram-sha-256', read: (c) => c.ha.mechanism, expected: 'SCRAM-SHA-256' },
+  { name: 'ha-mechanism', text: 'scram-sha-256', read: (c) => c.ha.mechanism, expected: 'SCRAM-SHA-256', with: { 'ha-username': 'bob' } },
   { name: 'ha-client-redirect', text: 'yes', read: (c) => c.ha.clientRedirect, expected: true },
   { name: 'ha-min-backups', text: '2', read: (c) => c.ha.minBackups, expected: 2 },
   { name: 'ha-total-failure-resync', text: 'incremental', read: (c) => c.ha.totalFailureResync, expected: 'incremental' },
@@ -188,7 +196,15 @@ test('defaults: every option has its documented value when no source gives it', 
     interface: '127.0.0.1',
     name: 'qpidd@127.0.0.1:5672',
     logLevel: 'info',
-    auth: false,
+    auth: true,
+    realm: 'QPID',
+    allowAnonymous: false,
+    allowPlainWithoutTls: false,
+    saslUsersFile: null,
+    aclFile: null,
+    maxSessionsPerConnection: 256,
+    maxLinksPerSession: 1024,
+    maxConnectionsPerUser: 0,
     maxConnections: 500,
     defaultQueueLimitBytes: 104857600,
     flowStopPercent: 80,
@@ -452,7 +468,7 @@ test('a qpidd.conf with comments, blank lines, CRLF and padding reads as written
   assert.equal(config.ha.cluster, true);
   assert.equal(config.ha.brokersUrl?.addresses.length, 2);
   assert.equal(config.ha.password, 'p#ss word');
-  assert.equal(config.ha.mechanism, 'PLAIN');
+  assert.equal(config.ha.mechanism, 'ANY');
   assert.equal(config.ha.linkMaintenanceIntervalMs, 500);
 });
 

@@ -23,6 +23,21 @@ export function brokerAddress(text: string | undefined): QpidAddress {
   }
 }
 
+/** Who the tool logs in as: `-b user[/password]@host`, the password from QPID_PASSWORD when
+ * the URL has none (so that it need not be on the command line, where `ps` shows it). With no
+ * user the tool connects anonymously. */
+export function brokerLogin(text: string | undefined, env: NodeJS.ProcessEnv = process.env): { username?: string; password?: string } {
+  let url;
+  try {
+    url = parseQpidUrl(text ?? '127.0.0.1:5672');
+  } catch {
+    return {};
+  }
+  if (url.user === undefined) return {};
+  const password = url.password ?? env['QPID_PASSWORD'];
+  return { username: url.user, ...(password !== undefined ? { password } : {}) };
+}
+
 export function parseTimeoutMs(text: string | undefined, fallbackMs: number): number {
   if (text === undefined) return fallbackMs;
   const seconds = Number(text);
@@ -59,7 +74,7 @@ export function runTool(tool: string, main: () => Promise<number>): void {
   );
 }
 
-export async function withManagement<T>(address: QpidAddress, options: { admin: boolean; timeoutMs: number }, work: (client: ManagementClient) => Promise<T>): Promise<T> {
+export async function withManagement<T>(address: QpidAddress, options: { admin: boolean; timeoutMs: number; username?: string; password?: string }, work: (client: ManagementClient) => Promise<T>): Promise<T> {
   const client = await ManagementClient.connect(address, options);
   try {
     return await work(client);
