@@ -9,6 +9,7 @@ import { historyUpTo, withEpochStart, type EpochStart } from './epoch-history.js
 import { encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
 import { entryLastLsn, type LogEntry, type StoreRecord } from './record.js';
+import type { RecoveryReport } from './recovery.js';
 import type { StoreRole } from './store.js';
 import type { MutableMeta, TicketState } from './ticket.js';
 
@@ -25,6 +26,8 @@ export type Mutation =
   | { readonly kind: 'snapshot-records'; readonly records: readonly StoreRecord[]; readonly ticket: TicketState }
   | { readonly kind: 'end-snapshot'; readonly ticket: TicketState }
   | { readonly kind: 'wipe'; readonly ticket: TicketState }
+  /** The broker's recovery report (meta 'recovery'; not logged, not replicated). */
+  | { readonly kind: 'recovery'; readonly report: RecoveryReport; readonly ticket: TicketState }
   /** Changes nothing itself; resolves when the batch it rides in is durable (truncation). */
   | { readonly kind: 'barrier'; readonly ticket: TicketState };
 
@@ -35,6 +38,7 @@ export interface BatchWriter extends TableWriter {
   peekLog(lsn: number): { readonly bytes: number; readonly lastLsn: number } | undefined;
   dropLog(lsn: number): void;
   clearAll(): void;
+  setRecovery(report: RecoveryReport): void;
 }
 
 export interface BatchContext {
@@ -95,6 +99,9 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
         // The records are gone, and with them what the history described (meta.epoch stays:
         // it fences stale primaries).
         meta.epochHistory = [];
+        break;
+      case 'recovery':
+        w.setRecovery(m.report);
         break;
       case 'barrier':
         break;

@@ -13,9 +13,10 @@ import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, ty
 import { StoreFrontEnd } from './front-end.js';
 import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
 import { encodeRecord } from './codec.js';
-import { StoreError, type StoreErrorCode } from './errors.js';
+import { isStoreError, StoreError, type StoreErrorCode } from './errors.js';
 import { silentLogger, type StoreLogger } from './logger.js';
 import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntry, type StoreRecord } from './record.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { ScanEntry, ScanMessage, Scannable, StoreScan } from './scan.js';
 import { snapshotFromScan } from './snapshot.js';
 import {
@@ -45,6 +46,11 @@ class MemoryTables implements BatchWriter {
   messageRows = new Map<number, { info: MessageInfo; body: Uint8Array }>();
   entryRows = new Map<string, Map<number, EntryInfo>>();
   logRows = new Map<number, { record: StoreRecord; bytes: number; lastLsn: number }>();
+  /** `${queue}\u0000${position}` -> what was quarantined there. */
+  quarantineRows = new Map<string, QuarantinedMessage>();
+  recovery: RecoveryReport | null = null;
+  /** Messages whose body the simulator has damaged (damageMessage): reads fail their checksum. */
+  damaged = new Set<number>();
   journal: Array<() => void> | null = null;
 
   constructor(meta: MutableMeta) {
@@ -59,6 +65,9 @@ class MemoryTables implements BatchWriter {
     t.messageRows = new Map(this.messageRows);
     for (const [q, m] of this.entryRows) t.entryRows.set(q, new Map(m));
     t.logRows = new Map(this.logRows);
+    t.quarantineRows = new Map(this.quarantineRows);
+    t.recovery = this.recovery;
+    t.damaged = new Set(this.damaged);
     return t;
   }
 
@@ -128,6 +137,20 @@ class MemoryTables implements BatchWriter {
     const m = this.entryRows.get(queue);
     if (m) this.put(m, position, undefined);
   }
+  hasEntry(queue: string, position: number): boolean {
+    return this.entryRows.get(queue)?.has(position) ?? false;
+  }
+  quarantine(queue: string, position: number, messageId: number): void {
+    const problem = !this.messageRows.has(messageId) ? 'the message row was missing' : this.damaged.has(messageId) ? `message ${messageId}: its body fails its checksum` : 'the message row was sound when quarantined (its index entry was not)';
+    this.put(this.quarantineRows, `${queue}\u0000${position}`, { queue, position, messageId, problem });
+  }
+  setRecovery(report: RecoveryReport): void {
+    const before = this.recovery;
+    this.journal?.push(() => {
+      this.recovery = before;
+    });
+    this.recovery = report;
+  }
   entryPositions(queue: string): number[] {
     const m = this.entryRows.get(queue);
     return m ? [...m.keys()].sort((a, b) => a - b) : [];
@@ -154,6 +177,7 @@ class MemoryTables implements BatchWriter {
         this.messageRows = saved.messageRows;
         this.entryRows = saved.entryRows;
         this.logRows = saved.logRows;
+        this.quarantineRows = saved.quarantineRows;
       });
       this.queueRows = new Map();
       this.exchangeRows = new Map();
@@ -161,6 +185,7 @@ class MemoryTables implements BatchWriter {
       this.messageRows = new Map();
       this.entryRows = new Map();
       this.logRows = new Map();
+      this.quarantineRows = new Map();
       return;
     }
     this.queueRows.clear();
@@ -169,6 +194,7 @@ class MemoryTables implements BatchWriter {
     this.messageRows.clear();
     this.entryRows.clear();
     this.logRows.clear();
+    this.quarantineRows.clear();
   }
 }
 
@@ -274,6 +300,13 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     this.disk.isOpen = false;
   }
 
+  /** The stored body of `messageId` is damaged on the simulated disk: reading it fails its
+   * checksum (STORE_CORRUPT), as a flipped byte in an LMDB page does. */
+  damageMessage(messageId: number): void {
+    this.live.damaged.add(messageId);
+    this.disk.tables?.damaged.add(messageId);
+  }
+
   /** The next batch fails with `code` (e.g. STORE_FULL) and changes nothing. */
   failNextCommit(code: StoreErrorCode): void {
     this.failNext = code;
@@ -368,7 +401,17 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
   }
 
   readMessage(messageId: number): Uint8Array | undefined {
-    return this.live.messageRows.get(messageId)?.body;
+    const row = this.live.messageRows.get(messageId);
+    if (row && this.live.damaged.has(messageId)) throw new StoreError('STORE_CORRUPT', `message ${messageId}: its body fails its checksum`);
+    return row?.body;
+  }
+
+  listQuarantine(): QuarantinedMessage[] {
+    return [...this.live.quarantineRows.values()];
+  }
+
+  lastRecovery(): RecoveryReport | null {
+    return this.live.recovery;
   }
 
   messageRefs(messageId: number): number {
@@ -454,6 +497,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     }
     if (error !== null) {
       this.logger.error({ err: error, mutations: mutations.length }, 'store batch failed');
+      this.noteFull(isStoreError(error, 'STORE_FULL'), this.logger, this.disk.name);
       for (const m of mutations) m.ticket.fail(error);
       // Everything admitted after the failed batch holds LSNs that would now leave a gap.
       for (const m of this.pending) m.ticket.fail(error);
@@ -463,6 +507,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
       return;
     }
     const entries = committedEntries(mutations);
+    this.noteFull(false, this.logger, this.disk.name);
     for (const m of mutations) m.ticket.committed.resolve();
     if (entries.length > 0) {
       for (const listener of this.listeners) {
@@ -518,14 +563,22 @@ function memoryScan(t: MemoryTables): StoreScan {
       const e = t.entryRows.get(queue)?.get(position);
       return e ? toScanEntry(queue, position, e) : undefined;
     },
-    *messages() {
-      for (const id of [...t.messageRows.keys()].sort((a, b) => a - b)) yield toScanMessage(id, t.messageRows.get(id)!.info);
+    *messages(options?: { checkBodies?: boolean }) {
+      for (const id of [...t.messageRows.keys()].sort((a, b) => a - b)) {
+        const m = toScanMessage(id, t.messageRows.get(id)!.info);
+        yield options?.checkBodies && t.damaged.has(id) ? { ...m, problem: `message ${id}: its body fails its checksum` } : m;
+      }
     },
     message: (id) => {
       const row = t.messageRows.get(id);
       return row ? toScanMessage(id, row.info) : undefined;
     },
-    body: (id) => t.messageRows.get(id)?.body,
+    body: (id) => {
+      if (t.damaged.has(id) && t.messageRows.has(id)) throw new StoreError('STORE_CORRUPT', `message ${id}: its body fails its checksum`);
+      return t.messageRows.get(id)?.body;
+    },
+    quarantine: () => [...t.quarantineRows.values()],
+    recovery: () => t.recovery,
     *log(fromLsn: number) {
       for (const lsn of [...t.logRows.keys()].sort((a, b) => a - b)) {
         if (lsn < fromLsn) continue;

@@ -3,6 +3,7 @@
 // `problem` instead of throwing, so that one garbled row does not hide the rest.
 
 import type { BindRecord, ExchangeDeclareRecord, QueueDeclareRecord, StoreRecord } from './record.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { StoreMeta } from './store.js';
 
 export interface ScanQueue {
@@ -64,9 +65,16 @@ export interface StoreScan {
   /** Index entries of one queue (position order), or of every queue ((queue, position) order). */
   entries(queue?: string, afterPosition?: number): Iterable<ScanEntry>;
   entry(queue: string, position: number): ScanEntry | undefined;
-  messages(): Iterable<ScanMessage>;
+  /** Every message row; with checkBodies each body's CRC is checked too (a pass over every body:
+   * what a full verify costs). */
+  messages(options?: { checkBodies?: boolean }): Iterable<ScanMessage>;
   message(messageId: number): ScanMessage | undefined;
+  /** The checked body: undefined if missing, STORE_CORRUPT if it fails its checksum. */
   body(messageId: number): Uint8Array | undefined;
+  /** Messages taken off their queues because they failed their checksums. */
+  quarantine(): Iterable<QuarantinedMessage>;
+  /** The last recovery report the broker kept, or null. */
+  recovery(): RecoveryReport | { readonly problem: string } | null;
   /** Log entries from fromLsn on, in key order (gaps show as jumps in lsn). */
   log(fromLsn: number): Iterable<ScanLogEntry>;
   /** Row counts, for progress reports. */

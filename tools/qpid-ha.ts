@@ -83,7 +83,11 @@ runTool('qpid-ha', async () => {
         return expected && !rows.some((r) => matches(r.state, expected)) ? 1 : 0;
       }
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-      else process.stdout.write(`${status.state}\n`);
+      else {
+        // The state alone on the first line (scripts match it); the store's condition and the
+        // recovery report after it (issue 16).
+        process.stdout.write(`${[status.state, ...storeLines(status)].join('\n')}\n`);
+      }
       return expected && !matches(status.state, expected) ? 1 : 0;
     }
     case 'query': {
@@ -100,6 +104,7 @@ runTool('qpid-ha', async () => {
           `primary: ${status.primary ?? '(unknown)'}`,
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}`),
+          ...storeLines(status),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       }
@@ -135,3 +140,20 @@ runTool('qpid-ha', async () => {
       throw new UsageError(`unknown command "${command}"\n${HELP}`);
   }
 });
+
+/** What `status` and `query` say about the store beyond the state: "store full", a failed
+ * verify, and the recovery report with anything lost. */
+function storeLines(status: HaStatus): string[] {
+  const lines: string[] = [];
+  const condition = status.storeCondition;
+  if (condition?.full) lines.push('store full');
+  if (condition?.corrupt) lines.push(`store corrupt: ${condition.corrupt}`);
+  const r = status.recovery;
+  if (r) {
+    lines.push(`recovered: ${r.queues} queues, ${r.messages} messages, ${r.bytes} bytes, LSN ${r.firstLsn}..${r.lastLsn}, epoch ${r.epoch} (verify ${r.verify})`);
+    for (const d of r.dropped) lines.push(`dropped: ${d.what}: ${d.reason}`);
+    if (r.lostCount > 0) lines.push(`lost: ${r.lostCount} message(s) quarantined`);
+    for (const l of r.lost.slice(0, 20)) lines.push(`lost: queue ${l.queue} position ${l.position} message ${l.messageId}: ${l.reason}`);
+  }
+  return lines;
+}

@@ -18,6 +18,13 @@ interface Relation {
 
 const RELATIONS: readonly Relation[] = [
   {
+    options: ['crash-at', 'enable-crash-points'],
+    check: (c, sources) =>
+      sources['crash-at'].kind !== 'unset' && c.crashPlan.size === 0
+        ? 'crash-at is set but enable-crash-points is not yes: a stray option must never crash a production broker'
+        : null,
+  },
+  {
     options: ['ha-cluster', 'ha-brokers-url'],
     check: (c) => (c.ha.cluster && c.ha.brokersUrl === null ? 'ha-cluster is yes but ha-brokers-url is not set: backups could not find the primary' : null),
   },

@@ -9,6 +9,7 @@
 
 import { historyConflict, type Store } from '../../store/index.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { crashPoint } from '../core/crash-points.js';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
 import type { BackupFrame, MemberInfo, PrimaryFrame } from './messages.js';
@@ -253,9 +254,27 @@ export class BackupReplicator {
       );
   }
 
+  /** This store cannot be trusted to hold what the primary settled (a full disk failed an apply,
+   * or corruption was found in it): leave the gate now, so that producers do not wait for us,
+   * and catch up again from the primary (its hello wipes the store and resyncs it). Issue 16. */
+  resync(reason: string): void {
+    if (this.stopped) return;
+    this.deps.logger.warn({ reason, primary: this.primary?.name ?? null }, 'leaving the ack gate to catch up again');
+    if (this.state === 'ready') this.setState('catchup');
+    const channel = this.channel;
+    if (channel) {
+      this.disconnected({ kind: 'refused', description: reason });
+      channel.close();
+    }
+  }
+
   private failed(generation: number, err: unknown): void {
     if (generation !== this.generation) return;
     const code = (err as { code?: string })?.code;
+    if (code === 'STORE_FULL' || code === 'STORE_CORRUPT') {
+      this.resync(code === 'STORE_FULL' ? `store full: ${(err as Error).message}` : `store corrupt: ${(err as Error).message}`);
+      return;
+    }
     // A frame out of order, duplicated or from a stale primary is the link's fault, not the
     // store's: drop the connection; the next one starts over with a fresh snapshot.
     if (code === 'HA_PROTOCOL' || code === 'STALE_EPOCH' || code === 'STORE_LSN_GAP') {
@@ -312,6 +331,7 @@ export class BackupReplicator {
         return;
       case 'snapshot-records':
         await store.applySnapshotRecords(frame.records);
+        crashPoint('ha.backup.mid-snapshot');
         return;
       case 'snapshot-end':
         await store.endSnapshot();
@@ -324,7 +344,10 @@ export class BackupReplicator {
         // Pipelined: the next frame is applied while this one becomes durable; confirmations
         // follow durability, in order.
         ticket.durable.then(
-          () => this.confirm(generation, ticket.lastLsn),
+          () => {
+            crashPoint('ha.backup.after-apply-before-confirm');
+            this.confirm(generation, ticket.lastLsn);
+          },
           (err: unknown) => this.failed(generation, err),
         );
         return;

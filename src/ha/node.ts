@@ -5,7 +5,8 @@
 // to the backups, and settles producers through the ack gate.
 
 import { join } from 'node:path';
-import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
+import { answerInspect, NoSuchQueueError, withLost, type EpochStart, type InspectAnswer, type InspectRequest, type LostMessage, type RecoveryReport, type Scannable, type Store, type StoreRole } from '../../store/index.js';
+import { crashPoint } from '../core/crash-points.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { scanMessage } from '../amqp/message-format.js';
 import { Broker, type RecoveryMode } from '../broker/broker.js';
@@ -42,6 +43,11 @@ export interface HaStatus {
   readonly members: readonly MemberInfo[];
   readonly brokersUrl: string | null;
   readonly address: string | null;
+  /** What the last open of the store recovered and what has been lost since (issue 16). */
+  readonly recovery: RecoveryReport | null;
+  /** The store's condition: 'full' while commits fail for lack of space; why it is not to be
+   * trusted when its verify failed (a cluster broker then resyncs). */
+  readonly storeCondition: { readonly full: boolean; readonly corrupt: string | null };
 }
 
 /** Asks another broker for its status (used before promoting a joining broker). */
@@ -72,6 +78,11 @@ export interface HaNodeDeps {
   /** Whether a backup may join from this peer address (default: any; the runtime passes the
    * hosts of --ha-brokers-url). */
   readonly memberAddress?: (remoteAddress: string) => boolean;
+  /** What the store's open found (the runtime builds it; serve() adds what recovery drops). */
+  readonly recovery?: RecoveryReport;
+  /** Set when the store failed its verify at start: a cluster broker then joins, wipes and
+   * resyncs as any backup does, and is never promoted from joining without --force. */
+  readonly storeCorrupt?: string | null;
 }
 
 export class HaNode {
@@ -86,10 +97,14 @@ export class HaNode {
   private recoveryTimer: TimerHandle | null = null;
   private ownAddress: string | null = null;
   private promoting = false;
+  private recovery: RecoveryReport | null;
+  private storeCorrupt: string | null;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
     this.epochSeen = deps.store.meta().epoch;
+    this.recovery = deps.recovery ?? null;
+    this.storeCorrupt = deps.storeCorrupt ?? null;
     deps.server.setAdmission((info) => this.admit(info));
   }
 
@@ -113,11 +128,21 @@ export class HaNode {
 
   async start(): Promise<void> {
     if (!this.cluster) {
-      await this.deps.store.setRole('standalone', 'standalone');
+      await this.recordRole('standalone', 'standalone');
       this.serve('local', true);
       return;
     }
-    await this.deps.store.setRole(this.deps.store.meta().lastRole, 'joining');
+    await this.recordRole(this.deps.store.meta().lastRole, 'joining');
+    this.keepRecovery();
+  }
+
+  /** The role in meta is for operators and managers choosing a store; a full disk must not keep
+   * the broker from starting (issue 16), so a failed write is logged, not fatal. */
+  private async recordRole(role: StoreRole, haState: string): Promise<void> {
+    await this.deps.store.setRole(role, haState).catch((err: unknown) => {
+      if ((err as { code?: string })?.code !== 'STORE_FULL') throw err;
+      this.deps.logger.warn({ err }, 'could not record the HA state in the store: store full');
+    });
   }
 
   /** The listener is up (at `address`, as it appears in ha-brokers-url when it does): a
@@ -174,6 +199,10 @@ export class HaNode {
     }
     this.deps.logger.setRole(next);
     this.deps.logger.info({ from: previous, to: next }, 'HA state changed');
+    if (next === 'ready' && this.storeCorrupt !== null) {
+      this.deps.logger.info({ was: this.storeCorrupt }, 'the store was resynced from the primary: it is sound again');
+      this.storeCorrupt = null;
+    }
     const role: StoreRole = isPrimaryState(next) ? 'primary' : 'backup';
     this.deps.store.setRole(role, next).catch((err: unknown) => this.deps.logger.error({ err }, 'could not record the HA state in the store'));
   }
@@ -296,10 +325,11 @@ export class HaNode {
       logger: this.deps.logger.child({ module: 'broker' }),
       limits: { defaultQueueLimitBytes: config.defaultQueueLimitBytes, maxMessageSizeBytes: config.maxMessageSizeBytes },
       replication: { enabled: this.queueReplication, defaultLevel: config.ha.replicate },
-      events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err) },
+      events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err), messageLost: (lost) => this.lost(lost) },
       routingFields: (body) => scanMessage(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),
     });
-    broker.recover(mode);
+    const recovered = broker.recover(mode);
+    this.noteRecovery(recovered.dropped);
     const service = { broker, settlements };
     this.service_ = service;
     this.deps.server.setService(service);
@@ -328,6 +358,30 @@ export class HaNode {
     return service;
   }
 
+  /** The report of what this store's open recovered, with what broker recovery dropped on
+   * purpose; kept in the store for `qpid-store inspect`, and logged. */
+  private noteRecovery(dropped: readonly string[]): void {
+    if (!this.recovery) return;
+    const reason = 'not durable: a local restart drops it (DESIGN.md §2)';
+    this.recovery = { ...this.recovery, dropped: [...this.recovery.dropped, ...dropped.map((what) => ({ what, reason }))] };
+    this.keepRecovery();
+  }
+
+  private lost(lost: LostMessage): void {
+    if (this.recovery) {
+      this.recovery = withLost(this.recovery, lost);
+      this.keepRecovery();
+    }
+    if (this.backup) this.backup.resync(`message ${lost.messageId} of queue ${lost.queue} position ${lost.position}: ${lost.reason}`);
+  }
+
+  private keepRecovery(): void {
+    const report = this.recovery;
+    if (!report) return;
+    this.deps.logger.info({ recovery: report }, 'recovery report');
+    this.deps.store.recordRecovery(report).catch((err: unknown) => this.deps.logger.warn({ err }, 'could not keep the recovery report in the store'));
+  }
+
   status(): HaStatus {
     const meta = this.deps.store.meta();
     const role: StoreRole = this.haState === 'standalone' ? 'standalone' : isPrimaryState(this.haState) ? 'primary' : 'backup';
@@ -348,6 +402,8 @@ export class HaNode {
       members: this.primary ? this.primary.members() : this.members,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
+      recovery: this.recovery,
+      storeCondition: { full: this.deps.store.full, corrupt: this.storeCorrupt },
     };
   }
 
@@ -399,6 +455,11 @@ export class HaNode {
   private async checkJoiningPromotion(force: boolean): Promise<string[]> {
     const warnings: string[] = [];
     const meta = this.deps.store.meta();
+    if (this.storeCorrupt !== null) {
+      const text = `the store of ${this.deps.config.name} failed its verify at start (${this.storeCorrupt})`;
+      if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; it resyncs from a primary; use --force to promote it anyway`);
+      warnings.push(text);
+    }
     if (meta.snapshotIncomplete) {
       const text = `the store of ${this.deps.config.name} holds a partial snapshot (catch-up was interrupted)`;
       if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; use --force to promote it anyway`);
@@ -442,6 +503,7 @@ export class HaNode {
     this.epochSeen = epoch;
     const ticket = this.deps.store.commit([{ kind: 'epoch', epoch, primary: config.name }]);
     await ticket.durable;
+    crashPoint('ha.promote.after-epoch-write');
     this.setState('recovering');
     this.knownPrimary = null;
     this.deps.logger.info({ epoch, mode, expected }, 'promoted to primary; recovering');
@@ -512,6 +574,7 @@ export class HaNode {
 
   private activate(reason: string): void {
     if (this.haState !== 'recovering') return;
+    crashPoint('ha.promote.before-active');
     this.recoveryTimer?.cancel();
     this.recoveryTimer = null;
     this.setState('active');

@@ -8,6 +8,7 @@
 // waits for the local flush AND every gated backup's confirmation (ack-gate.ts), so shipping
 // before the local flush only saves latency, never settles early.
 
+import { crashPoint } from '../core/crash-points.js';
 import { isStoreError, type LogEntry, type Store } from '../../store/index.js';
 import { assert } from '../core/assert.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -373,6 +374,9 @@ export class PrimaryReplicator {
     session.nextLsn = (last.record.kind === 'skip' ? last.record.lastLsn : last.lsn) + 1;
     if (session.gateLsn !== null && session.unconfirmed === null && this.deps.clock) session.unconfirmed = { lsn: session.nextLsn - 1, sinceMs: this.deps.clock.monotonicMs() };
     session.link.send({ kind: 'log', epoch: this.deps.epoch, entries: session.filter.filterEntries(entries) });
+    // A turn later the frame has been written to the socket: the window between shipped and
+    // confirmed is open (only for a backup in the gate, whose confirmation settles producers).
+    if (session.gateLsn !== null) setImmediate(() => crashPoint('ha.primary.after-ship-before-confirm'));
   }
 
   private goLive(session: Session, gateLsn: number): void {

@@ -62,7 +62,10 @@ export class ManagementHttp {
         case '/readyz': {
           const state = this.ha.state;
           const ready = state === 'standalone' || state === 'active';
-          return send(res, ready ? 200 : 503, { ready, state });
+          // A full store still serves consumers (that is how it drains), so it stays ready;
+          // the body says why producers are refused (issue 16).
+          const store = this.ha.status().storeCondition;
+          return send(res, ready ? 200 : 503, { ready, state, store: store.full ? 'store full' : store.corrupt !== null ? 'store corrupt' : 'ok' });
         }
         case '/metrics':
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -112,6 +115,12 @@ export class ManagementHttp {
       `qpidd_store_last_lsn ${status.lastLsn}`,
       '# TYPE qpidd_store_first_lsn gauge',
       `qpidd_store_first_lsn ${status.firstLsn}`,
+      '# HELP qpidd_store_full 1 while commits fail for lack of space',
+      '# TYPE qpidd_store_full gauge',
+      `qpidd_store_full ${status.storeCondition.full ? 1 : 0}`,
+      '# HELP qpidd_messages_lost_total Messages quarantined since the store was opened (checksum failures)',
+      '# TYPE qpidd_messages_lost_total counter',
+      `qpidd_messages_lost_total ${status.recovery?.lostCount ?? 0}`,
     ];
     const service = this.ha.service();
     if (service) {
