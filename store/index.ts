@@ -42,3 +42,4 @@ export {
 export { liveLockHolder, lockDataDir, lockFilePid, type DataDirLock } from './lock.js';
 export { DirectoryError, makeDirectories, missingDirectories } from './directories.js';
 export { SpaceReserve } from './reserve.js';
+export { diffStores, historyDivergence, type DiffQueue, type DiffVerdict, type QueueDifference, type StoreDiff, type StoreView } from './diff.js';

@@ -138,6 +138,11 @@ export function decodeMessageInfo(row: Uint8Array, key: number): MessageInfo {
   return { persistent, expiresAtMs, refs, size: row.byteLength - MESSAGE_HEADER_BYTES };
 }
 
+/** The body CRC a message row keeps (its header must have been checked). */
+export function storedBodyCrc(row: Uint8Array): number {
+  return view(row).getUint32(BODY_CRC_OFFSET, true);
+}
+
 /** Why a message row's body fails its CRC, or null (the header is decodeMessageInfo's). */
 export function bodyProblem(row: Uint8Array, messageId: number): string | null {
   const stored = view(row).getUint32(BODY_CRC_OFFSET, true);

@@ -18,6 +18,7 @@ import {
   decodeQueueRow,
   decodeRecoveryReport,
   messageBody,
+  storedBodyCrc,
 } from './layout.js';
 import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, StoreScan } from './scan.js';
 import type { MutableMeta } from './ticket.js';
@@ -44,7 +45,7 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
     try {
       const info = decodeMessageInfo(row, messageId);
       const problem = checkBody ? bodyProblem(row, messageId) : null;
-      return { messageId, ...info, ...(problem === null ? {} : { problem }) };
+      return { messageId, ...info, bodyCrc: storedBodyCrc(row), ...(problem === null ? {} : { problem }) };
     } catch (err) {
       return { messageId, refs: 0, persistent: false, expiresAtMs: null, size: 0, problem: problemOf(err) };
     }

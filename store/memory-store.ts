@@ -12,6 +12,7 @@ import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
 import { StoreFrontEnd } from './front-end.js';
 import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
+import { checksum, numberSeed } from './checksum.js';
 import { encodeRecord } from './codec.js';
 import { isStoreError, StoreError, type StoreErrorCode } from './errors.js';
 import { silentLogger, type StoreLogger } from './logger.js';
@@ -540,7 +541,10 @@ function copyRecord(r: StoreRecord): StoreRecord {
 
 function memoryScan(t: MemoryTables): StoreScan {
   const toScanEntry = (queue: string, position: number, e: EntryInfo): ScanEntry => ({ queue, position, ...e });
-  const toScanMessage = (messageId: number, info: MessageInfo): ScanMessage => ({ messageId, ...info });
+  const toScanMessage = (messageId: number, info: MessageInfo): ScanMessage => {
+    const body = t.messageRows.get(messageId)?.body;
+    return { messageId, ...info, bodyCrc: body ? checksum(body, numberSeed(messageId)) ^ (t.damaged.has(messageId) ? 1 : 0) : null };
+  };
   return {
     meta: () => ({ ...t.meta }),
     queues: () =>

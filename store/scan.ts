@@ -42,6 +42,9 @@ export interface ScanEntry {
 
 export interface ScanMessage {
   readonly messageId: number;
+  /** The CRC-32 the store keeps of the body (seeded with the id): two stores holding the same
+   * message agree on it. Null when the row does not decode. */
+  readonly bodyCrc?: number | null;
   readonly refs: number;
   readonly persistent: boolean;
   readonly expiresAtMs: number | null;

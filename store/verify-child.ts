@@ -2,7 +2,7 @@
 // file, and a damaged page can make it abort the process that reads it. Run here, an abort is
 // only this child's, and the parent turns it into a report. Prints one JSON line per progress
 // step and one final line {"violations": [...]}; exit 0 whatever it found.
-//   node verify-child.js DATA_DIR quick|full
+//   node verify-child.js DATA_DIR quick|full [PROGRESS_EVERY]
 import { openLmdbStore } from './lmdb-store.js';
 import { isStoreError } from './errors.js';
 import { verifyQuick, verifyStore, type Violation } from './verify.js';
@@ -12,7 +12,8 @@ function print(value: unknown): void {
 }
 
 async function main(): Promise<void> {
-  const [dataDir, level] = process.argv.slice(2);
+  const [dataDir, level, every] = process.argv.slice(2);
+  const progressEvery = Math.max(1, Number(every ?? 10_000) || 10_000);
   if (!dataDir || (level !== 'quick' && level !== 'full')) {
     process.stderr.write('usage: verify-child DATA_DIR quick|full\n');
     process.exit(2);
@@ -32,7 +33,7 @@ async function main(): Promise<void> {
   }
   try {
     print({ progress: { phase: 'open', done: 0, total: 0 } });
-    violations = level === 'quick' ? verifyQuick(store) : verifyStore(store, { progressEvery: 10_000, onProgress: (p) => print({ progress: p }) });
+    violations = level === 'quick' ? verifyQuick(store) : verifyStore(store, { progressEvery, onProgress: (p) => print({ progress: p }) });
   } catch (err) {
     violations = [{ code: isStoreError(err, 'STORE_CORRUPT') ? 'meta' : 'unreadable', message: (err as Error).message }];
   }

@@ -17,13 +17,15 @@ const STDERR_KEPT_CHARS = 2000;
 
 export interface ChildVerifyOptions {
   readonly onProgress?: (p: VerifyProgress) => void;
+  /** Rows between progress reports (default 10,000). */
+  readonly progressEvery?: number;
 }
 
 /** The violations of the store at dataDir (one 'unreadable' violation when reading it killed
  * the child). Throws StoreError for what is not the store's fault (no store, cannot spawn). */
 export function verifyInChild(dataDir: string, level: Exclude<VerifyLevel, 'none'>, options: ChildVerifyOptions = {}): Promise<Violation[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CHILD, dataDir, level], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CHILD, dataDir, level, String(options.progressEvery ?? 10_000)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let last: VerifyProgress | null = null;
@@ -39,7 +41,7 @@ export function verifyInChild(dataDir: string, level: Exclude<VerifyLevel, 'none
           const parsed = JSON.parse(line) as { progress?: VerifyProgress; violations?: Violation[]; error?: { code: string; message: string } };
           if (parsed.progress) {
             last = parsed.progress;
-            options.onProgress?.(parsed.progress);
+            if (parsed.progress.done > 0) options.onProgress?.(parsed.progress);
           } else answer = parsed;
         } catch {
           // Not ours (a native library printing): kept with stderr for the report.

@@ -122,7 +122,7 @@ test('bad usage exits 2 naming the option; a missing store exits 1 with a clear 
     [['inspect', '--data-dir', dataDir, '--log', '--from', '0'], 2, /^qpid-store: --from: "0" is not a whole number from 1 up$/m],
     [['inspect', '--data-dir', dataDir, '--messages'], 2, /^qpid-store: --messages needs --queue$/m],
     [['inspect'], 2, /^qpid-store: --data-dir is required$/m],
-    [['frobnicate'], 2, /^qpid-store: unknown command "frobnicate" \(inspect or verify\)$/m],
+    [['frobnicate'], 2, /^qpid-store: unknown command "frobnicate" \(inspect, verify or diff\)$/m],
     [[], 2, /^qpid-store: a command is required/m],
     [['verify', '--data-dir', join(dataDir, 'nothing-here')], 1, new RegExp(`^qpid-store: STORE_NOT_FOUND: no store at ${join(dataDir, 'nothing-here', 'store')}$`, 'm')],
     [['inspect', '--data-dir', join(dataDir, 'nothing-here')], 1, /STORE_NOT_FOUND/],
