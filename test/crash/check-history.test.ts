@@ -2,11 +2,11 @@
 // and qpid-receive write with --history: a real broker killed -9 between the send and the
 // receive, then restarted on the same data dir; and hand-written histories for each verdict.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { removeDir, startQpidd, tempDir, TOOL, type BrokerProcess } from '../helpers/broker-process.js';
+import { removeDir, startQpidd, tempDir, type BrokerProcess } from '../helpers/broker-process.js';
+import { runTool } from './crash-point-support.js';
 
 const dirs: string[] = [];
 const brokers: BrokerProcess[] = [];
@@ -15,17 +15,7 @@ after(() => {
   for (const d of dirs) removeDir(d);
 });
 
-function run(tool: string, args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TOOL(tool), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const run = runTool;
 
 test('qpid-send and qpid-receive --history across a kill -9 and restart: qpid-check-history finds nothing lost', async () => {
   const dir = tempDir('qpidd-history-');
