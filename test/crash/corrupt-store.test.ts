@@ -1,0 +1,90 @@
+// Issue 16, on real qpidd processes: a byte changed in a stopped store's message body. verify
+// names the message (exit 1); --store-verify-on-start full refuses the store (exit 1); the default
+// quick start serves it, never delivers the altered body, moves it to the quarantine and reports
+// it (qpid-ha status, the recovery report, qpid-store inspect); the store is sound afterwards.
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Message } from 'rhea';
+import { connect, openReceiver, openSender, receiveN, sendAll } from '../helpers/amqp.js';
+import { removeDir, startQpidd, tempDir, type BrokerProcess } from '../helpers/broker-process.js';
+import { queueNode } from '../integration/support.js';
+import { withRawTables } from '../store/children.js';
+import { runTool } from './crash-point-support.js';
+
+const dirs: string[] = [];
+const brokers: BrokerProcess[] = [];
+after(() => {
+  for (const b of brokers) b.kill('SIGKILL');
+  for (const d of dirs) removeDir(d);
+});
+
+const seqOf = (m: Message): number => Number((m.application_properties as Record<string, unknown>)['seq']);
+
+test('a changed byte in a stored body: reported by verify, refused by a full start, quarantined (never delivered) by a quick one', { timeout: 120_000 }, async () => {
+  const dataDir = tempDir('qpidd-corrupt-');
+  dirs.push(dataDir);
+  const first = await startQpidd({ dataDir });
+  brokers.push(first);
+  const conn = await connect(first.port);
+  const sender = await openSender(conn.connection, queueNode('c', { durable: true }));
+  const outcomes = await sendAll(sender, Array.from({ length: 20 }, (_, i) => ({ durable: true, application_properties: { seq: i }, body: `body of message ${i}` })));
+  assert.ok(outcomes.every((o) => o.state === 'accepted'));
+  await conn.close();
+  assert.equal((await first.stop()).code, 0);
+
+  // The seventh message's body, changed where the messages table keeps it.
+  const victim = 7;
+  let victimId = 0;
+  await withRawTables(dataDir, (t) => {
+    for (let id = 1; id < 100 && victimId === 0; id++) {
+      const row = t.get('messages', id);
+      if (row && row.includes(Buffer.from(`body of message ${victim}`))) {
+        const changed = Buffer.from(row);
+        const at = changed.indexOf(Buffer.from(`message ${victim}`));
+        changed[at] ^= 0x01;
+        t.put('messages', id, changed);
+        victimId = id;
+      }
+    }
+  });
+  assert.ok(victimId > 0);
+
+  const verified = await runTool('qpid-store', ['verify', '--data-dir', dataDir]);
+  assert.equal(verified.code, 1, verified.stdout);
+  assert.match(verified.stdout, new RegExp(`message-garbled: message ${victimId}: its body fails its checksum`));
+
+  const full = await startQpidd({ dataDir, args: ['--store-verify-on-start', 'full'], expectFailure: true });
+  brokers.push(full);
+  assert.equal((await full.exited).code, 1);
+  assert.match(full.stderr(), /failed its full verify at start: 1 violation\(s\), first message-garbled: message \d+: its body fails its checksum.*\[STORE_CORRUPT\]/);
+
+  const quick = await startQpidd({ dataDir });
+  brokers.push(quick);
+  const consumer = await connect(quick.port);
+  const receiver = await openReceiver(consumer.connection, 'c');
+  const received = await receiveN(receiver, 25, { timeoutMs: 3000, atMost: true });
+  for (const r of received) r.delivery.accept();
+  await consumer.close();
+  const got = received.map((r) => r.message);
+  assert.deepEqual(got.map(seqOf), [...Array(20).keys()].filter((i) => i !== victim), 'every other message, in order; the damaged one never delivered');
+  for (const m of got) assert.equal(m.body, `body of message ${seqOf(m)}`, 'no body altered');
+  const quarantined = await quick.waitForLog((l) => l.msg === 'message quarantined: it could not be read unaltered, and is lost');
+  assert.deepEqual([quarantined['queue'], quarantined['position'], quarantined['messageId']], ['c', victim + 1, victimId]);
+  const status = await runTool('qpid-ha', ['-b', `127.0.0.1:${quick.port}`, 'status']);
+  assert.match(status.stdout, /^standalone$/m);
+  assert.match(status.stdout, /^lost: 1 message\(s\) quarantined$/m);
+  assert.match(status.stdout, new RegExp(`^lost: queue c position ${victim + 1} message ${victimId}: message ${victimId}: its body fails its checksum`, 'm'));
+  const json = JSON.parse((await runTool('qpid-ha', ['-b', `127.0.0.1:${quick.port}`, 'status', '--json'])).stdout) as { recovery: { messages: number; lostCount: number } };
+  assert.equal(json.recovery.messages, 20);
+  assert.equal(json.recovery.lostCount, 1);
+  assert.equal((await quick.stop()).code, 0);
+
+  // The quarantine keeps it (inspect shows it); the store is sound again.
+  const inspect = await runTool('qpid-store', ['inspect', '--data-dir', dataDir, '--json']);
+  const summary = JSON.parse(inspect.stdout) as { quarantinedCount: number; quarantine: { queue: string; position: number; messageId: number }[]; recovery: { lostCount: number } };
+  assert.equal(summary.quarantinedCount, 1);
+  assert.deepEqual([summary.quarantine[0]!.queue, summary.quarantine[0]!.position, summary.quarantine[0]!.messageId], ['c', victim + 1, victimId]);
+  assert.equal(summary.recovery.lostCount, 1);
+  assert.equal((await runTool('qpid-store', ['verify', '--data-dir', dataDir])).code, 0);
+});
