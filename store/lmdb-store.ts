@@ -48,6 +48,7 @@ import {
   messageRefsOf,
 } from './layout.js';
 import { LmdbBatchWriter } from './lmdb-batch-writer.js';
+import { META_HEAD_BYTES, metaPagesProblem } from './lmdb-meta-pages.js';
 import { bindingCacheKey, fast, problemOf, TABLE_NAMES, type Db, type Env, type Tables } from './lmdb-env.js';
 import { lmdbScan } from './lmdb-scan.js';
 import { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
@@ -113,14 +114,8 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** LMDB trusts its file: garbage where its meta pages should be makes the native code read wild
- * pointers and crash the process. So before opening, check that one of the two meta pages has
- * LMDB's magic and the data version this lmdb build writes, and refuse the file otherwise.
- * (Damage deeper in the tree is what `qpid-store verify` is for.) */
-const LMDB_MAGIC = 0xbeefc0de;
-const LMDB_DATA_VERSION = 2;
-const META_OFFSET = 24;
-
+/** Refuses a file whose LMDB meta pages are not a sound pair (lmdb-meta-pages.ts) before LMDB
+ * opens it. (Damage deeper in the tree is what checksums and `qpid-store verify` are for.) */
 function checkMetaPages(file: string): void {
   let fd: number;
   try {
@@ -130,12 +125,10 @@ function checkMetaPages(file: string): void {
   }
   try {
     const size = fstatSync(fd).size;
-    if (size === 0) return;
-    const head = Buffer.alloc(Math.min(size, 65536 + 64));
+    const head = Buffer.alloc(Math.min(size, META_HEAD_BYTES));
     readSync(fd, head, 0, head.length, 0);
-    const valid = (offset: number): boolean => offset + META_OFFSET + 8 <= head.length && head.readUInt32LE(offset + META_OFFSET) === LMDB_MAGIC && head.readUInt32LE(offset + META_OFFSET + 4) === LMDB_DATA_VERSION;
-    if (valid(0) || [4096, 8192, 16384, 32768, 65536].some((pageSize) => valid(pageSize))) return;
-    throw new StoreError('STORE_CORRUPT', `store file ${file} is not an LMDB environment this broker can read: neither meta page has LMDB's magic and data version ${LMDB_DATA_VERSION}`);
+    const problem = metaPagesProblem(head, size);
+    if (problem !== null) throw new StoreError('STORE_CORRUPT', `store file ${file} is corrupt: ${problem}`);
   } finally {
     closeSync(fd);
   }
