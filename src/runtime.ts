@@ -70,6 +70,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     sync: config.storeSync,
     mapSizeBytes: dataDir.mapSizeBytes,
     logMaxBytes: config.storeLogMaxBytes,
+    // A cluster store may have to take back the end of its log (incremental catch-up).
+    undo: config.ha.cluster,
     logger: storeLogger,
   });
   store.onFullChange((full) => (full ? reserve.release('a commit failed for lack of space') : reserve.keep()));
@@ -86,6 +88,11 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     maxUnsettled: config.maxUnsettled,
     auth: config.auth,
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
+    maxDecodeDepth: config.maxDecodeDepth,
+    maxMessageSizeBytes: config.maxMessageSizeBytes,
+    maxConnectionBufferBytes: config.maxConnectionBufferBytes,
+    handshakeTimeoutMs: config.handshakeTimeoutMs,
+    maxPendingHandshakes: config.maxPendingHandshakes,
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
   });
 

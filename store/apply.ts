@@ -276,6 +276,14 @@ export class Projection {
     for (const b of source.bindings()) this.bindingSet.add(bindingKey(b.exchange, b.queue, b.key));
   }
 
+  /** A snapshot's last positions (endSnapshot): positions continue above them. */
+  raisePositions(lastPositions: Readonly<Record<string, number>>): void {
+    for (const [queue, position] of Object.entries(lastPositions)) {
+      const current = this.queues.get(queue);
+      if (current !== undefined && position > current) this.queues.set(queue, position);
+    }
+  }
+
   /** Checks `records` in order and, if all pass, records their effect. `fail` throws the error
    * the caller wants (an AssertionFailure for local commits: the broker broke an invariant; a
    * StoreError for records from elsewhere). Returns the highest message id seen (0 if none). */

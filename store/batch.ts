@@ -6,6 +6,7 @@
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { applyRecord, type ApplyEffects, type TableWriter } from './apply.js';
 import { historyUpTo, withEpochStart, type EpochStart } from './epoch-history.js';
+import { applyUndo, collectGarbage, UNDO_LSNS_MAX, UndoRecorder, type UndoBatch, type UndoEntry } from './undo.js';
 import { encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
 import { entryLastLsn, type LogEntry, type StoreRecord } from './record.js';
@@ -19,12 +20,17 @@ export type Mutation =
       readonly entries: readonly LogEntry[];
       /** The encoded records (encoded at commit() time, so an unencodable record fails there). */
       readonly encoded: readonly Uint8Array[];
+      /** Copied from a primary (appendReplicated), not written by this store: no undo. */
+      readonly replicated: boolean;
       readonly ticket: TicketState;
     }
+  /** Takes back every log entry after `lsn` (undo.ts); fails the batch with STORE_UNDO_MISSING
+   * when some entry after it has no undo (it was copied, or its undo was pruned). */
+  | { readonly kind: 'truncate-after'; readonly lsn: number; readonly ticket: TicketState }
   | { readonly kind: 'role'; readonly role: StoreRole; readonly haState: string; readonly ticket: TicketState }
   | { readonly kind: 'begin-snapshot'; readonly lsn: number; readonly epoch: number; readonly lastMessageId: number; readonly epochHistory: readonly EpochStart[]; readonly ticket: TicketState }
   | { readonly kind: 'snapshot-records'; readonly records: readonly StoreRecord[]; readonly ticket: TicketState }
-  | { readonly kind: 'end-snapshot'; readonly ticket: TicketState }
+  | { readonly kind: 'end-snapshot'; readonly lastPositions: Readonly<Record<string, number>>; readonly ticket: TicketState }
   | { readonly kind: 'wipe'; readonly ticket: TicketState }
   /** The broker's recovery report (meta 'recovery'; not logged, not replicated). */
   | { readonly kind: 'recovery'; readonly report: RecoveryReport; readonly ticket: TicketState }
@@ -33,6 +39,12 @@ export type Mutation =
 
 export interface BatchWriter extends TableWriter {
   meta: MutableMeta;
+  putUndo(batch: UndoBatch): void;
+  /** Undo batches holding entries at or after `fromLsn`, oldest first. */
+  undoFrom(fromLsn: number): UndoBatch[];
+  /** The oldest undo batch, if any. */
+  oldestUndo(): UndoBatch | undefined;
+  dropUndo(firstLsn: number): void;
   putLog(lsn: number, record: StoreRecord, encoded: Uint8Array): void;
   /** The encoded size and last covered LSN of the log entry at `lsn`; undefined if none. */
   peekLog(lsn: number): { readonly bytes: number; readonly lastLsn: number } | undefined;
@@ -50,6 +62,11 @@ export interface BatchContext {
   readonly truncateBeforeLsn: number;
   /** Most log entries retention may delete in this batch, so that it never stalls commits. */
   readonly dropBudget: number;
+  /** Whether this store keeps undo for the records it writes itself (a cluster broker's). */
+  readonly undo: boolean;
+  /** Undo at or below this LSN is no longer needed (every backup in the gate has confirmed it:
+   * no primary this store may follow lacks it); null: none known. */
+  readonly undoFloorLsn: number | null;
 }
 
 /** Applies the mutations, then retention, then meta. Throws (StoreError STORE_CORRUPT) if a
@@ -58,19 +75,35 @@ export interface BatchContext {
 export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: BatchContext): { moreToDrop: boolean } {
   const meta = w.meta;
   const effects: ApplyEffects = { epoch: meta.epoch, lastMessageId: meta.lastMessageId };
+  const recorder = ctx.undo ? new UndoRecorder(w) : null;
+  const undone: UndoEntry[] = [];
   for (const m of mutations) {
     switch (m.kind) {
-      case 'log':
+      case 'log': {
+        const keepUndo = recorder !== null && !m.replicated;
         for (let i = 0; i < m.entries.length; i++) {
           const e = m.entries[i]!;
           assert(e.lsn === meta.lastLsn + 1, `batch: LSN ${e.lsn} does not follow ${meta.lastLsn}`);
-          applyRecord(w, e.record, `log record at LSN ${e.lsn}`, effects, 'log');
+          if (keepUndo) {
+            recorder.begin();
+            applyRecord(recorder, e.record, `log record at LSN ${e.lsn}`, effects, 'log');
+            undone.push(recorder.end(e.lsn));
+          } else {
+            applyRecord(w, e.record, `log record at LSN ${e.lsn}`, effects, 'log');
+          }
           if (e.record.kind === 'epoch') meta.epochHistory = withEpochStart(meta.epochHistory, e.record.epoch, e.lsn);
           const encoded = m.encoded[i]!;
           w.putLog(e.lsn, e.record, encoded);
           meta.lastLsn = entryLastLsn(e);
           meta.logBytes += encoded.byteLength;
+          // Undo covers a contiguous tail of the log: an entry without it ends the coverage.
+          if (!keepUndo) meta.undoFromLsn = meta.lastLsn + 1;
         }
+        break;
+      }
+      case 'truncate-after':
+        flushUndo(w, undone);
+        truncateAfter(w, m.lsn);
         break;
       case 'role':
         meta.lastRole = m.role;
@@ -82,12 +115,17 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
         effects.epoch = Math.max(effects.epoch, m.epoch);
         effects.lastMessageId = Math.max(effects.lastMessageId, m.lastMessageId);
         meta.epochHistory = historyUpTo(m.epochHistory, m.lsn);
+        meta.undoFromLsn = m.lsn + 1;
         meta.snapshotIncomplete = true;
         break;
       case 'snapshot-records':
         for (const r of m.records) applyRecord(w, r, 'snapshot record', effects, 'snapshot');
         break;
       case 'end-snapshot':
+        for (const [queue, position] of Object.entries(m.lastPositions)) {
+          const row = w.getQueue(queue);
+          if (row && position > row.lastPosition) w.setQueue(queue, { ...row, lastPosition: position });
+        }
         meta.snapshotIncomplete = false;
         break;
       case 'wipe':
@@ -99,6 +137,8 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
         // The records are gone, and with them what the history described (meta.epoch stays:
         // it fences stale primaries).
         meta.epochHistory = [];
+        meta.undoFromLsn = 1;
+        undone.length = 0;
         break;
       case 'recovery':
         w.setRecovery(m.report);
@@ -126,9 +166,68 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
     meta.firstLsn = first.lastLsn + 1;
     budget--;
   }
+  flushUndo(w, undone);
+  const undoLeft = pruneUndo(w, ctx, ctx.dropBudget);
   meta.epoch = effects.epoch;
   meta.lastMessageId = Math.max(effects.lastMessageId, ctx.allocatedMessageId);
-  return { moreToDrop: wantsDrop() };
+  return { moreToDrop: wantsDrop() || undoLeft };
+}
+
+/** Stores the undo noted so far in this batch as one row (one write per group commit). */
+function flushUndo(w: BatchWriter, undone: UndoEntry[]): void {
+  if (undone.length === 0) return;
+  w.putUndo({ firstLsn: (undone[0] as UndoEntry).lsn, lastLsn: (undone[undone.length - 1] as UndoEntry).lsn, entries: [...undone] });
+  undone.length = 0;
+}
+
+/** Takes the log back to `lsn`: every entry after it is undone (newest first) and dropped. */
+function truncateAfter(w: BatchWriter, lsn: number): void {
+  const meta = w.meta;
+  if (lsn >= meta.lastLsn) return;
+  if (lsn + 1 < meta.undoFromLsn) {
+    throw new StoreError('STORE_UNDO_MISSING', `cannot take the log back to LSN ${lsn}: entries from ${lsn + 1} to ${meta.undoFromLsn - 1} have no undo (copied from a primary, or pruned); resync from a snapshot`);
+  }
+  const batches = w.undoFrom(lsn + 1);
+  const entries = batches.flatMap((b) => b.entries).filter((e) => e.lsn > lsn);
+  const irreversible = entries.find((e) => e.irreversible);
+  if (irreversible) {
+    throw new StoreError('STORE_UNDO_MISSING', `cannot take the log back to LSN ${lsn}: the entry at LSN ${irreversible.lsn} quarantined a damaged message and cannot be undone; resync from a snapshot`);
+  }
+  for (let i = entries.length - 1; i >= 0; i--) applyUndo(w, entries[i] as UndoEntry);
+  for (const b of batches) {
+    w.dropUndo(b.firstLsn);
+    const kept = b.entries.filter((e) => e.lsn <= lsn);
+    if (kept.length > 0) w.putUndo({ firstLsn: b.firstLsn, lastLsn: (kept[kept.length - 1] as UndoEntry).lsn, entries: kept });
+  }
+  // Drop the log entries after `lsn`, newest first, down to the one covering lsn + 1.
+  let at = meta.lastLsn;
+  while (at > lsn) {
+    const entry = w.peekLog(at);
+    if (entry !== undefined) {
+      w.dropLog(at);
+      meta.logBytes -= entry.bytes;
+    }
+    at--;
+  }
+  meta.lastLsn = lsn;
+  if (meta.firstLsn > lsn + 1) meta.firstLsn = lsn + 1;
+  meta.epochHistory = historyUpTo(meta.epochHistory, lsn);
+}
+
+/** Drops undo no longer needed: at or below the floor, older than UNDO_LSNS_MAX, or before the
+ * coverage (entries copied since). The messages it kept alive go with it. Returns whether more
+ * is left to drop than the budget allowed. */
+function pruneUndo(w: BatchWriter, ctx: BatchContext, budget: number): boolean {
+  const meta = w.meta;
+  const limit = Math.max(ctx.undoFloorLsn ?? 0, meta.lastLsn - UNDO_LSNS_MAX, meta.undoFromLsn - 1);
+  let left = budget;
+  for (let oldest = w.oldestUndo(); oldest !== undefined && oldest.lastLsn <= limit; oldest = w.oldestUndo()) {
+    if (left-- <= 0) return true;
+    for (const entry of oldest.entries) collectGarbage(w, entry);
+    w.dropUndo(oldest.firstLsn);
+    if (oldest.firstLsn <= meta.undoFromLsn && meta.undoFromLsn <= oldest.lastLsn + 1) meta.undoFromLsn = oldest.lastLsn + 1;
+  }
+  return false;
 }
 
 /** The committed log entries of a batch, in LSN order (for onCommitted listeners). */

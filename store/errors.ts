@@ -14,6 +14,7 @@ export type StoreErrorCode =
   | 'STORE_NOT_FOUND' // no store at the data dir (read-only tools only)
   | 'STORE_LSN_GAP' // replicated records do not continue the local log
   | 'STORE_LOG_TRUNCATED' // readLog asked for entries the retention policy already dropped
+  | 'STORE_UNDO_MISSING' // truncateAfter past entries that have no undo (copied, or pruned): resync
   | 'STORE_READ_ONLY'; // a mutation was attempted on a store opened read-only
 
 export class StoreError extends Error {

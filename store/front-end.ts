@@ -11,7 +11,7 @@ import { StoreError } from './errors.js';
 import { localAdmissionFailure, type Projection } from './apply.js';
 import type { LogEntry, StoreRecord } from './record.js';
 import type { RecoveryReport } from './recovery.js';
-import type { CommitTicket, StoreRole } from './store.js';
+import type { CommitTicket, StoreMeta, StoreRole } from './store.js';
 import { TicketState } from './ticket.js';
 import { assert } from '../src/core/assert.js';
 
@@ -77,7 +77,7 @@ export abstract class StoreFrontEnd {
     this.nextLsn += records.length;
     const entries: LogEntry[] = records.map((record, i) => ({ lsn: firstLsn + i, record: this.keep(record, encoded[i] as Uint8Array) }));
     const ticket = new TicketState();
-    this.enqueue({ kind: 'log', entries, encoded, ticket });
+    this.enqueue({ kind: 'log', entries, encoded, replicated: false, ticket });
     return ticket.ticket(firstLsn, this.nextLsn - 1);
   }
 
@@ -101,7 +101,7 @@ export abstract class StoreFrontEnd {
     const encoded = entries.map((e) => encodeRecord(e.record));
     this.nextLsn = next;
     const ticket = new TicketState();
-    this.enqueue({ kind: 'log', entries: entries.map((e, i) => ({ lsn: e.lsn, record: this.keep(e.record, encoded[i] as Uint8Array) })), encoded, ticket });
+    this.enqueue({ kind: 'log', entries: entries.map((e, i) => ({ lsn: e.lsn, record: this.keep(e.record, encoded[i] as Uint8Array) })), encoded, replicated: true, ticket });
     return ticket.ticket(first, next - 1);
   }
 
@@ -144,6 +144,31 @@ export abstract class StoreFrontEnd {
     return p;
   }
 
+  async truncateAfter(lsn: number): Promise<void> {
+    this.checkWritable();
+    assert(Number.isSafeInteger(lsn) && lsn >= 0, `truncateAfter(${lsn}): not an LSN`);
+    const meta = this.meta();
+    // A backup truncates before it appends anything from its new primary: nothing is queued.
+    assert(this.nextLsn === meta.lastLsn + 1, `truncateAfter(${lsn}) with commits still queued (next LSN ${this.nextLsn}, last ${meta.lastLsn})`);
+    if (lsn >= meta.lastLsn) return;
+    if (lsn + 1 < meta.undoFromLsn) {
+      throw new StoreError('STORE_UNDO_MISSING', `cannot take the log back to LSN ${lsn}: entries from ${lsn + 1} to ${meta.undoFromLsn - 1} have no undo (copied from a primary, or pruned); resync from a snapshot`);
+    }
+    const done = this.metaMutation((ticket) => ({ kind: 'truncate-after', lsn, ticket }));
+    this.nextLsn = lsn + 1;
+    try {
+      await done;
+    } finally {
+      // Admission starts again from the tables as the truncation (or its failure) left them.
+      this.nextLsn = this.meta().lastLsn + 1;
+      this.projection.reset(this.projectionSource());
+    }
+  }
+
+  abstract meta(): StoreMeta;
+  /** The committed tables, for admission to start from. */
+  protected abstract projectionSource(): Parameters<Projection['reset']>[0];
+
   beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory: readonly EpochStart[] = []): Promise<void> {
     this.checkWritable();
     assert(this.nextLsn === 1, `beginSnapshot on a store that is not empty (next LSN ${this.nextLsn}); wipe() first`);
@@ -167,9 +192,10 @@ export abstract class StoreFrontEnd {
     return this.metaMutation((ticket) => ({ kind: 'snapshot-records', records: kept, ticket }));
   }
 
-  endSnapshot(): Promise<void> {
+  endSnapshot(lastPositions: Readonly<Record<string, number>> = {}): Promise<void> {
     this.checkWritable();
-    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', ticket }));
+    this.projection.raisePositions(lastPositions);
+    return this.metaMutation((ticket) => ({ kind: 'end-snapshot', lastPositions, ticket }));
   }
 
   recordRecovery(report: RecoveryReport): Promise<void> {

@@ -22,6 +22,7 @@ import { StoreError } from './errors.js';
 import type { BindRecord, ExchangeDeclareRecord, StoreRecord } from './record.js';
 import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { StoreMeta, StoreRole } from './store.js';
+import { decodeUndoBatch, type UndoBatch } from './undo.js';
 import type { MutableMeta } from './ticket.js';
 
 const ROW_VERSION = 2;
@@ -246,6 +247,7 @@ export function encodeMetaState(meta: StoreMeta): Buffer {
     lastRole: meta.lastRole,
     haState: meta.haState,
     snapshotIncomplete: meta.snapshotIncomplete,
+    undoFromLsn: meta.undoFromLsn,
   };
   return seal(Buffer.from(JSON.stringify(state)), 0);
 }
@@ -300,6 +302,8 @@ export function decodeMetaState(bytes: Uint8Array, formatVersion: number, where:
     lastRole,
     haState: str('haState'),
     snapshotIncomplete: m['snapshotIncomplete'] as boolean,
+    // Stores from before the undo log can take nothing back.
+    undoFromLsn: m['undoFromLsn'] === undefined ? uint('lastLsn') + 1 : uint('undoFromLsn'),
   };
   if (meta.firstLsn < 1 || meta.firstLsn > meta.lastLsn + 1) bad(`firstLsn ${meta.firstLsn} is outside 1..lastLsn+1 (${meta.lastLsn + 1})`);
   return meta;
@@ -366,4 +370,15 @@ export function decodeRecoveryReport(bytes: Uint8Array): RecoveryReport | { read
   } catch (err) {
     return { problem: (err as Error).message };
   }
+}
+
+// --- undo -------------------------------------------------------------------------------------------
+
+/** An undo batch (undo.ts: JSON), sealed with its first LSN. */
+export function encodeUndoRow(batch: UndoBatch): Buffer {
+  return seal(Buffer.from(JSON.stringify(batch)), numberSeed(batch.firstLsn));
+}
+
+export function decodeUndoRow(firstLsn: number, value: Uint8Array): UndoBatch {
+  return decodeUndoBatch(unseal(value, numberSeed(firstLsn), `undo table entry ${firstLsn}`));
 }

@@ -22,11 +22,14 @@ import {
   encodeQuarantineRow,
   encodeQueueRow,
   encodeRecoveryReport,
+  decodeUndoRow,
+  encodeUndoRow,
   sealLogValue,
   withRefs,
 } from './layout.js';
 import type { BindRecord, ExchangeDeclareRecord, StoreRecord } from './record.js';
 import type { RecoveryReport } from './recovery.js';
+import type { UndoBatch } from './undo.js';
 import type { MutableMeta } from './ticket.js';
 
 /** The committed state a batch starts from, and where it publishes to. */
@@ -158,6 +161,27 @@ export class LmdbBatchWriter implements BatchWriter {
     if (this.dropped === 2) crashPoint('store.retention.mid-drop');
   }
   private dropped = 0;
+  putUndo(batch: UndoBatch): void {
+    this.t.undo.putSync(batch.firstLsn, encodeUndoRow(batch));
+  }
+  undoFrom(fromLsn: number): UndoBatch[] {
+    // The batch holding fromLsn starts at or before it: find it, then read forward.
+    const [before] = [...this.t.undo.getRange({ start: fromLsn, reverse: true, limit: 1 })];
+    const start = before ? (before.key as number) : fromLsn;
+    const out: UndoBatch[] = [];
+    for (const { key, value } of this.t.undo.getRange({ start })) {
+      const batch = decodeUndoRow(key as number, value);
+      if (batch.lastLsn >= fromLsn) out.push(batch);
+    }
+    return out;
+  }
+  oldestUndo(): UndoBatch | undefined {
+    const [first] = [...this.t.undo.getRange({ limit: 1 })];
+    return first ? decodeUndoRow(first.key as number, first.value) : undefined;
+  }
+  dropUndo(firstLsn: number): void {
+    this.t.undo.removeSync(firstLsn);
+  }
   clearAll(): void {
     for (const name of TABLE_NAMES) if (name !== 'meta') this.t[name].clearSync();
     this.wiped = true;

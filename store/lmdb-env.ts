@@ -31,9 +31,11 @@ export interface Tables {
   enqueues: Db;
   /** [queue, position] -> a message taken off its queue because it failed its checksum. */
   quarantine: Db;
+  /** Undo batches by their first LSN (undo.ts), JSON. */
+  undo: Db;
 }
 
-export const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues', 'quarantine'] as const;
+export const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues', 'quarantine', 'undo'] as const;
 
 /** lmdb-js's getBinaryFast returns a shared buffer whose byteLength is the whole scratch area
  * (only `length` is the value's): cut it down to a proper view, valid until the next read. */

@@ -57,6 +57,7 @@ import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntr
 import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { Scannable, StoreScan } from './scan.js';
 import { snapshotFromScan } from './snapshot.js';
+import { decodeUndoBatch, type UndoBatch } from './undo.js';
 import {
   STORE_FORMAT_VERSION,
   type CommitTicket,
@@ -94,6 +95,9 @@ export interface LmdbStoreOptions {
    * it adds), so that it never stalls commits and still keeps up. Default 4096. */
   readonly dropPerBatchMax?: number;
   readonly logger?: StoreLogger;
+  /** Keep undo for what this store writes itself, so that truncateAfter can take it back (a
+   * cluster broker's store: undo.ts). Default false. */
+  readonly undo?: boolean;
 }
 
 export const DEFAULT_MAP_SIZE_BYTES = 64 * 1024 ** 3;
@@ -165,8 +169,8 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     const lmdbOptions: Record<string, unknown> = {
       path: storeDir,
       readOnly,
-      // Eight tables; LMDB reserves a slot per possible table, so keep it tight.
-      maxDbs: 10,
+      // Nine tables; LMDB reserves a slot per possible table.
+      maxDbs: 16,
       // Each broker plus a few tools reading at the same time.
       maxReaders: 126,
       mapSize: options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES,
@@ -247,6 +251,8 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
   private readonly t: Tables;
   private readonly logMaxBytes: number;
   private readonly dropPerBatchMax: number;
+  private readonly undo: boolean;
+  private undoFloorLsn: number | null = null;
 
   // Committed state (what readers see); batches publish into it when their transaction commits.
   /** @internal */ committedMeta: MutableMeta;
@@ -289,6 +295,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.readOnly = readOnly;
     this.logMaxBytes = options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
     this.dropPerBatchMax = options.dropPerBatchMax ?? DEFAULT_DROP_PER_BATCH_MAX;
+    this.undo = options.undo ?? false;
 
     const meta = env.openDB({ name: 'meta', encoding: 'binary', keyEncoding: 'ordered-binary' });
     if (!meta) throw new StoreError('STORE_NOT_FOUND', `store at ${storeDir} has no meta table (it was never initialised)`);
@@ -337,6 +344,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
         lastRole: 'standalone',
         haState: '',
         snapshotIncomplete: false,
+        undoFromLsn: 1,
       };
       const state = encodeMetaState(this.committedMeta);
       env.transactionSync(() => {
@@ -358,7 +366,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     }
   }
 
-  private projectionSource() {
+  protected projectionSource() {
     return { queues: () => this.queueRows.values(), exchanges: () => this.exchangeRows.values(), bindings: () => this.bindingRows.values() };
   }
 
@@ -421,6 +429,12 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.moreToDrop = true;
     this.kick();
     return deferred.promise;
+  }
+
+  /** Pruning rides on the next batch: a floor that moves with every confirmation must not cost
+   * a transaction (and a flush) of its own. */
+  setUndoFloor(lsn: number | null): void {
+    this.undoFloorLsn = lsn;
   }
 
   setRetentionFloor(lsn: number | null): void {
@@ -606,6 +620,8 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
           floorLsn: this.floorLsn,
           logMaxBytes: this.logMaxBytes,
           truncateBeforeLsn: this.truncateBeforeLsn,
+          undo: this.undo,
+          undoFloorLsn: this.undoFloorLsn,
           // Twice the entries this batch adds: a log over its bound shrinks, however it is fed.
           dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * logEntriesIn(mutations)),
         };

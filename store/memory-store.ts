@@ -11,6 +11,7 @@
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
 import { StoreFrontEnd } from './front-end.js';
+import type { UndoBatch } from './undo.js';
 import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
 import { checksum, numberSeed } from './checksum.js';
 import { encodeRecord } from './codec.js';
@@ -52,6 +53,7 @@ class MemoryTables implements BatchWriter {
   recovery: RecoveryReport | null = null;
   /** Messages whose body the simulator has damaged (damageMessage): reads fail their checksum. */
   damaged = new Set<number>();
+  undoRows = new Map<number, UndoBatch>();
   journal: Array<() => void> | null = null;
 
   constructor(meta: MutableMeta) {
@@ -69,6 +71,7 @@ class MemoryTables implements BatchWriter {
     t.quarantineRows = new Map(this.quarantineRows);
     t.recovery = this.recovery;
     t.damaged = new Set(this.damaged);
+    t.undoRows = new Map(this.undoRows);
     return t;
   }
 
@@ -166,6 +169,20 @@ class MemoryTables implements BatchWriter {
   dropLog(lsn: number): void {
     this.put(this.logRows, lsn, undefined);
   }
+  putUndo(batch: UndoBatch): void {
+    this.put(this.undoRows, batch.firstLsn, batch);
+  }
+  undoFrom(fromLsn: number): UndoBatch[] {
+    return [...this.undoRows.values()].filter((b) => b.lastLsn >= fromLsn).sort((a, b) => a.firstLsn - b.firstLsn);
+  }
+  oldestUndo(): UndoBatch | undefined {
+    let oldest: UndoBatch | undefined;
+    for (const b of this.undoRows.values()) if (oldest === undefined || b.firstLsn < oldest.firstLsn) oldest = b;
+    return oldest;
+  }
+  dropUndo(firstLsn: number): void {
+    this.put(this.undoRows, firstLsn, undefined);
+  }
 
   clearAll(): void {
     if (this.journal) {
@@ -179,6 +196,7 @@ class MemoryTables implements BatchWriter {
         this.entryRows = saved.entryRows;
         this.logRows = saved.logRows;
         this.quarantineRows = saved.quarantineRows;
+        this.undoRows = saved.undoRows;
       });
       this.queueRows = new Map();
       this.exchangeRows = new Map();
@@ -187,6 +205,7 @@ class MemoryTables implements BatchWriter {
       this.entryRows = new Map();
       this.logRows = new Map();
       this.quarantineRows = new Map();
+      this.undoRows = new Map();
       return;
     }
     this.queueRows.clear();
@@ -196,6 +215,7 @@ class MemoryTables implements BatchWriter {
     this.entryRows.clear();
     this.logRows.clear();
     this.quarantineRows.clear();
+    this.undoRows.clear();
   }
 }
 
@@ -220,6 +240,9 @@ export interface MemoryStoreOptions {
   readonly logger?: StoreLogger;
   /** Seeds the store id of a new disk (deterministic simulations). */
   readonly storeId?: string;
+  /** Keep undo for what this store writes itself, so that truncateAfter can take it back (a
+   * cluster broker's store). Default false. */
+  readonly undo?: boolean;
 }
 
 const DEFAULT_LOG_MAX_BYTES = 1024 * 1024 * 1024;
@@ -235,6 +258,8 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
   private closed = false;
   private failNext: StoreErrorCode | null = null;
   private floorLsn: number | null = null;
+  private undoFloorLsn: number | null = null;
+  private readonly undo: boolean;
   protected truncateBeforeLsn = 0;
   private readonly autoFlush: boolean;
   private readonly logMaxBytes: number;
@@ -247,6 +272,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     super();
     if (disk.isOpen) throw new StoreError('STORE_LOCKED', `${disk.name} is already open`);
     this.autoFlush = options.autoFlush ?? true;
+    this.undo = options.undo ?? false;
     this.logMaxBytes = options.logMaxBytes ?? DEFAULT_LOG_MAX_BYTES;
     this.logger = options.logger ?? silentLogger;
     if (!disk.tables) {
@@ -262,6 +288,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
         lastRole: 'standalone',
         haState: '',
         snapshotIncomplete: false,
+        undoFromLsn: 1,
       });
     }
     disk.isOpen = true;
@@ -271,7 +298,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     this.projection = new Projection(this.projectionSource());
   }
 
-  private projectionSource() {
+  protected projectionSource() {
     return { queues: () => this.queues(), exchanges: () => this.exchanges(), bindings: () => this.bindings() };
   }
 
@@ -361,6 +388,10 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     if (!Number.isSafeInteger(lsn) || lsn > this.nextLsn) throw new AssertionFailure(`truncateLogBefore(${lsn}): beyond the end of the log (next LSN ${this.nextLsn})`);
     this.truncateBeforeLsn = Math.max(this.truncateBeforeLsn, lsn);
     return this.metaMutation((ticket) => ({ kind: 'barrier', ticket }));
+  }
+
+  setUndoFloor(lsn: number | null): void {
+    this.undoFloorLsn = lsn;
   }
 
   setRetentionFloor(lsn: number | null): void {
@@ -477,6 +508,8 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
         logMaxBytes: this.logMaxBytes,
         truncateBeforeLsn: this.truncateBeforeLsn,
         dropBudget: Number.POSITIVE_INFINITY,
+        undo: this.undo,
+        undoFloorLsn: this.undoFloorLsn,
       },
     };
     const injected = this.failNext;

@@ -67,12 +67,15 @@ export function* snapshotRecordsSync(scan: StoreScan): Generator<StoreRecord> {
 /** Wraps a scan (already holding its consistent view) as a Snapshot. */
 export function snapshotFromScan(scan: StoreScan): Snapshot {
   const meta = scan.meta();
+  const lastPositions: Record<string, number> = {};
+  for (const q of scan.queues()) if (q.lastPosition > 0) lastPositions[q.name] = q.lastPosition;
   let closed = false;
   return {
     lsn: meta.lastLsn,
     epoch: meta.epoch,
     lastMessageId: meta.lastMessageId,
     epochHistory: historyUpTo(meta.epochHistory, meta.lastLsn),
+    lastPositions,
     async *records() {
       if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed');
       for (const record of snapshotRecordsSync(scan)) {

@@ -53,6 +53,9 @@ export interface StoreMeta {
   readonly haState: string;
   /** True between beginSnapshot() and endSnapshot(): the tables are a partial copy. */
   readonly snapshotIncomplete: boolean;
+  /** Every entry from this LSN to lastLsn can be taken back (truncateAfter): this store wrote it
+   * and still holds its undo (undo.ts). lastLsn + 1 when none can. */
+  readonly undoFromLsn: number;
 }
 
 export interface QueueState {
@@ -96,6 +99,9 @@ export interface Snapshot {
   readonly lastMessageId: number;
   /** The epoch history of the store up to `lsn`: the backup that applies the snapshot adopts it. */
   readonly epochHistory: readonly EpochStart[];
+  /** Each queue's highest position ever enqueued, which its records do not show once consumed
+   * messages are gone: a backup must continue positions where its primary does. */
+  readonly lastPositions: Readonly<Record<string, number>>;
   /** Declares, bindings and enqueues (enqueue records carry their message once, with every
    * queue and position that holds it) in an order that can be applied front to back:
    * exchanges, queues, bindings, then messages. */
@@ -155,6 +161,14 @@ export interface Store {
   /** Calls `listener` on each change of `full` (once per transition). */
   onFullChange(listener: (full: boolean) => void): () => void;
 
+  /** Takes the log and the tables back to their state just after `lsn` (the divergence point
+   * with a new primary): rejects with STORE_UNDO_MISSING, changing nothing, when an entry after
+   * `lsn` cannot be undone (lsn + 1 < meta().undoFromLsn). Waits for in-flight commits. */
+  truncateAfter(lsn: number): Promise<void>;
+
+  /** Undo at or below `lsn` is no longer needed (every backup in the gate confirmed it). */
+  setUndoFloor(lsn: number | null): void;
+
   /** Drops log entries below `lsn` (never above lastLsn + 1). Tables are unaffected. */
   truncateLogBefore(lsn: number): Promise<void>;
 
@@ -174,7 +188,8 @@ export interface Store {
    * then continues at `lsn + 1`. A crash in between leaves meta.snapshotIncomplete true. */
   beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory?: readonly EpochStart[]): Promise<void>;
   applySnapshotRecords(records: readonly StoreRecord[]): Promise<void>;
-  endSnapshot(): Promise<void>;
+  /** Ends the snapshot; `lastPositions` (the snapshot's) raises each queue's last position. */
+  endSnapshot(lastPositions?: Readonly<Record<string, number>>): Promise<void>;
 
   /** Records the broker's role and HA state in meta (durable, not logged). */
   setRole(role: StoreRole, haState: string): Promise<void>;

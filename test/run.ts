@@ -29,5 +29,23 @@ const concurrency = process.env['TEST_CONCURRENCY'] ?? '2';
 const timeoutMs = process.env['TEST_TIMEOUT_MS'] ?? '300000';
 const args = ['--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, '--test-reporter=spec', ...files];
 console.error(`running ${files.length} test files (concurrency ${concurrency})`);
-const child = spawn(process.execPath, args, { stdio: 'inherit' });
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
+// Its own process group, so that whatever a test leaves running (a broker orphaned when a file
+// is timed out) is killed with the group when the run ends, not left to load the machine.
+const child = spawn(process.execPath, args, { stdio: 'inherit', detached: true });
+const killGroup = (): void => {
+  try {
+    if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+  } catch {
+    // the group is gone already
+  }
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killGroup();
+    process.exit(1);
+  });
+}
+child.on('exit', (code, signal) => {
+  killGroup();
+  process.exit(code ?? (signal ? 1 : 0));
+});

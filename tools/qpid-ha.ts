@@ -103,7 +103,8 @@ runTool('qpid-ha', async () => {
           `last role: ${status.lastRole}`,
           `primary: ${status.primary ?? '(unknown)'}`,
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
-          ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}`),
+          ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
+          ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}${m.catchUp ? ` caught up ${m.catchUp.kind === 'incremental' ? `incrementally from LSN ${m.catchUp.fromLsn}` : `from a snapshot (${m.catchUp.reason})`}, ${m.shippedBytes ?? 0} bytes shipped` : ''}`),
           ...storeLines(status),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);

@@ -18,6 +18,9 @@ export const AMQP_HEADER = Buffer.from([0x41, 0x4d, 0x51, 0x50, 0x00, 0x01, 0x00
 export function inputErrorCondition(err: unknown): AmqpCondition {
   const message = err instanceof Error ? err.message : String(err);
   const name = err instanceof Error ? err.name : '';
+  // Our own checks (frame-scan.ts, value-scan.ts, the transfer guard) say which condition.
+  const own = (err as { condition?: unknown } | null)?.condition;
+  if (typeof own === 'string' && own.startsWith('amqp:')) return { condition: own, description: message };
   // Frame-level damage: a data offset below 2, an unknown frame type, a size over the limit.
   if (/data offset|frame type|frame size|frame of/i.test(message)) return { condition: 'amqp:connection:framing-error', description: message };
   // A frame naming a handle or channel that was never attached or begun.
@@ -31,6 +34,7 @@ interface RheaConnectionInternals {
   /** The AMQP framing layer; its header_received is set once the peer's AMQP header (after any
    * SASL exchange) has been read. */
   readonly amqp_transport?: { readonly header_received?: unknown };
+  readonly state: { readonly initialised: boolean };
   _process(): void;
 }
 
@@ -43,6 +47,9 @@ export function canWriteClose(connection: Connection): boolean {
 /** Closes the connection with `error` and writes the close frame now (rhea would write it on a
  * later tick, after the socket has been ended). */
 export function closeAtOnce(connection: Connection, error: AmqpCondition): void {
+  // §2.4.1: a close follows an open. When the peer's open itself could not be read, ours has not
+  // been sent: send it first (never again on a connection that has opened and closed).
+  if (!(connection as unknown as RheaConnectionInternals).state.initialised) connection.open();
   connection.close(error as never);
   (connection as unknown as RheaConnectionInternals)._process();
 }

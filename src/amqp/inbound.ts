@@ -14,6 +14,7 @@ import type { HoldKey } from '../ha/ack-gate.js';
 import type { Settlements } from '../ha/settlements.js';
 import { findNode } from './address.js';
 import { MessageFormatError, scanMessage } from './message-format.js';
+import type { ScanLimits } from './value-scan.js';
 
 export interface AmqpErrorBody {
   condition: string;
@@ -38,7 +39,7 @@ export class ProducerLink {
     private readonly receiver: Receiver,
     /** null: the anonymous relay; each message's `to` names its node. */
     private readonly target: PublishTarget | null,
-    private readonly options: { window: number; unroutable: UnroutablePolicy; clock: Clock; logger: Logger },
+    private readonly options: { window: number; unroutable: UnroutablePolicy; clock: Clock; logger: Logger; decode: ScanLimits },
   ) {
     this.topUpCredit();
   }
@@ -48,7 +49,7 @@ export class ProducerLink {
     const body = Buffer.from(raw);
     let outcome: ReturnType<Broker['publish']>;
     try {
-      const scanned = scanMessage(body);
+      const scanned = scanMessage(body, this.options.decode);
       const target = this.target ?? this.anonymousTarget(scanned.to);
       const now = this.options.clock.nowMs();
       const expiresAtMs = scanned.ttlMs !== null ? now + scanned.ttlMs : scanned.absoluteExpiryMs;
@@ -62,7 +63,7 @@ export class ProducerLink {
     } catch (err) {
       if (err instanceof MessageFormatError) {
         this.options.logger.warn({ err: err.message }, 'malformed message rejected');
-        outcome = { kind: 'rejected', error: new BrokerError('INVALID_ARGUMENT', `malformed message: ${err.message}`) };
+        outcome = { kind: 'rejected', error: new BrokerError('DECODE_ERROR', `malformed message: ${err.message}`) };
       } else if (err instanceof BrokerError) {
         outcome = { kind: 'rejected', error: err };
       } else {
@@ -111,11 +112,6 @@ export class ProducerLink {
     const node = findNode(this.broker, to);
     if (!node) throw new BrokerError('NOT_FOUND', `no queue or exchange named ${to}`);
     return node.kind === 'queue' ? node : { ...node, unroutable: this.options.unroutable };
-  }
-
-  /** A delivery used a unit of credit without reaching onMessage (it was aborted). */
-  creditUsed(): void {
-    this.topUpCredit();
   }
 
   private topUpCredit(): void {

@@ -5,6 +5,8 @@
 
 import { createRequire } from 'node:module';
 
+import { DecodeError, DEFAULT_MAX_DECODE_DEPTH, scanValue, type ScanLimits } from './value-scan.js';
+
 const require = createRequire(import.meta.url);
 // rhea's codec (CommonJS modules without types): decode sections and encode a header.
 const rheaMessage = require('rhea/lib/message.js') as {
@@ -15,14 +17,16 @@ const rheaTypes = require('rhea/lib/types.js') as {
   Writer: new () => { write(value: unknown): void; toBuffer(): Buffer };
 };
 
+const DEFAULT_LIMITS: ScanLimits = { maxDepth: DEFAULT_MAX_DECODE_DEPTH };
+
 const HEADER = 0x70;
 const BODY_DATA = 0x75;
 const BODY_SEQUENCE = 0x76;
 const BODY_VALUE = 0x77;
 const FOOTER = 0x78;
 
-export class MessageFormatError extends Error {
-  readonly code = 'DECODE_ERROR';
+/** Bytes that are not a well-formed AMQP message (a DecodeError: amqp:decode-error). */
+export class MessageFormatError extends DecodeError {
   constructor(message: string) {
     super(message);
     this.name = 'MessageFormatError';
@@ -39,44 +43,14 @@ export interface ScannedMessage {
   readonly applicationProperties: Readonly<Record<string, unknown>> | null;
 }
 
-/** Width of the value starting at `offset` (constructor byte included). */
-function valueEnd(buffer: Buffer, offset: number): number {
-  if (offset >= buffer.length) throw new MessageFormatError(`truncated message: value expected at byte ${offset}`);
-  const code = buffer[offset] as number;
-  if (code === 0x00) {
-    // A described value: descriptor, then the value.
-    return valueEnd(buffer, valueEnd(buffer, offset + 1));
-  }
-  const body = offset + 1;
-  const need = (n: number): number => {
-    if (body + n > buffer.length) throw new MessageFormatError(`truncated message: type 0x${code.toString(16)} at byte ${offset}`);
-    return body + n;
-  };
-  switch (code >> 4) {
-    case 0x4:
-      return body;
-    case 0x5:
-      return need(1);
-    case 0x6:
-      return need(2);
-    case 0x7:
-      return need(4);
-    case 0x8:
-      return need(8);
-    case 0x9:
-      return need(16);
-    case 0xa:
-    case 0xc:
-    case 0xe:
-      need(1);
-      return need(1 + (buffer[body] as number));
-    case 0xb:
-    case 0xd:
-    case 0xf:
-      need(4);
-      return need(4 + buffer.readUInt32BE(body));
-    default:
-      throw new MessageFormatError(`invalid AMQP type code 0x${code.toString(16)} at byte ${offset}`);
+/** Offset just past the value at `offset`, every count and length in it checked against the
+ * bytes there are (value-scan.ts) before rhea decodes any of it. */
+function valueEnd(buffer: Buffer, offset: number, limits: ScanLimits): number {
+  try {
+    return scanValue(buffer, offset, limits);
+  } catch (err) {
+    if (err instanceof DecodeError) throw new MessageFormatError(err.message);
+    throw err;
   }
 }
 
@@ -92,20 +66,21 @@ function sectionCode(buffer: Buffer, offset: number): number {
 
 /** Byte offset where the body starts (or the end, if there is no body), and where the header
  * section ends (0 when there is none). */
-export function locateSections(buffer: Buffer): { bodyStart: number; headerEnd: number } {
+export function locateSections(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS): { bodyStart: number; headerEnd: number } {
   let offset = 0;
   let headerEnd = 0;
   while (offset < buffer.length) {
+    // Bounds first: the section code is read only from a value known to be whole.
+    const end = valueEnd(buffer, offset, limits);
     const code = sectionCode(buffer, offset);
     if (code === BODY_DATA || code === BODY_SEQUENCE || code === BODY_VALUE || code === FOOTER) break;
     if (code < HEADER || code > FOOTER) throw new MessageFormatError(`unknown message section 0x${code.toString(16)} at byte ${offset}`);
-    const end = valueEnd(buffer, offset);
     if (code === HEADER) headerEnd = end;
     offset = end;
   }
   // The rest (body sections, footer) must at least be well-formed values.
   let check = offset;
-  while (check < buffer.length) check = valueEnd(buffer, check);
+  while (check < buffer.length) check = valueEnd(buffer, check, limits);
   return { bodyStart: offset, headerEnd };
 }
 
@@ -119,8 +94,8 @@ function toMs(value: unknown): number | null {
 
 /** Decodes what routing needs from an encoded message; the body is never decoded. Throws
  * MessageFormatError for bytes that are not a well-formed AMQP message. */
-export function scanMessage(buffer: Buffer): ScannedMessage {
-  const { bodyStart } = locateSections(buffer);
+export function scanMessage(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS): ScannedMessage {
+  const { bodyStart } = locateSections(buffer, limits);
   let fields: Record<string, unknown>;
   try {
     fields = bodyStart > 0 ? rheaMessage.decode(buffer.subarray(0, bodyStart)) : {};

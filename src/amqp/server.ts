@@ -17,20 +17,19 @@ import { NO_NODE_POLICIES, type NodePolicies, type Terminus } from './address.js
 import { attachConsumer, attachProducer, type AttachScope } from './attach.js';
 import { errorBody, ProducerLink } from './inbound.js';
 import { ConsumerLink } from './outbound.js';
-import { AMQP_HEADER, canWriteClose, closeAtOnce, inputErrorCondition } from './connection-errors.js';
-import { fixIncomingDispositions } from './rhea-dispositions.js';
-import { attachBeforeTransfers } from './rhea-session-order.js';
-import { allowSameNameBothWays } from './rhea-link-names.js';
-import { discardAborted, isAborted, type TransferFrame } from './rhea-aborted.js';
+import { locateSections, MessageFormatError } from './message-format.js';
+import type { ScanLimits } from './value-scan.js';
+import { inputErrorCondition } from './connection-errors.js';
+import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
+import { HandshakeGate } from './handshakes.js';
+import { connectionIntake } from './rhea-intake.js';
+import { boundPeerOpen } from './rhea-peer-numbers.js';
+import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
 
 const require = createRequire(import.meta.url);
 type RheaConnectionClass = new (options: Record<string, unknown>, container: Container) => Connection & { accept(socket: Socket): void };
 const RheaConnection = require('rhea/lib/connection.js') as RheaConnectionClass;
 const PRODUCT_VERSION = packageVersion();
-
-/** rhea decodes every format-0 transfer; our sessions relabel incoming transfers with this
- * private format so that rhea hands us the encoded bytes, which we store and forward as-is. */
-const RAW_FORMAT = 0x7fff_fff0;
 
 export type ConnectionRole = 'client' | 'admin' | 'replication';
 
@@ -68,6 +67,16 @@ export interface AmqpServerOptions {
   readonly maxFrameSizeBytes: number;
   readonly maxUnsettled: number;
   readonly auth: boolean;
+  /** A delivery streamed over several frames is refused past this (--max-message-size). */
+  readonly maxMessageSizeBytes: number;
+  /** Bytes of unfinished deliveries one connection may hold (--max-connection-buffer). */
+  readonly maxConnectionBufferBytes: number;
+  /** Deepest nesting of AMQP values in a frame or message (--max-decode-depth). */
+  readonly maxDecodeDepth: number;
+  /** A socket that has not completed its open in this time is dropped (--handshake-timeout). */
+  readonly handshakeTimeoutMs: number;
+  /** The pending-handshake budget before the open-file cap (--max-pending-handshakes). */
+  readonly maxPendingHandshakes: number;
   /** AMQP idle timeout we announce (ms): a peer silent for twice this is dropped. Set in a
    * cluster (--link-heartbeat-interval) so that a hung backup leaves the ack gate. */
   readonly idleTimeoutMs?: number;
@@ -104,6 +113,8 @@ export class AmqpServer {
    * came in the same read (begin, attach), and those must go unanswered. */
   private readonly dropped = new WeakSet<Connection>();
   private stopping = false;
+  private readonly decodeLimits: ScanLimits;
+  private readonly handshakes: HandshakeGate;
 
   constructor(
     private readonly clock: Clock,
@@ -114,6 +125,8 @@ export class AmqpServer {
     // --max-unsettled, special nodes their own); rhea's default would add 1000 on top.
     // treat_modified_as_released false: rhea would otherwise report a consumer's `modified` as
     // `released`, losing delivery-failed and undeliverable-here (AMQP 1.0 §3.4.5).
+    this.decodeLimits = { maxDepth: options.maxDecodeDepth };
+    this.handshakes = new HandshakeGate({ handshakeTimeoutMs: options.handshakeTimeoutMs, maxPendingHandshakes: options.maxPendingHandshakes, clock, logger });
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
     // SASL: ANONYMOUS always; with --auth yes also PLAIN, accepting any user until the user
     // database lands (issue 3). ANONYMOUS stays offered to keep clients without credentials working.
@@ -148,6 +161,8 @@ export class AmqpServer {
         server.off('error', reject);
         server.on('error', (err) => this.logger.error({ err }, 'listener error'));
         const address = server.address();
+        const { pendingMax, openFileLimit } = this.handshakes;
+        this.logger.info({ handshakeTimeoutMs: this.options.handshakeTimeoutMs, maxPendingHandshakes: pendingMax, configured: this.options.maxPendingHandshakes, openFileLimit }, 'handshake limits');
         resolve(typeof address === 'object' && address ? address.port : this.options.port);
       });
       this.server = server;
@@ -159,6 +174,18 @@ export class AmqpServer {
       socket.destroy();
       return;
     }
+    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
+    if (!this.handshakes.admit(socket)) return;
+    // Until it says something a socket costs a timer and a map entry: rhea's connection (with
+    // its SASL layer) is made when the first bytes are there to read, so a flood of silent
+    // sockets does not take the event loop from the clients being served.
+    socket.once('readable', () => {
+      if (socket.readableLength === 0) socket.destroy(); // the peer ended without a word
+      else this.serve(socket);
+    });
+  }
+
+  private serve(socket: Socket): void {
     const connection = new RheaConnection(
       {
         id: `conn-${randomUUID()}`,
@@ -173,74 +200,24 @@ export class AmqpServer {
     );
     // Read errors are reported here, with the connection they belong to (the container's
     // handlers do not learn it): answer with a close frame before rhea ends the socket.
-    connection.on('protocol_error', (err: unknown) => this.inputFailed(connection, socket, err));
-    connection.on('error', (err: unknown) => this.inputFailed(connection, socket, err));
-    this.limitFrameSize(connection, socket);
-    this.relabelTransfers(connection);
-    socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
+    connection.on('protocol_error', (err: unknown) => this.inputFailed(guard, socket, err));
+    connection.on('error', (err: unknown) => this.inputFailed(guard, socket, err));
+    boundPeerOpen(connection);
+    patchSessions(connection, connectionIntake({ maxMessageSizeBytes: this.options.maxMessageSizeBytes, maxConnectionBufferBytes: this.options.maxConnectionBufferBytes }, this.logger));
     coalesceWrites(socket);
-    connection.accept(socket);
-  }
-
-  /** rhea accumulates a frame of any announced size; refuse frames above our maximum before
-   * they are buffered (a client announcing a 4 GiB frame must not exhaust memory). */
-  private limitFrameSize(connection: Connection, socket: Socket): void {
-    const internals = connection as unknown as { input(buffer: Buffer): void; frame_size?: number };
-    const original = internals.input.bind(connection);
-    const limit = Math.max(this.options.maxFrameSizeBytes, 512);
-    internals.input = (buffer: Buffer) => {
-      original(buffer);
-      if (internals.frame_size !== undefined && internals.frame_size > limit) {
-        this.logger.warn({ frameSize: internals.frame_size, limit }, 'oversized frame; connection closed');
-        if (canWriteClose(connection)) closeAtOnce(connection, { condition: 'amqp:connection:framing-error', description: `frame of ${internals.frame_size} bytes exceeds max-frame-size ${limit}` });
-        // Read nothing more of it; the close goes out with the end, and a peer that never
-        // closes its side loses the socket a moment later.
-        internals.frame_size = undefined;
-        socket.pause();
-        socket.end();
-        setTimeout(() => socket.destroy(), 1000).unref();
-      }
-    };
+    const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
+    // The 'readable' listener stopped the flow; rhea reads with 'data'.
+    socket.resume();
   }
 
   /** rhea could not read a connection's input (a malformed or out-of-place frame). */
-  private inputFailed(connection: Connection, socket: Socket, err: unknown): void {
+  private inputFailed(guard: ConnectionGuard, socket: Socket, err: unknown): void {
     // A broken assertion in one of our handlers surfaces here too: it is a bug, so crash
     // (STYLE.md 5) rather than treat it as the client's bad input.
     if ((err as Error)?.name === 'AssertionFailure') throw err;
     const error = inputErrorCondition(err);
-    this.logger.warn({ condition: error.condition, err: error.description, connection: `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}` }, 'bad input; connection closed');
-    try {
-      if (canWriteClose(connection)) closeAtOnce(connection, error);
-      else if (/protocol header/i.test(error.description)) socket.write(AMQP_HEADER); // §2.2: answer with the header we speak
-    } catch (writeErr) {
-      this.logger.debug({ err: writeErr }, 'could not write the close');
-    }
-  }
-
-  private relabelTransfers(connection: Connection): void {
-    const internals = connection as unknown as { create_session(size: number): unknown };
-    const original = internals.create_session.bind(connection);
-    internals.create_session = (size: number) => {
-      const session = original(size) as {
-        incoming?: object;
-        on_transfer(frame: TransferFrame): void;
-      };
-      fixIncomingDispositions(session);
-      attachBeforeTransfers(session);
-      allowSameNameBothWays(session);
-      const onTransfer = session.on_transfer.bind(session);
-      session.on_transfer = (frame: TransferFrame) => {
-        if (isAborted(frame)) {
-          const receiver = discardAborted(session, frame);
-          if (receiver) this.stateOf(connection)?.producers.get(receiver as unknown as Receiver)?.creditUsed();
-          return;
-        }
-        if (frame.performative.message_format === 0) frame.performative.message_format = RAW_FORMAT;
-        onTransfer(frame);
-      };
-      return session;
-    };
+    this.logger.warn({ condition: error.condition, err: error.description, connection: peerOf(socket) }, 'bad input; connection closed');
+    guard.fail(error);
   }
 
   private closeWithError(connection: Connection, error: { condition: string; description: string; info?: Record<string, unknown> }): void {
@@ -303,6 +280,7 @@ export class AmqpServer {
       properties: remote.properties ?? {},
       remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
     };
+    this.handshakes.opened(remote.socket);
     if (this.stopping) {
       this.dropConnection(connection);
       return;
@@ -413,7 +391,7 @@ export class AmqpServer {
       const attach = attachProducer(this.scopeOf(service, state), target, unroutable);
       receiver.set_target(attach.reply as never);
       if (attach.temporaryQueue !== null) state.temporaryQueues.set(receiver, attach.temporaryQueue);
-      const producer = new ProducerLink(service.broker, service.settlements, receiver, attach.target, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger });
+      const producer = new ProducerLink(service.broker, service.settlements, receiver, attach.target, { window: this.options.maxUnsettled, unroutable, clock: this.clock, logger: this.logger, decode: this.decodeLimits });
       state.producers.set(receiver, producer);
     } catch (err) {
       this.refuseLink(receiver, err);
@@ -488,6 +466,7 @@ export class AmqpServer {
     if (!state) return;
     const special = state.special.get(receiver);
     if (special) {
+      if (format === RAW_FORMAT && !this.wellFormed(raw, delivery)) return;
       special.message?.(receiver, raw, delivery, format === RAW_FORMAT ? 0 : format);
       return;
     }
@@ -498,6 +477,19 @@ export class AmqpServer {
       return;
     }
     producer.onMessage(raw, delivery);
+  }
+
+  /** Special nodes decode their messages with rhea: its decoder must see only bounded bytes. */
+  private wellFormed(raw: Buffer, delivery: Delivery): boolean {
+    try {
+      locateSections(raw, this.decodeLimits);
+      return true;
+    } catch (err) {
+      if (!(err instanceof MessageFormatError)) throw err;
+      this.logger.warn({ code: err.code, err: err.message }, 'malformed message to a special node rejected');
+      if (!(delivery as unknown as { remote_settled?: boolean }).remote_settled) delivery.reject({ condition: err.condition, description: `malformed message: ${err.message}` });
+      return false;
+    }
   }
 
   private consumerOf(ctx: EventContext): ConsumerLink | undefined {
@@ -600,25 +592,6 @@ export class AmqpServer {
 export function settleIfPresettled(delivery: Delivery): void {
   const d = delivery as unknown as { remote_settled?: boolean; settled?: boolean };
   if (d.remote_settled) d.settled = true;
-}
-
-/** rhea writes each burst of frames as its own socket write; under load that is a system call
- * per disposition or transfer. Corking the socket for the rest of the event-loop turn sends
- * everything written in the turn in one writev. */
-function coalesceWrites(socket: Socket): void {
-  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
-  let corked = false;
-  (socket as unknown as { write: (...args: unknown[]) => boolean }).write = (...args: unknown[]) => {
-    if (!corked && !socket.destroyed) {
-      corked = true;
-      socket.cork();
-      setImmediate(() => {
-        corked = false;
-        if (!socket.destroyed) socket.uncork();
-      });
-    }
-    return write(...args);
-  };
 }
 
 function parseUnroutable(properties: Record<string, unknown> | undefined): UnroutablePolicy {

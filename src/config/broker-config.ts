@@ -25,6 +25,9 @@ export interface HaConfig {
   readonly backupTimeoutMs: number;
   readonly linkMaintenanceIntervalMs: number;
   readonly linkHeartbeatIntervalMs: number;
+  readonly totalFailureResync: 'wipe' | 'incremental';
+  /** --ha-min-backups: replicated changes settle only while this many backups are in the gate. */
+  readonly minBackups: number;
   /** 0: no confirm timeout (only the heartbeat takes a silent backup out of the gate). */
   readonly confirmTimeoutMs: number;
   /** Answer clients of a backup with a redirect (opt-in) instead of dropping their connection. */
@@ -59,6 +62,12 @@ export interface BrokerConfig {
   /** Unknown addresses matching these are created on demand (qpidd's node policies); anchored. */
   readonly queuePatterns: RegExp | null;
   readonly topicPatterns: RegExp | null;
+  readonly maxDecodeDepth: number;
+  /** Bytes of unfinished multi-frame deliveries one connection may hold. */
+  readonly maxConnectionBufferBytes: number;
+  readonly handshakeTimeoutMs: number;
+  /** As configured; the broker caps it at half its open-file limit when it starts. */
+  readonly maxPendingHandshakes: number;
   /** The config file that was read (absolute), or null. */
   readonly configFile: string | null;
   readonly ha: HaConfig;

@@ -136,6 +136,10 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     maxFrameSizeBytes: need('max-frame-size'),
     queuePatterns: get('queue-patterns') ?? null,
     topicPatterns: get('topic-patterns') ?? null,
+    maxDecodeDepth: need('max-decode-depth'),
+    maxConnectionBufferBytes: get('max-connection-buffer') ?? defaultConnectionBuffer(need('max-message-size'), need('max-frame-size')),
+    handshakeTimeoutMs: need('handshake-timeout'),
+    maxPendingHandshakes: need('max-pending-handshakes'),
     configFile: context.configFile,
     ha: {
       cluster: need('ha-cluster'),
@@ -153,6 +157,9 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       linkHeartbeatIntervalMs: need('link-heartbeat-interval'),
       clientRedirect: need('ha-client-redirect'),
       confirmTimeoutMs: need('ha-confirm-timeout'),
+      totalFailureResync: need('ha-total-failure-resync'),
+      // Two brokers: 1 would stop service at the first failure (README documents the risk of 0).
+      minBackups: get('ha-min-backups') ?? ((brokersUrl?.url.addresses.length ?? 0) >= 3 ? 1 : 0),
     },
   };
 
@@ -162,6 +169,11 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     throw new ConfigError('RELATION', violations.map((v) => v.message).join('\n'), { option: first.option, source: sources[first.option] });
   }
   return { kind: 'config', config, warnings: [...warnings], sources };
+}
+
+/** One message of the largest size in flight, with room beside it for other links' frames. */
+function defaultConnectionBuffer(maxMessageSizeBytes: number, maxFrameSizeBytes: number): number {
+  return maxMessageSizeBytes + Math.max(1024 ** 2, maxFrameSizeBytes);
 }
 
 // The version lives in package.json; walk up from this module (dist/src/config or src/config)

@@ -25,6 +25,15 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
+    options: ['ha-min-backups', 'ha-brokers-url'],
+    check: (c) => {
+      const brokers = c.ha.brokersUrl?.addresses.length ?? 0;
+      return c.ha.cluster && c.ha.minBackups > 0 && c.ha.minBackups > brokers - 1
+        ? `ha-min-backups ${c.ha.minBackups} needs at least ${c.ha.minBackups + 1} brokers, but ha-brokers-url names ${brokers}: the primary could never settle a message`
+        : null;
+    },
+  },
+  {
     options: ['ha-cluster', 'ha-brokers-url'],
     check: (c) => (c.ha.cluster && c.ha.brokersUrl === null ? 'ha-cluster is yes but ha-brokers-url is not set: backups could not find the primary' : null),
   },
@@ -40,6 +49,13 @@ const RELATIONS: readonly Relation[] = [
     check: (c) =>
       c.maxMessageSizeBytes > c.storeMapSizeBytes
         ? `max-message-size ${formatBytes(c.maxMessageSizeBytes)} exceeds store-map-size ${formatBytes(c.storeMapSizeBytes)}: such a message could be accepted but never stored`
+        : null,
+  },
+  {
+    options: ['max-connection-buffer', 'max-message-size', 'max-frame-size'],
+    check: (c) =>
+      c.maxConnectionBufferBytes < c.maxMessageSizeBytes + c.maxFrameSizeBytes
+        ? `max-connection-buffer ${formatBytes(c.maxConnectionBufferBytes)} is less than max-message-size ${formatBytes(c.maxMessageSizeBytes)} plus max-frame-size ${formatBytes(c.maxFrameSizeBytes)}: a message of the largest size allowed could never be received`
         : null,
   },
   {

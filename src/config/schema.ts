@@ -182,6 +182,12 @@ export const HA_REPLICATE_MODES = ['none', 'configuration', 'all'] as const;
 // field is a uint.
 const AMQP_MIN_MAX_FRAME_SIZE = 512;
 
+// rhea's decoder recurses a few stack frames per level; 1000 levels decode well inside Node's
+// default stack, and no protocol or application needs more than a handful.
+const MAX_DECODE_DEPTH_MAX = 1000;
+// A handshake is a few round trips; below 100 ms a loaded host would drop legitimate clients.
+const HANDSHAKE_TIMEOUT_MS_MIN = 100;
+
 export const OPTIONS = {
   'data-dir': {
     group: 'broker',
@@ -346,6 +352,36 @@ export const OPTIONS = {
     defaultNote: 'none',
     schema: pattern(),
   },
+  'max-decode-depth': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Deepest nesting of lists, maps, arrays and described values read from a peer (frames and messages)',
+    defaultText: '100',
+    schema: integer(1, MAX_DECODE_DEPTH_MAX),
+  },
+  'max-connection-buffer': {
+    group: 'broker',
+    valueForm: 'BYTES',
+    description: 'Most bytes of unfinished multi-frame deliveries one connection may hold; the link that exceeds it is detached',
+    defaultText: null,
+    defaultNote: 'max-message-size + 1 MiB (+ max-frame-size if larger)',
+    computedDefault: true,
+    schema: bytes(1024),
+  },
+  'handshake-timeout': {
+    group: 'broker',
+    valueForm: 'SECONDS',
+    description: 'A socket that has not completed its AMQP open (SASL included) in this time is dropped',
+    defaultText: '10',
+    schema: seconds().refine((ms) => ms >= HANDSHAKE_TIMEOUT_MS_MIN, `expected at least ${HANDSHAKE_TIMEOUT_MS_MIN / 1000}s (${HANDSHAKE_TIMEOUT_MS_MIN}ms)`),
+  },
+  'max-pending-handshakes': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Most sockets mid-handshake at once (never more than half the open-file limit); further sockets are closed at once',
+    defaultText: '1000',
+    schema: integer(1, CONNECTIONS_MAX),
+  },
   'ha-cluster': {
     group: 'ha',
     valueForm: 'yes|no',
@@ -422,6 +458,22 @@ export const OPTIONS = {
     description: 'Longest a recovering primary waits for expected backups to be ready',
     defaultText: '10',
     schema: seconds(),
+  },
+  'ha-min-backups': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'The primary settles producers only while at least N backups are in the ack gate (never accept alone)',
+    defaultText: null,
+    defaultNote: '1 when --ha-brokers-url names 3 or more brokers, else 0',
+    computedDefault: true,
+    schema: integer(0, 63),
+  },
+  'ha-total-failure-resync': {
+    group: 'ha',
+    valueForm: 'wipe|incremental',
+    description: 'After a total cluster failure the others resync from the first promoted: wipe (copy everything, as the reference) or incremental (keep what they share)',
+    defaultText: 'wipe',
+    schema: oneOf(['wipe', 'incremental'] as const),
   },
   'ha-confirm-timeout': {
     group: 'ha',

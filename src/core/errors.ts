@@ -29,6 +29,11 @@ export const BROKER_ERRORS = {
   REPLICA_SOURCE_UNREACHABLE: { condition: 'amqp:precondition-failed', meaning: 'replicate from a broker that cannot be reached; nothing was changed (--force keeps trying)' },
   RESPONSE_TOO_LARGE: { condition: 'amqp:resource-limit-exceeded', meaning: 'a management answer would exceed 4 MiB; listings are paged (after, limit): ask for a smaller page' },
   REPLICA_SOURCE_NO_QUEUE: { condition: 'amqp:not-found', meaning: 'replicate from a broker that has no durable or replicated queue of that name; nothing was changed' },
+  DECODE_ERROR: { condition: 'amqp:decode-error', meaning: 'a frame or message is not well-formed AMQP, or a count, length or nesting in it exceeds what its bytes or --max-decode-depth allow' },
+  FRAMING_ERROR: { condition: 'amqp:connection:framing-error', meaning: 'a frame header is invalid, or a frame is larger than --max-frame-size (512 bytes for SASL frames)' },
+  TRANSFER_LIMIT_EXCEEDED: { condition: 'amqp:link:transfer-limit-exceeded', meaning: 'a transfer arrived on a link with no credit; the link is detached' },
+  WINDOW_VIOLATION: { condition: 'amqp:session:window-violation', meaning: 'a transfer arrived beyond the session\'s incoming window; the session is ended' },
+  CONNECTION_BUFFER_FULL: { condition: 'amqp:resource-limit-exceeded', meaning: 'unfinished deliveries on one connection would exceed --max-connection-buffer; the link is detached' },
   INTERNAL: { condition: 'amqp:internal-error', meaning: 'a bug; the broker logs it' },
 } as const satisfies Record<string, ErrorInfo>;
 
@@ -44,6 +49,7 @@ export const STORE_ERRORS: Record<StoreErrorCode, ErrorInfo> = {
   STORE_NOT_FOUND: { condition: 'amqp:not-found', meaning: 'no store at the data dir (tools)' },
   STORE_LSN_GAP: { condition: 'amqp:internal-error', meaning: 'replicated records do not continue the local log' },
   STORE_LOG_TRUNCATED: { condition: 'amqp:internal-error', meaning: 'the log no longer holds the LSN a reader asked for (it needs a snapshot)' },
+  STORE_UNDO_MISSING: { condition: 'amqp:internal-error', meaning: 'the log cannot be taken back to a divergence point: entries after it have no undo (the backup resyncs from a snapshot instead)' },
   STORE_READ_ONLY: { condition: 'amqp:not-allowed', meaning: 'a write to a store opened read-only' },
 };
 

@@ -9,7 +9,9 @@
 // gate is closed (a recovering primary settles nothing until it is active). The gate's members
 // are the ready backups (and, while recovering, the backups expected from the previous primary).
 // Only ready backups can be promoted, so every settled message is on every broker that may
-// become primary.
+// become primary. With minMembers N (--ha-min-backups), nothing that must be replicated is
+// settled while fewer than N backups are in the gate (Kafka's min.insync.replicas): a primary
+// cut off from its backups accepts nothing alone, so every settled message is on N+1 brokers.
 
 import { assert } from '../core/assert.js';
 
@@ -47,9 +49,16 @@ export class AckGate {
   private durableLsn = 0;
   private readonly members = new Map<string, number>();
   private open: boolean;
+  readonly minMembers: number;
 
-  constructor(options: { open: boolean }) {
+  constructor(options: { open: boolean; minMembers?: number }) {
     this.open = options.open;
+    this.minMembers = options.minMembers ?? 0;
+  }
+
+  /** Whether fewer backups are in the gate than --ha-min-backups asks: replicated holds wait. */
+  get short(): boolean {
+    return this.members.size < this.minMembers;
   }
 
   get isOpen(): boolean {
@@ -173,7 +182,10 @@ export class AckGate {
     return open ? this.releaseAll() : [];
   }
 
+  /** What every member (and at least minMembers of them) has confirmed: 0 when the gate is
+   * short of members, so that no replicated hold is satisfied. */
   private minMemberLsn(): number {
+    if (this.members.size < this.minMembers) return 0;
     let min = Infinity;
     for (const lsn of this.members.values()) if (lsn < min) min = lsn;
     return min;

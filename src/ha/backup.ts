@@ -168,13 +168,22 @@ export class BackupReplicator {
         if (generation !== this.generation) return;
         this.longestStallMs = 0;
         this.startWatchdog();
-        this.channel?.send({
-          kind: 'join',
-          epoch: this.deps.epochSeen(),
-          name: this.deps.name,
-          storeId: this.deps.store.meta().storeId,
-          address: this.deps.selfAddress,
-          epochSeen: this.deps.epochSeen(),
+        // Once every store operation of an earlier connection has finished: the join says
+        // where the log ends, and the primary plans the catch-up from that.
+        void this.chain.then(() => {
+          if (generation !== this.generation) return;
+          const meta = this.deps.store.meta();
+          this.channel?.send({
+            kind: 'join',
+            epoch: this.deps.epochSeen(),
+            name: this.deps.name,
+            storeId: meta.storeId,
+            address: this.deps.selfAddress,
+            epochSeen: this.deps.epochSeen(),
+            lastLsn: meta.lastLsn,
+            epochHistory: meta.epochHistory,
+            snapshotIncomplete: meta.snapshotIncomplete,
+          });
         });
       },
       frame: (frame) => {
@@ -315,10 +324,14 @@ export class BackupReplicator {
       this.deps.noteEpoch(frame.epoch);
       this.primary = { name: frame.name, epoch: frame.epoch, address: this.connectedTo ?? '', publicAddress: frame.publicAddress };
       this.deps.onPrimary(this.primary);
-      this.deps.logger.info({ primary: frame.name, epoch: frame.epoch, primaryLsn: frame.lastLsn }, 'connected to the primary; wiping the store to catch up');
       this.setState('catchup');
       this.confirmed = 0;
-      await store.wipe();
+      if (frame.catchUp.kind === 'snapshot') {
+        this.deps.logger.info({ primary: frame.name, epoch: frame.epoch, primaryLsn: frame.lastLsn, reason: frame.catchUp.reason }, 'connected to the primary; wiping the store to catch up');
+        await store.wipe();
+        return;
+      }
+      await this.truncateTo(frame.catchUp.fromLsn, frame);
       return;
     }
     const primary = this.primary;
@@ -334,7 +347,7 @@ export class BackupReplicator {
         crashPoint('ha.backup.mid-snapshot');
         return;
       case 'snapshot-end':
-        await store.endSnapshot();
+        await store.endSnapshot(frame.lastPositions ?? {});
         this.confirm(generation, store.meta().lastLsn);
         this.deps.logger.info({ lsn: store.meta().lastLsn }, 'snapshot applied');
         return;
@@ -365,6 +378,36 @@ export class BackupReplicator {
         }
         return;
     }
+  }
+
+  /** Incremental catch-up: the log is taken back to the divergence point (what goes was never
+   * settled), then the primary's log follows from there. A store that cannot take it back (the
+   * entries were copied from an earlier primary) wipes itself and comes back for a snapshot. */
+  private async truncateTo(lsn: number, hello: { name: string; epoch: number; lastLsn: number }): Promise<void> {
+    const store = this.deps.store;
+    const before = store.meta().lastLsn;
+    if (before > lsn) {
+      try {
+        await store.truncateAfter(lsn);
+      } catch (err) {
+        if ((err as { code?: string })?.code !== 'STORE_UNDO_MISSING') throw err;
+        this.deps.logger.warn({ primary: hello.name, divergence: lsn, lastLsn: before, err: (err as Error).message }, 'cannot take the log back to the divergence point; wiping the store to resync from a snapshot');
+        await store.wipe();
+        throw Object.assign(new Error('store wiped to resync from a snapshot'), { code: 'HA_PROTOCOL' });
+      }
+      this.deps.logger.info({ primary: hello.name, epoch: hello.epoch, divergence: lsn, truncated: before - lsn }, 'took back the divergent end of the log (never settled)');
+    }
+    this.deps.logger.info({ primary: hello.name, epoch: hello.epoch, primaryLsn: hello.lastLsn, fromLsn: lsn }, 'connected to the primary; catching up incrementally');
+    // What this store holds at the divergence point: the primary's filter starts from it.
+    const replicate = (args: Readonly<Record<string, unknown>>): string | null => (typeof args['qpid.replicate'] === 'string' ? (args['qpid.replicate'] as string) : null);
+    this.channel?.send({
+      kind: 'catalog',
+      epoch: hello.epoch,
+      lsn,
+      queues: store.queues().map((q) => ({ name: q.declare.queue, replicate: replicate(q.declare.arguments) })),
+      exchanges: store.exchanges().map((e) => ({ name: e.exchange, replicate: replicate(e.arguments) })),
+    });
+    this.confirm(this.generation, lsn);
   }
 
   private confirm(generation: number, lsn: number): void {

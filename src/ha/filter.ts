@@ -23,6 +23,13 @@ export class ReplicationFilter {
 
   constructor(private readonly defaultLevel: ReplicateLevel) {}
 
+  /** Starts from what a backup already holds (incremental catch-up): the queues and exchanges
+   * it has, at the level their own qpid.replicate argument gives them. */
+  seed(queues: readonly { name: string; replicate: string | null }[], exchanges: readonly { name: string; replicate: string | null }[]): void {
+    for (const q of queues) this.queues.set(q.name, levelOf({ 'qpid.replicate': q.replicate }, this.defaultLevel));
+    for (const e of exchanges) if (!BUILT_IN.has(e.name)) this.exchanges.set(e.name, levelOf({ 'qpid.replicate': e.replicate }, this.defaultLevel));
+  }
+
   queueLevel(name: string): ReplicateLevel {
     return this.queues.get(name) ?? 'none';
   }

@@ -9,6 +9,7 @@
 
 import { z } from 'zod';
 import { decodeLogEntries, decodeRecords, encodeLogEntries, encodeRecords, EPOCH_HISTORY_MAX, type EpochStart, type LogEntry, type StoreRecord } from '../../store/index.js';
+import type { CatchUp } from './catch-up.js';
 import { HA_STATES, type HaState } from './role.js';
 
 /** AMQP message format of replication transfers (a private, non-zero format). */
@@ -22,6 +23,10 @@ export interface MemberInfo {
   /** Where the member can be reached (its address as given in ha-brokers-url). */
   readonly address: string | null;
   readonly confirmedLsn: number;
+  /** How it caught up on its last join (incremental from an LSN, or a snapshot), and the bytes
+   * of log and snapshot shipped to it since. */
+  readonly catchUp?: CatchUp;
+  readonly shippedBytes?: number;
 }
 
 /** Backup -> primary. */
@@ -36,8 +41,22 @@ export type BackupFrame =
       readonly epochSeen: number;
       /** Set when a replica queue (not a backup) joins: the queue it follows. */
       readonly queue?: string | null;
+      /** Where the backup's log stands, for the primary to find the divergence point. */
+      readonly lastLsn?: number;
+      readonly epochHistory?: readonly EpochStart[];
+      readonly snapshotIncomplete?: boolean;
     }
-  | { readonly kind: 'confirm'; readonly epoch: number; readonly lsn: number };
+  | { readonly kind: 'confirm'; readonly epoch: number; readonly lsn: number }
+  /** Incremental catch-up: after taking its log back to `lsn`, the queues and exchanges the
+   * backup holds, with their qpid.replicate argument: the primary's filter starts from them, as
+   * it would have had it shipped the log from the beginning. */
+  | { readonly kind: 'catalog'; readonly epoch: number; readonly lsn: number; readonly queues: readonly CatalogNode[]; readonly exchanges: readonly CatalogNode[] };
+
+export interface CatalogNode {
+  readonly name: string;
+  /** The node's qpid.replicate argument, if it has one. */
+  readonly replicate: string | null;
+}
 
 /** Primary -> backup. */
 export type PrimaryFrame =
@@ -50,16 +69,20 @@ export type PrimaryFrame =
       readonly lastLsn: number;
       /** The primary's epoch history: a backup follows only a primary that holds its past. */
       readonly epochHistory: readonly EpochStart[];
+      /** Incremental: the backup takes its log back to fromLsn, then the log follows from there;
+       * snapshot: it wipes its store and a snapshot follows. */
+      readonly catchUp: CatchUp;
     }
   | { readonly kind: 'snapshot-begin'; readonly epoch: number; readonly lsn: number; readonly lastMessageId: number; readonly epochHistory: readonly EpochStart[] }
   | { readonly kind: 'snapshot-records'; readonly epoch: number; readonly records: readonly StoreRecord[] }
-  | { readonly kind: 'snapshot-end'; readonly epoch: number }
+  | { readonly kind: 'snapshot-end'; readonly epoch: number; readonly lastPositions?: Readonly<Record<string, number>> }
   | { readonly kind: 'log'; readonly epoch: number; readonly entries: readonly LogEntry[] }
   | { readonly kind: 'state'; readonly epoch: number; readonly state: HaState; readonly members: readonly MemberInfo[] };
 
 const KIND_CODES = {
   join: 1,
   confirm: 2,
+  catalog: 3,
   hello: 10,
   'snapshot-begin': 11,
   'snapshot-records': 12,
@@ -98,13 +121,28 @@ const address = z.string().max(ADDRESS_CHARS_MAX).nullable();
 
 const epochHistory = z.array(z.object({ epoch: epochField, firstLsn: lsn })).max(EPOCH_HISTORY_MAX);
 
-const JoinBody = z.object({ name, storeId: z.string().min(1).max(64), address, epochSeen: epochField, queue: z.string().min(1).max(NAME_CHARS_MAX).nullable().optional() });
+const catchUp = z.union([z.object({ kind: z.literal('incremental'), fromLsn: lsn }), z.object({ kind: z.literal('snapshot'), reason: z.string().max(1000) })]);
+
+const JoinBody = z.object({
+  name,
+  storeId: z.string().min(1).max(64),
+  address,
+  epochSeen: epochField,
+  queue: z.string().min(1).max(NAME_CHARS_MAX).nullable().optional(),
+  lastLsn: lsn.optional(),
+  epochHistory: epochHistory.optional(),
+  snapshotIncomplete: z.boolean().optional(),
+});
 const ConfirmBody = z.object({ lsn });
-const HelloBody = z.object({ name, storeId: z.string().min(1).max(64), publicAddress: address, lastLsn: lsn, epochHistory });
+const CATALOG_NODES_MAX = 200_000;
+const catalogNode = z.object({ name: z.string().max(NAME_CHARS_MAX), replicate: z.string().max(32).nullable() });
+const CatalogBody = z.object({ lsn, queues: z.array(catalogNode).max(CATALOG_NODES_MAX), exchanges: z.array(catalogNode).max(CATALOG_NODES_MAX) });
+const HelloBody = z.object({ name, storeId: z.string().min(1).max(64), publicAddress: address, lastLsn: lsn, epochHistory, catchUp });
+const SnapshotEndBody = z.object({ lastPositions: z.record(z.string().max(NAME_CHARS_MAX), lsn).refine((m) => Object.keys(m).length <= CATALOG_NODES_MAX, 'too many queues') });
 const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0).max(COUNTER_MAX), epochHistory });
 const StateBody = z.object({
   state: haState,
-  members: z.array(z.object({ name, state: haState, address, confirmedLsn: lsn })).max(MEMBERS_MAX),
+  members: z.array(z.object({ name, state: haState, address, confirmedLsn: lsn, catchUp: catchUp.optional(), shippedBytes: lsn.optional() })).max(MEMBERS_MAX),
 });
 
 function frame(kind: FrameKind, epoch: number, body: Buffer): Buffer {
@@ -121,22 +159,35 @@ function json(value: unknown): Buffer {
 export function encodeBackupFrame(f: BackupFrame): Buffer {
   switch (f.kind) {
     case 'join':
-      return frame('join', f.epoch, json({ name: f.name, storeId: f.storeId, address: f.address, epochSeen: f.epochSeen, ...(f.queue ? { queue: f.queue } : {}) }));
+      return frame(
+        'join',
+        f.epoch,
+        json({
+          name: f.name,
+          storeId: f.storeId,
+          address: f.address,
+          epochSeen: f.epochSeen,
+          ...(f.queue ? { queue: f.queue } : {}),
+          ...(f.lastLsn !== undefined ? { lastLsn: f.lastLsn, epochHistory: f.epochHistory ?? [], snapshotIncomplete: f.snapshotIncomplete ?? false } : {}),
+        }),
+      );
     case 'confirm':
       return frame('confirm', f.epoch, json({ lsn: f.lsn }));
+    case 'catalog':
+      return frame('catalog', f.epoch, json({ lsn: f.lsn, queues: f.queues, exchanges: f.exchanges }));
   }
 }
 
 export function encodePrimaryFrame(f: PrimaryFrame): Buffer {
   switch (f.kind) {
     case 'hello':
-      return frame('hello', f.epoch, json({ name: f.name, storeId: f.storeId, publicAddress: f.publicAddress, lastLsn: f.lastLsn, epochHistory: f.epochHistory }));
+      return frame('hello', f.epoch, json({ name: f.name, storeId: f.storeId, publicAddress: f.publicAddress, lastLsn: f.lastLsn, epochHistory: f.epochHistory, catchUp: f.catchUp }));
     case 'snapshot-begin':
       return frame('snapshot-begin', f.epoch, json({ lsn: f.lsn, lastMessageId: f.lastMessageId, epochHistory: f.epochHistory }));
     case 'snapshot-records':
       return frame('snapshot-records', f.epoch, encodeRecords(f.records));
     case 'snapshot-end':
-      return frame('snapshot-end', f.epoch, Buffer.alloc(0));
+      return frame('snapshot-end', f.epoch, f.lastPositions && Object.keys(f.lastPositions).length > 0 ? json({ lastPositions: f.lastPositions }) : Buffer.alloc(0));
     case 'log':
       return frame('log', f.epoch, Buffer.from(encodeLogEntries(f.entries)));
     case 'state':
@@ -172,6 +223,8 @@ export function decodeBackupFrame(bytes: Buffer): BackupFrame {
       return { kind, epoch, ...parseJson(JoinBody, body, kind) };
     case 'confirm':
       return { kind, epoch, ...parseJson(ConfirmBody, body, kind) };
+    case 'catalog':
+      return { kind, epoch, ...parseJson(CatalogBody, body, kind) };
     default:
       throw new ProtocolViolation(`frame ${kind} is not sent by a backup`);
   }
@@ -187,7 +240,7 @@ export function decodePrimaryFrame(bytes: Buffer): PrimaryFrame {
     case 'snapshot-records':
       return { kind, epoch, records: decodeRecords(body, 'snapshot frame') };
     case 'snapshot-end':
-      return { kind, epoch };
+      return body.length === 0 ? { kind, epoch } : { kind, epoch, ...parseJson(SnapshotEndBody, body, kind) };
     case 'log':
       return { kind, epoch, entries: decodeLogEntries(body, 'replicated log frame') };
     case 'state':

@@ -41,6 +41,9 @@ export interface HaStatus {
    * highest (epoch, lastLsn) among ready backups, and none below the highest epoch it has seen. */
   readonly connectedToPrimary: boolean;
   readonly members: readonly MemberInfo[];
+  /** A primary's ack gate: backups in it, and whether it is short of --ha-min-backups (then
+   * nothing replicated is settled: producers wait). Null on a backup or standalone broker. */
+  readonly gate: { readonly backups: number; readonly minBackups: number; readonly short: boolean } | null;
   readonly brokersUrl: string | null;
   readonly address: string | null;
   /** What the last open of the store recovered and what has been lost since (issue 16). */
@@ -318,7 +321,10 @@ export class HaNode {
   /** Builds the messaging model from the store and starts serving it. */
   private serve(mode: RecoveryMode, gateOpen: boolean): MessagingService {
     const config = this.deps.config;
-    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store });
+    // Only a cluster primary waits for backups: a standalone broker (or one serving replica
+    // queues) has none to wait for.
+    const minBackups = this.cluster ? this.deps.config.ha.minBackups : 0;
+    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups });
     const broker = new Broker({
       store: this.deps.store,
       clock: this.deps.clock,
@@ -400,6 +406,7 @@ export class HaNode {
       primary: primaryName,
       connectedToPrimary: this.backup?.currentPrimary != null,
       members: this.primary ? this.primary.members() : this.members,
+      gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short } : null,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
       recovery: this.recovery,
@@ -518,6 +525,8 @@ export class HaNode {
       epoch,
       clock: this.deps.clock,
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
+      promotedAfterTotalFailure: mode === 'local',
+      totalFailureResync: config.ha.totalFailureResync,
       ...(this.deps.memberAddress ? { memberAddress: this.deps.memberAddress } : {}),
       onStale: (reason) => this.fenced(reason),
       onMembership: () => this.checkRecovered(),

@@ -9,15 +9,16 @@
 // before the local flush only saves latency, never settles early.
 
 import { crashPoint } from '../core/crash-points.js';
-import { isStoreError, type LogEntry, type Store } from '../../store/index.js';
+import { isStoreError, type EpochStart, type LogEntry, type Store } from '../../store/index.js';
 import { assert } from '../core/assert.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { ReplicateLevel } from '../broker/queue.js';
 import { QueueFilter, ReplicationFilter, type RecordFilter } from './filter.js';
-import type { MemberInfo, PrimaryFrame } from './messages.js';
+import type { BackupFrame, MemberInfo, PrimaryFrame } from './messages.js';
 import type { HaState } from './role.js';
 import type { Settlements } from './settlements.js';
+import { planCatchUp, type CatchUp, type TotalFailureResync } from './catch-up.js';
 
 /** One backup's replication link, as the primary sees it (rhea in production, the simulated
  * network in test/sim). */
@@ -56,9 +57,14 @@ export interface PrimaryReplicatorDeps {
    * producers for longer. Needs the clock; absent, only a closed link or heartbeat drops it. */
   readonly confirmTimeoutMs?: number;
   readonly clock?: Clock;
+  /** This primary was promoted from joining (the whole cluster had failed): backups from before
+   * resync by --ha-total-failure-resync (default wipe). */
+  readonly promotedAfterTotalFailure?: boolean;
+  readonly totalFailureResync?: TotalFailureResync;
 }
 
-type Phase = 'snapshot' | 'backlog' | 'live' | 'closed';
+/** catalog: incremental catch-up, waiting for the backup to say what it holds (messages.ts). */
+type Phase = 'catalog' | 'snapshot' | 'backlog' | 'live' | 'closed';
 
 interface Session {
   readonly link: BackupLink;
@@ -77,6 +83,8 @@ interface Session {
   confirmedLsn: number;
   /** The primary's LSN when the backup entered the gate; null before. */
   gateLsn: number | null;
+  readonly catchUp: CatchUp;
+  shippedBytes: number;
   state: HaState;
   /** The oldest LSN shipped to the backup (in the gate) and not yet confirmed, and when it was
    * shipped; null when everything shipped is confirmed. */
@@ -85,7 +93,11 @@ interface Session {
   pending: LogEntry[];
   pendingBytes: number;
   wake: (() => void) | null;
+  /** Resolves with the backup's catalog (incremental catch-up). */
+  catalogArrived: ((catalog: CatalogFrame) => void) | null;
 }
+
+type CatalogFrame = Extract<BackupFrame, { kind: 'catalog' }>;
 
 function yieldTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
@@ -103,12 +115,19 @@ const LOG_BATCH_ENTRIES = 512;
 const LIVE_PENDING_ENTRIES_MAX = 20_000;
 const LIVE_PENDING_BYTES_MAX = 8 * 1024 * 1024;
 
+function approximateRecordBytes(record: LogEntry['record']): number {
+  return record.kind === 'enqueue' ? record.body.byteLength + 64 : 64;
+}
+
 function approximateBytes(entry: LogEntry): number {
-  return entry.record.kind === 'enqueue' ? entry.record.body.byteLength + 64 : 64;
+  return approximateRecordBytes(entry.record);
 }
 
 export class PrimaryReplicator {
   private readonly sessions = new Map<string, Session>();
+  /** Backups that left, with the last LSN they confirmed: the log they need to come back by the
+   * delta is kept for them (within --store-log-max-bytes, which always wins). */
+  private readonly departed = new Map<string, number>();
   private readonly unsubscribe: () => void;
   private stopped = false;
   private confirmCheck: TimerHandle | null = null;
@@ -145,7 +164,7 @@ export class PrimaryReplicator {
   }
 
   members(): MemberInfo[] {
-    return this.backupSessions().map((s) => ({ name: s.name, state: s.state, address: s.address, confirmedLsn: s.confirmedLsn }));
+    return this.backupSessions().map((s) => ({ name: s.name, state: s.state, address: s.address, confirmedLsn: s.confirmedLsn, catchUp: s.catchUp, shippedBytes: s.shippedBytes }));
   }
 
   readyBackups(): string[] {
@@ -164,7 +183,7 @@ export class PrimaryReplicator {
   }
 
   /** A backup's `join` arrived on a new link. */
-  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null }): void {
+  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null; lastLsn?: number; epochHistory?: readonly EpochStart[]; snapshotIncomplete?: boolean }): void {
     if (this.stopped) {
       link.close('primary is stopping');
       return;
@@ -197,6 +216,16 @@ export class PrimaryReplicator {
       if (existing.name === join.name && existing.replicaOf === replicaOf) this.drop(existing, 'replaced by a new connection from the same backup');
     }
     const meta = this.deps.store.meta();
+    // A replica queue copies one queue, not the log: it always starts from a snapshot.
+    const catchUp: CatchUp =
+      replicaOf !== null
+        ? { kind: 'snapshot', reason: 'a replica queue starts from a snapshot of its queue' }
+        : planCatchUp(
+            { epochHistory: meta.epochHistory, lastLsn: meta.lastLsn, firstLsn: meta.firstLsn, epoch: this.deps.epoch, promotedAfterTotalFailure: this.deps.promotedAfterTotalFailure ?? false },
+            { epochHistory: join.epochHistory ?? [], lastLsn: join.lastLsn ?? 0, snapshotIncomplete: join.snapshotIncomplete ?? false },
+            this.deps.totalFailureResync ?? 'wipe',
+          );
+    this.departed.delete(join.name);
     const session: Session = {
       link,
       name: join.name,
@@ -209,21 +238,40 @@ export class PrimaryReplicator {
       snapshotLsn: meta.lastLsn,
       confirmedLsn: 0,
       gateLsn: null,
+      catchUp,
+      shippedBytes: 0,
       state: 'catchup',
       unconfirmed: null,
       pending: [],
       pendingBytes: 0,
       wake: null,
+      catalogArrived: null,
     };
     this.sessions.set(link.id, session);
-    this.deps.logger.info({ backup: join.name, address: join.address, ...(replicaOf !== null ? { replicaOf } : {}) }, replicaOf === null ? 'backup joined; catch-up starts' : 'replica queue joined; catch-up starts');
-    link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn, epochHistory: meta.epochHistory });
+    this.deps.logger.info({ backup: join.name, address: join.address, catchUp, backupLsn: join.lastLsn ?? 0, ...(replicaOf !== null ? { replicaOf } : {}) }, replicaOf === null ? 'backup joined; catch-up starts' : 'replica queue joined; catch-up starts');
+    link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn, epochHistory: meta.epochHistory, catchUp });
     this.updateRetention();
     if (replicaOf === null) this.deps.onMembership();
     void this.ship(session).catch((err: unknown) => {
       this.deps.logger.error({ err, backup: session.name }, 'replication to backup failed');
       this.drop(session, `replication failed: ${(err as Error).message}`);
     });
+  }
+
+  /** A frame from a backup after its join. */
+  frame(linkId: string, frame: Exclude<BackupFrame, { kind: 'join' }>): void {
+    if (frame.kind === 'confirm') {
+      this.confirm(linkId, frame.lsn);
+      return;
+    }
+    const session = this.sessions.get(linkId);
+    if (!session || session.phase !== 'catalog' || frame.lsn !== session.nextLsn - 1) {
+      if (session) this.drop(session, `unexpected catalog frame (phase ${session.phase}, LSN ${frame.lsn})`);
+      return;
+    }
+    const arrived = session.catalogArrived;
+    session.catalogArrived = null;
+    arrived?.(frame);
   }
 
   /** A backup confirmed that `lsn` is durable in its store. */
@@ -236,13 +284,17 @@ export class PrimaryReplicator {
       session.unconfirmed = shipped > lsn && this.deps.clock ? { lsn: shipped, sinceMs: this.deps.clock.monotonicMs() } : null;
     }
     if (session.gateLsn !== null) this.deps.settlements.backupConfirmed(session.name, lsn);
-    if (session.state === 'catchup' && session.gateLsn !== null && lsn >= session.gateLsn) {
-      session.state = 'ready';
-      this.deps.logger.info({ backup: session.name, lsn }, 'backup ready');
-      this.broadcastState();
-      this.deps.onMembership();
-    }
+    this.readyIfCaughtUp(session);
     this.updateRetention();
+  }
+
+  /** In the gate and holding everything up to where it entered it: the backup is ready. */
+  private readyIfCaughtUp(session: Session): void {
+    if (session.state !== 'catchup' || session.gateLsn === null || session.confirmedLsn < session.gateLsn) return;
+    session.state = 'ready';
+    this.deps.logger.info({ backup: session.name, lsn: session.confirmedLsn }, 'backup ready');
+    this.broadcastState();
+    this.deps.onMembership();
   }
 
   /** The link has credit again. */
@@ -268,12 +320,15 @@ export class PrimaryReplicator {
     for (const session of [...this.sessions.values()]) this.drop(session, 'primary stopping');
   }
 
-  private drop(session: Session, reason: string): void {
+  private drop(session: Session, reason: string, behindRetainedLog = false): void {
     if (session.phase === 'closed') return;
+    // A backup that was still taking a snapshot comes back for a snapshot: nothing to keep for it.
+    if (session.replicaOf === null && !behindRetainedLog && session.phase !== 'snapshot') this.departed.set(session.name, session.confirmedLsn);
     session.phase = 'closed';
     this.sessions.delete(session.link.id);
     session.link.close(reason);
     session.wake?.();
+    session.catalogArrived?.({ kind: 'catalog', epoch: 0, lsn: -1, queues: [], exchanges: [] });
     this.updateRetention();
     if (session.replicaOf !== null) {
       this.deps.logger.info({ replica: session.name, queue: session.replicaOf, reason }, 'replica queue left');
@@ -303,6 +358,22 @@ export class PrimaryReplicator {
   }
 
   private async ship(session: Session): Promise<void> {
+    if (session.catchUp.kind === 'incremental') {
+      // The backup takes its log back to fromLsn (or already ends there), says what it holds
+      // (the filter starts from that), and the log follows from fromLsn + 1.
+      session.nextLsn = session.catchUp.fromLsn + 1;
+      session.confirmedLsn = session.catchUp.fromLsn;
+      session.phase = 'catalog';
+      this.updateRetention();
+      const catalog = await new Promise<CatalogFrame>((resolve) => {
+        session.catalogArrived = resolve;
+      });
+      if (closed(session)) return;
+      if (session.filter instanceof ReplicationFilter) session.filter.seed(catalog.queues, catalog.exchanges);
+      session.phase = 'backlog';
+      await this.shipBacklog(session);
+      return;
+    }
     // 1. The snapshot: one read transaction, streamed in batches as credit allows.
     const snapshot = this.deps.store.snapshot();
     try {
@@ -320,6 +391,7 @@ export class PrimaryReplicator {
           await this.waitForCredit(session);
           if (closed(session)) return;
           session.link.send({ kind: 'snapshot-records', epoch: this.deps.epoch, records: batch });
+          session.shippedBytes += batch.reduce((n, r) => n + approximateRecordBytes(r), 0);
           batch = [];
           // Reading the store never waits for I/O: give the event loop a turn per batch, or a
           // long snapshot starves heartbeats (the backup drops the link) and client traffic.
@@ -329,7 +401,11 @@ export class PrimaryReplicator {
       await this.waitForCredit(session);
       if (closed(session)) return;
       if (batch.length > 0) session.link.send({ kind: 'snapshot-records', epoch: this.deps.epoch, records: batch });
-      session.link.send({ kind: 'snapshot-end', epoch: this.deps.epoch });
+      // Positions continue where the primary's do, even on queues whose messages are all gone.
+      const filter = session.filter;
+      const held = (queue: string): boolean => (filter instanceof ReplicationFilter ? filter.queueLevel(queue) !== 'none' : queue === filter.queue);
+      const lastPositions = Object.fromEntries(Object.entries(snapshot.lastPositions).filter(([queue]) => held(queue)));
+      session.link.send({ kind: 'snapshot-end', epoch: this.deps.epoch, lastPositions });
     } finally {
       snapshot.close();
     }
@@ -354,7 +430,7 @@ export class PrimaryReplicator {
       } catch (err) {
         if (isStoreError(err, 'STORE_LOG_TRUNCATED')) {
           // The backup fell further behind than the retained log: it must start over.
-          this.drop(session, 'fell behind the retained log; it will resync from a snapshot');
+          this.drop(session, 'fell behind the retained log; it will resync from a snapshot', true);
           return;
         }
         throw err;
@@ -373,7 +449,9 @@ export class PrimaryReplicator {
     const last = entries[entries.length - 1] as LogEntry;
     session.nextLsn = (last.record.kind === 'skip' ? last.record.lastLsn : last.lsn) + 1;
     if (session.gateLsn !== null && session.unconfirmed === null && this.deps.clock) session.unconfirmed = { lsn: session.nextLsn - 1, sinceMs: this.deps.clock.monotonicMs() };
-    session.link.send({ kind: 'log', epoch: this.deps.epoch, entries: session.filter.filterEntries(entries) });
+    const shipped = session.filter.filterEntries(entries);
+    for (const entry of shipped) session.shippedBytes += approximateBytes(entry);
+    session.link.send({ kind: 'log', epoch: this.deps.epoch, entries: shipped });
     // A turn later the frame has been written to the socket: the window between shipped and
     // confirmed is open (only for a backup in the gate, whose confirmation settles producers).
     if (session.gateLsn !== null) setImmediate(() => crashPoint('ha.primary.after-ship-before-confirm'));
@@ -386,7 +464,8 @@ export class PrimaryReplicator {
       // Enter the gate as having confirmed G: only commits after G wait for this backup.
       this.deps.settlements.addBackup(session.name, gateLsn);
       this.deps.logger.info({ backup: session.name, gateLsn }, 'backup entered the ack gate');
-      if (session.confirmedLsn >= gateLsn) this.confirm(session.link.id, session.confirmedLsn);
+      // An incremental catch-up that had nothing to ship confirmed gateLsn already.
+      this.readyIfCaughtUp(session);
     }
     this.flushLive(session);
   }
@@ -431,13 +510,19 @@ export class PrimaryReplicator {
     }
   }
 
-  /** The log must keep what every backup still needs (the size bound may override it). */
+  /** The log must keep what every backup still needs, connected or recently departed (the size
+   * bound may override it). Undo (what this store would take back if it were demoted) is needed
+   * only above what every backup in the gate has confirmed. */
   private updateRetention(): void {
     let floor: number | null = null;
+    let undoFloor: number | null = null;
     for (const session of this.sessions.values()) {
       const needed = session.phase === 'snapshot' ? session.snapshotLsn + 1 : Math.min(session.nextLsn, session.confirmedLsn + 1);
       floor = floor === null ? needed : Math.min(floor, needed);
+      if (session.replicaOf === null && session.gateLsn !== null) undoFloor = undoFloor === null ? session.confirmedLsn : Math.min(undoFloor, session.confirmedLsn);
     }
+    for (const confirmed of this.departed.values()) floor = floor === null ? confirmed + 1 : Math.min(floor, confirmed + 1);
     this.deps.store.setRetentionFloor(floor);
+    this.deps.store.setUndoFloor(undoFloor);
   }
 }

@@ -22,8 +22,8 @@ export class Settlements {
   private readonly unsubscribe: () => void;
   private readonly unsubscribeRollback: () => void;
 
-  constructor(options: { open: boolean; logger: Logger; store: Store }) {
-    this.gate = new AckGate({ open: options.open });
+  constructor(options: { open: boolean; logger: Logger; store: Store; minBackups?: number }) {
+    this.gate = new AckGate({ open: options.open, minMembers: options.minBackups ?? 0 });
     this.logger = options.logger;
     // One durability signal per group commit, instead of a promise per held delivery.
     this.unsubscribe = options.store.onDurable((lsn) => this.release(this.gate.durable(lsn)));

@@ -7,7 +7,8 @@
 
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../core/log.js';
-import type { QpidAddress } from '../core/qpid-url.js';
+import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
+import { connectGuarded } from '../amqp/client-guard.js';
 import { settleIfPresettled, type ConnectionInfo, type ConnectionRole, type SpecialNode } from '../amqp/server.js';
 import type { ChannelEvents, ReplicationChannel, ReplicationConnector } from './backup.js';
 import { decodeBackupFrame, decodePrimaryFrame, encodeBackupFrame, encodePrimaryFrame, HA_MESSAGE_FORMAT, REPLICATION_ADDRESS, type PrimaryFrame } from './messages.js';
@@ -81,7 +82,7 @@ export class RheaReplicationEndpoint implements SpecialNode {
       primary.join(link, frame);
     } else {
       const link = this.links.get(owner);
-      if (link) primary.confirm(link.id, frame.lsn);
+      if (link) primary.frame(link.id, frame);
     }
   }
 
@@ -198,7 +199,7 @@ export class RheaReplicationConnector implements ReplicationConnector {
 
   connect(address: QpidAddress, events: ChannelEvents): ReplicationChannel {
     const options = this.options;
-    const connection = this.container.connect({
+    const connection = connectGuarded(this.container, {
       host: address.host,
       port: address.port,
       transport: address.transport === 'ssl' ? 'tls' : 'tcp',
@@ -206,7 +207,10 @@ export class RheaReplicationConnector implements ReplicationConnector {
       idle_time_out: Math.max(1, Math.round(options.heartbeatMs)),
       properties: { 'qpid.ha-replication': true, 'qpid.ha-backup': options.name },
       ...(options.username && options.mechanism === 'PLAIN' ? { username: options.username, password: options.password ?? '' } : {}),
-    } as never);
+    } as never, (violation) => {
+      options.logger.warn({ address: formatAddress(address), code: violation.code, err: violation.description }, 'bad frame from the primary candidate; connection dropped');
+      end({ kind: 'refused', description: `${violation.condition}: ${violation.description}` });
+    });
     let receiver: Receiver | null = null;
     let sender: Sender | null = null;
     let ended = false;

@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import rhea, { type Connection, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { QpidAddress } from '../core/qpid-url.js';
+import { connectGuarded } from '../amqp/client-guard.js';
 
 export class ManagementError extends Error {
   constructor(
@@ -38,14 +39,20 @@ export class ManagementClient {
     const timeoutMs = options.timeoutMs ?? 10_000;
     const container = rhea.create_container({ id: `qpid-tool-${randomUUID().slice(0, 8)}` });
     return new Promise((resolve, reject) => {
-      const connection = container.connect({
-        host: address.host,
-        port: address.port,
-        transport: address.transport === 'ssl' ? 'tls' : 'tcp',
-        reconnect: false,
-        properties: options.admin ? { 'qpid.ha-admin': true } : {},
-        ...(options.username ? { username: options.username, password: options.password ?? '' } : {}),
-      } as never);
+      // Guarded: a broker (or whatever answers on its address) cannot feed us a frame that makes
+      // rhea's decoder allocate gigabytes; the probe of a backup runs inside the broker.
+      const connection = connectGuarded(
+        container,
+        {
+          host: address.host,
+          port: address.port,
+          transport: address.transport === 'ssl' ? 'tls' : 'tcp',
+          reconnect: false,
+          properties: options.admin ? { 'qpid.ha-admin': true } : {},
+          ...(options.username ? { username: options.username, password: options.password ?? '' } : {}),
+        } as never,
+        (violation) => fail(new ManagementError(0, violation.code, `bad frame from ${address.host}:${address.port}: ${violation.description}`)),
+      );
       let settled = false;
       const timer = setTimeout(() => fail(new ManagementError(0, 'TIMEOUT', `no answer from ${address.host}:${address.port} within ${timeoutMs} ms`)), timeoutMs);
       const fail = (err: Error): void => {

@@ -61,11 +61,19 @@ export class ManagementHttp {
           return send(res, 200, { ok: true });
         case '/readyz': {
           const state = this.ha.state;
-          const ready = state === 'standalone' || state === 'active';
-          // A full store still serves consumers (that is how it drains), so it stays ready;
-          // the body says why producers are refused (issue 16).
-          const store = this.ha.status().storeCondition;
-          return send(res, ready ? 200 : 503, { ready, state, store: store.full ? 'store full' : store.corrupt !== null ? 'store corrupt' : 'ok' });
+          // A primary short of --ha-min-backups accepts connections but settles nothing. A full
+          // store still serves consumers (that is how it drains), so it stays ready; the body says
+          // why producers are refused (issue 16).
+          const status = this.ha.status();
+          const gate = status.gate;
+          const ready = (state === 'standalone' || state === 'active') && !gate?.short;
+          const store = status.storeCondition;
+          return send(res, ready ? 200 : 503, {
+            ready,
+            state,
+            store: store.full ? 'store full' : store.corrupt !== null ? 'store corrupt' : 'ok',
+            ...(gate?.short ? { reason: `waiting for backups: ${gate.backups} of --ha-min-backups ${gate.minBackups} in the ack gate` } : {}),
+          });
         }
         case '/metrics':
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });

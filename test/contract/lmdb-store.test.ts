@@ -9,7 +9,7 @@ import { runStoreContract, type StoreHandle } from './store-contract.js';
 runStoreContract('lmdb', {
   async create(options = {}): Promise<StoreHandle> {
     const dataDir = makeTmpDir('lmdb-contract');
-    const open = (): LmdbStore => openLmdbStore({ dataDir, sync: 'fsync', ...(options.logMaxBytes ? { logMaxBytes: options.logMaxBytes } : {}) });
+    const open = (): LmdbStore => openLmdbStore({ dataDir, sync: 'fsync', ...(options.logMaxBytes ? { logMaxBytes: options.logMaxBytes } : {}), ...(options.undo ? { undo: true } : {}) });
     let store = open();
     return {
       get store() {

@@ -7,7 +7,7 @@ for (const autoFlush of [true, false]) {
   runStoreContract(`memory (autoFlush ${autoFlush})`, {
     async create(options = {}): Promise<StoreHandle> {
       const disk = new MemoryDisk();
-      const storeOptions: MemoryStoreOptions = { autoFlush, ...(options.logMaxBytes ? { logMaxBytes: options.logMaxBytes } : {}) };
+      const storeOptions: MemoryStoreOptions = { autoFlush, ...(options.logMaxBytes ? { logMaxBytes: options.logMaxBytes } : {}), ...(options.undo ? { undo: true } : {}) };
       let store: MemoryStore = openMemoryStore(disk, storeOptions);
       // With autoFlush off nothing would ever become durable on its own: flush on a timer, as
       // the simulator's disk model does on simulated time.

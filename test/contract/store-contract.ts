@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { runTruncateContract } from './truncate-contract.js';
 import { AssertionFailure } from '../../src/core/assert.js';
 import {
   isStoreError,
@@ -40,7 +41,7 @@ export interface StoreHandle {
 }
 
 export interface StoreFactory {
-  create(options?: { logMaxBytes?: number }): Promise<StoreHandle>;
+  create(options?: { logMaxBytes?: number; undo?: boolean }): Promise<StoreHandle>;
 }
 
 // --- record builders ---------------------------------------------------------------------------
@@ -104,6 +105,7 @@ function assertStoreError(err: unknown, code: StoreErrorCode): true {
 
 export function runStoreContract(name: string, factory: StoreFactory): void {
   describe(`store contract: ${name}`, () => {
+    runTruncateContract(factory);
     async function withStore(fn: (h: StoreHandle) => Promise<void>, options?: { logMaxBytes?: number }): Promise<void> {
       const h = await factory.create(options);
       try {
@@ -468,6 +470,34 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         },
         { logMaxBytes: 2000 },
       ));
+
+    test('a snapshot carries each queue\'s last position, so positions go on where the source\'s do', () =>
+      withStore(async (h) => {
+        const s = h.store;
+        await s.commit([queueDeclare('drained')]).durable;
+        const id = s.allocateMessageId();
+        await s.commit([enqueue(id, [['drained', 7]], 'm')]).durable;
+        await s.commit([dequeue('drained', 7, id)]).durable;
+        const snap = s.snapshot();
+        const records: StoreRecord[] = [];
+        for await (const r of snap.records()) records.push(r);
+        assert.deepEqual(snap.lastPositions, { drained: 7 });
+        snap.close();
+        const target = await factory.create();
+        try {
+          const t = target.store;
+          await t.wipe();
+          await t.beginSnapshot(snap.lsn, snap.epoch, snap.lastMessageId, snap.epochHistory);
+          await t.applySnapshotRecords(records);
+          await t.endSnapshot(snap.lastPositions);
+          assert.equal(t.queue('drained')?.lastPosition, 7);
+          // The next enqueue from the source, at position 8, is taken; one at 7 would not be.
+          await t.appendReplicated([{ lsn: snap.lsn + 1, record: enqueue(id + 1, [['drained', 8]], 'n') }]).durable;
+          assert.throws(() => t.appendReplicated([{ lsn: snap.lsn + 2, record: enqueue(id + 2, [['drained', 8]], 'o') }]));
+        } finally {
+          await target.cleanup();
+        }
+      }));
 
     test('appendReplicated keeps the primary LSNs, refuses gaps, and accounts for skip spans', () =>
       withStore(async (h) => {

@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { killOnExit } from './children.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const DIST = join(here, '..', '..');
@@ -47,6 +48,8 @@ export interface StartOptions {
   /** Runs the broker through another program (e.g. unshare, to give it a small private
    * filesystem): given node's arguments, the command and its arguments to spawn instead. */
   readonly launcher?: (nodeArgs: readonly string[]) => { readonly command: string; readonly args: readonly string[] };
+  /** Run the broker under `ulimit -n N` (soft and hard), through bash. */
+  readonly openFileLimit?: number;
 }
 
 export function tempDir(prefix = 'qpidd-test-'): string {
@@ -71,19 +74,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
 
 export async function startQpidd(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? tempDir();
   const args = [QPIDD, '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', 'info', ...(options.name ? ['--name', options.name] : []), ...(options.args ?? [])];
-  const launch = options.launcher ? options.launcher(args) : { command: process.execPath, args };
-  const child = spawn(launch.command, [...launch.args], { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, ...options.env };
+  // Under `ulimit -n`, through bash (exec: the pid is the broker's own, so signals reach it).
+  const limited = (nodeArgs: readonly string[]) => ({ command: 'bash', args: ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, process.execPath, ...nodeArgs] });
+  const launch = options.openFileLimit !== undefined ? limited(args) : options.launcher ? options.launcher(args) : { command: process.execPath, args };
+  const child = spawn(launch.command, [...launch.args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   // A broker a test forgot must not outlive the test process.
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  killOnExit(child);
   const logs: LogLine[] = [];
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   let stderrText = '';

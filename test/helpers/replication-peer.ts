@@ -115,7 +115,7 @@ export class FakePrimary {
       const sender = senders.get(ctx.connection);
       const send = (f: PrimaryFrame): void => void sender?.send(encodePrimaryFrame(f), undefined, HA_MESSAGE_FORMAT);
       const history = options.epochHistory ?? [];
-      send({ kind: 'hello', epoch: options.epoch, name: 'impostor', storeId: 'impostor-store', publicAddress: null, lastLsn: options.lastLsn ?? 0, epochHistory: history });
+      send({ kind: 'hello', epoch: options.epoch, name: 'impostor', storeId: 'impostor-store', publicAddress: null, lastLsn: options.lastLsn ?? 0, epochHistory: history, catchUp: { kind: 'snapshot', reason: 'impostor' } });
       send({ kind: 'snapshot-begin', epoch: options.epoch, lsn: options.lastLsn ?? 0, lastMessageId: 0, epochHistory: history });
       send({ kind: 'snapshot-end', epoch: options.epoch });
       send({ kind: 'state', epoch: options.epoch, state: 'ready', members: [] });

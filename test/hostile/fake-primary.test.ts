@@ -1,9 +1,13 @@
 // A fake primary (issue 19): after the primary is killed, a process answers on its port as a
 // primary with a high epoch and an empty snapshot. The backups must not wipe themselves for it:
 // its epoch history shares none of theirs. They stay ready with their data and their epoch, and
-// promoting one of them afterwards recovers every message accepted before.
+// promoting one of them afterwards recovers every message accepted before. And a process that
+// answers a backup with the 37-byte frame that made rhea's decoder allocate gigabytes: the
+// backup's own connection is guarded too.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { connect, drain, openSender, sendAll } from '../helpers/amqp.js';
 import { Cluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/broker-process.js';
@@ -47,4 +51,30 @@ test('backups refuse a fake primary with a high epoch and an empty log, keep the
   await cluster.waitForState(1, 'active');
   const received = (await drain(cluster.ports[1] as number, 'orders')).map((m) => String(m.body));
   assert.deepEqual(bodies.filter((b) => !received.includes(b)), [], 'every accepted message is on the promoted backup');
+});
+
+test('a backup that connects to whatever answers on a dead primary\'s port survives the 37-byte frame', async () => {
+  const c = await Cluster.start({ size: 2 });
+  let raw: Server | null = null;
+  try {
+    await c.promoteAndWait(0);
+    await c.kill(0);
+    let knocks = 0;
+    raw = createServer((socket) => {
+      knocks++;
+      socket.on('error', () => {});
+      socket.write(Buffer.from('AMQP\x00\x01\x00\x00', 'latin1'));
+      socket.write(Buffer.from('0000002502000000005310d00000001500000003a10478787878' + '40f000000005ffffffff40', 'hex'));
+    });
+    await new Promise<void>((resolve) => raw?.listen(c.ports[0], '127.0.0.1', () => resolve()));
+    await waitFor(() => knocks >= 3, 'the backup to try the hostile address a few times', 15_000);
+    const pid = c.broker(1).child.pid as number;
+    const rssKiB = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    assert.ok(rssKiB < 400 * 1024, `backup RSS ${rssKiB} KiB`);
+    assert.equal(c.broker(1).child.exitCode, null, 'the backup is alive');
+    assert.equal((await c.status(1)).state, 'ready', 'and still a ready backup');
+  } finally {
+    raw?.close();
+    await c.stop();
+  }
 });

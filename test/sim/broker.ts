@@ -88,6 +88,10 @@ export class SimBroker {
       maxFrameSizeBytes: 65536,
       queuePatterns: null,
       topicPatterns: null,
+      maxDecodeDepth: 100,
+      maxConnectionBufferBytes: 2 * 1024 * 1024,
+      handshakeTimeoutMs: 10_000,
+      maxPendingHandshakes: 1000,
       configFile: null,
       ha: {
         cluster: true,
@@ -106,6 +110,8 @@ export class SimBroker {
         clientRedirect: false,
         // Derived, not drawn, so that every recorded seed keeps its scenario.
         confirmTimeoutMs: knobs.heartbeatMs * 2.5,
+        totalFailureResync: 'wipe',
+        minBackups: url.addresses.length >= 3 ? 1 : 0,
       },
     };
   }

@@ -17,6 +17,11 @@
 //   STALE_SETTLED    a stale primary settled a message before the manager made any bad choice.
 //   SETTLED_EARLY    a message was settled before the primary and every backup in its ack gate
 //                    had it durable (the ordering contract of ack-gate.ts).
+//   TRUNCATED_SETTLED
+//                    a broker took back (incremental catch-up) the enqueue of a message the
+//                    legitimate primary had settled and nobody had consumed.
+//   SETTLED_ALONE    a replicated message was settled while fewer backups than --ha-min-backups
+//                    were in the ack gate (it must be durable on min-backups + 1 brokers).
 //   BACKUP_SERVED    a backup admitted a client or took a publish.
 //   PROMOTED_UNREADY a broker in catch-up accepted a promotion (only ready backups may be
 //                    promoted, reference §1.12.12.4).
@@ -56,6 +61,8 @@ export type ViolationCode =
   | 'STALE_NOT_FENCED'
   | 'STALE_SETTLED'
   | 'SETTLED_EARLY'
+  | 'SETTLED_ALONE'
+  | 'TRUNCATED_SETTLED'
   | 'BACKUP_SERVED'
   | 'PROMOTED_UNREADY'
   | 'NOT_PREFIX'
@@ -377,7 +384,11 @@ export class Oracle {
       const legit = epoch === this.maxEpoch && this.servedBy.get(epoch) === broker;
       // A consumed message is settled at once: it need not survive anything (ack-gate.ts).
       const id = body ? parseBody(body) : null;
-      if (b && lsn !== null && !(id && this.consumed.has(messageKey(id)))) this.checkGate(b, settlements.gate.memberIds, lsn);
+      const consumed = id !== null && this.consumed.has(messageKey(id));
+      if (b && lsn !== null && !consumed) this.checkGate(b, settlements.gate.memberIds, lsn);
+      if (b && lsn !== null && !consumed && settlements.gate.memberIds.length < settlements.gate.minMembers) {
+        this.violation('SETTLED_ALONE', `${broker} settled LSN ${lsn} with ${settlements.gate.memberIds.length} backups in its gate (min-backups ${settlements.gate.minMembers})`, `alone:${broker}:${lsn}`);
+      }
       return { broker, epoch, legit, holders: [broker, ...settlements.gate.memberIds], atMs: this.world.nowMs };
     },
     consumed: (_broker, body) => {
@@ -398,7 +409,25 @@ export class Oracle {
       wiped: () => {
         if (life.alive) this.wiped(broker.name, 'store wiped for catch-up');
       },
+      truncated: (lsn, removed) => {
+        if (life.alive) this.truncated(broker.name, lsn, removed);
+      },
     };
+  }
+
+  /** What was truncated was never settled (DESIGN.md §4): the primary of the divergent records
+   * was a ready backup when it wrote them... unless a bad manager's choice made it so. */
+  private truncated(broker: string, lsn: number, removed: readonly StoreRecord[]): void {
+    this.trace.debug('chk', `${broker} took back its log after LSN ${lsn}`, { records: removed.length });
+    for (const record of removed) {
+      if (record.kind !== 'enqueue') continue;
+      const id = parseBody(record.body);
+      if (!id) continue;
+      const key = messageKey(id);
+      const settled = this.settled.get(key);
+      if (!settled || !settled.info.legit || settled.inBadWindow || this.consumed.has(key) || this.badChoiceMade) continue;
+      this.violation('TRUNCATED_SETTLED', `${broker} took back the enqueue of message ${key} (settled by ${settled.info.broker} at ${settled.info.atMs.toFixed(3)} ms) when it truncated after LSN ${lsn}`, `truncated:${broker}:${key}`);
+    }
   }
 
   private committed(broker: SimBroker, life: Life, records: readonly StoreRecord[], ticket: CommitTicket): void {

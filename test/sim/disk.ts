@@ -13,6 +13,8 @@ export interface DiskHooks {
   /** Entries from a primary, accepted by the store (appendReplicated did not throw). */
   replicated(entries: readonly LogEntry[]): void;
   wiped(): void;
+  /** The store took back its log after `lsn` (incremental catch-up): these records left it. */
+  truncated(lsn: number, removed: readonly StoreRecord[]): void;
 }
 
 export class SimStore extends MemoryStore {
@@ -34,7 +36,7 @@ export class SimStore extends MemoryStore {
      * further behind must resync from a snapshot). */
     logMaxBytes?: number,
   ) {
-    super(disk, { autoFlush: false, storeId, ...(logMaxBytes !== undefined ? { logMaxBytes } : {}) });
+    super(disk, { autoFlush: false, storeId, undo: true, ...(logMaxBytes !== undefined ? { logMaxBytes } : {}) });
     const scan = this.scan();
     for (const row of scan.log(1)) if (row.record) this.mirror.set(row.lsn, row.record);
     scan.close();
@@ -70,6 +72,15 @@ export class SimStore extends MemoryStore {
     return done;
   }
 
+  override async truncateAfter(lsn: number): Promise<void> {
+    const removed = [...this.mirror].filter(([at]) => at > lsn);
+    const done = super.truncateAfter(lsn);
+    this.dirty();
+    await done;
+    for (const [at] of removed) this.mirror.delete(at);
+    this.hooks.truncated(lsn, removed.map(([, record]) => record));
+  }
+
   override beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory: readonly EpochStart[] = []): Promise<void> {
     return this.touch(super.beginSnapshot(lsn, epoch, lastMessageId, epochHistory));
   }
@@ -78,8 +89,8 @@ export class SimStore extends MemoryStore {
     return this.touch(super.applySnapshotRecords(records));
   }
 
-  override endSnapshot(): Promise<void> {
-    return this.touch(super.endSnapshot());
+  override endSnapshot(lastPositions: Readonly<Record<string, number>> = {}): Promise<void> {
+    return this.touch(super.endSnapshot(lastPositions));
   }
 
   override setRole(role: StoreRole, haState: string): Promise<void> {

@@ -161,7 +161,7 @@ export class ReplicationPeer {
       this.link = link;
       primary.join(link, frame);
     } else if (this.link) {
-      primary.confirm(this.link.id, frame.lsn);
+      primary.frame(this.link.id, frame);
     }
   }
 

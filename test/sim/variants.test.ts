@@ -17,6 +17,7 @@ interface Budget {
 
 const BUDGETS: Record<VariantName, Budget> = {
   'settle-early': { seeds: 10, badManager: false, expected: ['SETTLED_EARLY', 'LOST'] },
+  'settle-alone': { seeds: 40, badManager: false, expected: ['SETTLED_ALONE'] },
   'promote-catchup': { seeds: 60, badManager: true, expected: ['PROMOTED_UNREADY'] },
   'no-epoch-check': { seeds: 30, badManager: true, expected: ['STALE_RECORDS', 'STALE_NOT_FENCED', 'TWO_PRIMARIES'] },
 };

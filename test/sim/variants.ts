@@ -8,7 +8,7 @@ import { BackupReplicator } from '../../src/ha/backup.js';
 import { HaNode } from '../../src/ha/node.js';
 import { PrimaryReplicator } from '../../src/ha/primary.js';
 
-export type VariantName = 'settle-early' | 'promote-catchup' | 'no-epoch-check';
+export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check';
 
 export interface Variant {
   readonly description: string;
@@ -31,6 +31,17 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
   'settle-early': {
     description: 'the ack gate ignores its backups: a message is settled once the primary has it durable',
     install: () => patch(AckGate.prototype, 'minMemberLsn', () => () => Infinity),
+  },
+  'settle-alone': {
+    description: 'the ack gate ignores --ha-min-backups: a primary with no backup in its gate settles alone',
+    install: () =>
+      patch(AckGate.prototype, 'minMemberLsn', () =>
+        function (this: { members: Map<string, number> }) {
+          let min = Infinity;
+          for (const lsn of this.members.values()) if (lsn < min) min = lsn;
+          return min;
+        },
+      ),
   },
   'promote-catchup': {
     description: 'promote() accepts a backup that is still catching up, as if it were ready',

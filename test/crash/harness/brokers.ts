@@ -2,10 +2,10 @@
 // which the harness is the cluster manager (it promotes with the real `qpid-ha --cluster-manager
 // promote`, as a resource manager would). Every incarnation of every broker is kept, so that a
 // failing run's report holds the logs of brokers that have since been killed.
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import type { HaStatus } from '../../../src/ha/node.js';
 import { freePort, removeDir, startQpidd, tempDir, type BrokerProcess } from '../../helpers/broker-process.js';
+import { killOnExit } from '../../helpers/children.js';
 import { Cluster } from '../../helpers/cluster.js';
 
 /** How long the harness waits for a broker to reach a state after a fault. */
@@ -16,23 +16,7 @@ export interface Incarnation {
   readonly broker: BrokerProcess;
 }
 
-const children = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-/** A test runner that times out a test ends its process: take the brokers and clients along
- * (they are not detached, but nothing else would stop them). */
-export function killOnExit(child: ChildProcess): void {
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const running of children) {
-      running.kill('SIGCONT');
-      running.kill('SIGKILL');
-    }
-  });
-}
+export { killOnExit };
 
 abstract class Brokers {
   readonly incarnations: Incarnation[] = [];
