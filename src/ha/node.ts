@@ -526,6 +526,7 @@ export class HaNode {
       clock: this.deps.clock,
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
       promotedAfterTotalFailure: mode === 'local',
+      clusterSize: config.ha.brokersUrl?.addresses.length ?? 1,
       totalFailureResync: config.ha.totalFailureResync,
       ...(this.deps.memberAddress ? { memberAddress: this.deps.memberAddress } : {}),
       onStale: (reason) => this.fenced(reason),

@@ -60,6 +60,8 @@ export interface PrimaryReplicatorDeps {
   /** This primary was promoted from joining (the whole cluster had failed): backups from before
    * resync by --ha-total-failure-resync (default wipe). */
   readonly promotedAfterTotalFailure?: boolean;
+  /** Brokers in --ha-brokers-url: while some are not connected, the log is kept for them. */
+  readonly clusterSize?: number;
   readonly totalFailureResync?: TotalFailureResync;
 }
 
@@ -125,9 +127,6 @@ function approximateBytes(entry: LogEntry): number {
 
 export class PrimaryReplicator {
   private readonly sessions = new Map<string, Session>();
-  /** Backups that left, with the last LSN they confirmed: the log they need to come back by the
-   * delta is kept for them (within --store-log-max-bytes, which always wins). */
-  private readonly departed = new Map<string, number>();
   private readonly unsubscribe: () => void;
   private stopped = false;
   private confirmCheck: TimerHandle | null = null;
@@ -225,7 +224,6 @@ export class PrimaryReplicator {
             { epochHistory: join.epochHistory ?? [], lastLsn: join.lastLsn ?? 0, snapshotIncomplete: join.snapshotIncomplete ?? false },
             this.deps.totalFailureResync ?? 'wipe',
           );
-    this.departed.delete(join.name);
     const session: Session = {
       link,
       name: join.name,
@@ -320,10 +318,8 @@ export class PrimaryReplicator {
     for (const session of [...this.sessions.values()]) this.drop(session, 'primary stopping');
   }
 
-  private drop(session: Session, reason: string, behindRetainedLog = false): void {
+  private drop(session: Session, reason: string): void {
     if (session.phase === 'closed') return;
-    // A backup that was still taking a snapshot comes back for a snapshot: nothing to keep for it.
-    if (session.replicaOf === null && !behindRetainedLog && session.phase !== 'snapshot') this.departed.set(session.name, session.confirmedLsn);
     session.phase = 'closed';
     this.sessions.delete(session.link.id);
     session.link.close(reason);
@@ -430,7 +426,7 @@ export class PrimaryReplicator {
       } catch (err) {
         if (isStoreError(err, 'STORE_LOG_TRUNCATED')) {
           // The backup fell further behind than the retained log: it must start over.
-          this.drop(session, 'fell behind the retained log; it will resync from a snapshot', true);
+          this.drop(session, 'fell behind the retained log; it will resync from a snapshot');
           return;
         }
         throw err;
@@ -510,9 +506,11 @@ export class PrimaryReplicator {
     }
   }
 
-  /** The log must keep what every backup still needs, connected or recently departed (the size
-   * bound may override it). Undo (what this store would take back if it were demoted) is needed
-   * only above what every backup in the gate has confirmed. */
+  /** The log must keep what every broker of the cluster may still need to come back by the
+   * delta (DESIGN.md §2: until every known backup has it, within --store-log-max-bytes, which
+   * always wins): it is cut early only while every other broker is connected, to what they all
+   * have. Undo (what this store would take back if it were demoted) is needed only above what
+   * every backup in the gate has confirmed. */
   private updateRetention(): void {
     let floor: number | null = null;
     let undoFloor: number | null = null;
@@ -521,7 +519,8 @@ export class PrimaryReplicator {
       floor = floor === null ? needed : Math.min(floor, needed);
       if (session.replicaOf === null && session.gateLsn !== null) undoFloor = undoFloor === null ? session.confirmedLsn : Math.min(undoFloor, session.confirmedLsn);
     }
-    for (const confirmed of this.departed.values()) floor = floor === null ? confirmed + 1 : Math.min(floor, confirmed + 1);
+    const backups = this.backupSessions().length;
+    if (this.deps.clusterSize !== undefined && backups < this.deps.clusterSize - 1) floor = null;
     this.deps.store.setRetentionFloor(floor);
     this.deps.store.setUndoFloor(undoFloor);
   }
