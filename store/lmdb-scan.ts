@@ -17,10 +17,11 @@ import {
   decodeQuarantineRow,
   decodeQueueRow,
   decodeRecoveryReport,
+  decodeUndoRow,
   messageBody,
   storedBodyCrc,
 } from './layout.js';
-import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, StoreScan } from './scan.js';
+import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
 import type { MutableMeta } from './ticket.js';
 
 const damagedEntry = (queue: string, position: number, problem: string): ScanEntry => ({ queue, position, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem });
@@ -136,11 +137,22 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
     *quarantine() {
       for (const { key, value } of t.quarantine.getRange({ transaction })) yield decodeQuarantineRow(value, key);
     },
+    *undo(): Iterable<ScanUndo> {
+      for (const { key, value } of t.undo.getRange({ transaction })) {
+        const firstLsn = key as number;
+        try {
+          if (typeof key !== 'number') throw new StoreError('STORE_CORRUPT', `undo table has a malformed key ${JSON.stringify(key)}`);
+          yield { firstLsn, batch: decodeUndoRow(firstLsn, value) };
+        } catch (err) {
+          yield { firstLsn: Number(key), problem: problemOf(err) };
+        }
+      }
+    },
     recovery: () => {
       const bytes = t.meta.getBinary('recovery', { transaction });
       return bytes === undefined ? null : decodeRecoveryReport(bytes);
     },
-    sizes: () => ({ entries: t.enqueues.getStats().entryCount, messages: t.messages.getStats().entryCount, logEntries: t.log.getStats().entryCount }),
+    sizes: () => ({ entries: t.enqueues.getStats().entryCount, messages: t.messages.getStats().entryCount, logEntries: t.log.getStats().entryCount, undoRows: t.undo.getStats().entryCount }),
     close: () => {
       if (closed) return;
       closed = true;

@@ -615,6 +615,7 @@ function memoryScan(t: MemoryTables): StoreScan {
       return t.messageRows.get(id)?.body;
     },
     quarantine: () => [...t.quarantineRows.values()],
+    undo: () => [...t.undoRows.values()].sort((a, b) => a.firstLsn - b.firstLsn).map((batch) => ({ firstLsn: batch.firstLsn, batch })),
     recovery: () => t.recovery,
     *log(fromLsn: number) {
       for (const lsn of [...t.logRows.keys()].sort((a, b) => a - b)) {
@@ -626,7 +627,7 @@ function memoryScan(t: MemoryTables): StoreScan {
     sizes: () => {
       let entries = 0;
       for (const m of t.entryRows.values()) entries += m.size;
-      return { entries, messages: t.messageRows.size, logEntries: t.logRows.size };
+      return { entries, messages: t.messageRows.size, logEntries: t.logRows.size, undoRows: t.undoRows.size };
     },
     close: () => {},
   };

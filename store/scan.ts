@@ -5,6 +5,7 @@
 import type { BindRecord, ExchangeDeclareRecord, QueueDeclareRecord, StoreRecord } from './record.js';
 import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { StoreMeta } from './store.js';
+import type { UndoBatch } from './undo.js';
 
 export interface ScanQueue {
   readonly name: string;
@@ -60,6 +61,13 @@ export interface ScanLogEntry {
   readonly problem?: string;
 }
 
+export interface ScanUndo {
+  /** The row's key: the first LSN of the batch it holds. */
+  readonly firstLsn: number;
+  readonly batch?: UndoBatch;
+  readonly problem?: string;
+}
+
 export interface StoreScan {
   meta(): StoreMeta;
   queues(): Iterable<ScanQueue>;
@@ -80,8 +88,10 @@ export interface StoreScan {
   recovery(): RecoveryReport | { readonly problem: string } | null;
   /** Log entries from fromLsn on, in key order (gaps show as jumps in lsn). */
   log(fromLsn: number): Iterable<ScanLogEntry>;
+  /** Undo rows (undo.ts), in LSN order; a row that fails its checksum has a `problem`. */
+  undo(): Iterable<ScanUndo>;
   /** Row counts, for progress reports. */
-  sizes(): { entries: number; messages: number; logEntries: number };
+  sizes(): { entries: number; messages: number; logEntries: number; undoRows: number };
   close(): void;
 }
 

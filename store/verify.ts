@@ -7,7 +7,9 @@
 // byte total equals meta.logBytes; the retained log agrees with the tables (what it declares,
 // deletes, enqueues and dequeues is what the tables hold); every index entry's queue and message
 // exist and agree; every message's refs equals the entries naming it (no orphans); each queue's
-// count/bytes equal its entries and lastPosition covers them; bindings name existing ends.
+// count/bytes equal its entries and lastPosition covers them; bindings name existing ends; the
+// undo rows pass their checksums and cover the log tail truncateAfter may take back
+// (verify-undo.ts), and a message at refs 0 is one that undo keeps alive.
 
 import { BUILT_IN_EXCHANGES } from './apply.js';
 import { isStoreError } from './errors.js';
@@ -15,6 +17,7 @@ import { openLmdbStore } from './lmdb-store.js';
 import { entryLastLsn } from './record.js';
 import type { Scannable, StoreScan } from './scan.js';
 import { STORE_FORMAT_VERSION } from './store.js';
+import { checkUndoRows, UndoCoverage } from './verify-undo.js';
 
 export type ViolationCode =
   | 'open-failed'
@@ -39,6 +42,9 @@ export type ViolationCode =
   | 'message-orphan'
   | 'epoch-history'
   | 'table-counts'
+  | 'undo-garbled'
+  | 'undo-range'
+  | 'undo-missing'
   | 'unreadable';
 
 export interface Violation {
@@ -155,10 +161,13 @@ function quickChecks(scan: StoreScan): Violation[] {
   }
   for (const e of scan.exchanges()) if (e.problem) report.add('exchange-garbled', e.problem);
   for (const b of scan.bindings()) if (b.problem) report.add('binding-garbled', b.problem);
+  // Undo is bounded (UNDO_LSNS_MAX, and pruned as backups confirm), so quick reads all of it.
+  const kept = checkUndoRows(scan.undo(), meta, (code, message) => report.add(code, message)).keptMessages.size;
   const sizes = scan.sizes();
   if (sizes.entries !== queued) report.add('table-counts', `the queues say they hold ${queued} messages; the index holds ${sizes.entries} entries`);
-  if (sizes.messages > sizes.entries) report.add('table-counts', `${sizes.messages} message rows for ${sizes.entries} index entries (every message is held by at least one)`);
-  if ((sizes.messages === 0) !== (sizes.entries === 0)) report.add('table-counts', `${sizes.messages} message rows and ${sizes.entries} index entries`);
+  // Every message row is held by an index entry, or kept at refs 0 by undo (undo.ts).
+  if (sizes.messages > sizes.entries + kept) report.add('table-counts', `${sizes.messages} message rows for ${sizes.entries} index entries and ${kept} consumed messages kept for undo (every message is held by at least one)`);
+  if (sizes.messages === 0 && sizes.entries > 0) report.add('table-counts', `no message rows for ${sizes.entries} index entries`);
   const span = meta.lastLsn - meta.firstLsn + 1;
   if (sizes.logEntries > Math.max(0, span)) report.add('table-counts', `the log holds ${sizes.logEntries} entries, more than the ${Math.max(0, span)} LSNs ${meta.firstLsn}..${meta.lastLsn}`);
   if (span > 0 && sizes.logEntries === 0) report.add('table-counts', `the log is empty but meta says it holds LSNs ${meta.firstLsn}..${meta.lastLsn}`);
@@ -202,6 +211,10 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
     }
   }
 
+  // --- undo (bounded: UNDO_LSNS_MAX) -----------------------------------------------------------
+  const undo = checkUndoRows(scan.undo(), meta, (code, message) => report.add(code, message));
+  const coverage = new UndoCoverage(undo, meta);
+
   // --- the log --------------------------------------------------------------------------------
   // Replaying the retained log as a delta: what it says last about each name, each index entry.
   const queueFate = new Map<string, { exists: boolean; lsn: number }>();
@@ -222,6 +235,7 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
       continue;
     }
     if (e.lsn > meta.lastLsn) report.add('log-range', `log entry at LSN ${e.lsn} is beyond the last LSN ${meta.lastLsn} in meta`);
+    coverage.logEntry(e.lsn);
     if (e.lsn !== expected) report.add('log-gap', `log entries ${expected}..${e.lsn - 1} are missing`);
     if (!e.record) {
       report.add('log-garbled', e.problem ?? `log record at LSN ${e.lsn} does not decode`);
@@ -272,6 +286,7 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
     report.add('log-gap', `the log ends at LSN ${lastCovered} but meta says the last LSN is ${meta.lastLsn}`);
   }
   if (logBytes !== meta.logBytes) report.add('log-bytes', `the log holds ${logBytes} bytes but meta says ${meta.logBytes}`);
+  coverage.report((code, message) => report.add(code, message));
 
   for (const [name, fate] of queueFate) {
     if (fate.exists !== queues.has(name)) {
@@ -346,8 +361,12 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
       continue;
     }
     const held = refs.get(m.messageId) ?? 0;
-    // refs 0: consumed, its body kept while the record that consumed it can be undone (undo.ts).
-    if (held === 0 && m.refs === 0) continue;
+    // refs 0: consumed, its body kept while the record that consumed it can be undone (undo.ts);
+    // one that no undo entry names would never be deleted.
+    if (held === 0 && m.refs === 0) {
+      if (!undo.keptMessages.has(m.messageId)) report.add('message-orphan', `message ${m.messageId} has refs 0 and no undo entry keeps it`);
+      continue;
+    }
     if (held === 0) report.add('message-orphan', `message ${m.messageId} (refs ${m.refs}) is held by no queue`);
     else if (held !== m.refs) report.add('message-refs', `message ${m.messageId} has refs ${m.refs} but ${held} index entries hold it`);
     if (m.messageId > meta.lastMessageId) report.add('meta', `message ${m.messageId} is above the store's last message id ${meta.lastMessageId}`);
