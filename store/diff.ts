@@ -9,6 +9,11 @@
 // position both hold has a different message (id or CRC) in each. Messages only B holds may have
 // been consumed on A since, and messages only A holds enqueued since; both are listed, neither
 // breaks the prefix.
+//
+// Stores with undo (a cluster broker's, undo.ts): consumed messages kept at refs 0 for undo are
+// held by no queue, so they are not compared (they are not the store's content). When B's log
+// goes on past the agreement, the diff says whether B's undo reaches back to it: then B, as a
+// backup of A, takes its tail back and catches up by the delta; else it resyncs from a snapshot.
 
 import type { EpochStart } from './epoch-history.js';
 
@@ -34,6 +39,8 @@ export interface StoreView {
   readonly epochHistory: readonly EpochStart[];
   readonly firstLsn: number;
   readonly lastLsn: number;
+  /** Undo covers this LSN to lastLsn (meta.undoFromLsn; lastLsn + 1: none). */
+  readonly undoFromLsn: number;
   readonly queues: readonly DiffQueue[];
 }
 
@@ -57,12 +64,14 @@ export interface QueueDifference {
 export interface StoreDiff {
   readonly verdict: DiffVerdict;
   readonly sameStoreId: boolean;
-  readonly a: { readonly source: string; readonly storeId: string; readonly epoch: number; readonly firstLsn: number; readonly lastLsn: number; readonly epochHistory: readonly EpochStart[] };
+  readonly a: { readonly source: string; readonly storeId: string; readonly epoch: number; readonly firstLsn: number; readonly lastLsn: number; readonly undoFromLsn: number; readonly epochHistory: readonly EpochStart[] };
   readonly b: StoreDiff['a'];
   /** The last LSN both logs hold alike (by epoch history), capped by both ends. */
   readonly agreedThroughLsn: number;
   /** The first LSN at which the histories name different epochs, or null when they never do. */
   readonly divergenceLsn: number | null;
+  /** B's log beyond the agreement, and whether B's undo can take it back (null: B has none). */
+  readonly bTail: { readonly fromLsn: number; readonly toLsn: number; readonly undoable: boolean } | null;
   readonly queues: readonly QueueDifference[];
   /** One sentence per reason the verdict is not 'equal'. */
   readonly notes: readonly string[];
@@ -142,6 +151,14 @@ export function diffStores(a: StoreView, b: StoreView): StoreDiff {
   for (const q of conflicting) notes.push(`queue ${JSON.stringify(q.queue)}: ${q.mismatchedCount} position(s) hold different messages (first at position ${q.mismatched[0]?.position})`);
   const onlyB = queues.filter((q) => q.kind === 'only-in-b');
   for (const q of onlyB) notes.push(`queue ${JSON.stringify(q.queue)} is only in B`);
+  const bTail = logsAgree ? null : { fromLsn: agreedThroughLsn + 1, toLsn: b.lastLsn, undoable: agreedThroughLsn + 1 >= b.undoFromLsn };
+  if (bTail) {
+    notes.push(
+      bTail.undoable
+        ? `B keeps undo from LSN ${b.undoFromLsn}: it can take LSNs ${bTail.fromLsn}..${bTail.toLsn} back and catch up with A incrementally`
+        : `B's undo starts at LSN ${b.undoFromLsn}, after LSN ${bTail.fromLsn}: it cannot take its log back there and would resync from a snapshot`,
+    );
+  }
   const prefix = logsAgree && conflicting.length === 0 && onlyB.length === 0;
   const equal = prefix && a.lastLsn === b.lastLsn && queues.length === 0 && historyDivergence(a.epochHistory, b.epochHistory) === null;
   if (prefix && !equal) {
@@ -151,7 +168,7 @@ export function diffStores(a: StoreView, b: StoreView): StoreDiff {
       else notes.push(`queue ${JSON.stringify(q.queue)}: ${q.onlyInA} message(s) only in A (enqueued since), ${q.onlyInB} only in B (consumed on A since)`);
     }
   }
-  const summary = (v: StoreView) => ({ source: v.source, storeId: v.storeId, epoch: v.epoch, firstLsn: v.firstLsn, lastLsn: v.lastLsn, epochHistory: v.epochHistory });
+  const summary = (v: StoreView) => ({ source: v.source, storeId: v.storeId, epoch: v.epoch, firstLsn: v.firstLsn, lastLsn: v.lastLsn, undoFromLsn: v.undoFromLsn, epochHistory: v.epochHistory });
   return {
     verdict: equal ? 'equal' : prefix ? 'prefix' : 'diverged',
     sameStoreId: a.storeId === b.storeId,
@@ -159,6 +176,7 @@ export function diffStores(a: StoreView, b: StoreView): StoreDiff {
     b: summary(b),
     agreedThroughLsn,
     divergenceLsn,
+    bTail,
     queues,
     notes,
   };

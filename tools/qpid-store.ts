@@ -238,7 +238,7 @@ async function storeView(source: string, ask: Ask): Promise<StoreView> {
     queues.push({ name: q.name, count: q.count, bytes: q.bytes, messages });
   }
   const m = summary.meta;
-  return { source, storeId: m.storeId, epoch: m.epoch, epochHistory: m.epochHistory, firstLsn: m.firstLsn, lastLsn: m.lastLsn, queues };
+  return { source, storeId: m.storeId, epoch: m.epoch, epochHistory: m.epochHistory, firstLsn: m.firstLsn, lastLsn: m.lastLsn, undoFromLsn: m.undoFromLsn, queues };
 }
 
 /** `A B` where each is a data dir or `-b ADDR`. */
@@ -262,7 +262,7 @@ function diffSources(argv: readonly string[]): { sources: { kind: 'dir' | 'broke
 
 function printDiff(d: StoreDiff): void {
   const side = (name: string, v: StoreDiff['a']): string =>
-    `${name} ${v.source}: store ${v.storeId}, epoch ${v.epoch}, LSN ${v.firstLsn}..${v.lastLsn}, history ${v.epochHistory.map((e) => `${e.epoch}@${e.firstLsn}`).join(' ') || '(none)'}`;
+    `${name} ${v.source}: store ${v.storeId}, epoch ${v.epoch}, LSN ${v.firstLsn}..${v.lastLsn}${v.undoFromLsn <= v.lastLsn ? ` (undo from ${v.undoFromLsn})` : ''}, history ${v.epochHistory.map((e) => `${e.epoch}@${e.firstLsn}`).join(' ') || '(none)'}`;
   out(side('A', d.a));
   out(side('B', d.b));
   out(`verdict: ${d.verdict === 'equal' ? 'B equals A' : d.verdict === 'prefix' ? 'B is a prefix of A' : 'B has diverged from A'}`);
