@@ -12,7 +12,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { crashPoint } from '../core/crash-points.js';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
-import type { BackupFrame, MemberInfo, PrimaryFrame } from './messages.js';
+import { RESYNC_REASON_CHARS_MAX, type BackupFrame, type MemberInfo, type PrimaryFrame } from './messages.js';
 
 export type ChannelClosed =
   | { readonly kind: 'redirect'; readonly address: string }
@@ -63,6 +63,9 @@ export interface BackupReplicatorDeps {
    * (0: it does not). A freeze longer than this or the heartbeat may have cost our place. */
   readonly confirmTimeoutMs?: number;
   readonly initialState: BackupState;
+  /** Why this store must be resynced in full from the start (it failed its verify at start):
+   * the first join asks for a snapshot, as resync() does. */
+  readonly initialResync?: string | null;
   readonly onState: (state: BackupState) => void;
   readonly onPrimary: (primary: PrimaryInfo | null) => void;
   readonly onMembers: (members: readonly MemberInfo[]) => void;
@@ -100,9 +103,12 @@ export class BackupReplicator {
   private stallNoticedAtMs = -Infinity;
   /** The last primary refused for its history (logged once, not at every attempt). */
   private refusedPrimary: string | null = null;
+  /** Set by resync(): the next join asks for a full snapshot; cleared when one is applied. */
+  private resyncReason: string | null = null;
 
   constructor(private readonly deps: BackupReplicatorDeps) {
     this.state = deps.initialState;
+    this.resyncReason = deps.initialResync ?? null;
     if (deps.selfAddress) this.selfAddresses.add(deps.selfAddress);
   }
 
@@ -183,6 +189,7 @@ export class BackupReplicator {
             lastLsn: meta.lastLsn,
             epochHistory: meta.epochHistory,
             snapshotIncomplete: meta.snapshotIncomplete,
+            ...(this.resyncReason !== null ? { resync: this.resyncReason.slice(0, RESYNC_REASON_CHARS_MAX) } : {}),
           });
         });
       },
@@ -265,9 +272,12 @@ export class BackupReplicator {
 
   /** This store cannot be trusted to hold what the primary settled (a full disk failed an apply,
    * or corruption was found in it): leave the gate now, so that producers do not wait for us,
-   * and catch up again from the primary (its hello wipes the store and resyncs it). Issue 16. */
+   * and catch up again from the primary with a full snapshot, which the next join asks for (an
+   * incremental catch-up would keep what is corrupt, and replay onto a full disk every body
+   * enqueued since, consumed or not). Issue 16. */
   resync(reason: string): void {
     if (this.stopped) return;
+    this.resyncReason = reason;
     this.deps.logger.warn({ reason, primary: this.primary?.name ?? null }, 'leaving the ack gate to catch up again');
     if (this.state === 'ready') this.setState('catchup');
     const channel = this.channel;
@@ -348,6 +358,7 @@ export class BackupReplicator {
         return;
       case 'snapshot-end':
         await store.endSnapshot(frame.lastPositions ?? {});
+        this.resyncReason = null;
         this.confirm(generation, store.meta().lastLsn);
         this.deps.logger.info({ lsn: store.meta().lastLsn }, 'snapshot applied');
         return;

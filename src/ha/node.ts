@@ -175,6 +175,8 @@ export class HaNode {
       heartbeatMs: config.ha.linkHeartbeatIntervalMs,
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
       initialState: initial,
+      // A store that failed its verify at start is not kept by an incremental catch-up.
+      initialResync: this.storeCorrupt === null ? null : `the store failed its verify at start: ${this.storeCorrupt}`,
       onState: (state) => this.setState(state),
       onPrimary: (primary) => {
         this.knownPrimary = primary;

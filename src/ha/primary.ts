@@ -182,7 +182,7 @@ export class PrimaryReplicator {
   }
 
   /** A backup's `join` arrived on a new link. */
-  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null; lastLsn?: number; epochHistory?: readonly EpochStart[]; snapshotIncomplete?: boolean }): void {
+  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null; lastLsn?: number; epochHistory?: readonly EpochStart[]; snapshotIncomplete?: boolean; resync?: string }): void {
     if (this.stopped) {
       link.close('primary is stopping');
       return;
@@ -221,7 +221,7 @@ export class PrimaryReplicator {
         ? { kind: 'snapshot', reason: 'a replica queue starts from a snapshot of its queue' }
         : planCatchUp(
             { epochHistory: meta.epochHistory, lastLsn: meta.lastLsn, firstLsn: meta.firstLsn, epoch: this.deps.epoch, promotedAfterTotalFailure: this.deps.promotedAfterTotalFailure ?? false },
-            { epochHistory: join.epochHistory ?? [], lastLsn: join.lastLsn ?? 0, snapshotIncomplete: join.snapshotIncomplete ?? false },
+            { epochHistory: join.epochHistory ?? [], lastLsn: join.lastLsn ?? 0, snapshotIncomplete: join.snapshotIncomplete ?? false, resync: join.resync ?? null },
             this.deps.totalFailureResync ?? 'wipe',
           );
     const session: Session = {

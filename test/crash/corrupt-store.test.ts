@@ -2,22 +2,46 @@
 // names the message (exit 1); --store-verify-on-start full refuses the store (exit 1); the default
 // quick start serves it, never delivers the altered body, moves it to the quarantine and reports
 // it (qpid-ha status, the recovery report, qpid-store inspect); the store is sound afterwards.
+// A cluster backup that fails its verify at start resyncs in full.
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Message } from 'rhea';
 import { connect, openReceiver, openSender, receiveN, sendAll } from '../helpers/amqp.js';
 import { removeDir, startQpidd, tempDir, type BrokerProcess } from '../helpers/broker-process.js';
+import { Cluster } from '../helpers/cluster.js';
 import { queueNode } from '../integration/support.js';
 import { withRawTables } from '../store/children.js';
 import { runTool } from './crash-point-support.js';
 
 const dirs: string[] = [];
 const brokers: BrokerProcess[] = [];
-after(() => {
+const clusters: Cluster[] = [];
+after(async () => {
   for (const b of brokers) b.kill('SIGKILL');
+  for (const c of clusters) await c.stop();
   for (const d of dirs) removeDir(d);
 });
+
+/** Changes one byte of the body `body of message N` where the messages table of a stopped
+ * store keeps it; returns its message id. */
+async function damageBody(dataDir: string, n: number): Promise<number> {
+  let victimId = 0;
+  await withRawTables(dataDir, (t) => {
+    for (let id = 1; id < 100 && victimId === 0; id++) {
+      const row = t.get('messages', id);
+      if (row && row.includes(Buffer.from(`body of message ${n}`))) {
+        const changed = Buffer.from(row);
+        const at = changed.indexOf(Buffer.from(`message ${n}`));
+        changed[at] ^= 0x01;
+        t.put('messages', id, changed);
+        victimId = id;
+      }
+    }
+  });
+  assert.ok(victimId > 0);
+  return victimId;
+}
 
 const seqOf = (m: Message): number => Number((m.application_properties as Record<string, unknown>)['seq']);
 
@@ -35,20 +59,7 @@ test('a changed byte in a stored body: reported by verify, refused by a full sta
 
   // The seventh message's body, changed where the messages table keeps it.
   const victim = 7;
-  let victimId = 0;
-  await withRawTables(dataDir, (t) => {
-    for (let id = 1; id < 100 && victimId === 0; id++) {
-      const row = t.get('messages', id);
-      if (row && row.includes(Buffer.from(`body of message ${victim}`))) {
-        const changed = Buffer.from(row);
-        const at = changed.indexOf(Buffer.from(`message ${victim}`));
-        changed[at] ^= 0x01;
-        t.put('messages', id, changed);
-        victimId = id;
-      }
-    }
-  });
-  assert.ok(victimId > 0);
+  const victimId = await damageBody(dataDir, victim);
 
   const verified = await runTool('qpid-store', ['verify', '--data-dir', dataDir]);
   assert.equal(verified.code, 1, verified.stdout);
@@ -87,4 +98,25 @@ test('a changed byte in a stored body: reported by verify, refused by a full sta
   assert.deepEqual([summary.quarantine[0]!.queue, summary.quarantine[0]!.position, summary.quarantine[0]!.messageId], ['c', victim + 1, victimId]);
   assert.equal(summary.recovery.lostCount, 1);
   assert.equal((await runTool('qpid-store', ['verify', '--data-dir', dataDir])).code, 0);
+});
+
+test('a cluster backup whose store fails its full verify at start resyncs it in full (not by the delta), and is then sound and ready', { timeout: 120_000 }, async () => {
+  const c = await Cluster.start({ size: 2 });
+  clusters.push(c);
+  await c.promoteAndWait(0);
+  const conn = await connect(c.ports[0]!);
+  const sender = await openSender(conn.connection, queueNode('c', { durable: true }));
+  const outcomes = await sendAll(sender, Array.from({ length: 20 }, (_, i) => ({ durable: true, application_properties: { seq: i }, body: `body of message ${i}` })));
+  assert.ok(outcomes.every((o) => o.state === 'accepted'));
+  await conn.close();
+  await c.waitForReplication(0);
+  await c.kill(1);
+  await damageBody(c.dataDirs[1]!, 3);
+  const b1 = await c.startBroker(1, ['--store-verify-on-start', 'full']);
+  await c.waitForState(1, 'ready', 30_000);
+  const wiped = await b1.waitForLog((l) => l.msg === 'connected to the primary; wiping the store to catch up');
+  assert.match(String(wiped['reason']), /^the backup asks for a full resync \(the store failed its verify at start: .*message-garbled/);
+  assert.deepEqual(await c.storedBodies(1, 'c'), await c.storedBodies(0, 'c'));
+  const verified = await runTool('qpid-store', ['verify', '--data-dir', c.dataDirs[1]!]);
+  assert.equal(verified.code, 0, verified.stdout + verified.stderr);
 });
