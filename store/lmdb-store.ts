@@ -625,7 +625,11 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
           // Twice the entries this batch adds: a log over its bound shrinks, however it is fed.
           dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * logEntriesIn(mutations)),
         };
-        moreToDrop = applyBatch(writer, mutations, context).moreToDrop;
+        const applied = applyBatch(writer, mutations, context);
+        moreToDrop = applied.moreToDrop;
+        // Inside the write transaction: a kill here takes nothing back; the backup truncates
+        // again when it rejoins.
+        if (applied.tookBack) crashPoint('ha.backup.mid-truncate');
         writer.finish();
       });
     } catch (err) {

@@ -12,6 +12,7 @@ export const CRASH_POINTS = {
   'ha.primary.after-ship-before-confirm': 'the primary has sent log records to a backup and has no confirmation for them: those messages are not settled',
   'ha.backup.after-apply-before-confirm': 'a backup has made shipped records durable but not confirmed them: the primary has not settled them',
   'ha.backup.mid-snapshot': 'a backup has wiped its store and applied part of a snapshot: its store is marked incomplete and must be resynced',
+  'ha.backup.mid-truncate': 'a returning backup is taking its divergent log tail back (incremental catch-up) inside a write transaction that has not committed: none of it is taken back; nothing of the tail was settled',
   'ha.promote.after-epoch-write': 'a promoted backup has written its new epoch durably but serves no clients yet',
   'ha.promote.before-active': 'a new primary is recovering (backups may be connected) and about to become active: nothing was settled under its epoch',
 } as const;
@@ -40,14 +41,14 @@ export function parseCrashPlan(text: string): { ok: true; value: CrashPlan } | {
   return { ok: true, value: plan };
 }
 
-const armed = new Map<CrashPointName, { passesLeft: number }>();
+const armed = new Map<CrashPointName, { readonly passes: number; passesLeft: number }>();
 let beforeKill: ((point: CrashPointName, pass: number) => void) | null = null;
 
 /** Arms the plan for this process (qpidd does, with --enable-crash-points yes). `onFire` runs
  * just before the kill (qpidd writes one line to stderr, so a test can tell the kill was placed). */
 export function armCrashPoints(plan: CrashPlan, onFire?: (point: CrashPointName, pass: number) => void): void {
   armed.clear();
-  for (const [name, n] of plan) armed.set(name, { passesLeft: n });
+  for (const [name, n] of plan) armed.set(name, { passes: n, passesLeft: n });
   beforeKill = onFire ?? null;
 }
 
@@ -58,7 +59,7 @@ export function crashPoint(point: CrashPointName): void {
   if (!state) return;
   state.passesLeft--;
   if (state.passesLeft > 0) return;
-  beforeKill?.(point, 0);
+  beforeKill?.(point, state.passes);
   process.kill(process.pid, 'SIGKILL');
 }
 
