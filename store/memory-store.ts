@@ -9,30 +9,27 @@
 // queued with it; the LSNs it held are reused.
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
-import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
 import { StoreFrontEnd } from './front-end.js';
 import type { UndoBatch } from './undo.js';
-import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
-import { checksum, numberSeed } from './checksum.js';
-import { encodeRecord } from './codec.js';
+import { applyBatch, checkReadable, committedEntries, notifyDurable, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
 import { isStoreError, StoreError, type StoreErrorCode } from './errors.js';
 import { silentLogger, type StoreLogger } from './logger.js';
 import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntry, type StoreRecord } from './record.js';
 import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
-import type { ScanEntry, ScanMessage, Scannable, StoreScan } from './scan.js';
+import { cmp, memoryScan } from './memory-scan.js';
+import type { Scannable, StoreScan } from './scan.js';
 import { snapshotFromScan } from './snapshot.js';
 import {
   STORE_FORMAT_VERSION,
-  type CommitTicket,
   type QueueEntry,
   type QueueState,
   type ReadLogOptions,
   type Snapshot,
   type Store,
   type StoreMeta,
-  type StoreRole,
 } from './store.js';
-import { TicketState, type MutableMeta } from './ticket.js';
+import type { MutableMeta } from './ticket.js';
 
 function bindingKey(exchange: string, queue: string, key: string): string {
   return JSON.stringify([exchange, queue, key]);
@@ -563,72 +560,7 @@ export function openMemoryStore(disk: MemoryDisk, options: MemoryStoreOptions = 
 
 // --- helpers -------------------------------------------------------------------------------------
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Bodies are copied: the caller may reuse its buffer once commit() returns. */
 function copyRecord(r: StoreRecord): StoreRecord {
   return r.kind === 'enqueue' ? { ...r, body: Uint8Array.prototype.slice.call(r.body), targets: r.targets.map((t) => ({ ...t })) } : r;
-}
-
-function memoryScan(t: MemoryTables): StoreScan {
-  const toScanEntry = (queue: string, position: number, e: EntryInfo): ScanEntry => ({ queue, position, ...e });
-  const toScanMessage = (messageId: number, info: MessageInfo): ScanMessage => {
-    const body = t.messageRows.get(messageId)?.body;
-    return { messageId, ...info, bodyCrc: body ? checksum(body, numberSeed(messageId)) ^ (t.damaged.has(messageId) ? 1 : 0) : null };
-  };
-  return {
-    meta: () => ({ ...t.meta }),
-    queues: () =>
-      [...t.queueRows.values()]
-        .sort((a, b) => cmp(a.declare.queue, b.declare.queue))
-        .map((q) => ({ name: q.declare.queue, declare: q.declare, count: q.count, bytes: q.bytes, lastPosition: q.lastPosition })),
-    exchanges: () => [...t.exchangeRows.values()].sort((a, b) => cmp(a.exchange, b.exchange)).map((e) => ({ name: e.exchange, declare: e })),
-    bindings: () => [...t.bindingRows.values()].map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.key, bind: b })),
-    *entries(queue?: string, afterPosition = 0) {
-      const names = queue === undefined ? [...t.entryRows.keys()].sort(cmp) : [queue];
-      for (const name of names) {
-        const m = t.entryRows.get(name);
-        if (!m) continue;
-        for (const position of [...m.keys()].sort((a, b) => a - b)) {
-          if (position > afterPosition) yield toScanEntry(name, position, m.get(position)!);
-        }
-      }
-    },
-    entry: (queue, position) => {
-      const e = t.entryRows.get(queue)?.get(position);
-      return e ? toScanEntry(queue, position, e) : undefined;
-    },
-    *messages(options?: { checkBodies?: boolean }) {
-      for (const id of [...t.messageRows.keys()].sort((a, b) => a - b)) {
-        const m = toScanMessage(id, t.messageRows.get(id)!.info);
-        yield options?.checkBodies && t.damaged.has(id) ? { ...m, problem: `message ${id}: its body fails its checksum` } : m;
-      }
-    },
-    message: (id) => {
-      const row = t.messageRows.get(id);
-      return row ? toScanMessage(id, row.info) : undefined;
-    },
-    body: (id) => {
-      if (t.damaged.has(id) && t.messageRows.has(id)) throw new StoreError('STORE_CORRUPT', `message ${id}: its body fails its checksum`);
-      return t.messageRows.get(id)?.body;
-    },
-    quarantine: () => [...t.quarantineRows.values()],
-    undo: () => [...t.undoRows.values()].sort((a, b) => a.firstLsn - b.firstLsn).map((batch) => ({ firstLsn: batch.firstLsn, batch })),
-    recovery: () => t.recovery,
-    *log(fromLsn: number) {
-      for (const lsn of [...t.logRows.keys()].sort((a, b) => a - b)) {
-        if (lsn < fromLsn) continue;
-        const row = t.logRows.get(lsn)!;
-        yield { lsn, bytes: row.bytes, record: row.record };
-      }
-    },
-    sizes: () => {
-      let entries = 0;
-      for (const m of t.entryRows.values()) entries += m.size;
-      return { entries, messages: t.messageRows.size, logEntries: t.logRows.size, undoRows: t.undoRows.size };
-    },
-    close: () => {},
-  };
 }

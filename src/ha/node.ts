@@ -5,7 +5,7 @@
 // to the backups, and settles producers through the ack gate.
 
 import { join } from 'node:path';
-import { answerInspect, NoSuchQueueError, withLost, type EpochStart, type InspectAnswer, type InspectRequest, type LostMessage, type RecoveryReport, type Scannable, type Store, type StoreRole } from '../../store/index.js';
+import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type LostMessage, type RecoveryReport, type Scannable, type Store, type StoreRole } from '../../store/index.js';
 import { crashPoint } from '../core/crash-points.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { scanMessage } from '../amqp/message-format.js';
@@ -21,6 +21,7 @@ import { PrimaryReplicator } from './primary.js';
 import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
+import { StoreHealth } from './store-health.js';
 import { RheaReplicationConnector } from './transport.js';
 
 export interface HaStatus {
@@ -100,14 +101,12 @@ export class HaNode {
   private recoveryTimer: TimerHandle | null = null;
   private ownAddress: string | null = null;
   private promoting = false;
-  private recovery: RecoveryReport | null;
-  private storeCorrupt: string | null;
+  private readonly health: StoreHealth;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
     this.epochSeen = deps.store.meta().epoch;
-    this.recovery = deps.recovery ?? null;
-    this.storeCorrupt = deps.storeCorrupt ?? null;
+    this.health = new StoreHealth(deps.store, deps.logger, deps.recovery ?? null, deps.storeCorrupt ?? null);
     deps.server.setAdmission((info) => this.admit(info));
   }
 
@@ -136,7 +135,7 @@ export class HaNode {
       return;
     }
     await this.recordRole(this.deps.store.meta().lastRole, 'joining');
-    this.keepRecovery();
+    this.health.keep();
   }
 
   /** The role in meta is for operators and managers choosing a store; a full disk must not keep
@@ -176,7 +175,7 @@ export class HaNode {
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
       initialState: initial,
       // A store that failed its verify at start is not kept by an incremental catch-up.
-      initialResync: this.storeCorrupt === null ? null : `the store failed its verify at start: ${this.storeCorrupt}`,
+      initialResync: this.health.corrupt === null ? null : `the store failed its verify at start: ${this.health.corrupt}`,
       onState: (state) => this.setState(state),
       onPrimary: (primary) => {
         this.knownPrimary = primary;
@@ -204,10 +203,7 @@ export class HaNode {
     }
     this.deps.logger.setRole(next);
     this.deps.logger.info({ from: previous, to: next }, 'HA state changed');
-    if (next === 'ready' && this.storeCorrupt !== null) {
-      this.deps.logger.info({ was: this.storeCorrupt }, 'the store was resynced from the primary: it is sound again');
-      this.storeCorrupt = null;
-    }
+    if (next === 'ready') this.health.resynced();
     const role: StoreRole = isPrimaryState(next) ? 'primary' : 'backup';
     this.deps.store.setRole(role, next).catch((err: unknown) => this.deps.logger.error({ err }, 'could not record the HA state in the store'));
   }
@@ -337,7 +333,7 @@ export class HaNode {
       routingFields: (body) => scanMessage(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),
     });
     const recovered = broker.recover(mode);
-    this.noteRecovery(recovered.dropped);
+    this.health.noteDropped(recovered.dropped);
     const service = { broker, settlements };
     this.service_ = service;
     this.deps.server.setService(service);
@@ -366,28 +362,10 @@ export class HaNode {
     return service;
   }
 
-  /** The report of what this store's open recovered, with what broker recovery dropped on
-   * purpose; kept in the store for `qpid-store inspect`, and logged. */
-  private noteRecovery(dropped: readonly string[]): void {
-    if (!this.recovery) return;
-    const reason = 'not durable: a local restart drops it (DESIGN.md §2)';
-    this.recovery = { ...this.recovery, dropped: [...this.recovery.dropped, ...dropped.map((what) => ({ what, reason }))] };
-    this.keepRecovery();
-  }
-
+  /** A message that could not be read unaltered: reported; on a backup the store resyncs. */
   private lost(lost: LostMessage): void {
-    if (this.recovery) {
-      this.recovery = withLost(this.recovery, lost);
-      this.keepRecovery();
-    }
+    this.health.noteLost(lost);
     if (this.backup) this.backup.resync(`message ${lost.messageId} of queue ${lost.queue} position ${lost.position}: ${lost.reason}`);
-  }
-
-  private keepRecovery(): void {
-    const report = this.recovery;
-    if (!report) return;
-    this.deps.logger.info({ recovery: report }, 'recovery report');
-    this.deps.store.recordRecovery(report).catch((err: unknown) => this.deps.logger.warn({ err }, 'could not keep the recovery report in the store'));
   }
 
   status(): HaStatus {
@@ -411,8 +389,8 @@ export class HaNode {
       gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short } : null,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
-      recovery: this.recovery,
-      storeCondition: { full: this.deps.store.full, corrupt: this.storeCorrupt },
+      recovery: this.health.recovery,
+      storeCondition: { full: this.deps.store.full, corrupt: this.health.corrupt },
     };
   }
 
@@ -464,8 +442,8 @@ export class HaNode {
   private async checkJoiningPromotion(force: boolean): Promise<string[]> {
     const warnings: string[] = [];
     const meta = this.deps.store.meta();
-    if (this.storeCorrupt !== null) {
-      const text = `the store of ${this.deps.config.name} failed its verify at start (${this.storeCorrupt})`;
+    if (this.health.corrupt !== null) {
+      const text = `the store of ${this.deps.config.name} failed its verify at start (${this.health.corrupt})`;
       if (!force) throw new BrokerError('NOT_ALLOWED', `promote: ${text}; it resyncs from a primary; use --force to promote it anyway`);
       warnings.push(text);
     }
