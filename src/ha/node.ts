@@ -409,7 +409,12 @@ export class HaNode {
     try {
       // A verify pauses every 1000 rows (about 10 ms of work), so clients and HA links keep
       // being served while it runs.
-      return await answerInspect(store as Scannable, request, { where: join(this.deps.config.dataDir, 'store'), verify: { progressEvery: 1000 } });
+      const answer = await answerInspect(store as Scannable, request, { where: join(this.deps.config.dataDir, 'store'), verify: { progressEvery: 1000 } });
+      // A backup's store that fails verify cannot be trusted to hold what the primary settled:
+      // it leaves the gate and resyncs in full (issue 16). A primary's is only reported.
+      const first = answer.view === 'verify' ? answer.violations[0] : undefined;
+      if (first && this.backup && answer.view === 'verify') this.backup.resync(`qpid-store verify found ${answer.violationCount} violation(s), first ${first.code}: ${first.message}`);
+      return answer;
     } catch (err) {
       if (err instanceof NoSuchQueueError) throw new BrokerError('NOT_FOUND', err.message);
       throw err;

@@ -2,8 +2,9 @@
 // names the message (exit 1); --store-verify-on-start full refuses the store (exit 1); the default
 // quick start serves it, never delivers the altered body, moves it to the quarantine and reports
 // it (qpid-ha status, the recovery report, qpid-store inspect); the store is sound afterwards.
-// A cluster backup that fails its verify at start resyncs in full.
+// A cluster backup whose store fails verify (at start, or asked while it runs) resyncs in full.
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Message } from 'rhea';
@@ -100,7 +101,8 @@ test('a changed byte in a stored body: reported by verify, refused by a full sta
   assert.equal((await runTool('qpid-store', ['verify', '--data-dir', dataDir])).code, 0);
 });
 
-test('a cluster backup whose store fails its full verify at start resyncs it in full (not by the delta), and is then sound and ready', { timeout: 120_000 }, async () => {
+/** Two brokers, b0 active, b1 a ready backup holding queue c's 20 durable messages. */
+async function replicatedCluster(): Promise<Cluster> {
   const c = await Cluster.start({ size: 2 });
   clusters.push(c);
   await c.promoteAndWait(0);
@@ -110,6 +112,11 @@ test('a cluster backup whose store fails its full verify at start resyncs it in 
   assert.ok(outcomes.every((o) => o.state === 'accepted'));
   await conn.close();
   await c.waitForReplication(0);
+  return c;
+}
+
+test('a cluster backup whose store fails its full verify at start resyncs it in full (not by the delta), and is then sound and ready', { timeout: 120_000 }, async () => {
+  const c = await replicatedCluster();
   await c.kill(1);
   await damageBody(c.dataDirs[1]!, 3);
   const b1 = await c.startBroker(1, ['--store-verify-on-start', 'full']);
@@ -119,4 +126,31 @@ test('a cluster backup whose store fails its full verify at start resyncs it in 
   assert.deepEqual(await c.storedBodies(1, 'c'), await c.storedBodies(0, 'c'));
   const verified = await runTool('qpid-store', ['verify', '--data-dir', c.dataDirs[1]!]);
   assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+});
+
+test('a running backup whose store qpid-store verify finds damaged leaves the gate and resyncs in full; verify is then clean', { timeout: 120_000 }, async () => {
+  const c = await replicatedCluster();
+  // Bit rot under a running backup: one byte of a body changed in data.mdb itself (every copy
+  // of it: copy-on-write leaves older ones in free pages). LMDB's map shares the page cache, so
+  // the backup reads what the disk now holds.
+  const path = join(c.dataDirs[1]!, 'store', 'data.mdb');
+  const file = readFileSync(path);
+  const needle = Buffer.from('body of message 5');
+  let copies = 0;
+  for (let at = file.indexOf(needle); at >= 0; at = file.indexOf(needle, at + 1)) {
+    file[at + 5] ^= 0x01;
+    copies++;
+  }
+  assert.ok(copies > 0);
+  writeFileSync(path, file);
+  const found = await runTool('qpid-store', ['verify', '--data-dir', c.dataDirs[1]!]);
+  assert.equal(found.code, 1, found.stdout + found.stderr);
+  assert.match(found.stdout, /its body fails its checksum/);
+  const b1 = c.broker(1);
+  await b1.waitForLog((l) => l.msg === 'leaving the ack gate to catch up again' && /^qpid-store verify found \d+ violation/.test(String(l['reason'])));
+  await b1.waitForLog((l) => l.msg === 'connected to the primary; wiping the store to catch up' && /asks for a full resync/.test(String(l['reason'])), 30_000);
+  await c.waitForState(1, 'ready', 30_000);
+  const clean = await runTool('qpid-store', ['verify', '--data-dir', c.dataDirs[1]!]);
+  assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+  assert.deepEqual(await c.storedBodies(1, 'c'), await c.storedBodies(0, 'c'));
 });
