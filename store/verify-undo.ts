@@ -1,4 +1,4 @@
-// Verify's checks of the undo table (undo.ts), for the quick and the full verify. Undo rows are
+// Full verify's checks of the undo table (undo.ts). Undo rows are
 // not derived from the log: a damaged one would make truncateAfter write a wrong before-image
 // back, or fail, on the day a primary rejoins. So every row must pass its checksum and be well
 // formed, the rows must hold ascending LSNs no later than the log's end, and (full verify, with

@@ -161,12 +161,13 @@ function quickChecks(scan: StoreScan): Violation[] {
   }
   for (const e of scan.exchanges()) if (e.problem) report.add('exchange-garbled', e.problem);
   for (const b of scan.bindings()) if (b.problem) report.add('binding-garbled', b.problem);
-  // Undo is bounded (UNDO_LSNS_MAX, and pruned as backups confirm), so quick reads all of it.
-  const kept = checkUndoRows(scan.undo(), meta, (code, message) => report.add(code, message)).keptMessages.size;
   const sizes = scan.sizes();
   if (sizes.entries !== queued) report.add('table-counts', `the queues say they hold ${queued} messages; the index holds ${sizes.entries} entries`);
-  // Every message row is held by an index entry, or kept at refs 0 by undo (undo.ts).
-  if (sizes.messages > sizes.entries + kept) report.add('table-counts', `${sizes.messages} message rows for ${sizes.entries} index entries and ${kept} consumed messages kept for undo (every message is held by at least one)`);
+  // Every message row is held by an index entry, or kept at refs 0 by undo (undo.ts: a cluster
+  // store keeps consumed bodies until their undo is pruned). Counting those means reading the
+  // whole undo table (up to UNDO_LSNS_MAX LSNs of before-images: seconds, measured 1.4 s for
+  // 40,000 under load), so quick leaves a store with undo rows to full verify.
+  if (sizes.undoRows === 0 && sizes.messages > sizes.entries) report.add('table-counts', `${sizes.messages} message rows for ${sizes.entries} index entries (every message is held by at least one)`);
   if (sizes.messages === 0 && sizes.entries > 0) report.add('table-counts', `no message rows for ${sizes.entries} index entries`);
   const span = meta.lastLsn - meta.firstLsn + 1;
   if (sizes.logEntries > Math.max(0, span)) report.add('table-counts', `the log holds ${sizes.logEntries} entries, more than the ${Math.max(0, span)} LSNs ${meta.firstLsn}..${meta.lastLsn}`);
