@@ -2,7 +2,10 @@
 // the messaging model, listen, and on stop finish in-flight commits before releasing the store.
 // tools/qpidd.ts is a thin shell around startBroker(); tests and embedders call it directly.
 
-import { openLmdbStore, type Store } from '../store/index.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { lockDataDir, openLmdbStore, SpaceReserve, StoreError, verifyInChild, type RecoveryReport, type Store } from '../store/index.js';
+import { armCrashPoints } from './core/crash-points.js';
 import { AmqpServer } from './amqp/server.js';
 import { heardFile } from './ha/heard-file.js';
 import { Broker } from './broker/broker.js';
@@ -50,17 +53,36 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
   const security = createSecurity(config, clock, logger.child({ module: 'security' }));
   const dataDir = prepareDataDir(config);
   for (const note of dataDir.notes) logger.info({ dataDir: config.dataDir, note }, 'data dir checked');
-  const store = await openLmdbStore({
+  const storeLogger = logger.child({ module: 'store' });
+  // The lock first: nothing below may look at a store another process holds.
+  const lock = lockDataDir(config.dataDir, storeLogger);
+  const reserve = new SpaceReserve(config.dataDir, config.storeReserveBytes, storeLogger);
+  let storeCorrupt: string | null;
+  try {
+    reserve.beforeOpen();
+    storeCorrupt = await verifyOnStart(config, logger);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  if (config.crashPlan.size > 0) {
+    armCrashPoints(config.crashPlan, (point) => process.stderr.write(`qpidd: crash point ${point} reached: SIGKILL\n`));
+    logger.warn({ crashAt: Object.fromEntries(config.crashPlan) }, 'crash points armed: this broker will kill itself (--crash-at)');
+  }
+  const store = openLmdbStore({
     dataDir: config.dataDir,
+    lock,
     sync: config.storeSync,
     mapSizeBytes: dataDir.mapSizeBytes,
     logMaxBytes: config.storeLogMaxBytes,
     // A cluster store may have to take back the end of its log (incremental catch-up).
     undo: config.ha.cluster,
-    logger: logger.child({ module: 'store' }),
+    logger: storeLogger,
   });
+  store.onFullChange((full) => (full ? reserve.release('a commit failed for lack of space') : reserve.keep()));
   const meta = store.meta();
   logger.info({ dataDir: config.dataDir, storeId: meta.storeId, epoch: meta.epoch, lastLsn: meta.lastLsn, lastRole: meta.lastRole }, 'store opened');
+  const recovery = recoveryBase(store, config);
 
   const server = new AmqpServer(clock, logger.child({ module: 'amqp' }), {
     host: config.interface,
@@ -94,6 +116,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
       managementRequest<HaStatus>(address, 'status', {}, { admin: true, timeoutMs: Math.min(5000, Math.max(1000, config.ha.linkHeartbeatIntervalMs)), ...(config.ha.username !== null ? { username: config.ha.username, password: config.ha.password ?? '' } : {}) }).catch(() => null),
     ...(members ? { memberAddress: (remote: string) => members.has(remote) } : {}),
     ...(config.ha.cluster ? { heardRecord: heardFile(config.dataDir, (problem) => logger.warn({ problem }, 'the record of the primary position heard is unusable')) } : {}),
+    recovery,
+    storeCorrupt,
     onFatal: options.onFatal ?? ((err) => {
       logger.fatal({ err }, 'exiting after a fatal error');
       process.exit(70);
@@ -124,7 +148,12 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     await store.close().catch(() => {});
     throw err;
   }
-  writeEndpoint(config.dataDir, { pid: process.pid, name: config.name, host: reachableHost(config.interface), port });
+  try {
+    writeEndpoint(config.dataDir, { pid: process.pid, name: config.name, host: reachableHost(config.interface), port });
+  } catch (err) {
+    // On a full disk: the broker serves all the same; qpid-store cannot find it meanwhile.
+    logger.warn({ err: (err as Error).message }, 'could not publish the broker endpoint (qpid-store cannot ask this broker)');
+  }
   logger.info({ port, httpPort, interface: config.interface, dataDir: config.dataDir, haState: ha.state }, 'listening');
 
   let stopping: Promise<void> | null = null;
@@ -150,6 +179,56 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
       })();
       return stopping;
     },
+  };
+}
+
+/** --store-verify-on-start: the store is checked in a child process (a damaged page can make
+ * LMDB abort its reader) before this process opens it. A standalone broker refuses a store that
+ * fails (exit 1); a cluster broker starts joining with the store marked corrupt, and catches up
+ * from the primary as any backup does (its hello wipes the store). Returns that mark. */
+async function verifyOnStart(config: BrokerConfig, logger: BrokerLogger): Promise<string | null> {
+  const level = config.storeVerifyOnStart;
+  if (level === 'none' || !existsSync(join(config.dataDir, 'store', 'data.mdb'))) return null;
+  const started = Date.now();
+  // A store the open itself refuses (newer or older format, a bad meta page) is left to the
+  // open, which says so with its own code.
+  const violations = (await verifyInChild(config.dataDir, level)).filter((v) => v.code !== 'open-failed');
+  logger.info({ level, violations: violations.length, ms: Date.now() - started }, 'store verified');
+  if (violations.length === 0) return null;
+  const first = violations[0]!;
+  const text = `${violations.length} violation(s), first ${first.code}: ${first.message}`;
+  for (const v of violations.slice(0, 20)) logger.error({ code: v.code, violation: v.message }, 'store verify violation');
+  if (config.ha.cluster) {
+    logger.error({ level, violations: violations.length }, 'the store failed its verify: joining as a backup that must resync; not promotable without --force');
+    return text;
+  }
+  throw new StoreError(
+    'STORE_CORRUPT',
+    `store at ${join(config.dataDir, 'store')} failed its ${level} verify at start: ${text}. See qpid-store verify --data-dir ${config.dataDir}; to drain what can still be read, start with --store-verify-on-start none (unreadable messages are quarantined and reported, never delivered altered)`,
+  );
+}
+
+function recoveryBase(store: Store, config: BrokerConfig): RecoveryReport {
+  const meta = store.meta();
+  let messages = 0;
+  let bytes = 0;
+  const queues = store.queues();
+  for (const q of queues) {
+    messages += q.count;
+    bytes += q.bytes;
+  }
+  return {
+    atMs: Date.now(),
+    verify: config.storeVerifyOnStart,
+    queues: queues.length,
+    messages,
+    bytes,
+    firstLsn: meta.firstLsn,
+    lastLsn: meta.lastLsn,
+    epoch: meta.epoch,
+    dropped: [],
+    lost: [],
+    lostCount: 0,
   };
 }
 

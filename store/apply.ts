@@ -72,6 +72,10 @@ export interface TableWriter {
   setMessageRefs(messageId: number, refs: number): void;
   deleteMessage(messageId: number): void;
   getEntry(queue: string, position: number): EntryInfo | undefined;
+  /** Whether an index entry is there, even one that fails to decode. */
+  hasEntry(queue: string, position: number): boolean;
+  /** Keeps the message of an index entry that failed its checksum in the queue's quarantine. */
+  quarantine(queue: string, position: number, messageId: number): void;
   putEntry(queue: string, position: number, entry: EntryInfo): void;
   deleteEntry(queue: string, position: number): void;
   /** Positions of every entry of the queue, in order (materialised: the caller deletes them). */
@@ -112,6 +116,35 @@ function removeEntry(tw: TableWriter, queue: string, position: number, expectedM
   tw.deleteEntry(queue, position);
   dropReference(tw, entry.messageId, where);
   return entry.size;
+}
+
+/** Moves a queue entry whose message (or the entry itself) failed its checksum to the queue's
+ * quarantine. Unlike a dequeue it must work on rows that no longer decode: the entry is removed
+ * whatever it holds, and a message whose header is garbled is removed outright (any other queue
+ * holding it then finds it missing, and quarantines its entry too). Returns the size taken off
+ * the queue's byte count (0 when nothing readable says). */
+function quarantineEntry(tw: TableWriter, queue: string, position: number, messageId: number, where: string): number {
+  if (!tw.hasEntry(queue, position)) corrupt(where, `quarantine of queue ${JSON.stringify(queue)} position ${position}: no such entry`);
+  let size = 0;
+  try {
+    size = tw.getEntry(queue, position)?.size ?? 0;
+  } catch {
+    // The entry itself is damaged: its size is unknown.
+  }
+  tw.quarantine(queue, position, messageId);
+  tw.deleteEntry(queue, position);
+  let message;
+  try {
+    message = tw.getMessage(messageId);
+  } catch {
+    tw.deleteMessage(messageId);
+    return size;
+  }
+  if (message === undefined) return size;
+  if (size === 0) size = message.size;
+  if (message.refs <= 1) tw.deleteMessage(messageId);
+  else tw.setMessageRefs(messageId, message.refs - 1);
+  return size;
 }
 
 /** Applies one record. Throws StoreError('STORE_CORRUPT') naming `where` when the tables do
@@ -182,6 +215,11 @@ export function applyRecord(tw: TableWriter, record: StoreRecord, where: string,
     case 'dequeue': {
       const row = tw.getQueue(record.queue);
       if (!row) corrupt(where, `dequeue from queue ${JSON.stringify(record.queue)}: no such queue`);
+      if (record.cause === 'quarantined') {
+        const size = quarantineEntry(tw, record.queue, record.position, record.messageId, where);
+        tw.setQueue(record.queue, { declare: row.declare, count: row.count - 1, bytes: Math.max(0, row.bytes - size), lastPosition: row.lastPosition });
+        return;
+      }
       const size = removeEntry(tw, record.queue, record.position, record.messageId, where);
       tw.setQueue(record.queue, { declare: row.declare, count: row.count - 1, bytes: row.bytes - size, lastPosition: row.lastPosition });
       return;

@@ -10,6 +10,7 @@ import { applyUndo, collectGarbage, UNDO_LSNS_MAX, UndoRecorder, type UndoBatch,
 import { encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
 import { entryLastLsn, type LogEntry, type StoreRecord } from './record.js';
+import type { RecoveryReport } from './recovery.js';
 import type { StoreRole } from './store.js';
 import type { MutableMeta, TicketState } from './ticket.js';
 
@@ -31,6 +32,8 @@ export type Mutation =
   | { readonly kind: 'snapshot-records'; readonly records: readonly StoreRecord[]; readonly ticket: TicketState }
   | { readonly kind: 'end-snapshot'; readonly lastPositions: Readonly<Record<string, number>>; readonly ticket: TicketState }
   | { readonly kind: 'wipe'; readonly ticket: TicketState }
+  /** The broker's recovery report (meta 'recovery'; not logged, not replicated). */
+  | { readonly kind: 'recovery'; readonly report: RecoveryReport; readonly ticket: TicketState }
   /** Changes nothing itself; resolves when the batch it rides in is durable (truncation). */
   | { readonly kind: 'barrier'; readonly ticket: TicketState };
 
@@ -47,6 +50,7 @@ export interface BatchWriter extends TableWriter {
   peekLog(lsn: number): { readonly bytes: number; readonly lastLsn: number } | undefined;
   dropLog(lsn: number): void;
   clearAll(): void;
+  setRecovery(report: RecoveryReport): void;
 }
 
 export interface BatchContext {
@@ -67,12 +71,14 @@ export interface BatchContext {
 
 /** Applies the mutations, then retention, then meta. Throws (StoreError STORE_CORRUPT) if a
  * record does not fit the tables; the caller rolls the whole batch back. Returns whether
- * retention has more to delete (the caller schedules another batch). */
-export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: BatchContext): { moreToDrop: boolean } {
+ * retention has more to delete (the caller schedules another batch), and whether a truncation
+ * took log entries back (the LMDB store's crash point ha.backup.mid-truncate is there). */
+export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: BatchContext): { moreToDrop: boolean; tookBack: boolean } {
   const meta = w.meta;
   const effects: ApplyEffects = { epoch: meta.epoch, lastMessageId: meta.lastMessageId };
   const recorder = ctx.undo ? new UndoRecorder(w) : null;
   const undone: UndoEntry[] = [];
+  let tookBack = false;
   for (const m of mutations) {
     switch (m.kind) {
       case 'log': {
@@ -99,7 +105,7 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
       }
       case 'truncate-after':
         flushUndo(w, undone);
-        truncateAfter(w, m.lsn);
+        if (truncateAfter(w, m.lsn)) tookBack = true;
         break;
       case 'role':
         meta.lastRole = m.role;
@@ -136,6 +142,9 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
         meta.undoFromLsn = 1;
         undone.length = 0;
         break;
+      case 'recovery':
+        w.setRecovery(m.report);
+        break;
       case 'barrier':
         break;
     }
@@ -163,7 +172,7 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
   const undoLeft = pruneUndo(w, ctx, ctx.dropBudget);
   meta.epoch = effects.epoch;
   meta.lastMessageId = Math.max(effects.lastMessageId, ctx.allocatedMessageId);
-  return { moreToDrop: wantsDrop() || undoLeft };
+  return { moreToDrop: wantsDrop() || undoLeft, tookBack };
 }
 
 /** Stores the undo noted so far in this batch as one row (one write per group commit). */
@@ -173,15 +182,20 @@ function flushUndo(w: BatchWriter, undone: UndoEntry[]): void {
   undone.length = 0;
 }
 
-/** Takes the log back to `lsn`: every entry after it is undone (newest first) and dropped. */
-function truncateAfter(w: BatchWriter, lsn: number): void {
+/** Takes the log back to `lsn`: every entry after it is undone (newest first) and dropped.
+ * Returns false when there was nothing after it. */
+function truncateAfter(w: BatchWriter, lsn: number): boolean {
   const meta = w.meta;
-  if (lsn >= meta.lastLsn) return;
+  if (lsn >= meta.lastLsn) return false;
   if (lsn + 1 < meta.undoFromLsn) {
     throw new StoreError('STORE_UNDO_MISSING', `cannot take the log back to LSN ${lsn}: entries from ${lsn + 1} to ${meta.undoFromLsn - 1} have no undo (copied from a primary, or pruned); resync from a snapshot`);
   }
   const batches = w.undoFrom(lsn + 1);
   const entries = batches.flatMap((b) => b.entries).filter((e) => e.lsn > lsn);
+  const irreversible = entries.find((e) => e.irreversible);
+  if (irreversible) {
+    throw new StoreError('STORE_UNDO_MISSING', `cannot take the log back to LSN ${lsn}: the entry at LSN ${irreversible.lsn} quarantined a damaged message and cannot be undone; resync from a snapshot`);
+  }
   for (let i = entries.length - 1; i >= 0; i--) applyUndo(w, entries[i] as UndoEntry);
   for (const b of batches) {
     w.dropUndo(b.firstLsn);
@@ -201,6 +215,7 @@ function truncateAfter(w: BatchWriter, lsn: number): void {
   meta.lastLsn = lsn;
   if (meta.firstLsn > lsn + 1) meta.firstLsn = lsn + 1;
   meta.epochHistory = historyUpTo(meta.epochHistory, lsn);
+  return true;
 }
 
 /** Drops undo no longer needed: at or below the floor, older than UNDO_LSNS_MAX, or before the

@@ -6,6 +6,7 @@ export type StoreErrorCode =
   | 'STORE_LOCKED' // another live process holds <data-dir>/lock
   | 'STORE_IN_USE' // a read-only open of a store another live process has open for writing
   | 'STORE_NEWER_FORMAT' // written by a newer format version than this code understands
+  | 'STORE_OLDER_FORMAT' // written by an older format (1: no checksums) that this code refuses
   | 'STORE_CORRUPT' // a record or table entry failed validation, or tables disagree with the log
   | 'STORE_FULL' // the disk or the LMDB map is full; the commit failed and changed nothing
   | 'STORE_IO' // any other I/O failure during a commit or open

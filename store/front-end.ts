@@ -10,6 +10,7 @@ import type { EpochStart } from './epoch-history.js';
 import { StoreError } from './errors.js';
 import { localAdmissionFailure, type Projection } from './apply.js';
 import type { LogEntry, StoreRecord } from './record.js';
+import type { RecoveryReport } from './recovery.js';
 import type { CommitTicket, StoreMeta, StoreRole } from './store.js';
 import { TicketState } from './ticket.js';
 import { assert } from '../src/core/assert.js';
@@ -23,6 +24,34 @@ export abstract class StoreFrontEnd {
   protected readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
   protected readonly durableListeners = new Set<(lastLsn: number) => void>();
   private readonly rollbackListeners = new Set<(lastLsn: number) => void>();
+  private readonly fullListeners = new Set<(full: boolean) => void>();
+  private isFull = false;
+
+  /** True from a commit that failed for lack of space (STORE_FULL) until one succeeds: a full
+   * disk is an operating condition (issue 16), reported once per transition. */
+  get full(): boolean {
+    return this.isFull;
+  }
+
+  onFullChange(listener: (full: boolean) => void): () => void {
+    this.fullListeners.add(listener);
+    return () => this.fullListeners.delete(listener);
+  }
+
+  /** Called by the batch pipeline after each batch: whether it failed for lack of space. */
+  protected noteFull(full: boolean, logger: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void }, where: string): void {
+    if (full === this.isFull) return;
+    this.isFull = full;
+    if (full) logger.warn({ store: where, storeFull: true }, 'store full: durable messages are refused (amqp:resource-limit-exceeded) until a commit succeeds; consumers are served');
+    else logger.info({ store: where, storeFull: false }, 'store no longer full: a commit succeeded');
+    for (const listener of this.fullListeners) {
+      try {
+        listener(full);
+      } catch {
+        // A listener's failure is its own.
+      }
+    }
+  }
 
   /** Throws STORE_CLOSED (or STORE_READ_ONLY) when no mutation may be queued. */
   protected abstract checkWritable(): void;
@@ -167,6 +196,11 @@ export abstract class StoreFrontEnd {
     this.checkWritable();
     this.projection.raisePositions(lastPositions);
     return this.metaMutation((ticket) => ({ kind: 'end-snapshot', lastPositions, ticket }));
+  }
+
+  recordRecovery(report: RecoveryReport): Promise<void> {
+    this.checkWritable();
+    return this.metaMutation((ticket) => ({ kind: 'recovery', report, ticket }));
   }
 
   setRole(role: StoreRole, haState: string): Promise<void> {

@@ -21,7 +21,10 @@ export { BUILT_IN_EXCHANGES, NAME_BYTES_MAX } from './apply.js';
 export { DEFAULT_LOG_MAX_BYTES, DEFAULT_MAP_SIZE_BYTES, LmdbStore, openLmdbStore, type LmdbStoreOptions } from './lmdb-store.js';
 export { MemoryDisk, MemoryStore, openMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { Scannable, StoreScan } from './scan.js';
-export { verifyStore, verifyStoreYielding, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
+export { verifyQuick, verifyStore, verifyStoreYielding, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
+export { verifyInChild } from './verify-process.js';
+export { LOST_LISTED_MAX, withLost, type LostMessage, type QuarantinedMessage, type RecoveryReport, type VerifyLevel } from './recovery.js';
+export { CHECKSUMS_BUILT_IN } from './checksum-build.js';
 export {
   answerInspect,
   inspectSummary,
@@ -36,5 +39,7 @@ export {
   type MessageListing,
   type LogListing,
 } from './inspect.js';
-export { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
+export { liveLockHolder, lockDataDir, lockFilePid, type DataDirLock } from './lock.js';
 export { DirectoryError, makeDirectories, missingDirectories } from './directories.js';
+export { SpaceReserve } from './reserve.js';
+export { diffStores, historyDivergence, type DiffQueue, type DiffVerdict, type QueueDifference, type StoreDiff, type StoreView } from './diff.js';

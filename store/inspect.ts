@@ -5,6 +5,7 @@
 
 import { PAGE_ROWS_DEFAULT, sortedBy, takePage } from '../src/core/paging.js';
 import type { StoreRecord } from './record.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { Scannable } from './scan.js';
 import type { StoreMeta } from './store.js';
 import { verifyStoreYielding, type Violation, type VerifyOptions } from './verify.js';
@@ -27,13 +28,24 @@ export interface StoreSummary {
   }>;
   readonly exchanges: ReadonlyArray<{ readonly name: string; readonly type: string | null; readonly durable: boolean | null; readonly arguments: Readonly<Record<string, unknown>>; readonly problem?: string }>;
   readonly bindings: ReadonlyArray<{ readonly exchange: string; readonly queue: string; readonly key: string; readonly arguments: Readonly<Record<string, unknown>>; readonly problem?: string }>;
+  /** The broker's last recovery report (what it recovered, dropped and lost), or null. */
+  readonly recovery: RecoveryReport | { readonly problem: string } | null;
+  /** Messages in quarantine (at most QUARANTINE_SHOWN_MAX of quarantinedCount). */
+  readonly quarantine: readonly QuarantinedMessage[];
+  readonly quarantinedCount: number;
 }
+
+export const QUARANTINE_SHOWN_MAX = 100;
 
 export function inspectSummary(target: Scannable): StoreSummary {
   const scan = target.scan();
   try {
     const sizes = scan.sizes();
+    const quarantine = [...scan.quarantine()];
     return {
+      recovery: scan.recovery(),
+      quarantine: quarantine.slice(0, QUARANTINE_SHOWN_MAX),
+      quarantinedCount: quarantine.length,
       meta: scan.meta(),
       logEntries: sizes.logEntries,
       messages: sizes.messages,
@@ -89,6 +101,8 @@ export interface MessageListing {
   readonly expiresAtMs: number | null;
   readonly deliveryCount: number;
   readonly preview: string;
+  /** The CRC the store keeps of the body (qpid-store diff compares stores by id and CRC). */
+  readonly bodyCrc: number | null;
   readonly problem?: string;
 }
 
@@ -103,7 +117,14 @@ export function pageMessages(target: Scannable, queue: string, request: { limit:
   try {
     function* rows(): Generator<MessageListing> {
       for (const e of scan.entries(queue, request.after)) {
-        const body = e.problem ? undefined : scan.body(e.messageId);
+        let body: Uint8Array | undefined;
+        let bodyProblem: string | undefined;
+        try {
+          body = e.problem ? undefined : scan.body(e.messageId);
+        } catch (err) {
+          bodyProblem = (err as Error).message;
+        }
+        const crc = e.problem ? null : (scan.message(e.messageId)?.bodyCrc ?? null);
         yield {
         queue: e.queue,
         position: e.position,
@@ -113,7 +134,8 @@ export function pageMessages(target: Scannable, queue: string, request: { limit:
         expiresAtMs: e.expiresAtMs,
         deliveryCount: e.deliveryCount,
         preview: body ? bodyPreview(body) : '',
-        ...(e.problem ? { problem: e.problem } : body ? {} : { problem: `message ${e.messageId} is missing` }),
+        bodyCrc: crc,
+        ...(e.problem ? { problem: e.problem } : bodyProblem ? { problem: bodyProblem } : body ? {} : { problem: `message ${e.messageId} is missing` }),
         };
       }
     }

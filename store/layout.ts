@@ -1,22 +1,35 @@
-// The LMDB store's table rows (everything but the log, whose values are codec.ts records).
-// Fixed little-endian headers, each starting with a layout version byte, decoded with explicit
-// checks: a garbled row is reported (STORE_CORRUPT naming the table and key), never trusted.
+// The LMDB store's table rows. Fixed little-endian headers, each starting with a layout version
+// byte, decoded with explicit checks: a garbled row is reported (STORE_CORRUPT naming the table
+// and key), never trusted. Every value is sealed with a CRC-32 seeded with its key (checksum.ts),
+// so that a changed byte, or a value under the wrong key, is found when the row is read.
 //
-//   messages  id -> [u8 v][u8 persistent][u8 hasExpiry][f64 expiresAtMs][u32 refs][body...]
+//   log       lsn -> [record (codec.ts)][u32 crc seeded with the lsn]
+//   messages  id -> [u8 v][u8 persistent][u8 hasExpiry][f64 expiresAtMs][u32 refs][u32 bodyCrc]
+//                   [u32 headerCrc][body...]   (the header and the body have separate CRCs: refs
+//                   change on every fan-out dequeue, the body never does)
 //   enqueues  [queue, position] -> [u8 v][f64 messageId][u32 size][u8 persistent][u8 hasExpiry]
-//                                  [f64 expiresAtMs][u32 deliveryCount]
-//   queues    name -> [u8 v][f64 count][f64 bytes][f64 lastPosition][queue-declare record...]
-//   meta      'formatVersion' -> JSON number; 'state' -> JSON object (StoreMeta minus format)
+//                                  [f64 expiresAtMs][u32 deliveryCount][u32 crc]
+//   queues    name -> [u8 v][f64 count][f64 bytes][f64 lastPosition][queue-declare record][u32 crc]
+//   exchanges name -> [exchange-declare record][u32 crc];  bindings key -> [bind record][u32 crc]
+//   quarantine [queue, position] -> [u8 v][f64 messageId][f64 lsn][u32 crc][the message row as found]
+//   meta      'formatVersion' -> decimal text (unsealed: any version must be able to read it);
+//             'state' -> [JSON (StoreMeta minus format)][u32 crc]; 'recovery' -> [JSON][u32 crc]
 
 import type { EntryInfo, MessageInfo, QueueRow } from './apply.js';
+import { checksum, hex, numberSeed, seal, SEAL_BYTES, textSeed, unseal } from './checksum.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
+import type { BindRecord, ExchangeDeclareRecord, StoreRecord } from './record.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { StoreMeta, StoreRole } from './store.js';
+import { decodeUndoBatch, type UndoBatch } from './undo.js';
 import type { MutableMeta } from './ticket.js';
 
-const ROW_VERSION = 1;
-export const MESSAGE_HEADER_BYTES = 15;
+const ROW_VERSION = 2;
+export const MESSAGE_HEADER_BYTES = 23;
 const REFS_OFFSET = 11;
+const BODY_CRC_OFFSET = 15;
+const HEADER_CRC_OFFSET = 19;
 const ENTRY_BYTES = 27;
 const QUEUE_HEADER_BYTES = 25;
 
@@ -38,30 +51,86 @@ function checkBool(v: number, table: string, key: unknown, what: string): boolea
   return v === 1;
 }
 
+// --- log -----------------------------------------------------------------------------------------
+
+/** The stored value of the log entry at `lsn` (into `scratch` when it fits). */
+export function sealLogValue(lsn: number, encoded: Uint8Array, scratch?: Buffer): Buffer {
+  return seal(encoded, numberSeed(lsn), scratch);
+}
+
+/** The encoded record of a log value, checked. */
+export function openLogValue(lsn: number, value: Uint8Array): Uint8Array {
+  return unseal(value, numberSeed(lsn), `log record at LSN ${lsn}`);
+}
+
+/** A log value's record bytes, decoded and checked. */
+export function decodeLogValue(lsn: number, value: Uint8Array): StoreRecord {
+  return decodeRecord(openLogValue(lsn, value), `log record at LSN ${lsn}`);
+}
+
+// --- exchanges, bindings: a declare record and its seal -------------------------------------------
+
+export function encodeExchangeRow(declare: ExchangeDeclareRecord): Buffer {
+  return seal(encodeRecord(declare), textSeed(declare.exchange));
+}
+
+export function decodeExchangeRow(value: Uint8Array, key: unknown): ExchangeDeclareRecord {
+  const where = `exchanges table entry ${JSON.stringify(key)}`;
+  const r = decodeRecord(unseal(value, textSeed(String(key)), where), where);
+  if (r.kind !== 'exchange-declare' || r.exchange !== key) throw rowError('exchanges', key, `holds a ${r.kind} record for another name`);
+  return r;
+}
+
+const bindingSeed = (exchange: string, queue: string, key: string): number => textSeed(JSON.stringify([exchange, queue, key]));
+
+export function encodeBindingRow(bind: BindRecord): Buffer {
+  return seal(encodeRecord(bind), bindingSeed(bind.exchange, bind.queue, bind.key));
+}
+
+export function decodeBindingRow(value: Uint8Array, key: unknown): BindRecord {
+  const where = `bindings table entry ${JSON.stringify(key)}`;
+  const [exchange, queue, k] = Array.isArray(key) && key.length === 3 ? (key as unknown[]).map(String) : ['', '', ''];
+  const r = decodeRecord(unseal(value, bindingSeed(exchange!, queue!, k!), where), where);
+  if (r.kind !== 'bind' || r.exchange !== exchange || r.queue !== queue || r.key !== k) throw rowError('bindings', key, 'holds a different record');
+  return r;
+}
+
 // --- messages ------------------------------------------------------------------------------------
 
-export function encodeMessage(info: MessageInfo, body: Uint8Array): Buffer {
+function headerChecksum(row: Uint8Array, messageId: number): number {
+  return checksum(row.subarray(0, HEADER_CRC_OFFSET), numberSeed(messageId));
+}
+
+export function encodeMessage(messageId: number, info: MessageInfo, body: Uint8Array): Buffer {
   const b = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES + body.byteLength);
   b[0] = ROW_VERSION;
   b[1] = info.persistent ? 1 : 0;
   b[2] = info.expiresAtMs === null ? 0 : 1;
   b.writeDoubleLE(info.expiresAtMs ?? 0, 3);
   b.writeUInt32LE(info.refs, REFS_OFFSET);
+  b.writeUInt32LE(checksum(body, numberSeed(messageId)), BODY_CRC_OFFSET);
+  b.writeUInt32LE(headerChecksum(b, messageId), HEADER_CRC_OFFSET);
   b.set(body, MESSAGE_HEADER_BYTES);
   return b;
 }
 
-/** A copy of a message row with a new reference count. */
-export function withRefs(row: Uint8Array, refs: number): Buffer {
+/** A copy of a message row with a new reference count (and header CRC; the body's stays). */
+export function withRefs(row: Uint8Array, messageId: number, refs: number): Buffer {
   const b = Buffer.from(row);
   b.writeUInt32LE(refs, REFS_OFFSET);
+  b.writeUInt32LE(headerChecksum(b, messageId), HEADER_CRC_OFFSET);
   return b;
 }
 
+/** The header of a message row, checked (its own CRC; not the body's, which costs a pass over it:
+ * bodyProblem checks that). */
 export function decodeMessageInfo(row: Uint8Array, key: number): MessageInfo {
   if (row.byteLength < MESSAGE_HEADER_BYTES) throw rowError('messages', key, `${row.byteLength} bytes, shorter than the ${MESSAGE_HEADER_BYTES}-byte header`);
   if (row[0] !== ROW_VERSION) throw rowError('messages', key, `row version ${row[0]}`);
   const v = view(row);
+  const stored = v.getUint32(HEADER_CRC_OFFSET, true);
+  const computed = headerChecksum(row, key);
+  if (stored !== computed) throw new StoreError('STORE_CORRUPT', `message ${key}: its header fails its checksum (stored ${hex(stored)}, computed ${hex(computed)})`);
   const persistent = checkBool(row[1]!, 'messages', key, 'persistent');
   const hasExpiry = checkBool(row[2]!, 'messages', key, 'expiry flag');
   const expiresAtMs = hasExpiry ? v.getFloat64(3, true) : null;
@@ -70,15 +139,37 @@ export function decodeMessageInfo(row: Uint8Array, key: number): MessageInfo {
   return { persistent, expiresAtMs, refs, size: row.byteLength - MESSAGE_HEADER_BYTES };
 }
 
-/** Message refs straight from the header (the hot path of a dequeue). */
+/** The body CRC a message row keeps (its header must have been checked). */
+export function storedBodyCrc(row: Uint8Array): number {
+  return view(row).getUint32(BODY_CRC_OFFSET, true);
+}
+
+/** Why a message row's body fails its CRC, or null (the header is decodeMessageInfo's). */
+export function bodyProblem(row: Uint8Array, messageId: number): string | null {
+  const stored = view(row).getUint32(BODY_CRC_OFFSET, true);
+  const computed = checksum(row.subarray(MESSAGE_HEADER_BYTES), numberSeed(messageId));
+  return stored === computed ? null : `message ${messageId}: its body fails its checksum (stored ${hex(stored)}, computed ${hex(computed)})`;
+}
+
+/** The body of a message row, both CRCs checked: STORE_CORRUPT naming the message otherwise. A
+ * corrupt message is never handed out altered. */
+export function messageBody(row: Uint8Array, messageId: number): Uint8Array {
+  decodeMessageInfo(row, messageId);
+  const problem = bodyProblem(row, messageId);
+  if (problem !== null) throw new StoreError('STORE_CORRUPT', problem);
+  return row.subarray(MESSAGE_HEADER_BYTES);
+}
+
+/** Message refs from the checked header (the hot path of a dequeue). */
 export function messageRefsOf(row: Uint8Array, key: number): number {
-  if (row.byteLength < MESSAGE_HEADER_BYTES || row[0] !== ROW_VERSION) return decodeMessageInfo(row, key).refs;
-  return view(row).getUint32(REFS_OFFSET, true);
+  return decodeMessageInfo(row, key).refs;
 }
 
 // --- enqueues ------------------------------------------------------------------------------------
 
-export function encodeEntry(e: EntryInfo): Buffer {
+const entrySeed = (queue: string, position: number): number => textSeed(`${queue}\u0000${position}`);
+
+export function encodeEntry(queue: string, position: number, e: EntryInfo): Buffer {
   const b = Buffer.allocUnsafe(ENTRY_BYTES);
   b[0] = ROW_VERSION;
   b.writeDoubleLE(e.messageId, 1);
@@ -87,19 +178,21 @@ export function encodeEntry(e: EntryInfo): Buffer {
   b[14] = e.expiresAtMs === null ? 0 : 1;
   b.writeDoubleLE(e.expiresAtMs ?? 0, 15);
   b.writeUInt32LE(e.deliveryCount, 23);
-  return b;
+  return seal(b, entrySeed(queue, position));
 }
 
-export function decodeEntry(row: Uint8Array, key: unknown): EntryInfo {
-  if (row.byteLength !== ENTRY_BYTES) throw rowError('enqueues', key, `${row.byteLength} bytes, expected ${ENTRY_BYTES}`);
-  if (row[0] !== ROW_VERSION) throw rowError('enqueues', key, `row version ${row[0]}`);
+export function decodeEntry(sealed: Uint8Array, key: { queue: string; position: number }): EntryInfo {
+  const row = unseal(sealed, entrySeed(key.queue, key.position), `enqueues table entry ${JSON.stringify([key.queue, key.position])}`);
+  const k = [key.queue, key.position];
+  if (row.byteLength !== ENTRY_BYTES) throw rowError('enqueues', k, `${row.byteLength} bytes, expected ${ENTRY_BYTES}`);
+  if (row[0] !== ROW_VERSION) throw rowError('enqueues', k, `row version ${row[0]}`);
   const v = view(row);
-  const messageId = checkUint(v.getFloat64(1, true), 'enqueues', key, 'messageId');
+  const messageId = checkUint(v.getFloat64(1, true), 'enqueues', k, 'messageId');
   const size = v.getUint32(9, true);
-  const persistent = checkBool(row[13]!, 'enqueues', key, 'persistent');
-  const hasExpiry = checkBool(row[14]!, 'enqueues', key, 'expiry flag');
+  const persistent = checkBool(row[13]!, 'enqueues', k, 'persistent');
+  const hasExpiry = checkBool(row[14]!, 'enqueues', k, 'expiry flag');
   const expiresAtMs = hasExpiry ? v.getFloat64(15, true) : null;
-  if (expiresAtMs !== null && !Number.isFinite(expiresAtMs)) throw rowError('enqueues', key, `expiresAtMs is ${expiresAtMs}`);
+  if (expiresAtMs !== null && !Number.isFinite(expiresAtMs)) throw rowError('enqueues', k, `expiresAtMs is ${expiresAtMs}`);
   return { messageId, size, persistent, expiresAtMs, deliveryCount: v.getUint32(23, true) };
 }
 
@@ -121,10 +214,11 @@ export function encodeQueueRow(row: QueueRow): Buffer {
   b.writeDoubleLE(row.bytes, 9);
   b.writeDoubleLE(row.lastPosition, 17);
   b.set(declare, QUEUE_HEADER_BYTES);
-  return b;
+  return seal(b, textSeed(row.declare.queue));
 }
 
-export function decodeQueueRow(row: Uint8Array, key: string): QueueRow {
+export function decodeQueueRow(sealed: Uint8Array, key: string): QueueRow {
+  const row = unseal(sealed, textSeed(key), `queues table entry ${JSON.stringify(key)}`);
   if (row.byteLength < QUEUE_HEADER_BYTES) throw rowError('queues', key, `${row.byteLength} bytes, shorter than the ${QUEUE_HEADER_BYTES}-byte header`);
   if (row[0] !== ROW_VERSION) throw rowError('queues', key, `row version ${row[0]}`);
   const v = view(row);
@@ -155,7 +249,7 @@ export function encodeMetaState(meta: StoreMeta): Buffer {
     snapshotIncomplete: meta.snapshotIncomplete,
     undoFromLsn: meta.undoFromLsn,
   };
-  return Buffer.from(JSON.stringify(state));
+  return seal(Buffer.from(JSON.stringify(state)), 0);
 }
 
 const ROLES: readonly StoreRole[] = ['standalone', 'primary', 'backup'];
@@ -166,8 +260,9 @@ export function decodeMetaState(bytes: Uint8Array, formatVersion: number, where:
     throw new StoreError('STORE_CORRUPT', `${where}: meta table key 'state' is garbled: ${what}`);
   };
   let o: unknown;
+  const json = unseal(bytes, 0, `${where}: meta table key 'state'`);
   try {
-    o = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    o = JSON.parse(Buffer.from(json).toString('utf8'));
   } catch {
     bad('not JSON');
   }
@@ -221,4 +316,69 @@ export function decodeFormatVersion(bytes: Uint8Array, where: string): number {
     throw new StoreError('STORE_CORRUPT', `${where}: meta table key 'formatVersion' is garbled: ${JSON.stringify(text.slice(0, 40))}`);
   }
   return v;
+}
+
+// --- quarantine ------------------------------------------------------------------------------------
+
+const QUARANTINE_HEADER_BYTES = 9;
+
+export function encodeQuarantineRow(queue: string, position: number, messageId: number, messageRow: Uint8Array | undefined): Buffer {
+  const head = Buffer.allocUnsafe(QUARANTINE_HEADER_BYTES);
+  head[0] = ROW_VERSION;
+  head.writeDoubleLE(messageId, 1);
+  const sealedHead = seal(head, entrySeed(queue, position));
+  return messageRow === undefined ? sealedHead : Buffer.concat([sealedHead, messageRow]);
+}
+
+/** A quarantined message, with what is wrong with it as found (the row is kept as it was). */
+export function decodeQuarantineRow(value: Uint8Array, key: unknown): QuarantinedMessage {
+  let k: { queue: string; position: number };
+  try {
+    k = checkEntryKey(key);
+  } catch (err) {
+    return { queue: String(key), position: 0, messageId: 0, problem: (err as Error).message };
+  }
+  const sealedBytes = QUARANTINE_HEADER_BYTES + SEAL_BYTES;
+  try {
+    const head = unseal(value.subarray(0, sealedBytes), entrySeed(k.queue, k.position), `quarantine table entry ${JSON.stringify(key)}`);
+    const messageId = view(head).getFloat64(1, true);
+    const row = value.subarray(sealedBytes);
+    let problem = 'the message row was missing';
+    if (row.byteLength > 0) {
+      try {
+        decodeMessageInfo(row, messageId);
+        problem = bodyProblem(row, messageId) ?? 'the message row was sound when quarantined (its index entry was not)';
+      } catch (err) {
+        problem = (err as Error).message;
+      }
+    }
+    return { ...k, messageId, problem };
+  } catch (err) {
+    return { ...k, messageId: 0, problem: (err as Error).message };
+  }
+}
+
+// --- recovery report --------------------------------------------------------------------------------
+
+export function encodeRecoveryReport(report: RecoveryReport): Buffer {
+  return seal(Buffer.from(JSON.stringify(report)), 0);
+}
+
+export function decodeRecoveryReport(bytes: Uint8Array): RecoveryReport | { readonly problem: string } {
+  try {
+    return JSON.parse(Buffer.from(unseal(bytes, 0, "meta table key 'recovery'")).toString('utf8')) as RecoveryReport;
+  } catch (err) {
+    return { problem: (err as Error).message };
+  }
+}
+
+// --- undo -------------------------------------------------------------------------------------------
+
+/** An undo batch (undo.ts: JSON), sealed with its first LSN. */
+export function encodeUndoRow(batch: UndoBatch): Buffer {
+  return seal(Buffer.from(JSON.stringify(batch)), numberSeed(batch.firstLsn));
+}
+
+export function decodeUndoRow(firstLsn: number, value: Uint8Array): UndoBatch {
+  return decodeUndoBatch(unseal(value, numberSeed(firstLsn), `undo table entry ${firstLsn}`));
 }

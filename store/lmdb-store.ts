@@ -14,41 +14,48 @@
 // first, so that nothing keyed by a failed LSN meets its reuse).
 //
 // Tables (LMDB named databases; row layouts in layout.ts):
-//   meta       'formatVersion', 'state'        log        LSN -> encoded record (codec.ts)
+//   meta       'formatVersion', 'state', 'recovery'   log  LSN -> encoded record (codec.ts)
 //   queues     name -> stats + declare          exchanges  name -> declare record
 //   bindings   [exchange, queue, key] -> bind   messages   id -> header + body (stored once)
-//   enqueues   [queue, position] -> index entry
+//   enqueues   [queue, position] -> index entry quarantine [queue, position] -> a failed message
+// Every value is sealed with a CRC-32 (layout.ts, checksum.ts) and checked when read: a body
+// that fails is never handed out (STORE_CORRUPT), and the broker moves it to the quarantine.
 
 import { randomUUID } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
-import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { crashPoint } from '../src/core/crash-points.js';
+import { Projection, type QueueRow } from './apply.js';
 import { makeDirectories } from './directories.js';
 import { StoreFrontEnd } from './front-end.js';
-import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchWriter, type Mutation } from './batch.js';
-import { decodeRecord, encodedLastLsn, encodeRecord, withEncodedBody } from './codec.js';
+import { applyBatch, checkReadable, committedEntries, notifyDurable, truncatedError, type Mutation } from './batch.js';
+import { withEncodedBody } from './codec.js';
 import { isStoreError, StoreError } from './errors.js';
 import {
   checkEntryKey,
+  decodeBindingRow,
   decodeEntry,
+  decodeExchangeRow,
   decodeFormatVersion,
-  decodeMessageInfo,
+  decodeLogValue,
   decodeMetaState,
   decodeQueueRow,
-  encodeEntry,
-  encodeMessage,
+  decodeRecoveryReport,
   encodeMetaState,
-  encodeQueueRow,
-  MESSAGE_HEADER_BYTES,
+  messageBody,
   messageRefsOf,
-  withRefs,
 } from './layout.js';
+import { LmdbBatchWriter } from './lmdb-batch-writer.js';
+import { META_HEAD_BYTES, metaPagesProblem } from './lmdb-meta-pages.js';
+import { bindingCacheKey, fast, problemOf, TABLE_NAMES, type Db, type Env, type Tables } from './lmdb-env.js';
+import { lmdbScan } from './lmdb-scan.js';
 import { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
 import { silentLogger, type StoreLogger } from './logger.js';
 import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntry, type StoreRecord } from './record.js';
-import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, Scannable, ScanQueue, StoreScan } from './scan.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
+import type { Scannable, StoreScan } from './scan.js';
 import { snapshotFromScan } from './snapshot.js';
 import { decodeUndoBatch, type UndoBatch } from './undo.js';
 import {
@@ -67,8 +74,15 @@ import { Deferred, TicketState, type MutableMeta } from './ticket.js';
 
 export interface LmdbStoreOptions {
   readonly dataDir: string;
-  /** Tools: no lock, no writes; works while a broker has the store open. Default false. */
+  /** Tools: no lock, no writes. Refused (STORE_IN_USE) while another process holds the data
+   * dir's lock, unless callerHoldsLock. Default false. */
   readonly readOnly?: boolean;
+  /** The caller has taken the data dir's lock for this open (a verify child of the tool that
+   * holds it): a read-only open skips its own check. */
+  readonly callerHoldsLock?: boolean;
+  /** The data dir's lock, already taken by the caller (the broker verifies the store under it
+   * before opening); the store releases it on close or on a failed open. */
+  readonly lock?: DataDirLock;
   /** 'fsync' (default): durable means flushed to disk. 'none': durable = committed (the OS
    * writes back when it likes; a machine crash can lose recent commits). */
   readonly sync?: SyncPolicy;
@@ -94,69 +108,18 @@ const DEFAULT_DROP_PER_BATCH_MAX = 4096;
 const FULL_DISK_FREE_BYTES = 16 * 1024 * 1024;
 const MDB_MAP_FULL = -30792;
 
-// lmdb-js ships loose types; the store uses this small surface of them.
-interface Db {
-  getBinary(key: unknown, options?: { transaction?: unknown }): Buffer | undefined;
-  getBinaryFast(key: unknown, options?: { transaction?: unknown }): Buffer | undefined;
-  getRange(options: { start?: unknown; end?: unknown; limit?: number; reverse?: boolean; transaction?: unknown }): Iterable<{ key: unknown; value: Buffer }>;
-  getKeys(options: { start?: unknown; end?: unknown; limit?: number; transaction?: unknown }): Iterable<unknown>;
-  putSync(key: unknown, value: Uint8Array, options?: { append?: boolean }): boolean;
-  removeSync(key: unknown): boolean;
-  clearSync(): void;
-  getStats(): { entryCount: number };
-}
-interface Env extends Db {
-  openDB(options: Record<string, unknown>): Db | undefined;
-  childTransaction(callback: () => void): Promise<unknown>;
-  transactionSync(callback: () => void): unknown;
-  useReadTransaction(): { done(): void };
-  readonly flushed: PromiseLike<unknown>;
-  close(): Promise<void>;
-}
-
-interface Tables {
-  meta: Db;
-  log: Db;
-  queues: Db;
-  exchanges: Db;
-  bindings: Db;
-  messages: Db;
-  enqueues: Db;
-  /** Undo batches by their first LSN (undo.ts), JSON. */
-  undo: Db;
-}
-
-const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues', 'undo'] as const;
-
-/** lmdb-js's getBinaryFast returns a shared buffer whose byteLength is the whole scratch area
- * (only `length` is the value's): cut it down to a proper view, valid until the next read. */
-function fast(db: Db, key: unknown, options?: { transaction?: unknown }): Buffer | undefined {
-  const row = db.getBinaryFast(key, options);
-  return row === undefined ? undefined : row.subarray(0, row.length);
-}
-
 function logEntriesIn(mutations: readonly Mutation[]): number {
   let n = 0;
   for (const m of mutations) if (m.kind === 'log') n += m.entries.length;
   return n;
 }
 
-function bindingCacheKey(exchange: string, queue: string, key: string): string {
-  return JSON.stringify([exchange, queue, key]);
-}
-
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** LMDB trusts its file: garbage where its meta pages should be makes the native code read wild
- * pointers and crash the process. So before opening, check that one of the two meta pages has
- * LMDB's magic and the data version this lmdb build writes, and refuse the file otherwise.
- * (Damage deeper in the tree is what `qpid-store verify` is for.) */
-const LMDB_MAGIC = 0xbeefc0de;
-const LMDB_DATA_VERSION = 2;
-const META_OFFSET = 24;
-
+/** Refuses a file whose LMDB meta pages are not a sound pair (lmdb-meta-pages.ts) before LMDB
+ * opens it. (Damage deeper in the tree is what checksums and `qpid-store verify` are for.) */
 function checkMetaPages(file: string): void {
   let fd: number;
   try {
@@ -166,12 +129,10 @@ function checkMetaPages(file: string): void {
   }
   try {
     const size = fstatSync(fd).size;
-    if (size === 0) return;
-    const head = Buffer.alloc(Math.min(size, 65536 + 64));
+    const head = Buffer.alloc(Math.min(size, META_HEAD_BYTES));
     readSync(fd, head, 0, head.length, 0);
-    const valid = (offset: number): boolean => offset + META_OFFSET + 8 <= head.length && head.readUInt32LE(offset + META_OFFSET) === LMDB_MAGIC && head.readUInt32LE(offset + META_OFFSET + 4) === LMDB_DATA_VERSION;
-    if (valid(0) || [4096, 8192, 16384, 32768, 65536].some((pageSize) => valid(pageSize))) return;
-    throw new StoreError('STORE_CORRUPT', `store file ${file} is not an LMDB environment this broker can read: neither meta page has LMDB's magic and data version ${LMDB_DATA_VERSION}`);
+    const problem = metaPagesProblem(head, size);
+    if (problem !== null) throw new StoreError('STORE_CORRUPT', `store file ${file} is corrupt: ${problem}`);
   } finally {
     closeSync(fd);
   }
@@ -188,7 +149,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     // Opening an LMDB environment from a second process while its writer commits can lose the
     // writer's records or crash it (lmdb 2.9 and 3.x; store/README.md, "Reading a live store").
     // A live store is read through the process that holds it, never opened beside it.
-    const holder = liveLockHolder(options.dataDir);
+    const holder = options.callerHoldsLock ? null : liveLockHolder(options.dataDir);
     if (holder !== null) {
       throw new StoreError('STORE_IN_USE', `store at ${storeDir} is open for writing by pid ${holder}; a second process must not open it (ask that broker: qpid-store does)`);
     }
@@ -200,7 +161,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
       throw new StoreError('STORE_IO', `cannot create the data dir ${options.dataDir}: ${(err as Error).message}`, { cause: err });
     }
   }
-  const lock = readOnly ? null : lockDataDir(options.dataDir, logger);
+  const lock = readOnly ? null : (options.lock ?? lockDataDir(options.dataDir, logger));
   let env: Env | null = null;
   try {
     checkMetaPages(join(storeDir, 'data.mdb'));
@@ -208,7 +169,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     const lmdbOptions: Record<string, unknown> = {
       path: storeDir,
       readOnly,
-      // Seven tables; LMDB reserves a slot per possible table, so keep it tight.
+      // Nine tables; LMDB reserves a slot per possible table.
       maxDbs: 16,
       // Each broker plus a few tools reading at the same time.
       maxReaders: 126,
@@ -268,8 +229,7 @@ function loadQueues(db: Db): Map<string, QueueRow> {
 function loadExchanges(db: Db): Map<string, ExchangeDeclareRecord> {
   const out = new Map<string, ExchangeDeclareRecord>();
   for (const { key, value } of db.getRange({})) {
-    const r = decodeRecord(value, `exchanges table entry ${JSON.stringify(key)}`);
-    if (r.kind !== 'exchange-declare' || r.exchange !== key) throw new StoreError('STORE_CORRUPT', `exchanges table entry ${JSON.stringify(key)} holds ${r.kind} ${JSON.stringify(r)}`);
+    const r = decodeExchangeRow(value, key);
     out.set(r.exchange, r);
   }
   return out;
@@ -278,10 +238,7 @@ function loadExchanges(db: Db): Map<string, ExchangeDeclareRecord> {
 function loadBindings(db: Db): Map<string, BindRecord> {
   const out = new Map<string, BindRecord>();
   for (const { key, value } of db.getRange({})) {
-    const r = decodeRecord(value, `bindings table entry ${JSON.stringify(key)}`);
-    if (r.kind !== 'bind' || JSON.stringify(key) !== JSON.stringify([r.exchange, r.queue, r.key])) {
-      throw new StoreError('STORE_CORRUPT', `bindings table entry ${JSON.stringify(key)} holds ${r.kind} ${JSON.stringify([r.kind === 'bind' ? r.exchange : ''])}`);
-    }
+    const r = decodeBindingRow(value, key);
     out.set(bindingCacheKey(r.exchange, r.queue, r.key), r);
   }
   return out;
@@ -349,6 +306,15 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
       // Checked before any other table is touched: a newer store is left exactly as it was.
       if (formatVersion > STORE_FORMAT_VERSION) {
         throw new StoreError('STORE_NEWER_FORMAT', `store at ${storeDir} has format version ${formatVersion}; this broker understands up to ${STORE_FORMAT_VERSION}`);
+      }
+      // Format 1 had no checksums. It is refused, not upgraded: an upgrade would seal whatever
+      // the file holds now, blessing any damage it already has (issue 16 found such damage
+      // delivered as if sound), and no release ever wrote format 1.
+      if (formatVersion < STORE_FORMAT_VERSION) {
+        throw new StoreError(
+          'STORE_OLDER_FORMAT',
+          `store at ${storeDir} has format version ${formatVersion}, written before stores carried checksums; this broker reads only format ${STORE_FORMAT_VERSION}. Drain its queues with the broker that wrote it, or move the data dir aside to start empty`,
+        );
       }
     }
     const tables: Partial<Tables> = { meta };
@@ -422,7 +388,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
       if (fast(log, fromLsn) === undefined) {
         for (const { key, value } of log.getRange({ start: fromLsn - 1, reverse: true, limit: 1 })) {
           const lsn = key as number;
-          const record = decodeRecord(value, `log record at LSN ${lsn}`);
+          const record = decodeLogValue(lsn, value);
           const last = entryLastLsn({ lsn, record });
           if (last >= fromLsn && lsn >= self.committedMeta.firstLsn) {
             yield { lsn: fromLsn, record };
@@ -445,7 +411,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
             if (next < self.committedMeta.firstLsn) throw truncatedError(next, self.committedMeta.firstLsn);
             throw new StoreError('STORE_CORRUPT', `log entry at LSN ${next} is missing (next entry is at ${lsn})`);
           }
-          const record = decodeRecord(value, `log record at LSN ${lsn}`);
+          const record = decodeLogValue(lsn, value);
           yield { lsn, record };
           next = entryLastLsn({ lsn, record }) + 1;
         }
@@ -505,9 +471,21 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     const out: QueueEntry[] = [];
     if (limit <= 0) return out;
     for (const { key, value } of this.t.enqueues.getRange({ start: [queue, Math.floor(afterPosition) + 1], end: [queue, Infinity], limit })) {
-      const { position } = checkEntryKey(key);
-      const e = decodeEntry(value, key);
-      out.push({ queue, position, messageId: e.messageId, size: e.size, persistent: e.persistent, expiresAtMs: e.expiresAtMs });
+      let position: number;
+      try {
+        position = checkEntryKey(key).position;
+      } catch {
+        // A key that is not [queue, position] inside this queue's range: the page is damaged.
+        // Nothing here can be quarantined by position; verify names it.
+        this.logger.error({ store: this.storeDir, queue, key: JSON.stringify(key) }, 'index entry with a garbled key skipped');
+        continue;
+      }
+      try {
+        const e = decodeEntry(value, { queue, position });
+        out.push({ queue, position, messageId: e.messageId, size: e.size, persistent: e.persistent, expiresAtMs: e.expiresAtMs });
+      } catch (err) {
+        out.push({ queue, position, messageId: 0, size: 0, persistent: true, expiresAtMs: null, damaged: problemOf(err) });
+      }
     }
     return out;
   }
@@ -516,8 +494,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.checkOpen();
     const row = this.t.messages.getBinary(messageId);
     if (row === undefined) return undefined;
-    decodeMessageInfo(row, messageId);
-    return row.subarray(MESSAGE_HEADER_BYTES);
+    return messageBody(row, messageId);
   }
 
   messageRefs(messageId: number): number {
@@ -554,6 +531,24 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.checkOpen();
     return lmdbScan(this.env, this.t, this.storeDir, this.committedMeta.formatVersion);
   }
+
+  listQuarantine(): QuarantinedMessage[] {
+    const scan = this.scan();
+    try {
+      return [...scan.quarantine()];
+    } finally {
+      scan.close();
+    }
+  }
+
+  lastRecovery(): RecoveryReport | null {
+    this.checkOpen();
+    const bytes = this.t.meta.getBinary('recovery');
+    if (bytes === undefined) return null;
+    const report = decodeRecoveryReport(bytes);
+    return 'problem' in report ? null : report;
+  }
+
 
   // --- the batch pipeline ----------------------------------------------------------------------
 
@@ -615,6 +610,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     let mutations: Mutation[] = [];
     let moreToDrop = false;
     let txn: Promise<unknown>;
+    crashPoint('store.before-commit');
     try {
       txn = this.env.childTransaction(() => {
         mutations = this.pending;
@@ -629,7 +625,11 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
           // Twice the entries this batch adds: a log over its bound shrinks, however it is fed.
           dropBudget: this.closing ? 0 : Math.max(this.dropPerBatchMax, 2 * logEntriesIn(mutations)),
         };
-        moreToDrop = applyBatch(writer, mutations, context).moreToDrop;
+        const applied = applyBatch(writer, mutations, context);
+        moreToDrop = applied.moreToDrop;
+        // Inside the write transaction: a kill here takes nothing back; the backup truncates
+        // again when it rejoins.
+        if (applied.tookBack) crashPoint('ha.backup.mid-truncate');
         writer.finish();
       });
     } catch (err) {
@@ -644,6 +644,8 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
   private batchCommitted(seq: number, mutations: readonly Mutation[], writer: LmdbBatchWriter, moreToDrop: boolean): void {
     writer.publish(this);
     this.batchesCommitted++;
+    this.noteFull(false, this.logger, this.storeDir);
+    crashPoint('store.after-commit-before-flush');
     // Captured now, before the next batch queues its writes: lmdb-js's `flushed` then means
     // "this transaction is on disk".
     const flushed: Promise<void> =
@@ -655,6 +657,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     const durableLsn = this.committedMeta.lastLsn;
     const durable = Promise.all([this.durableChain, flushed]).then(
       () => {
+        crashPoint('store.after-flush-before-settle');
         for (const m of mutations) m.ticket.durable.resolve();
         notifyDurable(this.durableListeners, durableLsn, this.logger);
       },
@@ -697,6 +700,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     this.giveBackLsns(this.committedMeta.lastLsn, this.logger);
     void this.classify(err, mutations).then((error) => {
       this.logger.error({ err: error, store: this.storeDir, mutations: failed.length }, 'store commit failed');
+      this.noteFull(isStoreError(error, 'STORE_FULL'), this.logger, this.storeDir);
       for (const m of failed) m.ticket.fail(error);
       this.failing = false;
       this.inflight = false;
@@ -727,292 +731,4 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     }
     return new StoreError('STORE_IO', `store at ${this.storeDir}: ${what} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
-}
-
-/** The tables as one batch sees them: queue/exchange/binding changes are staged over the
- * committed caches (published only if the transaction commits); messages, index entries and
- * the log are written straight into the write transaction. */
-class LmdbBatchWriter implements BatchWriter {
-  meta: MutableMeta;
-  private readonly queues = new Map<string, QueueRow | null>();
-  private readonly exchanges = new Map<string, ExchangeDeclareRecord | null>();
-  private readonly bindings = new Map<string, BindRecord | null>();
-  private wiped = false;
-
-  constructor(
-    private readonly t: Tables,
-    private readonly committed: LmdbStore,
-  ) {
-    this.meta = { ...committed.committedMeta };
-  }
-
-  getQueue(name: string): QueueRow | undefined {
-    const staged = this.queues.get(name);
-    if (staged !== undefined) return staged ?? undefined;
-    return this.wiped ? undefined : this.committed.queueRows.get(name);
-  }
-  setQueue(name: string, row: QueueRow | undefined): void {
-    this.queues.set(name, row ?? null);
-  }
-  getExchange(name: string): ExchangeDeclareRecord | undefined {
-    const staged = this.exchanges.get(name);
-    if (staged !== undefined) return staged ?? undefined;
-    return this.wiped ? undefined : this.committed.exchangeRows.get(name);
-  }
-  setExchange(name: string, declare: ExchangeDeclareRecord | undefined): void {
-    this.exchanges.set(name, declare ?? null);
-    if (declare) this.t.exchanges.putSync(name, encodeRecord(declare));
-    else this.t.exchanges.removeSync(name);
-  }
-  getBinding(exchange: string, queue: string, key: string): BindRecord | undefined {
-    const k = bindingCacheKey(exchange, queue, key);
-    const staged = this.bindings.get(k);
-    if (staged !== undefined) return staged ?? undefined;
-    return this.wiped ? undefined : this.committed.bindingRows.get(k);
-  }
-  setBinding(exchange: string, queue: string, key: string, bind: BindRecord | undefined): void {
-    this.bindings.set(bindingCacheKey(exchange, queue, key), bind ?? null);
-    if (bind) this.t.bindings.putSync([exchange, queue, key], encodeRecord(bind));
-    else this.t.bindings.removeSync([exchange, queue, key]);
-  }
-  private bindingsWhere(match: (b: BindRecord) => boolean): BindRecord[] {
-    const out = new Map<string, BindRecord>();
-    if (!this.wiped) for (const [k, b] of this.committed.bindingRows) if (match(b)) out.set(k, b);
-    for (const [k, b] of this.bindings) {
-      if (b === null) out.delete(k);
-      else if (match(b)) out.set(k, b);
-    }
-    return [...out.values()];
-  }
-  bindingsOfQueue(queue: string): BindRecord[] {
-    return this.bindingsWhere((b) => b.queue === queue);
-  }
-  bindingsOfExchange(exchange: string): BindRecord[] {
-    return this.bindingsWhere((b) => b.exchange === exchange);
-  }
-  getMessage(messageId: number): MessageInfo | undefined {
-    const row = fast(this.t.messages, messageId);
-    return row === undefined ? undefined : decodeMessageInfo(row, messageId);
-  }
-  addMessage(messageId: number, info: MessageInfo, body: Uint8Array): void {
-    this.t.messages.putSync(messageId, encodeMessage(info, body));
-  }
-  setMessageRefs(messageId: number, refs: number): void {
-    const row = fast(this.t.messages, messageId);
-    assert(row !== undefined, `setMessageRefs of missing message ${messageId}`);
-    this.t.messages.putSync(messageId, withRefs(row, refs));
-  }
-  deleteMessage(messageId: number): void {
-    this.t.messages.removeSync(messageId);
-  }
-  getEntry(queue: string, position: number): EntryInfo | undefined {
-    const row = fast(this.t.enqueues, [queue, position]);
-    return row === undefined ? undefined : decodeEntry(row, [queue, position]);
-  }
-  putEntry(queue: string, position: number, entry: EntryInfo): void {
-    this.t.enqueues.putSync([queue, position], encodeEntry(entry));
-  }
-  deleteEntry(queue: string, position: number): void {
-    this.t.enqueues.removeSync([queue, position]);
-  }
-  entryPositions(queue: string): number[] {
-    return [...this.t.enqueues.getKeys({ start: [queue], end: [queue, Infinity] })].map((k) => checkEntryKey(k).position);
-  }
-  putLog(lsn: number, _record: StoreRecord, encoded: Uint8Array): void {
-    // A plain put, not MDB_APPEND: it costs a tree search, and appending is the path LMDB's
-    // freelist bugs have lived on. (lmdb is pinned at 2.9: from 3.x its rewritten freelist fails
-    // any commit made while a snapshot's read transaction is open on a store whose retention
-    // has freed many pages: "reserved freelist had a data entry with zero-size", then an
-    // assertion in mdb_freelist_save that kills the process; test/store/snapshot-freelist.)
-    this.t.log.putSync(lsn, encoded);
-  }
-  peekLog(lsn: number): { bytes: number; lastLsn: number } | undefined {
-    const row = fast(this.t.log, lsn);
-    if (row === undefined) return undefined;
-    const lastLsn = encodedLastLsn(row, lsn);
-    return lastLsn === undefined ? undefined : { bytes: row.length, lastLsn };
-  }
-  dropLog(lsn: number): void {
-    this.t.log.removeSync(lsn);
-  }
-  putUndo(batch: UndoBatch): void {
-    this.t.undo.putSync(batch.firstLsn, Buffer.from(JSON.stringify(batch)));
-  }
-  undoFrom(fromLsn: number): UndoBatch[] {
-    // The batch holding fromLsn starts at or before it: find it, then read forward.
-    const [before] = [...this.t.undo.getRange({ start: fromLsn, reverse: true, limit: 1 })];
-    const start = before ? (before.key as number) : fromLsn;
-    const out: UndoBatch[] = [];
-    for (const { value } of this.t.undo.getRange({ start })) {
-      const batch = decodeUndoBatch(value);
-      if (batch.lastLsn >= fromLsn) out.push(batch);
-    }
-    return out;
-  }
-  oldestUndo(): UndoBatch | undefined {
-    const [first] = [...this.t.undo.getRange({ limit: 1 })];
-    return first ? decodeUndoBatch(first.value) : undefined;
-  }
-  dropUndo(firstLsn: number): void {
-    this.t.undo.removeSync(firstLsn);
-  }
-  clearAll(): void {
-    for (const name of TABLE_NAMES) if (name !== 'meta') this.t[name].clearSync();
-    this.wiped = true;
-    this.queues.clear();
-    this.exchanges.clear();
-    this.bindings.clear();
-  }
-
-  /** Inside the transaction: one stats write per touched queue, one meta write. */
-  finish(): void {
-    for (const [name, row] of this.queues) {
-      if (row) this.t.queues.putSync(name, encodeQueueRow(row));
-      else this.t.queues.removeSync(name);
-    }
-    this.t.meta.putSync('state', encodeMetaState(this.meta));
-  }
-
-  /** After the commit: the staged state becomes what readers see. */
-  publish(store: LmdbStore): void {
-    if (this.wiped) {
-      store.queueRows = new Map();
-      store.exchangeRows = new Map();
-      store.bindingRows = new Map();
-    }
-    for (const [name, row] of this.queues) {
-      if (row) store.queueRows.set(name, row);
-      else store.queueRows.delete(name);
-    }
-    for (const [name, e] of this.exchanges) {
-      if (e) store.exchangeRows.set(name, e);
-      else store.exchangeRows.delete(name);
-    }
-    for (const [k, b] of this.bindings) {
-      if (b) store.bindingRows.set(k, b);
-      else store.bindingRows.delete(k);
-    }
-    store.committedMeta = this.meta;
-  }
-}
-
-// --- scan: one read transaction over every table -----------------------------------------------
-
-function problemOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
-function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: number): StoreScan {
-  const txn = env.useReadTransaction();
-  const transaction = txn;
-  let closed = false;
-  const stateBytes = t.meta.getBinary('state', { transaction });
-  if (stateBytes === undefined) {
-    txn.done();
-    throw new StoreError('STORE_CORRUPT', `store at ${storeDir}: meta table key 'state' is missing`);
-  }
-  let meta: MutableMeta;
-  try {
-    meta = decodeMetaState(stateBytes, formatVersion, `store at ${storeDir}`);
-  } catch (err) {
-    txn.done();
-    throw err;
-  }
-  const toMessage = (messageId: number, row: Uint8Array): ScanMessage => {
-    try {
-      return { messageId, ...decodeMessageInfo(row, messageId) };
-    } catch (err) {
-      return { messageId, refs: 0, persistent: false, expiresAtMs: null, size: 0, problem: problemOf(err) };
-    }
-  };
-  return {
-    meta: () => ({ ...meta }),
-    *queues(): Iterable<ScanQueue> {
-      for (const { key, value } of t.queues.getRange({ transaction })) {
-        try {
-          if (typeof key !== 'string') throw new StoreError('STORE_CORRUPT', `queues table has a malformed key ${JSON.stringify(key)}`);
-          const row = decodeQueueRow(value, key);
-          yield { name: key, declare: row.declare, count: row.count, bytes: row.bytes, lastPosition: row.lastPosition };
-        } catch (err) {
-          yield { name: String(key), count: 0, bytes: 0, lastPosition: 0, problem: problemOf(err) };
-        }
-      }
-    },
-    *exchanges(): Iterable<ScanExchange> {
-      for (const { key, value } of t.exchanges.getRange({ transaction })) {
-        try {
-          const r = decodeRecord(value, `exchanges table entry ${JSON.stringify(key)}`);
-          if (r.kind !== 'exchange-declare' || r.exchange !== key) throw new Error(`exchanges table entry ${JSON.stringify(key)} holds a ${r.kind} record for another name`);
-          yield { name: r.exchange, declare: r };
-        } catch (err) {
-          yield { name: String(key), problem: problemOf(err) };
-        }
-      }
-    },
-    *bindings(): Iterable<ScanBinding> {
-      for (const { key, value } of t.bindings.getRange({ transaction })) {
-        const [exchange, queue, k] = Array.isArray(key) ? (key as unknown[]).map(String) : ['', '', ''];
-        try {
-          const r = decodeRecord(value, `bindings table entry ${JSON.stringify(key)}`);
-          if (r.kind !== 'bind' || r.exchange !== exchange || r.queue !== queue || r.key !== k) throw new Error(`bindings table entry ${JSON.stringify(key)} holds a different record`);
-          yield { exchange: r.exchange, queue: r.queue, key: r.key, bind: r };
-        } catch (err) {
-          yield { exchange: exchange!, queue: queue!, key: k!, problem: problemOf(err) };
-        }
-      }
-    },
-    *entries(queue?: string, afterPosition = 0): Iterable<ScanEntry> {
-      const range = queue === undefined ? { transaction } : { start: [queue, Math.floor(afterPosition) + 1], end: [queue, Infinity], transaction };
-      for (const { key, value } of t.enqueues.getRange(range)) {
-        let k: { queue: string; position: number };
-        try {
-          k = checkEntryKey(key);
-        } catch (err) {
-          yield { queue: String(key), position: 0, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem: problemOf(err) };
-          continue;
-        }
-        try {
-          yield { ...k, ...decodeEntry(value, key) };
-        } catch (err) {
-          yield { ...k, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem: problemOf(err) };
-        }
-      }
-    },
-    entry(queue: string, position: number): ScanEntry | undefined {
-      const row = fast(t.enqueues, [queue, position], { transaction });
-      if (row === undefined) return undefined;
-      try {
-        return { queue, position, ...decodeEntry(row, [queue, position]) };
-      } catch (err) {
-        return { queue, position, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem: problemOf(err) };
-      }
-    },
-    *messages(): Iterable<ScanMessage> {
-      for (const { key, value } of t.messages.getRange({ transaction })) yield toMessage(key as number, value);
-    },
-    message(messageId: number) {
-      const row = fast(t.messages, messageId, { transaction });
-      return row === undefined ? undefined : toMessage(messageId, row);
-    },
-    body(messageId: number) {
-      const row = t.messages.getBinary(messageId, { transaction });
-      return row === undefined || row.length < MESSAGE_HEADER_BYTES ? undefined : row.subarray(MESSAGE_HEADER_BYTES);
-    },
-    *log(fromLsn: number): Iterable<ScanLogEntry> {
-      for (const { key, value } of t.log.getRange({ start: fromLsn, transaction })) {
-        const lsn = key as number;
-        try {
-          yield { lsn, bytes: value.length, record: decodeRecord(value, `log record at LSN ${lsn}`) };
-        } catch (err) {
-          yield { lsn, bytes: value.length, problem: problemOf(err) };
-        }
-      }
-    },
-    sizes: () => ({ entries: t.enqueues.getStats().entryCount, messages: t.messages.getStats().entryCount, logEntries: t.log.getStats().entryCount }),
-    close: () => {
-      if (closed) return;
-      closed = true;
-      txn.done();
-    },
-  };
 }

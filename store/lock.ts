@@ -1,106 +1,125 @@
-// The data dir's lock file (DESIGN.md §2): `<data-dir>/lock` holds the pid of the broker that
-// has the store open for writing. It is created atomically with its content (written to a
-// private temporary file, then hard-linked into place, which fails if the lock exists), so a
-// reader never sees an empty lock file from a live owner. A lock whose pid is dead is stale and
-// is taken over, with a warning. A second opener fails with STORE_LOCKED and touches nothing.
+// The data dir's lock (DESIGN.md §2, issue 16): an exclusive flock(2) held for the broker's (or
+// tool's) whole life, released by the kernel when the process exits however it exits. The lock
+// is taken on the data dir itself, not on a file in it: a lock on a file is defeated by deleting
+// the file (the next opener creates a new file and locks that), while the directory cannot go
+// away without the store in it. `<data-dir>/lock` only carries the holder's pid for messages
+// ("Cannot lock <dir>/lock: held by pid N"); a stale or reused pid in it never decides anything.
+//
+// Node has no flock. flock(1) from util-linux (Debian: required priority) locks a descriptor it
+// inherits: `flock -x -n 3` with our open directory as its fd 3 locks our open file description,
+// and the lock stays with that description (ours) after flock(1) exits. One short-lived child per
+// lock taken; nothing stays running beside the broker.
 
-import { closeSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { closeSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { StoreError } from './errors.js';
 import type { StoreLogger } from './logger.js';
 
-/** Lock files this process holds: a second open in the same process is refused too. */
+/** Data dirs whose lock this process holds (a read-only open in the holder's own process is safe:
+ * it shares the environment). */
 const heldByThisProcess = new Set<string>();
 
 export interface DataDirLock {
+  /** `<data-dir>/lock`: the file that names the holder. */
   readonly path: string;
   release(): void;
 }
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else; it is alive.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-function readPid(path: string): number | null | 'missing' {
+/** What `<data-dir>/lock` says: a pid, or null when it is missing, empty or garbled. */
+export function lockFilePid(dataDir: string): number | null {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
-    throw err;
+    text = readFileSync(join(dataDir, 'lock'), 'utf8');
+  } catch {
+    return null;
   }
   const pid = Number(text.trim());
   return Number.isSafeInteger(pid) && pid > 0 ? pid : null;
 }
 
-function lockedError(path: string, pid: number): StoreError {
-  return new StoreError('STORE_LOCKED', `Cannot lock ${path}: held by pid ${pid}`);
+function lockedError(dataDir: string): StoreError {
+  const pid = lockFilePid(dataDir);
+  // The winner of a simultaneous start may not have written its pid yet.
+  return new StoreError('STORE_LOCKED', `Cannot lock ${join(dataDir, 'lock')}: held by ${pid === null ? 'another process (its pid is not written yet)' : `pid ${pid}`}`);
 }
 
-/** The pid of the live process other than this one that holds `<dataDir>/lock`, or null. */
+/** flock(LOCK_EX | LOCK_NB) on `fd`: true if taken, false if another description holds it. */
+function tryFlock(fd: number, dataDir: string): boolean {
+  const r = spawnSync('flock', ['--exclusive', '--nonblock', '3'], { stdio: ['ignore', 'ignore', 'pipe', fd], timeout: 30_000 });
+  if (r.error) {
+    throw new StoreError('STORE_IO', `cannot lock ${dataDir}: running flock(1) failed (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); the broker needs util-linux's flock`, { cause: r.error });
+  }
+  if (r.status === 0) return true;
+  if (r.status === 1) return false;
+  throw new StoreError('STORE_IO', `cannot lock ${dataDir}: flock(1) exited ${r.status ?? r.signal}: ${String(r.stderr).trim()}`);
+}
+
+function openDir(dataDir: string): number {
+  try {
+    return openSync(dataDir, 'r');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EACCES' || code === 'EPERM' || code === 'EROFS') throw err;
+    throw new StoreError('STORE_IO', `cannot open the data dir ${dataDir} to lock it: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Whether another process holds the data dir's lock now (a probe: the lock is taken and let go
+ * at once when free). The holder's pid, or 0 when the lock is held but names no pid; null when
+ * nobody else holds it (or this process does). */
 export function liveLockHolder(dataDir: string): number | null {
-  const path = join(dataDir, 'lock');
-  if (heldByThisProcess.has(path)) return null;
-  const pid = readPid(path);
-  return typeof pid === 'number' && pid !== process.pid && pidAlive(pid) ? pid : null;
+  if (heldByThisProcess.has(resolve(dataDir))) return null;
+  let fd: number;
+  try {
+    fd = openDir(dataDir);
+  } catch {
+    return null; // no data dir: nobody holds it
+  }
+  try {
+    return tryFlock(fd, dataDir) ? null : (lockFilePid(dataDir) ?? 0);
+  } finally {
+    closeSync(fd); // releases the probe's lock, if it took it
+  }
 }
 
-/** Takes `<dataDir>/lock` or throws STORE_LOCKED. */
+/** Takes the data dir's lock for as long as the returned lock is not released (or the process
+ * lives), or throws STORE_LOCKED naming the holder. */
 export function lockDataDir(dataDir: string, logger: StoreLogger): DataDirLock {
   const path = join(dataDir, 'lock');
-  if (heldByThisProcess.has(path)) throw lockedError(path, process.pid);
-  const temp = join(dataDir, `.lock.${process.pid}.${Date.now()}`);
-  const fd = openSync(temp, 'wx', 0o644);
+  const key = resolve(dataDir);
+  if (heldByThisProcess.has(key)) throw new StoreError('STORE_LOCKED', `Cannot lock ${path}: held by pid ${process.pid}`);
+  const fd = openDir(dataDir);
+  let locked = false;
   try {
-    writeSync(fd, `${process.pid}\n`);
+    locked = tryFlock(fd, dataDir);
   } finally {
-    closeSync(fd);
+    if (!locked) closeSync(fd);
   }
+  if (!locked) throw lockedError(dataDir);
+  heldByThisProcess.add(key);
+  const previous = lockFilePid(dataDir);
+  if (previous !== null && previous !== process.pid) logger.warn({ lock: path, stalePid: previous }, 'taking over a stale store lock');
   try {
-    // Two attempts: the second after removing a stale lock.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        linkSync(temp, path);
-        heldByThisProcess.add(path);
-        return {
-          path,
-          release() {
-            if (!heldByThisProcess.delete(path)) return;
-            try {
-              if (readPid(path) === process.pid) unlinkSync(path);
-            } catch {
-              // Already gone: nothing to release.
-            }
-          },
-        };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      const pid = readPid(path);
-      if (pid === 'missing') continue;
-      // A pid equal to ours that this process does not hold is a previous life of a container's
-      // pid 1 (or a reused pid): stale.
-      if (pid !== null && pid !== process.pid && pidAlive(pid)) throw lockedError(path, pid);
-      logger.warn({ lock: path, stalePid: pid }, 'taking over a stale store lock');
-      try {
-        unlinkSync(path);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
-    }
-    const pid = readPid(path);
-    throw lockedError(path, typeof pid === 'number' ? pid : 0);
-  } finally {
-    try {
-      unlinkSync(temp);
-    } catch {
-      // Best effort.
-    }
+    writeFileSync(path, `${process.pid}\n`);
+  } catch (err) {
+    // The pid is for messages only; a full disk must not stop the broker from starting.
+    logger.warn({ lock: path, err: (err as Error).message }, 'could not write the pid into the lock file (the lock is held all the same)');
   }
+  let released = false;
+  return {
+    path,
+    release() {
+      if (released) return;
+      released = true;
+      // The file first, while the lock still keeps anyone else from writing theirs.
+      try {
+        if (lockFilePid(dataDir) === process.pid) unlinkSync(path);
+      } catch {
+        // Already gone: nothing to tidy.
+      }
+      heldByThisProcess.delete(key);
+      closeSync(fd);
+    },
+  };
 }

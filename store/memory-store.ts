@@ -9,28 +9,27 @@
 // queued with it; the LSNs it held are reused.
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
-import { localAdmissionFailure, Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
 import { StoreFrontEnd } from './front-end.js';
 import type { UndoBatch } from './undo.js';
-import { applyBatch, checkContinues, checkReadable, committedEntries, notifyDurable, retractPending, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
-import { encodeRecord } from './codec.js';
-import { StoreError, type StoreErrorCode } from './errors.js';
+import { applyBatch, checkReadable, committedEntries, notifyDurable, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
+import { isStoreError, StoreError, type StoreErrorCode } from './errors.js';
 import { silentLogger, type StoreLogger } from './logger.js';
 import { entryLastLsn, type BindRecord, type ExchangeDeclareRecord, type LogEntry, type StoreRecord } from './record.js';
-import type { ScanEntry, ScanMessage, Scannable, StoreScan } from './scan.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
+import { cmp, memoryScan } from './memory-scan.js';
+import type { Scannable, StoreScan } from './scan.js';
 import { snapshotFromScan } from './snapshot.js';
 import {
   STORE_FORMAT_VERSION,
-  type CommitTicket,
   type QueueEntry,
   type QueueState,
   type ReadLogOptions,
   type Snapshot,
   type Store,
   type StoreMeta,
-  type StoreRole,
 } from './store.js';
-import { TicketState, type MutableMeta } from './ticket.js';
+import type { MutableMeta } from './ticket.js';
 
 function bindingKey(exchange: string, queue: string, key: string): string {
   return JSON.stringify([exchange, queue, key]);
@@ -46,6 +45,11 @@ class MemoryTables implements BatchWriter {
   messageRows = new Map<number, { info: MessageInfo; body: Uint8Array }>();
   entryRows = new Map<string, Map<number, EntryInfo>>();
   logRows = new Map<number, { record: StoreRecord; bytes: number; lastLsn: number }>();
+  /** `${queue}\u0000${position}` -> what was quarantined there. */
+  quarantineRows = new Map<string, QuarantinedMessage>();
+  recovery: RecoveryReport | null = null;
+  /** Messages whose body the simulator has damaged (damageMessage): reads fail their checksum. */
+  damaged = new Set<number>();
   undoRows = new Map<number, UndoBatch>();
   journal: Array<() => void> | null = null;
 
@@ -61,6 +65,9 @@ class MemoryTables implements BatchWriter {
     t.messageRows = new Map(this.messageRows);
     for (const [q, m] of this.entryRows) t.entryRows.set(q, new Map(m));
     t.logRows = new Map(this.logRows);
+    t.quarantineRows = new Map(this.quarantineRows);
+    t.recovery = this.recovery;
+    t.damaged = new Set(this.damaged);
     t.undoRows = new Map(this.undoRows);
     return t;
   }
@@ -131,6 +138,20 @@ class MemoryTables implements BatchWriter {
     const m = this.entryRows.get(queue);
     if (m) this.put(m, position, undefined);
   }
+  hasEntry(queue: string, position: number): boolean {
+    return this.entryRows.get(queue)?.has(position) ?? false;
+  }
+  quarantine(queue: string, position: number, messageId: number): void {
+    const problem = !this.messageRows.has(messageId) ? 'the message row was missing' : this.damaged.has(messageId) ? `message ${messageId}: its body fails its checksum` : 'the message row was sound when quarantined (its index entry was not)';
+    this.put(this.quarantineRows, `${queue}\u0000${position}`, { queue, position, messageId, problem });
+  }
+  setRecovery(report: RecoveryReport): void {
+    const before = this.recovery;
+    this.journal?.push(() => {
+      this.recovery = before;
+    });
+    this.recovery = report;
+  }
   entryPositions(queue: string): number[] {
     const m = this.entryRows.get(queue);
     return m ? [...m.keys()].sort((a, b) => a - b) : [];
@@ -171,6 +192,7 @@ class MemoryTables implements BatchWriter {
         this.messageRows = saved.messageRows;
         this.entryRows = saved.entryRows;
         this.logRows = saved.logRows;
+        this.quarantineRows = saved.quarantineRows;
         this.undoRows = saved.undoRows;
       });
       this.queueRows = new Map();
@@ -179,6 +201,7 @@ class MemoryTables implements BatchWriter {
       this.messageRows = new Map();
       this.entryRows = new Map();
       this.logRows = new Map();
+      this.quarantineRows = new Map();
       this.undoRows = new Map();
       return;
     }
@@ -188,6 +211,7 @@ class MemoryTables implements BatchWriter {
     this.messageRows.clear();
     this.entryRows.clear();
     this.logRows.clear();
+    this.quarantineRows.clear();
     this.undoRows.clear();
   }
 }
@@ -301,6 +325,13 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     this.disk.isOpen = false;
   }
 
+  /** The stored body of `messageId` is damaged on the simulated disk: reading it fails its
+   * checksum (STORE_CORRUPT), as a flipped byte in an LMDB page does. */
+  damageMessage(messageId: number): void {
+    this.live.damaged.add(messageId);
+    this.disk.tables?.damaged.add(messageId);
+  }
+
   /** The next batch fails with `code` (e.g. STORE_FULL) and changes nothing. */
   failNextCommit(code: StoreErrorCode): void {
     this.failNext = code;
@@ -399,7 +430,17 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
   }
 
   readMessage(messageId: number): Uint8Array | undefined {
-    return this.live.messageRows.get(messageId)?.body;
+    const row = this.live.messageRows.get(messageId);
+    if (row && this.live.damaged.has(messageId)) throw new StoreError('STORE_CORRUPT', `message ${messageId}: its body fails its checksum`);
+    return row?.body;
+  }
+
+  listQuarantine(): QuarantinedMessage[] {
+    return [...this.live.quarantineRows.values()];
+  }
+
+  lastRecovery(): RecoveryReport | null {
+    return this.live.recovery;
   }
 
   messageRefs(messageId: number): number {
@@ -487,6 +528,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     }
     if (error !== null) {
       this.logger.error({ err: error, mutations: mutations.length }, 'store batch failed');
+      this.noteFull(isStoreError(error, 'STORE_FULL'), this.logger, this.disk.name);
       for (const m of mutations) m.ticket.fail(error);
       // Everything admitted after the failed batch holds LSNs that would now leave a gap.
       for (const m of this.pending) m.ticket.fail(error);
@@ -496,6 +538,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
       return;
     }
     const entries = committedEntries(mutations);
+    this.noteFull(false, this.logger, this.disk.name);
     for (const m of mutations) m.ticket.committed.resolve();
     if (entries.length > 0) {
       for (const listener of this.listeners) {
@@ -517,60 +560,7 @@ export function openMemoryStore(disk: MemoryDisk, options: MemoryStoreOptions = 
 
 // --- helpers -------------------------------------------------------------------------------------
 
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 /** Bodies are copied: the caller may reuse its buffer once commit() returns. */
 function copyRecord(r: StoreRecord): StoreRecord {
   return r.kind === 'enqueue' ? { ...r, body: Uint8Array.prototype.slice.call(r.body), targets: r.targets.map((t) => ({ ...t })) } : r;
-}
-
-function memoryScan(t: MemoryTables): StoreScan {
-  const toScanEntry = (queue: string, position: number, e: EntryInfo): ScanEntry => ({ queue, position, ...e });
-  const toScanMessage = (messageId: number, info: MessageInfo): ScanMessage => ({ messageId, ...info });
-  return {
-    meta: () => ({ ...t.meta }),
-    queues: () =>
-      [...t.queueRows.values()]
-        .sort((a, b) => cmp(a.declare.queue, b.declare.queue))
-        .map((q) => ({ name: q.declare.queue, declare: q.declare, count: q.count, bytes: q.bytes, lastPosition: q.lastPosition })),
-    exchanges: () => [...t.exchangeRows.values()].sort((a, b) => cmp(a.exchange, b.exchange)).map((e) => ({ name: e.exchange, declare: e })),
-    bindings: () => [...t.bindingRows.values()].map((b) => ({ exchange: b.exchange, queue: b.queue, key: b.key, bind: b })),
-    *entries(queue?: string, afterPosition = 0) {
-      const names = queue === undefined ? [...t.entryRows.keys()].sort(cmp) : [queue];
-      for (const name of names) {
-        const m = t.entryRows.get(name);
-        if (!m) continue;
-        for (const position of [...m.keys()].sort((a, b) => a - b)) {
-          if (position > afterPosition) yield toScanEntry(name, position, m.get(position)!);
-        }
-      }
-    },
-    entry: (queue, position) => {
-      const e = t.entryRows.get(queue)?.get(position);
-      return e ? toScanEntry(queue, position, e) : undefined;
-    },
-    *messages() {
-      for (const id of [...t.messageRows.keys()].sort((a, b) => a - b)) yield toScanMessage(id, t.messageRows.get(id)!.info);
-    },
-    message: (id) => {
-      const row = t.messageRows.get(id);
-      return row ? toScanMessage(id, row.info) : undefined;
-    },
-    body: (id) => t.messageRows.get(id)?.body,
-    *log(fromLsn: number) {
-      for (const lsn of [...t.logRows.keys()].sort((a, b) => a - b)) {
-        if (lsn < fromLsn) continue;
-        const row = t.logRows.get(lsn)!;
-        yield { lsn, bytes: row.bytes, record: row.record };
-      }
-    },
-    sizes: () => {
-      let entries = 0;
-      for (const m of t.entryRows.values()) entries += m.size;
-      return { entries, messages: t.messageRows.size, logEntries: t.logRows.size };
-    },
-    close: () => {},
-  };
 }

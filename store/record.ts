@@ -11,8 +11,10 @@ export type Arguments = { readonly [key: string]: ArgValue };
 export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
 
 /** Why a message left a queue. `overflow`: dropped by a ring queue; `rejected`: a consumer
- * rejected it (it may have been re-routed to the alternate exchange by a separate enqueue). */
-export type DequeueCause = 'consumed' | 'expired' | 'purged' | 'deleted' | 'overflow' | 'rejected';
+ * rejected it (it may have been re-routed to the alternate exchange by a separate enqueue);
+ * `quarantined`: it failed its checksum when read, and was moved to the queue's quarantine
+ * (the store keeps the row as found) instead of being delivered altered. */
+export type DequeueCause = 'consumed' | 'expired' | 'purged' | 'deleted' | 'overflow' | 'rejected' | 'quarantined';
 
 export const DEQUEUE_CAUSES: readonly DequeueCause[] = [
   'consumed',
@@ -21,6 +23,7 @@ export const DEQUEUE_CAUSES: readonly DequeueCause[] = [
   'deleted',
   'overflow',
   'rejected',
+  'quarantined',
 ];
 export const EXCHANGE_TYPES: readonly ExchangeType[] = ['direct', 'topic', 'fanout', 'headers'];
 

@@ -3,7 +3,9 @@
 // `problem` instead of throwing, so that one garbled row does not hide the rest.
 
 import type { BindRecord, ExchangeDeclareRecord, QueueDeclareRecord, StoreRecord } from './record.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type { StoreMeta } from './store.js';
+import type { UndoBatch } from './undo.js';
 
 export interface ScanQueue {
   readonly name: string;
@@ -41,6 +43,9 @@ export interface ScanEntry {
 
 export interface ScanMessage {
   readonly messageId: number;
+  /** The CRC-32 the store keeps of the body (seeded with the id): two stores holding the same
+   * message agree on it. Null when the row does not decode. */
+  readonly bodyCrc?: number | null;
   readonly refs: number;
   readonly persistent: boolean;
   readonly expiresAtMs: number | null;
@@ -56,6 +61,13 @@ export interface ScanLogEntry {
   readonly problem?: string;
 }
 
+export interface ScanUndo {
+  /** The row's key: the first LSN of the batch it holds. */
+  readonly firstLsn: number;
+  readonly batch?: UndoBatch;
+  readonly problem?: string;
+}
+
 export interface StoreScan {
   meta(): StoreMeta;
   queues(): Iterable<ScanQueue>;
@@ -64,13 +76,22 @@ export interface StoreScan {
   /** Index entries of one queue (position order), or of every queue ((queue, position) order). */
   entries(queue?: string, afterPosition?: number): Iterable<ScanEntry>;
   entry(queue: string, position: number): ScanEntry | undefined;
-  messages(): Iterable<ScanMessage>;
+  /** Every message row; with checkBodies each body's CRC is checked too (a pass over every body:
+   * what a full verify costs). */
+  messages(options?: { checkBodies?: boolean }): Iterable<ScanMessage>;
   message(messageId: number): ScanMessage | undefined;
+  /** The checked body: undefined if missing, STORE_CORRUPT if it fails its checksum. */
   body(messageId: number): Uint8Array | undefined;
+  /** Messages taken off their queues because they failed their checksums. */
+  quarantine(): Iterable<QuarantinedMessage>;
+  /** The last recovery report the broker kept, or null. */
+  recovery(): RecoveryReport | { readonly problem: string } | null;
   /** Log entries from fromLsn on, in key order (gaps show as jumps in lsn). */
   log(fromLsn: number): Iterable<ScanLogEntry>;
+  /** Undo rows (undo.ts), in LSN order; a row that fails its checksum has a `problem`. */
+  undo(): Iterable<ScanUndo>;
   /** Row counts, for progress reports. */
-  sizes(): { entries: number; messages: number; logEntries: number };
+  sizes(): { entries: number; messages: number; logEntries: number; undoRows: number };
   close(): void;
 }
 

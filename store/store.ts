@@ -13,6 +13,7 @@
 //   sync 'fsync', of the machine). Nothing may be settled to a client before that.
 
 import type { EpochStart } from './epoch-history.js';
+import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type {
   BindRecord,
   ExchangeDeclareRecord,
@@ -21,7 +22,8 @@ import type {
   StoreRecord,
 } from './record.js';
 
-export const STORE_FORMAT_VERSION = 1;
+/** 2: every value carries a CRC-32 (issue 16). Format 1 stores are refused (STORE_OLDER_FORMAT). */
+export const STORE_FORMAT_VERSION = 2;
 
 export type SyncPolicy = 'fsync' | 'none';
 
@@ -75,6 +77,9 @@ export interface QueueEntry {
   readonly size: number;
   readonly persistent: boolean;
   readonly expiresAtMs: number | null;
+  /** Set when the index entry failed its checksum or did not decode: the other fields are not to
+   * be trusted (messageId is 0). The broker quarantines the position. */
+  readonly damaged?: string;
 }
 
 export interface CommitTicket {
@@ -151,6 +156,11 @@ export interface Store {
    * can forget the failed ones first. Returns an unsubscribe function. */
   onRollback(listener: (lastLsn: number) => void): () => void;
 
+  /** True from a commit that failed with STORE_FULL until a commit succeeds. */
+  readonly full: boolean;
+  /** Calls `listener` on each change of `full` (once per transition). */
+  onFullChange(listener: (full: boolean) => void): () => void;
+
   /** Takes the log and the tables back to their state just after `lsn` (the divergence point
    * with a new primary): rejects with STORE_UNDO_MISSING, changing nothing, when an entry after
    * `lsn` cannot be undone (lsn + 1 < meta().undoFromLsn). Waits for in-flight commits. */
@@ -190,8 +200,15 @@ export interface Store {
   bindings(): BindRecord[];
   /** Up to `limit` index entries of `queue` with position > afterPosition, in position order. */
   readQueue(queue: string, afterPosition: number, limit: number): QueueEntry[];
-  /** The stored body of a message, or undefined if no queue holds it any more. */
+  /** The stored body of a message, or undefined if no queue holds it any more. A body that
+   * fails its checksum is never returned: STORE_CORRUPT, naming the message. */
   readMessage(messageId: number): Uint8Array | undefined;
+  /** Messages moved to their queue's quarantine (dequeue records with cause 'quarantined'). */
+  listQuarantine(): QuarantinedMessage[];
+  /** Keeps the broker's recovery report (durable, not logged, not replicated). */
+  recordRecovery(report: RecoveryReport): Promise<void>;
+  /** The last report recordRecovery kept, or null. */
+  lastRecovery(): RecoveryReport | null;
   /** How many queue entries reference the message (0 if unknown). */
   messageRefs(messageId: number): number;
 

@@ -28,6 +28,9 @@ export interface UndoEntry {
   readonly lsn: number;
   readonly ops: readonly UndoOp[];
   readonly garbage: readonly number[];
+  /** The record quarantined a damaged message: what it removed cannot be written back (the rows
+   * did not decode), so the log cannot be taken back past it; the store resyncs instead. */
+  readonly irreversible?: true;
 }
 
 /** The undo entries of one batch, kept under the batch's first LSN. */
@@ -46,6 +49,7 @@ export class UndoRecorder implements TableWriter {
   private ops: UndoOp[] = [];
   private garbage: number[] = [];
   private readonly seen = new Set<string>();
+  private irreversible = false;
 
   constructor(private readonly inner: TableWriter) {}
 
@@ -54,14 +58,17 @@ export class UndoRecorder implements TableWriter {
     this.ops = [];
     this.garbage = [];
     this.seen.clear();
+    this.irreversible = false;
   }
 
   end(lsn: number): UndoEntry {
-    return { lsn, ops: this.ops, garbage: this.garbage };
+    return this.irreversible ? { lsn, ops: [], garbage: this.garbage, irreversible: true } : { lsn, ops: this.ops, garbage: this.garbage };
   }
 
+  /** Whether a before-image is still to be noted under `key` (none once the record is
+   * irreversible: the rows it touches may not decode, and nothing will be written back). */
   private first(key: string): boolean {
-    if (this.seen.has(key)) return false;
+    if (this.irreversible || this.seen.has(key)) return false;
     this.seen.add(key);
     return true;
   }
@@ -106,6 +113,11 @@ export class UndoRecorder implements TableWriter {
   }
   /** Deferred: the row stays at refs 0 until this record's undo is pruned. */
   deleteMessage(messageId: number): void {
+    if (this.irreversible) {
+      // Nothing will be written back, and the row may not decode: delete it now.
+      this.inner.deleteMessage(messageId);
+      return;
+    }
     this.noteRefs(messageId);
     this.inner.setMessageRefs(messageId, 0);
     this.garbage.push(messageId);
@@ -128,6 +140,13 @@ export class UndoRecorder implements TableWriter {
   }
   private noteEntry(queue: string, position: number): void {
     if (this.first(`e\u0000${queue}\u0000${position}`)) this.ops.push({ t: 'entry', queue, position, entry: this.inner.getEntry(queue, position) ?? null });
+  }
+  hasEntry(queue: string, position: number): boolean {
+    return this.inner.hasEntry(queue, position);
+  }
+  quarantine(queue: string, position: number, messageId: number): void {
+    this.irreversible = true;
+    this.inner.quarantine(queue, position, messageId);
   }
   entryPositions(queue: string): number[] {
     return this.inner.entryPositions(queue);

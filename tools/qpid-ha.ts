@@ -83,7 +83,14 @@ runTool('qpid-ha', async () => {
         return expected && !rows.some((r) => matches(r.state, expected)) ? 1 : 0;
       }
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`);
-      else process.stdout.write(`${status.state}\n${status.replicationError ? `replication refused: ${status.replicationError}\n` : ''}`);
+      else {
+        // The state alone on the first line, and alone when all is well: scripts compare the
+        // output with a state name, as with the reference's qpid-ha. Why replication is refused
+        // (issue 13) and what is wrong with the store (full, corrupt, anything dropped or lost:
+        // issue 16) follow it; `query` and --json show the whole recovery report.
+        const extra = [...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []), ...storeLines(status, 'problems')];
+        process.stdout.write(`${[status.state, ...extra].join('\n')}\n`);
+      }
       return expected && !matches(status.state, expected) ? 1 : 0;
     }
     case 'query': {
@@ -103,6 +110,7 @@ runTool('qpid-ha', async () => {
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
           ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}${m.catchUp ? ` caught up ${m.catchUp.kind === 'incremental' ? `incrementally from LSN ${m.catchUp.fromLsn}` : `from a snapshot (${m.catchUp.reason})`}, ${m.shippedBytes ?? 0} bytes shipped` : ''}`),
+          ...storeLines(status),
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
       }
@@ -138,3 +146,20 @@ runTool('qpid-ha', async () => {
       throw new UsageError(`unknown command "${command}"\n${HELP}`);
   }
 });
+
+/** What `status` and `query` say about the store beyond the state: "store full", a failed
+ * verify, and the recovery report with anything lost (`problems`: only what is wrong). */
+function storeLines(status: HaStatus, show: 'all' | 'problems' = 'all'): string[] {
+  const lines: string[] = [];
+  const condition = status.storeCondition;
+  if (condition?.full) lines.push('store full');
+  if (condition?.corrupt) lines.push(`store corrupt: ${condition.corrupt}`);
+  const r = status.recovery;
+  if (r) {
+    if (show === 'all') lines.push(`recovered: ${r.queues} queues, ${r.messages} messages, ${r.bytes} bytes, LSN ${r.firstLsn}..${r.lastLsn}, epoch ${r.epoch} (verify ${r.verify})`);
+    for (const d of r.dropped) lines.push(`dropped: ${d.what}: ${d.reason}`);
+    if (r.lostCount > 0) lines.push(`lost: ${r.lostCount} message(s) quarantined`);
+    for (const l of r.lost.slice(0, 20)) lines.push(`lost: queue ${l.queue} position ${l.position} message ${l.messageId}: ${l.reason}`);
+  }
+  return lines;
+}

@@ -7,6 +7,7 @@ import { connect, type Connection, type Delivery } from '../src/client/index.js'
 import { parseAddress } from '../src/client/address.js';
 import { parseConnectionOptions } from '../src/client/options.js';
 import { intOption, numberOption, parseOptions, requiredString, runMain, stringOption, yesNoOption, type OptionTable } from './lib/args.js';
+import { HistoryWriter } from './lib/history.js';
 import { describeEvent, printSummary, Progress, ratePerS } from './lib/output.js';
 import { SENDER_ID_PROPERTY, SequenceTracker, SN_PROPERTY } from './lib/sequence-tracker.js';
 
@@ -31,6 +32,8 @@ const OPTIONS: OptionTable = {
   'connection-options': { type: 'string' },
   'report-total': { type: 'boolean' },
   'failover-updates': { type: 'boolean' },
+  history: { type: 'string' },
+  id: { type: 'string', short: 'i' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -51,6 +54,9 @@ const USAGE = `usage: ${TOOL} -b URL -a ADDRESS [-m COUNT] [options]
       --connection-options MAP  e.g. "{reconnect: true, heartbeat: 1}"
       --report-total            add elapsed time and throughput to the summary
       --failover-updates        report each connect, failed attempt and disconnect on stderr
+      --history FILE            append each receipt (before it is accepted) and connection change
+                                to FILE, one JSON line each (README.md; qpid-check-history)
+  -i, --id ID                   this receiver's name in the history (default qpid-receive-<pid>)
       --json                    print the summary as one JSON object (gaps listed)`;
 
 /** Text for --print-content: strings as they are, binary (a data section) as UTF-8, else JSON. */
@@ -85,6 +91,9 @@ async function main(argv: readonly string[]): Promise<number> {
   const reportTotal = values['report-total'] === true;
   const failoverUpdates = values['failover-updates'] === true;
   const connectOptions = parseConnectionOptions(stringOption(values, 'connection-options', '') as string);
+  const id = stringOption(values, 'id') ?? `${TOOL}-${process.pid}`;
+  const historyFile = stringOption(values, 'history');
+  const history = historyFile === undefined ? null : new HistoryWriter('', id, historyFile);
 
   const tracker = new SequenceTracker();
   const counts = { received: 0, counted: 0, redelivered: 0, unmarkedDuplicates: 0 };
@@ -111,7 +120,13 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     connection = await connect(url, {
       ...connectOptions,
-      onEvent: (event) => failoverUpdates && process.stderr.write(`${describeEvent(TOOL, event)}\n`),
+      onEvent: (event) => {
+        if (history) {
+          if (event.kind === 'connected') history.write({ kind: 'connect', client: id, address: event.address, reconnect: event.reconnect });
+          else if (event.kind === 'disconnected') history.write({ kind: 'disconnect', client: id, address: event.address, reason: event.reason });
+        }
+        if (failoverUpdates) process.stderr.write(`${describeEvent(TOOL, event)}\n`);
+      },
     });
     progress.start();
     const receiver = await connection.receiver(address, { credit });
@@ -128,6 +143,8 @@ async function main(argv: readonly string[]): Promise<number> {
       counts.received++;
       if (delivery.redelivered) counts.redelivered++;
       const properties = (delivery.message.application_properties ?? {}) as Record<string, unknown>;
+      // Before the accept: a message the broker counts as consumed is always in the history.
+      history?.write({ kind: 'receive', consumer: id, queue: node, producer: String(properties[SENDER_ID_PROPERTY] ?? ''), sn: Number(properties[SN_PROPERTY] ?? -1), deliveryCount: delivery.deliveryCount });
       const result = tracker.track(String(properties[SENDER_ID_PROPERTY] ?? ''), properties[SN_PROPERTY]);
       if (result === 'duplicate' && !delivery.redelivered) counts.unmarkedDuplicates++;
       if (ackFrequency > 0) {
@@ -150,6 +167,8 @@ async function main(argv: readonly string[]): Promise<number> {
   }
   const elapsedMs = Math.round(performance.now() - startedMs);
   const stats = connection?.stats;
+  history?.write({ kind: 'done', client: id, detail: { received: counts.received } });
+  history?.close();
   await connection?.close();
 
   const report = tracker.report();

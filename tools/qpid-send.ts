@@ -19,6 +19,7 @@ import {
   yesNoOption,
   type OptionTable,
 } from './lib/args.js';
+import { HistoryWriter } from './lib/history.js';
 import { describeEvent, printSummary, Progress, ratePerS } from './lib/output.js';
 import { SENDER_ID_PROPERTY, SN_PROPERTY } from './lib/sequence-tracker.js';
 
@@ -43,6 +44,7 @@ const OPTIONS: OptionTable = {
   ttl: { type: 'string' },
   priority: { type: 'string' },
   property: { type: 'string', short: 'P', multiple: true },
+  history: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 };
@@ -64,6 +66,8 @@ const USAGE = `usage: ${TOOL} -b URL -a ADDRESS [-m COUNT] [options]
       --report-total            add elapsed time and throughput to the summary
       --report-every N          print a progress summary each time N more messages are accepted
       --failover-updates        report each connect, failed attempt and disconnect on stderr
+      --history FILE            append each send, settlement and connection change to FILE, one
+                                JSON line each (README.md: the history format; qpid-check-history)
       --json                    print the summary as one JSON object`;
 
 function parseProperty(text: string): [string, string | number | boolean] {
@@ -100,6 +104,8 @@ async function main(argv: readonly string[]): Promise<number> {
   const reportEvery = intOption(values, 'report-every', 0);
   const failoverUpdates = values['failover-updates'] === true;
   const connectOptions = parseConnectionOptions(stringOption(values, 'connection-options', '') as string);
+  const historyFile = stringOption(values, 'history');
+  const history = historyFile === undefined ? null : new HistoryWriter('', id, historyFile);
 
   const counts = { sent: 0, accepted: 0, rejected: 0, released: 0 };
   let failure: { code: string; message: string } | undefined;
@@ -134,7 +140,13 @@ async function main(argv: readonly string[]): Promise<number> {
   try {
     connection = await connect(url, {
       ...connectOptions,
-      onEvent: (event) => failoverUpdates && process.stderr.write(`${describeEvent(TOOL, event)}\n`),
+      onEvent: (event) => {
+        if (history) {
+          if (event.kind === 'connected') history.write({ kind: 'connect', client: id, address: event.address, reconnect: event.reconnect });
+          else if (event.kind === 'disconnected') history.write({ kind: 'disconnect', client: id, address: event.address, reason: event.reason });
+        }
+        if (failoverUpdates) process.stderr.write(`${describeEvent(TOOL, event)}\n`);
+      },
     });
     progress.start();
     const sender = await connection.sender(address, { capacity });
@@ -164,8 +176,19 @@ async function main(argv: readonly string[]): Promise<number> {
         application_properties: { ...extra, [SN_PROPERTY]: sn, [SENDER_ID_PROPERTY]: id },
       };
       counts.sent++;
+      // Written before the send: a message the broker may hold is always in the history.
+      history?.write({ kind: 'send', producer: id, queue: node, sn });
       // A send rejects only when the client gives up; flush() below reports that failure.
-      sender.send(message).then(record, (error: unknown) => (sendFailure ??= error));
+      sender.send(message).then(
+        (outcome) => {
+          history?.write({ kind: 'settle', producer: id, queue: node, sn, outcome: outcome.outcome });
+          record(outcome);
+        },
+        (error: unknown) => {
+          history?.write({ kind: 'settle', producer: id, queue: node, sn, outcome: 'failed' });
+          sendFailure ??= error;
+        },
+      );
     };
     let sn = 0;
     while (sn < total && !stopping && sendFailure === undefined) await sendOne(++sn, body);
@@ -180,6 +203,8 @@ async function main(argv: readonly string[]): Promise<number> {
     progress.stop();
   }
   const result = summary();
+  history?.write({ kind: 'done', client: id, detail: result });
+  history?.close();
   await connection?.close();
   if (failure && !json) process.stderr.write(`${TOOL}: ${failure.code}: ${failure.message}\n`);
   printSummary(TOOL, result as never, json);

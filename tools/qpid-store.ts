@@ -9,33 +9,16 @@
 //   qpid-store inspect --data-dir D --queue Q [--messages [--limit N] [--after POSITION]] [--json]
 //   qpid-store inspect --data-dir D --log [--from LSN] [--limit N] [--json]
 //   qpid-store verify --data-dir D [--json]
+//   qpid-store diff A|-b ADDR B|-b ADDR [--json]
 //
 // Exit status: 0 done (verify: the store is sound), 1 failure (no store, a violation, a store
 // error), 2 bad usage. Progress of long runs goes to stderr, none with --json.
 
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  answerInspect,
-  isStoreError,
-  liveLockHolder,
-  lockDataDir,
-  NoSuchQueueError,
-  silentLogger,
-  type DataDirLock,
-  openLmdbStore,
-  type InspectAnswer,
-  type InspectRequest,
-  type LmdbStore,
-  type LogListing,
-  type MessageListing,
-  type StoreSummary,
-  type SummaryList,
-} from '../store/index.js';
+import { diffStores, type DiffQueue, type InspectAnswer, type InspectRequest, type StoreDiff, type StoreSummary, type StoreView } from '../store/index.js';
 import { PAGE_ROWS_MAX } from '../src/core/paging.js';
-import { ManagementClient, ManagementError } from '../src/management/client.js';
-import { ENDPOINT_FILE, readEndpoint } from '../src/management/endpoint.js';
 import { intOption, parseOptions, requiredString, runMain, stringOption, UsageError, type OptionValues } from './lib/args.js';
+import { collect, ToolFailure, withAddress, withSource, type Ask } from './lib/store-source.js';
 
 const TOOL = 'qpid-store';
 
@@ -43,7 +26,9 @@ const USAGE = `usage:
   qpid-store inspect --data-dir D [--json]
   qpid-store inspect --data-dir D --queue Q [--messages [--limit N] [--after POSITION]] [--json]
   qpid-store inspect --data-dir D --log [--from LSN] [--limit N] [--json]
-  qpid-store verify --data-dir D [--json]`;
+  qpid-store verify --data-dir D [--json]
+  qpid-store diff A B [--json]        A and B: data dirs, or -b ADDR (a live broker) for either
+                                      exit 0 when B equals A or is a prefix of it, 1 otherwise`;
 
 const COMMON = {
   'data-dir': { type: 'string' },
@@ -61,8 +46,6 @@ const INSPECT = {
   limit: { type: 'string' },
 } as const;
 
-/** Rows between progress lines of verify (QPID_STORE_PROGRESS_EVERY overrides, for tests). */
-const PROGRESS_EVERY = Number(process.env['QPID_STORE_PROGRESS_EVERY'] ?? 100_000);
 
 function out(line = ''): void {
   process.stdout.write(`${line}\n`);
@@ -94,7 +77,6 @@ function args(a: Readonly<Record<string, unknown>>): string {
   return keys.length === 0 ? '' : keys.map((k) => `${k}=${JSON.stringify(a[k])}`).join(' ');
 }
 
-class ToolFailure extends Error {}
 
 function printSummary(dataDir: string, s: StoreSummary): void {
   const m = s.meta;
@@ -107,6 +89,19 @@ function printSummary(dataDir: string, s: StoreSummary): void {
   out(`log            ${n(s.logEntries)} entries, ${mib(m.logBytes)}`);
   out(`messages       ${n(s.messages)} stored, last id ${m.lastMessageId}`);
   if (m.snapshotIncomplete) out('snapshot       INCOMPLETE (a backup crashed while resyncing; it must be wiped)');
+  out(`epoch history  ${m.epochHistory.map((e) => `${e.epoch}@${e.firstLsn}`).join(' ') || '(none)'}`);
+  const r = s.recovery;
+  if (r && 'problem' in r) out(`last recovery  GARBLED: ${r.problem}`);
+  else if (r) {
+    out(`last recovery  ${new Date(r.atMs).toISOString()}: ${r.queues} queues, ${n(r.messages)} messages, ${mib(r.bytes)}, LSN ${r.firstLsn}..${r.lastLsn}, epoch ${r.epoch} (verify ${r.verify})`);
+    for (const d of r.dropped) out(`  dropped      ${d.what}: ${d.reason}`);
+    for (const l of r.lost) out(`  lost         queue ${l.queue} position ${l.position} message ${l.messageId}: ${l.reason}`);
+    if (r.lostCount > r.lost.length) out(`  lost         ... and ${r.lostCount - r.lost.length} more`);
+  }
+  if (s.quarantinedCount > 0) {
+    out(`quarantine     ${s.quarantinedCount} message(s) taken off their queues: they failed their checksums`);
+    for (const qm of s.quarantine) out(`  queue ${qm.queue} position ${qm.position} message ${qm.messageId}: ${qm.problem}`);
+  }
   out();
   out(`queues (${s.queues.length})`);
   for (const line of table(
@@ -210,7 +205,7 @@ async function verify(argv: readonly string[]): Promise<number> {
   }
   const dataDir = requiredString(values, 'data-dir');
   const json = values['json'] === true;
-  const answer = await withSource(dataDir, json, (ask) => ask({ view: 'verify' }));
+  const answer = await withSource(dataDir, json, (ask) => ask({ view: 'verify' }), { verifyOnly: true });
   if (answer.view !== 'verify') throw new Error(`unexpected answer ${answer.view}`);
   const found = answer.violations;
   // The answer lists at most VIOLATIONS_SHOWN_MAX of them; the count is of all.
@@ -225,154 +220,72 @@ async function verify(argv: readonly string[]): Promise<number> {
   return count === 0 ? 0 : 1;
 }
 
-type Ask = (request: InspectRequest) => Promise<InspectAnswer>;
+// --- diff -----------------------------------------------------------------------------------
 
-/** Runs `work` with a way to ask the store questions: the store itself when no process holds
- * it, and otherwise the broker that holds it (opening a live LMDB environment from a second
- * process can lose the writer's records or crash it: store/README.md, "Reading a live store").
- * One open, or one connection, serves every page the tool asks for. */
-async function withSource<T>(dataDir: string, json: boolean, work: (ask: Ask) => Promise<T>): Promise<T> {
-  const holder = liveLockHolder(dataDir);
-  if (holder !== null) return withBroker(dataDir, holder, json, work);
-  // Hold the data dir's lock while reading, so that a broker starting meanwhile fails with
-  // STORE_LOCKED (naming our pid) instead of writing beside us. A data dir we may not write
-  // (a copy on read-only media) is read without it: no broker can start there either.
-  let lock: DataDirLock | null = null;
-  try {
-    lock = lockDataDir(dataDir, silentLogger);
-  } catch (err) {
-    // A broker took the lock since we looked (or its holder just exited): start over.
-    if (isStoreError(err, 'STORE_LOCKED')) return withSource(dataDir, json, work);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !existsSync(dataDir)) throw new ToolFailure(`STORE_NOT_FOUND: no store at ${join(dataDir, 'store')}`);
-    if (code !== 'EACCES' && code !== 'EROFS' && code !== 'EPERM') throw err;
+/** Gathers what diff compares, page by page, from one source. */
+async function storeView(source: string, ask: Ask): Promise<StoreView> {
+  const summary = await collect(ask, { view: 'summary' });
+  if (summary.view !== 'summary') throw new Error(`unexpected answer ${summary.view}`);
+  const queues: DiffQueue[] = [];
+  for (const q of summary.queues) {
+    const messages: DiffQueue['messages'][number][] = [];
+    for (let after: number | null = 0; after !== null; ) {
+      const page: InspectAnswer = await ask({ view: 'messages', queue: q.name, limit: PAGE_ROWS_MAX, after });
+      if (page.view !== 'messages') throw new Error(`unexpected answer ${page.view}`);
+      for (const m of page.messages) messages.push({ position: m.position, messageId: m.messageId, bodyCrc: m.bodyCrc ?? null });
+      after = page.next;
+    }
+    queues.push({ name: q.name, count: q.count, bytes: q.bytes, messages });
   }
-  try {
-    return await withLocalStore(dataDir, json, work);
-  } finally {
-    lock?.release();
+  const m = summary.meta;
+  return { source, storeId: m.storeId, epoch: m.epoch, epochHistory: m.epochHistory, firstLsn: m.firstLsn, lastLsn: m.lastLsn, undoFromLsn: m.undoFromLsn, queues };
+}
+
+/** `A B` where each is a data dir or `-b ADDR`. */
+function diffSources(argv: readonly string[]): { sources: { kind: 'dir' | 'broker'; value: string }[]; json: boolean } {
+  const sources: { kind: 'dir' | 'broker'; value: string }[] = [];
+  let json = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') json = true;
+    else if (arg === '-h' || arg === '--help') throw new UsageError(USAGE);
+    else if (arg === '-b' || arg === '--broker') {
+      const value = argv[++i];
+      if (value === undefined) throw new UsageError(`${arg} needs an address`);
+      sources.push({ kind: 'broker', value });
+    } else if (arg.startsWith('-')) throw new UsageError(`diff: unknown option ${arg}`);
+    else sources.push({ kind: 'dir', value: arg });
+  }
+  if (sources.length !== 2) throw new UsageError(`diff needs two stores (data dirs, or -b ADDR), got ${sources.length}\n${USAGE}`);
+  return { sources, json };
+}
+
+function printDiff(d: StoreDiff): void {
+  const side = (name: string, v: StoreDiff['a']): string =>
+    `${name} ${v.source}: store ${v.storeId}, epoch ${v.epoch}, LSN ${v.firstLsn}..${v.lastLsn}${v.undoFromLsn <= v.lastLsn ? ` (undo from ${v.undoFromLsn})` : ''}, history ${v.epochHistory.map((e) => `${e.epoch}@${e.firstLsn}`).join(' ') || '(none)'}`;
+  out(side('A', d.a));
+  out(side('B', d.b));
+  out(`verdict: ${d.verdict === 'equal' ? 'B equals A' : d.verdict === 'prefix' ? 'B is a prefix of A' : 'B has diverged from A'}`);
+  out(`logs agree through LSN ${d.agreedThroughLsn}${d.divergenceLsn === null ? '' : `; they part at LSN ${d.divergenceLsn}`}`);
+  if (d.sameStoreId) out('(both are the same store: same store id)');
+  for (const note of d.notes) out(`  ${note}`);
+  for (const q of d.queues) {
+    for (const m of q.mismatched) {
+      out(`  queue ${q.queue} position ${m.position}: A has message ${m.a.messageId} crc ${m.a.bodyCrc}, B has message ${m.b.messageId} crc ${m.b.bodyCrc}`);
+    }
   }
 }
 
-async function withLocalStore<T>(dataDir: string, json: boolean, work: (ask: Ask) => Promise<T>): Promise<T> {
-  const where = join(dataDir, 'store');
-  let store: LmdbStore;
-  try {
-    store = openLmdbStore({ dataDir, readOnly: true });
-  } catch (err) {
-    // A store that cannot be opened because it is corrupt or newer is what verify reports.
-    if (isStoreError(err, 'STORE_CORRUPT') || isStoreError(err, 'STORE_NEWER_FORMAT')) {
-      const failure = err;
-      return work(async (request) => {
-        if (request.view === 'verify') return { view: 'verify', ok: false, violations: [{ code: 'open-failed', message: `${failure.code}: ${failure.message}` }], violationCount: 1 };
-        throw new ToolFailure(`${failure.code}: ${failure.message}`);
-      });
-    }
-    if (isStoreError(err)) throw new ToolFailure(`${err.code}: ${err.message}`);
-    throw err;
-  }
-  const started = Date.now();
-  try {
-    return await work(async (request) => {
-      try {
-        return await answerInspect(store, request, {
-          where,
-          verify: {
-            progressEvery: PROGRESS_EVERY,
-            onProgress: json ? undefined : (p) => process.stderr.write(`${TOOL}: verify ${p.phase}: ${n(p.done)} of ${n(p.total)} (${((Date.now() - started) / 1000).toFixed(1)} s)\n`),
-          },
-        });
-      } catch (err) {
-        if (err instanceof NoSuchQueueError) throw new ToolFailure(err.message);
-        throw err;
-      }
-    });
-  } finally {
-    await store.close();
-  }
-}
-
-async function withBroker<T>(dataDir: string, holder: number, json: boolean, work: (ask: Ask) => Promise<T>): Promise<T> {
-  const storeDir = join(dataDir, 'store');
-  const endpoint = readEndpoint(dataDir);
-  if (!endpoint || endpoint.pid !== holder) {
-    throw new ToolFailure(
-      `STORE_IN_USE: store at ${storeDir} is open for writing by pid ${holder}, which has not published a broker endpoint (${join(dataDir, ENDPOINT_FILE)}); ` +
-        'qpid-store reads a live store only through the broker that holds it (a second process opening it can corrupt it): wait until that broker listens, or stop the process',
-    );
-  }
-  if (!json) process.stderr.write(`${TOOL}: the store is open in broker ${endpoint.name} (pid ${holder}); asking it at ${endpoint.host}:${endpoint.port}\n`);
-  const failed = (err: unknown): ToolFailure => {
-    if (err instanceof ManagementError && err.code === 'NOT_FOUND') return new ToolFailure(err.message);
-    return new ToolFailure(`cannot ask broker ${endpoint.name} (pid ${holder}, ${endpoint.host}:${endpoint.port}) about its store: ${(err as Error).message}`);
-  };
-  let client: ManagementClient;
-  try {
-    client = await ManagementClient.connect({ transport: 'tcp', host: endpoint.host, port: endpoint.port }, { admin: true, timeoutMs: 60_000 });
-  } catch (err) {
-    throw failed(err);
-  }
-  try {
-    return await work((request) => client.request<InspectAnswer>('store-inspect', { ...request }).catch((err: unknown) => Promise.reject(failed(err))));
-  } finally {
-    client.close();
-  }
-}
-
-/** Asks for `request` and, page by page, for whatever of it did not fit in one answer (every
- * answer is bounded: src/core/paging.ts), so that the tool prints everything it was asked for. */
-async function collect(ask: Ask, request: InspectRequest): Promise<InspectAnswer> {
-  switch (request.view) {
-    case 'summary': {
-      const first = await ask(request);
-      if (first.view !== 'summary') return first;
-      const rest = async <L extends SummaryList>(list: L, head: readonly unknown[], cursor: string | null): Promise<unknown[]> => {
-        const items = [...head];
-        for (let after = cursor; after !== null; ) {
-          const page = await ask({ view: list, after, limit: PAGE_ROWS_MAX });
-          if (page.view !== list) throw new Error(`unexpected answer ${page.view}`);
-          items.push(...page.items);
-          after = page.next;
-        }
-        return items;
-      };
-      return {
-        ...first,
-        queues: (await rest('queues', first.queues, first.queuesNext)) as typeof first.queues,
-        exchanges: (await rest('exchanges', first.exchanges, first.exchangesNext)) as typeof first.exchanges,
-        bindings: (await rest('bindings', first.bindings, first.bindingsNext)) as typeof first.bindings,
-        queuesNext: null,
-        exchangesNext: null,
-        bindingsNext: null,
-      };
-    }
-    case 'messages': {
-      let answer: Extract<InspectAnswer, { view: 'messages' }> | null = null;
-      const messages: MessageListing[] = [];
-      for (let after: number | null = request.after; after !== null && messages.length < request.limit; ) {
-        const page = await ask({ ...request, after, limit: Math.min(PAGE_ROWS_MAX, request.limit - messages.length) });
-        if (page.view !== 'messages') throw new Error(`unexpected answer ${page.view}`);
-        answer = page;
-        messages.push(...page.messages);
-        after = page.next;
-      }
-      return { ...(answer as Extract<InspectAnswer, { view: 'messages' }>), messages, next: null };
-    }
-    case 'log': {
-      let answer: Extract<InspectAnswer, { view: 'log' }> | null = null;
-      const entries: LogListing[] = [];
-      for (let from: number | null | undefined = request.from; from !== null && entries.length < request.limit; ) {
-        const page = await ask({ view: 'log', ...(from === undefined ? {} : { from }), limit: Math.min(PAGE_ROWS_MAX, request.limit - entries.length) });
-        if (page.view !== 'log') throw new Error(`unexpected answer ${page.view}`);
-        answer ??= page;
-        entries.push(...page.entries);
-        from = page.next;
-      }
-      return { ...(answer as Extract<InspectAnswer, { view: 'log' }>), entries, next: null };
-    }
-    default:
-      return ask(request);
-  }
+async function diff(argv: readonly string[]): Promise<number> {
+  const { sources, json } = diffSources(argv);
+  const view = (s: { kind: 'dir' | 'broker'; value: string }): Promise<StoreView> =>
+    s.kind === 'broker' ? withAddress(s.value, json, (ask) => storeView(`-b ${s.value}`, ask)) : withSource(s.value, json, (ask) => storeView(s.value, ask));
+  const a = await view(sources[0]!);
+  const b = await view(sources[1]!);
+  const result = diffStores(a, b);
+  if (json) printJson(result);
+  else printDiff(result);
+  return result.verdict === 'diverged' ? 1 : 0;
 }
 
 async function main(): Promise<number> {
@@ -383,15 +296,17 @@ async function main(): Promise<number> {
         return await inspect(rest);
       case 'verify':
         return await verify(rest);
+      case 'diff':
+        return await diff(rest);
       case '--help':
       case '-h':
       case 'help':
         out(USAGE);
         return 0;
       case undefined:
-        throw new UsageError(`a command is required (inspect or verify)\n${USAGE}`);
+        throw new UsageError(`a command is required (inspect, verify or diff)\n${USAGE}`);
       default:
-        throw new UsageError(`unknown command ${JSON.stringify(command)} (inspect or verify)\n${USAGE}`);
+        throw new UsageError(`unknown command ${JSON.stringify(command)} (inspect, verify or diff)\n${USAGE}`);
     }
   } catch (err) {
     if (err instanceof ToolFailure) {

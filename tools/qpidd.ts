@@ -6,9 +6,15 @@
 // frame (as qpidd does, so that clients reconnect) and exits 0.
 import { homedir } from 'node:os';
 import { isConfigError, loadConfig, redactConfig } from '../src/config/index.js';
+import { formatCrashPoints } from '../src/core/crash-points.js';
 import { startBroker } from '../src/runtime.js';
 
 async function main(): Promise<number> {
+  if (process.argv.includes('--list-crash-points')) {
+    // What --crash-at accepts (with --enable-crash-points yes), one line each.
+    process.stdout.write(`${formatCrashPoints()}\n`);
+    return 0;
+  }
   let loaded;
   try {
     loaded = loadConfig({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd(), homeDir: homedir() });

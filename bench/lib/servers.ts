@@ -67,6 +67,8 @@ export interface BrokerStartOptions {
   /** Start the management HTTP listener on a free port (BenchServer.httpPort). */
   readonly http?: boolean;
   readonly readyTimeoutMs?: number;
+  /** Another build of qpidd.js for this broker (default: brokerScript). */
+  readonly script?: string;
 }
 
 /** BENCH_LOG_DIR=dir keeps every broker's log as dir/<name>-<time>.log, for a post-mortem. */
@@ -87,7 +89,7 @@ export async function startBroker(options: BrokerStartOptions = {}): Promise<Ben
   // (SIGTERM; a SIGKILLed broker writes none). Summarise with bench/profile-summary.ts.
   const profileDir = process.env['BENCH_PROFILE_DIR'];
   const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const args = [...nodeArgs, brokerScript, '--port', String(options.port ?? 0), '--data-dir', dataDir];
+  const args = [...nodeArgs, options.script ?? brokerScript, '--port', String(options.port ?? 0), '--data-dir', dataDir];
   if (options.storeSync) args.push('--store-sync', options.storeSync);
   if (options.http) args.push('--http-port', '0');
   // The load generators connect anonymously: brokers run with --auth no unless a scenario says.

@@ -12,16 +12,19 @@
 // be told `accepted` (an LSN to be durable and confirmed, or the message consumed), and the ack
 // gate (src/ha/ack-gate.ts) decides when that has happened.
 
-import type {
-  Arguments,
-  CommitTicket,
-  DequeueCause,
-  EnqueueRecord,
-  EnqueueTarget,
-  ExchangeType,
-  QueueEntry as StoredQueueEntry,
-  Store,
-  StoreRecord,
+import {
+  isStoreError,
+  StoreError,
+  type Arguments,
+  type CommitTicket,
+  type DequeueCause,
+  type EnqueueRecord,
+  type EnqueueTarget,
+  type ExchangeType,
+  type LostMessage,
+  type QueueEntry as StoredQueueEntry,
+  type Store,
+  type StoreRecord,
 } from '../../store/index.js';
 import { assert } from '../core/assert.js';
 import type { Clock } from '../core/clock.js';
@@ -57,6 +60,9 @@ export interface BrokerEvents {
   messageResolved(messageId: number): void;
   /** The store refused the message's enqueue (full disk): its producer must hear so. */
   messageFailed?(messageId: number, err: unknown): void;
+  /** A stored message could not be read unaltered (checksum, missing row) and was moved to its
+   * queue's quarantine: lost data, to be reported (NATS's LostStreamData). */
+  messageLost?(lost: LostMessage): void;
 }
 
 export interface BrokerDeps {
@@ -803,14 +809,63 @@ export class Broker {
     if (records.length > 0) this.journal(records);
   }
 
-  /** The encoded bytes of an entry's message, read from the store if not in memory. */
+  /** The encoded bytes of an entry's message, read from the store if not in memory. Only for
+   * entries dispatch has checked (readable): the body it read is handed over, not read again. */
   bodyOf(entry: QueueEntry): Uint8Array {
     const inMemory = entry.message.body;
     if (inMemory) return inMemory;
-    const stored = this.store.readMessage(entry.message.id);
-    assert(stored !== undefined, `message ${entry.message.id} of queue ${entry.queue.name} position ${entry.position} missing from the store`);
+    const checked = this.checkedBody;
+    if (checked?.entry === entry) {
+      this.checkedBody = null;
+      return checked.body;
+    }
+    const stored = this.readStored(entry);
+    if (typeof stored === 'string') throw new StoreError('STORE_CORRUPT', stored);
     return stored;
   }
+
+  /** The body last read by readable(), for the bodyOf() call that follows it. */
+  private checkedBody: { entry: QueueEntry; body: Uint8Array } | null = null;
+
+  /** The stored body, or why it cannot be delivered (it fails its checksum, or is missing). */
+  private readStored(entry: QueueEntry): Uint8Array | string {
+    try {
+      return this.store.readMessage(entry.message.id) ?? `message ${entry.message.id} is missing from the store`;
+    } catch (err) {
+      if (isStoreError(err, 'STORE_CORRUPT')) return err.message;
+      throw err;
+    }
+  }
+
+  /** Whether an entry can be delivered as it was stored. One that cannot is quarantined here,
+   * never delivered altered (issue 16). */
+  private readable(entry: QueueEntry): boolean {
+    if (entry.message.body) return true;
+    const stored = this.readStored(entry);
+    if (typeof stored !== 'string') {
+      this.checkedBody = { entry, body: stored };
+      return true;
+    }
+    this.quarantine(entry.queue, entry.position, entry.message.id, stored, entry);
+    return false;
+  }
+
+  /** Moves a stored entry to its queue's quarantine (a dequeue with cause 'quarantined': the
+   * store keeps the row as found) and reports the loss. */
+  private quarantine(queue: Queue, position: number, messageId: number, reason: string, entry?: QueueEntry): void {
+    if (entry) {
+      queue.remove(entry);
+      this.releaseMessageRef(entry.message);
+    }
+    this.journal([{ kind: 'dequeue', queue: queue.name, position, messageId, cause: 'quarantined' }]);
+    const lost: LostMessage = { queue: queue.name, position, messageId, reason };
+    this.quarantinedCount++;
+    this.logger.error(lost, 'message quarantined: it could not be read unaltered, and is lost');
+    this.events.messageLost?.(lost);
+  }
+
+  /** Messages quarantined since this broker started. */
+  quarantinedCount = 0;
 
   /** Offers available entries to consumers with capacity, round robin. Re-entrant calls (a
    * consumer settling synchronously from take()) are folded into the running loop. */
@@ -845,6 +900,11 @@ export class Broker {
         if (consumer.browse) {
           const entry = nextBrowsed(queue, consumer, () => this.loadPage(queue));
           if (!entry) continue;
+          // A body that fails its checksum is quarantined, never shown (issue 16).
+          if (!this.readable(entry)) {
+            delivered = true;
+            continue;
+          }
           consumer.take(entry);
           delivered = true;
           continue;
@@ -852,6 +912,10 @@ export class Broker {
         const entry = consumer.selection ? consumer.selection.next(queue, this.selectionHooks(queue, now)) : this.nextDeliverable(queue, now);
         if (!entry && consumer.selection) continue; // entries it does not match may suit others
         if (!entry) return;
+        if (!this.readable(entry)) {
+          delivered = true; // quarantined: look again, for this consumer too
+          continue;
+        }
         queue.acquire(entry, consumer);
         consumer.take(entry);
         delivered = true;
@@ -970,6 +1034,7 @@ export class Broker {
     if (alternate === null) return;
     const exchange = this.exchangeMap.get(alternate);
     if (!exchange) return;
+    if (!this.readable(entry)) return; // quarantined: nothing left to dead-letter
     const body = this.bodyOf(entry);
     const fields = this.routingFieldsOf(entry, body);
     const queues = [...this.routeWithAlternate(exchange, { routingKey: fields.subject ?? '', applicationProperties: fields.applicationProperties })].filter((q) => q !== entry.queue);
@@ -1043,7 +1108,12 @@ export class Broker {
     const stored = this.store.readQueue(queue.name, cursor.afterPosition, PAGE_SIZE).filter((e) => e.position <= cursor.lastPosition);
     const loaded: QueueEntry[] = [];
     const dropTransient: StoredQueueEntry[] = [];
+    const damaged: StoredQueueEntry[] = [];
     for (const s of stored) {
+      if (s.damaged !== undefined) {
+        damaged.push(s);
+        continue;
+      }
       if (this.recoveryMode === 'local' && !s.persistent) {
         dropTransient.push(s);
         continue;
@@ -1061,7 +1131,10 @@ export class Broker {
     }
     // Transient messages do not survive a local restart; they were journaled only so that
     // replication had one ordered stream. They leave the paged region and the store here.
-    queue.loadPage(loaded, dropTransient);
+    queue.loadPage(loaded, [...dropTransient, ...damaged]);
+    // An index entry that fails its checksum names no message we can trust: the position goes
+    // to the quarantine as it is.
+    for (const s of damaged) this.quarantine(queue, s.position, 0, `queue ${queue.name} position ${s.position}: ${s.damaged}`);
     if (dropTransient.length > 0) {
       this.journal(dropTransient.map((s) => ({ kind: 'dequeue', queue: s.queue, position: s.position, messageId: s.messageId, cause: 'deleted' as const })));
     }

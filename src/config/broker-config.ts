@@ -2,10 +2,12 @@
 // value the rest of the broker reads. Names are camelCase and carry their units (Bytes, Ms).
 
 import type { QpidUrl } from '../core/qpid-url.js';
-import type { HA_REPLICATE_MODES, LOG_LEVELS, STORE_SYNC_MODES } from './schema.js';
+import type { CrashPlan } from '../core/crash-points.js';
+import type { HA_REPLICATE_MODES, LOG_LEVELS, STORE_SYNC_MODES, STORE_VERIFY_LEVELS } from './schema.js';
 
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type StoreSync = (typeof STORE_SYNC_MODES)[number];
+export type StoreVerifyLevel = (typeof STORE_VERIFY_LEVELS)[number];
 export type HaReplicate = (typeof HA_REPLICATE_MODES)[number];
 
 export interface HaConfig {
@@ -69,6 +71,11 @@ export interface BrokerConfig {
   readonly storeSync: StoreSync;
   readonly storeLogMaxBytes: number;
   readonly storeMapSizeBytes: number;
+  readonly storeVerifyOnStart: StoreVerifyLevel;
+  /** Bytes kept in <data-dir>/reserve, given back when the disk is full (0: none). */
+  readonly storeReserveBytes: number;
+  /** --crash-at, armed only with --enable-crash-points yes (empty: none). */
+  readonly crashPlan: CrashPlan;
   /** null: no management HTTP listener. 0: pick a free port. */
   readonly httpPort: number | null;
   readonly maxUnsettled: number;

@@ -32,6 +32,13 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
+    options: ['crash-at', 'enable-crash-points'],
+    check: (c, sources) =>
+      sources['crash-at'].kind !== 'unset' && c.crashPlan.size === 0
+        ? 'crash-at is set but enable-crash-points is not yes: a stray option must never crash a production broker'
+        : null,
+  },
+  {
     options: ['ha-min-backups', 'ha-brokers-url'],
     check: (c) => {
       const brokers = c.ha.brokersUrl?.addresses.length ?? 0;

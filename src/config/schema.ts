@@ -5,6 +5,7 @@
 
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { parseCrashPlan, type CrashPlan } from '../core/crash-points.js';
 import { parseQpidUrl, QpidUrlError, type QpidUrl } from '../core/qpid-url.js';
 import { formatBytes, tryParseBytes, tryParseSeconds, type Parsed } from './units.js';
 
@@ -107,6 +108,10 @@ function nonEmpty(what: string, maxBytes: number, why: string): z.ZodType<string
     .refine((text) => Buffer.byteLength(text, 'utf8') <= maxBytes, `expected ${what} of at most ${maxBytes} bytes: ${why}`);
 }
 
+function crashPlan(): z.ZodType<CrashPlan, string> {
+  return fromParsed((text) => (text.length > URL_BYTES_MAX ? { ok: false, reason: `expected at most ${URL_BYTES_MAX} characters` } : parseCrashPlan(text)));
+}
+
 const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
 
 // Bounds the machine can honour (issue 19: every option has one). Why each, in sentences:
@@ -179,6 +184,10 @@ function pattern(): z.ZodType<RegExp, string> {
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export const STORE_SYNC_MODES = ['fsync', 'none'] as const;
+export const STORE_VERIFY_LEVELS = ['none', 'quick', 'full'] as const;
+/** The reserve kept free for opening a full store: a handful of LMDB pages is what an open and
+ * the first commits after it need; 64 MiB would be a quarter of a small tmpfs. */
+const STORE_RESERVE_BYTES_MAX = 1024 ** 3;
 export const HA_REPLICATE_MODES = ['none', 'configuration', 'all'] as const;
 
 // AMQP 1.0 §2.7.1: a peer must accept frames of at least MIN-MAX-FRAME-SIZE (512) bytes, and the
@@ -359,6 +368,35 @@ export const OPTIONS = {
     description: 'LMDB map size: the most the store can ever hold',
     defaultText: '68719476736',
     schema: bytes(1024 ** 2, { bytes: STORE_MAP_SIZE_BYTES_MAX, why: 'the map is reserved as address space when the store opens' }),
+  },
+  'store-verify-on-start': {
+    group: 'broker',
+    valueForm: STORE_VERIFY_LEVELS.join('|'),
+    description: 'Check the store before serving it (quick: meta, epoch history, table counts; full: every row and body); a store that fails is refused (exit 1)',
+    defaultText: 'quick',
+    schema: oneOf(STORE_VERIFY_LEVELS),
+  },
+  'store-reserve-bytes': {
+    group: 'broker',
+    valueForm: 'BYTES',
+    description: 'Space kept in <data-dir>/reserve and given back when the disk is full, so that the store can open and consumers can drain it; 0 keeps none',
+    defaultText: '1048576',
+    schema: bytes(0, { bytes: STORE_RESERVE_BYTES_MAX, why: 'it only needs to hold the pages an open and a few commits take' }),
+  },
+  'enable-crash-points': {
+    group: 'broker',
+    valueForm: 'yes|no',
+    description: 'Let --crash-at kill this broker (crash-recovery test suites only; qpidd --list-crash-points)',
+    defaultText: 'no',
+    schema: yesNo(),
+  },
+  'crash-at': {
+    group: 'broker',
+    valueForm: 'POINT[:N][,...]',
+    description: 'SIGKILL the broker the Nth time (default 1) it passes POINT; needs --enable-crash-points yes',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: crashPlan(),
   },
   'http-port': {
     group: 'broker',

@@ -43,9 +43,10 @@ export const BROKER_ERRORS = {
 } as const satisfies Record<string, ErrorInfo>;
 
 export const STORE_ERRORS: Record<StoreErrorCode, ErrorInfo> = {
-  STORE_LOCKED: { condition: 'amqp:internal-error', meaning: 'another live process holds <data-dir>/lock' },
+  STORE_LOCKED: { condition: 'amqp:internal-error', meaning: 'another process holds the data dir\'s lock (<data-dir>/lock names it)' },
   STORE_IN_USE: { condition: 'amqp:internal-error', meaning: 'a read-only open of a store a live process holds (tools ask that broker instead)' },
   STORE_NEWER_FORMAT: { condition: 'amqp:internal-error', meaning: 'the store was written by a newer format version' },
+  STORE_OLDER_FORMAT: { condition: 'amqp:internal-error', meaning: 'the store was written in format 1, before checksums; it is refused, not upgraded' },
   STORE_CORRUPT: { condition: 'amqp:internal-error', meaning: 'a record or table failed validation (the message names it)' },
   STORE_FULL: { condition: 'amqp:resource-limit-exceeded', meaning: 'the disk or the store map is full; the commit changed nothing' },
   STORE_IO: { condition: 'amqp:internal-error', meaning: 'an I/O error during a commit or open' },

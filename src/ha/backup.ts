@@ -9,9 +9,10 @@
 
 import { historyConflict, type Store } from '../../store/index.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { crashPoint } from '../core/crash-points.js';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
-import type { BackupFrame, MemberInfo, PrimaryFrame } from './messages.js';
+import { RESYNC_REASON_CHARS_MAX, type BackupFrame, type MemberInfo, type PrimaryFrame } from './messages.js';
 
 
 /** How soon a backup refused for its identity (SASL, ACL) tries again. */
@@ -65,6 +66,9 @@ export interface BackupReplicatorDeps {
    * (0: it does not). A freeze longer than this or the heartbeat may have cost our place. */
   readonly confirmTimeoutMs?: number;
   readonly initialState: BackupState;
+  /** Why this store must be resynced in full from the start (it failed its verify at start):
+   * the first join asks for a snapshot, as resync() does. */
+  readonly initialResync?: string | null;
   readonly onState: (state: BackupState) => void;
   readonly onPrimary: (primary: PrimaryInfo | null) => void;
   readonly onMembers: (members: readonly MemberInfo[]) => void;
@@ -109,9 +113,12 @@ export class BackupReplicator {
    * shown in status, logged once per address and reason rather than at every retry. */
   private authRefusal: string | null = null;
   private readonly authRefusalsLogged = new Set<string>();
+  /** Set by resync(): the next join asks for a full snapshot; cleared when one is applied. */
+  private resyncReason: string | null = null;
 
   constructor(private readonly deps: BackupReplicatorDeps) {
     this.state = deps.initialState;
+    this.resyncReason = deps.initialResync ?? null;
     if (deps.selfAddress) this.selfAddresses.add(deps.selfAddress);
   }
 
@@ -199,6 +206,7 @@ export class BackupReplicator {
             lastLsn: meta.lastLsn,
             epochHistory: meta.epochHistory,
             snapshotIncomplete: meta.snapshotIncomplete,
+            ...(this.resyncReason !== null ? { resync: this.resyncReason.slice(0, RESYNC_REASON_CHARS_MAX) } : {}),
           });
         });
       },
@@ -290,9 +298,30 @@ export class BackupReplicator {
       );
   }
 
+  /** This store cannot be trusted to hold what the primary settled (a full disk failed an apply,
+   * or corruption was found in it): leave the gate now, so that producers do not wait for us,
+   * and catch up again from the primary with a full snapshot, which the next join asks for (an
+   * incremental catch-up would keep what is corrupt, and replay onto a full disk every body
+   * enqueued since, consumed or not). Issue 16. */
+  resync(reason: string): void {
+    if (this.stopped) return;
+    this.resyncReason = reason;
+    this.deps.logger.warn({ reason, primary: this.primary?.name ?? null }, 'leaving the ack gate to catch up again');
+    if (this.state === 'ready') this.setState('catchup');
+    const channel = this.channel;
+    if (channel) {
+      this.disconnected({ kind: 'refused', description: reason });
+      channel.close();
+    }
+  }
+
   private failed(generation: number, err: unknown): void {
     if (generation !== this.generation) return;
     const code = (err as { code?: string })?.code;
+    if (code === 'STORE_FULL' || code === 'STORE_CORRUPT') {
+      this.resync(code === 'STORE_FULL' ? `store full: ${(err as Error).message}` : `store corrupt: ${(err as Error).message}`);
+      return;
+    }
     // A frame out of order, duplicated or from a stale primary is the link's fault, not the
     // store's: drop the connection; the next one starts over with a fresh snapshot.
     if (code === 'HA_PROTOCOL' || code === 'STALE_EPOCH' || code === 'STORE_LSN_GAP') {
@@ -354,9 +383,11 @@ export class BackupReplicator {
         return;
       case 'snapshot-records':
         await store.applySnapshotRecords(frame.records);
+        crashPoint('ha.backup.mid-snapshot');
         return;
       case 'snapshot-end':
         await store.endSnapshot(frame.lastPositions ?? {});
+        this.resyncReason = null;
         this.confirm(generation, store.meta().lastLsn);
         this.deps.logger.info({ lsn: store.meta().lastLsn }, 'snapshot applied');
         return;
@@ -367,7 +398,10 @@ export class BackupReplicator {
         // Pipelined: the next frame is applied while this one becomes durable; confirmations
         // follow durability, in order.
         ticket.durable.then(
-          () => this.confirm(generation, ticket.lastLsn),
+          () => {
+            crashPoint('ha.backup.after-apply-before-confirm');
+            this.confirm(generation, ticket.lastLsn);
+          },
           (err: unknown) => this.failed(generation, err),
         );
         return;

@@ -42,6 +42,10 @@ export interface PrimaryView extends LogPosition {
 
 export interface BackupView extends LogPosition {
   readonly snapshotIncomplete: boolean;
+  /** Why the backup asks for a full resync (its store filled up or was found corrupt while it
+   * replicated: a delta would replay every body since, which a full disk cannot hold, on top of
+   * what cannot be trusted), or null. */
+  readonly resync?: string | null;
 }
 
 /** How the backup catches up: incremental from D, or a snapshot (with the reason, for logs and
@@ -49,6 +53,7 @@ export interface BackupView extends LogPosition {
  * resync from a snapshot unless the operator chose incremental (the reference's rule). */
 export function planCatchUp(primary: PrimaryView, backup: BackupView, totalFailureResync: TotalFailureResync): CatchUp {
   if (backup.snapshotIncomplete) return { kind: 'snapshot', reason: 'the backup holds a partial snapshot' };
+  if (backup.resync) return { kind: 'snapshot', reason: `the backup asks for a full resync (${backup.resync})` };
   if (backup.lastLsn === 0) return { kind: 'snapshot', reason: 'the backup\'s store is empty' };
   const followedThisPrimary = backup.epochHistory.some((e) => e.epoch === primary.epoch);
   if (primary.promotedAfterTotalFailure && totalFailureResync === 'wipe' && !followedThisPrimary) {

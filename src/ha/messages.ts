@@ -45,6 +45,8 @@ export type BackupFrame =
       readonly lastLsn?: number;
       readonly epochHistory?: readonly EpochStart[];
       readonly snapshotIncomplete?: boolean;
+      /** The backup asks for a snapshot, and why (catch-up.ts BackupView.resync). */
+      readonly resync?: string;
     }
   | { readonly kind: 'confirm'; readonly epoch: number; readonly lsn: number }
   /** Incremental catch-up: after taking its log back to `lsn`, the queues and exchanges the
@@ -123,6 +125,8 @@ const epochHistory = z.array(z.object({ epoch: epochField, firstLsn: lsn })).max
 
 const catchUp = z.union([z.object({ kind: z.literal('incremental'), fromLsn: lsn }), z.object({ kind: z.literal('snapshot'), reason: z.string().max(1000) })]);
 
+/** A join's resync reason is for logs and status: a sentence, cut to this. */
+export const RESYNC_REASON_CHARS_MAX = 300;
 const JoinBody = z.object({
   name,
   storeId: z.string().min(1).max(64),
@@ -132,6 +136,7 @@ const JoinBody = z.object({
   lastLsn: lsn.optional(),
   epochHistory: epochHistory.optional(),
   snapshotIncomplete: z.boolean().optional(),
+  resync: z.string().max(RESYNC_REASON_CHARS_MAX).optional(),
 });
 const ConfirmBody = z.object({ lsn });
 const CATALOG_NODES_MAX = 200_000;
@@ -169,6 +174,7 @@ export function encodeBackupFrame(f: BackupFrame): Buffer {
           epochSeen: f.epochSeen,
           ...(f.queue ? { queue: f.queue } : {}),
           ...(f.lastLsn !== undefined ? { lastLsn: f.lastLsn, epochHistory: f.epochHistory ?? [], snapshotIncomplete: f.snapshotIncomplete ?? false } : {}),
+          ...(f.resync !== undefined ? { resync: f.resync } : {}),
         }),
       );
     case 'confirm':

@@ -5,7 +5,8 @@
 // to the backups, and settles producers through the ack gate.
 
 import { join } from 'node:path';
-import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type Scannable, type Store, type StoreRole } from '../../store/index.js';
+import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type LostMessage, type RecoveryReport, type Scannable, type Store, type StoreRole } from '../../store/index.js';
+import { crashPoint } from '../core/crash-points.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { scanMessage } from '../amqp/message-format.js';
 import { selectorFields } from '../amqp/selector-fields.js';
@@ -25,6 +26,7 @@ import { HeardTracker } from './heard-tracker.js';
 import { checkHeard, checkJoiningPromotion, type PromotionPeers } from './promote-checks.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
+import { StoreHealth } from './store-health.js';
 import { RheaReplicationConnector } from './transport.js';
 
 export interface HaStatus {
@@ -55,6 +57,11 @@ export interface HaStatus {
   /** The furthest primary position this broker heard of and must not be promoted without
    * (heard.ts); null when none counts against it. */
   readonly heard?: Heard | null;
+  /** What the last open of the store recovered and what has been lost since (issue 16). */
+  readonly recovery: RecoveryReport | null;
+  /** The store's condition: 'full' while commits fail for lack of space; why it is not to be
+   * trusted when its verify failed (a cluster broker then resyncs). */
+  readonly storeCondition: { readonly full: boolean; readonly corrupt: string | null };
 }
 
 /** Asks another broker for its status (used before promoting a joining broker). */
@@ -87,6 +94,11 @@ export interface HaNodeDeps {
   readonly memberAddress?: (remoteAddress: string) => boolean;
   /** Where the primary positions this broker heard are kept (heard-file.ts; default: memory). */
   readonly heardRecord?: HeardRecord;
+  /** What the store's open found (the runtime builds it; serve() adds what recovery drops). */
+  readonly recovery?: RecoveryReport;
+  /** Set when the store failed its verify at start: a cluster broker then joins, wipes and
+   * resyncs as any backup does, and is never promoted from joining without --force. */
+  readonly storeCorrupt?: string | null;
 }
 
 export class HaNode {
@@ -102,11 +114,13 @@ export class HaNode {
   private ownAddress: string | null = null;
   private promoting = false;
   private readonly heard: HeardTracker;
+  private readonly health: StoreHealth;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
     this.heard = new HeardTracker(deps.heardRecord ?? null, deps.clock, deps.logger.child({ module: 'ha-heard' }));
     this.epochSeen = deps.store.meta().epoch;
+    this.health = new StoreHealth(deps.store, deps.logger, deps.recovery ?? null, deps.storeCorrupt ?? null);
     deps.server.setAdmission((info) => this.admit(info));
   }
 
@@ -130,11 +144,21 @@ export class HaNode {
 
   async start(): Promise<void> {
     if (!this.cluster) {
-      await this.deps.store.setRole('standalone', 'standalone');
+      await this.recordRole('standalone', 'standalone');
       this.serve('local', true);
       return;
     }
-    await this.deps.store.setRole(this.deps.store.meta().lastRole, 'joining');
+    await this.recordRole(this.deps.store.meta().lastRole, 'joining');
+    this.health.keep();
+  }
+
+  /** The role in meta is for operators and managers choosing a store; a full disk must not keep
+   * the broker from starting (issue 16), so a failed write is logged, not fatal. */
+  private async recordRole(role: StoreRole, haState: string): Promise<void> {
+    await this.deps.store.setRole(role, haState).catch((err: unknown) => {
+      if ((err as { code?: string })?.code !== 'STORE_FULL') throw err;
+      this.deps.logger.warn({ err }, 'could not record the HA state in the store: store full');
+    });
   }
 
   /** The listener is up (at `address`, as it appears in ha-brokers-url when it does): a
@@ -164,6 +188,8 @@ export class HaNode {
       heartbeatMs: config.ha.linkHeartbeatIntervalMs,
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
       initialState: initial,
+      // A store that failed its verify at start is not kept by an incremental catch-up.
+      initialResync: this.health.corrupt === null ? null : `the store failed its verify at start: ${this.health.corrupt}`,
       onState: (state) => this.setState(state),
       onPrimary: (primary) => {
         this.knownPrimary = primary;
@@ -193,6 +219,7 @@ export class HaNode {
     this.deps.logger.setRole(next);
     this.deps.logger.info({ from: previous, to: next }, 'HA state changed');
     if (previous === 'ready' && next === 'catchup') this.heard.leftGate();
+    if (next === 'ready') this.health.resynced();
     const role: StoreRole = isPrimaryState(next) ? 'primary' : 'backup';
     this.deps.store.setRole(role, next).catch((err: unknown) => this.deps.logger.error({ err }, 'could not record the HA state in the store'));
   }
@@ -323,11 +350,12 @@ export class HaNode {
         flow: { stopPercent: config.flowStopPercent, resumePercent: config.flowResumePercent },
       },
       replication: { enabled: this.queueReplication, defaultLevel: config.ha.replicate },
-      events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err) },
+      events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err), messageLost: (lost) => this.lost(lost) },
       routingFields: (body) => scanMessage(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),
       selectorFields,
     });
-    broker.recover(mode);
+    const recovered = broker.recover(mode);
+    this.health.noteDropped(recovered.dropped);
     const service = { broker, settlements };
     this.service_ = service;
     this.deps.server.setService(service);
@@ -356,6 +384,12 @@ export class HaNode {
     return service;
   }
 
+  /** A message that could not be read unaltered: reported; on a backup the store resyncs. */
+  private lost(lost: LostMessage): void {
+    this.health.noteLost(lost);
+    if (this.backup) this.backup.resync(`message ${lost.messageId} of queue ${lost.queue} position ${lost.position}: ${lost.reason}`);
+  }
+
   status(): HaStatus {
     const meta = this.deps.store.meta();
     const role: StoreRole = this.haState === 'standalone' ? 'standalone' : isPrimaryState(this.haState) ? 'primary' : 'backup';
@@ -379,6 +413,8 @@ export class HaNode {
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
       heard: this.heard.effective(this.haState === 'ready'),
+      recovery: this.health.recovery,
+      storeCondition: { full: this.deps.store.full, corrupt: this.health.corrupt },
     };
   }
 
@@ -397,7 +433,12 @@ export class HaNode {
     try {
       // A verify pauses every 1000 rows (about 10 ms of work), so clients and HA links keep
       // being served while it runs.
-      return await answerInspect(store as Scannable, request, { where: join(this.deps.config.dataDir, 'store'), verify: { progressEvery: 1000 } });
+      const answer = await answerInspect(store as Scannable, request, { where: join(this.deps.config.dataDir, 'store'), verify: { progressEvery: 1000 } });
+      // A backup's store that fails verify cannot be trusted to hold what the primary settled:
+      // it leaves the gate and resyncs in full (issue 16). A primary's is only reported.
+      const first = answer.view === 'verify' ? answer.violations[0] : undefined;
+      if (first && this.backup && answer.view === 'verify') this.backup.resync(`qpid-store verify found ${answer.violationCount} violation(s), first ${first.code}: ${first.message}`);
+      return answer;
     } catch (err) {
       if (err instanceof NoSuchQueueError) throw new BrokerError('NOT_FOUND', err.message);
       throw err;
@@ -432,6 +473,7 @@ export class HaNode {
     return {
       name: this.deps.config.name,
       meta: this.deps.store.meta(),
+      corrupt: this.health.corrupt,
       others: (this.deps.config.ha.brokersUrl?.addresses ?? []).filter((a) => formatAddress(a) !== this.ownAddress),
       probe: this.deps.probe ?? null,
     };
@@ -448,6 +490,7 @@ export class HaNode {
     this.epochSeen = epoch;
     const ticket = this.deps.store.commit([{ kind: 'epoch', epoch, primary: config.name }]);
     await ticket.durable;
+    crashPoint('ha.promote.after-epoch-write');
     this.setState('recovering');
     this.knownPrimary = null;
     this.deps.logger.info({ epoch, mode, expected }, 'promoted to primary; recovering');
@@ -526,6 +569,7 @@ export class HaNode {
 
   private activate(reason: string): void {
     if (this.haState !== 'recovering') return;
+    crashPoint('ha.promote.before-active');
     this.recoveryTimer?.cancel();
     this.recoveryTimer = null;
     this.setState('active');

@@ -8,6 +8,7 @@
 // waits for the local flush AND every gated backup's confirmation (ack-gate.ts), so shipping
 // before the local flush only saves latency, never settles early.
 
+import { crashPoint } from '../core/crash-points.js';
 import { isStoreError, type EpochStart, type LogEntry, type Store } from '../../store/index.js';
 import { assert } from '../core/assert.js';
 import type { ShippingLimits } from '../config/broker-config.js';
@@ -199,7 +200,7 @@ export class PrimaryReplicator {
   }
 
   /** A backup's `join` arrived on a new link. */
-  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null; lastLsn?: number; epochHistory?: readonly EpochStart[]; snapshotIncomplete?: boolean }): void {
+  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null; lastLsn?: number; epochHistory?: readonly EpochStart[]; snapshotIncomplete?: boolean; resync?: string }): void {
     if (this.stopped) {
       link.close('primary is stopping');
       return;
@@ -238,7 +239,7 @@ export class PrimaryReplicator {
         ? { kind: 'snapshot', reason: 'a replica queue starts from a snapshot of its queue' }
         : planCatchUp(
             { epochHistory: meta.epochHistory, lastLsn: meta.lastLsn, firstLsn: meta.firstLsn, epoch: this.deps.epoch, promotedAfterTotalFailure: this.deps.promotedAfterTotalFailure ?? false },
-            { epochHistory: join.epochHistory ?? [], lastLsn: join.lastLsn ?? 0, snapshotIncomplete: join.snapshotIncomplete ?? false },
+            { epochHistory: join.epochHistory ?? [], lastLsn: join.lastLsn ?? 0, snapshotIncomplete: join.snapshotIncomplete ?? false, resync: join.resync ?? null },
             this.deps.totalFailureResync ?? 'wipe',
           );
     const session: Session = {
@@ -467,6 +468,13 @@ export class PrimaryReplicator {
     const shipped = session.filter.filterEntries(entries);
     for (const entry of shipped) session.shippedBytes += approximateBytes(entry);
     session.link.send({ kind: 'log', epoch: this.deps.epoch, entries: shipped });
+    // A turn later the frame has been written to the socket: the window between shipped and
+    // confirmed is open (only for a backup in the gate, whose confirmation settles producers).
+    if (session.gateLsn !== null) {
+      const fire = (): void => crashPoint('ha.primary.after-ship-before-confirm');
+      if (this.deps.clock) this.deps.clock.nextTurn(fire);
+      else setImmediate(fire);
+    }
   }
 
   private goLive(session: Session, gateLsn: number): void {

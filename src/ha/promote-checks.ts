@@ -13,6 +13,8 @@ import type { HaStatus, StatusProbe } from './node.js';
 export interface PromotionPeers {
   readonly name: string;
   readonly meta: StoreMeta;
+  /** Why the store failed its verify at start, or null (issue 16). */
+  readonly corrupt: string | null;
   /** The other brokers of --ha-brokers-url. */
   readonly others: readonly QpidAddress[];
   readonly probe: StatusProbe | null;
@@ -43,6 +45,9 @@ async function probeAll(peers: PromotionPeers): Promise<{ address: QpidAddress; 
 export async function checkJoiningPromotion(peers: PromotionPeers, force: boolean): Promise<string[]> {
   const warnings: string[] = [];
   const meta = peers.meta;
+  if (peers.corrupt !== null) {
+    warnings.push(...refuseOrWarn(`the store of ${peers.name} failed its verify at start (${peers.corrupt})`, force, 'it resyncs from a primary; use --force to promote it anyway'));
+  }
   if (meta.snapshotIncomplete) {
     warnings.push(...refuseOrWarn(`the store of ${peers.name} holds a partial snapshot (catch-up was interrupted)`, force, 'use --force to promote it anyway'));
   }

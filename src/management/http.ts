@@ -61,10 +61,19 @@ export class ManagementHttp {
           return send(res, 200, { ok: true });
         case '/readyz': {
           const state = this.ha.state;
-          // A primary short of --ha-min-backups accepts connections but settles nothing.
-          const gate = this.ha.status().gate;
+          // A primary short of --ha-min-backups accepts connections but settles nothing. A full
+          // store still serves consumers (that is how it drains), so it stays ready; the body says
+          // why producers are refused (issue 16).
+          const status = this.ha.status();
+          const gate = status.gate;
           const ready = (state === 'standalone' || state === 'active') && !gate?.short;
-          return send(res, ready ? 200 : 503, { ready, state, ...(gate?.short ? { reason: `waiting for backups: ${gate.backups} of --ha-min-backups ${gate.minBackups} in the ack gate` } : {}) });
+          const store = status.storeCondition;
+          return send(res, ready ? 200 : 503, {
+            ready,
+            state,
+            store: store.full ? 'store full' : store.corrupt !== null ? 'store corrupt' : 'ok',
+            ...(gate?.short ? { reason: `waiting for backups: ${gate.backups} of --ha-min-backups ${gate.minBackups} in the ack gate` } : {}),
+          });
         }
         case '/metrics':
           res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
@@ -114,6 +123,12 @@ export class ManagementHttp {
       `qpidd_store_last_lsn ${status.lastLsn}`,
       '# TYPE qpidd_store_first_lsn gauge',
       `qpidd_store_first_lsn ${status.firstLsn}`,
+      '# HELP qpidd_store_full 1 while commits fail for lack of space',
+      '# TYPE qpidd_store_full gauge',
+      `qpidd_store_full ${status.storeCondition.full ? 1 : 0}`,
+      '# HELP qpidd_messages_lost_total Messages quarantined since the store was opened (checksum failures)',
+      '# TYPE qpidd_messages_lost_total counter',
+      `qpidd_messages_lost_total ${status.recovery?.lostCount ?? 0}`,
     ];
     const service = this.ha.service();
     if (service) {

@@ -141,8 +141,14 @@ export function storeMessagesPage(store: Store, args: z.output<typeof StoreMessa
 function messageRow(store: Store, entry: { position: number; messageId: number; size: number; persistent: boolean }): StoredMessageRow {
   const base = { position: entry.position, messageId: entry.messageId, size: entry.size, persistent: entry.persistent };
   if (entry.size > BODY_DECODE_BYTES_MAX) return { ...base, body: null, bodyTruncated: true };
-  const bytes = store.readMessage(entry.messageId);
   let body: unknown = null;
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = store.readMessage(entry.messageId);
+  } catch (err) {
+    // A body that fails its checksum is never shown (nor delivered): say so instead.
+    return { ...base, body: `(unreadable: ${(err as Error).message})` };
+  }
   try {
     body = bytes ? rheaMessage.decode(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))['body'] : null;
   } catch {

@@ -3,6 +3,7 @@
 // small filesystem (test/store/full-disk.test.ts).
 import { openLmdbStore, type LmdbStore } from '../../store/index.js';
 import { makeTmpDir, removeTmpDir } from '../helpers/tmp.js';
+import { withRawTables } from '../store/children.js';
 import { runStoreContract, type StoreHandle } from './store-contract.js';
 
 runStoreContract('lmdb', {
@@ -16,6 +17,16 @@ runStoreContract('lmdb', {
       },
       async reopen() {
         await store.close();
+        store = open();
+        return store;
+      },
+      async damageBody(messageId) {
+        await store.close();
+        await withRawTables(dataDir, (t) => {
+          const row = Buffer.from(t.get('messages', messageId)!);
+          row[row.length - 1] ^= 0x20; // the body's last byte
+          t.put('messages', messageId, row);
+        });
         store = open();
         return store;
       },

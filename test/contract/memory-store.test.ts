@@ -22,6 +22,12 @@ for (const autoFlush of [true, false]) {
           return store;
         },
         failNextCommit: (code) => store.failNextCommit(code),
+        async damageBody(messageId) {
+          store.damageMessage(messageId);
+          await store.close();
+          store = openMemoryStore(disk, storeOptions);
+          return store;
+        },
         async crash() {
           store.crash();
           store = openMemoryStore(disk, storeOptions);

@@ -10,6 +10,7 @@ import { runTruncateContract } from './truncate-contract.js';
 import { AssertionFailure } from '../../src/core/assert.js';
 import {
   isStoreError,
+  STORE_FORMAT_VERSION,
   verifyStore,
   type BindRecord,
   type EnqueueRecord,
@@ -31,6 +32,9 @@ export interface StoreHandle {
   reopen(): Promise<ContractStore>;
   /** Only implementations that can fail a commit on demand (the memory store). */
   failNextCommit?(code: StoreErrorCode): void;
+  /** Changes one byte of a stored message body where it is kept (the LMDB file, the memory
+   * disk), as a bad disk would, and opens the store again. */
+  damageBody(messageId: number): Promise<ContractStore>;
   /** Drop what was not durable and open again (memory store: crash()). */
   crash?(): Promise<ContractStore>;
   cleanup(): Promise<void>;
@@ -114,7 +118,7 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
     test('a new store is empty, has an identity, and keeps it across reopen', () =>
       withStore(async (h) => {
         const m = h.store.meta();
-        assert.equal(m.formatVersion, 1);
+        assert.equal(m.formatVersion, STORE_FORMAT_VERSION);
         assert.equal(m.lastLsn, 0);
         assert.equal(m.firstLsn, 1);
         assert.equal(m.logBytes, 0);
@@ -125,6 +129,41 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         const reopened = await h.reopen();
         assert.equal(reopened.meta().storeId, m.storeId);
         assertSound(reopened);
+      }));
+
+    test('a body that fails its checksum is never returned; a quarantine dequeue moves it aside and the store is sound again', () =>
+      withStore(async (h) => {
+        const s0 = h.store;
+        await s0.commit([queueDeclare('q'), queueDeclare('r')]).durable;
+        const id = s0.allocateMessageId();
+        const good = s0.allocateMessageId();
+        await s0.commit([enqueue(id, [['q', 1], ['r', 1]], 'the body a disk will damage'), enqueue(good, [['q', 2]], 'fine')]).durable;
+        const s = await h.damageBody(id);
+        assert.throws(() => s.readMessage(id), (err) => assertStoreError(err, 'STORE_CORRUPT') && /message \d+: its body fails its checksum/.test((err as Error).message));
+        assert.equal(text(s.readMessage(good)), 'fine');
+        const found = verifyStore(s);
+        assert.ok(found.some((v) => v.code === 'message-garbled' && v.message.includes(`message ${id}`)), JSON.stringify(found));
+        // The broker's move: a dequeue with cause 'quarantined' for each queue holding it.
+        await s.commit([{ kind: 'dequeue', queue: 'q', position: 1, messageId: id, cause: 'quarantined' }]).durable;
+        assert.deepEqual(s.listQuarantine().map((m) => [m.queue, m.position, m.messageId]), [['q', 1, id]]);
+        assert.equal(s.queue('q')?.count, 1);
+        await s.commit([{ kind: 'dequeue', queue: 'r', position: 1, messageId: id, cause: 'quarantined' }]).durable;
+        assert.equal(s.readMessage(id), undefined);
+        assert.deepEqual(s.listQuarantine().map((m) => [m.queue, m.position]).sort(), [['q', 1], ['r', 1]]);
+        assert.match(s.listQuarantine()[0]!.problem, /fails its checksum|missing/);
+        assert.equal(s.queue('r')?.count, 0);
+        const reopened = await h.reopen();
+        assert.equal(reopened.listQuarantine().length, 2);
+        assertSound(reopened);
+      }));
+
+    test('the recovery report is kept across reopen', () =>
+      withStore(async (h) => {
+        assert.equal(h.store.lastRecovery(), null);
+        const report = { atMs: 1, verify: 'quick' as const, queues: 1, messages: 2, bytes: 3, firstLsn: 1, lastLsn: 4, epoch: 0, dropped: [{ what: 'queue tmp', reason: 'not durable' }], lost: [], lostCount: 0 };
+        await h.store.recordRecovery(report);
+        assert.deepEqual(h.store.lastRecovery(), report);
+        assert.deepEqual((await h.reopen()).lastRecovery(), report);
       }));
 
     test('commit assigns consecutive LSNs synchronously in call order; readLog returns the records', () =>

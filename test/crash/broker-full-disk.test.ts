@@ -8,34 +8,15 @@
 // every accepted message is there.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import type { Message } from 'rhea';
 import { connect, drain, openSender, sendAll, type Outcome } from '../helpers/amqp.js';
 import { removeDir, startQpidd, tempDir, waitFor, type BrokerProcess, type LogLine } from '../helpers/broker-process.js';
 import { assertServes, queueNode } from '../integration/support.js';
+import { namespacesWork, tmpfsLauncher } from '../helpers/tmpfs.js';
 
 const DISK_BYTES = 8 * 1024 * 1024;
 const BALLAST_BYTES = 1024 * 1024;
 const BODY = 'x'.repeat(4000);
-
-// Mounts the tmpfs, lays the ballast, runs the broker; SIGUSR1 removes the ballast (space freed
-// by an operator). When that broker exits (the test stops it) the launcher starts it again on the
-// same filesystem, which lives as long as the namespace. Its lines are in the broker's JSON log
-// form, so the test reads them with the broker's.
-const LAUNCHER = [
-  'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 97',
-  'dir="$2"',
-  'head -c "$3" /dev/zero > "$dir/ballast" || exit 98',
-  'shift 3',
-  '"$@" &',
-  'pid=$!',
-  `trap 'rm -f "$dir/ballast"; echo "{\\"level\\":30,\\"msg\\":\\"launcher: ballast removed\\"}"' USR1`,
-  'echo "{\\"level\\":30,\\"msg\\":\\"launcher: broker started\\",\\"pid\\":$pid}"',
-  // A trapped signal interrupts wait: wait again until the broker has really exited.
-  'while :; do wait $pid; code=$?; kill -0 $pid 2>/dev/null || break; done',
-  'echo "{\\"level\\":30,\\"msg\\":\\"launcher: broker exited\\",\\"code\\":$code}"',
-  'exec "$@"',
-].join('\n');
 
 const dirs: string[] = [];
 const pids: number[] = [];
@@ -52,27 +33,19 @@ after(() => {
   for (const dir of dirs) removeDir(dir);
 });
 
-function namespacesWork(dir: string): string | null {
-  const r = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'sh', '-c', 'mount -t tmpfs -o size=1m tmpfs "$1"', 'sh', dir], { encoding: 'utf8', timeout: 10_000 });
-  return r.status === 0 ? null : (r.error?.message ?? (r.stderr.trim() || `exit ${r.status}`));
-}
-
 const seqOf = (m: Message): number => Number((m.application_properties as Record<string, unknown>)['seq']);
 
 test('a full data dir: producers get amqp:resource-limit-exceeded, the broker serves on, accepts again once space is freed, and loses nothing accepted', async (t) => {
   const dataDir = tempDir('qpidd-full-');
   dirs.push(dataDir);
-  const why = process.platform === 'linux' ? namespacesWork(dataDir) : 'needs Linux mount namespaces';
+  const why = namespacesWork(dataDir);
   if (why !== null) {
     t.skip(`cannot mount a small tmpfs in a private namespace: ${why}`);
     return;
   }
   const broker: BrokerProcess = await startQpidd({
     dataDir,
-    launcher: (nodeArgs) => ({
-      command: 'unshare',
-      args: ['--user', '--map-root-user', '--mount', 'sh', '-c', LAUNCHER, 'sh', String(DISK_BYTES), dataDir, String(BALLAST_BYTES), process.execPath, ...nodeArgs],
-    }),
+    launcher: tmpfsLauncher(dataDir, DISK_BYTES, BALLAST_BYTES),
     timeoutMs: 30_000,
   });
   launched.push(broker);

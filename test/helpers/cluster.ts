@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import type { HaStatus } from '../../src/ha/node.js';
 import { ManagementClient, managementRequest, managementRequestAll } from '../../src/management/client.js';
-import { freePort, removeDir, startQpidd, tempDir, TOOL, waitFor, type BrokerProcess } from './broker-process.js';
+import { freePort, removeDir, startQpidd, tempDir, TOOL, waitFor, type BrokerProcess, type StartOptions } from './broker-process.js';
 
 export interface StoreSummary {
   readonly lastLsn: number;
@@ -77,8 +77,8 @@ export class Cluster {
     ];
   }
 
-  async startBroker(i: number, extraArgs: readonly string[] = []): Promise<BrokerProcess> {
-    const broker = await startQpidd({ dataDir: this.dataDirs[i] as string, port: this.ports[i] as number, name: this.name(i), args: [...this.args(i), ...extraArgs] });
+  async startBroker(i: number, extraArgs: readonly string[] = [], launcher?: StartOptions['launcher']): Promise<BrokerProcess> {
+    const broker = await startQpidd({ dataDir: this.dataDirs[i] as string, port: this.ports[i] as number, name: this.name(i), args: [...this.args(i), ...extraArgs], ...(launcher ? { launcher, timeoutMs: 30_000 } : {}) });
     this.brokers[i] = broker;
     return broker;
   }

@@ -61,7 +61,7 @@ test('inspect shows identity, LSN range, queues with counts and bytes, exchanges
   assert.equal(json.stderr, '');
   const s = JSON.parse(json.stdout);
   assert.equal(s.dataDir, dataDir);
-  assert.deepEqual([s.meta.formatVersion, s.meta.firstLsn, s.meta.lastLsn, s.meta.epoch, s.meta.lastRole, s.logEntries, s.messages], [1, 1, 9, 0, 'primary', 9, 5]);
+  assert.deepEqual([s.meta.formatVersion, s.meta.firstLsn, s.meta.lastLsn, s.meta.epoch, s.meta.lastRole, s.logEntries, s.messages], [2, 1, 9, 0, 'primary', 9, 5]);
   assert.ok(s.meta.logBytes > 0 && typeof s.meta.storeId === 'string');
   assert.deepEqual(s.queues.map((q: { name: string; count: number; bytes: number }) => [q.name, q.count, q.bytes]), [['empty', 0, 0], ['orders', 5, 70]]);
   assert.deepEqual(s.exchanges.map((e: { name: string; type: string }) => [e.name, e.type]), [['x', 'topic']]);
@@ -122,7 +122,7 @@ test('bad usage exits 2 naming the option; a missing store exits 1 with a clear 
     [['inspect', '--data-dir', dataDir, '--log', '--from', '0'], 2, /^qpid-store: --from: "0" is not a whole number from 1 up$/m],
     [['inspect', '--data-dir', dataDir, '--messages'], 2, /^qpid-store: --messages needs --queue$/m],
     [['inspect'], 2, /^qpid-store: --data-dir is required$/m],
-    [['frobnicate'], 2, /^qpid-store: unknown command "frobnicate" \(inspect or verify\)$/m],
+    [['frobnicate'], 2, /^qpid-store: unknown command "frobnicate" \(inspect, verify or diff\)$/m],
     [[], 2, /^qpid-store: a command is required/m],
     [['verify', '--data-dir', join(dataDir, 'nothing-here')], 1, new RegExp(`^qpid-store: STORE_NOT_FOUND: no store at ${join(dataDir, 'nothing-here', 'store')}$`, 'm')],
     [['inspect', '--data-dir', join(dataDir, 'nothing-here')], 1, /STORE_NOT_FOUND/],

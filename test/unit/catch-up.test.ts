@@ -28,6 +28,7 @@ test('planCatchUp: incremental from the divergence point unless the log no longe
   assert.equal(planCatchUp(primary, backup({ lastLsn: 250 }), 'wipe').kind, 'snapshot', 'behind the retained log');
   assert.deepEqual(planCatchUp(primary, backup({ lastLsn: 299 }), 'wipe'), { kind: 'incremental', fromLsn: 299 }, 'just reaches it');
   assert.equal(planCatchUp(primary, backup({ snapshotIncomplete: true }), 'wipe').kind, 'snapshot');
+  assert.deepEqual(planCatchUp(primary, backup({ resync: 'store full: ...' }), 'wipe'), { kind: 'snapshot', reason: 'the backup asks for a full resync (store full: ...)' }, 'a backup whose store filled or was found corrupt');
   assert.equal(planCatchUp(primary, backup({ lastLsn: 0, epochHistory: [] }), 'wipe').kind, 'snapshot');
   assert.equal(planCatchUp(primary, backup({ epochHistory: h([2, 1]) }), 'wipe').kind, 'snapshot');
   // After a total failure: a store from before it resyncs unless incremental is chosen; one that

@@ -16,10 +16,12 @@ export class UsageError extends Error {
 export type OptionTable = NonNullable<ParseArgsConfig['options']>;
 export type OptionValues = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
-/** Parses argv strictly; unknown options, missing values and stray positionals are UsageErrors. */
-export function parseOptions(argv: readonly string[], options: OptionTable): OptionValues {
+/** Parses argv strictly; unknown options, missing values and stray positionals (unless allowed:
+ * then they are under '_') are UsageErrors. */
+export function parseOptions(argv: readonly string[], options: OptionTable, settings: { allowPositionals?: boolean } = {}): OptionValues {
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as OptionValues;
+    const parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: settings.allowPositionals ?? false });
+    return settings.allowPositionals ? { ...(parsed.values as OptionValues), _: parsed.positionals } : (parsed.values as OptionValues);
   } catch (error) {
     const code = (error as { code?: string }).code ?? '';
     if (code.startsWith('ERR_PARSE_ARGS')) throw new UsageError((error as Error).message);
