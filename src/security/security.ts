@@ -45,10 +45,17 @@ export function createSecurity(config: BrokerConfig, clock: Clock, logger: Logge
     replicationDenied(user) {
       try {
         acl.authorize({ user, ...REPLICATION_CHECK });
-        return null;
       } catch (err) {
         return (err as Error).message;
       }
+      // The stream carries every message: with an HA identity configured, only it may take it,
+      // even where no ACL says so (issue 19).
+      const haUser = config.ha.username;
+      if (config.auth && haUser !== null) {
+        const haIdentity = haUser.includes('@') ? haUser : `${haUser}@${config.realm}`;
+        if (user !== haIdentity) return `${user} is not the HA identity (${haIdentity}): only it may take the replication stream`;
+      }
+      return null;
     },
     authorizeCommand(operation, input, user) {
       if (!acl.enabled) return;

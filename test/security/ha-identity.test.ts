@@ -95,3 +95,20 @@ test('a backup with the wrong HA password stays joining, and qpid-ha status says
   for (const b of [cluster.broker(0), wrong]) assert.equal(JSON.stringify(b.logs).includes('not-the-ha-pw'), false);
   assert.equal(status.stdout.includes('not-the-ha-pw'), false);
 });
+
+test('without an ACL, the replication stream is still only for the HA identity', async () => {
+  const open = ['--auth', 'yes', '--sasl-users-file', usersFile, '--ha-username', 'ha', '--ha-password', 'ha-pw'];
+  const cluster = await Cluster.start({ size: 2, extraArgs: open, login: { user: 'admin', password: 'admin-pw' } });
+  clusters.push(cluster);
+  await cluster.promoteAndWait(0);
+  const intruder = await connect(cluster.ports[0] as number, { ...app, properties: { 'qpid.ha-replication': true } });
+  const refusal = await new Promise<{ condition?: string; description?: string }>((resolve) => {
+    const link = intruder.connection.open_receiver({ source: { address: REPLICATION_ADDRESS }, credit_window: 0 } as never);
+    link.on('receiver_close', () => resolve((link as unknown as { error?: { condition?: string; description?: string } }).error ?? {}));
+    link.on('receiver_error', () => {});
+  });
+  assert.equal(String(refusal.condition), 'amqp:unauthorized-access');
+  assert.match(String(refusal.description), /app@QPID is not the HA identity \(ha@QPID\)/);
+  await intruder.close();
+  assert.equal((await cluster.status(1)).state, 'ready', 'the real backup, logged in as ha, replicates');
+});
