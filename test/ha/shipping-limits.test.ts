@@ -18,18 +18,18 @@ test('tiny frames, batches and live buffers: every message reaches every backup,
   await c.promoteAndWait(0);
   const conn = await connect(c.ports[0] as number);
   const sender = await openSender(conn.connection, { address: 'q', capabilities: ['create-on-demand', 'queue'], dynamic_node_properties: { durable: true } });
-  const first = Array.from({ length: 300 }, (_, i) => ({ durable: true, body: `m${i}` }));
+  const first = Array.from({ length: 120 }, (_, i) => ({ durable: true, body: `m${i}` }));
   assert.ok((await sendAll(sender, first, 60_000)).every((o) => o.state === 'accepted'));
   // b2 leaves; more arrives; it comes back for a backlog while the live stream goes on.
   await c.kill(2);
-  const second = Array.from({ length: 300 }, (_, i) => ({ durable: true, body: `m${300 + i}` }));
+  const second = Array.from({ length: 120 }, (_, i) => ({ durable: true, body: `m${120 + i}` }));
   assert.ok((await sendAll(sender, second, 60_000)).every((o) => o.state === 'accepted'));
   await c.startBroker(2);
-  const third = Array.from({ length: 300 }, (_, i) => ({ durable: true, body: `m${600 + i}` }));
+  const third = Array.from({ length: 120 }, (_, i) => ({ durable: true, body: `m${240 + i}` }));
   assert.ok((await sendAll(sender, third, 60_000)).every((o) => o.state === 'accepted'));
   await c.waitForState(2, 'ready', 60_000);
   await c.waitForReplication(0, 60_000);
-  const expected = Array.from({ length: 900 }, (_, i) => `m${i}`);
+  const expected = Array.from({ length: 360 }, (_, i) => `m${i}`);
   assert.deepEqual(await c.storedBodies(1, 'q'), expected);
   assert.deepEqual(await c.storedBodies(2, 'q'), expected);
   await conn.close();
