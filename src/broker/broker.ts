@@ -706,7 +706,7 @@ export class Broker {
       ticket = this.journal(records);
       if (targets.length > 0) {
         message.enqueueLsn = ticket.lastLsn;
-        ticket.committed.catch((err: unknown) => this.enqueueFailed(entries, err));
+        ticket.onFailed((err) => this.enqueueFailed(entries, err));
       }
     }
     for (const queue of queues) this.dispatch(queue);
