@@ -30,6 +30,7 @@ import { channelMaxOf, limitSessionsAndLinks, type OpenLimits } from './rhea-lim
 import { connectionIntake } from './rhea-intake.js';
 import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions, RAW_FORMAT } from './rhea-sessions.js';
+import { useUnfilledWriterBuffers } from './rhea-writer-buffers.js';
 import { parseUnroutable, refuseLink, settleIfPresettled } from './deliveries.js';
 
 export { settleIfPresettled };
@@ -117,6 +118,8 @@ export interface MessagingService {
   readonly broker: Broker;
   readonly settlements: Settlements;
 }
+
+useUnfilledWriterBuffers();
 
 export class AmqpServer {
   private readonly container: Container;
