@@ -89,7 +89,10 @@ export class ProducerLink implements FlowControlledProducer {
         durable: scanned.durable,
         expiresAtMs,
         subject: scanned.subject,
-        applicationProperties: scanned.applicationProperties,
+        // Decoded only if routing reads them (message-format.ts).
+        get applicationProperties() {
+          return scanned.applicationProperties;
+        },
       });
     } catch (err) {
       if (err instanceof MessageFormatError) {

@@ -586,7 +586,14 @@ export class Broker {
       const exchange = this.exchangeMap.get(target.exchange);
       if (!exchange) return { kind: 'rejected', error: new BrokerError('NOT_FOUND', `exchange ${target.exchange} does not exist`) };
       const routingKey = target.key ?? incoming.subject ?? '';
-      queues = [...this.routeWithAlternate(exchange, { routingKey, applicationProperties: incoming.applicationProperties })];
+      // Only a headers exchange reads the application properties: they are decoded on demand.
+      const routed = {
+        routingKey,
+        get applicationProperties() {
+          return incoming.applicationProperties;
+        },
+      };
+      queues = [...this.routeWithAlternate(exchange, routed)];
       if (target.exchange === '' && queues.length === 0) {
         const queue = this.queueMap.get(routingKey);
         if (queue) queues = [queue];
@@ -667,7 +674,9 @@ export class Broker {
       persistent: incoming.durable,
       expiresAtMs: incoming.expiresAtMs,
       subject: incoming.subject,
-      applicationProperties: incoming.applicationProperties,
+      get applicationProperties() {
+        return incoming.applicationProperties;
+      },
       stored: storedTargets.length > 0,
       refs: 0,
       enqueueLsn: null,
