@@ -1,0 +1,236 @@
+// Publishing: routing a message to its queues (through alternate exchanges), the queue limits,
+// and the enqueue itself (journaled when a stored queue takes a persistent or replicated
+// message). Dead-lettering is a publish of a new message to the alternate exchange.
+//
+// Settling producers is not done here: publish() says what must happen before the producer may
+// be told `accepted` (an LSN to be durable and confirmed, or the message consumed), and the ack
+// gate (src/ha/ack-gate.ts) decides when that has happened.
+
+import { type CommitTicket, type EnqueueTarget, type StoreRecord } from '../../store/index.js';
+import { BrokerError } from './errors.js';
+import { Exchange } from './exchange.js';
+import { allocateTransientId, type BrokerMessage } from './message.js';
+import { Queue, type QueueEntry } from './queue.js';
+import { admittedBy } from './selection.js';
+import { type RoutingFields, type IncomingMessage, type PublishTarget, type SettlementHold, type PublishOutcome } from './types.js';
+import type { BrokerState } from './state.js';
+import { journal, releaseMessageRef } from './state.js';
+import { bodyOf, dispatch, readable } from './consume.js';
+import { removeEntry } from './expiry.js';
+import { ensurePaged } from './paging.js';
+
+export function publish(broker: BrokerState, target: PublishTarget, incoming: IncomingMessage): PublishOutcome {
+  const size = incoming.body.length;
+  if (size > broker.limits.maxMessageSizeBytes) {
+    return { kind: 'rejected', error: new BrokerError('MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds --max-message-size ${broker.limits.maxMessageSizeBytes}`) };
+  }
+  let queues: Queue[];
+  if (target.kind === 'queue') {
+    const queue = broker.queueMap.get(target.queue);
+    if (!queue) return { kind: 'rejected', error: new BrokerError('NOT_FOUND', `queue ${target.queue} does not exist`) };
+    queues = [queue];
+  } else {
+    const exchange = broker.exchangeMap.get(target.exchange);
+    if (!exchange) return { kind: 'rejected', error: new BrokerError('NOT_FOUND', `exchange ${target.exchange} does not exist`) };
+    const routingKey = target.key ?? incoming.subject ?? '';
+    // Only a headers exchange reads the application properties: they are decoded on demand.
+    const routed = {
+      routingKey,
+      get applicationProperties() {
+        return incoming.applicationProperties;
+      },
+    };
+    queues = [...routeWithAlternate(broker, exchange, routed)];
+    if (target.exchange === '' && queues.length === 0) {
+      const queue = broker.queueMap.get(routingKey);
+      if (queue) queues = [queue];
+    }
+    if (queues.length === 0) {
+      exchange.unroutedCount++;
+      if (target.unroutable === 'release') return { kind: 'released' };
+      if (target.unroutable === 'reject') {
+        return { kind: 'rejected', error: new BrokerError('UNROUTABLE', `no binding of exchange ${target.exchange || '(default)'} matches key "${routingKey}"`) };
+      }
+      return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
+    }
+  }
+  queues = admittedBy(queues, incoming, broker.selectorFields);
+  if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
+  const full = checkLimits(broker, queues, size);
+  if (full) return { kind: 'rejected', error: full };
+  const hold = enqueue(broker, queues, incoming, 0);
+  let flowStopped: string[] | undefined;
+  for (const queue of queues) if (queue.flowStopped) (flowStopped ??= []).push(queue.name);
+  return flowStopped ? { kind: 'accepted', hold, flowStopped } : { kind: 'accepted', hold };
+}
+
+/** Routes through the exchange, then its alternate exchange(s) when nothing matched. */
+export function routeWithAlternate(broker: BrokerState, exchange: Exchange, message: { routingKey: string; applicationProperties: Readonly<Record<string, unknown>> | null }): Set<Queue> {
+  let current: Exchange | undefined = exchange;
+  const seen = new Set<string>();
+  while (current && !seen.has(current.name)) {
+    seen.add(current.name);
+    const queues = current.route(message);
+    if (queues.size > 0) return queues;
+    const alternate: string | null = current.settings.alternateExchange;
+    current = alternate === null ? undefined : broker.exchangeMap.get(alternate);
+  }
+  return new Set();
+}
+
+/** Reject-policy queues refuse a message that would take them over a limit (the whole
+ * message is refused, as in Qpid); ring queues make room later, in enqueue(). */
+export function checkLimits(broker: BrokerState, queues: readonly Queue[], size: number): BrokerError | null {
+  for (const queue of queues) {
+    const { maxCount, maxSizeBytes, policy } = queue.settings;
+    if (policy !== 'reject') continue;
+    if (maxCount !== null && queue.count + 1 > maxCount) {
+      return new BrokerError('QUEUE_FULL', `queue ${queue.name} is full: qpid.max_count=${maxCount} reached`);
+    }
+    if (maxSizeBytes !== null && queue.bytes + size > maxSizeBytes) {
+      return new BrokerError('QUEUE_FULL', `queue ${queue.name} is full: qpid.max_size=${maxSizeBytes} bytes would be exceeded`);
+    }
+  }
+  return null;
+}
+
+/** Places a message on queues (already routed and checked), journals what must be stored,
+ * and dispatches. */
+export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming: IncomingMessage, deliveryCount: number): SettlementHold {
+  const records: StoreRecord[] = [];
+  for (const queue of queues) {
+    if (queue.settings.policy === 'ring') makeRoomInRing(broker, queue, incoming.body.length, records);
+  }
+  const storedTargets: Queue[] = [];
+  let needsDurable = false;
+  let replicated = false;
+  for (const queue of queues) {
+    if (!broker.storedQueues.has(queue.name)) continue;
+    const persistentHere = incoming.durable && queue.settings.durable;
+    const replicatedHere = broker.replication.enabled && queue.settings.replicate === 'all';
+    if (persistentHere || replicatedHere) {
+      storedTargets.push(queue);
+      if (persistentHere) needsDurable = true;
+      if (replicatedHere) replicated = true;
+    }
+  }
+  const message: BrokerMessage = {
+    id: storedTargets.length > 0 ? broker.store.allocateMessageId() : allocateTransientId(),
+    body: incoming.body,
+    size: incoming.body.length,
+    persistent: incoming.durable,
+    expiresAtMs: incoming.expiresAtMs,
+    subject: incoming.subject,
+    get applicationProperties() {
+      return incoming.applicationProperties;
+    },
+    stored: storedTargets.length > 0,
+    refs: 0,
+    enqueueLsn: null,
+    storedTargets: storedTargets.length,
+  };
+  const targets: EnqueueTarget[] = [];
+  const entries: QueueEntry[] = [];
+  for (const queue of queues) {
+    const stored = storedTargets.includes(queue);
+    const entry: QueueEntry = {
+      queue,
+      position: queue.nextPosition(),
+      message,
+      deliveryCount,
+      state: 'available',
+      consumer: null,
+      stored,
+    };
+    if (stored) targets.push({ queue: queue.name, position: entry.position });
+    message.refs++;
+    queue.append(entry);
+    entries.push(entry);
+  }
+  let ticket: CommitTicket | null = null;
+  if (targets.length > 0) {
+    records.push({
+      kind: 'enqueue',
+      messageId: message.id,
+      persistent: message.persistent,
+      expiresAtMs: message.expiresAtMs,
+      body: incoming.body,
+      targets,
+    });
+  }
+  if (records.length > 0) {
+    ticket = journal(broker, records);
+    if (targets.length > 0) {
+      message.enqueueLsn = ticket.lastLsn;
+      ticket.onFailed((err) => enqueueFailed(broker, entries, err));
+    }
+  }
+  for (const queue of queues) dispatch(broker, queue);
+  return {
+    messageId: message.id,
+    ticket,
+    lsn: targets.length > 0 && ticket ? ticket.lastLsn : null,
+    needsDurable,
+    replicated,
+  };
+}
+
+/** The store refused the enqueue (full disk): what is still available is withdrawn so that
+ * memory and store agree; what a consumer already holds stays, now as a transient entry. */
+export function enqueueFailed(broker: BrokerState, entries: readonly QueueEntry[], err: unknown): void {
+  broker.logger.error({ err, messageId: entries[0]?.message.id }, 'enqueue failed in the store; message withdrawn');
+  const messageId = entries[0]?.message.id;
+  if (messageId !== undefined) broker.events.messageFailed?.(messageId, err);
+  for (const entry of entries) {
+    (entry as { stored: boolean }).stored = false;
+    if (entry.state === 'available') {
+      entry.queue.remove(entry);
+      releaseMessageRef(broker, entry.message);
+    }
+  }
+}
+
+export function makeRoomInRing(broker: BrokerState, queue: Queue, size: number, records: StoreRecord[]): void {
+  const { maxCount, maxSizeBytes } = queue.settings;
+  const over = (): boolean => (maxCount !== null && queue.count + 1 > maxCount) || (maxSizeBytes !== null && queue.bytes + size > maxSizeBytes);
+  while (over()) {
+    ensurePaged(broker, queue);
+    const oldest = queue.availableEntries().next();
+    if (oldest.done) break; // everything is held by consumers: accept above the limit
+    removeEntry(broker, oldest.value, 'overflow', records);
+  }
+}
+
+/** Routes a rejected or expired entry's message to its queue's alternate exchange, if any:
+ * a new message (new id) on the dead-letter queues, journaled with the dequeue. */
+export function deadLetter(broker: BrokerState, entry: QueueEntry, records: StoreRecord[]): void {
+  const alternate = entry.queue.settings.alternateExchange;
+  if (alternate === null) return;
+  const exchange = broker.exchangeMap.get(alternate);
+  if (!exchange) return;
+  if (!readable(broker, entry)) return; // quarantined: nothing left to dead-letter
+  const body = bodyOf(broker, entry);
+  const fields = routingFieldsOf(broker, entry, body);
+  const queues = [...routeWithAlternate(broker, exchange, { routingKey: fields.subject ?? '', applicationProperties: fields.applicationProperties })].filter((q) => q !== entry.queue);
+  if (queues.length === 0) return;
+  const incoming: IncomingMessage = { body, durable: entry.message.persistent, expiresAtMs: null, ...fields };
+  if (checkLimits(broker, queues, body.length)) {
+    broker.logger.warn({ queue: entry.queue.name, alternate }, 'dead-letter queue full; message dropped');
+    return;
+  }
+  const hold = enqueue(broker, queues, incoming, entry.deliveryCount);
+  void hold;
+  broker.logger.debug({ queue: entry.queue.name, alternate, position: entry.position }, 'message dead-lettered');
+}
+
+/** What a message is routed by; read from its bytes when it was recovered from the store. */
+export function routingFieldsOf(broker: BrokerState, entry: QueueEntry, body: Uint8Array): RoutingFields {
+  const { subject, applicationProperties } = entry.message;
+  if (subject !== null || applicationProperties !== null || !broker.routingFields) return { subject, applicationProperties };
+  try {
+    return broker.routingFields(body);
+  } catch (err) {
+    broker.logger.warn({ err, queue: entry.queue.name, position: entry.position }, 'stored message does not decode; dead-lettered with an empty key');
+    return { subject: null, applicationProperties: null };
+  }
+}
