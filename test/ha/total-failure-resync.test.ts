@@ -40,8 +40,9 @@ async function fill(port: number, queue: string, count: number): Promise<Set<str
   return accepted;
 }
 
-for (const mode of ['wipe', 'incremental'] as const) {
-  test(`total failure with ${MESSAGES} queued, --ha-total-failure-resync ${mode}: the others rejoin the first promoted by ${mode === 'wipe' ? 'a snapshot' : 'the delta'}, and hold every message`, async (t) => {
+// The two modes run side by side (each on its own cluster): the suite's time is shared.
+test('total failure, both resync modes', { concurrency: 2 }, async (outer) => {
+  await Promise.all((['wipe', 'incremental'] as const).map((mode) => outer.test(`total failure with ${MESSAGES} queued, --ha-total-failure-resync ${mode}: the others rejoin the first promoted by ${mode === 'wipe' ? 'a snapshot' : 'the delta'}, and hold every message`, async (t) => {
     const extraArgs = mode === 'incremental' ? ['--ha-total-failure-resync', 'incremental'] : [];
     const c = await Cluster.start({ size: 3, extraArgs });
     clusters.push(c);
@@ -74,5 +75,5 @@ for (const mode of ['wipe', 'incremental'] as const) {
     assert.equal(onPrimary.length, MESSAGES, 'the first promoted recovered the whole queue from its store');
     assert.deepEqual([...accepted].filter((b) => !onPrimary.includes(b)), [], 'every accepted message survived');
     for (const i of [1, 2]) assert.deepEqual((await c.storedBodies(i, 'orders')).map(String), onPrimary, `b${i} holds what the primary holds, in order, once`);
-  });
-}
+  })));
+});
