@@ -10,7 +10,7 @@ import { BrokerError } from '../broker/errors.js';
 import type { Clock } from '../core/clock.js';
 import { conditionFor } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { ProducerSettlement } from '../ha/producer-settlement.js';
+import { ProducerSettlement, type DeliveryAnswer } from '../ha/producer-settlement.js';
 import type { Settlements } from '../ha/settlements.js';
 import { findNode } from './address.js';
 import { MessageFormatError, scanMessage } from './message-format.js';
@@ -113,11 +113,7 @@ export class ProducerLink implements FlowControlledProducer {
         this.flowChanged(queue, true);
       }
     }
-    this.settlement.settle(outcome, presettled, {
-      accept: () => delivery.accept(),
-      reject: (err) => delivery.reject(errorBody(err)),
-      release: () => delivery.release({}),
-    });
+    this.settlement.settle(outcome, presettled, new RheaAnswer(delivery));
   }
 
   /** The anonymous relay (null target address): the message's `to` names the node. */
@@ -141,5 +137,23 @@ export class ProducerLink implements FlowControlledProducer {
     this.closed = true;
     this.flow.remove(this);
     this.settlement.close();
+  }
+}
+
+/** How a producer's delivery is answered over rhea: methods on a prototype, one object per
+ * delivery, where three closures were (issue 14). */
+class RheaAnswer implements DeliveryAnswer {
+  constructor(private readonly delivery: Delivery) {}
+
+  accept(): void {
+    this.delivery.accept();
+  }
+
+  reject(err: unknown): void {
+    this.delivery.reject(errorBody(err));
+  }
+
+  release(): void {
+    this.delivery.release({});
   }
 }
