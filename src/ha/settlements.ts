@@ -88,6 +88,11 @@ export class Settlements {
     this.release(this.gate.setOpen(open));
   }
 
+  /** The serving lease expired (false) or was renewed (true). */
+  setServing(serving: boolean): void {
+    this.release(this.gate.setServing(serving));
+  }
+
   /** A commit that is durable but held no settlement (e.g. the local store's own progress). */
   durable(lsn: number): void {
     this.release(this.gate.durable(lsn));

@@ -13,6 +13,7 @@ import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { FirstSync } from '../ha/queue-replica.js';
 import { PAGE_ROWS_MAX } from '../core/paging.js';
+import { LEASE_SECONDS_MAX } from '../ha/lease-keeper.js';
 import {
   bindingsPage,
   exchangesPage,
@@ -84,7 +85,14 @@ const StoreInspect = z.discriminatedUnion('view', [
   z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: rows }),
   z.object({ view: z.literal('verify') }),
 ]);
-const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
+const leaseSeconds = z.number().positive().max(LEASE_SECONDS_MAX);
+const Promote = z.object({
+  clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }),
+  force: z.boolean().default(false),
+  /** Promote under a serving lease (qpid-ha-manager does): the primary is never unleased. */
+  leaseSeconds: leaseSeconds.optional(),
+});
+const Lease = z.object({ seconds: leaseSeconds });
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
   const parsed = schema.safeParse(input ?? {});
@@ -137,9 +145,11 @@ export class ManagementCommands {
       case 'status':
         return { ...this.ha.status() };
       case 'promote': {
-        const { force } = parse(Promote, input, operation);
-        return await this.ha.promote({ force });
+        const { force, leaseSeconds: seconds } = parse(Promote, input, operation);
+        return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds });
       }
+      case 'lease':
+        return { ...this.ha.renewLease(parse(Lease, input, operation).seconds) };
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
         return { ...queuesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
