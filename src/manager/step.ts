@@ -1,0 +1,409 @@
+// The decisions of qpid-ha-manager (issue 17, DESIGN.md §8) as a pure step function:
+// (state, event) -> (state, actions). No etcd, no sockets, no timers, no Date.now(): the driver
+// (driver.ts) feeds it what it observed (its broker's status, the cluster's keys in etcd, the
+// results of its own requests) with the monotonic time, and carries out the actions it returns.
+// The same function can be driven by a script or a simulator.
+//
+// THE TIMING ARGUMENT (why no two brokers settle producers in the same interval):
+//   1. The leader key /<cluster>/leader lives under this manager's etcd lease of `ttl`. etcd
+//      resets a lease's TTL when it processes a keep-alive, which is after the manager sent it:
+//      if the keep-alive sent at local time K succeeded, the key cannot expire before K + ttl.
+//      The driver reports K as `etcdValidUntilMs` = K + ttl (event 'etcd-lease').
+//   2. Each check interval the leader's manager renews its broker's serving lease (qpid-ha lease,
+//      src/ha/serving-lease.ts) at local time R >= K, for S = K + ttl - margin - R. The broker
+//      applies it on arrival at R + d and stops settling at R + d + S = K + ttl - margin + d,
+//      which is before K + ttl, the earliest expiry of the key, as long as the request's delay d
+//      (network plus the broker's event loop) is below `margin` (default ttl/3: 1 s of 3 s).
+//      Clock rates: the broker's and the manager's monotonic clocks drift by parts per million,
+//      nothing over seconds.
+//   3. Another manager takes the key only once it is absent (one transaction, create-if-absent):
+//      after it expired, or after this manager released it, which it does only when its broker's
+//      process is gone (connection refused) or when the serving lease it last granted has surely
+//      passed (R + S + margin). So the old primary has stopped settling before a new one is
+//      promoted; epoch fencing then stops it for good (node.ts, the fencing probe).
+//   4. A manager cut off from etcd sends no renewal past K + ttl - margin: its primary stops on
+//      its own, with or without the manager alive.
+//
+// Elections. With the key absent, the manager of the most up-to-date ready backup (highest store
+// epoch, then highest LSN; then the lowest name) takes it and promotes its broker. "Most up to
+// date" is judged on member reports written after the key went away (etcd revisions order them),
+// waiting at most `electionWaitMs` for a silent member. After a total failure (no primary, no
+// ready backup, every broker joining) the managers wait until every broker of --ha-brokers-url
+// has reported, or `totalFailureWaitMs`, then promote the joining broker with the most recent
+// store, never one that ends below the record the last leader wrote to etcd, nor one another
+// member has heard past.
+
+import type { Heard } from '../ha/heard.js';
+
+export type BrokerState = 'joining' | 'catchup' | 'ready' | 'recovering' | 'active' | 'standalone' | 'unreachable' | 'dead';
+
+/** What a manager knows of its broker (from qpid-ha status), as it publishes it. */
+export interface BrokerReport {
+  readonly state: BrokerState;
+  /** The latest epoch in the store's history (what the store holds, not what it heard of). */
+  readonly storeEpoch: number;
+  readonly lastLsn: number;
+  readonly heard: Heard | null;
+  /** Brokers in the broker's --ha-brokers-url (0 when unknown). */
+  readonly clusterSize: number;
+  readonly address: string | null;
+  /** A primary: the lowest LSN its gated backups confirmed (lastLsn without backups). */
+  readonly confirmedLsn: number;
+  /** A backup: whether it is connected to a primary. */
+  readonly connectedToPrimary: boolean;
+}
+
+/** One manager's entry under /<cluster>/members/<name>, with its etcd modification revision. */
+export interface MemberEntry {
+  readonly name: string;
+  readonly broker: BrokerReport;
+  readonly revision: number;
+}
+
+/** The last leader's word on how far the cluster got (/<cluster>/record). */
+export interface Record_ {
+  readonly epoch: number;
+  readonly lsn: number;
+}
+
+export interface Decision {
+  readonly atMs: number;
+  readonly decision: string;
+  readonly reason: string;
+}
+
+export interface ManagerConfig {
+  readonly name: string;
+  readonly ttlMs: number;
+  readonly checkIntervalMs: number;
+  /** The margin of point 2 above. */
+  readonly leaseMarginMs: number;
+  readonly electionWaitMs: number;
+  readonly totalFailureWaitMs: number;
+}
+
+export interface ManagerState {
+  readonly config: ManagerConfig;
+  readonly broker: BrokerReport | null;
+  /** Who holds the leader key; undefined until etcd was first read. */
+  readonly leader: string | null | undefined;
+  /** The etcd revision at which the key was last seen going away (freshness of reports). */
+  readonly leaderGoneRevision: number;
+  /** When (local monotonic ms) this manager first saw no leader; null while there is one. */
+  readonly noLeaderSinceMs: number | null;
+  /** This manager holds the key (it won the transaction and has not released it). */
+  readonly holding: boolean;
+  /** Point 1: the key cannot expire before this local time; null when unknown or lost. */
+  readonly etcdValidUntilMs: number | null;
+  /** Point 3: the serving lease last granted surely ended by then; null when none granted. */
+  readonly grantedUntilMs: number | null;
+  readonly paused: boolean;
+  readonly record: Record_ | null;
+  readonly members: ReadonlyMap<string, MemberEntry>;
+  readonly inFlight: 'acquire' | 'promote' | null;
+  /** After a refused promotion, this manager stands aside until then. */
+  readonly standAsideUntilMs: number;
+  /** When the last promotion by this manager succeeded: a broker report asked for before then
+   * may still show the broker as a backup, and must not make the leader give the key back. */
+  readonly promotedAtMs: number;
+  readonly lastDecision: Decision | null;
+}
+
+export type ManagerEvent =
+  | { readonly kind: 'tick'; readonly nowMs: number }
+  /** The broker's status, asked for at requestedAtMs. */
+  | { readonly kind: 'broker'; readonly nowMs: number; readonly requestedAtMs: number; readonly report: BrokerReport }
+  | { readonly kind: 'leader'; readonly nowMs: number; readonly leader: string | null; readonly revision: number }
+  | { readonly kind: 'members'; readonly members: readonly MemberEntry[] }
+  | { readonly kind: 'record'; readonly record: Record_ | null }
+  | { readonly kind: 'paused'; readonly paused: boolean }
+  /** A keep-alive of this manager's etcd lease succeeded (validUntilMs = sent + ttl) or the
+   * lease is lost (null). */
+  | { readonly kind: 'etcd-lease'; readonly nowMs: number; readonly validUntilMs: number | null }
+  | { readonly kind: 'acquired'; readonly nowMs: number; readonly won: boolean }
+  | { readonly kind: 'promoted'; readonly nowMs: number; readonly ok: boolean; readonly error?: string };
+
+export type ManagerAction =
+  | { readonly kind: 'acquire' }
+  | { readonly kind: 'release'; readonly reason: string }
+  | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly force: boolean }
+  | { readonly kind: 'renew-lease'; readonly seconds: number }
+  | { readonly kind: 'write-record'; readonly record: Record_ }
+  /** Report the broker now (the key went away: the election wants fresh reports). */
+  | { readonly kind: 'report-now' }
+  | { readonly kind: 'decision'; readonly decision: Decision }
+  | { readonly kind: 'failover'; readonly epochBefore: number; readonly reason: string };
+
+export function initialState(config: ManagerConfig): ManagerState {
+  return {
+    config,
+    broker: null,
+    leader: undefined,
+    leaderGoneRevision: 0,
+    noLeaderSinceMs: null,
+    holding: false,
+    etcdValidUntilMs: null,
+    grantedUntilMs: null,
+    paused: false,
+    record: null,
+    members: new Map(),
+    inFlight: null,
+    standAsideUntilMs: 0,
+    promotedAtMs: Number.NEGATIVE_INFINITY,
+    lastDecision: null,
+  };
+}
+
+/** Default margin (point 2): a third of the ttl, and never under two check intervals. */
+export function defaultLeaseMarginMs(ttlMs: number, checkIntervalMs: number): number {
+  return Math.max(ttlMs / 3, 2 * checkIntervalMs);
+}
+
+const PRIMARY: readonly BrokerState[] = ['recovering', 'active'];
+
+function isPrimary(state: BrokerState | undefined): boolean {
+  return state !== undefined && PRIMARY.includes(state);
+}
+
+/** Orders stores: a higher epoch, then a higher LSN, then the lower name is better. */
+export function better(a: MemberEntry, b: MemberEntry): boolean {
+  if (a.broker.storeEpoch !== b.broker.storeEpoch) return a.broker.storeEpoch > b.broker.storeEpoch;
+  if (a.broker.lastLsn !== b.broker.lastLsn) return a.broker.lastLsn > b.broker.lastLsn;
+  return a.name < b.name;
+}
+
+function best(candidates: readonly MemberEntry[]): MemberEntry | null {
+  let top: MemberEntry | null = null;
+  for (const c of candidates) if (top === null || better(c, top)) top = c;
+  return top;
+}
+
+interface Step {
+  state: ManagerState;
+  actions: ManagerAction[];
+}
+
+export function step(state: ManagerState, event: ManagerEvent): { state: ManagerState; actions: ManagerAction[] } {
+  const out: Step = { state, actions: [] };
+  switch (event.kind) {
+    case 'broker':
+      if (event.requestedAtMs < state.promotedAtMs) return out;
+      out.state = { ...state, broker: event.report };
+      return decide(out, event.nowMs, false);
+    case 'leader': {
+      const gone = event.leader === null && state.leader !== null;
+      out.state = {
+        ...state,
+        leader: event.leader,
+        leaderGoneRevision: gone ? event.revision : state.leaderGoneRevision,
+        noLeaderSinceMs: event.leader === null ? (state.noLeaderSinceMs ?? event.nowMs) : null,
+        // Someone else's name on the key: whatever we thought, we do not hold it.
+        holding: event.leader === state.config.name ? state.holding : false,
+      };
+      if (gone) out.actions.push({ kind: 'report-now' });
+      return decide(out, event.nowMs);
+    }
+    case 'members':
+      out.state = { ...state, members: new Map(event.members.map((m) => [m.name, m])) };
+      return out;
+    case 'record':
+      out.state = { ...state, record: event.record };
+      return out;
+    case 'paused':
+      out.state = { ...state, paused: event.paused };
+      note(out, event.paused ? 'paused' : 'resumed', event.paused ? 'an operator paused automatic actions' : 'an operator resumed automatic actions', 0);
+      return out;
+    case 'etcd-lease':
+      out.state = { ...state, etcdValidUntilMs: event.validUntilMs };
+      if (event.validUntilMs === null && state.holding) {
+        out.state = { ...out.state, holding: false };
+        note(out, 'lost leadership', 'the etcd lease was lost: the key is gone or about to be; the serving lease is no longer renewed', event.nowMs);
+      }
+      return decide(out, event.nowMs, true);
+    case 'acquired':
+      out.state = { ...state, inFlight: null };
+      if (!event.won) return out;
+      out.state = { ...out.state, holding: true, leader: state.config.name, noLeaderSinceMs: null };
+      if (isPrimary(state.broker?.state)) {
+        note(out, 'leading', 'took the leader key for the broker, which is already primary', event.nowMs);
+        return decide(out, event.nowMs);
+      }
+      return promote(out, event.nowMs);
+    case 'promoted':
+      out.state = { ...state, inFlight: null };
+      if (event.ok) {
+        // Any report held now was asked for before the promotion answered: forget it.
+        out.state = { ...out.state, promotedAtMs: event.nowMs, broker: null };
+        return out;
+      }
+      // Refused (the broker's own checks) or unreachable: give the key back and stand aside.
+      out.state = { ...out.state, holding: false, leader: null, standAsideUntilMs: event.nowMs + state.config.ttlMs };
+      out.actions.push({ kind: 'release', reason: `promotion failed: ${event.error ?? 'unknown'}` });
+      note(out, 'promotion failed', event.error ?? 'unknown', event.nowMs);
+      return out;
+    case 'tick':
+      return decide(out, event.nowMs);
+  }
+}
+
+function note(out: Step, decision: string, reason: string, nowMs: number): void {
+  const last = out.state.lastDecision;
+  if (last && last.decision === decision && last.reason === reason) return;
+  const d = { atMs: nowMs, decision, reason };
+  out.state = { ...out.state, lastDecision: d };
+  out.actions.push({ kind: 'decision', decision: d });
+}
+
+/** Seconds of serving the broker may be granted now (point 2), or 0. */
+function grantableMs(state: ManagerState, nowMs: number): number {
+  if (state.etcdValidUntilMs === null) return 0;
+  return state.etcdValidUntilMs - state.config.leaseMarginMs - nowMs;
+}
+
+function promote(out: Step, nowMs: number): Step {
+  const ms = grantableMs(out.state, nowMs);
+  if (ms <= 0) {
+    out.state = { ...out.state, holding: false, leader: null };
+    out.actions.push({ kind: 'release', reason: 'the etcd lease is too close to expiry to serve under it' });
+    return out;
+  }
+  const joining = out.state.broker?.state === 'joining';
+  out.state = { ...out.state, inFlight: 'promote', grantedUntilMs: nowMs + ms + out.state.config.leaseMarginMs };
+  out.actions.push({ kind: 'promote', leaseSeconds: ms / 1000, force: false });
+  out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup' });
+  note(out, 'promoting', joining ? 'no primary and every broker joining: this store is the most recent' : 'no leader: this broker is the most up-to-date ready backup', nowMs);
+  return out;
+}
+
+/** `renewal`: the event is a successful keep-alive, the moment to renew the serving lease. */
+function decide(out: Step, nowMs: number, renewal = false): Step {
+  const state = out.state;
+  if (state.inFlight !== null || state.leader === undefined || state.broker === null) return out;
+  if (state.holding) return lead(out, nowMs, renewal);
+  if (state.leader !== null) {
+    if (isPrimary(state.broker.state) && state.leader !== state.config.name) note(out, 'conflict', `${state.leader} holds the leader key while this broker is primary; epoch fencing decides`, nowMs);
+    return out;
+  }
+  if (state.paused) {
+    note(out, 'paused', 'no leader, and automatic actions are paused', nowMs);
+    return out;
+  }
+  if (nowMs < state.standAsideUntilMs || state.etcdValidUntilMs === null) return out;
+  // Our broker is primary without a key (this manager restarted, or an operator forced a
+  // promotion): adopt it.
+  if (isPrimary(state.broker.state)) return acquire(out, 'adopting the broker, which is primary without a leader key', nowMs);
+  const members = currentMembers(state);
+  if (members.some((m) => m.name !== state.config.name && isPrimary(m.broker.state))) {
+    note(out, 'waiting', 'another broker is primary without the key; its manager should take it', nowMs);
+    return out;
+  }
+  const ready = members.filter((m) => m.broker.state === 'ready');
+  if (ready.length > 0) return elect(out, ready, nowMs);
+  if (members.every((m) => m.broker.state === 'joining' || m.broker.state === 'dead' || m.broker.state === 'unreachable')) return totalFailure(out, members, nowMs);
+  note(out, 'waiting', 'no leader and no ready backup yet (brokers are catching up)', nowMs);
+  return out;
+}
+
+/** Members as last reported, with our own broker's newest report in place of our entry. */
+function currentMembers(state: ManagerState): MemberEntry[] {
+  const members = [...state.members.values()].filter((m) => m.name !== state.config.name);
+  members.push({ name: state.config.name, broker: state.broker as BrokerReport, revision: Number.MAX_SAFE_INTEGER });
+  return members;
+}
+
+function acquire(out: Step, reason: string, nowMs: number): Step {
+  out.state = { ...out.state, inFlight: 'acquire' };
+  out.actions.push({ kind: 'acquire' });
+  note(out, 'acquiring', reason, nowMs);
+  return out;
+}
+
+function elect(out: Step, ready: readonly MemberEntry[], nowMs: number): Step {
+  const state = out.state;
+  const waitedMs = nowMs - (state.noLeaderSinceMs ?? nowMs);
+  // Reports from before the key went away may predate the primary's last records: wait for
+  // fresh ones, but not for ever for a member that went silent.
+  const stale = ready.filter((m) => m.revision <= state.leaderGoneRevision);
+  if (stale.length > 0 && waitedMs < state.config.electionWaitMs) {
+    note(out, 'waiting', `election: waiting for fresh reports from ${stale.map((m) => m.name).join(', ')}`, nowMs);
+    return out;
+  }
+  const top = best(ready);
+  if (top?.name !== state.config.name) {
+    note(out, 'standing by', `election: ${top?.name ?? 'nobody'} is the most up-to-date ready backup`, nowMs);
+    return out;
+  }
+  if (state.broker?.state !== 'ready') return out;
+  return acquire(out, `election: the most up-to-date ready backup (epoch ${top.broker.storeEpoch}, LSN ${top.broker.lastLsn})`, nowMs);
+}
+
+/** Why `m` may not be promoted after a total failure, or null. */
+export function totalFailureObjection(m: MemberEntry, members: readonly MemberEntry[], record: Record_ | null): string | null {
+  const b = m.broker;
+  if (record && (b.storeEpoch < record.epoch || (b.storeEpoch === record.epoch && b.lastLsn < record.lsn))) {
+    return `${m.name}'s store ends at epoch ${b.storeEpoch} LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn}): promoting it would lose what was accepted after`;
+  }
+  for (const other of members) {
+    const heard = other.broker.heard;
+    if (heard && heard.epoch >= b.storeEpoch && heard.lsn > b.lastLsn) return `${other.name} heard of epoch ${heard.epoch} LSN ${heard.lsn}, past ${m.name}'s store (LSN ${b.lastLsn})`;
+  }
+  return null;
+}
+
+function totalFailure(out: Step, members: readonly MemberEntry[], nowMs: number): Step {
+  const state = out.state;
+  const joining = members.filter((m) => m.broker.state === 'joining');
+  const expected = Math.max(...members.map((m) => m.broker.clusterSize), 1);
+  const waitedMs = nowMs - (state.noLeaderSinceMs ?? nowMs);
+  if (joining.length < expected && waitedMs < state.config.totalFailureWaitMs) {
+    note(out, 'waiting', `total failure: ${joining.length} of ${expected} brokers reported; waiting up to ${state.config.totalFailureWaitMs} ms for the rest`, nowMs);
+    return out;
+  }
+  const eligible = joining.filter((m) => totalFailureObjection(m, members, state.record) === null);
+  const top = best(eligible);
+  if (top === null) {
+    const mine = joining.find((m) => m.name === state.config.name);
+    const why = mine ? totalFailureObjection(mine, members, state.record) : null;
+    note(out, 'not promoting', why ?? 'total failure: no joining store may be promoted', nowMs);
+    return out;
+  }
+  if (top.name !== state.config.name) {
+    note(out, 'standing by', `total failure: ${top.name} holds the most recent store`, nowMs);
+    return out;
+  }
+  return acquire(out, `total failure: the most recent store (epoch ${top.broker.storeEpoch}, LSN ${top.broker.lastLsn})`, nowMs);
+}
+
+/** The leader's duties: release the key when the broker is gone, else renew its serving lease
+ * under the etcd lease (point 2) and write the record. */
+function lead(out: Step, nowMs: number, renewal: boolean): Step {
+  const state = out.state;
+  const broker = state.broker as BrokerReport;
+  const release = (reason: string): Step => {
+    out.state = { ...out.state, holding: false, leader: null, noLeaderSinceMs: nowMs };
+    out.actions.push({ kind: 'release', reason });
+    note(out, 'released', reason, nowMs);
+    return out;
+  };
+  if (broker.state === 'dead') return release('the broker process is gone (its port refuses connections)');
+  if (broker.state === 'unreachable') {
+    // Point 3: only once the serving lease granted has surely passed.
+    if (state.grantedUntilMs === null || nowMs > state.grantedUntilMs) return release('the broker does not answer and its serving lease has passed');
+    return out;
+  }
+  if (!isPrimary(broker.state)) return release(`the broker is ${broker.state}, no longer primary (it restarted)`);
+  if (!renewal) return out;
+  const ms = grantableMs(state, nowMs);
+  if (ms > 0) {
+    out.state = { ...out.state, grantedUntilMs: nowMs + ms + state.config.leaseMarginMs };
+    out.actions.push({ kind: 'renew-lease', seconds: ms / 1000 });
+  }
+  const record = { epoch: broker.storeEpoch, lsn: broker.confirmedLsn };
+  const previous = state.record;
+  if (!previous || previous.epoch !== record.epoch || previous.lsn < record.lsn) {
+    out.state = { ...out.state, record };
+    out.actions.push({ kind: 'write-record', record });
+  }
+  note(out, 'leading', `the broker is ${broker.state}`, nowMs);
+  return out;
+}
