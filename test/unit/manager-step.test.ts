@@ -1,0 +1,271 @@
+// The manager's decisions (src/manager/step.ts), table-driven: each row is a situation (the
+// manager's state), an event, and the actions it must (and must not) lead to. Then the timing
+// argument as a property: over any sequence of keep-alives and ticks, no serving lease granted
+// reaches past the etcd lease's earliest expiry minus the margin.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { initialState, step, type BrokerReport, type BrokerState, type ManagerAction, type ManagerEvent, type ManagerState, type MemberEntry } from '../../src/manager/step.js';
+
+const CONFIG = { name: 'b1', ttlMs: 3000, checkIntervalMs: 100, leaseMarginMs: 1000, electionWaitMs: 1000, totalFailureWaitMs: 30_000 };
+
+function report(state: BrokerState, lastLsn = 10, storeEpoch = 3, extra: Partial<BrokerReport> = {}): BrokerReport {
+  return { state, storeEpoch, lastLsn, heard: null, clusterSize: 3, address: '127.0.0.1:1', confirmedLsn: lastLsn, connectedToPrimary: false, ...extra };
+}
+
+function member(name: string, broker: BrokerReport, revision = 100): MemberEntry {
+  return { name, broker, revision };
+}
+
+/** A manager at time 1000 with a live etcd lease (valid until 4000). */
+function situation(over: Partial<ManagerState>): ManagerState {
+  return { ...initialState(CONFIG), leader: null, noLeaderSinceMs: 1000, etcdValidUntilMs: 4000, ...over };
+}
+
+const kinds = (actions: readonly ManagerAction[]): string[] => actions.filter((a) => a.kind !== 'decision').map((a) => a.kind);
+
+interface Row {
+  readonly name: string;
+  readonly state: ManagerState;
+  readonly event: ManagerEvent;
+  readonly actions: readonly string[];
+  readonly decision?: RegExp;
+  readonly check?: (state: ManagerState, actions: readonly ManagerAction[]) => void;
+}
+
+const tick = (nowMs: number): ManagerEvent => ({ kind: 'tick', nowMs });
+const leading = (broker: BrokerReport, over: Partial<ManagerState> = {}): ManagerState => situation({ holding: true, leader: 'b1', noLeaderSinceMs: null, broker, grantedUntilMs: 3900, ...over });
+
+const ROWS: readonly Row[] = [
+  {
+    name: 'the leader renews its broker\'s lease under the etcd lease, short by the margin, and writes the record',
+    state: leading(report('active', 50)),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
+    actions: ['renew-lease', 'write-record'],
+    check: (s, actions) => {
+      const renew = actions.find((a) => a.kind === 'renew-lease');
+      assert.deepEqual(renew, { kind: 'renew-lease', seconds: 2 }, '4100 - 1000 margin - 1100 now');
+      assert.deepEqual(s.record, { epoch: 3, lsn: 50 });
+    },
+  },
+  {
+    name: 'a broker status alone does not renew (one renewal per keep-alive)',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('active') },
+    actions: [],
+  },
+  {
+    name: 'the leader releases the key at once when its broker process is gone',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('dead') },
+    actions: ['release'],
+    decision: /process is gone/,
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'an unreachable broker keeps the key while the lease it was granted may still run',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 3800, requestedAtMs: 3000, report: report('unreachable') },
+    actions: [],
+  },
+  {
+    name: 'an unreachable broker\'s key is released once its granted lease has surely passed',
+    state: leading(report('unreachable')),
+    event: tick(3901),
+    actions: ['release'],
+    decision: /serving lease has passed/,
+  },
+  {
+    name: 'a leader whose broker restarted as a backup gives the key back',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('joining') },
+    actions: ['release'],
+  },
+  {
+    name: 'a report asked for before the promotion answered is ignored',
+    state: leading(report('recovering'), { promotedAtMs: 1050 }),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1040, report: report('ready') },
+    actions: [],
+    check: (s) => assert.equal(s.holding, true),
+  },
+  {
+    name: 'losing the etcd lease ends leadership: no more renewals',
+    state: leading(report('active')),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: null },
+    actions: [],
+    decision: /etcd lease was lost/,
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'the key goes away: the manager asks for a fresh report before electing',
+    state: situation({ leader: 'b0', noLeaderSinceMs: null, broker: report('ready'), members: new Map([['b2', member('b2', report('ready', 9), 90)]]) }),
+    event: { kind: 'leader', nowMs: 1000, leader: null, revision: 95 },
+    actions: ['report-now'],
+    decision: /waiting for fresh reports from b2/,
+  },
+  {
+    name: 'the most up-to-date ready backup takes the key once the others\' reports are fresh',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b2', member('b2', report('ready', 9), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+  },
+  {
+    name: 'a ready backup behind another stands by',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 9), members: new Map([['b2', member('b2', report('ready', 10), 96)]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /b2 is the most up-to-date/,
+  },
+  {
+    name: 'a higher epoch beats a higher LSN',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 5, 4), members: new Map([['b2', member('b2', report('ready', 10, 3), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+  },
+  {
+    name: 'equal stores: the lower name wins',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b0', member('b0', report('ready', 10), 96)]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /b0 is the most up-to-date/,
+  },
+  {
+    name: 'a member silent since the key went away is waited for only electionWaitMs',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b2', member('b2', report('ready', 9), 90)]]) }),
+    event: tick(2000),
+    actions: ['acquire'],
+  },
+  {
+    name: 'paused: no election',
+    state: situation({ paused: true, leaderGoneRevision: 95, broker: report('ready', 10), members: new Map() }),
+    event: tick(1010),
+    actions: [],
+    decision: /paused/,
+  },
+  {
+    name: 'a catching-up broker is never elected',
+    state: situation({ broker: report('catchup', 10), members: new Map([['b2', member('b2', report('catchup', 9))]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /no ready backup/,
+  },
+  {
+    name: 'another broker primary without the key: wait for its manager to take it',
+    state: situation({ broker: report('ready'), members: new Map([['b0', member('b0', report('active'))]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /another broker is primary/,
+  },
+  {
+    name: 'a primary without the key is adopted by its manager',
+    state: situation({ broker: report('active') }),
+    event: tick(1010),
+    actions: ['acquire'],
+    decision: /adopting/,
+  },
+  {
+    name: 'total failure: waits for every broker of the URL to report',
+    state: situation({ broker: report('joining', 10), members: new Map([['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(2000),
+    actions: [],
+    decision: /2 of 3 brokers reported/,
+  },
+  {
+    name: 'total failure: after --total-failure-wait the most recent store present is promoted',
+    state: situation({ broker: report('joining', 10), members: new Map([['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(31_000),
+    actions: ['acquire'],
+  },
+  {
+    name: 'total failure: every broker reported: the most recent store is promoted at once',
+    state: situation({ broker: report('joining', 10), members: new Map([['b0', member('b0', report('joining', 8))], ['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+  },
+  {
+    name: 'total failure: never a store below the record in etcd',
+    state: situation({ record: { epoch: 3, lsn: 20 }, broker: report('joining', 10), members: new Map() }),
+    event: tick(31_000),
+    actions: [],
+    decision: /below the record in etcd \(epoch 3 LSN 20\)/,
+  },
+  {
+    name: 'total failure: never a store another broker heard past',
+    state: situation({ broker: report('joining', 10), members: new Map([['b0', member('b0', report('joining', 5, 3, { heard: { epoch: 3, lsn: 15 } }))], ['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /heard of epoch 3 LSN 15/,
+  },
+  {
+    name: 'having won the key, a backup is promoted under a serving lease within the etcd lease',
+    state: situation({ inFlight: 'acquire', broker: report('ready') }),
+    event: { kind: 'acquired', nowMs: 1500, won: true },
+    actions: ['promote', 'failover'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 1.5, force: false });
+      assert.equal(s.inFlight, 'promote');
+      assert.equal(s.grantedUntilMs, 4000);
+    },
+  },
+  {
+    name: 'a lost race for the key changes nothing',
+    state: situation({ inFlight: 'acquire', broker: report('ready') }),
+    event: { kind: 'acquired', nowMs: 1500, won: false },
+    actions: [],
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'a refused promotion gives the key back and stands aside for a ttl',
+    state: situation({ inFlight: 'promote', holding: true, leader: 'b1', broker: report('joining') }),
+    event: { kind: 'promoted', nowMs: 1500, ok: false, error: 'promote: b0 has a more recent store' },
+    actions: ['release'],
+    check: (s) => {
+      assert.equal(s.holding, false);
+      assert.equal(s.standAsideUntilMs, 4500);
+    },
+  },
+];
+
+for (const row of ROWS) {
+  test(`manager step: ${row.name}`, () => {
+    const { state, actions } = step(row.state, row.event);
+    assert.deepEqual(kinds(actions), row.actions);
+    if (row.decision) assert.match(state.lastDecision?.reason ?? '', row.decision);
+    row.check?.(state, actions);
+  });
+}
+
+test('manager step: no serving lease granted outlives the etcd lease minus the margin, over any sequence', () => {
+  const event = fc.oneof(
+    fc.record({ kind: fc.constant('etcd-lease' as const), dt: fc.integer({ min: 0, max: 2000 }), lost: fc.boolean() }),
+    fc.record({ kind: fc.constant('tick' as const), dt: fc.integer({ min: 0, max: 500 }) }),
+    fc.record({ kind: fc.constant('broker' as const), dt: fc.integer({ min: 0, max: 500 }), state: fc.constantFrom<BrokerState>('active', 'unreachable', 'dead', 'ready') }),
+  );
+  fc.assert(
+    fc.property(fc.array(event, { maxLength: 60 }), (events) => {
+      let state = leading(report('active'));
+      let nowMs = 1000;
+      // When the last successful keep-alive was sent (the driver reports sent + ttl).
+      let validUntil: number | null = 4000;
+      for (const e of events) {
+        nowMs += e.dt;
+        let ev: ManagerEvent;
+        if (e.kind === 'etcd-lease') {
+          const sentMs = nowMs - Math.min(e.dt, 50);
+          validUntil = e.lost ? null : sentMs + CONFIG.ttlMs;
+          ev = { kind: 'etcd-lease', nowMs, validUntilMs: validUntil };
+        } else if (e.kind === 'tick') ev = { kind: 'tick', nowMs };
+        else ev = { kind: 'broker', nowMs, requestedAtMs: nowMs, report: report(e.state) };
+        const result = step(state, ev);
+        state = result.state;
+        for (const a of result.actions) {
+          if (a.kind !== 'renew-lease' && a.kind !== 'promote') continue;
+          const seconds = a.kind === 'renew-lease' ? a.seconds : a.leaseSeconds;
+          assert.ok(validUntil !== null, 'a lease granted without a live etcd lease');
+          assert.ok(seconds > 0);
+          assert.ok(nowMs + seconds * 1000 <= validUntil - CONFIG.leaseMarginMs + 1e-6, `granted until ${nowMs + seconds * 1000}, etcd lease ends no earlier than ${validUntil}`);
+        }
+      }
+    }),
+  );
+});
