@@ -43,6 +43,12 @@ export class ProbeProducer {
     }
   }
 
+  /** When each message accepted over the connection made after `reconnects` reconnections was
+   * accepted (the connection to one primary). */
+  acceptedOver(reconnects: number): number[] {
+    return [...this.acceptedAt].filter(([sn]) => this.acceptedOnReconnect.get(sn) === reconnects).map(([, t]) => t);
+  }
+
   get reconnects(): number {
     return this.connection.stats.reconnects;
   }
