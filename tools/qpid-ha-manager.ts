@@ -16,6 +16,8 @@ import { runTool, UsageError } from './lib/management-cli.js';
 const HELP = `usage: qpid-ha-manager --etcd URL[,URL...] --cluster NAME --broker ADDR [options]   run the manager
        qpid-ha-manager pause|resume --etcd URL --cluster NAME                        stop/start automatic actions
        qpid-ha-manager status [--json] --etcd URL --cluster NAME                     leader, brokers, decisions, failovers
+       qpid-ha-manager switchover --to BROKER --etcd URL --cluster NAME               planned move, zero loss: the primary
+                                                                                     stops settling, BROKER confirms all, leads
        qpid-ha-manager force-promote BROKER --etcd URL --cluster NAME                promote BROKER (a member name) even
                                                                                      if it lacks accepted messages
 options:
@@ -28,7 +30,9 @@ options:
   --total-failure-wait S     after a total failure, how long to wait for every broker to report (default 30)
   --username USER            the broker login (the password from --password or QPID_PASSWORD)
   --password PASS
-  --json                     (status) machine-readable output`;
+  --json                     (status) machine-readable output
+  --to BROKER                (switchover) the member to lead
+  --timeout S                (switchover) how long to wait for the move (default 30)`;
 
 runTool('qpid-ha-manager', async () => {
   const { values, positionals } = parseArgs({
@@ -44,6 +48,8 @@ runTool('qpid-ha-manager', async () => {
       username: { type: 'string' },
       password: { type: 'string' },
       json: { type: 'boolean', default: false },
+      to: { type: 'string' },
+      timeout: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -52,7 +58,7 @@ runTool('qpid-ha-manager', async () => {
     return 0;
   }
   const [command, ...rest] = positionals;
-  const { json, help: _help, ...raw } = values;
+  const { json, help: _help, to, timeout, ...raw } = values;
   try {
     switch (command) {
       case undefined:
@@ -75,6 +81,11 @@ runTool('qpid-ha-manager', async () => {
         process.stdout.write(json ? `${JSON.stringify(view)}\n` : formatStatus(view));
         return 0;
       }
+      case 'switchover': {
+        expectArgs(rest, 0, command);
+        if (to === undefined) throw new UsageError('switchover needs --to BROKER');
+        return await switchover(to, cluster(raw), timeout === undefined ? 30_000 : seconds(timeout, '--timeout') * 1000);
+      }
       case 'force-promote': {
         expectArgs(rest, 1, command);
         return await forcePromote(rest[0] as string, cluster(raw), raw);
@@ -87,6 +98,46 @@ runTool('qpid-ha-manager', async () => {
     throw err;
   }
 });
+
+function seconds(text: string, option: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value <= 0) throw new UsageError(`${option}: "${text}" is not a positive number of seconds`);
+  return value;
+}
+
+/** Asks for a planned move and waits until `target` leads an active broker. */
+async function switchover(target: string, etcd: EtcdCluster, timeoutMs: number): Promise<number> {
+  try {
+    const view = readView(await etcd.read());
+    const member = view.members.find((m) => m.name === target);
+    if (!member) throw new UsageError(`switchover: no member named "${target}" (members: ${view.members.map((m) => m.name).join(', ') || 'none'})`);
+    if (view.leader === target) {
+      process.stdout.write(`${target} already leads\n`);
+      return 0;
+    }
+    if (member.broker.state !== 'ready') {
+      process.stderr.write(`qpid-ha-manager: switchover: ${target} is ${member.broker.state}; only a ready backup can take over\n`);
+      return 1;
+    }
+    const startedMs = Date.now();
+    await etcd.put(etcd.keys.switchover, { to: target, at: new Date().toISOString() });
+    for (;;) {
+      const now = readView(await etcd.read());
+      if (now.leader === target && now.members.find((m) => m.name === target)?.broker.state === 'active') {
+        process.stdout.write(`${target} leads (switchover took ${Date.now() - startedMs} ms)\n`);
+        return 0;
+      }
+      if (Date.now() - startedMs > timeoutMs) {
+        process.stderr.write(`qpid-ha-manager: switchover to ${target} did not complete within ${timeoutMs} ms (leader: ${now.leader ?? 'none'}); cancelled\n`);
+        return 1;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await etcd.delete(etcd.keys.switchover).catch(() => {});
+    await etcd.close(false);
+  }
+}
 
 function expectArgs(rest: readonly string[], count: number, command: string): void {
   if (rest.length !== count) throw new UsageError(count === 0 ? `${command} takes no argument ("${rest[0]}")` : `${command} takes ${count} argument(s)`);

@@ -135,6 +135,7 @@ export class ManagerDriver {
     if (key === null || key.startsWith('members/')) this.feed({ kind: 'members', members: memberEntries(view) });
     if (key === null || key === 'record') this.feed({ kind: 'record', record: view.record });
     if (key === null || key === 'paused') if (view.paused !== this.state.paused) this.feed({ kind: 'paused', paused: view.paused });
+    if (key === null || key === 'switchover') if (view.switchover !== this.state.switchover) this.feed({ kind: 'switchover', to: view.switchover });
     // A member's fresh report may be what the election waits for.
     if (key !== null && key.startsWith('members/')) this.feed({ kind: 'tick', nowMs });
   }

@@ -3,6 +3,7 @@
 //   /<cluster>/leader           the leading manager's name, under its etcd lease
 //   /<cluster>/record           { epoch, lsn, by, at }: how far the cluster got (no lease)
 //   /<cluster>/paused           present while automatic actions are paused (no lease)
+//   /<cluster>/switchover       { to, at }: a planned move in progress (no lease)
 //   /<cluster>/members/<name>   a manager's report of its broker, under its etcd lease
 //   /<cluster>/failovers/<ms>   one per promotion: who, when, why (no lease)
 
@@ -13,13 +14,14 @@ export interface ClusterKeys {
   readonly leader: string;
   readonly record: string;
   readonly paused: string;
+  readonly switchover: string;
   readonly members: string;
   readonly failovers: string;
 }
 
 export function clusterKeys(cluster: string): ClusterKeys {
   const prefix = `/${cluster}/`;
-  return { prefix, leader: `${prefix}leader`, record: `${prefix}record`, paused: `${prefix}paused`, members: `${prefix}members/`, failovers: `${prefix}failovers/` };
+  return { prefix, leader: `${prefix}leader`, record: `${prefix}record`, paused: `${prefix}paused`, switchover: `${prefix}switchover`, members: `${prefix}members/`, failovers: `${prefix}failovers/` };
 }
 
 /** What a manager publishes under members/<name>. */
@@ -60,6 +62,8 @@ export interface ClusterView {
   readonly leader: string | null;
   readonly record: RecordValue | null;
   readonly paused: boolean;
+  /** The broker a planned move (qpid-ha-manager switchover) is to make leader, or null. */
+  readonly switchover: string | null;
   readonly members: readonly (MemberValue & { readonly revision: number })[];
   readonly failovers: readonly FailoverValue[];
 }
@@ -83,6 +87,7 @@ export function readView(table: KeyTable): ClusterView {
     leader: table.get('leader')?.value ?? null,
     record: record && Number.isFinite(record.epoch) && Number.isFinite(record.lsn) ? record : null,
     paused: table.has('paused'),
+    switchover: parseJson<{ to?: unknown }>(table.get('switchover')?.value)?.to as string | undefined ?? null,
     members,
     failovers,
   };

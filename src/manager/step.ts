@@ -51,6 +51,8 @@ export interface BrokerReport {
   readonly confirmedLsn: number;
   /** A backup: whether it is connected to a primary. */
   readonly connectedToPrimary: boolean;
+  /** A primary: what each backup of its ack gate has confirmed (a switchover waits on it). */
+  readonly backupsConfirmed?: Readonly<Record<string, number>>;
 }
 
 /** One manager's entry under /<cluster>/members/<name>, with its etcd modification revision. */
@@ -106,6 +108,10 @@ export interface ManagerState {
   /** When the last promotion by this manager succeeded: a broker report asked for before then
    * may still show the broker as a backup, and must not make the leader give the key back. */
   readonly promotedAtMs: number;
+  /** A planned move asked for by an operator (/<cluster>/switchover): the broker to lead. */
+  readonly switchover: string | null;
+  /** The leader is handing over: its broker's lease was cut short, it waits for the target. */
+  readonly draining: boolean;
   readonly lastDecision: Decision | null;
 }
 
@@ -117,6 +123,7 @@ export type ManagerEvent =
   | { readonly kind: 'members'; readonly members: readonly MemberEntry[] }
   | { readonly kind: 'record'; readonly record: Record_ | null }
   | { readonly kind: 'paused'; readonly paused: boolean }
+  | { readonly kind: 'switchover'; readonly to: string | null }
   /** A keep-alive of this manager's etcd lease succeeded (validUntilMs = sent + ttl) or the
    * lease is lost (null). */
   | { readonly kind: 'etcd-lease'; readonly nowMs: number; readonly validUntilMs: number | null }
@@ -150,6 +157,8 @@ export function initialState(config: ManagerConfig): ManagerState {
     inFlight: null,
     standAsideUntilMs: 0,
     promotedAtMs: Number.NEGATIVE_INFINITY,
+    switchover: null,
+    draining: false,
     lastDecision: null,
   };
 }
@@ -209,6 +218,9 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
     case 'record':
       out.state = { ...state, record: event.record };
       return out;
+    case 'switchover':
+      out.state = { ...state, switchover: event.to, draining: event.to === null ? false : state.draining };
+      return out;
     case 'paused':
       out.state = { ...state, paused: event.paused };
       note(out, event.paused ? 'paused' : 'resumed', event.paused ? 'an operator paused automatic actions' : 'an operator resumed automatic actions', 0);
@@ -223,7 +235,7 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
     case 'acquired':
       out.state = { ...state, inFlight: null };
       if (!event.won) return out;
-      out.state = { ...out.state, holding: true, leader: state.config.name, noLeaderSinceMs: null };
+      out.state = { ...out.state, holding: true, leader: state.config.name, noLeaderSinceMs: null, draining: false };
       if (isPrimary(state.broker?.state)) {
         note(out, 'leading', 'took the leader key for the broker, which is already primary', event.nowMs);
         return decide(out, event.nowMs);
@@ -270,7 +282,8 @@ function promote(out: Step, nowMs: number): Step {
   const joining = out.state.broker?.state === 'joining';
   out.state = { ...out.state, inFlight: 'promote', grantedUntilMs: nowMs + ms + out.state.config.leaseMarginMs };
   out.actions.push({ kind: 'promote', leaseSeconds: ms / 1000, force: false });
-  out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup' });
+  const why = out.state.switchover === out.state.config.name ? 'switchover (planned)' : joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup';
+  out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: why });
   note(out, 'promoting', joining ? 'no primary and every broker joining: this store is the most recent' : 'no leader: this broker is the most up-to-date ready backup', nowMs);
   return out;
 }
@@ -291,9 +304,16 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
   if (nowMs < state.standAsideUntilMs || state.etcdValidUntilMs === null) return out;
   // Our broker is primary without a key (this manager restarted, or an operator forced a
   // promotion): adopt it.
-  if (isPrimary(state.broker.state)) return acquire(out, 'adopting the broker, which is primary without a leader key', nowMs);
+  const handingOver = state.switchover !== null && state.switchover !== state.config.name;
+  if (isPrimary(state.broker.state)) {
+    if (!handingOver) return acquire(out, 'adopting the broker, which is primary without a leader key', nowMs);
+    note(out, 'switchover', `handed over to ${state.switchover}; this broker stops when the new epoch fences it`, nowMs);
+    return out;
+  }
   const members = currentMembers(state);
-  if (members.some((m) => m.name !== state.config.name && isPrimary(m.broker.state))) {
+  // During a switchover the old primary lives on (its lease cut short) until the new epoch
+  // fences it: it does not hold the target back.
+  if (state.switchover !== state.config.name && members.some((m) => m.name !== state.config.name && isPrimary(m.broker.state))) {
     note(out, 'waiting', 'another broker is primary without the key; its manager should take it', nowMs);
     return out;
   }
@@ -328,7 +348,9 @@ function elect(out: Step, ready: readonly MemberEntry[], nowMs: number): Step {
     note(out, 'waiting', `election: waiting for fresh reports from ${stale.map((m) => m.name).join(', ')}`, nowMs);
     return out;
   }
-  const top = best(ready);
+  // A planned move names the new leader; any other ready backup only once it is gone.
+  const target = state.switchover === null ? undefined : ready.find((m) => m.name === state.switchover);
+  const top = target ?? best(ready);
   if (top?.name !== state.config.name) {
     note(out, 'standing by', `election: ${top?.name ?? 'nobody'} is the most up-to-date ready backup`, nowMs);
     return out;
@@ -374,6 +396,29 @@ function totalFailure(out: Step, members: readonly MemberEntry[], nowMs: number)
   return acquire(out, `total failure: the most recent store (epoch ${top.broker.storeEpoch}, LSN ${top.broker.lastLsn})`, nowMs);
 }
 
+/** A switchover (zero loss): stop settling here at once (the serving lease cut to nothing: what
+ * producers send now waits, unsettled, and is resent to the new primary), wait until the target
+ * has confirmed everything this store holds, then give the key back; the target's manager takes
+ * it (the election prefers the target) and the old primary, fenced by the new epoch, stops. */
+function handOver(out: Step, target: string, nowMs: number, release: (reason: string) => Step): Step {
+  const state = out.state;
+  const broker = state.broker as BrokerReport;
+  const member = state.members.get(target);
+  if (!member || member.broker.state !== 'ready' || broker.state !== 'active') {
+    note(out, 'switchover waiting', `switchover to ${target}: it must be a ready backup of an active primary (it is ${member?.broker.state ?? 'not reporting'})`, nowMs);
+    return out;
+  }
+  if (!state.draining) {
+    out.state = { ...state, draining: true, grantedUntilMs: Math.min(state.grantedUntilMs ?? nowMs, nowMs + state.config.leaseMarginMs) };
+    out.actions.push({ kind: 'renew-lease', seconds: 0.001 });
+    note(out, 'switchover draining', `switchover to ${target}: settlement stopped; waiting for ${target} to confirm LSN ${broker.lastLsn}`, nowMs);
+    return out;
+  }
+  const confirmed = broker.backupsConfirmed?.[target] ?? 0;
+  if (confirmed < broker.lastLsn) return out;
+  return release(`switchover to ${target}: it has confirmed LSN ${confirmed}, everything this primary holds`);
+}
+
 /** The leader's duties: release the key when the broker is gone, else renew its serving lease
  * under the etcd lease (point 2) and write the record. */
 function lead(out: Step, nowMs: number, renewal: boolean): Step {
@@ -392,6 +437,7 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
     return out;
   }
   if (!isPrimary(broker.state)) return release(`the broker is ${broker.state}, no longer primary (it restarted)`);
+  if (state.switchover !== null && state.switchover !== state.config.name) return handOver(out, state.switchover, nowMs, release);
   if (!renewal) return out;
   const ms = grantableMs(state, nowMs);
   if (ms > 0) {

@@ -11,6 +11,8 @@ export class ProbeProducer {
   /** sn -> how many times the client had reconnected when the accept came. */
   private readonly acceptedOnReconnect = new Map<number, number>();
   private next = 0;
+  /** Sends that ended in anything but accepted (an outcome or an error): a producer error. */
+  readonly failures: string[] = [];
   private running = true;
   private readonly done: Promise<void>;
 
@@ -33,7 +35,15 @@ export class ProbeProducer {
   private async loop(sender: Awaited<ReturnType<Connection['sender']>>): Promise<void> {
     while (this.running) {
       const sn = this.next++;
-      const outcome = await sender.send({ body: `m${sn}`, durable: true, application_properties: { sn } });
+      let outcome;
+      try {
+        outcome = await sender.send({ body: `m${sn}`, durable: true, application_properties: { sn } });
+      } catch (err) {
+        this.failures.push(`${sn}: ${(err as Error).message}`);
+        if (!this.running) return;
+        continue;
+      }
+      if (outcome.outcome !== 'accepted') this.failures.push(`${sn}: ${outcome.outcome}`);
       if (outcome.outcome === 'accepted') {
         this.acceptedAt.set(sn, Date.now());
         this.acceptedOnReconnect.set(sn, this.connection.stats.reconnects);

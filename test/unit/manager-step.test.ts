@@ -224,6 +224,49 @@ const ROWS: readonly Row[] = [
       assert.equal(s.standAsideUntilMs, 4500);
     },
   },
+  {
+    name: 'switchover: the leader cuts its broker\'s lease to nothing and waits for the target',
+    state: leading(report('active', 50, 3, { backupsConfirmed: { b2: 40 } }), { switchover: 'b2', members: new Map([['b2', member('b2', report('ready', 40))]]) }),
+    event: tick(1100),
+    actions: ['renew-lease'],
+    decision: /settlement stopped; waiting for b2 to confirm LSN 50/,
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'renew-lease'), { kind: 'renew-lease', seconds: 0.001 });
+      assert.equal(s.draining, true);
+    },
+  },
+  {
+    name: 'switchover: no regular renewal while draining, and the key stays until the target confirmed all',
+    state: leading(report('active', 50, 3, { backupsConfirmed: { b2: 49 } }), { switchover: 'b2', draining: true, members: new Map([['b2', member('b2', report('ready', 49))]]) }),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
+    actions: [],
+  },
+  {
+    name: 'switchover: the key is given back once the target confirmed everything',
+    state: leading(report('active', 50, 3, { backupsConfirmed: { b2: 50 } }), { switchover: 'b2', draining: true, members: new Map([['b2', member('b2', report('ready', 50))]]) }),
+    event: tick(1100),
+    actions: ['release'],
+  },
+  {
+    name: 'switchover: the old primary\'s manager does not take the key back',
+    state: situation({ switchover: 'b2', broker: report('active', 50) }),
+    event: tick(1100),
+    actions: [],
+    decision: /handed over to b2/,
+  },
+  {
+    name: 'switchover: the target takes the key though another ready backup is as recent and the old primary still lives',
+    state: situation({ config: { ...CONFIG, name: 'b2' }, switchover: 'b2', leaderGoneRevision: 95, broker: report('ready', 50), members: new Map([['b0', member('b0', report('ready', 50), 96)], ['b1', member('b1', report('active', 50), 96)]]) }),
+    event: tick(1100),
+    actions: ['acquire'],
+  },
+  {
+    name: 'switchover: another ready backup stands by for the target',
+    state: situation({ switchover: 'b2', leaderGoneRevision: 95, broker: report('ready', 60), members: new Map([['b2', member('b2', report('ready', 50), 96)]]) }),
+    event: tick(1100),
+    actions: [],
+    decision: /b2 is the most up-to-date/,
+  },
 ];
 
 for (const row of ROWS) {
