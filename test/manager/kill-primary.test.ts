@@ -83,7 +83,8 @@ test(`a fresh cluster elects a primary; kill -9 of the primary ${KILLS} times: a
       leader = next;
     }
     // A planned move under load: the primary stops settling, the target confirms everything and
-    // takes over; the old primary, fenced by the new epoch, stops and comes back as a backup.
+    // takes over; the old primary, fenced by the new epoch, stops (a supervisor would restart it as
+    // a backup, as the kills above do).
     const target = (leader + 1) % 3;
     const reconnects = producer.reconnects;
     const moved = await m.tool(['switchover', '--to', c.name(target)]);
@@ -92,8 +93,7 @@ test(`a fresh cluster elects a primary; kill -9 of the primary ${KILLS} times: a
     assert.equal((await c.status(target)).state, 'active');
     await producer.firstAcceptAfter(Date.now(), 30_000, reconnects);
     await waitFor(() => c.broker(leader).child.exitCode !== null || c.broker(leader).child.signalCode !== null, 'the old primary to stop', 20_000);
-    await c.startBroker(leader);
-    await c.waitForState(leader, 'ready', 30_000);
+    c.brokers[leader] = null;
     leader = target;
     assert.deepEqual(producer.failures, [], 'no producer error');
   } finally {
