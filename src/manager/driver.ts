@@ -49,7 +49,16 @@ export class ManagerDriver {
   }
 
   async start(): Promise<void> {
-    await this.etcd.grant();
+    // etcd may not be up yet (the hosts start in any order): keep asking, and say so once.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.etcd.grant();
+        break;
+      } catch (err) {
+        if (attempt === 0) this.logger.warn({ err, etcd: this.options.etcd }, 'etcd not reachable; retrying');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
     const sentMs = now();
     this.feed({ kind: 'etcd-lease', nowMs: sentMs, validUntilMs: sentMs + this.options.ttlSeconds * 1000 });
     const table = await this.etcd.follow((t, key, revision) => this.etcdChanged(t, key, revision));
