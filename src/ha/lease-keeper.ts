@@ -3,6 +3,7 @@
 // credit); a renewal resumes both. The lease lives as long as the process: a broker promoted
 // with a lease keeps obeying one until it stops.
 
+import { BrokerError } from '../broker/errors.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { ProducerPauses } from './producer-pauses.js';
@@ -36,18 +37,36 @@ export class LeaseKeeper {
     private readonly logger: Logger,
   ) {}
 
-  /** The manager's renewal: serving may go on for `seconds` from now. */
-  renew(seconds: number): LeaseStatus {
-    this.lease.renew(this.clock.monotonicMs(), seconds * 1000);
+  /** A grant: serving may go on for `seconds` from now, under lease `id`. */
+  grant(seconds: number, id: string | null = null): LeaseStatus {
+    this.check();
+    this.lease.grant(this.clock.monotonicMs(), seconds * 1000, id);
+    this.check();
+    return this.status() as LeaseStatus;
+  }
+
+  /** An extension of lease `id` to its grant's deadline + `offsetMs`; refused (NOT_ALLOWED) when
+   * the lease has expired or was replaced. */
+  extend(id: string, offsetMs: number): LeaseStatus {
+    // The deadline is looked at before the extension: one that arrives late finds it passed.
+    this.check();
+    const outcome = this.lease.extend(this.clock.monotonicMs(), id, offsetMs);
+    if (outcome !== 'extended') throw new BrokerError('NOT_ALLOWED', outcome === 'expired' ? `lease: lease ${id} has expired; only a new grant (--seconds) can restart serving` : `lease: lease ${id} is not the current lease`);
     this.check();
     return this.status() as LeaseStatus;
   }
 
   /** The primary started serving (or stopped: null); an expired lease applies to it at once. */
   attach(target: LeaseTarget | null): void {
+    this.target?.settlements.setGuard(null);
     this.target = target;
     this.suspended = false;
-    if (target) this.check();
+    if (!target) return;
+    // Settling asks first whether the deadline has passed, whatever the timer says.
+    target.settlements.setGuard(() => {
+      if (!this.suspended && this.lease.expired(this.clock.monotonicMs())) this.check();
+    });
+    this.check();
   }
 
   status(): LeaseStatus | null {

@@ -453,7 +453,7 @@ export class HaNode {
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
-  async promote(options: { force: boolean; leaseSeconds?: number }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
+  async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
     if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
     if (isPrimaryState(this.haState)) return { state: this.haState, epoch: this.epochSeen, warnings: ['already primary'] };
     if (this.promoting) throw new BrokerError('NOT_ALLOWED', 'promote: a promotion is already in progress');
@@ -462,7 +462,7 @@ export class HaNode {
     let mode: RecoveryMode = 'promotion';
     this.promoting = true;
     // A manager promotes with a lease, so that no instant passes with the new primary unleased.
-    if (options.leaseSeconds !== undefined) this.lease.renew(options.leaseSeconds);
+    if (options.leaseSeconds !== undefined) this.lease.grant(options.leaseSeconds, options.leaseId ?? null);
     try {
       const peers = this.promotionPeers();
       warnings.push(...checkHeard(this.deps.store.meta(), this.heard.effective(this.haState === 'ready'), this.deps.config.name, options.force));
@@ -477,10 +477,10 @@ export class HaNode {
     }
   }
 
-  /** `qpid-ha lease --seconds S`: the cluster manager's renewal of this primary's deadline. */
-  renewLease(seconds: number): LeaseStatus {
+  /** `qpid-ha lease --seconds S` (a grant) or a manager's extension of its lease (lease-keeper.ts). */
+  servingLease(request: { seconds: number; id?: string } | { id: string; extendMs: number }): LeaseStatus {
     if (!isPrimaryState(this.haState)) throw new BrokerError('NOT_ALLOWED', `lease: ${this.deps.config.name} is ${this.haState}; only a primary serves under a lease`);
-    return this.lease.renew(seconds);
+    return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs) : this.lease.grant(request.seconds, request.id ?? null);
   }
 
   /** What a promotion check needs to know of this broker and how to ask the others. */

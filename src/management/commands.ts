@@ -91,8 +91,13 @@ const Promote = z.object({
   force: z.boolean().default(false),
   /** Promote under a serving lease (qpid-ha-manager does): the primary is never unleased. */
   leaseSeconds: leaseSeconds.optional(),
+  leaseId: z.string().min(1).max(200).optional(),
 });
-const Lease = z.object({ seconds: leaseSeconds });
+// A grant (seconds, optionally naming the lease) or an extension of a named lease.
+const Lease = z.union([
+  z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
+  z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000) }).strict(),
+]);
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
   const parsed = schema.safeParse(input ?? {});
@@ -145,11 +150,13 @@ export class ManagementCommands {
       case 'status':
         return { ...this.ha.status() };
       case 'promote': {
-        const { force, leaseSeconds: seconds } = parse(Promote, input, operation);
-        return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds });
+        const { force, leaseSeconds: seconds, leaseId } = parse(Promote, input, operation);
+        return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}) });
       }
-      case 'lease':
-        return { ...this.ha.renewLease(parse(Lease, input, operation).seconds) };
+      case 'lease': {
+        const request = parse(Lease, input, operation);
+        return { ...this.ha.servingLease('extendMs' in request ? request : request.id === undefined ? { seconds: request.seconds } : { seconds: request.seconds, id: request.id }) };
+      }
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
         return { ...queuesPage(this.service(operation).broker, parse(NamePage, input, operation)) };

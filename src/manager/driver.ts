@@ -3,8 +3,10 @@
 // check interval: one keep-alive of the etcd lease, one status of the broker, one tick. Events
 // are stepped one at a time, in the order they arrive; the actions' results come back as events.
 
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../core/log.js';
+import { ManagementError } from '../management/client.js';
 import { BrokerLink, reportOf, unavailableReport } from './broker-link.js';
 import { EtcdCluster } from './etcd.js';
 import { memberEntries, readView, type FailoverValue, type KeyTable, type MemberValue, type RecordValue } from './keys.js';
@@ -35,6 +37,7 @@ export class ManagerDriver {
     const ttlMs = options.ttlSeconds * 1000;
     this.state = initialState({
       name: options.name,
+      incarnation: randomUUID().slice(0, 8),
       ttlMs,
       checkIntervalMs: options.checkIntervalMs,
       leaseMarginMs: defaultLeaseMarginMs(ttlMs, options.checkIntervalMs),
@@ -175,7 +178,7 @@ export class ManagerDriver {
         return;
       case 'promote':
         this.logger.warn({ leaseSeconds: action.leaseSeconds, force: action.force }, 'promoting the broker');
-        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds }, 30_000).then(
+        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId }, 30_000).then(
           (result) => {
             this.logger.warn({ state: result.state, epoch: result.epoch, warnings: result.warnings }, 'broker promoted');
             this.feed({ kind: 'promoted', nowMs: now(), ok: true });
@@ -184,9 +187,21 @@ export class ManagerDriver {
           (err: unknown) => this.feed({ kind: 'promoted', nowMs: now(), ok: false, error: (err as Error).message }),
         );
         return;
-      case 'renew-lease':
-        this.broker.request('lease', { seconds: action.seconds }).catch((err: unknown) => this.logger.debug({ err }, 'lease renewal failed'));
+      case 'grant-lease':
+        this.broker.request('lease', { id: action.id, seconds: action.seconds }).catch((err: unknown) => this.logger.debug({ err }, 'lease grant failed'));
         return;
+      case 'extend-lease': {
+        const id = action.id;
+        this.broker.request('lease', { id, extendMs: action.extendMs }).catch((err: unknown) => {
+          // Refused (expired, or replaced): the next renewal grants a new lease, if this manager
+          // still leads. Anything else (a lost connection) is retried by the next extension.
+          if (err instanceof ManagementError && err.code === 'NOT_ALLOWED') {
+            this.logger.warn({ err, leaseId: id }, 'the broker refused to extend its serving lease');
+            this.feed({ kind: 'lease-refused', nowMs: now(), id });
+          }
+        });
+        return;
+      }
       case 'write-record': {
         const value: RecordValue = { ...action.record, by: name, at: new Date().toISOString() };
         this.etcd.put(this.etcd.keys.record, value).catch(failed('could not write the record'));

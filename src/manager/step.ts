@@ -9,17 +9,20 @@
 //      resets a lease's TTL when it processes a keep-alive, which is after the manager sent it:
 //      if the keep-alive sent at local time K succeeded, the key cannot expire before K + ttl.
 //      The driver reports K as `etcdValidUntilMs` = K + ttl (event 'etcd-lease').
-//   2. Each check interval the leader's manager renews its broker's serving lease (qpid-ha lease,
-//      src/ha/serving-lease.ts) at local time R >= K, for S = K + ttl - margin - R. The broker
-//      applies it on arrival at R + d and stops settling at R + d + S = K + ttl - margin + d,
-//      which is before K + ttl, the earliest expiry of the key, as long as the request's delay d
-//      (network plus the broker's event loop) is below `margin` (default ttl/3: 1 s of 3 s).
-//      Clock rates: the broker's and the manager's monotonic clocks drift by parts per million,
-//      nothing over seconds.
+//   2. The leader's manager grants its broker a serving lease (src/ha/serving-lease.ts) once, with
+//      the promotion, at local time R0 for S0 = T0 - R0, where T_i = K_i + ttl - margin. The
+//      broker applies it on arrival, R0 + d0, so its deadline is T0 + d0. After each keep-alive K_i
+//      the manager extends that lease by the offset T_i - T0, computed on its own clock: the
+//      broker's deadline becomes (T0 + d0) + (T_i - T0) = T_i + d0 = K_i + ttl - margin + d0,
+//      before K_i + ttl, the key's earliest expiry, as long as the grant's delay d0 (network plus
+//      the broker's event loop) is below `margin` (default ttl/3: 1 s of 3 s). An extension's own
+//      delay does not matter: a late one sets the deadline it meant, and one that arrives after
+//      the deadline (the broker was stopped) is refused and cannot revive the lease. Clock rates:
+//      the two monotonic clocks drift by parts per million, nothing over seconds.
 //   3. Another manager takes the key only once it is absent (one transaction, create-if-absent):
 //      after it expired, or after this manager released it, which it does only when its broker's
-//      process is gone (connection refused) or when the serving lease it last granted has surely
-//      passed (R + S + margin). So the old primary has stopped settling before a new one is
+//      process is gone (connection refused) or when the serving lease it granted has surely passed
+//      (T_i + margin, for its last extension). So the old primary has stopped settling before a new one is
 //      promoted; epoch fencing then stops it for good (node.ts, the fencing probe).
 //   4. A manager cut off from etcd sends no renewal past K + ttl - margin: its primary stops on
 //      its own, with or without the manager alive.
@@ -76,6 +79,9 @@ export interface Decision {
 
 export interface ManagerConfig {
   readonly name: string;
+  /** Unique to this manager process: the lease ids it grants never collide with a previous
+   * incarnation's. */
+  readonly incarnation: string;
   readonly ttlMs: number;
   readonly checkIntervalMs: number;
   /** The margin of point 2 above. */
@@ -112,6 +118,10 @@ export interface ManagerState {
   readonly switchover: string | null;
   /** The leader is handing over: its broker's lease was cut short, it waits for the target. */
   readonly draining: boolean;
+  /** The serving lease this manager granted its broker: its id, and the local time its grant's
+   * deadline aimed at (T0 of point 2); null before a grant, or once the broker refused it. */
+  readonly brokerLease: { readonly id: string; readonly targetMs: number } | null;
+  readonly leasesGranted: number;
   readonly lastDecision: Decision | null;
 }
 
@@ -128,13 +138,16 @@ export type ManagerEvent =
    * lease is lost (null). */
   | { readonly kind: 'etcd-lease'; readonly nowMs: number; readonly validUntilMs: number | null }
   | { readonly kind: 'acquired'; readonly nowMs: number; readonly won: boolean }
-  | { readonly kind: 'promoted'; readonly nowMs: number; readonly ok: boolean; readonly error?: string };
+  | { readonly kind: 'promoted'; readonly nowMs: number; readonly ok: boolean; readonly error?: string }
+  /** The broker refused an extension (its lease expired, or was replaced): grant a new one. */
+  | { readonly kind: 'lease-refused'; readonly nowMs: number; readonly id: string };
 
 export type ManagerAction =
   | { readonly kind: 'acquire' }
   | { readonly kind: 'release'; readonly reason: string }
-  | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly force: boolean }
-  | { readonly kind: 'renew-lease'; readonly seconds: number }
+  | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly leaseId: string; readonly force: boolean }
+  | { readonly kind: 'grant-lease'; readonly id: string; readonly seconds: number }
+  | { readonly kind: 'extend-lease'; readonly id: string; readonly extendMs: number }
   | { readonly kind: 'write-record'; readonly record: Record_ }
   /** Report the broker now (the key went away: the election wants fresh reports). */
   | { readonly kind: 'report-now' }
@@ -159,6 +172,8 @@ export function initialState(config: ManagerConfig): ManagerState {
     promotedAtMs: Number.NEGATIVE_INFINITY,
     switchover: null,
     draining: false,
+    brokerLease: null,
+    leasesGranted: 0,
     lastDecision: null,
   };
 }
@@ -253,9 +268,18 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       out.actions.push({ kind: 'release', reason: `promotion failed: ${event.error ?? 'unknown'}` });
       note(out, 'promotion failed', event.error ?? 'unknown', event.nowMs);
       return out;
+    case 'lease-refused':
+      if (state.brokerLease?.id === event.id) out.state = { ...state, brokerLease: null };
+      return out;
     case 'tick':
       return decide(out, event.nowMs);
   }
+}
+
+/** A new lease id and the state that records it as granted (targeting `targetMs`). */
+function newLease(state: ManagerState, targetMs: number): { state: ManagerState; id: string } {
+  const id = `${state.config.name}.${state.config.incarnation}.${state.leasesGranted + 1}`;
+  return { id, state: { ...state, leasesGranted: state.leasesGranted + 1, brokerLease: { id, targetMs } } };
 }
 
 function note(out: Step, decision: string, reason: string, nowMs: number): void {
@@ -280,8 +304,9 @@ function promote(out: Step, nowMs: number): Step {
     return out;
   }
   const joining = out.state.broker?.state === 'joining';
-  out.state = { ...out.state, inFlight: 'promote', grantedUntilMs: nowMs + ms + out.state.config.leaseMarginMs };
-  out.actions.push({ kind: 'promote', leaseSeconds: ms / 1000, force: false });
+  const lease = newLease(out.state, nowMs + ms);
+  out.state = { ...lease.state, inFlight: 'promote', grantedUntilMs: nowMs + ms + out.state.config.leaseMarginMs };
+  out.actions.push({ kind: 'promote', leaseSeconds: ms / 1000, leaseId: lease.id, force: false });
   const why = out.state.switchover === out.state.config.name ? 'switchover (planned)' : joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup';
   out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: why });
   note(out, 'promoting', joining ? 'no primary and every broker joining: this store is the most recent' : 'no leader: this broker is the most up-to-date ready backup', nowMs);
@@ -409,8 +434,11 @@ function handOver(out: Step, target: string, nowMs: number, release: (reason: st
     return out;
   }
   if (!state.draining) {
-    out.state = { ...state, draining: true, grantedUntilMs: Math.min(state.grantedUntilMs ?? nowMs, nowMs + state.config.leaseMarginMs) };
-    out.actions.push({ kind: 'renew-lease', seconds: 0.001 });
+    // A new grant of 1 ms replaces the lease: extensions of the old one are refused from now on.
+    // (grantedUntilMs stays: an extension already sent may still arrive first.)
+    const lease = newLease(state, nowMs);
+    out.state = { ...lease.state, draining: true };
+    out.actions.push({ kind: 'grant-lease', id: lease.id, seconds: 0.001 });
     note(out, 'switchover draining', `switchover to ${target}: settlement stopped; waiting for ${target} to confirm LSN ${broker.lastLsn}`, nowMs);
     return out;
   }
@@ -441,8 +469,17 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
   if (!renewal) return out;
   const ms = grantableMs(state, nowMs);
   if (ms > 0) {
-    out.state = { ...out.state, grantedUntilMs: nowMs + ms + state.config.leaseMarginMs };
-    out.actions.push({ kind: 'renew-lease', seconds: ms / 1000 });
+    const targetMs = nowMs + ms;
+    const granted = Math.max(state.grantedUntilMs ?? 0, targetMs + state.config.leaseMarginMs);
+    if (state.brokerLease === null) {
+      // An adopted primary, or one whose lease was refused: a grant (point 2's T0).
+      const lease = newLease(out.state, targetMs);
+      out.state = { ...lease.state, grantedUntilMs: granted };
+      out.actions.push({ kind: 'grant-lease', id: lease.id, seconds: ms / 1000 });
+    } else {
+      out.state = { ...out.state, grantedUntilMs: granted };
+      out.actions.push({ kind: 'extend-lease', id: state.brokerLease.id, extendMs: targetMs - state.brokerLease.targetMs });
+    }
   }
   const record = { epoch: broker.storeEpoch, lsn: broker.confirmedLsn };
   const previous = state.record;

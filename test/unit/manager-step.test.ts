@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { initialState, step, type BrokerReport, type BrokerState, type ManagerAction, type ManagerEvent, type ManagerState, type MemberEntry } from '../../src/manager/step.js';
 
-const CONFIG = { name: 'b1', ttlMs: 3000, checkIntervalMs: 100, leaseMarginMs: 1000, electionWaitMs: 1000, totalFailureWaitMs: 30_000 };
+const CONFIG = { name: 'b1', incarnation: 'i1', ttlMs: 3000, checkIntervalMs: 100, leaseMarginMs: 1000, electionWaitMs: 1000, totalFailureWaitMs: 30_000 };
 
 function report(state: BrokerState, lastLsn = 10, storeEpoch = 3, extra: Partial<BrokerReport> = {}): BrokerReport {
   return { state, storeEpoch, lastLsn, heard: null, clusterSize: 3, address: '127.0.0.1:1', confirmedLsn: lastLsn, connectedToPrimary: false, ...extra };
@@ -34,19 +34,38 @@ interface Row {
 }
 
 const tick = (nowMs: number): ManagerEvent => ({ kind: 'tick', nowMs });
-const leading = (broker: BrokerReport, over: Partial<ManagerState> = {}): ManagerState => situation({ holding: true, leader: 'b1', noLeaderSinceMs: null, broker, grantedUntilMs: 3900, ...over });
+/** A leader whose broker holds lease L, granted to end at 3000 (its T0). */
+const leading = (broker: BrokerReport, over: Partial<ManagerState> = {}): ManagerState =>
+  situation({ holding: true, leader: 'b1', noLeaderSinceMs: null, broker, grantedUntilMs: 3900, brokerLease: { id: 'L', targetMs: 3000 }, leasesGranted: 1, ...over });
 
 const ROWS: readonly Row[] = [
   {
-    name: 'the leader renews its broker\'s lease under the etcd lease, short by the margin, and writes the record',
+    name: 'the leader extends its broker\'s lease to the etcd lease\'s end less the margin, as an offset from the grant, and writes the record',
     state: leading(report('active', 50)),
     event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
-    actions: ['renew-lease', 'write-record'],
+    actions: ['extend-lease', 'write-record'],
     check: (s, actions) => {
-      const renew = actions.find((a) => a.kind === 'renew-lease');
-      assert.deepEqual(renew, { kind: 'renew-lease', seconds: 2 }, '4100 - 1000 margin - 1100 now');
+      assert.deepEqual(actions.find((a) => a.kind === 'extend-lease'), { kind: 'extend-lease', id: 'L', extendMs: 100 }, 'T = 4100 - 1000 margin = 3100, T0 = 3000');
+      assert.equal(s.grantedUntilMs, 4100);
       assert.deepEqual(s.record, { epoch: 3, lsn: 50 });
     },
+  },
+  {
+    name: 'a leader without a lease on its broker (adopted, or refused) grants one',
+    state: leading(report('active', 50), { brokerLease: null }),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
+    actions: ['grant-lease', 'write-record'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'grant-lease'), { kind: 'grant-lease', id: 'b1.i1.2', seconds: 2 });
+      assert.deepEqual(s.brokerLease, { id: 'b1.i1.2', targetMs: 3100 });
+    },
+  },
+  {
+    name: 'a refused extension makes the next renewal a grant',
+    state: leading(report('active')),
+    event: { kind: 'lease-refused', nowMs: 1100, id: 'L' },
+    actions: [],
+    check: (s) => assert.equal(s.brokerLease, null),
   },
   {
     name: 'a broker status alone does not renew (one renewal per keep-alive)',
@@ -202,7 +221,7 @@ const ROWS: readonly Row[] = [
     event: { kind: 'acquired', nowMs: 1500, won: true },
     actions: ['promote', 'failover'],
     check: (s, actions) => {
-      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 1.5, force: false });
+      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 1.5, leaseId: 'b1.i1.1', force: false });
       assert.equal(s.inFlight, 'promote');
       assert.equal(s.grantedUntilMs, 4000);
     },
@@ -228,10 +247,10 @@ const ROWS: readonly Row[] = [
     name: 'switchover: the leader cuts its broker\'s lease to nothing and waits for the target',
     state: leading(report('active', 50, 3, { backupsConfirmed: { b2: 40 } }), { switchover: 'b2', members: new Map([['b2', member('b2', report('ready', 40))]]) }),
     event: tick(1100),
-    actions: ['renew-lease'],
+    actions: ['grant-lease'],
     decision: /settlement stopped; waiting for b2 to confirm LSN 50/,
     check: (s, actions) => {
-      assert.deepEqual(actions.find((a) => a.kind === 'renew-lease'), { kind: 'renew-lease', seconds: 0.001 });
+      assert.deepEqual(actions.find((a) => a.kind === 'grant-lease'), { kind: 'grant-lease', id: 'b1.i1.2', seconds: 0.001 }, 'a new lease: the old one can no longer be extended');
       assert.equal(s.draining, true);
     },
   },
@@ -278,35 +297,49 @@ for (const row of ROWS) {
   });
 }
 
-test('manager step: no serving lease granted outlives the etcd lease minus the margin, over any sequence', () => {
+test('manager step: no serving deadline the manager sets outlives the etcd lease minus the margin, over any sequence', () => {
   const event = fc.oneof(
     fc.record({ kind: fc.constant('etcd-lease' as const), dt: fc.integer({ min: 0, max: 2000 }), lost: fc.boolean() }),
     fc.record({ kind: fc.constant('tick' as const), dt: fc.integer({ min: 0, max: 500 }) }),
+    fc.record({ kind: fc.constant('refused' as const), dt: fc.integer({ min: 0, max: 500 }) }),
     fc.record({ kind: fc.constant('broker' as const), dt: fc.integer({ min: 0, max: 500 }), state: fc.constantFrom<BrokerState>('active', 'unreachable', 'dead', 'ready') }),
   );
   fc.assert(
     fc.property(fc.array(event, { maxLength: 60 }), (events) => {
       let state = leading(report('active'));
       let nowMs = 1000;
-      // When the last successful keep-alive was sent (the driver reports sent + ttl).
+      // The etcd lease's earliest end as the driver reports it (the keep-alive's send + ttl).
       let validUntil: number | null = 4000;
+      // Each lease the broker holds: where its grant aimed (the deadline = that + offset).
+      const grants = new Map<string, number>([['L', 3000]]);
       for (const e of events) {
         nowMs += e.dt;
         let ev: ManagerEvent;
         if (e.kind === 'etcd-lease') {
-          const sentMs = nowMs - Math.min(e.dt, 50);
-          validUntil = e.lost ? null : sentMs + CONFIG.ttlMs;
+          validUntil = e.lost ? null : nowMs - Math.min(e.dt, 50) + CONFIG.ttlMs;
           ev = { kind: 'etcd-lease', nowMs, validUntilMs: validUntil };
         } else if (e.kind === 'tick') ev = { kind: 'tick', nowMs };
+        else if (e.kind === 'refused') ev = { kind: 'lease-refused', nowMs, id: state.brokerLease?.id ?? 'none' };
         else ev = { kind: 'broker', nowMs, requestedAtMs: nowMs, report: report(e.state) };
         const result = step(state, ev);
         state = result.state;
         for (const a of result.actions) {
-          if (a.kind !== 'renew-lease' && a.kind !== 'promote') continue;
-          const seconds = a.kind === 'renew-lease' ? a.seconds : a.leaseSeconds;
-          assert.ok(validUntil !== null, 'a lease granted without a live etcd lease');
-          assert.ok(seconds > 0);
-          assert.ok(nowMs + seconds * 1000 <= validUntil - CONFIG.leaseMarginMs + 1e-6, `granted until ${nowMs + seconds * 1000}, etcd lease ends no earlier than ${validUntil}`);
+          let deadline: number;
+          if (a.kind === 'grant-lease') {
+            deadline = nowMs + a.seconds * 1000;
+            grants.set(a.id, deadline);
+          } else if (a.kind === 'promote') {
+            deadline = nowMs + a.leaseSeconds * 1000;
+            grants.set(a.leaseId, deadline);
+          } else if (a.kind === 'extend-lease') {
+            const base = grants.get(a.id);
+            assert.ok(base !== undefined, `extension of a lease never granted (${a.id})`);
+            deadline = base + a.extendMs;
+          } else continue;
+          assert.ok(validUntil !== null, 'a deadline set without a live etcd lease');
+          assert.ok(deadline <= validUntil - CONFIG.leaseMarginMs + 1e-6, `deadline ${deadline}, etcd lease ends no earlier than ${validUntil}`);
+          // Point 3: the manager does not give the key back before the deadline (+ margin for the grant's delay).
+          assert.ok((state.grantedUntilMs ?? 0) >= deadline + CONFIG.leaseMarginMs - 1e-6 || a.kind === 'grant-lease' && a.seconds < 0.01);
         }
       }
     }),

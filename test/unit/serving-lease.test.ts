@@ -6,16 +6,29 @@ import { AckGate } from '../../src/ha/ack-gate.js';
 import { ServingLease } from '../../src/ha/serving-lease.js';
 import { ProducerPauses } from '../../src/ha/producer-pauses.js';
 
-test('a lease never set never expires; a set one expires at its deadline and a renewal moves it', () => {
+test('a lease never set never expires; a grant expires at its deadline', () => {
   const lease = new ServingLease();
   assert.equal(lease.expired(1e12), false);
   assert.equal(lease.remainingMs(0), null);
-  lease.renew(1000, 500);
+  lease.grant(1000, 500, 'a');
   assert.equal(lease.expired(1499), false);
   assert.equal(lease.expired(1500), true);
   assert.equal(lease.remainingMs(1200), 300);
-  lease.renew(1600, 500);
-  assert.equal(lease.expired(1600), false);
+});
+
+test('an extension sets the deadline the manager meant (grant + offset), however late it arrives, and never revives an expired lease', () => {
+  const lease = new ServingLease();
+  lease.grant(1000, 2000, 'a'); // deadline 3000
+  assert.equal(lease.extend(1100, 'a', 100), 'extended');
+  assert.equal(lease.remainingMs(1100), 2000, 'deadline 3100: grant deadline + offset, not 1100 + something');
+  assert.equal(lease.extend(2900, 'a', 50), 'extended', 'an older extension arriving late');
+  assert.equal(lease.remainingMs(2900), 200, 'never moves the deadline back');
+  assert.equal(lease.extend(2900, 'b', 1000), 'unknown-lease');
+  assert.equal(lease.extend(3200, 'a', 10_000), 'expired', 'held up past the deadline (the broker was stopped): refused');
+  assert.equal(lease.expired(3200), true);
+  lease.grant(3300, 1000, 'c');
+  assert.equal(lease.expired(3300), false, 'a new grant restarts serving');
+  assert.equal(lease.extend(3400, 'a', 10_000), 'unknown-lease', 'the old lease is gone');
 });
 
 test('a suspended gate settles nothing (durable, confirmed or consumed) and releases on resume', () => {
