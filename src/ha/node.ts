@@ -483,6 +483,11 @@ export class HaNode {
     return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs) : this.lease.grant(request.seconds, request.id ?? null);
   }
 
+  /** `primary-hint`: a cluster manager says a primary was just promoted at `address`. */
+  primaryHint(address: string): boolean {
+    return this.backup?.primaryAt(address) ?? false;
+  }
+
   /** What a promotion check needs to know of this broker and how to ask the others. */
   private promotionPeers(): PromotionPeers {
     return {

@@ -94,6 +94,7 @@ const Promote = z.object({
   leaseId: z.string().min(1).max(200).optional(),
 });
 // A grant (seconds, optionally naming the lease) or an extension of a named lease.
+const PrimaryHint = z.object({ address: z.string().min(1).max(300) });
 const Lease = z.union([
   z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
   z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000) }).strict(),
@@ -153,6 +154,8 @@ export class ManagementCommands {
         const { force, leaseSeconds: seconds, leaseId } = parse(Promote, input, operation);
         return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}) });
       }
+      case 'primary-hint':
+        return { hinted: this.ha.primaryHint(parse(PrimaryHint, input, operation).address) };
       case 'lease': {
         const request = parse(Lease, input, operation);
         return { ...this.ha.servingLease('extendMs' in request ? request : request.id === undefined ? { seconds: request.seconds } : { seconds: request.seconds, id: request.id }) };

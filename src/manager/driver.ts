@@ -207,6 +207,9 @@ export class ManagerDriver {
         this.etcd.put(this.etcd.keys.record, value).catch(failed('could not write the record'));
         return;
       }
+      case 'hint-primary':
+        this.broker.request('primary-hint', { address: action.address }).catch((err: unknown) => this.logger.debug({ err }, 'primary hint failed'));
+        return;
       case 'report-now':
         this.poll(true);
         return;

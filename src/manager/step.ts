@@ -122,6 +122,8 @@ export interface ManagerState {
    * deadline aimed at (T0 of point 2); null before a grant, or once the broker refused it. */
   readonly brokerLease: { readonly id: string; readonly targetMs: number } | null;
   readonly leasesGranted: number;
+  /** The new primary (name@epoch) this manager last pointed its backup broker at. */
+  readonly hintedFor: string | null;
   readonly lastDecision: Decision | null;
 }
 
@@ -151,6 +153,8 @@ export type ManagerAction =
   | { readonly kind: 'write-record'; readonly record: Record_ }
   /** Report the broker now (the key went away: the election wants fresh reports). */
   | { readonly kind: 'report-now' }
+  /** Tell the broker (a backup) where the new primary is, so that it joins at once. */
+  | { readonly kind: 'hint-primary'; readonly address: string }
   | { readonly kind: 'decision'; readonly decision: Decision }
   | { readonly kind: 'failover'; readonly epochBefore: number; readonly reason: string };
 
@@ -174,6 +178,7 @@ export function initialState(config: ManagerConfig): ManagerState {
     draining: false,
     brokerLease: null,
     leasesGranted: 0,
+    hintedFor: null,
     lastDecision: null,
   };
 }
@@ -229,7 +234,7 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
     }
     case 'members':
       out.state = { ...state, members: new Map(event.members.map((m) => [m.name, m])) };
-      return out;
+      return hint(out);
     case 'record':
       out.state = { ...state, record: event.record };
       return out;
@@ -280,6 +285,21 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
 function newLease(state: ManagerState, targetMs: number): { state: ManagerState; id: string } {
   const id = `${state.config.name}.${state.config.incarnation}.${state.leasesGranted + 1}`;
   return { id, state: { ...state, leasesGranted: state.leasesGranted + 1, brokerLease: { id, targetMs } } };
+}
+
+/** A new primary reported itself: point this manager's backup broker at it (once per primary
+ * and epoch), so that the new primary's recovery does not wait a maintenance interval for it. */
+function hint(out: Step): Step {
+  const state = out.state;
+  const leader = state.leader ? state.members.get(state.leader) : undefined;
+  const broker = state.broker;
+  if (!leader || leader.name === state.config.name || !isPrimary(leader.broker.state) || !leader.broker.address) return out;
+  if (!broker || isPrimary(broker.state) || broker.state === 'dead' || broker.state === 'unreachable' || broker.connectedToPrimary) return out;
+  const key = `${leader.name}@${leader.broker.storeEpoch}`;
+  if (state.hintedFor === key) return out;
+  out.state = { ...state, hintedFor: key };
+  out.actions.push({ kind: 'hint-primary', address: leader.broker.address });
+  return out;
 }
 
 function note(out: Step, decision: string, reason: string, nowMs: number): void {
