@@ -87,8 +87,16 @@ export class BrokerLink {
   /** The broker's status, or why there is none: 'dead' when its port refuses connections. */
   async status(): Promise<{ status: HaStatus } | { unavailable: 'dead' | 'unreachable'; error: string }> {
     try {
-      const client = await this.connection();
-      return { status: await client.request<HaStatus>('status', {}, this.options.timeoutMs) };
+      try {
+        const client = await this.connection();
+        return { status: await client.request<HaStatus>('status', {}, this.options.timeoutMs) };
+      } catch (err) {
+        // The connection dropped under the request: ask again on a new one at once, which says
+        // whether the broker is gone (refused) without waiting for the next check.
+        if (!(err instanceof ManagementError && err.code === 'CONNECTION' && this.client === null)) throw err;
+        const client = await this.connection();
+        return { status: await client.request<HaStatus>('status', {}, this.options.timeoutMs) };
+      }
     } catch (err) {
       const text = (err as Error).message;
       const refused = err instanceof ManagementError && err.code === 'CONNECTION' && /ECONNREFUSED/.test(text);

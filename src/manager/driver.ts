@@ -44,7 +44,7 @@ export class ManagerDriver {
       electionWaitMs: Math.min(1000, ttlMs / 3),
       totalFailureWaitMs: options.totalFailureWaitMs,
     });
-    this.etcd = new EtcdCluster({ hosts: options.etcd, cluster: options.cluster, ttlSeconds: options.ttlSeconds, requestTimeoutMs: Math.max(500, ttlMs / 3) });
+    this.etcd = new EtcdCluster({ hosts: options.etcd, cluster: options.cluster, ttlSeconds: options.ttlSeconds, requestTimeoutMs: Math.max(1000, ttlMs / 3) });
     this.broker = new BrokerLink(
       { address: options.broker, timeoutMs: Math.max(300, Math.min(1000, ttlMs / 3)), ...(options.username !== undefined ? { username: options.username } : {}), ...(options.password !== undefined ? { password: options.password } : {}) },
       () => this.poll(true),
@@ -141,7 +141,8 @@ export class ManagerDriver {
     if (key === null || key === 'leader') {
       if (view.leader !== this.leaderSeen) {
         this.leaderSeen = view.leader;
-        this.feed({ kind: 'leader', nowMs, leader: view.leader, revision });
+        const lease = table.get('leader')?.lease;
+        this.feed({ kind: 'leader', nowMs, leader: view.leader, revision, mine: lease !== undefined && lease === this.etcd.currentLeaseId });
       }
     }
     if (key === null || key.startsWith('members/')) this.feed({ kind: 'members', members: memberEntries(view) });
@@ -208,7 +209,10 @@ export class ManagerDriver {
         return;
       }
       case 'hint-primary':
-        this.broker.request('primary-hint', { address: action.address }).catch((err: unknown) => this.logger.debug({ err }, 'primary hint failed'));
+        this.broker.request<{ hinted: boolean }>('primary-hint', { address: action.address }).then(
+          (answer) => this.logger.info({ primary: action.address, followed: answer.hinted }, 'pointed the broker at the new primary'),
+          (err: unknown) => this.logger.debug({ err }, 'primary hint failed'),
+        );
         return;
       case 'report-now':
         this.poll(true);

@@ -16,7 +16,7 @@ export interface EtcdOptions {
 export class EtcdCluster {
   readonly keys: ClusterKeys;
   private readonly client: Etcd3;
-  private readonly table = new Map<string, { value: string; revision: number }>();
+  private readonly table = new Map<string, { value: string; revision: number; lease: string }>();
   private watcher: Watcher | null = null;
   private lease: Lease | null = null;
   private leaseIdValue: string | null = null;
@@ -35,11 +35,11 @@ export class EtcdCluster {
   async follow(changed: (table: KeyTable, key: string, revision: number) => void): Promise<KeyTable> {
     const prefix = this.keys.prefix;
     const answer = await this.client.getAll().prefix(prefix).exec();
-    for (const kv of answer.kvs) this.table.set(kv.key.toString().slice(prefix.length), { value: kv.value.toString(), revision: Number(kv.mod_revision) });
+    for (const kv of answer.kvs) this.table.set(kv.key.toString().slice(prefix.length), { value: kv.value.toString(), revision: Number(kv.mod_revision), lease: String(kv.lease) });
     const watcher = await this.client.watch().prefix(prefix).startRevision(String(Number(answer.header.revision) + 1)).create();
     watcher.on('put', (kv) => {
       const key = kv.key.toString().slice(prefix.length);
-      this.table.set(key, { value: kv.value.toString(), revision: Number(kv.mod_revision) });
+      this.table.set(key, { value: kv.value.toString(), revision: Number(kv.mod_revision), lease: String(kv.lease) });
       changed(this.table, key, Number(kv.mod_revision));
     });
     watcher.on('delete', (kv) => {
@@ -56,7 +56,7 @@ export class EtcdCluster {
   async read(): Promise<KeyTable> {
     const prefix = this.keys.prefix;
     const answer = await this.client.getAll().prefix(prefix).exec();
-    return new Map(answer.kvs.map((kv) => [kv.key.toString().slice(prefix.length), { value: kv.value.toString(), revision: Number(kv.mod_revision) }]));
+    return new Map(answer.kvs.map((kv) => [kv.key.toString().slice(prefix.length), { value: kv.value.toString(), revision: Number(kv.mod_revision), lease: String(kv.lease) }]));
   }
 
   /** Grants this manager's lease (again, after one was lost). */
@@ -75,6 +75,11 @@ export class EtcdCluster {
     if (!this.lease) return false;
     const answer = await this.lease.keepaliveOnce();
     return Number(answer.TTL) > 0;
+  }
+
+  /** The etcd lease this manager holds now (null before the first grant). */
+  get currentLeaseId(): string | null {
+    return this.leaseIdValue;
   }
 
   private get leaseId(): string {

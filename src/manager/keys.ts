@@ -47,7 +47,7 @@ export interface FailoverValue {
 }
 
 /** Everything under the prefix, as read (key without the prefix -> value, mod revision). */
-export type KeyTable = ReadonlyMap<string, { readonly value: string; readonly revision: number }>;
+export type KeyTable = ReadonlyMap<string, { readonly value: string; readonly revision: number; readonly lease: string }>;
 
 function parseJson<T>(text: string | undefined): T | null {
   if (text === undefined) return null;

@@ -95,6 +95,8 @@ export interface ManagerState {
   readonly broker: BrokerReport | null;
   /** Who holds the leader key; undefined until etcd was first read. */
   readonly leader: string | null | undefined;
+  /** The key is under this manager's own etcd lease (from the last leader event). */
+  readonly leaderIsMine: boolean;
   /** The etcd revision at which the key was last seen going away (freshness of reports). */
   readonly leaderGoneRevision: number;
   /** When (local monotonic ms) this manager first saw no leader; null while there is one. */
@@ -131,7 +133,9 @@ export type ManagerEvent =
   | { readonly kind: 'tick'; readonly nowMs: number }
   /** The broker's status, asked for at requestedAtMs. */
   | { readonly kind: 'broker'; readonly nowMs: number; readonly requestedAtMs: number; readonly report: BrokerReport }
-  | { readonly kind: 'leader'; readonly nowMs: number; readonly leader: string | null; readonly revision: number }
+  /** The leader key changed; `mine`: it is under this manager's own etcd lease (a key with our
+   * name under a previous incarnation's lease is not ours: it expires with that lease). */
+  | { readonly kind: 'leader'; readonly nowMs: number; readonly leader: string | null; readonly revision: number; readonly mine: boolean }
   | { readonly kind: 'members'; readonly members: readonly MemberEntry[] }
   | { readonly kind: 'record'; readonly record: Record_ | null }
   | { readonly kind: 'paused'; readonly paused: boolean }
@@ -163,6 +167,7 @@ export function initialState(config: ManagerConfig): ManagerState {
     config,
     broker: null,
     leader: undefined,
+    leaderIsMine: false,
     leaderGoneRevision: 0,
     noLeaderSinceMs: null,
     holding: false,
@@ -224,12 +229,16 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       out.state = {
         ...state,
         leader: event.leader,
+        leaderIsMine: event.mine,
         leaderGoneRevision: gone ? event.revision : state.leaderGoneRevision,
         noLeaderSinceMs: event.leader === null ? (state.noLeaderSinceMs ?? event.nowMs) : null,
         // Someone else's name on the key: whatever we thought, we do not hold it.
         holding: event.leader === state.config.name ? state.holding : false,
       };
       if (gone) out.actions.push({ kind: 'report-now' });
+      // Our name on the key while we think we do not hold it: a transaction whose answer was
+      // lost (timed out) did take it. It is ours: act on it, or nobody will while we keep it alive.
+      if (event.mine && event.leader === state.config.name && !state.holding && state.inFlight === null) return step(out.state, { kind: 'acquired', nowMs: event.nowMs, won: true });
       return decide(out, event.nowMs);
     }
     case 'members':
@@ -254,7 +263,8 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       return decide(out, event.nowMs, true);
     case 'acquired':
       out.state = { ...state, inFlight: null };
-      if (!event.won) return out;
+      // A lost answer, but the watch already showed our name on the key: we won.
+      if (!event.won && !(state.leaderIsMine && state.leader === state.config.name)) return out;
       out.state = { ...out.state, holding: true, leader: state.config.name, noLeaderSinceMs: null, draining: false };
       if (isPrimary(state.broker?.state)) {
         note(out, 'leading', 'took the leader key for the broker, which is already primary', event.nowMs);

@@ -134,6 +134,13 @@ export class Managers {
       'an active leader',
       timeoutMs,
       50,
-    ).then((n) => n - 1);
+    ).then(
+      (n) => n - 1,
+      (err: unknown) => {
+        // What each manager last decided, for the failure message.
+        const tails = this.processes.map((p, j) => `b${j}: ${p ? p.logs.slice(-4).map((l) => `${String(l['msg'])} ${String(l['decision'] ?? '')} ${String(l['reason'] ?? '')}`).join(' | ') : '(no manager)'}`);
+        throw new Error(`${(err as Error).message}\n${tails.join('\n')}`);
+      },
+    );
   }
 }

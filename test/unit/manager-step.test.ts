@@ -118,7 +118,7 @@ const ROWS: readonly Row[] = [
   {
     name: 'the key goes away: the manager asks for a fresh report before electing',
     state: situation({ leader: 'b0', noLeaderSinceMs: null, broker: report('ready'), members: new Map([['b2', member('b2', report('ready', 9), 90)]]) }),
-    event: { kind: 'leader', nowMs: 1000, leader: null, revision: 95 },
+    event: { kind: 'leader', nowMs: 1000, leader: null, revision: 95, mine: false },
     actions: ['report-now'],
     decision: /waiting for fresh reports from b2/,
   },
@@ -232,6 +232,26 @@ const ROWS: readonly Row[] = [
     event: { kind: 'acquired', nowMs: 1500, won: false },
     actions: [],
     check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'a transaction whose answer was lost did take the key: the watch shows our name, we promote',
+    state: situation({ broker: report('ready') }),
+    event: { kind: 'leader', nowMs: 1500, leader: 'b1', revision: 99, mine: true },
+    actions: ['promote', 'failover'],
+    check: (s) => assert.equal(s.holding, true),
+  },
+  {
+    name: 'our name on the key under a previous incarnation\'s lease is not ours: wait for it to expire',
+    state: situation({ broker: report('active') }),
+    event: { kind: 'leader', nowMs: 1500, leader: 'b1', revision: 99, mine: false },
+    actions: [],
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'an acquire that timed out after the watch showed our name counts as won',
+    state: situation({ inFlight: 'acquire', leader: 'b1', leaderIsMine: true, broker: report('ready') }),
+    event: { kind: 'acquired', nowMs: 1500, won: false },
+    actions: ['promote', 'failover'],
   },
   {
     name: 'a refused promotion gives the key back and stands aside for a ttl',
