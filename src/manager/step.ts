@@ -21,9 +21,9 @@
 //      the two monotonic clocks drift by parts per million, nothing over seconds.
 //   3. Another manager takes the key only once it is absent (one transaction, create-if-absent):
 //      after it expired, or after this manager released it, which it does only when its broker's
-//      process is gone (connection refused) or when the serving lease it granted has surely passed
-//      (T_i + margin, for its last extension). So the old primary has stopped settling before a new one is
-//      promoted; epoch fencing then stops it for good (node.ts, the fencing probe).
+//      process is gone (connection refused) or when the serving lease it granted has surely
+//      passed (T_i + margin, for its last extension). So the old primary has stopped settling
+//      before a new one is promoted; epoch fencing then stops it for good (node.ts, its probe).
 //   4. A manager cut off from etcd sends no renewal past K + ttl - margin: its primary stops on
 //      its own, with or without the manager alive.
 //
