@@ -149,7 +149,12 @@ function cluster(raw: Record<string, unknown>): EtcdCluster {
 }
 
 async function run(options: ManagerOptions): Promise<number> {
-  const name = options.name ?? (await brokerName(options));
+  const status = await brokerStatus(options);
+  if (status.state === 'standalone') {
+    process.stderr.write(`qpid-ha-manager: the broker at ${options.broker.host}:${options.broker.port} (${status.name}) is standalone: start it with --ha-cluster yes\n`);
+    return 1;
+  }
+  const name = options.name ?? status.name;
   const logger = createBrokerLogger({ name, role: 'manager', level: 'info' });
   const driver = new ManagerDriver({ ...options, name }, logger);
   await driver.start();
@@ -164,12 +169,12 @@ async function run(options: ManagerOptions): Promise<number> {
   return 0;
 }
 
-/** The broker's own name (the default member name): asked until the broker answers. */
-async function brokerName(options: ManagerOptions): Promise<string> {
+/** The broker's status (its name is the default member name): asked until the broker answers. */
+async function brokerStatus(options: ManagerOptions): Promise<HaStatus> {
   const login = { ...(options.username !== undefined ? { username: options.username } : {}), ...(options.password !== undefined ? { password: options.password } : {}) };
   for (;;) {
     try {
-      return (await managementRequest<HaStatus>(options.broker, 'status', {}, { admin: true, timeoutMs: 2000, ...login })).name;
+      return await managementRequest<HaStatus>(options.broker, 'status', {}, { admin: true, timeoutMs: 2000, ...login });
     } catch {
       await new Promise((r) => setTimeout(r, 200));
     }

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { ManagerOptionError, parseManagerOptions } from '../../src/manager/options.js';
-import { TOOL } from '../helpers/broker-process.js';
+import { startQpidd, TOOL } from '../helpers/broker-process.js';
 
 const GOOD = { etcd: 'http://127.0.0.1:2379,http://127.0.0.1:2380', cluster: 'orders', broker: '127.0.0.1:5672' };
 
@@ -43,4 +43,15 @@ test('the tool exits 2 naming the bad option', () => {
   const bad = spawnSync(process.execPath, [TOOL('qpid-ha-manager'), '--etcd', 'http://127.0.0.1:1', '--cluster', 'c', '--broker', '127.0.0.1:1', '--ttl', 'soon'], { encoding: 'utf8' });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /--ttl: "soon" is not a number of seconds/);
+});
+
+test('a standalone broker is refused: a manager only manages cluster brokers', async () => {
+  const broker = await startQpidd();
+  try {
+    const run = spawnSync(process.execPath, [TOOL('qpid-ha-manager'), '--etcd', 'http://127.0.0.1:1', '--cluster', 'c', '--broker', `127.0.0.1:${broker.port}`], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(run.status, 1, run.stderr);
+    assert.match(run.stderr, /is standalone: start it with --ha-cluster yes/);
+  } finally {
+    await broker.stop();
+  }
 });
