@@ -13,7 +13,10 @@ commands:
   status [--expect=STATE] [--all] [--is-primary]   the broker's HA state (exit 1 if not as expected)
   query                                            the broker's HA settings and store position
   ping                                             exit 0 if the broker answers
-  promote [--force]                                (with --cluster-manager) make this broker primary
+  promote [--force] [--lease S]                    (with --cluster-manager) make this broker primary
+                                                   (--lease: serving under a lease of S seconds from the start)
+  lease --seconds S                                the primary serves S more seconds unless renewed: then it
+                                                   settles no producer and gives no credit (qpid-ha-manager renews it)
   replicate ORIGINAL QUEUE [--force]               make QUEUE on this broker a replica of QUEUE at ORIGINAL (a URL);
                                                    refused if QUEUE holds messages or ORIGINAL cannot be reached or
                                                    has no such queue, unless --force (which replaces them)
@@ -43,6 +46,8 @@ runTool('qpid-ha', async () => {
       all: { type: 'boolean', default: false },
       'is-primary': { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      lease: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -88,7 +93,7 @@ runTool('qpid-ha', async () => {
         // output with a state name, as with the reference's qpid-ha. Why replication is refused
         // (issue 13) and what is wrong with the store (full, corrupt, anything dropped or lost:
         // issue 16) follow it; `query` and --json show the whole recovery report.
-        const extra = [...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []), ...storeLines(status, 'problems')];
+        const extra = [...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []), ...(status.lease?.expired ? ['serving lease expired: producers are not settled'] : []), ...storeLines(status, 'problems')];
         process.stdout.write(`${[status.state, ...extra].join('\n')}\n`);
       }
       return expected && !matches(status.state, expected) ? 1 : 0;
@@ -108,6 +113,7 @@ runTool('qpid-ha', async () => {
           `primary: ${status.primary ?? '(unknown)'}`,
           ...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []),
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
+          ...(status.lease ? [`serving lease: ${status.lease.expired ? 'EXPIRED, producers are not settled nor given credit' : `${status.lease.remainingMs} ms left`}`] : []),
           ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}${m.catchUp ? ` caught up ${m.catchUp.kind === 'incremental' ? `incrementally from LSN ${m.catchUp.fromLsn}` : `from a snapshot (${m.catchUp.reason})`}, ${m.shippedBytes ?? 0} bytes shipped` : ''}`),
           ...storeLines(status),
@@ -118,10 +124,17 @@ runTool('qpid-ha', async () => {
     }
     case 'promote': {
       if (!values['cluster-manager']) throw new UsageError('promote is a cluster-manager-only command: add --cluster-manager (see qpid-ha --help)');
-      const result = await withManagement(address, options, (client) => client.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: values.force }, timeoutMs));
+      const lease = values.lease === undefined ? {} : { leaseSeconds: parseSeconds(values.lease, '--lease') };
+      const result = await withManagement(address, options, (client) => client.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: values.force, ...lease }, timeoutMs));
       for (const warning of result.warnings) process.stderr.write(`qpid-ha: warning: ${warning}\n`);
       if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(`${result.state} (epoch ${result.epoch})\n`);
+      return 0;
+    }
+    case 'lease': {
+      if (values.seconds === undefined) throw new UsageError('lease needs --seconds S');
+      const result = await managementRequest<{ remainingMs: number; expired: boolean }>(address, 'lease', { seconds: parseSeconds(values.seconds, '--seconds') }, options);
+      process.stdout.write(`${values.json ? JSON.stringify(result) : `serving for ${result.remainingMs} ms unless renewed`}\n`);
       return 0;
     }
     case 'replicate': {
@@ -146,6 +159,13 @@ runTool('qpid-ha', async () => {
       throw new UsageError(`unknown command "${command}"\n${HELP}`);
   }
 });
+
+/** A positive number of seconds, at most an hour (the broker's own bound). */
+function parseSeconds(text: string, option: string): number {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new UsageError(`${option}: expected seconds in (0, 3600], got "${text}"`);
+  return seconds;
+}
 
 /** What `status` and `query` say about the store beyond the state: "store full", a failed
  * verify, and the recovery report with anything lost (`problems`: only what is wrong). */

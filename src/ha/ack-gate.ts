@@ -12,6 +12,9 @@
 // become primary. With minMembers N (--ha-min-backups), nothing that must be replicated is
 // settled while fewer than N backups are in the gate (Kafka's min.insync.replicas): a primary
 // cut off from its backups accepts nothing alone, so every settled message is on N+1 brokers.
+// Nothing at all is settled while the gate is suspended (the primary's serving lease expired,
+// serving-lease.ts): another broker may be promoted at any moment, and what this one settled
+// from then on might exist nowhere else.
 
 import { assert } from '../core/assert.js';
 
@@ -62,6 +65,8 @@ export class AckGate {
   private durableLsn = 0;
   private readonly members = new Map<string, number>();
   private open: boolean;
+  /** False while the serving lease has expired: like a closed gate, but independent of it. */
+  private serving = true;
   readonly minMembers: number;
 
   constructor(options: { open: boolean; minMembers?: number }) {
@@ -94,7 +99,7 @@ export class AckGate {
   hold(spec: HoldSpec): { key: HoldKey; settleNow: boolean } {
     const key = this.nextKey++;
     const hold: Hold = { lsn: spec.lsn, needsDurable: spec.needsDurable, replicated: spec.replicated !== false, messageId: spec.messageId, key, done: false, unboundedByDurability: false };
-    if (this.open && this.satisfied(hold)) {
+    if (this.open && this.serving && this.satisfied(hold)) {
       hold.done = true;
       return { key, settleNow: true };
     }
@@ -186,7 +191,7 @@ export class AckGate {
   /** The message is no longer on any queue: it was consumed (or dropped) and need not be kept. */
   messageResolved(messageId: number): HoldKey[] {
     const held = this.byMessage.get(messageId);
-    if (held === undefined || !this.open) return [];
+    if (held === undefined || !this.open || !this.serving) return [];
     const settled: HoldKey[] = [];
     for (const hold of holdList(held)) {
       if (hold.done) continue;
@@ -201,6 +206,17 @@ export class AckGate {
   setOpen(open: boolean): HoldKey[] {
     this.open = open;
     return open ? this.releaseAll() : [];
+  }
+
+  get isServing(): boolean {
+    return this.serving;
+  }
+
+  /** Suspends (the serving lease expired) or resumes settlement; on resuming, what became
+   * settleable meanwhile is released at once. */
+  setServing(serving: boolean): HoldKey[] {
+    this.serving = serving;
+    return serving ? this.releaseAll() : [];
   }
 
   /** What every member (and at least minMembers of them) has confirmed: 0 when the gate is
@@ -243,7 +259,7 @@ export class AckGate {
    * durability, the backups, or both), so a later hold may be released before an earlier one;
    * the scan stops at the first LSN nothing can have reached yet. */
   private release(): HoldKey[] {
-    if (!this.open) return [];
+    if (!this.open || !this.serving) return [];
     const settled: HoldKey[] = [];
     const memberLsn = this.minMemberLsn();
     // Beyond this LSN nothing is durable nor confirmed. Without members, a hold that needs no
@@ -270,6 +286,7 @@ export class AckGate {
   }
 
   private releaseAll(): HoldKey[] {
+    if (!this.open || !this.serving) return [];
     const settled = this.release();
     // Holds without an LSN (nothing journaled) waited only for the gate to open.
     for (const hold of [...this.byKey.values()]) {

@@ -23,6 +23,8 @@ import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import type { Heard } from './heard.js';
 import type { HeardRecord } from './heard-file.js';
 import { HeardTracker } from './heard-tracker.js';
+import { LeaseKeeper, type LeaseStatus } from './lease-keeper.js';
+import { ProducerPauses } from './producer-pauses.js';
 import { checkHeard, checkJoiningPromotion, type PromotionPeers } from './promote-checks.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
@@ -62,6 +64,8 @@ export interface HaStatus {
   /** The store's condition: 'full' while commits fail for lack of space; why it is not to be
    * trusted when its verify failed (a cluster broker then resyncs). */
   readonly storeCondition: { readonly full: boolean; readonly corrupt: string | null };
+  /** A primary's serving lease (qpid-ha lease): null while none was ever set. */
+  readonly lease?: LeaseStatus | null;
 }
 
 /** Asks another broker for its status (used before promoting a joining broker). */
@@ -115,11 +119,13 @@ export class HaNode {
   private promoting = false;
   private readonly heard: HeardTracker;
   private readonly health: StoreHealth;
+  private readonly lease: LeaseKeeper;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
     this.heard = new HeardTracker(deps.heardRecord ?? null, deps.clock, deps.logger.child({ module: 'ha-heard' }));
     this.epochSeen = deps.store.meta().epoch;
+    this.lease = new LeaseKeeper(deps.clock, deps.logger.child({ module: 'ha-lease' }));
     this.health = new StoreHealth(deps.store, deps.logger, deps.recovery ?? null, deps.storeCorrupt ?? null);
     deps.server.setAdmission((info) => this.admit(info));
   }
@@ -415,6 +421,7 @@ export class HaNode {
       heard: this.heard.effective(this.haState === 'ready'),
       recovery: this.health.recovery,
       storeCondition: { full: this.deps.store.full, corrupt: this.health.corrupt },
+      lease: isPrimaryState(this.haState) ? this.lease.status() : null,
     };
   }
 
@@ -446,7 +453,7 @@ export class HaNode {
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
-  async promote(options: { force: boolean }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
+  async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
     if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
     if (isPrimaryState(this.haState)) return { state: this.haState, epoch: this.epochSeen, warnings: ['already primary'] };
     if (this.promoting) throw new BrokerError('NOT_ALLOWED', 'promote: a promotion is already in progress');
@@ -454,6 +461,8 @@ export class HaNode {
     const warnings: string[] = [];
     let mode: RecoveryMode = 'promotion';
     this.promoting = true;
+    // A manager promotes with a lease, so that no instant passes with the new primary unleased.
+    if (options.leaseSeconds !== undefined) this.lease.grant(options.leaseSeconds, options.leaseId ?? null);
     try {
       const peers = this.promotionPeers();
       warnings.push(...checkHeard(this.deps.store.meta(), this.heard.effective(this.haState === 'ready'), this.deps.config.name, options.force));
@@ -466,6 +475,17 @@ export class HaNode {
     } finally {
       this.promoting = false;
     }
+  }
+
+  /** `qpid-ha lease --seconds S` (a grant) or a manager's extension of its lease (lease-keeper.ts). */
+  servingLease(request: { seconds: number; id?: string } | { id: string; extendMs: number }): LeaseStatus {
+    if (!isPrimaryState(this.haState)) throw new BrokerError('NOT_ALLOWED', `lease: ${this.deps.config.name} is ${this.haState}; only a primary serves under a lease`);
+    return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs) : this.lease.grant(request.seconds, request.id ?? null);
+  }
+
+  /** `primary-hint`: a cluster manager says a primary was just promoted at `address`. */
+  primaryHint(address: string): boolean {
+    return this.backup?.primaryAt(address) ?? false;
   }
 
   /** What a promotion check needs to know of this broker and how to ask the others. */
@@ -495,6 +515,8 @@ export class HaNode {
     this.knownPrimary = null;
     this.deps.logger.info({ epoch, mode, expected }, 'promoted to primary; recovering');
     const service = this.serve(mode, false);
+    const pauses = new ProducerPauses((reason) => service.broker.pauseProducers(reason));
+    this.lease.attach({ settlements: service.settlements, pauses });
     this.primary = new PrimaryReplicator({
       store: this.deps.store,
       settlements: service.settlements,
@@ -508,7 +530,7 @@ export class HaNode {
       limits: config.ha.shipping,
       catchUp: {
         policy: { stallTimeoutMs: config.ha.catchUpStallTimeoutMs, share: config.ha.catchUpShare, periodMs: 1000 },
-        pauseProducers: (reason) => service.broker.pauseProducers(reason),
+        pauseProducers: (reason) => pauses.set('catch-up', reason),
       },
       promotedAfterTotalFailure: mode === 'local',
       clusterSize: config.ha.brokersUrl?.addresses.length ?? 1,
@@ -588,6 +610,7 @@ export class HaNode {
     this.service_?.settlements.close();
     this.service_ = null;
     this.fencingTimer?.cancel();
+    this.lease.attach(null);
     this.fatal(new BrokerError('STALE_EPOCH', `stale primary: ${reason}`));
   }
 
@@ -595,6 +618,7 @@ export class HaNode {
     this.stopReplicas();
     this.recoveryTimer?.cancel();
     this.fencingTimer?.cancel();
+    this.lease.stop();
     await this.backup?.stop();
     this.primary?.stop();
     this.heard.stop();

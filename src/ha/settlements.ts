@@ -19,6 +19,11 @@ export class Settlements {
   private readonly callbacks = new Map<HoldKey, HoldCallbacks>();
   private readonly logger: Logger;
 
+  /** Runs before anything may settle (the serving lease's check of its deadline): a timer alone
+   * is not enough, since after a pause (SIGSTOP, a VM freeze) the event loop may deliver a
+   * backup's confirmation before the overdue deadline's timer. */
+  private guard: (() => void) | null = null;
+
   private readonly unsubscribe: () => void;
   private readonly unsubscribeRollback: () => void;
 
@@ -26,7 +31,10 @@ export class Settlements {
     this.gate = new AckGate({ open: options.open, minMembers: options.minBackups ?? 0 });
     this.logger = options.logger;
     // One durability signal per group commit, instead of a promise per held delivery.
-    this.unsubscribe = options.store.onDurable((lsn) => this.release(this.gate.durable(lsn)));
+    this.unsubscribe = options.store.onDurable((lsn) => {
+      this.guard?.();
+      this.release(this.gate.durable(lsn));
+    });
     // A failed commit's LSNs are reused (store contract): the gate forgets them first, or a
     // hold on a reused LSN would arrive behind the failed ones (issue 19: on a full disk the
     // broker died on "ack gate: hold LSN 1002 after 2001").
@@ -46,6 +54,7 @@ export class Settlements {
   /** Waits for the hold's conditions, then calls settle (or fail if its commit failed).
    * Returns the key (to cancel) or null when it was settled at once. */
   hold(hold: SettlementHold, callbacks: HoldCallbacks): HoldKey | null {
+    this.guard?.();
     const { key, settleNow } = this.gate.hold({ lsn: hold.lsn, needsDurable: hold.needsDurable, messageId: hold.messageId, replicated: hold.replicated ?? true });
     if (settleNow) {
       callbacks.settle();
@@ -69,27 +78,43 @@ export class Settlements {
   }
 
   messageResolved(messageId: number): void {
+    this.guard?.();
     this.release(this.gate.messageResolved(messageId));
   }
 
   backupConfirmed(backup: string, lsn: number): void {
+    this.guard?.();
     this.release(this.gate.confirmed(backup, lsn));
   }
 
   addBackup(backup: string, confirmedLsn: number): void {
+    this.guard?.();
     this.release(this.gate.addMember(backup, confirmedLsn));
   }
 
   removeBackup(backup: string): void {
+    this.guard?.();
     this.release(this.gate.removeMember(backup));
   }
 
   setOpen(open: boolean): void {
+    this.guard?.();
     this.release(this.gate.setOpen(open));
+  }
+
+  /** Called before every settling step (at most one guard: the primary's serving lease). */
+  setGuard(guard: (() => void) | null): void {
+    this.guard = guard;
+  }
+
+  /** The serving lease expired (false) or was renewed (true). */
+  setServing(serving: boolean): void {
+    this.release(this.gate.setServing(serving));
   }
 
   /** A commit that is durable but held no settlement (e.g. the local store's own progress). */
   durable(lsn: number): void {
+    this.guard?.();
     this.release(this.gate.durable(lsn));
   }
 

@@ -13,6 +13,7 @@ import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { FirstSync } from '../ha/queue-replica.js';
 import { PAGE_ROWS_MAX } from '../core/paging.js';
+import { LEASE_SECONDS_MAX } from '../ha/lease-keeper.js';
 import {
   bindingsPage,
   exchangesPage,
@@ -84,7 +85,20 @@ const StoreInspect = z.discriminatedUnion('view', [
   z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: rows }),
   z.object({ view: z.literal('verify') }),
 ]);
-const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
+const leaseSeconds = z.number().positive().max(LEASE_SECONDS_MAX);
+const Promote = z.object({
+  clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }),
+  force: z.boolean().default(false),
+  /** Promote under a serving lease (qpid-ha-manager does): the primary is never unleased. */
+  leaseSeconds: leaseSeconds.optional(),
+  leaseId: z.string().min(1).max(200).optional(),
+});
+// A grant (seconds, optionally naming the lease) or an extension of a named lease.
+const PrimaryHint = z.object({ address: z.string().min(1).max(300) });
+const Lease = z.union([
+  z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
+  z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000) }).strict(),
+]);
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
   const parsed = schema.safeParse(input ?? {});
@@ -137,8 +151,14 @@ export class ManagementCommands {
       case 'status':
         return { ...this.ha.status() };
       case 'promote': {
-        const { force } = parse(Promote, input, operation);
-        return await this.ha.promote({ force });
+        const { force, leaseSeconds: seconds, leaseId } = parse(Promote, input, operation);
+        return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}) });
+      }
+      case 'primary-hint':
+        return { hinted: this.ha.primaryHint(parse(PrimaryHint, input, operation).address) };
+      case 'lease': {
+        const request = parse(Lease, input, operation);
+        return { ...this.ha.servingLease('extendMs' in request ? request : request.id === undefined ? { seconds: request.seconds } : { seconds: request.seconds, id: request.id }) };
       }
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
