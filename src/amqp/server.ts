@@ -23,7 +23,9 @@ import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { HandshakeGate } from './handshakes.js';
 import { announceIdleTimeout } from './idle-timeout.js';
-import { rheaServerMechanisms, serveSasl, type SaslService } from './rhea-sasl-server.js';
+import { rheaServerMechanisms, saslContainerFor, serveSasl, type SaslService } from './rhea-sasl-server.js';
+import { listenTls } from './tls-listener.js';
+import { channelSecurityOf, type TlsMaterial } from '../security/tls-context.js';
 import type { AccessControl } from '../security/access-control.js';
 import { ConnectionGate } from './connection-gate.js';
 import { channelMaxOf, limitSessionsAndLinks, type OpenLimits } from './rhea-limits.js';
@@ -98,6 +100,10 @@ export interface AmqpServerOptions {
   readonly idleTimeoutMs?: number;
   /** --queue-patterns / --topic-patterns. */
   readonly nodePolicies?: NodePolicies;
+  /** --ssl-port with the broker's certificate (listenTls). */
+  readonly tls?: { readonly port: number; readonly material: TlsMaterial } | null;
+  /** --require-encryption: connections of the plain port are refused at their open. */
+  readonly requireEncryption?: boolean;
 }
 
 interface ConnectionState {
@@ -122,6 +128,7 @@ export class AmqpServer {
   private readonly container: Container;
   private service: MessagingService | null = null;
   private server: Server | null = null;
+  private tlsServer: Server | null = null;
   private readonly connections = new Map<Connection, ConnectionState>();
   private readonly nodes = new Map<string, SpecialNode>();
   private admission: (info: ConnectionInfo) => Admission = () => ({ kind: 'accept', role: 'client' });
@@ -186,6 +193,15 @@ export class AmqpServer {
     });
   }
 
+  /** Starts the TLS listener (--ssl-port); resolves with the bound port. */
+  async listenTls(): Promise<number | null> {
+    const tls = this.options.tls;
+    if (!tls) return null;
+    const { server, port } = await listenTls({ host: this.options.host, port: tls.port, material: tls.material, handshakeTimeoutMs: this.options.handshakeTimeoutMs }, (socket) => this.accept(socket), this.logger);
+    this.tlsServer = server;
+    return port;
+  }
+
   private accept(socket: Socket): void {
     if (this.stopping) {
       socket.destroy();
@@ -203,6 +219,7 @@ export class AmqpServer {
   }
 
   private serve(socket: Socket): void {
+    const channel = channelSecurityOf(socket);
     const connection = new RheaConnection(
       {
         id: `conn-${randomUUID()}`,
@@ -214,7 +231,7 @@ export class AmqpServer {
         properties: { product: 'qpidd-ts', version: PRODUCT_VERSION },
         ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}),
       },
-      this.container,
+      saslContainerFor(this.container, this.options.sasl.policy, channel),
     );
     // Read errors are reported here, with the connection they belong to (the container's
     // handlers do not learn it): answer with a close frame before rhea ends the socket.
@@ -225,7 +242,7 @@ export class AmqpServer {
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
     limitSessionsAndLinks(connection, this.options.openLimits, guard, this.logger.child({ connection: peerOf(socket) }));
-    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket) }, (identity) => this.identities.set(connection, identity));
+    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket), channel }, (identity) => this.identities.set(connection, identity));
     // The 'readable' listener stopped the flow; rhea reads with 'data'.
     socket.resume();
   }
@@ -309,6 +326,11 @@ export class AmqpServer {
     if (this.connections.size >= this.options.maxConnections) {
       this.logger.warn({ connection: info.remoteAddress, max: this.options.maxConnections }, 'connection refused: --max-connections reached');
       this.closeWithError(connection, { condition: 'amqp:resource-limit-exceeded', description: `too many connections (--max-connections ${this.options.maxConnections})` });
+      return;
+    }
+    if (this.options.requireEncryption && !(remote.socket as { encrypted?: boolean } | undefined)?.encrypted) {
+      this.logger.info({ connection: info.remoteAddress, user: info.user }, 'connection refused: encryption required');
+      this.closeWithError(connection, { condition: 'amqp:unauthorized-access', description: 'this broker requires encryption (--require-encryption): connect with TLS (amqps) to its --ssl-port' });
       return;
     }
     const admission = this.admission(info);
@@ -568,6 +590,7 @@ export class AmqpServer {
   async stop(options: { settleTimeoutMs?: number } = {}): Promise<void> {
     this.stopping = true;
     const server = this.server;
+    this.tlsServer?.close();
     const listenerClosed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     const clients: Socket[] = [];
     for (const [connection, state] of this.connections) {
