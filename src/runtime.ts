@@ -20,6 +20,7 @@ import { RheaReplicationEndpoint } from './ha/transport.js';
 import { managementRequest } from './management/client.js';
 import { reachableHost, removeEndpoint, writeEndpoint } from './management/endpoint.js';
 import { ManagementHttp } from './management/http.js';
+import { HttpAuthenticator } from './management/http-auth.js';
 import { ManagementNode } from './management/node.js';
 import { listenFailure, prepareDataDir } from './startup-checks.js';
 import { createSecurity } from './security/security.js';
@@ -147,7 +148,16 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     ha.listening(port, sslPort);
     if (config.httpPort !== null) {
       const wanted = config.httpPort;
-      http = new ManagementHttp(management.commands, ha, logger.child({ module: 'http' }));
+      const httpLogger = logger.child({ module: 'http' });
+      const httpAuth = new HttpAuthenticator(
+        { auth: config.auth, realm: config.realm, encrypted: config.httpSsl, allowPlainWithoutTls: config.allowPlainWithoutTls, metricsAuth: config.httpMetricsAuth },
+        security.users,
+        security.acl,
+        security.sasl.limiter,
+        clock,
+        httpLogger,
+      );
+      http = new ManagementHttp(management.commands, ha, httpLogger, { auth: httpAuth, tls: config.httpSsl ? tlsMaterial : null, handshakeTimeoutMs: config.handshakeTimeoutMs });
       httpPort = await http.listen(config.interface, wanted).catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'http-port', port: wanted, host: config.interface })));
     }
     sweep = setInterval(() => ha.service()?.broker.expireAll(), EXPIRY_SWEEP_MS);

@@ -154,7 +154,7 @@ export class SaslExchange {
 }
 
 /** A record no password matches (random salt and hash), checked for unknown users. */
-const UNKNOWN_USER_RECORD: UserRecord = {
+export const UNKNOWN_USER_RECORD: UserRecord = {
   scrypt: { N: 16384, r: 8, p: 1, salt: randomBytes(16).toString('base64'), hash: randomBytes(32).toString('base64') },
   'scram-sha-1': { salt: '', iterations: 1, storedKey: '', serverKey: '' },
   'scram-sha-256': { salt: '', iterations: 1, storedKey: '', serverKey: '' },
