@@ -24,7 +24,7 @@ import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.
 import { HandshakeGate } from './handshakes.js';
 import { announceIdleTimeout } from './idle-timeout.js';
 import { rheaServerMechanisms, saslContainerFor, serveSasl, type SaslService } from './rhea-sasl-server.js';
-import { listenTls } from './tls-listener.js';
+import { listenTls, tcpSocketOf } from './tls-listener.js';
 import { channelSecurityOf, type TlsMaterial } from '../security/tls-context.js';
 import type { AccessControl } from '../security/access-control.js';
 import { ConnectionGate } from './connection-gate.js';
@@ -197,18 +197,19 @@ export class AmqpServer {
   async listenTls(): Promise<number | null> {
     const tls = this.options.tls;
     if (!tls) return null;
-    const { server, port } = await listenTls({ host: this.options.host, port: tls.port, material: tls.material, handshakeTimeoutMs: this.options.handshakeTimeoutMs }, (socket) => this.accept(socket), this.logger);
+    const { server, port } = await listenTls({ host: this.options.host, port: tls.port, material: tls.material, handshakeTimeoutMs: this.options.handshakeTimeoutMs }, (raw) => (this.stopping ? (raw.destroy(), false) : this.handshakes.admit(raw)), (socket) => this.accept(socket, true), this.logger);
     this.tlsServer = server;
     return port;
   }
 
-  private accept(socket: Socket): void {
+  /** `admitted`: the handshake gate took it already (a TLS socket, before its TLS handshake). */
+  private accept(socket: Socket, admitted = false): void {
     if (this.stopping) {
       socket.destroy();
       return;
     }
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
-    if (!this.handshakes.admit(socket)) return;
+    if (!admitted && !this.handshakes.admit(socket)) return;
     // Until it says something a socket costs a timer and a map entry: rhea's connection (with
     // its SASL layer) is made when the first bytes are there to read, so a flood of silent
     // sockets does not take the event loop from the clients being served.
@@ -318,7 +319,7 @@ export class AmqpServer {
       remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
       user: this.identities.get(connection) ?? `anonymous@${this.options.sasl.policy.realm}`,
     };
-    this.handshakes.opened(remote.socket);
+    this.handshakes.opened(remote.socket && tcpSocketOf(remote.socket));
     if (this.stopping) {
       this.dropConnection(connection);
       return;

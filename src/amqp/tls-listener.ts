@@ -16,11 +16,16 @@ export interface TlsListenerOptions {
   readonly handshakeTimeoutMs: number;
 }
 
-/** Listens; resolves with the server and its bound port. `accept` gets each socket once its TLS
- * handshake is done. */
-export function listenTls(options: TlsListenerOptions, accept: (socket: Socket) => void, logger: Logger): Promise<{ server: Server; port: number }> {
+/** Listens; resolves with the server and its bound port. `admit` sees each TCP socket before
+ * its TLS handshake (the handshake gate: a silent socket on the TLS port counts toward the same
+ * budget and deadline as one on the plain port); `accept` gets it once the handshake is done. */
+export function listenTls(options: TlsListenerOptions, admit: (raw: Socket) => boolean, accept: (socket: Socket) => void, logger: Logger): Promise<{ server: Server; port: number }> {
   return new Promise((resolve, reject) => {
     const server = createServer(serverTlsOptions(options.material, options.handshakeTimeoutMs), (socket: TLSSocket) => accept(socket));
+    server.on('connection', (raw: Socket) => {
+      raw.on('error', () => {});
+      admit(raw);
+    });
     // A failed handshake (no certificate when one is required, a bad one, plain AMQP sent to the
     // TLS port) is the client's problem: one debug line, never the broker's error.
     server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
@@ -35,4 +40,10 @@ export function listenTls(options: TlsListenerOptions, accept: (socket: Socket) 
       resolve({ server, port: typeof address === 'object' && address ? address.port : options.port });
     });
   });
+}
+
+/** The TCP socket under a TLS one (node's TLSSocket keeps it as `_parent`), where the handshake
+ * gate tracks it; a plain socket is its own. */
+export function tcpSocketOf(socket: Socket): Socket {
+  return (socket as Socket & { _parent?: Socket })._parent ?? socket;
 }
