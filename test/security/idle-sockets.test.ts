@@ -9,7 +9,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -71,12 +71,14 @@ test(`${COUNT} idle sockets (half on the TLS port): RSS stays bounded, clients a
     const tlsClient = await connect(sslPort, { rhea: tlsOptions });
     await probe.roundTripMs();
     const baseline = rssBytes(broker.child.pid as number);
+    const brokerFds = (): number => readdirSync(`/proc/${broker.child.pid as number}/fd`).length;
+    const fdsBefore = brokerFds();
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, rssBytes(broker.child.pid as number))), 100);
     try {
       for (let start = 0, i = 0; start < COUNT; start += PER_PROCESS_MAX / 2, i++) {
         const size = Math.min(PER_PROCESS_MAX / 2, COUNT - start);
-        floods.push(flood(i % 2 === 0 ? broker.port : sslPort, size, 30_000));
+        floods.push(flood(i % 2 === 0 ? broker.port : sslPort, size, 60_000));
       }
       const trips = probe.during(2000);
       const opened = await Promise.all(floods.map((f) => f.opened));
@@ -87,8 +89,19 @@ test(`${COUNT} idle sockets (half on the TLS port): RSS stays bounded, clients a
       await waitFor(() => connect(broker.port).then((c) => c.close().then(() => true), () => false), 'a new plain client', 20_000, 200);
       await waitFor(() => connect(sslPort, { rhea: tlsOptions }).then((c) => c.close().then(() => true), () => false), 'a new TLS client', 20_000, 200);
       const done = await Promise.all(floods.map((f) => f.done));
-      assert.equal(done.reduce((n, d) => n + d.stillOpen, 0), 0, 'every idle socket dropped');
-      assert.ok(Math.max(...done.map((d) => d.longestMs)) < HANDSHAKE_TIMEOUT_S * 1000 + 5000, 'dropped at the deadline');
+      const clientStillOpen = done.reduce((n, d) => n + d.stillOpen, 0);
+      // The broker's side: every socket it accepted is closed again.
+      await waitFor(() => brokerFds() <= fdsBefore + 5, 'the broker to close every idle socket', 20_000, 200);
+      figure({ what: 'idle sockets per flood', clientStillOpen, brokerFdsBefore: fdsBefore, brokerFdsAfter: brokerFds(), done });
+      // At full size the listen backlog overflows: the kernel then drops the handshake's last ACK,
+      // and a client that sends nothing believes it is connected to a socket the broker never
+      // accepted (Linux tcp_abort_on_overflow=0). Only the broker's descriptors say what it holds.
+      if (COUNT <= 5000) assert.equal(clientStillOpen, 0, 'every idle socket dropped');
+      const longestMs = Math.max(...done.map((d) => d.longestMs));
+      figure({ what: 'idle sockets dropped', longestMs, closedAtOnce: done.reduce((n, d) => n + d.closedAtOnce, 0) });
+      // Lifetimes count from the client's connect: at full size some wait in the listen backlog
+      // before the broker accepts them (and starts their deadline).
+      assert.ok(longestMs < HANDSHAKE_TIMEOUT_S * 1000 + (COUNT > 5000 ? 20_000 : 5000), `one idle socket lived ${longestMs} ms`);
       assert.ok(tlsClient.connection.is_open(), 'a TLS connection that opened outlives the handshake deadline');
       await probe.roundTripMs();
       clearInterval(sampler);
