@@ -38,7 +38,10 @@ function parseAddress(url: string, text: string, defaultTransport: QpidAddress['
   let rest = text.trim();
   let transport: QpidAddress['transport'] = defaultTransport;
   const scheme = /^([a-zA-Z]+):(?!\d+$)/.exec(rest);
-  if (scheme && !/^\d/.test(rest.slice(scheme[0].length))) {
+  // A transport we know prefixes any host ("ssl:10.0.0.1"); another word is taken for one only
+  // when no digit follows (so "node1:5672" stays a host and a port).
+  const known = scheme !== null && ['tcp', 'ssl'].includes((scheme[1] as string).toLowerCase());
+  if (scheme && (known || !/^\d/.test(rest.slice(scheme[0].length)))) {
     const name = (scheme[1] as string).toLowerCase();
     if (name === 'tcp' || name === 'ssl') transport = name;
     else throw new QpidUrlError(url, text, `unsupported transport "${name}" (use tcp: or ssl:)`);

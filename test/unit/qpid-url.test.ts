@@ -28,6 +28,7 @@ test('amqps: makes every address TLS (port 5671 by default) unless one says tcp:
     ],
   });
   assert.deepEqual(parseQpidUrl('AMQPS:127.0.0.1:5671'), { addresses: [{ transport: 'ssl', host: '127.0.0.1', port: 5671 }] });
+  assert.deepEqual(parseQpidUrl('bench@ssl:127.0.0.1:5999,tcp:10.0.0.2'), { user: 'bench', addresses: [{ transport: 'ssl', host: '127.0.0.1', port: 5999 }, { transport: 'tcp', host: '10.0.0.2', port: 5672 }] });
 });
 
 test('bad URLs name the offending part', () => {
