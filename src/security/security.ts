@@ -18,8 +18,8 @@ export interface Security {
   readonly acl: AccessControl;
   /** The users file as loaded (SASL and the HTTP API's Basic and bearer logins). */
   readonly users: UsersDirectory;
-  /** Checks a management command for the identity that sent it (null: over HTTP, which has no
-   * login yet: checked as anonymous, so an ACL is not bypassed through the HTTP API). */
+  /** Checks a management command for the identity that sent it (null: over HTTP under --auth no,
+   * which has no login: checked as anonymous, so an ACL is not bypassed through the HTTP API). */
   authorizeCommand(operation: string, input: unknown, user: string | null): void;
   /** null when `user` may have the replication stream (an explicit `access method
    * name=ha-replication`), else why not. */
