@@ -12,6 +12,7 @@
 
 import { createServer as createHttpServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import type { AccessControl } from '../security/access-control.js';
@@ -41,6 +42,11 @@ export type HttpAdmission =
 
 const OPEN_PATHS = new Set(['/healthz', '/readyz']);
 
+/** A Basic login verified once is remembered this long, so that a client sending the header on
+ * every request (a console polling) does not cost a scrypt (tens to hundreds of ms) each time. */
+const BASIC_CACHE_MS = 60_000;
+const BASIC_CACHE_ENTRIES_MAX = 1000;
+
 /** The HTTP or HTTPS server the API listens with (--http-ssl yes: the broker's certificate). */
 export function createManagementServer(material: TlsMaterial | null, handshakeTimeoutMs: number, handler: RequestListener): Server {
   return material === null ? createHttpServer(handler) : createHttpsServer(serverTlsOptions(material, handshakeTimeoutMs), handler);
@@ -65,6 +71,11 @@ function crossOrigin(req: IncomingMessage, encrypted: boolean): string | null {
 }
 
 export class HttpAuthenticator {
+  /** HMAC of the Authorization header (under a key of this process: the cache holds no password)
+   * -> the user and the scrypt hash it matched; a new password (another hash) misses. */
+  private readonly basicCache = new Map<string, { name: string; scryptHash: string; untilMs: number }>();
+  private readonly cacheKey = randomBytes(32);
+
   constructor(
     private readonly options: HttpAuthOptions,
     private readonly users: HttpUsers,
@@ -96,6 +107,9 @@ export class HttpAuthenticator {
     let user: string;
     if (/^basic$/i.test(scheme)) {
       if (!this.options.encrypted && !this.options.allowPlainWithoutTls) return this.unauthorized('HTTP Basic sends the password itself: only over TLS (--http-ssl yes), or use a bearer token');
+      const cacheId = createHmac('sha256', this.cacheKey).update(credentials).digest('base64');
+      const cached = this.basicCache.get(cacheId);
+      if (cached && cached.untilMs > nowMs && this.users.lookup(cached.name)?.scrypt.hash === cached.scryptHash) return this.authorized(`${cached.name}@${this.options.realm}`, address);
       const decoded = Buffer.from(credentials, 'base64').toString('utf8');
       const colon = decoded.indexOf(':');
       const given = colon < 0 ? decoded : decoded.slice(0, colon);
@@ -105,6 +119,8 @@ export class HttpAuthenticator {
       const matches = await verifyPassword(record ?? UNKNOWN_USER_RECORD, colon < 0 ? '' : decoded.slice(colon + 1));
       const ok = record !== undefined && colon >= 0 && matches;
       if (!ok || name === null) return this.failed(address, given, 'basic', record === undefined ? 'unknown user' : 'wrong password');
+      if (this.basicCache.size >= BASIC_CACHE_ENTRIES_MAX) this.basicCache.delete(this.basicCache.keys().next().value as string);
+      this.basicCache.set(cacheId, { name, scryptHash: record.scrypt.hash, untilMs: nowMs + BASIC_CACHE_MS });
       user = `${name}@${this.options.realm}`;
     } else if (/^bearer$/i.test(scheme)) {
       const owner = this.users.tokenOwner(credentials);
@@ -113,6 +129,11 @@ export class HttpAuthenticator {
     } else {
       return this.unauthorized('credentials needed: Authorization: Basic (over TLS) or Bearer TOKEN (qpid-users token)');
     }
+    return this.authorized(user, address);
+  }
+
+  /** An authenticated identity still needs the ACL's `access connection`, as over AMQP. */
+  private authorized(user: string, address: string): HttpAdmission {
     try {
       this.acl.authorize({ user, action: 'access', object: 'connection', properties: { host: address } });
     } catch (err) {

@@ -19,6 +19,7 @@ import { emptyUsersDocument, makeUserRecord, writeUsersFile } from '../../src/se
 
 const ALICE_PASSWORD = 'alice-http-pw-31337';
 const BOB_PASSWORD = 'bob-http-pw-42424';
+const NEW_ALICE_PASSWORD = 'alice-new-pw-27182';
 const dirs: string[] = [];
 const brokers: BrokerProcess[] = [];
 let certs: TestCertificates;
@@ -126,7 +127,7 @@ test('without credentials the API answers 401 with WWW-Authenticate; /healthz, /
   assert.equal(refused.headers['access-control-allow-origin'], undefined, 'no CORS headers');
 });
 
-test('HTTP Basic works over https and is refused on plain HTTP; a bearer token works on both', async () => {
+test('HTTP Basic works over https and is refused on plain HTTP; a bearer token works on both; a new password ends the old one at the next SIGHUP', async () => {
   const ok = await call(https(), '/api/queues', { headers: basic('alice', ALICE_PASSWORD) });
   assert.equal(ok.status, 200);
   assert.ok((ok.json['items'] as { name: string }[]).some((q) => q.name === 'jobs'));
@@ -136,9 +137,19 @@ test('HTTP Basic works over https and is refused on plain HTTP; a bearer token w
   assert.equal((await call(http(), '/api/queues', { headers: bearer(aliceToken) })).status, 200);
   assert.equal((await call(https(), '/api/queues', { headers: bearer(aliceToken) })).status, 200);
   assert.equal((await call(http(), '/api/queues', { headers: bearer(`${aliceToken}x`) })).status, 401);
+  // A verified Basic login is remembered (no scrypt per request), but not past a new password.
+  assert.equal((await call(https(), '/api/queues', { headers: basic('alice', ALICE_PASSWORD) })).status, 200);
+  const changed = spawnSync(process.execPath, [TOOL('qpid-users'), 'passwd', 'alice', '--file', usersFile], { input: `${NEW_ALICE_PASSWORD}\n`, encoding: 'utf8' });
+  assert.equal(changed.status, 0, changed.stderr);
+  const reloads = secure.broker.logs.filter((l) => l.msg === 'users file reloaded').length;
+  secure.broker.kill('SIGHUP');
+  await secure.broker.waitForLog(() => secure.broker.logs.filter((l) => l.msg === 'users file reloaded').length > reloads);
+  assert.equal((await call(https(), '/api/queues', { headers: basic('alice', ALICE_PASSWORD) })).status, 401, 'the old password, remembered before, no longer works');
+  assert.equal((await call(https(), '/api/queues', { headers: basic('alice', NEW_ALICE_PASSWORD) })).status, 200);
+  assert.equal((await call(https(), '/api/queues', { headers: bearer(aliceToken) })).status, 200, 'a new password keeps the tokens');
 });
 
-test('a token issued while the broker runs works after SIGHUP; bob may read but not purge, and sees no message bodies', async () => {
+test('a token issued while the broker runs works after SIGHUP, and stops working once revoked; bob may read but not purge, and sees no message bodies', async () => {
   const bobToken = issueToken('bob');
   plain.broker.kill('SIGHUP');
   await plain.broker.waitForLog((l) => l.msg === 'users file reloaded');
@@ -153,7 +164,15 @@ test('a token issued while the broker runs works after SIGHUP; bob may read but 
   assert.equal(purge.status, 403);
   assert.match(String(purge.json['error']), /bob@QPID may not/);
   assert.equal(await depth(http(), 'jobs'), 2);
-  for (const secret of [bobToken, aliceToken, BOB_PASSWORD, ALICE_PASSWORD]) {
+  // Revoked, and read again: the token no longer works.
+  const revoked = spawnSync(process.execPath, [TOOL('qpid-users'), 'token', 'bob', '--revoke', '--file', usersFile], { encoding: 'utf8' });
+  assert.equal(revoked.status, 0, revoked.stderr);
+  const reloads = plain.broker.logs.filter((l) => l.msg === 'users file reloaded').length;
+  plain.broker.kill('SIGHUP');
+  await plain.broker.waitForLog(() => plain.broker.logs.filter((l) => l.msg === 'users file reloaded').length > reloads);
+  assert.equal((await call(http(), '/api/queues', { headers: bearer(bobToken) })).status, 401);
+  assert.equal(readFileSync(usersFile, 'utf8').includes(bobToken), false, 'the file never holds a token');
+  for (const secret of [bobToken, aliceToken, BOB_PASSWORD, ALICE_PASSWORD, NEW_ALICE_PASSWORD]) {
     assert.equal(JSON.stringify(plain.broker.logs).includes(secret) || plain.broker.stderr().includes(secret), false, 'a secret in the logs');
   }
 });
