@@ -16,7 +16,9 @@ import type { Logger } from '../core/log.js';
 import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { HandshakeGate } from './handshakes.js';
-import { rheaServerMechanisms, serveSasl } from './rhea-sasl-server.js';
+import { rheaServerMechanisms, saslContainerFor, serveSasl } from './rhea-sasl-server.js';
+import { listenTls } from './tls-listener.js';
+import { channelSecurityOf } from '../security/tls-context.js';
 import { ConnectionGate } from './connection-gate.js';
 import { channelMaxOf, limitSessionsAndLinks } from './rhea-limits.js';
 import { connectionIntake } from './rhea-intake.js';
@@ -44,6 +46,7 @@ useUnfilledWriterBuffers();
 export class AmqpServer {
   private readonly container: Container;
   private server: Server | null = null;
+  private tlsServer: Server | null = null;
   private readonly s: ServerState;
   private readonly handshakes: HandshakeGate;
 
@@ -98,13 +101,28 @@ export class AmqpServer {
     });
   }
 
-  private accept(socket: Socket): void {
+  /** Starts the TLS listener (--ssl-port); resolves with the bound port. */
+  async listenTls(): Promise<number | null> {
+    const tls = this.options.tls;
+    if (!tls) return null;
+    const { server, port } = await listenTls(
+      { host: this.options.host, port: tls.port, material: tls.material, handshakeTimeoutMs: this.options.handshakeTimeoutMs },
+      (raw) => (this.s.stopping ? (raw.destroy(), false) : this.handshakes.admit(raw)),
+      (socket) => this.accept(socket, true),
+      this.logger,
+    );
+    this.tlsServer = server;
+    return port;
+  }
+
+  /** `admitted`: the handshake gate took it already (a TLS socket, before its TLS handshake). */
+  private accept(socket: Socket, admitted = false): void {
     if (this.s.stopping) {
       socket.destroy();
       return;
     }
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
-    if (!this.handshakes.admit(socket)) return;
+    if (!admitted && !this.handshakes.admit(socket)) return;
     // Until it says something a socket costs a timer and a map entry: rhea's connection (with
     // its SASL layer) is made when the first bytes are there to read, so a flood of silent
     // sockets does not take the event loop from the clients being served.
@@ -115,6 +133,7 @@ export class AmqpServer {
   }
 
   private serve(socket: Socket): void {
+    const channel = channelSecurityOf(socket);
     const connection = new RheaConnection(
       {
         id: `conn-${randomUUID()}`,
@@ -126,7 +145,7 @@ export class AmqpServer {
         properties: { product: 'qpidd-ts', version: PRODUCT_VERSION },
         ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}),
       },
-      this.container,
+      saslContainerFor(this.container, this.options.sasl.policy, channel),
     );
     // Read errors are reported here, with the connection they belong to (the container's
     // handlers do not learn it): answer with a close frame before rhea ends the socket.
@@ -137,7 +156,7 @@ export class AmqpServer {
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
     limitSessionsAndLinks(connection, this.options.openLimits, guard, this.logger.child({ connection: peerOf(socket) }));
-    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket) }, (identity) => this.s.identities.set(connection, identity));
+    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket), channel }, (identity) => this.s.identities.set(connection, identity));
     // The 'readable' listener stopped the flow; rhea reads with 'data'.
     socket.resume();
   }
@@ -227,6 +246,7 @@ export class AmqpServer {
   async stop(options: { settleTimeoutMs?: number } = {}): Promise<void> {
     this.s.stopping = true;
     const server = this.server;
+    this.tlsServer?.close();
     const listenerClosed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     const clients: Socket[] = [];
     for (const [connection, state] of this.s.connections) {

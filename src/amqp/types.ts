@@ -11,6 +11,7 @@ import type { ConsumerLink } from './outbound.js';
 import type { SaslService } from './rhea-sasl-server.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { OpenLimits } from './rhea-limits.js';
+import type { TlsMaterial } from '../security/tls-context.js';
 
 export type ConnectionRole = 'client' | 'admin' | 'replication';
 
@@ -71,6 +72,10 @@ export interface AmqpServerOptions {
   readonly idleTimeoutMs?: number;
   /** --queue-patterns / --topic-patterns. */
   readonly nodePolicies?: NodePolicies;
+  /** --ssl-port with the broker's certificate (listenTls). */
+  readonly tls?: { readonly port: number; readonly material: TlsMaterial } | null;
+  /** --require-encryption: connections of the plain port are refused at their open. */
+  readonly requireEncryption?: boolean;
 }
 
 export interface ConnectionState {

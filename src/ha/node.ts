@@ -169,13 +169,14 @@ export class HaNode {
 
   /** The listener is up (at `address`, as it appears in ha-brokers-url when it does): a
    * cluster broker starts looking for the primary. */
-  listening(port: number): void {
+  listening(port: number, sslPort: number | null = null): void {
     const config = this.deps.config;
-    const urls = config.ha.brokersUrl?.addresses ?? [];
+    // An ssl: entry names our --ssl-port, a tcp: entry our --port.
+    const urls = (config.ha.brokersUrl?.addresses ?? []).filter((a) => (a.transport === 'ssl' ? sslPort !== null && a.port === sslPort : a.port === port));
     // The entry naming our interface; else, on loopback only, the one with our port. (Matching
     // any host of the same kind picked the first entry on every broker of a multi-host cluster
     // on one port, so that all backups skipped that broker: found by the simulator, seed 1.)
-    const self = urls.find((a) => a.port === port && a.host === config.interface) ?? urls.find((a) => a.port === port && isLoopback(a.host) && isLoopback(config.interface));
+    const self = urls.find((a) => a.host === config.interface) ?? urls.find((a) => isLoopback(a.host) && isLoopback(config.interface));
     this.ownAddress = self ? formatAddress(self) : `${config.interface}:${port}`;
     if (this.cluster) this.startBackup('joining');
   }

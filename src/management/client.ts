@@ -7,6 +7,7 @@ import rhea, { type Connection, type EventContext, type Receiver, type Sender } 
 import type { QpidAddress } from '../core/qpid-url.js';
 import { connectGuarded } from '../amqp/client-guard.js';
 import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
+import { clientTlsOptions } from '../security/tls-context.js';
 
 export class ManagementError extends Error {
   constructor(
@@ -49,7 +50,7 @@ export class ManagementClient {
         {
           host: address.host,
           port: address.port,
-          transport: address.transport === 'ssl' ? 'tls' : 'tcp',
+          ...clientTlsOptions(address),
           reconnect: false,
           properties: options.admin ? { 'qpid.ha-admin': true } : {},
           ...saslConnectionOptions(options.username, options.password),

@@ -38,7 +38,7 @@ export interface Requester {
   /** The AMQP container id the peer gave in its open (null over HTTP). */
   readonly containerId: string | null;
   readonly connectionId: string | null;
-  /** The authenticated identity (user@realm); null over HTTP, which has no login yet. */
+  /** The authenticated identity (user@realm); null over HTTP when no login is needed (--auth no). */
   readonly user: string | null;
 }
 

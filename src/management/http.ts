@@ -7,12 +7,14 @@
 // No answer is larger than RESPONSE_BYTES_MAX (413, RESPONSE_TOO_LARGE), and /metrics shows at
 // most METRICS_QUEUES_MAX queues.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { ManagementCommands, Requester } from './commands.js';
 import { oversizedAnswer, statusForCode } from './status.js';
 import { RESPONSE_BYTES_MAX } from '../core/paging.js';
+import { createManagementServer, OPEN_HTTP, sendRefusal, type HttpAuthenticator } from './http-auth.js';
+import type { TlsMaterial } from '../security/tls-context.js';
 const BODY_BYTES_MAX = 1 << 20;
 /** Queues with series in /metrics; beyond, qpidd_metrics_queues_omitted counts them. */
 const METRICS_QUEUES_MAX = 10_000;
@@ -24,11 +26,13 @@ export class ManagementHttp {
     private readonly commands: ManagementCommands,
     private readonly ha: HaNode,
     private readonly logger: Logger,
+    /** Who may ask (http-auth.ts); --http-ssl's certificate, null for plain HTTP. */
+    private readonly access: { readonly auth: Pick<HttpAuthenticator, 'admit' | 'hideBodies'>; readonly tls: TlsMaterial | null; readonly handshakeTimeoutMs: number } = { auth: OPEN_HTTP, tls: null, handshakeTimeoutMs: 10_000 },
   ) {}
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const server = createServer((req, res) => {
+      const server = createManagementServer(this.access.tls, this.access.handshakeTimeoutMs, (req, res) => {
         this.handle(req, res).catch((err: unknown) => {
           this.logger.error({ err }, 'http handler failed');
           if (!res.headersSent) send(res, 500, { error: 'internal error' });
@@ -55,6 +59,9 @@ export class ManagementHttp {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    const admission = await this.access.auth.admit(req, path);
+    if (admission.kind === 'refuse') return sendRefusal(res, admission);
+    const requester = { ...requesterOf(req), user: admission.user };
     if (req.method === 'GET') {
       switch (path) {
         case '/healthz':
@@ -80,7 +87,7 @@ export class ManagementHttp {
           res.end(this.metrics());
           return;
       }
-      if (path.startsWith('/api/')) return this.run(res, path.slice(5), queryArguments(url.searchParams), requesterOf(req));
+      if (path.startsWith('/api/')) return this.run(res, path.slice(5), queryArguments(url.searchParams), requester);
       return send(res, 404, { error: `no such path ${path}` });
     }
     if (req.method === 'POST' && path.startsWith('/api/')) {
@@ -91,14 +98,14 @@ export class ManagementHttp {
       } catch (err) {
         return send(res, 400, { error: `request body: ${(err as Error).message}` });
       }
-      return this.run(res, path.slice(5), body, requesterOf(req));
+      return this.run(res, path.slice(5), body, requester);
     }
     return send(res, 405, { error: `${req.method} not allowed` });
   }
 
   private async run(res: ServerResponse, operation: string, args: unknown, requester: Requester): Promise<void> {
     try {
-      const result = await this.commands.execute(operation, args, requester);
+      const result = this.access.auth.hideBodies(operation, args, requester.user, await this.commands.execute(operation, args, requester));
       const text = JSON.stringify(result);
       const bytes = Buffer.byteLength(text, 'utf8');
       if (bytes > RESPONSE_BYTES_MAX) {
