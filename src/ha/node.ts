@@ -18,7 +18,8 @@ import type { BrokerLogger } from '../core/log.js';
 import { formatAddress, parseQpidUrl, type QpidAddress } from '../core/qpid-url.js';
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
 import type { MemberInfo } from './messages.js';
-import { PrimaryReplicator } from './primary.js';
+import { PrimaryReplicator, type BackupLag } from './primary.js';
+import { HaInstruments } from './instruments.js';
 import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import type { Heard } from './heard.js';
 import type { HeardRecord } from './heard-file.js';
@@ -106,6 +107,8 @@ export class HaNode {
   private service_: MessagingService | null = null;
   private backup: BackupReplicator | null = null;
   private primary: PrimaryReplicator | null = null;
+  /** Latency callbacks the metrics set (management/metrics.ts). */
+  readonly instruments = new HaInstruments();
   private knownPrimary: PrimaryInfo | null = null;
   private members: readonly MemberInfo[] = [];
   private epochSeen: number;
@@ -339,7 +342,7 @@ export class HaNode {
     // Only a cluster primary waits for backups: a standalone broker (or one serving replica
     // queues) has none to wait for.
     const minBackups = this.cluster ? this.deps.config.ha.minBackups : 0;
-    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups });
+    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups, instruments: this.instruments });
     const broker = new Broker({
       store: this.deps.store,
       clock: this.deps.clock,
@@ -364,6 +367,7 @@ export class HaNode {
       this.primary = new PrimaryReplicator({
         store: this.deps.store,
         settlements,
+        instruments: this.instruments,
         logger: this.deps.logger.child({ module: 'ha-primary' }),
         name: config.name,
         publicAddress: null,
@@ -416,6 +420,11 @@ export class HaNode {
       recovery: this.health.recovery,
       storeCondition: { full: this.deps.store.full, corrupt: this.health.corrupt },
     };
+  }
+
+  /** Each backup's lag behind this broker (empty unless it is a primary with backups). */
+  replicationLag(): BackupLag[] {
+    return this.primary?.lag() ?? [];
   }
 
   /** This broker's store, for the management listings of what it holds (they work on backups
@@ -498,6 +507,7 @@ export class HaNode {
     this.primary = new PrimaryReplicator({
       store: this.deps.store,
       settlements: service.settlements,
+      instruments: this.instruments,
       logger: this.deps.logger.child({ module: 'ha-primary' }),
       name: config.name,
       publicAddress: config.ha.publicUrl ? formatAddress(config.ha.publicUrl.addresses[0] as QpidAddress) : this.ownAddress,

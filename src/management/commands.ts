@@ -25,6 +25,8 @@ import {
   storeQueuesPage,
   storeSummary,
 } from './listings.js';
+import { queueFigures, QueueRates, replicationFloor, replicationSummary } from './queue-figures.js';
+import { sortedBy, takePage } from '../core/paging.js';
 
 export type ManagementResult = Record<string, unknown> | unknown[];
 
@@ -99,7 +101,14 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
 /** Throws UNAUTHORIZED when the ACL denies `user` the command (security.ts). */
 export type CommandAuthorizer = (operation: string, input: unknown, user: string | null) => void;
 
+function* mappedRows<T, U>(rows: Iterable<T>, f: (row: T) => U): Generator<U> {
+  for (const row of rows) yield f(row);
+}
+
 export class ManagementCommands {
+  /** Enqueue/dequeue rates, sampled when queue-stats is asked (shared by both transports). */
+  readonly rates = new QueueRates();
+
   constructor(
     private readonly ha: HaNode,
     private readonly logger: Logger,
@@ -143,6 +152,17 @@ export class ManagementCommands {
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
         return { ...queuesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
+      // Depth, rates and replication exposure per queue (qpid-ha status --queues, qpid-stat -q).
+      case 'queue-stats': {
+        const service = this.service(operation);
+        const page = parse(NamePage, input, operation);
+        const floor = replicationFloor(service);
+        const nowMs = performance.now();
+        const queues = sortedBy(service.broker.queues, (q) => q.name);
+        return { ...takePage(mappedRows(queues, (q) => queueFigures(q, floor, this.rates, nowMs)), (r) => r.name, page) };
+      }
+      case 'replication-status':
+        return { ...replicationSummary(this.ha) };
       case 'exchanges':
         return { ...exchangesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'bindings':

@@ -3,9 +3,10 @@
 // broker serves clients: standalone or an active primary; a resource manager's probe).
 //   GET  /healthz /readyz /metrics /api/status /api/queues /api/exchanges /api/bindings /api/stats
 //        (a listing answers one page, { items, next }: GET /api/queues?after=NEXT&limit=N)
+//        /metrics is metrics.ts (prom-client)
 //   POST /api/<operation>   body: the operation's JSON arguments (promote needs clusterManager)
 // No answer is larger than RESPONSE_BYTES_MAX (413, RESPONSE_TOO_LARGE), and /metrics shows at
-// most METRICS_QUEUES_MAX queues.
+// most METRICS_QUEUES_MAX queues (metrics.ts).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
@@ -13,18 +14,20 @@ import type { HaNode } from '../ha/node.js';
 import type { ManagementCommands, Requester } from './commands.js';
 import { oversizedAnswer, statusForCode } from './status.js';
 import { RESPONSE_BYTES_MAX } from '../core/paging.js';
+import { BrokerMetrics } from './metrics.js';
 const BODY_BYTES_MAX = 1 << 20;
-/** Queues with series in /metrics; beyond, qpidd_metrics_queues_omitted counts them. */
-const METRICS_QUEUES_MAX = 10_000;
 
 export class ManagementHttp {
   private server: Server | null = null;
+  private readonly metrics: BrokerMetrics;
 
   constructor(
     private readonly commands: ManagementCommands,
     private readonly ha: HaNode,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.metrics = new BrokerMetrics(ha);
+  }
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
@@ -75,10 +78,12 @@ export class ManagementHttp {
             ...(gate?.short ? { reason: `waiting for backups: ${gate.backups} of --ha-min-backups ${gate.minBackups} in the ack gate` } : {}),
           });
         }
-        case '/metrics':
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-          res.end(this.metrics());
+        case '/metrics': {
+          const text = await this.metrics.text();
+          res.writeHead(200, { 'content-type': this.metrics.contentType });
+          res.end(text);
           return;
+        }
       }
       if (path.startsWith('/api/')) return this.run(res, path.slice(5), queryArguments(url.searchParams), requesterOf(req));
       return send(res, 404, { error: `no such path ${path}` });
@@ -112,60 +117,6 @@ export class ManagementHttp {
     }
   }
 
-  private metrics(): string {
-    const status = this.ha.status();
-    const lines = [
-      '# TYPE qpidd_ha_state gauge',
-      ...['standalone', 'joining', 'catchup', 'ready', 'recovering', 'active'].map((s) => `qpidd_ha_state{state="${s}"} ${status.state === s ? 1 : 0}`),
-      '# TYPE qpidd_epoch gauge',
-      `qpidd_epoch ${status.epoch}`,
-      '# TYPE qpidd_store_last_lsn gauge',
-      `qpidd_store_last_lsn ${status.lastLsn}`,
-      '# TYPE qpidd_store_first_lsn gauge',
-      `qpidd_store_first_lsn ${status.firstLsn}`,
-      '# HELP qpidd_store_full 1 while commits fail for lack of space',
-      '# TYPE qpidd_store_full gauge',
-      `qpidd_store_full ${status.storeCondition.full ? 1 : 0}`,
-      '# HELP qpidd_messages_lost_total Messages quarantined since the store was opened (checksum failures)',
-      '# TYPE qpidd_messages_lost_total counter',
-      `qpidd_messages_lost_total ${status.recovery?.lostCount ?? 0}`,
-    ];
-    const service = this.ha.service();
-    if (service) {
-      lines.push(
-        '# TYPE qpidd_queue_depth gauge',
-        '# TYPE qpidd_queue_bytes gauge',
-        '# TYPE qpidd_queue_consumers gauge',
-        '# HELP qpidd_queue_flow_stopped 1 while the queue is past its flow stop threshold (its producers get no credit)',
-        '# TYPE qpidd_queue_flow_stopped gauge',
-      );
-      let shown = 0;
-      let omitted = 0;
-      for (const q of service.broker.queues) {
-        if (shown >= METRICS_QUEUES_MAX) {
-          omitted++;
-          continue;
-        }
-        shown++;
-        const label = `queue="${q.name.replace(/["\\\n]/g, '_')}"`;
-        lines.push(
-          `qpidd_queue_depth{${label}} ${q.count}`,
-          `qpidd_queue_bytes{${label}} ${q.bytes}`,
-          `qpidd_queue_consumers{${label}} ${q.consumers.length}`,
-          `qpidd_queue_flow_stopped{${label}} ${q.flowStopped ? 1 : 0}`,
-        );
-      }
-      lines.push('# TYPE qpidd_metrics_queues_omitted gauge', `qpidd_metrics_queues_omitted ${omitted}`);
-      lines.push('# HELP qpidd_exchange_unrouted_total Messages no binding of the exchange took (dropped, or refused under qpid.unroutable)', '# TYPE qpidd_exchange_unrouted_total counter');
-      for (const e of service.broker.exchanges) {
-        lines.push(`qpidd_exchange_unrouted_total{exchange="${e.name.replace(/["\\\n]/g, '_')}"} ${e.unroutedCount}`);
-      }
-      lines.push('# TYPE qpidd_pending_settlements gauge', `qpidd_pending_settlements ${service.settlements.pending}`);
-    }
-    const memory = process.memoryUsage();
-    lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${memory.rss}`, '# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${memory.heapUsed}`);
-    return `${lines.join('\n')}\n`;
-  }
 }
 
 function requesterOf(req: IncomingMessage): Requester {
