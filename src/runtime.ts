@@ -124,7 +124,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     }),
   });
   server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator(), (info) => security.replicationDenied(info.user)));
-  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user) });
+  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user), connections: () => server.connectionsSnapshot() });
   server.registerNode('$management', management);
 
   let sweep: ReturnType<typeof setInterval> | null = null;

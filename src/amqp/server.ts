@@ -57,6 +57,14 @@ export interface ConnectionInfo {
   readonly user: string;
 }
 
+/** A connection and its links as the management listings show them. */
+export interface ConnectionSnapshot {
+  readonly info: ConnectionInfo;
+  readonly role: ConnectionRole;
+  readonly producers: readonly { readonly name: string; readonly target: string | null }[];
+  readonly consumers: readonly { readonly name: string; readonly queue: string | null; readonly browse: boolean }[];
+}
+
 /** A node with its own protocol on the broker port ($management, HA replication). */
 export interface SpecialNode {
   /** A client attached a receiving link from this node (we send). */
@@ -153,6 +161,17 @@ export class AmqpServer {
   }
 
   /** Starts (or stops, with null) serving the messaging model to clients. */
+  /** The open connections and their links, for the management listings (connections, links). */
+  connectionsSnapshot(): ConnectionSnapshot[] {
+    const rows: ConnectionSnapshot[] = [];
+    for (const state of this.connections.values()) {
+      if (state.closed) continue;
+      const consumers = [...state.consumers.entries()].map(([sender, link]) => ({ name: sender.name, queue: link.queue?.name ?? null, browse: link.browse }));
+      rows.push({ info: state.info, role: state.role, producers: [...state.producers.keys()].map((r) => ({ name: r.name, target: (r.target as { address?: string } | undefined)?.address ?? null })), consumers });
+    }
+    return rows;
+  }
+
   setService(service: MessagingService | null): void {
     this.service = service;
   }

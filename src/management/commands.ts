@@ -25,6 +25,7 @@ import {
   storeQueuesPage,
   storeSummary,
 } from './listings.js';
+import { connectionsPage, linksPage, subscriptionsPage, type ConnectionsSource } from './connections.js';
 import { queueFigures, QueueRates, replicationFloor, replicationSummary } from './queue-figures.js';
 import { sortedBy, takePage } from '../core/paging.js';
 
@@ -113,6 +114,7 @@ export class ManagementCommands {
     private readonly ha: HaNode,
     private readonly logger: Logger,
     private readonly authorize: CommandAuthorizer = () => {},
+    private readonly connections: ConnectionsSource = () => [],
   ) {}
 
   /** Every command that removes messages logs here, whatever it removed (a warning when it
@@ -161,6 +163,12 @@ export class ManagementCommands {
         const queues = sortedBy(service.broker.queues, (q) => q.name);
         return { ...takePage(mappedRows(queues, (q) => queueFigures(q, floor, this.rates, nowMs)), (r) => r.name, page) };
       }
+      case 'connections':
+        return { ...connectionsPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'links':
+        return { ...linksPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'subscriptions':
+        return { ...subscriptionsPage(this.connections(), parse(NamePage, input, operation)) };
       case 'replication-status':
         return { ...replicationSummary(this.ha) };
       case 'exchanges':
