@@ -137,7 +137,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     ha.listening(port);
     if (config.httpPort !== null) {
       const wanted = config.httpPort;
-      http = new ManagementHttp(management.commands, ha, logger.child({ module: 'http' }));
+      const haLogin = config.ha.username !== null ? { username: config.ha.username, password: config.ha.password ?? '' } : {};
+      http = new ManagementHttp(management.commands, ha, logger.child({ module: 'http' }), { peerRequest: (address, operation, args) => managementRequest(address, operation, args, { admin: true, timeoutMs: 5000, ...haLogin }) });
       httpPort = await http.listen(config.interface, wanted).catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'http-port', port: wanted, host: config.interface })));
     }
     sweep = setInterval(() => ha.service()?.broker.expireAll(), EXPIRY_SWEEP_MS);

@@ -422,6 +422,12 @@ export class HaNode {
     };
   }
 
+  /** Another broker's status, asked over its management node as the HA probe does (the
+   * console's cluster view); null when it does not answer. */
+  peerStatus(address: QpidAddress): Promise<HaStatus | null> {
+    return this.deps.probe ? this.deps.probe(address).catch(() => null) : Promise.resolve(null);
+  }
+
   /** Each backup's lag behind this broker (empty unless it is a primary with backups). */
   replicationLag(): BackupLag[] {
     return this.primary?.lag() ?? [];

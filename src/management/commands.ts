@@ -26,6 +26,7 @@ import {
   storeSummary,
 } from './listings.js';
 import { connectionsPage, linksPage, subscriptionsPage, type ConnectionsSource } from './connections.js';
+import { browseQueue, QueueBrowse, queueDetail, QueueName } from './queue-detail.js';
 import { queueFigures, QueueRates, replicationFloor, replicationSummary } from './queue-figures.js';
 import { sortedBy, takePage } from '../core/paging.js';
 
@@ -163,6 +164,10 @@ export class ManagementCommands {
         const queues = sortedBy(service.broker.queues, (q) => q.name);
         return { ...takePage(mappedRows(queues, (q) => queueFigures(q, floor, this.rates, nowMs)), (r) => r.name, page) };
       }
+      case 'queue-detail':
+        return queueDetail(this.service(operation), this.connections(), parse(QueueName, input, operation).queue, this.rates);
+      case 'queue-messages':
+        return { ...browseQueue(this.service(operation), parse(QueueBrowse, input, operation)) };
       case 'connections':
         return { ...connectionsPage(this.connections(), parse(NamePage, input, operation)) };
       case 'links':

@@ -15,18 +15,25 @@ import type { ManagementCommands, Requester } from './commands.js';
 import { oversizedAnswer, statusForCode } from './status.js';
 import { RESPONSE_BYTES_MAX } from '../core/paging.js';
 import { BrokerMetrics } from './metrics.js';
+import { ApiV1, type PeerRequest } from './api-v1.js';
+import { loadConsoleAssets, type Asset } from './console-assets.js';
 const BODY_BYTES_MAX = 1 << 20;
 
 export class ManagementHttp {
   private server: Server | null = null;
   private readonly metrics: BrokerMetrics;
+  private readonly api: ApiV1;
+  private readonly assets: Map<string, Asset>;
 
   constructor(
     private readonly commands: ManagementCommands,
     private readonly ha: HaNode,
     private readonly logger: Logger,
+    options: { peerRequest?: PeerRequest } = {},
   ) {
     this.metrics = new BrokerMetrics(ha);
+    this.api = new ApiV1(commands, ha, logger, options.peerRequest ?? null);
+    this.assets = loadConsoleAssets();
   }
 
   listen(host: string, port: number): Promise<number> {
@@ -48,6 +55,7 @@ export class ManagementHttp {
   }
 
   close(): Promise<void> {
+    this.api.close();
     return new Promise((resolve) => {
       if (!this.server) return resolve();
       this.server.close(() => resolve());
@@ -85,6 +93,22 @@ export class ManagementHttp {
           return;
         }
       }
+      // The console's event stream; the rest of /api/v1/ (api-v1.ts); the console's files.
+      if (path === '/api/v1/events') return this.api.events(req, res, requesterOf(req)).catch((err: unknown) => sendError(res, err));
+      if (path.startsWith('/api/v1/')) {
+        try {
+          const answer = await this.api.answer(path, queryArguments(url.searchParams), requesterOf(req));
+          return sendAnswer(res, answer.status, answer.body);
+        } catch (err) {
+          return sendError(res, err);
+        }
+      }
+      const asset = this.assets.get(path);
+      if (asset) {
+        res.writeHead(200, { 'content-type': asset.type, 'content-length': asset.body.length, 'cache-control': 'no-cache' });
+        res.end(asset.body);
+        return;
+      }
       if (path.startsWith('/api/')) return this.run(res, path.slice(5), queryArguments(url.searchParams), requesterOf(req));
       return send(res, 404, { error: `no such path ${path}` });
     }
@@ -103,17 +127,9 @@ export class ManagementHttp {
 
   private async run(res: ServerResponse, operation: string, args: unknown, requester: Requester): Promise<void> {
     try {
-      const result = await this.commands.execute(operation, args, requester);
-      const text = JSON.stringify(result);
-      const bytes = Buffer.byteLength(text, 'utf8');
-      if (bytes > RESPONSE_BYTES_MAX) {
-        const oversized = oversizedAnswer(bytes, RESPONSE_BYTES_MAX);
-        return send(res, oversized.status, { error: oversized.description, code: oversized.body.code });
-      }
-      sendText(res, 200, text);
+      sendAnswer(res, 200, await this.commands.execute(operation, args, requester));
     } catch (err) {
-      const code = (err as { code?: string })?.code ?? 'INTERNAL';
-      send(res, statusForCode(code), { error: (err as Error)?.message ?? String(err), code });
+      sendError(res, err);
     }
   }
 
@@ -123,6 +139,22 @@ function requesterOf(req: IncomingMessage): Requester {
   const socket = req.socket;
   // Authentication of the HTTP API does not exist yet (issue 13): then its user goes here.
   return { transport: 'http', address: `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`, containerId: null, connectionId: null, user: null };
+}
+
+/** An answer, unless it is larger than any answer may be (413). */
+function sendAnswer(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > RESPONSE_BYTES_MAX) {
+    const oversized = oversizedAnswer(bytes, RESPONSE_BYTES_MAX);
+    return send(res, oversized.status, { error: oversized.description, code: oversized.body.code });
+  }
+  sendText(res, status, text);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const code = (err as { code?: string })?.code ?? 'INTERNAL';
+  if (!res.headersSent) send(res, statusForCode(code), { error: (err as Error)?.message ?? String(err), code });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -80,7 +80,7 @@ export function checkedBroker(broker: Broker, authorize: (check: Check) => void)
 export const REPLICATION_CHECK: Check = { action: 'access', object: 'method', properties: { name: 'ha-replication', schemaclass: 'broker', schemapackage: 'org.apache.qpid.broker' }, explicit: true };
 
 /** Commands that only read. */
-const QUERIES = new Set(['ping', 'status', 'queues', 'exchanges', 'bindings', 'stats', 'store-summary', 'store-queues', 'store-exchanges', 'store-bindings', 'store-messages', 'store-inspect', 'replication', 'queue-stats', 'replication-status', 'connections', 'links', 'subscriptions']);
+const QUERIES = new Set(['ping', 'status', 'queues', 'exchanges', 'bindings', 'stats', 'store-summary', 'store-queues', 'store-exchanges', 'store-bindings', 'store-messages', 'store-inspect', 'replication', 'queue-stats', 'replication-status', 'connections', 'links', 'subscriptions', 'queue-detail', 'queue-messages']);
 /** Commands that change who is primary or what replicates: never allowed by a broad rule. */
 const EXPLICIT = new Set(['promote', 'replicate']);
 
