@@ -9,7 +9,6 @@
 //       /api/v1/links /api/v1/events (Server-Sent Events: cluster, overview and queues)
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { BrokerError } from '../broker/errors.js';
 import type { Logger } from '../core/log.js';
 import { parseQpidUrl, type QpidAddress } from '../core/qpid-url.js';
 import type { HaNode } from '../ha/node.js';
@@ -91,16 +90,19 @@ export class ApiV1 {
     return { status: 200, body: await this.run(route.operation, route.args, requester) };
   }
 
-  /** Runs a command here, or on the primary when this broker is a backup. */
+  /** Runs a command here, or on the primary when this broker is a backup (the listings of
+   * the messaging model, connections included: clients are on the primary; `broker=local`
+   * lists this broker's own connections). */
   async run(operation: string, args: Record<string, unknown>, requester: Requester): Promise<ManagementResult> {
-    try {
-      return await this.commands.execute(operation, args, requester);
-    } catch (err) {
-      if (!(err instanceof BrokerError) || err.code !== 'NOT_ALLOWED' || this.ha.service() || !PROXIED.has(operation) || !this.peerRequest) throw err;
+    const { broker, ...rest } = args;
+    if (!this.ha.service() && PROXIED.has(operation) && broker !== 'local' && this.peerRequest) {
       const primary = await this.primaryAddress();
-      if (!primary) throw err;
-      return (await this.peerRequest(primary, operation, args)) as ManagementResult;
+      if (primary) {
+        this.commands.authorizeRequest(operation, rest, requester);
+        return (await this.peerRequest(primary, operation, rest)) as ManagementResult;
+      }
     }
+    return await this.commands.execute(operation, rest, requester);
   }
 
   private async primaryAddress(): Promise<QpidAddress | null> {
@@ -109,7 +111,7 @@ export class ApiV1 {
   }
 
   /** GET /api/v1/events: Server-Sent Events. `cluster` when the cluster changes, `overview` and
-   * `queues` (the first EVENTS_QUEUES_MAX of queue-stats) every EVENTS_INTERVAL_MS, `error`
+   * `queues` (the first EVENTS_QUEUES_MAX of queue-stats) every EVENTS_INTERVAL_MS, `problem`
    * when a figure cannot be read (a backup with no primary to ask). */
   async events(req: IncomingMessage, res: ServerResponse, requester: Requester): Promise<void> {
     // Authorized once, as the listings it streams would be.
@@ -132,10 +134,10 @@ export class ApiV1 {
       if (busy) return;
       busy = true;
       try {
-        send('overview', await this.run('stats', {}, requester));
+        send('overview', await this.run('stats', { broker: 'local' }, requester));
         send('queues', await this.run('queue-stats', { limit: EVENTS_QUEUES_MAX }, requester));
       } catch (err) {
-        send('error', { error: (err as Error).message, code: (err as { code?: string }).code ?? 'INTERNAL' });
+        send('problem', { error: (err as Error).message, code: (err as { code?: string }).code ?? 'INTERNAL' });
       } finally {
         busy = false;
       }

@@ -32,6 +32,8 @@ export class ClusterWatch {
   private lastWantedMs = 0;
   private readonly listeners = new Set<(members: readonly ClusterMember[]) => void>();
   private polling = false;
+  /** The name each address last answered with: an unreachable broker is still named. */
+  private readonly names = new Map<string, string>();
 
   constructor(
     private readonly ha: HaNode,
@@ -84,9 +86,10 @@ export class ClusterWatch {
       const rows = addresses.map((a, i): { address: string; status: HaStatus | null } => ({ address: formatAddress(a), status: statuses[i] ?? null }));
       if (rows.length === 0) rows.push({ address: own.address ?? 'this broker', status: own });
       const primaryLsn = rows.find((r) => r.status?.role === 'primary')?.status?.lastLsn ?? null;
+      for (const { address, status } of rows) if (status) this.names.set(address, status.name);
       const members = rows.map(({ address, status }): ClusterMember => ({
         address,
-        name: status?.name ?? null,
+        name: status?.name ?? this.names.get(address) ?? null,
         state: status?.state ?? 'unreachable',
         role: status?.role ?? null,
         epoch: status?.epoch ?? null,

@@ -140,6 +140,12 @@ export class ManagementCommands {
     });
   }
 
+  /** Checks the requester may run the command, without running it (api-v1.ts asks the
+   * primary for a backup, after this check). */
+  authorizeRequest(operation: string, input: unknown, requester: Requester): void {
+    if (requester !== UNKNOWN_REQUESTER) this.authorize(operation, input, requester.user);
+  }
+
   async execute(operation: string, input: unknown, requester: Requester = UNKNOWN_REQUESTER): Promise<ManagementResult> {
     // Before anything else: a denied identity learns nothing, not even argument errors.
     if (requester !== UNKNOWN_REQUESTER) this.authorize(operation, input, requester.user);

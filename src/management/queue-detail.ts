@@ -55,7 +55,7 @@ export function queueDetail(service: MessagingService, connections: readonly Con
     },
     pagedOut: queue.pagedCount,
     bindings: bindings.slice(0, 1000),
-    consumers: consumers.slice(0, 1000),
+    consumerLinks: consumers.slice(0, 1000),
   };
 }
 

@@ -65,10 +65,10 @@ test('the listings: overview, queues, exchanges, bindings, connections, links, h
 });
 
 test('a queue\'s page: bindings and consumers; browsing shows headers and a body preview and takes nothing', async () => {
-  const detail = await get<{ name: string; depth: number; bindings: { exchange: string; key: string }[]; consumers: { containerId: string }[]; settings: { durable: boolean } }>('/api/v1/queues/api-orders');
+  const detail = await get<{ name: string; depth: number; bindings: { exchange: string; key: string }[]; consumerLinks: { containerId: string }[]; settings: { durable: boolean } }>('/api/v1/queues/api-orders');
   assert.equal(detail.settings.durable, true);
   assert.ok(detail.bindings.some((b) => b.exchange === 'amq.direct' && b.key === 'new-order'));
-  assert.deepEqual(detail.consumers.map((c) => c.containerId), ['api-client']);
+  assert.deepEqual(detail.consumerLinks.map((c) => c.containerId), ['api-client']);
   const page = await get<{ items: { position: number; properties: { subject?: string; message_id?: string }; applicationProperties: Record<string, unknown>; body: string; bodyTruncated?: boolean; header: { durable: boolean } }[]; next: number | null }>('/api/v1/queues/api-orders/messages?limit=1');
   const [first] = page.items;
   assert.equal(first?.properties.subject, 'first');
