@@ -860,6 +860,7 @@ export class Broker {
     this.journal([{ kind: 'dequeue', queue: queue.name, position, messageId, cause: 'quarantined' }]);
     const lost: LostMessage = { queue: queue.name, position, messageId, reason };
     this.quarantinedCount++;
+    queue.quarantinedTotal++;
     this.logger.error(lost, 'message quarantined: it could not be read unaltered, and is lost');
     this.events.messageLost?.(lost);
   }

@@ -107,6 +107,8 @@ export class Queue {
    * the broker started serving: the enqueue and dequeue rates (recovered messages not counted). */
   enqueuedTotal = 0;
   dequeuedTotal = 0;
+  /** Messages of this queue found unreadable (checksum) and quarantined since it was served. */
+  quarantinedTotal = 0;
 
   /** Past its flow stop threshold and not yet below its resume threshold. */
   flowStopped = false;

@@ -4,6 +4,8 @@
 // (settlements.ts, primary.ts), never by the pure state machines.
 
 export class HaInstruments {
+  /** False until the metrics are set up: the drivers then take no timestamps at all. */
+  enabled = false;
   /** Seconds from a producer's delivery being accepted by the broker to its settlement (0 when
    * it was settled at once). Called once per settled delivery: keep it O(1). */
   settleLatency: (seconds: number) => void = () => {};

@@ -53,12 +53,12 @@ export class Settlements {
   hold(hold: SettlementHold, callbacks: HoldCallbacks): HoldKey | null {
     const { key, settleNow } = this.gate.hold({ lsn: hold.lsn, needsDurable: hold.needsDurable, messageId: hold.messageId, replicated: hold.replicated ?? true });
     if (settleNow) {
-      this.instruments.settleLatency(0);
+      if (this.instruments.enabled) this.instruments.settleLatency(0);
       callbacks.settle();
       return null;
     }
     this.callbacks.set(key, callbacks);
-    this.heldAtMs.set(key, performance.now());
+    if (this.instruments.enabled) this.heldAtMs.set(key, performance.now());
     // A failed commit fails its hold: for messages the broker reports it (messageFailed, from
     // the catch it already has on the enqueue); other holds (configuration) watch their ticket.
     if (hold.ticket && hold.messageId === 0) hold.ticket.durable.catch((err: unknown) => this.failHold(key, err));
@@ -114,7 +114,7 @@ export class Settlements {
       const callbacks = this.callbacks.get(key);
       if (!callbacks) continue;
       this.callbacks.delete(key);
-      const heldAtMs = this.heldAtMs.get(key);
+      const heldAtMs = this.instruments.enabled ? this.heldAtMs.get(key) : undefined;
       if (heldAtMs !== undefined) {
         this.heldAtMs.delete(key);
         this.instruments.settleLatency((performance.now() - heldAtMs) / 1000);

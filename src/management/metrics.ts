@@ -6,7 +6,8 @@
 // the only per-message cost is the settle-latency histogram's observe. Process and Node
 // runtime metrics come from collectDefaultMetrics.
 
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { LatencyHistogram, registerHistogram } from './latency-histogram.js';
 import type { HaNode, HaStatus } from '../ha/node.js';
 import type { BackupLag } from '../ha/primary.js';
 import { queueFigures, QueueRates, replicationFloor, type QueueFigures } from './queue-figures.js';
@@ -97,10 +98,19 @@ export class BrokerMetrics {
       for (const b of s.backups) g.set({ backup: b.name }, b.inGate ? 1 : 0);
     });
 
-    const settle = new Histogram({ name: 'qpidd_settle_latency_seconds', help: 'From a producer delivery accepted by the broker to its settlement (durable here and on every backup of the gate, or consumed)', buckets: SETTLE_BUCKETS_S, registers: [r] });
-    const confirm = new Histogram({ name: 'qpidd_replication_confirm_latency_seconds', help: 'From a log batch shipped to a backup to its confirmation', labelNames: ['backup'], buckets: CONFIRM_BUCKETS_S, registers: [r] });
+    // The settle latency is observed once per delivery: a histogram of our own, shown through
+    // the registry (latency-histogram.ts says why).
+    const settle = new LatencyHistogram(SETTLE_BUCKETS_S);
+    registerHistogram(r, 'qpidd_settle_latency_seconds', 'From a producer delivery accepted by the broker to its settlement (durable here and on every backup of the gate, or consumed)', () => [{ labels: {}, histogram: settle }]);
+    const confirm = new Map<string, LatencyHistogram>();
+    registerHistogram(r, 'qpidd_replication_confirm_latency_seconds', 'From a log batch shipped to a backup to its confirmation', () => [...confirm].map(([backup, histogram]) => ({ labels: { backup }, histogram })));
     ha.instruments.settleLatency = (seconds) => settle.observe(seconds);
-    ha.instruments.confirmLatency = (backup, seconds) => confirm.observe({ backup }, seconds);
+    ha.instruments.confirmLatency = (backup, seconds) => {
+      let h = confirm.get(backup);
+      if (!h) confirm.set(backup, (h = new LatencyHistogram(CONFIRM_BUCKETS_S)));
+      h.observe(seconds);
+    };
+    ha.instruments.enabled = true;
   }
 
   get contentType(): string {
@@ -163,6 +173,7 @@ const QUEUE_FAMILIES: readonly SeriesFamily<QueueFigures>[] = [
   { name: 'qpidd_queue_enqueued_total', type: 'counter', help: 'Messages placed on the queue since the broker started serving', value: (q) => q.enqueuedTotal },
   { name: 'qpidd_queue_dequeued_total', type: 'counter', help: 'Messages taken off the queue (consumed, expired, purged, dropped) since the broker started serving', value: (q) => q.dequeuedTotal },
   { name: 'qpidd_queue_unreplicated_messages', type: 'gauge', help: 'Messages on the queue not yet confirmed by every backup of the ack gate: lost if the primary died now', value: (q) => q.unreplicatedMessages },
+  { name: 'qpidd_queue_quarantined_total', type: 'counter', help: 'Messages of the queue found unreadable (checksum failures) and quarantined since the broker started', value: (q) => q.quarantined },
   { name: 'qpidd_queue_unreplicated_bytes', type: 'gauge', help: 'Bytes of the messages on the queue not yet confirmed by every backup of the ack gate', value: (q) => q.unreplicatedBytes },
 ];
 

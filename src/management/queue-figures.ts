@@ -27,6 +27,8 @@ export interface QueueFigures {
   /** On the queue, and not yet on every backup of the ack gate (0 without backups in it). */
   readonly unreplicatedMessages: number;
   readonly unreplicatedBytes: number;
+  /** Messages found unreadable (checksum failures) and quarantined since the broker started. */
+  readonly quarantined: number;
 }
 
 /** Rates are differences between samples at least this far apart. */
@@ -87,6 +89,7 @@ export function queueFigures(queue: Queue, floorLsn: number | null, rates: Queue
     dequeueRate: Math.round(rate.dequeueRate * 10) / 10,
     unreplicatedMessages: unreplicated.messages,
     unreplicatedBytes: unreplicated.bytes,
+    quarantined: queue.quarantinedTotal,
   };
 }
 
