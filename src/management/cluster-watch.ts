@@ -9,6 +9,9 @@ import { formatAddress, parseQpidUrl } from '../core/qpid-url.js';
 import type { HaNode, HaStatus } from '../ha/node.js';
 
 const POLL_MS = 500;
+/** A broker that has not answered in this long is shown unreachable (a stopped process never
+ * refuses the connection: without a bound, one would hold up the whole view). */
+const ANSWER_MS = 1000;
 /** Polling stops this long after the last watcher left. */
 const IDLE_MS = 10_000;
 
@@ -82,7 +85,7 @@ export class ClusterWatch {
     try {
       const own = this.ha.status();
       const addresses = own.brokersUrl ? parseQpidUrl(own.brokersUrl).addresses : [];
-      const statuses = await Promise.all(addresses.map((a) => this.peerStatus(a)));
+      const statuses = await Promise.all(addresses.map((a) => withinAnswerTime(this.peerStatus(a))));
       const rows = addresses.map((a, i): { address: string; status: HaStatus | null } => ({ address: formatAddress(a), status: statuses[i] ?? null }));
       if (rows.length === 0) rows.push({ address: own.address ?? 'this broker', status: own });
       const primaryLsn = rows.find((r) => r.status?.role === 'primary')?.status?.lastLsn ?? null;
@@ -104,4 +107,12 @@ export class ClusterWatch {
       this.polling = false;
     }
   }
+}
+
+function withinAnswerTime(status: Promise<HaStatus | null>): Promise<HaStatus | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => {
+    timer = setTimeout(() => resolve(null), ANSWER_MS);
+  });
+  return Promise.race([status.catch(() => null), late]).finally(() => clearTimeout(timer));
 }

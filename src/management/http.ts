@@ -5,6 +5,8 @@
 //        (a listing answers one page, { items, next }: GET /api/queues?after=NEXT&limit=N)
 //        /metrics is metrics.ts (prom-client)
 //   POST /api/<operation>   body: the operation's JSON arguments (promote needs clusterManager)
+//   GET  /api/v1/...         the HTTP API for scripts and the console (api-v1.ts, README.md)
+//   GET  /                   the web console (console-assets.ts; its files are in console/)
 // No answer is larger than RESPONSE_BYTES_MAX (413, RESPONSE_TOO_LARGE), and /metrics shows at
 // most METRICS_QUEUES_MAX queues (metrics.ts).
 
