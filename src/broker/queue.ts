@@ -234,9 +234,11 @@ export class Queue {
     for (let i = this.entries.length - 1; i >= this.head; i--) {
       if (++scanned > scanMax) return { messages, bytes, atLeast: true };
       const entry = this.entries[i] as QueueEntry;
+      if (entry.state === 'removed') continue;
       const lsn = entry.message.enqueueLsn;
-      if (lsn !== null && lsn <= floorLsn) break;
-      if (entry.state === 'removed' || lsn === null) continue;
+      // A live entry with no LSN was recovered from the store (or never journaled): it and
+      // everything older is not waiting for the gate.
+      if (lsn === null || lsn <= floorLsn) break;
       messages++;
       bytes += entry.message.size;
     }
