@@ -114,6 +114,10 @@ export function managementChecks(operation: string, input: unknown): Check[] {
     case 'purge':
       checks.push({ action: 'purge', object: 'queue', properties: { name: text(a['queue']) } });
       break;
+    // Browsing shows the messages' contents: whoever may not consume from the queue sees none.
+    case 'queue-messages':
+      checks.push(consumeCheck(text(a['queue'])));
+      break;
   }
   return checks;
 }
