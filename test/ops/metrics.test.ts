@@ -123,7 +123,7 @@ test('/metrics parses by the exposition rules, every family has HELP and TYPE, n
   }
 });
 
-test('a scrape of a broker with 1,000 queues takes under 50 ms', async () => {
+test('a scrape of a broker with 1,000 queues costs it under 50 ms of CPU', async () => {
   const client = await connect(broker.port);
   // 1,000 queues over one connection: each receiver link declares its queue.
   const names = Array.from({ length: 1000 }, (_, i) => `many-${String(i).padStart(4, '0')}`);
