@@ -133,7 +133,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     }),
   });
   server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator(), (info) => security.replicationDenied(info.user)));
-  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user) });
+  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user), connections: () => server.connectionsSnapshot() });
   server.registerNode('$management', management);
 
   let sweep: ReturnType<typeof setInterval> | null = null;
@@ -157,7 +157,13 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
         clock,
         httpLogger,
       );
-      http = new ManagementHttp(management.commands, ha, httpLogger, { auth: httpAuth, tls: config.httpSsl ? tlsMaterial : null, handshakeTimeoutMs: config.handshakeTimeoutMs });
+      const haLogin = config.ha.username !== null ? { username: config.ha.username, password: config.ha.password ?? '' } : {};
+      http = new ManagementHttp(management.commands, ha, httpLogger, {
+        auth: httpAuth,
+        tls: config.httpSsl ? tlsMaterial : null,
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
+        peerRequest: (address, operation, args) => managementRequest(address, operation, args, { admin: true, timeoutMs: 5000, ...haLogin }),
+      });
       httpPort = await http.listen(config.interface, wanted).catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'http-port', port: wanted, host: config.interface })));
     }
     sweep = setInterval(() => ha.service()?.broker.expireAll(), EXPIRY_SWEEP_MS);

@@ -6,11 +6,15 @@ import { parseArgs } from 'node:util';
 import { parseQpidUrl } from '../src/core/qpid-url.js';
 import type { HaStatus } from '../src/ha/node.js';
 import { managementRequest } from '../src/management/client.js';
+import type { ReplicationSummary } from '../src/management/queue-figures.js';
 import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+import { field, parseLimit, printTable, type Column } from './lib/table.js';
 
 const HELP = `usage: qpid-ha [-b ADDR] [--timeout S] [--json] COMMAND
 commands:
   status [--expect=STATE] [--all] [--is-primary]   the broker's HA state (exit 1 if not as expected)
+  status --queues [-S COLUMN] [-L N]               replication exposure: each backup's lag, and per queue what
+                                                   is not yet on every backup of the ack gate (the RPO now)
   query                                            the broker's HA settings and store position
   ping                                             exit 0 if the broker answers
   promote [--force] [--lease S]                    (with --cluster-manager) make this broker primary
@@ -48,6 +52,9 @@ runTool('qpid-ha', async () => {
       force: { type: 'boolean', default: false },
       seconds: { type: 'string' },
       lease: { type: 'string' },
+      queues: { type: 'boolean', default: false },
+      sort: { type: 'string', short: 'S' },
+      limit: { type: 'string', short: 'L' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -68,6 +75,7 @@ runTool('qpid-ha', async () => {
       if (values.json) process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
       return 0;
     case 'status': {
+      if (values.queues) return await replicationView(address, options, { json: values.json, sortBy: values.sort, limit: parseLimit(values.limit) });
       const status = await managementRequest<HaStatus>(address, 'status', {}, options);
       const expected = values['is-primary'] ? 'primary' : values.expect;
       if (values.all) {
@@ -182,4 +190,34 @@ function storeLines(status: HaStatus, show: 'all' | 'problems' = 'all'): string[
     for (const l of r.lost.slice(0, 20)) lines.push(`lost: queue ${l.queue} position ${l.position} message ${l.messageId}: ${l.reason}`);
   }
   return lines;
+}
+
+const BACKUP_COLUMNS: Column[] = [field('backup', 'name'), field('state'), field('gate', 'inGate'), field('confirmedLsn'), field('lagRecords'), field('lagBytes'), field('lagSeconds')];
+const QUEUE_COLUMNS: Column[] = [
+  field('queue', 'name'),
+  field('replicate'),
+  field('depth'),
+  field('bytes'),
+  field('unreplicatedMsgs', 'unreplicatedMessages'),
+  field('unreplicatedBytes'),
+  field('enqRate', 'enqueueRate'),
+  field('deqRate', 'dequeueRate'),
+  field('consumers'),
+  field('flowStopped'),
+];
+
+/** `status --queues`: the backups' lag, then each queue's depth and unreplicated messages. */
+async function replicationView(address: ReturnType<typeof brokerAddress>, options: { admin: boolean; timeoutMs: number }, view: { json: boolean; sortBy: string | undefined; limit: number | undefined }): Promise<number> {
+  const { summary, queues } = await withManagement(address, options, async (client) => ({
+    summary: await client.request<ReplicationSummary>('replication-status', {}, options.timeoutMs),
+    queues: await client.requestAll<Record<string, unknown>>('queue-stats', {}, options.timeoutMs),
+  }));
+  if (view.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, queues })}\n`);
+    return 0;
+  }
+  process.stdout.write(`${summary.name} ${summary.state} epoch ${summary.epoch} lsn ${summary.lastLsn}; unreplicated ${summary.unreplicatedMessages} messages, ${summary.unreplicatedBytes} bytes\n`);
+  if (summary.backups.length > 0) printTable(summary.backups as unknown as Record<string, unknown>[], BACKUP_COLUMNS);
+  printTable(queues, QUEUE_COLUMNS, { sortBy: view.sortBy, limit: view.limit });
+  return 0;
 }

@@ -26,7 +26,7 @@ import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions } from './rhea-sessions.js';
 import { useUnfilledWriterBuffers } from './rhea-writer-buffers.js';
 import { closeWithError, dropConnection, ServerState } from './server-state.js';
-import type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, MessagingService, SpecialNode } from './types.js';
+import type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, ConnectionSnapshot, MessagingService, SpecialNode } from './types.js';
 import { onConnectionOpen } from './handlers/open.js';
 import { onConnectionGone } from './handlers/close.js';
 import { onReceiverOpen } from './handlers/attach-receiver.js';
@@ -78,6 +78,18 @@ export class AmqpServer {
 
   registerNode(address: string, node: SpecialNode): void {
     this.s.nodes.set(address, node);
+  }
+
+  /** The open connections and their links, for the management listings (connections, links). */
+  connectionsSnapshot(): ConnectionSnapshot[] {
+    const rows: ConnectionSnapshot[] = [];
+    for (const state of this.s.connections.values()) {
+      if (state.closed) continue;
+      const consumers = [...state.consumers.entries()].map(([sender, link]) => ({ name: sender.name, queue: link.queue?.name ?? null, browse: link.browse }));
+      const producers = [...state.producers.keys()].map((r) => ({ name: r.name, target: (r.target as { address?: string } | undefined)?.address ?? null }));
+      rows.push({ info: state.info, role: state.role, producers, consumers });
+    }
+    return rows;
   }
 
   get connectionCount(): number {

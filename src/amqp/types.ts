@@ -89,6 +89,14 @@ export interface ConnectionState {
   closed: boolean;
 }
 
+/** A connection and its links as the management listings show them. */
+export interface ConnectionSnapshot {
+  readonly info: ConnectionInfo;
+  readonly role: ConnectionRole;
+  readonly producers: readonly { readonly name: string; readonly target: string | null }[];
+  readonly consumers: readonly { readonly name: string; readonly queue: string | null; readonly browse: boolean }[];
+}
+
 /** The messaging model the server serves: present on a standalone broker and an HA primary,
  * absent on a backup (which only admits management and replication connections). */
 export interface MessagingService {

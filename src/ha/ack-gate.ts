@@ -95,6 +95,15 @@ export class AckGate {
     return this.members.get(member);
   }
 
+  /** The LSN every member of the gate has confirmed (null without members): a message enqueued
+   * above it is not yet on every backup, and would be lost if the primary died now (the RPO). */
+  get confirmedFloor(): number | null {
+    if (this.members.size === 0) return null;
+    let min = Infinity;
+    for (const lsn of this.members.values()) if (lsn < min) min = lsn;
+    return min;
+  }
+
   /** Registers a hold. Returns its key, and whether it can be settled at once. */
   hold(spec: HoldSpec): { key: HoldKey; settleNow: boolean } {
     const key = this.nextKey++;

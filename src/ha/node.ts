@@ -18,7 +18,8 @@ import type { BrokerLogger } from '../core/log.js';
 import { formatAddress, parseQpidUrl, type QpidAddress } from '../core/qpid-url.js';
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
 import type { MemberInfo } from './messages.js';
-import { PrimaryReplicator } from './primary.js';
+import { PrimaryReplicator, type BackupLag } from './primary.js';
+import { HaInstruments } from './instruments.js';
 import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import type { Heard } from './heard.js';
 import type { HeardRecord } from './heard-file.js';
@@ -110,6 +111,8 @@ export class HaNode {
   private service_: MessagingService | null = null;
   private backup: BackupReplicator | null = null;
   private primary: PrimaryReplicator | null = null;
+  /** Latency callbacks the metrics set (management/metrics.ts). */
+  readonly instruments = new HaInstruments();
   private knownPrimary: PrimaryInfo | null = null;
   private members: readonly MemberInfo[] = [];
   private epochSeen: number;
@@ -346,7 +349,7 @@ export class HaNode {
     // Only a cluster primary waits for backups: a standalone broker (or one serving replica
     // queues) has none to wait for.
     const minBackups = this.cluster ? this.deps.config.ha.minBackups : 0;
-    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups });
+    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups, instruments: this.instruments });
     const broker = new Broker({
       store: this.deps.store,
       clock: this.deps.clock,
@@ -371,6 +374,7 @@ export class HaNode {
       this.primary = new PrimaryReplicator({
         store: this.deps.store,
         settlements,
+        instruments: this.instruments,
         logger: this.deps.logger.child({ module: 'ha-primary' }),
         name: config.name,
         publicAddress: null,
@@ -424,6 +428,17 @@ export class HaNode {
       storeCondition: { full: this.deps.store.full, corrupt: this.health.corrupt },
       lease: isPrimaryState(this.haState) ? this.lease.status() : null,
     };
+  }
+
+  /** Another broker's status, asked over its management node as the HA probe does (the
+   * console's cluster view); null when it does not answer. */
+  peerStatus(address: QpidAddress): Promise<HaStatus | null> {
+    return this.deps.probe ? this.deps.probe(address).catch(() => null) : Promise.resolve(null);
+  }
+
+  /** Each backup's lag behind this broker (empty unless it is a primary with backups). */
+  replicationLag(): BackupLag[] {
+    return this.primary?.lag() ?? [];
   }
 
   /** This broker's store, for the management listings of what it holds (they work on backups
@@ -521,6 +536,7 @@ export class HaNode {
     this.primary = new PrimaryReplicator({
       store: this.deps.store,
       settlements: service.settlements,
+      instruments: this.instruments,
       logger: this.deps.logger.child({ module: 'ha-primary' }),
       name: config.name,
       publicAddress: config.ha.publicUrl ? formatAddress(config.ha.publicUrl.addresses[0] as QpidAddress) : this.ownAddress,

@@ -8,6 +8,7 @@ import type { Store } from '../../store/index.js';
 import type { SettlementHold } from '../broker/broker.js';
 import type { Logger } from '../core/log.js';
 import { AckGate, type HoldKey } from './ack-gate.js';
+import { HaInstruments } from './instruments.js';
 
 export interface HoldCallbacks {
   settle(): void;
@@ -17,6 +18,9 @@ export interface HoldCallbacks {
 export class Settlements {
   readonly gate: AckGate;
   private readonly callbacks = new Map<HoldKey, HoldCallbacks>();
+  /** When each waiting hold was taken (performance.now() ms), for the settle latency. */
+  private readonly heldAtMs = new Map<HoldKey, number>();
+  private readonly instruments: HaInstruments;
   private readonly logger: Logger;
 
   /** Runs before anything may settle (the serving lease's check of its deadline): a timer alone
@@ -27,9 +31,10 @@ export class Settlements {
   private readonly unsubscribe: () => void;
   private readonly unsubscribeRollback: () => void;
 
-  constructor(options: { open: boolean; logger: Logger; store: Store; minBackups?: number }) {
+  constructor(options: { open: boolean; logger: Logger; store: Store; minBackups?: number; instruments?: HaInstruments }) {
     this.gate = new AckGate({ open: options.open, minMembers: options.minBackups ?? 0 });
     this.logger = options.logger;
+    this.instruments = options.instruments ?? new HaInstruments();
     // One durability signal per group commit, instead of a promise per held delivery.
     this.unsubscribe = options.store.onDurable((lsn) => {
       this.guard?.();
@@ -57,10 +62,12 @@ export class Settlements {
     this.guard?.();
     const { key, settleNow } = this.gate.hold({ lsn: hold.lsn, needsDurable: hold.needsDurable, messageId: hold.messageId, replicated: hold.replicated ?? true });
     if (settleNow) {
+      if (this.instruments.enabled) this.instruments.settleLatency(0);
       callbacks.settle();
       return null;
     }
     this.callbacks.set(key, callbacks);
+    if (this.instruments.enabled) this.heldAtMs.set(key, performance.now());
     // A failed commit fails its hold: for messages the broker reports it (messageFailed, from
     // the catch it already has on the enqueue); other holds (configuration) watch their ticket.
     if (hold.ticket && hold.messageId === 0) hold.ticket.durable.catch((err: unknown) => this.failHold(key, err));
@@ -70,6 +77,7 @@ export class Settlements {
   cancel(key: HoldKey): void {
     this.gate.cancel(key);
     this.callbacks.delete(key);
+    this.heldAtMs.delete(key);
   }
 
   /** The message's enqueue failed in the store: its producer is told so. */
@@ -122,6 +130,7 @@ export class Settlements {
     const callbacks = this.callbacks.get(key);
     this.gate.cancel(key);
     this.callbacks.delete(key);
+    this.heldAtMs.delete(key);
     callbacks?.fail(err);
   }
 
@@ -130,6 +139,11 @@ export class Settlements {
       const callbacks = this.callbacks.get(key);
       if (!callbacks) continue;
       this.callbacks.delete(key);
+      const heldAtMs = this.instruments.enabled ? this.heldAtMs.get(key) : undefined;
+      if (heldAtMs !== undefined) {
+        this.heldAtMs.delete(key);
+        this.instruments.settleLatency((performance.now() - heldAtMs) / 1000);
+      }
       try {
         callbacks.settle();
       } catch (err) {

@@ -26,6 +26,10 @@ import {
   storeQueuesPage,
   storeSummary,
 } from './listings.js';
+import { connectionsPage, linksPage, subscriptionsPage, type ConnectionsSource } from './connections.js';
+import { browseQueue, QueueBrowse, queueDetail, QueueName } from './queue-detail.js';
+import { queueFigures, QueueRates, replicationFloor, replicationSummary } from './queue-figures.js';
+import { sortedBy, takePage } from '../core/paging.js';
 
 export type ManagementResult = Record<string, unknown> | unknown[];
 
@@ -113,11 +117,19 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
 /** Throws UNAUTHORIZED when the ACL denies `user` the command (security.ts). */
 export type CommandAuthorizer = (operation: string, input: unknown, user: string | null) => void;
 
+function* mappedRows<T, U>(rows: Iterable<T>, f: (row: T) => U): Generator<U> {
+  for (const row of rows) yield f(row);
+}
+
 export class ManagementCommands {
+  /** Enqueue/dequeue rates, sampled when queue-stats is asked (shared by both transports). */
+  readonly rates = new QueueRates();
+
   constructor(
     private readonly ha: HaNode,
     private readonly logger: Logger,
     private readonly authorize: CommandAuthorizer = () => {},
+    private readonly connections: ConnectionsSource = () => [],
   ) {}
 
   /** Every command that removes messages logs here, whatever it removed (a warning when it
@@ -142,6 +154,12 @@ export class ManagementCommands {
     });
   }
 
+  /** Checks the requester may run the command, without running it (api-v1.ts asks the
+   * primary for a backup, after this check). */
+  authorizeRequest(operation: string, input: unknown, requester: Requester): void {
+    if (requester !== UNKNOWN_REQUESTER) this.authorize(operation, input, requester.user);
+  }
+
   async execute(operation: string, input: unknown, requester: Requester = UNKNOWN_REQUESTER): Promise<ManagementResult> {
     // Before anything else: a denied identity learns nothing, not even argument errors.
     if (requester !== UNKNOWN_REQUESTER) this.authorize(operation, input, requester.user);
@@ -163,6 +181,27 @@ export class ManagementCommands {
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
         return { ...queuesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
+      // Depth, rates and replication exposure per queue (qpid-ha status --queues, qpid-stat -q).
+      case 'queue-stats': {
+        const service = this.service(operation);
+        const page = parse(NamePage, input, operation);
+        const floor = replicationFloor(service);
+        const nowMs = performance.now();
+        const queues = sortedBy(service.broker.queues, (q) => q.name);
+        return { ...takePage(mappedRows(queues, (q) => queueFigures(q, floor, this.rates, nowMs)), (r) => r.name, page) };
+      }
+      case 'queue-detail':
+        return queueDetail(this.service(operation), this.connections(), parse(QueueName, input, operation).queue, this.rates);
+      case 'queue-messages':
+        return { ...browseQueue(this.service(operation), parse(QueueBrowse, input, operation)) };
+      case 'connections':
+        return { ...connectionsPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'links':
+        return { ...linksPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'subscriptions':
+        return { ...subscriptionsPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'replication-status':
+        return { ...replicationSummary(this.ha) };
       case 'exchanges':
         return { ...exchangesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'bindings':

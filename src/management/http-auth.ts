@@ -158,7 +158,7 @@ export class HttpAuthenticator {
   hideBodies(operation: string, args: unknown, user: string | null, result: unknown): unknown {
     if (user === null || !this.acl.enabled) return result;
     const a = (args ?? {}) as Record<string, unknown>;
-    const reads = operation === 'store-messages' || (operation === 'store-inspect' && (a['view'] === 'messages' || a['view'] === 'log'));
+    const reads = operation === 'store-messages' || operation === 'queue-messages' || (operation === 'store-inspect' && (a['view'] === 'messages' || a['view'] === 'log'));
     if (!reads) return result;
     // The log view spans every queue: it needs a rule allowing consume on any queue.
     const queue = typeof a['queue'] === 'string' && a['view'] !== 'log' ? a['queue'] : undefined;
