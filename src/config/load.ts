@@ -158,7 +158,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     topicPatterns: get('topic-patterns') ?? null,
     maxDecodeDepth: need('max-decode-depth'),
     maxConnectionBufferBytes: get('max-connection-buffer') ?? defaultConnectionBuffer(need('max-message-size'), need('max-frame-size')),
-    handshakeTimeoutMs: need('handshake-timeout'),
+    handshakeTimeoutMs: get('connection-idle-timeout') ?? need('handshake-timeout'),
     maxPendingHandshakes: need('max-pending-handshakes'),
     configFile: context.configFile,
     ha: {

@@ -39,6 +39,13 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
+    options: ['connection-idle-timeout', 'handshake-timeout'],
+    check: (_c, sources) =>
+      sources['connection-idle-timeout'].kind !== 'unset' && !['unset', 'default'].includes(sources['handshake-timeout'].kind)
+        ? 'connection-idle-timeout and handshake-timeout are two names of one limit: give one of them'
+        : null,
+  },
+  {
     options: ['ha-min-backups', 'ha-brokers-url'],
     check: (c) => {
       const brokers = c.ha.brokersUrl?.addresses.length ?? 0;

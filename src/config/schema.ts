@@ -519,6 +519,14 @@ export const OPTIONS = {
     defaultText: '10',
     schema: seconds().refine((ms) => ms >= HANDSHAKE_TIMEOUT_MS_MIN, `expected at least ${HANDSHAKE_TIMEOUT_MS_MIN / 1000}s (${HANDSHAKE_TIMEOUT_MS_MIN}ms)`),
   },
+  'connection-idle-timeout': {
+    group: 'broker',
+    valueForm: 'SECONDS',
+    description: 'The name the security issue gives handshake-timeout: a connection that sends no open within this time is closed',
+    defaultText: null,
+    defaultNote: 'handshake-timeout',
+    schema: seconds().refine((ms) => ms >= HANDSHAKE_TIMEOUT_MS_MIN, `expected at least ${HANDSHAKE_TIMEOUT_MS_MIN / 1000}s (${HANDSHAKE_TIMEOUT_MS_MIN}ms)`),
+  },
   'max-pending-handshakes': {
     group: 'broker',
     valueForm: 'N',

@@ -36,6 +36,13 @@ test('ha-cluster=yes requires ha-brokers-url, because backups find the primary t
   assert.equal(load(['--ha-queue-replication', 'yes']).kind, 'config'); // queue replication alone needs no cluster URL
 });
 
+test('connection-idle-timeout and handshake-timeout are one limit: giving both is refused, naming them', () => {
+  expectRelation(['--connection-idle-timeout', '5', '--handshake-timeout', '6'], /^connection-idle-timeout and handshake-timeout are two names of one limit: give one of them \[connection-idle-timeout: command line, handshake-timeout: command line\]$/, 'connection-idle-timeout');
+  const one = load(['--connection-idle-timeout', '5']);
+  assert.ok(one.kind === 'config');
+  assert.equal(one.config.handshakeTimeoutMs, 5000);
+});
+
 test('http-port must differ from port when both are non-zero', () => {
   expectRelation(['--http-port', '5672'], /^http-port 5672 equals port 5672: .*cannot bind the same port \[http-port: command line, port: default\]$/, 'http-port');
   expectRelation(['--port', '8000'], /^http-port 8000 equals port 8000: .*\[http-port: QPIDD_HTTP_PORT, port: command line\]$/, 'http-port', { QPIDD_HTTP_PORT: '8000' });

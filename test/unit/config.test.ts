@@ -115,6 +115,7 @@ const SAMPLES: readonly Sample[] = [
   { name: 'max-decode-depth', text: '20', read: (c) => c.maxDecodeDepth, expected: 20 },
   { name: 'max-connection-buffer', text: '64M', read: (c) => c.maxConnectionBufferBytes, expected: 64 * 1024 ** 2 },
   { name: 'handshake-timeout', text: '2.5', read: (c) => c.handshakeTimeoutMs, expected: 2500 },
+  { name: 'connection-idle-timeout', text: '3', read: (c) => c.handshakeTimeoutMs, expected: 3000 },
   { name: 'max-pending-handshakes', text: '64', read: (c) => c.maxPendingHandshakes, expected: 64 },
   {
     name: 'ha-cluster',
