@@ -18,7 +18,7 @@ before(async () => {
   const listening = await broker.waitForLog((l) => l.msg === 'listening');
   http = `http://127.0.0.1:${String(listening['httpPort'])}`;
   client = await connect(broker.port, { containerId: 'api-client' });
-  const post = (op: string, body: unknown) => fetch(`${http}/api/${op}`, { method: 'POST', body: JSON.stringify(body) });
+  const post = (op: string, body: unknown) => fetch(`${http}/api/${op}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   assert.equal((await post('add-queue', { name: 'api-orders', durable: true })).status, 200);
   assert.equal((await post('bind', { exchange: 'amq.direct', queue: 'api-orders', key: 'new-order' })).status, 200);
   const sender = await openSender(client.connection, { address: 'api-orders' });
