@@ -14,7 +14,7 @@ import type { ScenarioResult } from '../../bench/lib/results.js';
 const outDir = mkdtempSync(join(tmpdir(), 'bench-tls-smoke-'));
 after(() => rmSync(outDir, { recursive: true, force: true }));
 
-test('tls-throughput scenario, tiny: TCP and TLS + SCRAM rows with traffic, no loss, ratios to TCP', { skip: !brokerBuilt() && 'the broker is not built' }, async () => {
+test('tls-throughput scenario, tiny: TCP and TLS + SCRAM rows with traffic, no loss, ratios to TCP', { skip: !brokerBuilt() ? 'the broker is not built' : process.env['BENCH_SMOKE'] === 'all' ? false : 'run with BENCH_SMOKE=all (the suite\'s time budget)' }, async () => {
   const run = await runJsonProcess<ScenarioResult>([join(distRoot, 'bench', 'run.js'), 'tls-throughput', '--size', 'tiny', '--json', '--out-dir', outDir], 180_000);
   assert.equal(run.status.code, 0, `${JSON.stringify(run.value.notes)}\n${run.stderrTail.join('\n')}`);
   const rows = run.value.rows;
