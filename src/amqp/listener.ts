@@ -23,6 +23,7 @@ import { connectionIntake } from './rhea-intake.js';
 import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions } from './rhea-sessions.js';
 import { closeWithError, dropConnection, ServerState } from './server-state.js';
+import { keepCoordinatorTargets } from './transaction-codec.js';
 import type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, MessagingService, SpecialNode } from './types.js';
 import { onConnectionOpen } from './handlers/open.js';
 import { onConnectionGone } from './handlers/close.js';
@@ -58,6 +59,7 @@ export class AmqpServer {
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
     // The mechanisms rhea lists; serveSasl (rhea-sasl-server.ts) runs each exchange.
     Object.assign(this.container.sasl_server_mechanisms, rheaServerMechanisms(options.sasl.policy));
+    keepCoordinatorTargets();
     this.wireEvents();
   }
 

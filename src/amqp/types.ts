@@ -11,6 +11,8 @@ import type { ConsumerLink } from './outbound.js';
 import type { SaslService } from './rhea-sasl-server.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { OpenLimits } from './rhea-limits.js';
+import type { CoordinatorLink } from './handlers/coordinator.js';
+import type { ConnectionTransactions } from './transactions.js';
 
 export type ConnectionRole = 'client' | 'admin' | 'replication';
 
@@ -71,6 +73,8 @@ export interface AmqpServerOptions {
   readonly idleTimeoutMs?: number;
   /** --queue-patterns / --topic-patterns. */
   readonly nodePolicies?: NodePolicies;
+  /** Enqueues plus dequeues one transaction may hold (--max-transaction-operations). */
+  readonly maxTransactionOperations?: number;
 }
 
 export interface ConnectionState {
@@ -81,6 +85,10 @@ export interface ConnectionState {
   readonly special: Map<Sender | Receiver, SpecialNode>;
   /** Temporary queues made for dynamic targets, deleted with their link. */
   readonly temporaryQueues: Map<Receiver, string>;
+  /** Coordinator links (AMQP 1.0 §4.5.1), each with the settlement of its discharges. */
+  readonly coordinators: Map<Receiver, CoordinatorLink>;
+  /** The connection's transactions, made at its first coordinator attach. */
+  transactions: ConnectionTransactions | null;
   closed: boolean;
 }
 
