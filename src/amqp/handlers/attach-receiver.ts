@@ -13,6 +13,7 @@ import type { ServerState } from '../server-state.js';
 import { scopeOf } from './attach-scope.js';
 import { onCoordinatorAttach } from './coordinator.js';
 import { coordinatorOf } from '../transaction-codec.js';
+import { keepRawTransferState } from '../rhea-transactions.js';
 
 export function onReceiverOpen(server: ServerState, ctx: EventContext): void {
   const receiver = ctx.receiver as Receiver;
@@ -21,6 +22,7 @@ export function onReceiverOpen(server: ServerState, ctx: EventContext): void {
     if (!server.dropped.has(ctx.connection)) receiver.close({ condition: 'amqp:not-allowed', description: 'connection not admitted' } as never);
     return;
   }
+  keepRawTransferState((receiver as unknown as { session: { incoming?: object } }).session);
   const remote = (receiver as unknown as { remote: { attach: { target?: Terminus; properties?: Record<string, unknown> } } }).remote.attach;
   if (coordinatorOf(remote.target)) {
     onCoordinatorAttach(server, state, receiver);
