@@ -30,16 +30,16 @@ after(async () => {
   if (dataDir) removeDir(dataDir);
 });
 
-test('tx_send.py commits 50 messages in transactions of 10 to a durable queue; tx_recv.py takes them all in transactions of 10', async () => {
+test('tx_send.py commits 30 messages in transactions of 10 to a durable queue; tx_recv.py takes them all in transactions of 10', async () => {
   const queue = 'tx-examples';
   await declareQueue(hostPort, queue, { durable: true });
-  const sent = await run(PYTHON, [pythonExample('tx_send.py'), '-a', `${hostPort}/${queue}`, '-m', '50', '-b', '10'], SHORT_MS);
+  const sent = await run(PYTHON, [pythonExample('tx_send.py'), '-a', `${hostPort}/${queue}`, '-m', '30', '-b', '10'], SHORT_MS);
   assert.equal(sent.code, 0, explain('tx_send.py failed', sent));
   assert.deepEqual(sent.lines, ['all messages committed']);
-  assert.equal(await queueDepth(broker.port, queue), 50, 'every committed message is on the queue');
-  const received = await run(PYTHON, [pythonExample('tx_recv.py'), '-a', `${hostPort}/${queue}`, '-m', '50', '-b', '10'], SHORT_MS);
+  assert.equal(await queueDepth(broker.port, queue), 30, 'every committed message is on the queue');
+  const received = await run(PYTHON, [pythonExample('tx_recv.py'), '-a', `${hostPort}/${queue}`, '-m', '30', '-b', '10'], SHORT_MS);
   assert.equal(received.code, 0, explain('tx_recv.py failed', received));
-  assert.deepEqual(sequenceNumbers(received.lines), oneTo(50));
+  assert.deepEqual(sequenceNumbers(received.lines), oneTo(30));
   assert.equal(await queueDepth(broker.port, queue), 0, 'the committed dequeues took every message');
 });
 
