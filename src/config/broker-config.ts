@@ -84,6 +84,8 @@ export interface BrokerConfig {
   readonly queuePatterns: RegExp | null;
   readonly topicPatterns: RegExp | null;
   readonly maxDecodeDepth: number;
+  /** Enqueues plus dequeues one transaction may hold (AMQP 1.0 §4). */
+  readonly maxTransactionOperations: number;
   /** Bytes of unfinished multi-frame deliveries one connection may hold. */
   readonly maxConnectionBufferBytes: number;
   readonly handshakeTimeoutMs: number;

@@ -443,6 +443,13 @@ export const OPTIONS = {
     defaultText: '100',
     schema: integer(1, MAX_DECODE_DEPTH_MAX),
   },
+  'max-transaction-operations': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Most enqueues plus dequeues one AMQP transaction may hold; past it the transaction is rolled back (amqp:transaction:rollback). Its commit is one store commit and one replication frame',
+    defaultText: '10000',
+    schema: integer(1, 1_000_000),
+  },
   'max-connection-buffer': {
     group: 'broker',
     valueForm: 'BYTES',

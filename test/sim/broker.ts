@@ -109,6 +109,7 @@ export class SimBroker {
       queuePatterns: null,
       topicPatterns: null,
       maxDecodeDepth: 100,
+      maxTransactionOperations: 10_000,
       maxConnectionBufferBytes: 2 * 1024 * 1024,
       handshakeTimeoutMs: 10_000,
       maxPendingHandshakes: 1000,
