@@ -98,6 +98,7 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
     maxDecodeDepth: config.maxDecodeDepth,
     maxTransactionOperations: config.maxTransactionOperations,
+    maxTransactionAgeMs: config.maxTransactionAgeMs,
     maxMessageSizeBytes: config.maxMessageSizeBytes,
     maxConnectionBufferBytes: config.maxConnectionBufferBytes,
     handshakeTimeoutMs: config.handshakeTimeoutMs,

@@ -2,16 +2,19 @@
 // (broker/transaction.ts). It keeps the connection's active transactions by txn-id, applies each
 // step's actions to the broker (hold an entry, commit, roll back), and rolls back whatever its
 // coordinator link or connection leaves undischarged (§4.3: a transaction lives with its
-// controller).
+// controller), and whatever outlives --max-transaction-age.
 
 import type { Broker, ConsumerOutcome, IncomingMessage, PublishTarget, SettlementHold } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { QueueEntry } from '../broker/queue.js';
 import { declareTransaction, transactionStep, type Transaction, type TransactionAction, type TransactionEvent } from '../broker/transaction.js';
+import type { Clock, TimerHandle } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 
 interface Active {
   txn: Transaction;
+  /** Rolls it back once it is older than --max-transaction-age. */
+  readonly ageTimer: TimerHandle | null;
   /** The coordinator link that declared it (its controller). */
   readonly controller: object;
   /** Set when the broker rolled it back on its own (over its operation limit): the discharge
@@ -29,7 +32,7 @@ export class ConnectionTransactions {
   constructor(
     private readonly broker: Broker,
     private readonly logger: Logger,
-    private readonly maxOperations: number,
+    private readonly limits: { readonly maxOperations: number; readonly maxAgeMs: number; readonly clock: Clock },
   ) {}
 
   get count(): number {
@@ -41,9 +44,23 @@ export class ConnectionTransactions {
     const txnId = Buffer.alloc(8);
     txnId.writeBigUInt64BE(BigInt(nextTxnNumber++));
     const key = txnId.toString('hex');
-    this.active.set(key, { txn: declareTransaction(key, this.maxOperations), controller, rolledBack: null });
+    const { maxAgeMs, clock } = this.limits;
+    const ageTimer = maxAgeMs > 0 ? clock.setTimer(maxAgeMs, () => this.tooOld(key)) : null;
+    this.active.set(key, { txn: declareTransaction(key, this.limits.maxOperations), ageTimer, controller, rolledBack: null });
     this.logger.debug({ txn: key }, 'transaction declared');
     return txnId;
+  }
+
+  /** Undischarged past --max-transaction-age: rolled back, so that the messages it dequeued do
+   * not stay held for as long as its client forgets it; its discharge will be refused. */
+  private tooOld(key: string): void {
+    const active = this.active.get(key);
+    if (!active || active.rolledBack) return;
+    const ageS = this.limits.maxAgeMs / 1000;
+    const step = transactionStep(active.txn, { kind: 'abandon', reason: `undischarged for --max-transaction-age ${ageS} s` });
+    active.txn = step.txn;
+    active.rolledBack = new BrokerError('TRANSACTION_ROLLBACK', `transaction ${key} was rolled back: undischarged for --max-transaction-age ${ageS} s`);
+    for (const action of step.actions) this.carryOut(key, action);
   }
 
   /** A transactional transfer (§4.4.1), already checked by broker.checkPublish. */
@@ -62,6 +79,7 @@ export class ConnectionTransactions {
     const active = this.active.get(key);
     if (!active) return { kind: 'refused', error: new BrokerError('TRANSACTION_UNKNOWN', `unknown transaction ${key}`) };
     this.active.delete(key);
+    active.ageTimer?.cancel();
     if (active.rolledBack) return { kind: 'refused', error: active.rolledBack };
     const step = transactionStep(active.txn, { kind: 'discharge', fail });
     let hold: SettlementHold | null = null;
@@ -92,6 +110,7 @@ export class ConnectionTransactions {
   }
 
   private abandon(key: string, active: Active, reason: string): void {
+    active.ageTimer?.cancel();
     if (active.rolledBack) return;
     const step = transactionStep(active.txn, { kind: 'abandon', reason });
     for (const action of step.actions) this.carryOut(key, action);

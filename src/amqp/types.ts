@@ -75,6 +75,8 @@ export interface AmqpServerOptions {
   readonly nodePolicies?: NodePolicies;
   /** Enqueues plus dequeues one transaction may hold (--max-transaction-operations). */
   readonly maxTransactionOperations?: number;
+  /** An undischarged transaction older than this is rolled back (--max-transaction-age; 0: never). */
+  readonly maxTransactionAgeMs?: number;
 }
 
 export interface ConnectionState {

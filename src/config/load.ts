@@ -148,6 +148,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     topicPatterns: get('topic-patterns') ?? null,
     maxDecodeDepth: need('max-decode-depth'),
     maxTransactionOperations: need('max-transaction-operations'),
+    maxTransactionAgeMs: need('max-transaction-age'),
     maxConnectionBufferBytes: get('max-connection-buffer') ?? defaultConnectionBuffer(need('max-message-size'), need('max-frame-size')),
     handshakeTimeoutMs: need('handshake-timeout'),
     maxPendingHandshakes: need('max-pending-handshakes'),

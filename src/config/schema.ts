@@ -450,6 +450,13 @@ export const OPTIONS = {
     defaultText: '10000',
     schema: integer(1, 1_000_000),
   },
+  'max-transaction-age': {
+    group: 'broker',
+    valueForm: 'SECONDS',
+    description: 'An AMQP transaction still undischarged after this long is rolled back (its dequeued messages go back to their queues; the discharge is refused with amqp:transaction:rollback), logged; 0: never',
+    defaultText: '3600',
+    schema: seconds(),
+  },
   'max-connection-buffer': {
     group: 'broker',
     valueForm: 'BYTES',

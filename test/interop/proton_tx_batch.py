@@ -3,7 +3,8 @@
 # transaction crash tests, issue 12): it takes N messages from SOURCE (accepted inside the
 # transaction) and sends N durable messages, alternating between TARGET1 and TARGET2 (sent
 # inside the transaction), then commits. Prints "declared", then "committed" when the broker
-# settles the discharge (or "aborted"). A crash of the broker at any point must leave either all
+# settles the discharge ("commit failed" when it refuses it, "aborted"). With LINGER seconds it
+# waits that long before committing (the --max-transaction-age test). A crash of the broker at any point must leave either all
 # of it (SOURCE lost N, the targets gained N) or none of it.
 import sys
 from proton import Message
@@ -12,15 +13,16 @@ from proton.reactor import Container
 
 
 class TxBatch(MessagingHandler, TransactionHandler):
-    def __init__(self, url, source, targets, count):
+    def __init__(self, url, source, targets, count, linger):
         super(TxBatch, self).__init__(prefetch=0, auto_accept=False)
-        self.url, self.source, self.targets, self.count = url, source, targets, count
+        self.url, self.source, self.targets, self.count, self.linger = url, source, targets, count, linger
         self.txn = None
         self.received = 0
         self.sent = 0
         self.committing = False
 
     def on_start(self, event):
+        self.container = event.container
         self.conn = event.container.connect(self.url, reconnect=False)
         self.receiver = event.container.create_receiver(self.conn, self.source)
         self.senders = [event.container.create_sender(self.conn, t) for t in self.targets]
@@ -52,10 +54,20 @@ class TxBatch(MessagingHandler, TransactionHandler):
     def maybe_commit(self):
         if self.txn and not self.committing and self.sent == self.count and self.received == self.count:
             self.committing = True
-            self.txn.commit()
+            if self.linger > 0:
+                self.container.schedule(self.linger, self)
+            else:
+                self.txn.commit()
+
+    def on_timer_task(self, event):
+        self.txn.commit()
 
     def on_transaction_committed(self, event):
         print("committed", flush=True)
+        event.connection.close()
+
+    def on_transaction_commit_failed(self, event):
+        print("commit failed", flush=True)
         event.connection.close()
 
     def on_transaction_aborted(self, event):
@@ -68,4 +80,5 @@ class TxBatch(MessagingHandler, TransactionHandler):
 
 
 url, source, t1, t2, count = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-Container(TxBatch(url, source, [t1, t2], count)).run()
+linger = float(sys.argv[6]) if len(sys.argv) > 6 else 0
+Container(TxBatch(url, source, [t1, t2], count, linger)).run()

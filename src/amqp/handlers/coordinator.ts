@@ -58,7 +58,11 @@ export function onCoordinatorAttach(server: ServerState, state: ConnectionState,
     return;
   }
   (receiver as unknown as { local: { attach: { target: unknown } } }).local.attach.target = coordinatorTarget();
-  state.transactions ??= new ConnectionTransactions(service.broker, server.logger, server.options.maxTransactionOperations ?? MAX_TRANSACTION_OPERATIONS_DEFAULT);
+  state.transactions ??= new ConnectionTransactions(service.broker, server.logger, {
+    maxOperations: server.options.maxTransactionOperations ?? MAX_TRANSACTION_OPERATIONS_DEFAULT,
+    maxAgeMs: server.options.maxTransactionAgeMs ?? 0,
+    clock: server.clock,
+  });
   state.coordinators.set(receiver, new CoordinatorLink(receiver, service.settlements));
 }
 
