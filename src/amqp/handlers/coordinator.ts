@@ -58,6 +58,11 @@ export function onCoordinatorAttach(server: ServerState, state: ConnectionState,
     return;
   }
   (receiver as unknown as { local: { attach: { target: unknown } } }).local.attach.target = coordinatorTarget();
+  // A transaction is request/response: a transfer's provisional outcome and then the discharge's
+  // go out as two small writes with nothing from the client between them, and with Nagle on the
+  // second waited for the client's delayed ACK: 40 ms per transaction (measured: a 1-message
+  // transaction took 50 ms, 14 ms without). Writes are already coalesced per turn (rhea-sessions).
+  (receiver as unknown as { connection: { socket?: { setNoDelay?(on: boolean): void } } }).connection.socket?.setNoDelay?.(true);
   state.transactions ??= new ConnectionTransactions(service.broker, server.logger, {
     maxOperations: server.options.maxTransactionOperations ?? MAX_TRANSACTION_OPERATIONS_DEFAULT,
     maxAgeMs: server.options.maxTransactionAgeMs ?? 0,
