@@ -20,14 +20,18 @@ import { RheaReplicationEndpoint } from './ha/transport.js';
 import { managementRequest } from './management/client.js';
 import { reachableHost, removeEndpoint, writeEndpoint } from './management/endpoint.js';
 import { ManagementHttp } from './management/http.js';
+import { HttpAuthenticator } from './management/http-auth.js';
 import { ManagementNode } from './management/node.js';
 import { listenFailure, prepareDataDir } from './startup-checks.js';
 import { createSecurity } from './security/security.js';
+import { loadTlsMaterial, setClientTlsFiles } from './security/tls-context.js';
 
 export interface RunningBroker {
   readonly name: string;
   readonly port: number;
   readonly httpPort: number | null;
+  /** --ssl-port as bound, or null. */
+  readonly sslPort: number | null;
   readonly store: Store;
   readonly logger: BrokerLogger;
   stop(): Promise<void>;
@@ -51,6 +55,9 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
   // Before anything opens it: a data dir that cannot hold a store is the operator's to fix
   // (exit 2, naming the option), and the map size must fit the machine.
   const security = createSecurity(config, clock, logger.child({ module: 'security' }));
+  const tlsMaterial = loadTlsMaterial(config.tls);
+  // Our own connections to ssl: peers (HA) trust --ssl-ca-file and present our certificate.
+  setClientTlsFiles({ caFile: config.tls.caFile, certFile: config.tls.certFile, keyFile: config.tls.keyFile });
   const dataDir = prepareDataDir(config);
   for (const note of dataDir.notes) logger.info({ dataDir: config.dataDir, note }, 'data dir checked');
   const storeLogger = logger.child({ module: 'store' });
@@ -104,6 +111,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     handshakeTimeoutMs: config.handshakeTimeoutMs,
     maxPendingHandshakes: config.maxPendingHandshakes,
     ...(config.ha.cluster ? { idleTimeoutMs: config.ha.linkHeartbeatIntervalMs } : {}),
+    tls: config.tls.port !== null && tlsMaterial ? { port: config.tls.port, material: tlsMaterial } : null,
+    requireEncryption: config.tls.requireEncryption,
   });
 
   const members = config.ha.cluster ? new MemberHosts(config.ha.brokersUrl?.addresses ?? [], logger.child({ module: 'ha-members' })) : null;
@@ -126,20 +135,37 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     }),
   });
   server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator(), (info) => security.replicationDenied(info.user)));
-  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user) });
+  const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user), connections: () => server.connectionsSnapshot() });
   server.registerNode('$management', management);
 
   let sweep: ReturnType<typeof setInterval> | null = null;
   let port: number;
   let http: ManagementHttp | null = null;
   let httpPort: number | null = null;
+  let sslPort: number | null = null;
   try {
     await ha.start();
     port = await server.listen().catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'port', port: config.port, host: config.interface })));
-    ha.listening(port);
+    sslPort = await server.listenTls().catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'ssl-port', port: config.tls.port ?? 0, host: config.interface })));
+    ha.listening(port, sslPort);
     if (config.httpPort !== null) {
       const wanted = config.httpPort;
-      http = new ManagementHttp(management.commands, ha, logger.child({ module: 'http' }));
+      const httpLogger = logger.child({ module: 'http' });
+      const httpAuth = new HttpAuthenticator(
+        { auth: config.auth, realm: config.realm, encrypted: config.httpSsl, allowPlainWithoutTls: config.allowPlainWithoutTls, metricsAuth: config.httpMetricsAuth },
+        security.users,
+        security.acl,
+        security.sasl.limiter,
+        clock,
+        httpLogger,
+      );
+      const haLogin = config.ha.username !== null ? { username: config.ha.username, password: config.ha.password ?? '' } : {};
+      http = new ManagementHttp(management.commands, ha, httpLogger, {
+        auth: httpAuth,
+        tls: config.httpSsl ? tlsMaterial : null,
+        handshakeTimeoutMs: config.handshakeTimeoutMs,
+        peerRequest: (address, operation, args) => managementRequest(address, operation, args, { admin: true, timeoutMs: 5000, ...haLogin }),
+      });
       httpPort = await http.listen(config.interface, wanted).catch((err: unknown) => Promise.reject(listenFailure(err, { option: 'http-port', port: wanted, host: config.interface })));
     }
     sweep = setInterval(() => ha.service()?.broker.expireAll(), EXPIRY_SWEEP_MS);
@@ -156,13 +182,14 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     // On a full disk: the broker serves all the same; qpid-store cannot find it meanwhile.
     logger.warn({ err: (err as Error).message }, 'could not publish the broker endpoint (qpid-store cannot ask this broker)');
   }
-  logger.info({ port, httpPort, interface: config.interface, dataDir: config.dataDir, haState: ha.state }, 'listening');
+  logger.info({ port, sslPort, httpPort, interface: config.interface, dataDir: config.dataDir, haState: ha.state }, 'listening');
 
   let stopping: Promise<void> | null = null;
   return {
     name: config.name,
     port,
     httpPort,
+    sslPort,
     store,
     logger,
     reload: () => security.reload(),

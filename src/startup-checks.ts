@@ -97,10 +97,10 @@ function addressSpaceLimit(): number | null {
 
 /** A listener that could not start: a ConfigError naming the option at fault, or `err` itself
  * when no option is to blame. */
-export function listenFailure(err: unknown, listener: { readonly option: 'port' | 'http-port'; readonly port: number; readonly host: string }): unknown {
+export function listenFailure(err: unknown, listener: { readonly option: 'port' | 'http-port' | 'ssl-port'; readonly port: number; readonly host: string }): unknown {
   const code = (err as NodeJS.ErrnoException | null)?.code;
   const { option, port, host } = listener;
-  const make = (name: 'interface' | 'port' | 'http-port', value: string, reason: string): ConfigError =>
+  const make = (name: 'interface' | 'port' | 'http-port' | 'ssl-port', value: string, reason: string): ConfigError =>
     new ConfigError('UNUSABLE_VALUE', `--${name} ${value}: ${reason} (${code})`, { option: name, value, cause: err });
   switch (code) {
     case 'EADDRNOTAVAIL':

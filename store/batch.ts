@@ -274,23 +274,18 @@ export function checkReadable(fromLsn: number, firstLsn: number): void {
 
 /** Replaces a local enqueue that is still waiting for its batch by a skip record covering its
  * LSN, so that the log keeps its LSNs but the message never reaches the tables (it was consumed
- * before it was written: it no longer needs to survive anything). Returns false once the batch
- * holding it has started, or if the LSN is not a pending local enqueue. */
-export function retractPending(pending: readonly Mutation[], lsn: number): boolean {
-  for (let m = pending.length - 1; m >= 0; m--) {
-    const mutation = pending[m]!;
-    if (mutation.kind !== 'log') continue;
-    const first = mutation.entries[0];
-    if (first === undefined || first.lsn > lsn) continue;
-    const index = lsn - first.lsn;
-    const entry = mutation.entries[index];
-    if (entry === undefined || entry.lsn !== lsn || entry.record.kind !== 'enqueue') return false;
-    const skip: StoreRecord = { kind: 'skip', lastLsn: lsn };
-    (mutation.entries as LogEntry[])[index] = { lsn, record: skip };
-    (mutation.encoded as Uint8Array[])[index] = encodeRecord(skip);
-    return true;
-  }
-  return false;
+ * before it was written: it no longer needs to survive anything). The caller knows the mutation
+ * has not been taken by a batch; returns false if the LSN is not a local enqueue in it. */
+export function retractEntry(mutation: Mutation & { kind: 'log' }, lsn: number): boolean {
+  const first = mutation.entries[0];
+  if (first === undefined || first.lsn > lsn) return false;
+  const index = lsn - first.lsn;
+  const entry = mutation.entries[index];
+  if (entry === undefined || entry.lsn !== lsn || entry.record.kind !== 'enqueue') return false;
+  const skip: StoreRecord = { kind: 'skip', lastLsn: lsn };
+  (mutation.entries as LogEntry[])[index] = { lsn, record: skip };
+  (mutation.encoded as Uint8Array[])[index] = encodeRecord(skip);
+  return true;
 }
 
 /** Tells the durability listeners how far the log is durable; a listener that throws is logged

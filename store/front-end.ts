@@ -4,7 +4,7 @@
 // simulator's memory store cannot drift apart; each implementation supplies how mutations are
 // queued and run (its batch pipeline) and how records are kept while they wait.
 
-import { checkContinues, retractPending, type Mutation } from './batch.js';
+import { checkContinues, retractEntry, type Mutation } from './batch.js';
 import { encodeRecord } from './codec.js';
 import type { EpochStart } from './epoch-history.js';
 import { StoreError } from './errors.js';
@@ -20,6 +20,11 @@ export abstract class StoreFrontEnd {
   protected abstract nextLsn: number;
   protected abstract messageIdCounter: number;
   protected abstract pending: Mutation[];
+  /** Each local enqueue still waiting in `pending`, by LSN: a consumer that takes a message
+   * before its batch starts retracts it in O(1), where scanning `pending` cost O(pending) per
+   * dequeue (14% of the broker's CPU under a durable 4+4 load, issue 14). Emptied whenever a
+   * batch takes `pending` (takePending), so an LSN found here is one no batch has started. */
+  private readonly retractable = new Map<number, Mutation & { kind: 'log' }>();
   protected abstract truncateBeforeLsn: number;
   protected readonly listeners = new Set<(entries: readonly LogEntry[]) => void>();
   protected readonly durableListeners = new Set<(lastLsn: number) => void>();
@@ -77,7 +82,9 @@ export abstract class StoreFrontEnd {
     this.nextLsn += records.length;
     const entries: LogEntry[] = records.map((record, i) => ({ lsn: firstLsn + i, record: this.keep(record, encoded[i] as Uint8Array) }));
     const ticket = new TicketState();
-    this.enqueue({ kind: 'log', entries, encoded, replicated: false, ticket });
+    const mutation = { kind: 'log' as const, entries, encoded, replicated: false, ticket };
+    for (const entry of entries) if (entry.record.kind === 'enqueue') this.retractable.set(entry.lsn, mutation);
+    this.enqueue(mutation);
     return ticket.ticket(firstLsn, this.nextLsn - 1);
   }
 
@@ -87,7 +94,19 @@ export abstract class StoreFrontEnd {
 
   retract(lsn: number): boolean {
     if (this.isClosed()) return false;
-    return retractPending(this.pending, lsn);
+    const mutation = this.retractable.get(lsn);
+    if (mutation === undefined) return false;
+    this.retractable.delete(lsn);
+    return retractEntry(mutation, lsn);
+  }
+
+  /** What a batch does when it starts (or fails, or the store crashes): takes every pending
+   * mutation, after which none of them can be retracted. */
+  protected takePending(): Mutation[] {
+    const taken = this.pending;
+    this.pending = [];
+    this.retractable.clear();
+    return taken;
   }
 
   appendReplicated(entries: readonly LogEntry[]): CommitTicket {

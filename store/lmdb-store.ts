@@ -613,8 +613,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     crashPoint('store.before-commit');
     try {
       txn = this.env.childTransaction(() => {
-        mutations = this.pending;
-        this.pending = [];
+        mutations = this.takePending();
         const context = {
           allocatedMessageId: this.messageIdCounter,
           floorLsn: this.floorLsn,
@@ -694,8 +693,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     // Everything queued behind the failed batch holds LSNs that would now leave a gap: it fails
     // too, and the next commit reuses LSNs from the last committed one.
     this.failing = true;
-    const failed = [...mutations, ...this.pending];
-    this.pending = [];
+    const failed = [...mutations, ...this.takePending()];
     this.projection.reset(this.projectionSource());
     this.giveBackLsns(this.committedMeta.lastLsn, this.logger);
     void this.classify(err, mutations).then((error) => {

@@ -318,9 +318,8 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
     if (this.closed) return;
     this.closed = true;
     const err = new StoreError('STORE_CLOSED', `${this.disk.name}: the store crashed`);
-    for (const m of this.pending) m.ticket.fail(err);
+    for (const m of this.takePending()) m.ticket.fail(err);
     for (const b of this.unflushed) for (const m of b.mutations) m.ticket.fail(err);
-    this.pending = [];
     this.unflushed = [];
     this.disk.isOpen = false;
   }
@@ -494,8 +493,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
   private runBatch(): void {
     this.scheduled = false;
     if (this.closed) return;
-    const mutations = this.pending;
-    this.pending = [];
+    const mutations = this.takePending();
     if (mutations.length === 0) return;
     const batch: Batch = {
       mutations,
@@ -531,8 +529,7 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
       this.noteFull(isStoreError(error, 'STORE_FULL'), this.logger, this.disk.name);
       for (const m of mutations) m.ticket.fail(error);
       // Everything admitted after the failed batch holds LSNs that would now leave a gap.
-      for (const m of this.pending) m.ticket.fail(error);
-      this.pending = [];
+      for (const m of this.takePending()) m.ticket.fail(error);
       this.projection.reset(this.projectionSource());
       this.giveBackLsns(this.live.meta.lastLsn, this.logger);
       return;

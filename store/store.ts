@@ -90,6 +90,10 @@ export interface CommitTicket {
   /** Resolves when the records are durable. Rejects (with a StoreError) exactly when
    * `committed` rejects; awaiting only one of them is safe (the other never goes unhandled). */
   readonly durable: Promise<void>;
+  /** Calls `listener` once, in a later microtask, if the commit fails (with the error
+   * `committed` rejects with), creating no promise: the broker watches every enqueue for
+   * failure, and a promise with its reaction per message was garbage on the hot path. */
+  onFailed(listener: (err: unknown) => void): void;
 }
 
 export interface Snapshot {

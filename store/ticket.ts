@@ -53,6 +53,8 @@ export class Deferred {
 export class TicketState {
   readonly committed = new Deferred();
   readonly durable = new Deferred();
+  private failureListeners: ((err: unknown) => void)[] | null = null;
+  private failure: { err: unknown } | null = null;
 
   ticket(firstLsn: number, lastLsn: number): CommitTicket {
     const state = this;
@@ -65,12 +67,29 @@ export class TicketState {
       get durable() {
         return state.durable.promise;
       },
+      onFailed(listener: (err: unknown) => void): void {
+        state.onFailed(listener);
+      },
     };
   }
 
+  onFailed(listener: (err: unknown) => void): void {
+    const failure = this.failure;
+    if (failure !== null) queueMicrotask(() => listener(failure.err));
+    else if (!this.committed.settled) (this.failureListeners ??= []).push(listener);
+  }
+
   fail(err: unknown): void {
+    // The listeners hear what `committed` says: nothing, if it had already resolved.
+    const committedFails = !this.committed.settled;
     this.committed.reject(err);
     this.durable.reject(err);
+    if (!committedFails || this.failure !== null) return;
+    this.failure = { err };
+    const listeners = this.failureListeners;
+    this.failureListeners = null;
+    // As a promise reaction would: after the code that failed the batch has finished.
+    if (listeners !== null) for (const listener of listeners) queueMicrotask(() => listener(err));
   }
 }
 

@@ -6,14 +6,21 @@ import { parseArgs } from 'node:util';
 import { parseQpidUrl } from '../src/core/qpid-url.js';
 import type { HaStatus } from '../src/ha/node.js';
 import { managementRequest } from '../src/management/client.js';
+import type { ReplicationSummary } from '../src/management/queue-figures.js';
 import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+import { field, parseLimit, printTable, type Column } from './lib/table.js';
 
 const HELP = `usage: qpid-ha [-b ADDR] [--timeout S] [--json] COMMAND
 commands:
   status [--expect=STATE] [--all] [--is-primary]   the broker's HA state (exit 1 if not as expected)
+  status --queues [-S COLUMN] [-L N]               replication exposure: each backup's lag, and per queue what
+                                                   is not yet on every backup of the ack gate (the RPO now)
   query                                            the broker's HA settings and store position
   ping                                             exit 0 if the broker answers
-  promote [--force]                                (with --cluster-manager) make this broker primary
+  promote [--force] [--lease S]                    (with --cluster-manager) make this broker primary
+                                                   (--lease: serving under a lease of S seconds from the start)
+  lease --seconds S                                the primary serves S more seconds unless renewed: then it
+                                                   settles no producer and gives no credit (qpid-ha-manager renews it)
   replicate ORIGINAL QUEUE [--force]               make QUEUE on this broker a replica of QUEUE at ORIGINAL (a URL);
                                                    refused if QUEUE holds messages or ORIGINAL cannot be reached or
                                                    has no such queue, unless --force (which replaces them)
@@ -43,6 +50,11 @@ runTool('qpid-ha', async () => {
       all: { type: 'boolean', default: false },
       'is-primary': { type: 'boolean', default: false },
       force: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      lease: { type: 'string' },
+      queues: { type: 'boolean', default: false },
+      sort: { type: 'string', short: 'S' },
+      limit: { type: 'string', short: 'L' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -63,6 +75,7 @@ runTool('qpid-ha', async () => {
       if (values.json) process.stdout.write(`${JSON.stringify({ ok: true })}\n`);
       return 0;
     case 'status': {
+      if (values.queues) return await replicationView(address, options, { json: values.json, sortBy: values.sort, limit: parseLimit(values.limit) });
       const status = await managementRequest<HaStatus>(address, 'status', {}, options);
       const expected = values['is-primary'] ? 'primary' : values.expect;
       if (values.all) {
@@ -88,7 +101,7 @@ runTool('qpid-ha', async () => {
         // output with a state name, as with the reference's qpid-ha. Why replication is refused
         // (issue 13) and what is wrong with the store (full, corrupt, anything dropped or lost:
         // issue 16) follow it; `query` and --json show the whole recovery report.
-        const extra = [...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []), ...storeLines(status, 'problems')];
+        const extra = [...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []), ...(status.lease?.expired ? ['serving lease expired: producers are not settled'] : []), ...storeLines(status, 'problems')];
         process.stdout.write(`${[status.state, ...extra].join('\n')}\n`);
       }
       return expected && !matches(status.state, expected) ? 1 : 0;
@@ -108,6 +121,7 @@ runTool('qpid-ha', async () => {
           `primary: ${status.primary ?? '(unknown)'}`,
           ...(status.replicationError ? [`replication refused: ${status.replicationError}`] : []),
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
+          ...(status.lease ? [`serving lease: ${status.lease.expired ? 'EXPIRED, producers are not settled nor given credit' : `${status.lease.remainingMs} ms left`}`] : []),
           ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}${m.catchUp ? ` caught up ${m.catchUp.kind === 'incremental' ? `incrementally from LSN ${m.catchUp.fromLsn}` : `from a snapshot (${m.catchUp.reason})`}, ${m.shippedBytes ?? 0} bytes shipped` : ''}`),
           ...storeLines(status),
@@ -118,10 +132,17 @@ runTool('qpid-ha', async () => {
     }
     case 'promote': {
       if (!values['cluster-manager']) throw new UsageError('promote is a cluster-manager-only command: add --cluster-manager (see qpid-ha --help)');
-      const result = await withManagement(address, options, (client) => client.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: values.force }, timeoutMs));
+      const lease = values.lease === undefined ? {} : { leaseSeconds: parseSeconds(values.lease, '--lease') };
+      const result = await withManagement(address, options, (client) => client.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: values.force, ...lease }, timeoutMs));
       for (const warning of result.warnings) process.stderr.write(`qpid-ha: warning: ${warning}\n`);
       if (values.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       else process.stdout.write(`${result.state} (epoch ${result.epoch})\n`);
+      return 0;
+    }
+    case 'lease': {
+      if (values.seconds === undefined) throw new UsageError('lease needs --seconds S');
+      const result = await managementRequest<{ remainingMs: number; expired: boolean }>(address, 'lease', { seconds: parseSeconds(values.seconds, '--seconds') }, options);
+      process.stdout.write(`${values.json ? JSON.stringify(result) : `serving for ${result.remainingMs} ms unless renewed`}\n`);
       return 0;
     }
     case 'replicate': {
@@ -147,6 +168,13 @@ runTool('qpid-ha', async () => {
   }
 });
 
+/** A positive number of seconds, at most an hour (the broker's own bound). */
+function parseSeconds(text: string, option: string): number {
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new UsageError(`${option}: expected seconds in (0, 3600], got "${text}"`);
+  return seconds;
+}
+
 /** What `status` and `query` say about the store beyond the state: "store full", a failed
  * verify, and the recovery report with anything lost (`problems`: only what is wrong). */
 function storeLines(status: HaStatus, show: 'all' | 'problems' = 'all'): string[] {
@@ -162,4 +190,34 @@ function storeLines(status: HaStatus, show: 'all' | 'problems' = 'all'): string[
     for (const l of r.lost.slice(0, 20)) lines.push(`lost: queue ${l.queue} position ${l.position} message ${l.messageId}: ${l.reason}`);
   }
   return lines;
+}
+
+const BACKUP_COLUMNS: Column[] = [field('backup', 'name'), field('state'), field('gate', 'inGate'), field('confirmedLsn'), field('lagRecords'), field('lagBytes'), field('lagSeconds')];
+const QUEUE_COLUMNS: Column[] = [
+  field('queue', 'name'),
+  field('replicate'),
+  field('depth'),
+  field('bytes'),
+  field('unreplicatedMsgs', 'unreplicatedMessages'),
+  field('unreplicatedBytes'),
+  field('enqRate', 'enqueueRate'),
+  field('deqRate', 'dequeueRate'),
+  field('consumers'),
+  field('flowStopped'),
+];
+
+/** `status --queues`: the backups' lag, then each queue's depth and unreplicated messages. */
+async function replicationView(address: ReturnType<typeof brokerAddress>, options: { admin: boolean; timeoutMs: number }, view: { json: boolean; sortBy: string | undefined; limit: number | undefined }): Promise<number> {
+  const { summary, queues } = await withManagement(address, options, async (client) => ({
+    summary: await client.request<ReplicationSummary>('replication-status', {}, options.timeoutMs),
+    queues: await client.requestAll<Record<string, unknown>>('queue-stats', {}, options.timeoutMs),
+  }));
+  if (view.json) {
+    process.stdout.write(`${JSON.stringify({ ...summary, queues })}\n`);
+    return 0;
+  }
+  process.stdout.write(`${summary.name} ${summary.state} epoch ${summary.epoch} lsn ${summary.lastLsn}; unreplicated ${summary.unreplicatedMessages} messages, ${summary.unreplicatedBytes} bytes\n`);
+  if (summary.backups.length > 0) printTable(summary.backups as unknown as Record<string, unknown>[], BACKUP_COLUMNS);
+  printTable(queues, QUEUE_COLUMNS, { sortBy: view.sortBy, limit: view.limit });
+  return 0;
 }

@@ -6,11 +6,12 @@
 import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { runTool, UsageError } from './lib/management-cli.js';
-import { checkUserName, emptyUsersDocument, makeUserRecord, readUsersFile, writeUsersFile, type UsersDocument } from '../src/security/users-file.js';
+import { checkUserName, emptyUsersDocument, makeToken, makeUserRecord, readUsersFile, tokenHash, writeUsersFile, type UsersDocument } from '../src/security/users-file.js';
 
 const USAGE = `usage: qpid-users add|passwd USER --file FILE   (password from the terminal, or stdin's first line)
        qpid-users del USER --file FILE
        qpid-users list --file FILE [--json]
+       qpid-users token USER --file FILE [--revoke]   (prints a new HTTP API bearer token once; --revoke drops all of USER's)
 Then send the broker SIGHUP (kill -HUP <pid>) to read the file again.`;
 
 /** Reads one line: from the terminal with echo off, or from piped stdin. */
@@ -76,6 +77,7 @@ runTool('qpid-users', async () => {
     options: {
       file: { type: 'string', short: 'f' },
       json: { type: 'boolean', default: false },
+      revoke: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -92,7 +94,7 @@ runTool('qpid-users', async () => {
     process.stdout.write(values.json ? `${JSON.stringify(names)}\n` : names.map((n) => `${n}\n`).join(''));
     return 0;
   }
-  if (command !== 'add' && command !== 'del' && command !== 'passwd') throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}\n${USAGE}`);
+  if (command !== 'add' && command !== 'del' && command !== 'passwd' && command !== 'token') throw new UsageError(`unknown command ${JSON.stringify(command ?? '')}\n${USAGE}`);
   if (!user) throw new UsageError(`${command}: a USER is required`);
   const problem = checkUserName(user);
   if (problem) throw new UsageError(`USER: ${problem}`);
@@ -101,8 +103,27 @@ runTool('qpid-users', async () => {
   if (command === 'add' && exists) throw new UsageError(`add: user ${user} exists (use passwd)`);
   if (command !== 'add' && !exists) throw new UsageError(`${command}: no user ${user} in ${file}`);
   const users = { ...document.users };
+  const old = users[user];
+  if (command === 'token') {
+    if (!old) throw new UsageError(`token: no user ${user}`);
+    if (values.revoke) {
+      const { tokens: _dropped, ...rest } = old;
+      users[user] = rest;
+      writeUsersFile(file, { ...document, users });
+      process.stderr.write(`qpid-users: revoked every token of ${user}; send the broker SIGHUP to reload ${file}\n`);
+      return 0;
+    }
+    const token = makeToken();
+    users[user] = { ...old, tokens: [...(old.tokens ?? []), { sha256: tokenHash(token), created: new Date().toISOString() }] };
+    writeUsersFile(file, { ...document, users });
+    // The only time the token exists outside the client: the file keeps its hash.
+    process.stdout.write(`${token}\n`);
+    process.stderr.write(`qpid-users: issued a token for ${user} (use it as "Authorization: Bearer TOKEN"); send the broker SIGHUP to reload ${file}\n`);
+    return 0;
+  }
   if (command === 'del') delete users[user];
-  else users[user] = makeUserRecord(await newPassword());
+  // A new password keeps the user's tokens (revoke them with token --revoke).
+  else users[user] = { ...makeUserRecord(await newPassword()), ...(old?.tokens ? { tokens: old.tokens } : {}) };
   writeUsersFile(file, { ...document, users });
   process.stderr.write(`qpid-users: ${command === 'del' ? 'deleted' : command === 'add' ? 'added' : 'changed the password of'} ${user}; send the broker SIGHUP to reload ${file}\n`);
   return 0;

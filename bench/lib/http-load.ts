@@ -26,10 +26,12 @@ interface AutocannonJson {
   readonly timeouts: number;
 }
 
-export async function runHttpLoad(url: string, options: { readonly connections: number; readonly durationS: number }): Promise<HttpLoadResult> {
+/** `overallRate`: requests per second across all connections (absent: as fast as answered). */
+export async function runHttpLoad(url: string, options: { readonly connections: number; readonly durationS: number; readonly overallRate?: number }): Promise<HttpLoadResult> {
   const script = require.resolve('autocannon/autocannon.js');
+  const rate = options.overallRate !== undefined ? ['--overallRate', String(options.overallRate)] : [];
   const run = await runJsonProcess<AutocannonJson>(
-    [script, '--connections', String(options.connections), '--duration', String(options.durationS), '--json', url],
+    [script, '--connections', String(options.connections), '--duration', String(options.durationS), ...rate, '--json', url],
     (options.durationS + 30) * 1000,
   );
   const value = run.value;

@@ -12,7 +12,7 @@ import type { ResultRow } from './results.js';
 import type { BenchServer } from './servers.js';
 
 /** What a row varies; everything else takes the loadgen's defaults. */
-export type LoadShape = Partial<Omit<LoadgenOptions, 'host' | 'port'>> &
+export type LoadShape = Partial<Omit<LoadgenOptions, 'host' | 'port' | 'tls'>> &
   Pick<LoadgenOptions, 'producers' | 'consumers' | 'sizeBytes' | 'durationS' | 'warmupS'>;
 
 /** Runs the loadgen process and returns its JSON result (exit status 0 or 2 both carry one). */
@@ -79,7 +79,8 @@ export async function measureRow(
   let server: BenchServer | undefined;
   try {
     server = await start();
-    const options: LoadgenOptions = { ...LOADGEN_DEFAULTS, ...shape, host: server.host, port: server.port };
+    // A server with a TLS port is measured through it (and logged in to when shape.user is set).
+    const options: LoadgenOptions = { ...LOADGEN_DEFAULTS, ...shape, host: server.host, port: server.sslPort ?? server.port, ...(server.sslPort !== undefined ? { tls: true } : {}) };
     log(`  ${server.kind} pid ${server.pid} port ${server.port}: ${shapeLabel(shape)}, durable ${options.durable ? 'yes' : 'no'}, ${options.settle}, ${options.durationS} s`);
     const peerPids = server.peerPids ?? [];
     const cpuBeforeS = processCpuS(server.pid);

@@ -14,6 +14,8 @@ import { buildMessageTemplate } from './message-template.js';
 import type { MessageTemplate } from './message-template.js';
 import { Pacer } from './pacer.js';
 import { Timeline, epochNowMs } from './timeline.js';
+import { saslConnectionOptions } from '../../src/security/rhea-sasl-client.js';
+import { clientTlsOptions } from '../../src/security/tls-context.js';
 
 const ATTACH_TIMEOUT_MS = 10_000;
 const ERROR_SAMPLES_MAX = 5;
@@ -143,7 +145,9 @@ class LoadRun {
       port: this.options.port,
       reconnect: false,
       container_id: `bench-${role}-${index}-${process.pid}`,
-    });
+      ...clientTlsOptions({ transport: this.options.tls ? 'ssl' : 'tcp', host: this.options.host }),
+      ...(this.options.user !== undefined ? saslConnectionOptions(this.options.user, process.env['QPID_PASSWORD'] ?? '') : {}),
+    } as never);
     connection.on('disconnected', (context: EventContext) => {
       if (!this.closing) this.error(`${role} ${index} disconnected: ${context.error?.message ?? 'closed'}`);
     });

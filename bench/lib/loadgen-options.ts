@@ -9,6 +9,10 @@ export type SettleMode = 'at-least-once' | 'at-most-once';
 export interface LoadgenOptions {
   readonly host: string;
   readonly port: number;
+  /** Connect over TLS (an ssl: or amqps: URL); the CA comes from QPID_SSL_CA_FILE. */
+  readonly tls?: boolean;
+  /** Log in as this user (SCRAM, the password from QPID_PASSWORD); else anonymously. */
+  readonly user?: string;
   readonly producers: number;
   readonly consumers: number;
   /** Body bytes per message (one AMQP data section). */
@@ -120,9 +124,12 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenOptions {
     throw new LoadgenUsageError(`--settle ${settle}: expected at-least-once or at-most-once`);
   }
   const d = LOADGEN_DEFAULTS;
+  const user = parseQpidUrl(values['url']).user;
   const options: LoadgenOptions = {
     host: address.host,
     port: address.port,
+    ...(address.transport === 'ssl' ? { tls: true } : {}),
+    ...(user !== undefined ? { user } : {}),
     producers: integer('producers', values['producers'], d.producers, 1),
     consumers: integer('consumers', values['consumers'], d.consumers, 1),
     sizeBytes: integer('size', values['size'], d.sizeBytes, 0),
@@ -149,7 +156,7 @@ export function parseLoadgenArgs(argv: readonly string[]): LoadgenOptions {
 export function loadgenArgs(options: LoadgenOptions): string[] {
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
   return [
-    '--url', `${host}:${options.port}`,
+    '--url', `${options.user !== undefined ? `${options.user}@` : ''}${options.tls ? 'ssl:' : ''}${host}:${options.port}`,
     '--producers', String(options.producers),
     '--consumers', String(options.consumers),
     '--size', String(options.sizeBytes),

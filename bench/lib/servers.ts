@@ -21,6 +21,8 @@ export interface BenchServer {
   readonly peerPids?: readonly number[];
   /** The management HTTP port, when started with --http-port. */
   readonly httpPort?: number;
+  /** The AMQP-over-TLS port, when started with --ssl-port. */
+  readonly sslPort?: number;
   readonly stderrTail: readonly string[];
   /** Resolves when the process has exited, however it ended. */
   readonly exited: Promise<ExitStatus>;
@@ -106,6 +108,7 @@ export async function startBroker(options: BrokerStartOptions = {}): Promise<Ben
   let exited = false;
   void server.exited.then(() => (exited = true));
   const httpPort = server.listening['httpPort'];
+  const sslPort = server.listening['sslPort'];
   const cleanUp = (): void => {
     if (!ownsDataDir) return;
     rmSync(dataDir, { recursive: true, force: true });
@@ -118,6 +121,7 @@ export async function startBroker(options: BrokerStartOptions = {}): Promise<Ben
     pid: server.pid,
     dataDir,
     ...(typeof httpPort === 'number' ? { httpPort } : {}),
+    ...(typeof sslPort === 'number' ? { sslPort } : {}),
     stderrTail: server.stderrTail,
     exited: server.exited,
     exitedEarly: () => exited && !stopping,

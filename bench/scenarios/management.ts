@@ -6,6 +6,7 @@
 // plus its window, so it covers the whole measured window; the broker stops only after both end.
 import { measureRow } from '../lib/load-row.js';
 import { runHttpLoad } from '../lib/http-load.js';
+import { CONSOLE_ENDPOINT, runConsoleLoad } from '../lib/console-load.js';
 import type { HttpLoadResult } from '../lib/http-load.js';
 import { describeMachine } from '../lib/machine.js';
 import { processCpuS } from '../lib/proc-cpu.js';
@@ -18,7 +19,12 @@ import { round } from '../lib/stats.js';
 
 export const name = 'management';
 export const description =
-  'autocannon against /api/status (and /metrics) of a standalone broker while a durable 4+4 1 KiB load runs: requests/s, and the messaging throughput lost (tiny: /api/status only)';
+  'autocannon against /api/status, /api/v1/queues and /metrics of a standalone broker while a durable 4+4 1 KiB load runs, and an open console (its event stream, /api/v1/queues and /metrics at 10 requests/s each): requests/s, and the messaging throughput lost (tiny: the console only)';
+
+/** The HTTP load of one row: autocannon flat out on an endpoint, or an open console. */
+function httpLoad(baseUrl: string, endpoint: string, durationS: number): Promise<HttpLoadResult> {
+  return endpoint === CONSOLE_ENDPOINT ? runConsoleLoad(baseUrl, durationS) : runHttpLoad(`${baseUrl}${endpoint}`, { connections: HTTP_CONNECTIONS, durationS });
+}
 
 const SHAPE = { sizeBytes: 1024, producers: 4, consumers: 4, durable: true } as const;
 const HTTP_CONNECTIONS = 10;
@@ -58,7 +64,7 @@ async function httpAlone(endpoint: string, durationS: number, log: (line: string
     log(`  broker pid ${broker.pid} http ${broker.httpPort}: autocannon ${endpoint}, ${HTTP_CONNECTIONS} connections, ${durationS} s`);
     const cpuBeforeS = processCpuS(broker.pid);
     const startedMs = performance.now();
-    const result = await runHttpLoad(`http://127.0.0.1:${broker.httpPort}${endpoint}`, { connections: HTTP_CONNECTIONS, durationS });
+    const result = await httpLoad(`http://127.0.0.1:${broker.httpPort}`, endpoint, durationS);
     const cpuAfterS = processCpuS(broker.pid);
     const serverCpuPct = cpuBeforeS !== undefined && cpuAfterS !== undefined ? Math.round(((cpuAfterS - cpuBeforeS) / ((performance.now() - startedMs) / 1000)) * 100) : null;
     log(`    ${result.requestsPerS} requests/s, p50 ${result.latencyP50Ms} ms, p99 ${result.latencyP99Ms} ms`);
@@ -71,7 +77,7 @@ async function httpAlone(endpoint: string, durationS: number, log: (line: string
 export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
   const machine = describeMachine();
   const timing = rowTiming(options.size);
-  const endpoints = options.size === 'tiny' ? ['/api/status'] : ['/api/status', '/metrics'];
+  const endpoints = options.size === 'tiny' ? [CONSOLE_ENDPOINT] : ['/api/status', '/api/v1/queues', '/metrics', CONSOLE_ENDPOINT];
   const httpDurationS = Math.ceil(timing.warmupS + timing.durationS + ATTACH_ALLOWANCE_S);
   const notes: string[] = [
     `load average (1 min) at start: ${machine.loadAverage1m}`,
@@ -101,8 +107,7 @@ export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
     const start = async (): Promise<BenchServer> => {
       const broker = await startBroker({ storeSync: 'fsync', http: true });
       if (broker.httpPort === undefined) throw new Error('the broker did not report an httpPort');
-      const url = `http://127.0.0.1:${broker.httpPort}${endpoint}`;
-      const running = runHttpLoad(url, { connections: HTTP_CONNECTIONS, durationS: httpDurationS });
+      const running = httpLoad(`http://127.0.0.1:${broker.httpPort}`, endpoint, httpDurationS);
       http = running;
       running.catch(() => undefined);
       // measureRow stops the broker when the loadgen ends: not before the HTTP run has ended too.

@@ -10,7 +10,7 @@ import { BrokerError } from '../broker/errors.js';
 import type { Clock } from '../core/clock.js';
 import { conditionFor } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
-import { ProducerSettlement } from '../ha/producer-settlement.js';
+import { ProducerSettlement, type DeliveryAnswer } from '../ha/producer-settlement.js';
 import type { Settlements } from '../ha/settlements.js';
 import { findNode } from './address.js';
 import { MessageFormatError, scanMessage } from './message-format.js';
@@ -108,11 +108,7 @@ export class ProducerLink implements FlowControlledProducer {
         this.flowChanged(queue, true);
       }
     }
-    this.settlement.settle(outcome, presettled, {
-      accept: () => delivery.accept(),
-      reject: (err) => delivery.reject(errorBody(err)),
-      release: () => delivery.release({}),
-    });
+    this.settlement.settle(outcome, presettled, new RheaAnswer(delivery));
   }
 
   private incomingOf(body: Buffer): { target: PublishTarget; incoming: IncomingMessage } {
@@ -120,7 +116,17 @@ export class ProducerLink implements FlowControlledProducer {
     const target = this.target ?? this.anonymousTarget(scanned.to);
     const now = this.options.clock.nowMs();
     const expiresAtMs = scanned.ttlMs !== null ? now + scanned.ttlMs : scanned.absoluteExpiryMs;
-    return { target, incoming: { body, durable: scanned.durable, expiresAtMs, subject: scanned.subject, applicationProperties: scanned.applicationProperties } };
+    const incoming: IncomingMessage = {
+      body,
+      durable: scanned.durable,
+      expiresAtMs,
+      subject: scanned.subject,
+      // Decoded only if routing reads them (message-format.ts).
+      get applicationProperties() {
+        return scanned.applicationProperties;
+      },
+    };
+    return { target, incoming };
   }
 
   /** A transfer inside a transaction (AMQP 1.0 §4.4.1): checked as a publish would be, then held
@@ -170,5 +176,23 @@ export class ProducerLink implements FlowControlledProducer {
     this.closed = true;
     this.flow.remove(this);
     this.settlement.close();
+  }
+}
+
+/** How a producer's delivery is answered over rhea: methods on a prototype, one object per
+ * delivery, where three closures were (issue 14). */
+class RheaAnswer implements DeliveryAnswer {
+  constructor(private readonly delivery: Delivery) {}
+
+  accept(): void {
+    this.delivery.accept();
+  }
+
+  reject(err: unknown): void {
+    this.delivery.reject(errorBody(err));
+  }
+
+  release(): void {
+    this.delivery.release({});
   }
 }

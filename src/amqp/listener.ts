@@ -16,15 +16,18 @@ import type { Logger } from '../core/log.js';
 import { inputErrorCondition } from './connection-errors.js';
 import { acceptGuarded, peerOf, type ConnectionGuard } from './connection-guard.js';
 import { HandshakeGate } from './handshakes.js';
-import { rheaServerMechanisms, serveSasl } from './rhea-sasl-server.js';
+import { rheaServerMechanisms, saslContainerFor, serveSasl } from './rhea-sasl-server.js';
+import { listenTls } from './tls-listener.js';
+import { channelSecurityOf } from '../security/tls-context.js';
 import { ConnectionGate } from './connection-gate.js';
 import { channelMaxOf, limitSessionsAndLinks } from './rhea-limits.js';
 import { connectionIntake } from './rhea-intake.js';
 import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions } from './rhea-sessions.js';
+import { useUnfilledWriterBuffers } from './rhea-writer-buffers.js';
 import { closeWithError, dropConnection, ServerState } from './server-state.js';
 import { keepCoordinatorTargets } from './transaction-codec.js';
-import type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, MessagingService, SpecialNode } from './types.js';
+import type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, ConnectionSnapshot, MessagingService, SpecialNode } from './types.js';
 import { onConnectionOpen } from './handlers/open.js';
 import { onConnectionGone } from './handlers/close.js';
 import { onReceiverOpen } from './handlers/attach-receiver.js';
@@ -39,9 +42,12 @@ type RheaConnectionClass = new (options: Record<string, unknown>, container: Con
 const RheaConnection = require('rhea/lib/connection.js') as RheaConnectionClass;
 const PRODUCT_VERSION = packageVersion();
 
+useUnfilledWriterBuffers();
+
 export class AmqpServer {
   private readonly container: Container;
   private server: Server | null = null;
+  private tlsServer: Server | null = null;
   private readonly s: ServerState;
   private readonly handshakes: HandshakeGate;
 
@@ -76,6 +82,18 @@ export class AmqpServer {
     this.s.nodes.set(address, node);
   }
 
+  /** The open connections and their links, for the management listings (connections, links). */
+  connectionsSnapshot(): ConnectionSnapshot[] {
+    const rows: ConnectionSnapshot[] = [];
+    for (const state of this.s.connections.values()) {
+      if (state.closed) continue;
+      const consumers = [...state.consumers.entries()].map(([sender, link]) => ({ name: sender.name, queue: link.queue?.name ?? null, browse: link.browse }));
+      const producers = [...state.producers.keys()].map((r) => ({ name: r.name, target: (r.target as { address?: string } | undefined)?.address ?? null }));
+      rows.push({ info: state.info, role: state.role, producers, consumers });
+    }
+    return rows;
+  }
+
   get connectionCount(): number {
     return this.s.connections.size;
   }
@@ -97,13 +115,28 @@ export class AmqpServer {
     });
   }
 
-  private accept(socket: Socket): void {
+  /** Starts the TLS listener (--ssl-port); resolves with the bound port. */
+  async listenTls(): Promise<number | null> {
+    const tls = this.options.tls;
+    if (!tls) return null;
+    const { server, port } = await listenTls(
+      { host: this.options.host, port: tls.port, material: tls.material, handshakeTimeoutMs: this.options.handshakeTimeoutMs },
+      (raw) => (this.s.stopping ? (raw.destroy(), false) : this.handshakes.admit(raw)),
+      (socket) => this.accept(socket, true),
+      this.logger,
+    );
+    this.tlsServer = server;
+    return port;
+  }
+
+  /** `admitted`: the handshake gate took it already (a TLS socket, before its TLS handshake). */
+  private accept(socket: Socket, admitted = false): void {
     if (this.s.stopping) {
       socket.destroy();
       return;
     }
     socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
-    if (!this.handshakes.admit(socket)) return;
+    if (!admitted && !this.handshakes.admit(socket)) return;
     // Until it says something a socket costs a timer and a map entry: rhea's connection (with
     // its SASL layer) is made when the first bytes are there to read, so a flood of silent
     // sockets does not take the event loop from the clients being served.
@@ -114,6 +147,7 @@ export class AmqpServer {
   }
 
   private serve(socket: Socket): void {
+    const channel = channelSecurityOf(socket);
     const connection = new RheaConnection(
       {
         id: `conn-${randomUUID()}`,
@@ -125,7 +159,7 @@ export class AmqpServer {
         properties: { product: 'qpidd-ts', version: PRODUCT_VERSION },
         ...(this.options.idleTimeoutMs ? { idle_time_out: Math.max(1, Math.round(this.options.idleTimeoutMs)) } : {}),
       },
-      this.container,
+      saslContainerFor(this.container, this.options.sasl.policy, channel),
     );
     // Read errors are reported here, with the connection they belong to (the container's
     // handlers do not learn it): answer with a close frame before rhea ends the socket.
@@ -136,7 +170,7 @@ export class AmqpServer {
     coalesceWrites(socket);
     const guard = acceptGuarded(connection, socket, { limits: { maxFrameSizeBytes: Math.max(this.options.maxFrameSizeBytes, 512), maxDepth: this.options.maxDecodeDepth }, logger: this.logger });
     limitSessionsAndLinks(connection, this.options.openLimits, guard, this.logger.child({ connection: peerOf(socket) }));
-    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket) }, (identity) => this.s.identities.set(connection, identity));
+    serveSasl(connection, this.options.sasl, { host: socket.remoteAddress ?? '?', address: peerOf(socket), channel }, (identity) => this.s.identities.set(connection, identity));
     // The 'readable' listener stopped the flow; rhea reads with 'data'.
     socket.resume();
   }
@@ -226,6 +260,7 @@ export class AmqpServer {
   async stop(options: { settleTimeoutMs?: number } = {}): Promise<void> {
     this.s.stopping = true;
     const server = this.server;
+    this.tlsServer?.close();
     const listenerClosed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     const clients: Socket[] = [];
     for (const [connection, state] of this.s.connections) {

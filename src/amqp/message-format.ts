@@ -20,6 +20,7 @@ const rheaTypes = require('rhea/lib/types.js') as {
 const DEFAULT_LIMITS: ScanLimits = { maxDepth: DEFAULT_MAX_DECODE_DEPTH };
 
 const HEADER = 0x70;
+const APPLICATION_PROPERTIES = 0x74;
 const BODY_DATA = 0x75;
 const BODY_SEQUENCE = 0x76;
 const BODY_VALUE = 0x77;
@@ -66,9 +67,10 @@ function sectionCode(buffer: Buffer, offset: number): number {
 
 /** Byte offset where the body starts (or the end, if there is no body), and where the header
  * section ends (0 when there is none). */
-export function locateSections(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS): { bodyStart: number; headerEnd: number } {
+export function locateSections(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS): { bodyStart: number; headerEnd: number; applicationPropertiesStart: number } {
   let offset = 0;
   let headerEnd = 0;
+  let applicationPropertiesStart = -1;
   while (offset < buffer.length) {
     // Bounds first: the section code is read only from a value known to be whole.
     const end = valueEnd(buffer, offset, limits);
@@ -76,12 +78,13 @@ export function locateSections(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMI
     if (code === BODY_DATA || code === BODY_SEQUENCE || code === BODY_VALUE || code === FOOTER) break;
     if (code < HEADER || code > FOOTER) throw new MessageFormatError(`unknown message section 0x${code.toString(16)} at byte ${offset}`);
     if (code === HEADER) headerEnd = end;
+    if (code === APPLICATION_PROPERTIES) applicationPropertiesStart = offset;
     offset = end;
   }
   // The rest (body sections, footer) must at least be well-formed values.
   let check = offset;
   while (check < buffer.length) check = valueEnd(buffer, check, limits);
-  return { bodyStart: offset, headerEnd };
+  return { bodyStart: offset, headerEnd, applicationPropertiesStart };
 }
 
 function toMs(value: unknown): number | null {
@@ -92,18 +95,27 @@ function toMs(value: unknown): number | null {
   return null;
 }
 
-/** Decodes what routing needs from an encoded message; the body is never decoded. Throws
- * MessageFormatError for bytes that are not a well-formed AMQP message. */
-export function scanMessage(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS): ScannedMessage {
-  const { bodyStart } = locateSections(buffer, limits);
-  let fields: Record<string, unknown>;
+function decodeSections(bytes: Buffer): Record<string, unknown> {
   try {
-    fields = bodyStart > 0 ? rheaMessage.decode(buffer.subarray(0, bodyStart)) : {};
+    return rheaMessage.decode(bytes);
   } catch (err) {
     throw new MessageFormatError(`undecodable message sections: ${(err as Error).message}`);
   }
+}
+
+/** Decodes what routing needs from an encoded message; the body is never decoded. Throws
+ * MessageFormatError for bytes that are not a well-formed AMQP message.
+ *
+ * The application properties are decoded only when something reads them (a headers exchange):
+ * a queue's producers never need them, and rhea's decoding of the map was most of this
+ * function's cost (issue 14). Their bytes were bounds-checked above like every section's; if
+ * rhea still cannot make a map of them, they read as absent (null), as for a message without. */
+export function scanMessage(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS): ScannedMessage {
+  const { bodyStart, applicationPropertiesStart } = locateSections(buffer, limits);
+  const eagerEnd = applicationPropertiesStart >= 0 ? applicationPropertiesStart : bodyStart;
+  const fields = eagerEnd > 0 ? decodeSections(buffer.subarray(0, eagerEnd)) : {};
   const ttl = toMs(fields['ttl']);
-  const appProps = fields['application_properties'];
+  let applicationProperties: Readonly<Record<string, unknown>> | null | undefined = applicationPropertiesStart >= 0 ? undefined : null;
   return {
     durable: fields['durable'] === true,
     ttlMs: ttl,
@@ -111,7 +123,18 @@ export function scanMessage(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS)
     subject: typeof fields['subject'] === 'string' ? fields['subject'] : null,
     to: typeof fields['to'] === 'string' ? fields['to'] : null,
     absoluteExpiryMs: toMs(fields['absolute_expiry_time']),
-    applicationProperties: appProps && typeof appProps === 'object' ? (appProps as Record<string, unknown>) : null,
+    get applicationProperties() {
+      if (applicationProperties === undefined) {
+        let decoded: unknown = null;
+        try {
+          decoded = rheaMessage.decode(buffer.subarray(applicationPropertiesStart, bodyStart))['application_properties'];
+        } catch {
+          decoded = null;
+        }
+        applicationProperties = decoded && typeof decoded === 'object' ? (decoded as Record<string, unknown>) : null;
+      }
+      return applicationProperties;
+    },
   };
 }
 

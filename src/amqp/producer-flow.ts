@@ -33,6 +33,9 @@ export const ALL_PRODUCERS_PAUSED = '\u0000all producers paused';
 export class ProducerFlow {
   private readonly queues = new Map<string, QueueProducers>();
   private readonly all = new Set<FlowControlledProducer>();
+  /** The queues each producer is listed under, so that a closing link is removed from those
+   * alone, not by a walk over every queue under flow control. */
+  private readonly queuesOf = new Map<FlowControlledProducer, Set<string>>();
 
   constructor(private readonly broker: Broker) {
     broker.onQueueFlow((queue, stopped) => this.changed(queue.name, stopped));
@@ -70,28 +73,48 @@ export class ProducerFlow {
 
   target(queue: string, producer: FlowControlledProducer): void {
     this.entry(queue).targeting.add(producer);
+    this.listUnder(producer, queue);
   }
 
   /** An exchange producer's message landed in the stopped queue: it waits for the resume. */
   block(queue: string, producer: FlowControlledProducer): void {
     this.entry(queue).blocked.add(producer);
+    this.listUnder(producer, queue);
   }
 
   /** The producer is gone. */
   remove(producer: FlowControlledProducer): void {
     this.all.delete(producer);
-    for (const [queue, entry] of this.queues) {
+    const queues = this.queuesOf.get(producer);
+    if (queues === undefined) return;
+    this.queuesOf.delete(producer);
+    for (const queue of queues) {
+      const entry = this.queues.get(queue);
+      if (entry === undefined) continue;
       entry.blocked.delete(producer);
       entry.targeting.delete(producer);
       this.prune(queue, entry);
     }
   }
 
+  private listUnder(producer: FlowControlledProducer, queue: string): void {
+    let queues = this.queuesOf.get(producer);
+    if (queues === undefined) {
+      queues = new Set();
+      this.queuesOf.set(producer, queues);
+    }
+    queues.add(queue);
+  }
+
   private changed(queue: string, stopped: boolean): void {
     const entry = this.queues.get(queue);
     if (!entry) return;
     const told = [...entry.targeting, ...(stopped ? [] : entry.blocked)];
-    if (!stopped) entry.blocked.clear();
+    if (!stopped) {
+      // A resumed queue no longer holds its exchange producers: they leave its lists.
+      for (const producer of entry.blocked) if (!entry.targeting.has(producer)) this.queuesOf.get(producer)?.delete(queue);
+      entry.blocked.clear();
+    }
     for (const producer of told) producer.flowChanged(queue, stopped);
     this.prune(queue, entry);
   }

@@ -5,11 +5,12 @@
 // and repeated failures from one address are refused at once.
 
 import { createRequire } from 'node:module';
-import type { Connection } from 'rhea';
+import type { Connection, Container } from 'rhea';
 import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/log.js';
 import { FailureLimiter, offeredMechanisms, SaslExchange, type SaslPolicy, type SaslStep, type UserDirectory } from '../security/sasl.js';
 import { SASL_CODE, saslServerOf } from './rhea-sasl.js';
+import { PLAIN_CHANNEL, type ChannelSecurity } from '../security/tls-context.js';
 
 const require = createRequire(import.meta.url);
 const frames = require('rhea/lib/frames.js') as {
@@ -42,17 +43,17 @@ export interface SaslService {
 
 /** The mechanisms rhea lists in its sasl-mechanisms frame. Their factories are never used
  * (serveSasl replaces the handlers) and fail safe if they were. */
-export function rheaServerMechanisms(policy: SaslPolicy): Record<string, () => unknown> {
+export function rheaServerMechanisms(policy: SaslPolicy, channel: ChannelSecurity = PLAIN_CHANNEL): Record<string, () => unknown> {
   const refuse = (): unknown => ({ outcome: false, start: () => undefined, step: () => undefined });
-  return Object.fromEntries(offeredMechanisms(policy).map((name) => [name, refuse]));
+  return Object.fromEntries(offeredMechanisms(policy, channel).map((name) => [name, refuse]));
 }
 
 /** Serves SASL on one accepted connection; `identified` hears the identity on success (a peer
  * that skipped SASL, allowed only where ANONYMOUS is offered, never calls it). */
-export function serveSasl(connection: Connection, service: SaslService, peer: { host: string; address: string }, identified: (identity: string, mechanism: string) => void): void {
+export function serveSasl(connection: Connection, service: SaslService, peer: { host: string; address: string; channel?: ChannelSecurity }, identified: (identity: string, mechanism: string) => void): void {
   const server = saslServerOf(connection) as unknown as ServerInternals | null;
   if (!server) return;
-  const exchange = new SaslExchange(service.policy, service.users, service.secret);
+  const exchange = new SaslExchange(service.policy, service.users, service.secret, peer.channel ?? PLAIN_CHANNEL);
   const write = (performative: unknown): void => {
     server.transport.encode(frames.sasl_frame(performative));
     server.connection.output();
@@ -92,4 +93,24 @@ export function serveSasl(connection: Connection, service: SaslService, peer: { 
   server.on_sasl_response = (frame) => {
     exchange.response(frame.performative.response ?? null).then(apply, fail);
   };
+}
+
+const containerViews = new WeakMap<Container, Map<string, Container>>();
+
+/** The container a new connection is made with. rhea (connection.js init) lists the container's
+ * `sasl_server_mechanisms` in its sasl-mechanisms frame, but what is offered depends on the
+ * connection's transport (PLAIN over TLS, EXTERNAL with a verified certificate): a connection
+ * over TLS gets a view of the container that differs only in that list, and dispatches its
+ * events to the same handlers. */
+export function saslContainerFor(container: Container, policy: SaslPolicy, channel: ChannelSecurity): Container {
+  if (!channel.encrypted) return container;
+  const key = channel.certificateName !== null ? 'tls+certificate' : 'tls';
+  let views = containerViews.get(container);
+  if (!views) containerViews.set(container, (views = new Map()));
+  let view = views.get(key);
+  if (!view) {
+    view = Object.create(container, { sasl_server_mechanisms: { value: rheaServerMechanisms(policy, channel) } }) as Container;
+    views.set(key, view);
+  }
+  return view;
 }

@@ -3,5 +3,5 @@
 // The handling of each performative is in handlers/.
 
 export { AmqpServer } from './listener.js';
-export type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, MessagingService, SpecialNode } from './types.js';
+export type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, ConnectionSnapshot, MessagingService, SpecialNode } from './types.js';
 export { settleIfPresettled } from './deliveries.js';

@@ -11,6 +11,7 @@ import type { ConsumerLink } from './outbound.js';
 import type { SaslService } from './rhea-sasl-server.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { OpenLimits } from './rhea-limits.js';
+import type { TlsMaterial } from '../security/tls-context.js';
 import type { CoordinatorLink } from './handlers/coordinator.js';
 import type { ConnectionTransactions } from './transactions.js';
 
@@ -73,6 +74,10 @@ export interface AmqpServerOptions {
   readonly idleTimeoutMs?: number;
   /** --queue-patterns / --topic-patterns. */
   readonly nodePolicies?: NodePolicies;
+  /** --ssl-port with the broker's certificate (listenTls). */
+  readonly tls?: { readonly port: number; readonly material: TlsMaterial } | null;
+  /** --require-encryption: connections of the plain port are refused at their open. */
+  readonly requireEncryption?: boolean;
   /** Enqueues plus dequeues one transaction may hold (--max-transaction-operations). */
   readonly maxTransactionOperations?: number;
   /** An undischarged transaction older than this is rolled back (--max-transaction-age; 0: never). */
@@ -92,6 +97,14 @@ export interface ConnectionState {
   /** The connection's transactions, made at its first coordinator attach. */
   transactions: ConnectionTransactions | null;
   closed: boolean;
+}
+
+/** A connection and its links as the management listings show them. */
+export interface ConnectionSnapshot {
+  readonly info: ConnectionInfo;
+  readonly role: ConnectionRole;
+  readonly producers: readonly { readonly name: string; readonly target: string | null }[];
+  readonly consumers: readonly { readonly name: string; readonly queue: string | null; readonly browse: boolean }[];
 }
 
 /** The messaging model the server serves: present on a standalone broker and an HA primary,

@@ -124,6 +124,7 @@ export function quarantine(broker: BrokerState, queue: Queue, position: number, 
   journal(broker, [{ kind: 'dequeue', queue: queue.name, position, messageId, cause: 'quarantined' }]);
   const lost: LostMessage = { queue: queue.name, position, messageId, reason };
   broker.quarantinedCount++;
+  queue.quarantinedTotal++;
   broker.logger.error(lost, 'message quarantined: it could not be read unaltered, and is lost');
   broker.events.messageLost?.(lost);
 }

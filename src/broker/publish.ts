@@ -39,7 +39,14 @@ export function publish(broker: BrokerState, target: PublishTarget, incoming: In
     const exchange = broker.exchangeMap.get(target.exchange);
     if (!exchange) return { kind: 'rejected', error: new BrokerError('NOT_FOUND', `exchange ${target.exchange} does not exist`) };
     const routingKey = target.key ?? incoming.subject ?? '';
-    queues = [...routeWithAlternate(broker, exchange, { routingKey, applicationProperties: incoming.applicationProperties })];
+    // Only a headers exchange reads the application properties: they are decoded on demand.
+    const routed = {
+      routingKey,
+      get applicationProperties() {
+        return incoming.applicationProperties;
+      },
+    };
+    queues = [...routeWithAlternate(broker, exchange, routed)];
     if (target.exchange === '' && queues.length === 0) {
       const queue = broker.queueMap.get(routingKey);
       if (queue) queues = [queue];
@@ -121,7 +128,9 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
     persistent: incoming.durable,
     expiresAtMs: incoming.expiresAtMs,
     subject: incoming.subject,
-    applicationProperties: incoming.applicationProperties,
+    get applicationProperties() {
+      return incoming.applicationProperties;
+    },
     stored: storedTargets.length > 0,
     refs: 0,
     enqueueLsn: null,
@@ -160,7 +169,7 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
     ticket = journal(broker, records);
     if (targets.length > 0) {
       message.enqueueLsn = ticket.lastLsn;
-      ticket.committed.catch((err: unknown) => enqueueFailed(broker, entries, err));
+      ticket.onFailed((err) => enqueueFailed(broker, entries, err));
     }
   }
   for (const queue of queues) dispatch(broker, queue);

@@ -103,6 +103,13 @@ export class Queue {
   /** Whether the queue has ever had a consumer (auto-delete only after the first one leaves). */
   hadConsumer = false;
 
+  /** Messages placed on the queue and taken off it (consumed, expired, purged, dropped) since
+   * the broker started serving: the enqueue and dequeue rates (recovered messages not counted). */
+  enqueuedTotal = 0;
+  dequeuedTotal = 0;
+  /** Messages of this queue found unreadable (checksum) and quarantined since it was served. */
+  quarantinedTotal = 0;
+
   /** Past its flow stop threshold and not yet below its resume threshold. */
   flowStopped = false;
   /** Told of each flow transition (the broker logs it and wakes producers). */
@@ -211,8 +218,31 @@ export class Queue {
     if (entry.position > this.lastPosition) this.lastPosition = entry.position;
     this.countInMemory++;
     this.bytesInMemory += entry.message.size;
+    this.enqueuedTotal++;
     if (entry.state === 'available') this.available++;
     this.checkFlow();
+  }
+
+  /** Messages on the queue journaled above `floorLsn` (not yet confirmed by every backup of the
+   * ack gate), and their bytes. Entries are appended in LSN order, so the scan walks back from
+   * the newest and stops at the first one at or below the floor: it costs what is unreplicated,
+   * nothing per message. At most `scanMax` entries are looked at (`atLeast` says so). */
+  unreplicatedAbove(floorLsn: number, scanMax = 1_000_000): { messages: number; bytes: number; atLeast: boolean } {
+    let messages = 0;
+    let bytes = 0;
+    let scanned = 0;
+    for (let i = this.entries.length - 1; i >= this.head; i--) {
+      if (++scanned > scanMax) return { messages, bytes, atLeast: true };
+      const entry = this.entries[i] as QueueEntry;
+      if (entry.state === 'removed') continue;
+      const lsn = entry.message.enqueueLsn;
+      // A live entry with no LSN was recovered from the store (or never journaled): it and
+      // everything older is not waiting for the gate.
+      if (lsn === null || lsn <= floorLsn) break;
+      messages++;
+      bytes += entry.message.size;
+    }
+    return { messages, bytes, atLeast: false };
   }
 
   /** O(1) after each change of depth: a transition is reported once. */
@@ -310,6 +340,7 @@ export class Queue {
     if (entry.state === 'available') this.available--;
     entry.state = 'removed';
     entry.consumer = null;
+    this.dequeuedTotal++;
     this.countInMemory--;
     this.bytesInMemory -= entry.message.size;
     this.removedInside++;

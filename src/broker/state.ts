@@ -80,7 +80,13 @@ export function journal(broker: BrokerState, records: StoreRecord[]): CommitTick
     // one commit journalAsOne makes, and its outcome.
     const firstLsn = capture.firstLsn + capture.records.length;
     capture.records.push(...records);
-    return { firstLsn, lastLsn: firstLsn + records.length - 1, committed: capture.committed.promise, durable: capture.durable.promise };
+    return {
+      firstLsn,
+      lastLsn: firstLsn + records.length - 1,
+      committed: capture.committed.promise,
+      durable: capture.durable.promise,
+      onFailed: (listener) => capture.failed.push(listener),
+    };
   }
   // Failures are logged by the store (one line per failed batch) and handled by whoever
   // waits on the ticket (enqueueFailed, the ack gate).
@@ -111,6 +117,8 @@ export interface JournalCapture {
   readonly records: StoreRecord[];
   readonly committed: Deferred;
   readonly durable: Deferred;
+  /** onFailed listeners of the captured tickets, told if the one commit fails. */
+  readonly failed: ((err: unknown) => void)[];
 }
 
 /** Runs `work` (which journals as it goes) and writes everything it journaled as ONE store
@@ -120,7 +128,7 @@ export interface JournalCapture {
 export function journalAsOne<T>(broker: BrokerState, work: () => T): { result: T; ticket: CommitTicket | null } {
   assert(broker.capture === null, 'journalAsOne inside journalAsOne');
   const markerLsn = broker.store.nextLsnToAssign();
-  const capture: JournalCapture = { firstLsn: markerLsn + 1, records: [], committed: deferred(), durable: deferred() };
+  const capture: JournalCapture = { firstLsn: markerLsn + 1, records: [], committed: deferred(), durable: deferred(), failed: [] };
   broker.capture = capture;
   let result: T | undefined;
   let ticket: CommitTicket | null = null;
@@ -134,6 +142,9 @@ export function journalAsOne<T>(broker: BrokerState, work: () => T): { result: T
       assert(ticket.firstLsn === markerLsn, `transaction commit given LSN ${ticket.firstLsn}, expected ${markerLsn}`);
       ticket.committed.then(capture.committed.resolve, capture.committed.reject);
       ticket.durable.then(capture.durable.resolve, capture.durable.reject);
+      ticket.onFailed((err) => {
+        for (const listener of capture.failed) listener(err);
+      });
     }
   }
   return { result: result as T, ticket };

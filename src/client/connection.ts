@@ -6,6 +6,7 @@
 // when the broker answers our begin: TCP keeps frames in order, so a broker that refused at open
 // has sent its close before any reply to frames we sent after its open.
 import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
+import { clientTlsOptions } from '../security/tls-context.js';
 import rhea, { type Connection as RheaConnection, type ConnectionOptions, type Container, type Session as RheaSession } from 'rhea';
 import type { Socket } from 'node:net';
 import { closeFailure, discard, parseUrls } from './rhea-attempt.js';
@@ -250,7 +251,7 @@ export class Connection implements LinkHost {
     return {
       host: address.host,
       port: address.port,
-      transport: address.transport === 'ssl' ? 'tls' : 'tcp',
+      ...clientTlsOptions(address),
       reconnect: false,
       container_id: this.container.id,
       session_buffer_size: this.options.sessionBufferSize ?? SESSION_BUFFER_DEFAULT,

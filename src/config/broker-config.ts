@@ -42,6 +42,18 @@ export interface HaConfig {
   readonly clientRedirect: boolean;
 }
 
+export interface TlsConfig {
+  /** null: no TLS listener. 0: pick a free port. */
+  readonly port: number | null;
+  /** Absolute, or null. */
+  readonly certFile: string | null;
+  readonly keyFile: string | null;
+  readonly caFile: string | null;
+  readonly requireClientAuth: boolean;
+  /** Refuse every connection of the plain port. */
+  readonly requireEncryption: boolean;
+}
+
 export interface BrokerConfig {
   /** Absolute (relative values are resolved against the working directory). */
   readonly dataDir: string;
@@ -57,6 +69,8 @@ export interface BrokerConfig {
   /** Absolute, or null. */
   readonly saslUsersFile: string | null;
   readonly aclFile: string | null;
+  /** --ssl-port and the certificate options (src/security/tls-context.ts). */
+  readonly tls: TlsConfig;
   readonly maxSessionsPerConnection: number;
   readonly maxLinksPerSession: number;
   /** 0: no per-identity limit. */
@@ -78,6 +92,10 @@ export interface BrokerConfig {
   readonly crashPlan: CrashPlan;
   /** null: no management HTTP listener. 0: pick a free port. */
   readonly httpPort: number | null;
+  /** --http-ssl: the HTTP port speaks https with the --ssl-cert-file certificate. */
+  readonly httpSsl: boolean;
+  /** --http-metrics-auth: /metrics needs credentials (under --auth yes). */
+  readonly httpMetricsAuth: boolean;
   readonly maxUnsettled: number;
   readonly maxFrameSizeBytes: number;
   /** Unknown addresses matching these are created on demand (qpidd's node policies); anchored. */

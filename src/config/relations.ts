@@ -39,6 +39,13 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
+    options: ['connection-idle-timeout', 'handshake-timeout'],
+    check: (_c, sources) =>
+      sources['connection-idle-timeout'].kind !== 'unset' && !['unset', 'default'].includes(sources['handshake-timeout'].kind)
+        ? 'connection-idle-timeout and handshake-timeout are two names of one limit: give one of them'
+        : null,
+  },
+  {
     options: ['ha-min-backups', 'ha-brokers-url'],
     check: (c) => {
       const brokers = c.ha.brokersUrl?.addresses.length ?? 0;
@@ -57,6 +64,42 @@ const RELATIONS: readonly Relation[] = [
       c.httpPort !== null && c.httpPort !== 0 && c.httpPort === c.port
         ? `http-port ${c.httpPort} equals port ${c.port}: the management HTTP and AMQP listeners cannot bind the same port`
         : null,
+  },
+  {
+    options: ['ssl-cert-file', 'ssl-key-file'],
+    check: (c) => (c.tls.certFile !== null && c.tls.keyFile === null ? 'ssl-cert-file is set but ssl-key-file is not: a certificate cannot be presented without its private key' : null),
+  },
+  {
+    options: ['ssl-key-file', 'ssl-cert-file'],
+    check: (c) => (c.tls.keyFile !== null && c.tls.certFile === null ? 'ssl-key-file is set but ssl-cert-file is not: the key has no certificate to present' : null),
+  },
+  {
+    options: ['ssl-port', 'ssl-cert-file'],
+    check: (c) => (c.tls.port !== null && c.tls.certFile === null ? 'ssl-port is set but ssl-cert-file is not: a TLS listener needs a certificate and its key' : null),
+  },
+  {
+    options: ['ssl-port', 'port'],
+    check: (c) => (c.tls.port !== null && c.tls.port !== 0 && (c.tls.port === c.port || c.tls.port === c.httpPort) ? `ssl-port ${c.tls.port} equals port or http-port: two listeners cannot bind the same port` : null),
+  },
+  {
+    options: ['ssl-require-client-auth', 'ssl-ca-file'],
+    check: (c) => (c.tls.requireClientAuth && c.tls.caFile === null ? 'ssl-require-client-auth is yes but ssl-ca-file is not set: client certificates could not be verified' : null),
+  },
+  {
+    options: ['ssl-require-client-auth', 'ssl-port'],
+    check: (c) => (c.tls.requireClientAuth && c.tls.port === null && !c.httpSsl ? 'ssl-require-client-auth is yes but there is no TLS listener (ssl-port, http-ssl)' : null),
+  },
+  {
+    options: ['require-encryption', 'ssl-port'],
+    check: (c) => (c.tls.requireEncryption && c.tls.port === null ? 'require-encryption is yes but ssl-port is not set: no connection could be made at all' : null),
+  },
+  {
+    options: ['http-ssl', 'ssl-cert-file'],
+    check: (c) => (c.httpSsl && c.tls.certFile === null ? 'http-ssl is yes but ssl-cert-file is not set: https needs a certificate and its key' : null),
+  },
+  {
+    options: ['http-ssl', 'http-port'],
+    check: (c) => (c.httpSsl && c.httpPort === null ? 'http-ssl is yes but http-port is not set: there is no HTTP listener to encrypt' : null),
   },
   {
     options: ['max-message-size', 'store-map-size'],

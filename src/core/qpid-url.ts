@@ -1,7 +1,8 @@
 // The Qpid URL grammar (reference §1.12.3 note [a]), used by --ha-brokers-url, --ha-public-url
 // and every client and tool's -b option:
-//   url      = ["amqp:"] [ user ["/" password] "@" ] addr ("," addr)*
+//   url      = ["amqp:" | "amqps:"] [ user ["/" password] "@" ] addr ("," addr)*
 //   addr     = ["tcp:" | "ssl:"] host [":" port]          (rdma: is refused: not supported)
+// `amqps:` makes every address ssl: unless it says tcp:; an ssl: address defaults to port 5671.
 // A bad URL is an error that names the offending part.
 
 export interface QpidAddress {
@@ -17,6 +18,7 @@ export interface QpidUrl {
 }
 
 export const DEFAULT_AMQP_PORT = 5672;
+export const DEFAULT_AMQPS_PORT = 5671;
 
 export class QpidUrlError extends Error {
   readonly code = 'BAD_URL';
@@ -32,11 +34,14 @@ export class QpidUrlError extends Error {
 
 const HOST_PATTERN = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?)$/;
 
-function parseAddress(url: string, text: string): QpidAddress {
+function parseAddress(url: string, text: string, defaultTransport: QpidAddress['transport']): QpidAddress {
   let rest = text.trim();
-  let transport: QpidAddress['transport'] = 'tcp';
+  let transport: QpidAddress['transport'] = defaultTransport;
   const scheme = /^([a-zA-Z]+):(?!\d+$)/.exec(rest);
-  if (scheme && !/^\d/.test(rest.slice(scheme[0].length))) {
+  // A transport we know prefixes any host ("ssl:10.0.0.1"); another word is taken for one only
+  // when no digit follows (so "node1:5672" stays a host and a port).
+  const known = scheme !== null && ['tcp', 'ssl'].includes((scheme[1] as string).toLowerCase());
+  if (scheme && (known || !/^\d/.test(rest.slice(scheme[0].length)))) {
     const name = (scheme[1] as string).toLowerCase();
     if (name === 'tcp' || name === 'ssl') transport = name;
     else throw new QpidUrlError(url, text, `unsupported transport "${name}" (use tcp: or ssl:)`);
@@ -44,7 +49,7 @@ function parseAddress(url: string, text: string): QpidAddress {
   }
   if (rest === '') throw new QpidUrlError(url, text, 'empty address');
   let host = rest;
-  let port = DEFAULT_AMQP_PORT;
+  let port = transport === 'ssl' ? DEFAULT_AMQPS_PORT : DEFAULT_AMQP_PORT;
   const portMatch = /^(.*):([^:\]]*)$/.exec(rest);
   if (portMatch && !(rest.startsWith('[') && !rest.includes(']:'))) {
     host = portMatch[1] as string;
@@ -61,7 +66,11 @@ function parseAddress(url: string, text: string): QpidAddress {
 export function parseQpidUrl(url: string): QpidUrl {
   let rest = url.trim();
   if (rest === '') throw new QpidUrlError(url, url, 'the URL is empty');
-  if (rest.toLowerCase().startsWith('amqp:')) rest = rest.slice('amqp:'.length);
+  let defaultTransport: QpidAddress['transport'] = 'tcp';
+  if (rest.toLowerCase().startsWith('amqps:')) {
+    rest = rest.slice('amqps:'.length);
+    defaultTransport = 'ssl';
+  } else if (rest.toLowerCase().startsWith('amqp:')) rest = rest.slice('amqp:'.length);
   let user: string | undefined;
   let password: string | undefined;
   const at = rest.lastIndexOf('@');
@@ -76,7 +85,7 @@ export function parseQpidUrl(url: string): QpidUrl {
   const parts = rest.split(',');
   const addresses = parts.map((part) => {
     if (part.trim() === '') throw new QpidUrlError(url, part, 'empty address between commas');
-    return parseAddress(url, part);
+    return parseAddress(url, part, defaultTransport);
   });
   return {
     ...(user !== undefined ? { user } : {}),

@@ -12,6 +12,9 @@
 // become primary. With minMembers N (--ha-min-backups), nothing that must be replicated is
 // settled while fewer than N backups are in the gate (Kafka's min.insync.replicas): a primary
 // cut off from its backups accepts nothing alone, so every settled message is on N+1 brokers.
+// Nothing at all is settled while the gate is suspended (the primary's serving lease expired,
+// serving-lease.ts): another broker may be promoted at any moment, and what this one settled
+// from then on might exist nowhere else.
 
 import { assert } from '../core/assert.js';
 
@@ -32,11 +35,22 @@ export interface HoldSpec {
   readonly messageId: number;
 }
 
-interface Hold extends Omit<HoldSpec, 'lsn'> {
+interface Hold {
   /** ROLLED_BACK once its commit failed. */
   lsn: number | null;
+  readonly needsDurable: boolean;
+  readonly replicated: boolean;
+  readonly messageId: number;
   readonly key: HoldKey;
   done: boolean;
+  /** Counted in AckGate.orderedWithoutDurability: waiting in the LSN order, needing no local
+   * durability (so that local durability does not bound where such holds are). */
+  unboundedByDurability: boolean;
+}
+
+function holdList(held: Hold | Hold[] | undefined): readonly Hold[] {
+  if (held === undefined) return [];
+  return Array.isArray(held) ? held : [held];
 }
 
 export class AckGate {
@@ -45,10 +59,14 @@ export class AckGate {
   private readonly ordered: Hold[] = [];
   private orderedHead = 0;
   private readonly byKey = new Map<HoldKey, Hold>();
-  private readonly byMessage = new Map<number, Hold[]>();
+  /** Holds waiting on a message: almost always one, kept without an array. */
+  private readonly byMessage = new Map<number, Hold | Hold[]>();
+  private orderedWithoutDurability = 0;
   private durableLsn = 0;
   private readonly members = new Map<string, number>();
   private open: boolean;
+  /** False while the serving lease has expired: like a closed gate, but independent of it. */
+  private serving = true;
   readonly minMembers: number;
 
   constructor(options: { open: boolean; minMembers?: number }) {
@@ -77,11 +95,20 @@ export class AckGate {
     return this.members.get(member);
   }
 
+  /** The LSN every member of the gate has confirmed (null without members): a message enqueued
+   * above it is not yet on every backup, and would be lost if the primary died now (the RPO). */
+  get confirmedFloor(): number | null {
+    if (this.members.size === 0) return null;
+    let min = Infinity;
+    for (const lsn of this.members.values()) if (lsn < min) min = lsn;
+    return min;
+  }
+
   /** Registers a hold. Returns its key, and whether it can be settled at once. */
   hold(spec: HoldSpec): { key: HoldKey; settleNow: boolean } {
     const key = this.nextKey++;
-    const hold: Hold = { ...spec, key, done: false };
-    if (this.open && this.satisfied(hold)) {
+    const hold: Hold = { lsn: spec.lsn, needsDurable: spec.needsDurable, replicated: spec.replicated !== false, messageId: spec.messageId, key, done: false, unboundedByDurability: false };
+    if (this.open && this.serving && this.satisfied(hold)) {
       hold.done = true;
       return { key, settleNow: true };
     }
@@ -90,18 +117,25 @@ export class AckGate {
       const last = this.ordered[this.ordered.length - 1];
       assert(last === undefined || last.lsn === null || (last.lsn as number) <= hold.lsn, `ack gate: hold LSN ${hold.lsn} after ${last?.lsn}`);
       this.ordered.push(hold);
+      if (!hold.needsDurable) {
+        hold.unboundedByDurability = true;
+        this.orderedWithoutDurability++;
+      }
     }
     if (hold.messageId !== 0) {
-      const list = this.byMessage.get(hold.messageId);
-      if (list) list.push(hold);
-      else this.byMessage.set(hold.messageId, [hold]);
+      const held = this.byMessage.get(hold.messageId);
+      if (held === undefined) this.byMessage.set(hold.messageId, hold);
+      else if (Array.isArray(held)) held.push(hold);
+      else this.byMessage.set(hold.messageId, [held, hold]);
     }
     return { key, settleNow: false };
   }
 
   /** Keys of the holds waiting on a message. */
   holdsOf(messageId: number): HoldKey[] {
-    return (this.byMessage.get(messageId) ?? []).filter((h) => !h.done).map((h) => h.key);
+    return holdList(this.byMessage.get(messageId))
+      .filter((h) => !h.done)
+      .map((h) => h.key);
   }
 
   /** The producer went away: the hold can never be settled; forget it. */
@@ -124,6 +158,7 @@ export class AckGate {
       const last = this.ordered[this.ordered.length - 1] as Hold;
       if ((last.lsn as number) <= lastLsn) break;
       this.ordered.pop();
+      this.uncount(last);
       if (!last.done) last.lsn = ROLLED_BACK;
     }
     if (this.orderedHead > this.ordered.length) this.orderedHead = this.ordered.length;
@@ -164,10 +199,10 @@ export class AckGate {
 
   /** The message is no longer on any queue: it was consumed (or dropped) and need not be kept. */
   messageResolved(messageId: number): HoldKey[] {
-    const list = this.byMessage.get(messageId);
-    if (!list || !this.open) return [];
+    const held = this.byMessage.get(messageId);
+    if (held === undefined || !this.open || !this.serving) return [];
     const settled: HoldKey[] = [];
-    for (const hold of list) {
+    for (const hold of holdList(held)) {
       if (hold.done) continue;
       this.finish(hold);
       settled.push(hold.key);
@@ -182,6 +217,17 @@ export class AckGate {
     return open ? this.releaseAll() : [];
   }
 
+  get isServing(): boolean {
+    return this.serving;
+  }
+
+  /** Suspends (the serving lease expired) or resumes settlement; on resuming, what became
+   * settleable meanwhile is released at once. */
+  setServing(serving: boolean): HoldKey[] {
+    this.serving = serving;
+    return serving ? this.releaseAll() : [];
+  }
+
   /** What every member (and at least minMembers of them) has confirmed: 0 when the gate is
    * short of members, so that no replicated hold is satisfied. */
   private minMemberLsn(): number {
@@ -191,35 +237,45 @@ export class AckGate {
     return min;
   }
 
-  private satisfied(hold: HoldSpec, memberLsn = this.minMemberLsn()): boolean {
+  private satisfied(hold: Hold, memberLsn = this.minMemberLsn()): boolean {
     if (hold.lsn === null) return true;
     if (hold.needsDurable && hold.lsn > this.durableLsn) return false;
-    return hold.replicated === false || hold.lsn <= memberLsn;
+    return !hold.replicated || hold.lsn <= memberLsn;
   }
 
   private finish(hold: Hold): void {
     hold.done = true;
+    this.uncount(hold);
     this.byKey.delete(hold.key);
     if (hold.messageId !== 0) {
-      const list = this.byMessage.get(hold.messageId);
-      if (list) {
-        const remaining = list.filter((h) => !h.done);
+      const held = this.byMessage.get(hold.messageId);
+      if (held === hold) this.byMessage.delete(hold.messageId);
+      else if (Array.isArray(held)) {
+        const remaining = held.filter((h) => !h.done);
         if (remaining.length === 0) this.byMessage.delete(hold.messageId);
-        else this.byMessage.set(hold.messageId, remaining);
+        else this.byMessage.set(hold.messageId, remaining.length === 1 ? (remaining[0] as Hold) : remaining);
       }
     }
+  }
+
+  private uncount(hold: Hold): void {
+    if (!hold.unboundedByDurability) return;
+    hold.unboundedByDurability = false;
+    this.orderedWithoutDurability--;
   }
 
   /** Releases every satisfied hold, in LSN order. Holds differ in what they wait for (local
    * durability, the backups, or both), so a later hold may be released before an earlier one;
    * the scan stops at the first LSN nothing can have reached yet. */
   private release(): HoldKey[] {
-    if (!this.open) return [];
+    if (!this.open || !this.serving) return [];
     const settled: HoldKey[] = [];
     const memberLsn = this.minMemberLsn();
-    // Beyond this LSN nothing is durable nor confirmed (without members, holds that need no
-    // local durability may be anywhere: scan them all; the producers' windows bound them).
-    const reached = memberLsn === Infinity ? Infinity : Math.max(this.durableLsn, memberLsn);
+    // Beyond this LSN nothing is durable nor confirmed. Without members, a hold that needs no
+    // local durability may be satisfied anywhere: while one waits in the order, scan them all.
+    // Otherwise (a standalone broker's durable messages) the scan ends at the durable LSN, so a
+    // durability event costs what it releases, not every hold outstanding.
+    const reached = memberLsn === Infinity ? (this.orderedWithoutDurability > 0 ? Infinity : this.durableLsn) : Math.max(this.durableLsn, memberLsn);
     let frontDone = true;
     for (let i = this.orderedHead; i < this.ordered.length; i++) {
       const hold = this.ordered[i] as Hold;
@@ -239,6 +295,7 @@ export class AckGate {
   }
 
   private releaseAll(): HoldKey[] {
+    if (!this.open || !this.serving) return [];
     const settled = this.release();
     // Holds without an LSN (nothing journaled) waited only for the gate to open.
     for (const hold of [...this.byKey.values()]) {

@@ -139,6 +139,19 @@ export class BackupReplicator {
     this.schedule(0);
   }
 
+  /** The cluster manager says where the primary now is (it has just promoted one): try there at
+   * once rather than at the next maintenance interval (2 s by default), which would otherwise
+   * keep a new primary recovering, and its producers waiting, that long. Ignored while this
+   * backup has a primary, and for an address outside --ha-brokers-url (a hint is no way to
+   * point a backup at a stranger). */
+  primaryAt(address: string): boolean {
+    if (this.stopped || this.primary) return false;
+    if (!this.deps.addresses.some((a) => formatAddress(a) === address)) return false;
+    this.preferred = address;
+    if (!this.channel) this.schedule(0);
+    return true;
+  }
+
   /** Stops replicating (the broker is being promoted or shut down); resolves when every store
    * operation already queued has finished. */
   async stop(): Promise<void> {
@@ -273,6 +286,11 @@ export class BackupReplicator {
     if (this.state === 'catchup') this.setState('joining');
     if (reason.kind === 'redirect') {
       this.preferred = reason.address;
+      this.schedule(0);
+      return;
+    }
+    // A hint from the cluster manager arrived during the failed attempt: follow it now.
+    if (this.preferred !== null && !identityRefused) {
       this.schedule(0);
       return;
     }

@@ -18,11 +18,14 @@ import type { BrokerLogger } from '../core/log.js';
 import { formatAddress, parseQpidUrl, type QpidAddress } from '../core/qpid-url.js';
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
 import type { MemberInfo } from './messages.js';
-import { PrimaryReplicator } from './primary.js';
+import { PrimaryReplicator, type BackupLag } from './primary.js';
+import { HaInstruments } from './instruments.js';
 import { QueueReplica, type ReplicaMode } from './queue-replica.js';
 import type { Heard } from './heard.js';
 import type { HeardRecord } from './heard-file.js';
 import { HeardTracker } from './heard-tracker.js';
+import { LeaseKeeper, type LeaseStatus } from './lease-keeper.js';
+import { ProducerPauses } from './producer-pauses.js';
 import { checkHeard, checkJoiningPromotion, type PromotionPeers } from './promote-checks.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
@@ -62,6 +65,8 @@ export interface HaStatus {
   /** The store's condition: 'full' while commits fail for lack of space; why it is not to be
    * trusted when its verify failed (a cluster broker then resyncs). */
   readonly storeCondition: { readonly full: boolean; readonly corrupt: string | null };
+  /** A primary's serving lease (qpid-ha lease): null while none was ever set. */
+  readonly lease?: LeaseStatus | null;
 }
 
 /** Asks another broker for its status (used before promoting a joining broker). */
@@ -106,6 +111,8 @@ export class HaNode {
   private service_: MessagingService | null = null;
   private backup: BackupReplicator | null = null;
   private primary: PrimaryReplicator | null = null;
+  /** Latency callbacks the metrics set (management/metrics.ts). */
+  readonly instruments = new HaInstruments();
   private knownPrimary: PrimaryInfo | null = null;
   private members: readonly MemberInfo[] = [];
   private epochSeen: number;
@@ -115,11 +122,13 @@ export class HaNode {
   private promoting = false;
   private readonly heard: HeardTracker;
   private readonly health: StoreHealth;
+  private readonly lease: LeaseKeeper;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
     this.heard = new HeardTracker(deps.heardRecord ?? null, deps.clock, deps.logger.child({ module: 'ha-heard' }));
     this.epochSeen = deps.store.meta().epoch;
+    this.lease = new LeaseKeeper(deps.clock, deps.logger.child({ module: 'ha-lease' }));
     this.health = new StoreHealth(deps.store, deps.logger, deps.recovery ?? null, deps.storeCorrupt ?? null);
     deps.server.setAdmission((info) => this.admit(info));
   }
@@ -163,13 +172,14 @@ export class HaNode {
 
   /** The listener is up (at `address`, as it appears in ha-brokers-url when it does): a
    * cluster broker starts looking for the primary. */
-  listening(port: number): void {
+  listening(port: number, sslPort: number | null = null): void {
     const config = this.deps.config;
-    const urls = config.ha.brokersUrl?.addresses ?? [];
+    // An ssl: entry names our --ssl-port, a tcp: entry our --port.
+    const urls = (config.ha.brokersUrl?.addresses ?? []).filter((a) => (a.transport === 'ssl' ? sslPort !== null && a.port === sslPort : a.port === port));
     // The entry naming our interface; else, on loopback only, the one with our port. (Matching
     // any host of the same kind picked the first entry on every broker of a multi-host cluster
     // on one port, so that all backups skipped that broker: found by the simulator, seed 1.)
-    const self = urls.find((a) => a.port === port && a.host === config.interface) ?? urls.find((a) => a.port === port && isLoopback(a.host) && isLoopback(config.interface));
+    const self = urls.find((a) => a.host === config.interface) ?? urls.find((a) => isLoopback(a.host) && isLoopback(config.interface));
     this.ownAddress = self ? formatAddress(self) : `${config.interface}:${port}`;
     if (this.cluster) this.startBackup('joining');
   }
@@ -339,7 +349,7 @@ export class HaNode {
     // Only a cluster primary waits for backups: a standalone broker (or one serving replica
     // queues) has none to wait for.
     const minBackups = this.cluster ? this.deps.config.ha.minBackups : 0;
-    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups });
+    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups, instruments: this.instruments });
     const broker = new Broker({
       store: this.deps.store,
       clock: this.deps.clock,
@@ -364,6 +374,7 @@ export class HaNode {
       this.primary = new PrimaryReplicator({
         store: this.deps.store,
         settlements,
+        instruments: this.instruments,
         logger: this.deps.logger.child({ module: 'ha-primary' }),
         name: config.name,
         publicAddress: null,
@@ -415,7 +426,19 @@ export class HaNode {
       heard: this.heard.effective(this.haState === 'ready'),
       recovery: this.health.recovery,
       storeCondition: { full: this.deps.store.full, corrupt: this.health.corrupt },
+      lease: isPrimaryState(this.haState) ? this.lease.status() : null,
     };
+  }
+
+  /** Another broker's status, asked over its management node as the HA probe does (the
+   * console's cluster view); null when it does not answer. */
+  peerStatus(address: QpidAddress): Promise<HaStatus | null> {
+    return this.deps.probe ? this.deps.probe(address).catch(() => null) : Promise.resolve(null);
+  }
+
+  /** Each backup's lag behind this broker (empty unless it is a primary with backups). */
+  replicationLag(): BackupLag[] {
+    return this.primary?.lag() ?? [];
   }
 
   /** This broker's store, for the management listings of what it holds (they work on backups
@@ -446,7 +469,7 @@ export class HaNode {
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
-  async promote(options: { force: boolean }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
+  async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
     if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
     if (isPrimaryState(this.haState)) return { state: this.haState, epoch: this.epochSeen, warnings: ['already primary'] };
     if (this.promoting) throw new BrokerError('NOT_ALLOWED', 'promote: a promotion is already in progress');
@@ -454,6 +477,8 @@ export class HaNode {
     const warnings: string[] = [];
     let mode: RecoveryMode = 'promotion';
     this.promoting = true;
+    // A manager promotes with a lease, so that no instant passes with the new primary unleased.
+    if (options.leaseSeconds !== undefined) this.lease.grant(options.leaseSeconds, options.leaseId ?? null);
     try {
       const peers = this.promotionPeers();
       warnings.push(...checkHeard(this.deps.store.meta(), this.heard.effective(this.haState === 'ready'), this.deps.config.name, options.force));
@@ -466,6 +491,17 @@ export class HaNode {
     } finally {
       this.promoting = false;
     }
+  }
+
+  /** `qpid-ha lease --seconds S` (a grant) or a manager's extension of its lease (lease-keeper.ts). */
+  servingLease(request: { seconds: number; id?: string } | { id: string; extendMs: number }): LeaseStatus {
+    if (!isPrimaryState(this.haState)) throw new BrokerError('NOT_ALLOWED', `lease: ${this.deps.config.name} is ${this.haState}; only a primary serves under a lease`);
+    return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs) : this.lease.grant(request.seconds, request.id ?? null);
+  }
+
+  /** `primary-hint`: a cluster manager says a primary was just promoted at `address`. */
+  primaryHint(address: string): boolean {
+    return this.backup?.primaryAt(address) ?? false;
   }
 
   /** What a promotion check needs to know of this broker and how to ask the others. */
@@ -495,9 +531,12 @@ export class HaNode {
     this.knownPrimary = null;
     this.deps.logger.info({ epoch, mode, expected }, 'promoted to primary; recovering');
     const service = this.serve(mode, false);
+    const pauses = new ProducerPauses((reason) => service.broker.pauseProducers(reason));
+    this.lease.attach({ settlements: service.settlements, pauses });
     this.primary = new PrimaryReplicator({
       store: this.deps.store,
       settlements: service.settlements,
+      instruments: this.instruments,
       logger: this.deps.logger.child({ module: 'ha-primary' }),
       name: config.name,
       publicAddress: config.ha.publicUrl ? formatAddress(config.ha.publicUrl.addresses[0] as QpidAddress) : this.ownAddress,
@@ -508,7 +547,7 @@ export class HaNode {
       limits: config.ha.shipping,
       catchUp: {
         policy: { stallTimeoutMs: config.ha.catchUpStallTimeoutMs, share: config.ha.catchUpShare, periodMs: 1000 },
-        pauseProducers: (reason) => service.broker.pauseProducers(reason),
+        pauseProducers: (reason) => pauses.set('catch-up', reason),
       },
       promotedAfterTotalFailure: mode === 'local',
       clusterSize: config.ha.brokersUrl?.addresses.length ?? 1,
@@ -588,6 +627,7 @@ export class HaNode {
     this.service_?.settlements.close();
     this.service_ = null;
     this.fencingTimer?.cancel();
+    this.lease.attach(null);
     this.fatal(new BrokerError('STALE_EPOCH', `stale primary: ${reason}`));
   }
 
@@ -595,6 +635,7 @@ export class HaNode {
     this.stopReplicas();
     this.recoveryTimer?.cancel();
     this.fencingTimer?.cancel();
+    this.lease.stop();
     await this.backup?.stop();
     this.primary?.stop();
     this.heard.stop();

@@ -8,6 +8,8 @@
 // waits for the local flush AND every gated backup's confirmation (ack-gate.ts), so shipping
 // before the local flush only saves latency, never settles early.
 
+import { ShipLedger } from './ship-ledger.js';
+import type { HaInstruments } from './instruments.js';
 import { crashPoint } from '../core/crash-points.js';
 import { entryLastLsn, isStoreError, type EpochStart, type LogEntry, type Store } from '../../store/index.js';
 import { frameLength, openUnitEnd } from './units.js';
@@ -70,6 +72,24 @@ export interface PrimaryReplicatorDeps {
   readonly limits?: ShippingLimits;
   /** Catch-up that converges (catch-up-throttle.ts): the policy, and how to pause producers. */
   readonly catchUp?: { readonly policy: CatchUpPolicy; readonly pauseProducers: (reason: string | null) => void };
+  /** Where confirm latencies go (the metrics). */
+  readonly instruments?: HaInstruments;
+}
+
+/** A backup's replication lag, as operators see it (qpid-ha status --queues, the API, /metrics). */
+export interface BackupLag {
+  readonly name: string;
+  readonly state: HaState;
+  readonly phase: string;
+  /** Whether its confirmations hold producers back (it is in the ack gate). */
+  readonly inGate: boolean;
+  readonly confirmedLsn: number;
+  /** Log records the primary holds beyond what the backup confirmed. */
+  readonly lagRecords: number;
+  /** Bytes shipped and not confirmed, plus bytes waiting to be shipped. */
+  readonly lagBytes: number;
+  /** How long the oldest unconfirmed shipped batch has waited. */
+  readonly lagSeconds: number;
 }
 
 /** catalog: incremental catch-up, waiting for the backup to say what it holds (messages.ts). */
@@ -94,6 +114,8 @@ interface Session {
   gateLsn: number | null;
   readonly catchUp: CatchUp;
   shippedBytes: number;
+  /** Log batches shipped and not yet confirmed (lag in bytes and seconds, confirm latency). */
+  readonly ledger: ShipLedger;
   state: HaState;
   /** The oldest LSN shipped to the backup (in the gate) and not yet confirmed, and when it was
    * shipped; null when everything shipped is confirmed. */
@@ -185,6 +207,26 @@ export class PrimaryReplicator {
     return this.backupSessions().map((s) => ({ name: s.name, state: s.state, address: s.address, confirmedLsn: s.confirmedLsn, catchUp: s.catchUp, shippedBytes: s.shippedBytes }));
   }
 
+  /** Each backup's lag behind this primary (replica queues are not backups: not listed). */
+  lag(): BackupLag[] {
+    const lastLsn = this.deps.store.meta().lastLsn;
+    const nowMs = this.nowMs();
+    return this.backupSessions().map((s) => ({
+      name: s.name,
+      state: s.state,
+      phase: s.phase,
+      inGate: s.gateLsn !== null,
+      confirmedLsn: s.confirmedLsn,
+      lagRecords: Math.max(0, lastLsn - s.confirmedLsn),
+      lagBytes: s.ledger.unconfirmedBytes + s.pendingBytes,
+      lagSeconds: s.ledger.oldestUnconfirmedMs(nowMs) / 1000,
+    }));
+  }
+
+  private nowMs(): number {
+    return this.deps.clock ? this.deps.clock.monotonicMs() : performance.now();
+  }
+
   readyBackups(): string[] {
     return this.backupSessions()
       .filter((s) => s.state === 'ready')
@@ -257,6 +299,7 @@ export class PrimaryReplicator {
       gateLsn: null,
       catchUp,
       shippedBytes: 0,
+      ledger: new ShipLedger(),
       state: 'catchup',
       unconfirmed: null,
       pending: [],
@@ -297,6 +340,8 @@ export class PrimaryReplicator {
     const session = this.sessions.get(linkId);
     if (!session || lsn <= session.confirmedLsn) return;
     session.confirmedLsn = lsn;
+    const instruments = this.deps.instruments;
+    session.ledger.confirmed(lsn, this.nowMs(), instruments ? (ms) => instruments.confirmLatency(session.name, ms / 1000) : () => {});
     if (session.unconfirmed !== null && lsn >= session.unconfirmed.lsn) {
       const shipped = session.nextLsn - 1;
       session.unconfirmed = shipped > lsn && this.deps.clock ? { lsn: shipped, sinceMs: this.deps.clock.monotonicMs() } : null;
@@ -471,7 +516,10 @@ export class PrimaryReplicator {
     session.nextLsn = (last.record.kind === 'skip' ? last.record.lastLsn : last.lsn) + 1;
     if (session.gateLsn !== null && session.unconfirmed === null && this.deps.clock) session.unconfirmed = { lsn: session.nextLsn - 1, sinceMs: this.deps.clock.monotonicMs() };
     const shipped = session.filter.filterEntries(entries);
-    for (const entry of shipped) session.shippedBytes += approximateBytes(entry);
+    let bytes = 0;
+    for (const entry of shipped) bytes += approximateBytes(entry);
+    session.shippedBytes += bytes;
+    session.ledger.shipped(session.nextLsn - 1, bytes, this.nowMs());
     session.link.send({ kind: 'log', epoch: this.deps.epoch, entries: shipped });
     // A turn later the frame has been written to the socket: the window between shipped and
     // confirmed is open (only for a backup in the gate, whose confirmation settles producers).

@@ -42,22 +42,20 @@ export class ProducerSettlement {
       return;
     }
     this.waitingCount++;
-    let key: HoldKey | null = null;
-    key = this.settlements.hold(outcome.hold, {
-      settle: () => {
-        if (key !== null) this.holds.delete(key);
-        this.waitingCount--;
-        if (!this.closed) answer.accept();
-        this.answered();
-      },
-      fail: (err) => {
-        if (key !== null) this.holds.delete(key);
-        this.waitingCount--;
-        if (!this.closed) answer.reject(err);
-        this.answered();
-      },
-    });
-    if (key !== null) this.holds.add(key);
+    const held = new HeldDelivery(this, answer);
+    held.key = this.settlements.hold(outcome.hold, held);
+    if (held.key !== null) this.holds.add(held.key);
+  }
+
+  /** A held delivery was answered (settled or failed): it no longer counts. */
+  answeredHeld(key: HoldKey | null): void {
+    if (key !== null) this.holds.delete(key);
+    this.waitingCount--;
+    this.answered();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
   }
 
   /** The link or connection closed: its deliveries can no longer be answered. */
@@ -65,5 +63,26 @@ export class ProducerSettlement {
     this.closed = true;
     for (const key of this.holds) this.settlements.cancel(key);
     this.holds.clear();
+  }
+}
+
+/** One delivery waiting for the ack gate: its own settle and fail, so that holding a delivery
+ * costs one object and no closures (issue 14: per-delivery garbage on the durable path). */
+class HeldDelivery {
+  key: HoldKey | null = null;
+
+  constructor(
+    private readonly owner: ProducerSettlement,
+    private readonly answer: DeliveryAnswer,
+  ) {}
+
+  settle(): void {
+    if (!this.owner.isClosed) this.answer.accept();
+    this.owner.answeredHeld(this.key);
+  }
+
+  fail(err: unknown): void {
+    if (!this.owner.isClosed) this.answer.reject(err);
+    this.owner.answeredHeld(this.key);
   }
 }

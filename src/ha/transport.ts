@@ -6,6 +6,7 @@
 // dropped (rhea closes the connection), which takes a backup out of the ack gate.
 
 import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
+import { clientTlsOptions } from '../security/tls-context.js';
 import rhea, { type Connection, type Container, type Delivery, type EventContext, type Receiver, type Sender } from 'rhea';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
@@ -212,7 +213,7 @@ export class RheaReplicationConnector implements ReplicationConnector {
     const connection = connectGuarded(this.container, {
       host: address.host,
       port: address.port,
-      transport: address.transport === 'ssl' ? 'tls' : 'tcp',
+      ...clientTlsOptions(address),
       reconnect: false,
       idle_time_out: Math.max(1, Math.round(options.heartbeatMs)),
       properties: { 'qpid.ha-replication': true, 'qpid.ha-backup': options.name },

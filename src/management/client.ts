@@ -7,6 +7,7 @@ import rhea, { type Connection, type EventContext, type Receiver, type Sender } 
 import type { QpidAddress } from '../core/qpid-url.js';
 import { connectGuarded } from '../amqp/client-guard.js';
 import { saslConnectionOptions } from '../security/rhea-sasl-client.js';
+import { clientTlsOptions } from '../security/tls-context.js';
 
 export class ManagementError extends Error {
   constructor(
@@ -29,6 +30,8 @@ export interface ManagementClientOptions {
 
 export class ManagementClient {
   private readonly pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: unknown) => void; timer: NodeJS.Timeout }>();
+  private readonly disconnectListeners = new Set<() => void>();
+  private disconnected = false;
 
   private constructor(
     private readonly connection: Connection,
@@ -47,7 +50,7 @@ export class ManagementClient {
         {
           host: address.host,
           port: address.port,
-          transport: address.transport === 'ssl' ? 'tls' : 'tcp',
+          ...clientTlsOptions(address),
           reconnect: false,
           properties: options.admin ? { 'qpid.ha-admin': true } : {},
           ...saslConnectionOptions(options.username, options.password),
@@ -55,6 +58,7 @@ export class ManagementClient {
         (violation) => fail(new ManagementError(0, violation.code, `bad frame from ${address.host}:${address.port}: ${violation.description}`)),
       );
       let settled = false;
+      let client: ManagementClient | null = null;
       const timer = setTimeout(() => fail(new ManagementError(0, 'TIMEOUT', `no answer from ${address.host}:${address.port} within ${timeoutMs} ms`)), timeoutMs);
       const fail = (err: Error): void => {
         if (settled) return;
@@ -75,13 +79,13 @@ export class ManagementClient {
       });
       connection.on('disconnected', (ctx: EventContext) => {
         const err = (ctx as unknown as { error?: Error }).error;
+        client?.lost();
         fail(new ManagementError(0, 'CONNECTION', `cannot connect to ${address.host}:${address.port}: ${err?.message ?? 'disconnected'}`));
       });
       connection.on('error', () => {});
       connection.on('connection_open', () => {
         const receiver: Receiver = connection.open_receiver({ source: { address: '$management' }, credit_window: 100 } as never);
         const sender: Sender = connection.open_sender({ target: { address: '$management' } } as never);
-        let client: ManagementClient | null = null;
         receiver.on('message', (ctx: EventContext) => client?.response(ctx.message as unknown as Record<string, unknown>));
         let open = 0;
         const opened = (): void => {
@@ -95,6 +99,25 @@ export class ManagementClient {
         sender.once('sender_open', opened);
       });
     });
+  }
+
+  /** The connection dropped (the broker died, or its socket was cut): a cluster manager learns
+   * of its broker's death this way, at once. Pending requests fail. */
+  onDisconnect(listener: () => void): void {
+    if (this.disconnected) listener();
+    else this.disconnectListeners.add(listener);
+  }
+
+  private lost(): void {
+    if (this.disconnected) return;
+    this.disconnected = true;
+    for (const [id, waiter] of this.pending) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new ManagementError(0, 'CONNECTION', 'the management connection was lost'));
+      this.pending.delete(id);
+    }
+    for (const listener of this.disconnectListeners) listener();
+    this.disconnectListeners.clear();
   }
 
   private response(message: Record<string, unknown>): void {
@@ -142,6 +165,8 @@ export class ManagementClient {
   }
 
   close(): void {
+    this.disconnected = true;
+    this.disconnectListeners.clear();
     for (const waiter of this.pending.values()) clearTimeout(waiter.timer);
     this.pending.clear();
     try {

@@ -13,6 +13,7 @@ import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { FirstSync } from '../ha/queue-replica.js';
 import { PAGE_ROWS_MAX } from '../core/paging.js';
+import { LEASE_SECONDS_MAX } from '../ha/lease-keeper.js';
 import {
   bindingsPage,
   exchangesPage,
@@ -25,6 +26,10 @@ import {
   storeQueuesPage,
   storeSummary,
 } from './listings.js';
+import { connectionsPage, linksPage, subscriptionsPage, type ConnectionsSource } from './connections.js';
+import { browseQueue, QueueBrowse, queueDetail, QueueName } from './queue-detail.js';
+import { queueFigures, QueueRates, replicationFloor, replicationSummary } from './queue-figures.js';
+import { sortedBy, takePage } from '../core/paging.js';
 
 export type ManagementResult = Record<string, unknown> | unknown[];
 
@@ -37,7 +42,7 @@ export interface Requester {
   /** The AMQP container id the peer gave in its open (null over HTTP). */
   readonly containerId: string | null;
   readonly connectionId: string | null;
-  /** The authenticated identity (user@realm); null over HTTP, which has no login yet. */
+  /** The authenticated identity (user@realm); null over HTTP when no login is needed (--auth no). */
   readonly user: string | null;
 }
 
@@ -84,7 +89,20 @@ const StoreInspect = z.discriminatedUnion('view', [
   z.object({ view: z.literal('log'), from: z.number().int().min(1).optional(), limit: rows }),
   z.object({ view: z.literal('verify') }),
 ]);
-const Promote = z.object({ clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }), force: z.boolean().default(false) });
+const leaseSeconds = z.number().positive().max(LEASE_SECONDS_MAX);
+const Promote = z.object({
+  clusterManager: z.literal(true, { message: 'promote is a cluster-manager command: pass --cluster-manager' }),
+  force: z.boolean().default(false),
+  /** Promote under a serving lease (qpid-ha-manager does): the primary is never unleased. */
+  leaseSeconds: leaseSeconds.optional(),
+  leaseId: z.string().min(1).max(200).optional(),
+});
+// A grant (seconds, optionally naming the lease) or an extension of a named lease.
+const PrimaryHint = z.object({ address: z.string().min(1).max(300) });
+const Lease = z.union([
+  z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
+  z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000) }).strict(),
+]);
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
   const parsed = schema.safeParse(input ?? {});
@@ -99,11 +117,19 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
 /** Throws UNAUTHORIZED when the ACL denies `user` the command (security.ts). */
 export type CommandAuthorizer = (operation: string, input: unknown, user: string | null) => void;
 
+function* mappedRows<T, U>(rows: Iterable<T>, f: (row: T) => U): Generator<U> {
+  for (const row of rows) yield f(row);
+}
+
 export class ManagementCommands {
+  /** Enqueue/dequeue rates, sampled when queue-stats is asked (shared by both transports). */
+  readonly rates = new QueueRates();
+
   constructor(
     private readonly ha: HaNode,
     private readonly logger: Logger,
     private readonly authorize: CommandAuthorizer = () => {},
+    private readonly connections: ConnectionsSource = () => [],
   ) {}
 
   /** Every command that removes messages logs here, whatever it removed (a warning when it
@@ -128,6 +154,12 @@ export class ManagementCommands {
     });
   }
 
+  /** Checks the requester may run the command, without running it (api-v1.ts asks the
+   * primary for a backup, after this check). */
+  authorizeRequest(operation: string, input: unknown, requester: Requester): void {
+    if (requester !== UNKNOWN_REQUESTER) this.authorize(operation, input, requester.user);
+  }
+
   async execute(operation: string, input: unknown, requester: Requester = UNKNOWN_REQUESTER): Promise<ManagementResult> {
     // Before anything else: a denied identity learns nothing, not even argument errors.
     if (requester !== UNKNOWN_REQUESTER) this.authorize(operation, input, requester.user);
@@ -137,12 +169,39 @@ export class ManagementCommands {
       case 'status':
         return { ...this.ha.status() };
       case 'promote': {
-        const { force } = parse(Promote, input, operation);
-        return await this.ha.promote({ force });
+        const { force, leaseSeconds: seconds, leaseId } = parse(Promote, input, operation);
+        return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}) });
+      }
+      case 'primary-hint':
+        return { hinted: this.ha.primaryHint(parse(PrimaryHint, input, operation).address) };
+      case 'lease': {
+        const request = parse(Lease, input, operation);
+        return { ...this.ha.servingLease('extendMs' in request ? request : request.id === undefined ? { seconds: request.seconds } : { seconds: request.seconds, id: request.id }) };
       }
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':
         return { ...queuesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
+      // Depth, rates and replication exposure per queue (qpid-ha status --queues, qpid-stat -q).
+      case 'queue-stats': {
+        const service = this.service(operation);
+        const page = parse(NamePage, input, operation);
+        const floor = replicationFloor(service);
+        const nowMs = performance.now();
+        const queues = sortedBy(service.broker.queues, (q) => q.name);
+        return { ...takePage(mappedRows(queues, (q) => queueFigures(q, floor, this.rates, nowMs)), (r) => r.name, page) };
+      }
+      case 'queue-detail':
+        return queueDetail(this.service(operation), this.connections(), parse(QueueName, input, operation).queue, this.rates);
+      case 'queue-messages':
+        return { ...browseQueue(this.service(operation), parse(QueueBrowse, input, operation)) };
+      case 'connections':
+        return { ...connectionsPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'links':
+        return { ...linksPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'subscriptions':
+        return { ...subscriptionsPage(this.connections(), parse(NamePage, input, operation)) };
+      case 'replication-status':
+        return { ...replicationSummary(this.ha) };
       case 'exchanges':
         return { ...exchangesPage(this.service(operation).broker, parse(NamePage, input, operation)) };
       case 'bindings':

@@ -3,32 +3,59 @@
 // broker serves clients: standalone or an active primary; a resource manager's probe).
 //   GET  /healthz /readyz /metrics /api/status /api/queues /api/exchanges /api/bindings /api/stats
 //        (a listing answers one page, { items, next }: GET /api/queues?after=NEXT&limit=N)
+//        /metrics is metrics.ts (prom-client)
 //   POST /api/<operation>   body: the operation's JSON arguments (promote needs clusterManager)
+//   GET  /api/v1/...         the HTTP API for scripts and the console (api-v1.ts, README.md)
+//   GET  /                   the web console (console-assets.ts; its files are in console/)
 // No answer is larger than RESPONSE_BYTES_MAX (413, RESPONSE_TOO_LARGE), and /metrics shows at
-// most METRICS_QUEUES_MAX queues.
+// most METRICS_QUEUES_MAX queues (metrics.ts).
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { ManagementCommands, Requester } from './commands.js';
 import { oversizedAnswer, statusForCode } from './status.js';
 import { RESPONSE_BYTES_MAX } from '../core/paging.js';
+import { BrokerMetrics } from './metrics.js';
+import { ApiV1, type PeerRequest } from './api-v1.js';
+import { loadConsoleAssets, type Asset } from './console-assets.js';
+import { createManagementServer, OPEN_HTTP, sendRefusal, type HttpAuthenticator } from './http-auth.js';
+import type { TlsMaterial } from '../security/tls-context.js';
 const BODY_BYTES_MAX = 1 << 20;
-/** Queues with series in /metrics; beyond, qpidd_metrics_queues_omitted counts them. */
-const METRICS_QUEUES_MAX = 10_000;
 
 export class ManagementHttp {
   private server: Server | null = null;
+  private readonly metrics: BrokerMetrics;
+  private readonly api: ApiV1;
+  private readonly assets: Map<string, Asset>;
+  private readonly auth: Pick<HttpAuthenticator, 'admit' | 'hideBodies'>;
+  private readonly tls: TlsMaterial | null;
+  private readonly handshakeTimeoutMs: number;
 
   constructor(
     private readonly commands: ManagementCommands,
     private readonly ha: HaNode,
     private readonly logger: Logger,
-  ) {}
+    options: {
+      /** Who may ask (http-auth.ts). */
+      readonly auth?: Pick<HttpAuthenticator, 'admit' | 'hideBodies'>;
+      /** --http-ssl's certificate; null for plain HTTP. */
+      readonly tls?: TlsMaterial | null;
+      readonly handshakeTimeoutMs?: number;
+      readonly peerRequest?: PeerRequest;
+    } = {},
+  ) {
+    this.auth = options.auth ?? OPEN_HTTP;
+    this.tls = options.tls ?? null;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.metrics = new BrokerMetrics(ha);
+    this.api = new ApiV1(commands, ha, logger, options.peerRequest ?? null, (operation, args, user, result) => this.auth.hideBodies(operation, args, user, result));
+    this.assets = loadConsoleAssets();
+  }
 
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
-      const server = createServer((req, res) => {
+      const server = createManagementServer(this.tls, this.handshakeTimeoutMs, (req, res) => {
         this.handle(req, res).catch((err: unknown) => {
           this.logger.error({ err }, 'http handler failed');
           if (!res.headersSent) send(res, 500, { error: 'internal error' });
@@ -45,6 +72,7 @@ export class ManagementHttp {
   }
 
   close(): Promise<void> {
+    this.api.close();
     return new Promise((resolve) => {
       if (!this.server) return resolve();
       this.server.close(() => resolve());
@@ -55,6 +83,20 @@ export class ManagementHttp {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
+    // The console's files hold no broker data: its login form must load before any login.
+    const asset = req.method === 'GET' ? this.assets.get(path) : undefined;
+    if (asset) {
+      res.writeHead(200, { 'content-type': asset.type, 'content-length': asset.body.length, 'cache-control': 'no-cache' });
+      res.end(asset.body);
+      return;
+    }
+    // EventSource cannot set headers: the console's event stream carries its bearer token as a
+    // query parameter, on that path only.
+    const streamToken = path === '/api/v1/events' ? url.searchParams.get('access_token') : null;
+    if (streamToken !== null && req.headers.authorization === undefined) req.headers.authorization = `Bearer ${streamToken}`;
+    const admission = await this.auth.admit(req, path);
+    if (admission.kind === 'refuse') return sendRefusal(res, admission);
+    const requester: Requester = { ...requesterOf(req), user: admission.user };
     if (req.method === 'GET') {
       switch (path) {
         case '/healthz':
@@ -75,12 +117,24 @@ export class ManagementHttp {
             ...(gate?.short ? { reason: `waiting for backups: ${gate.backups} of --ha-min-backups ${gate.minBackups} in the ack gate` } : {}),
           });
         }
-        case '/metrics':
-          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-          res.end(this.metrics());
+        case '/metrics': {
+          const text = await this.metrics.text();
+          res.writeHead(200, { 'content-type': this.metrics.contentType });
+          res.end(text);
           return;
+        }
       }
-      if (path.startsWith('/api/')) return this.run(res, path.slice(5), queryArguments(url.searchParams), requesterOf(req));
+      // The console's event stream; the rest of /api/v1/ (api-v1.ts); the console's files.
+      if (path === '/api/v1/events') return this.api.events(req, res, requester).catch((err: unknown) => sendError(res, err));
+      if (path.startsWith('/api/v1/')) {
+        try {
+          const answer = await this.api.answer(path, queryArguments(url.searchParams), requester);
+          return sendAnswer(res, answer.status, answer.body);
+        } catch (err) {
+          return sendError(res, err);
+        }
+      }
+      if (path.startsWith('/api/')) return this.run(res, path.slice(5), queryArguments(url.searchParams), requester);
       return send(res, 404, { error: `no such path ${path}` });
     }
     if (req.method === 'POST' && path.startsWith('/api/')) {
@@ -91,87 +145,41 @@ export class ManagementHttp {
       } catch (err) {
         return send(res, 400, { error: `request body: ${(err as Error).message}` });
       }
-      return this.run(res, path.slice(5), body, requesterOf(req));
+      return this.run(res, path.slice(5), body, requester);
     }
     return send(res, 405, { error: `${req.method} not allowed` });
   }
 
   private async run(res: ServerResponse, operation: string, args: unknown, requester: Requester): Promise<void> {
     try {
-      const result = await this.commands.execute(operation, args, requester);
-      const text = JSON.stringify(result);
-      const bytes = Buffer.byteLength(text, 'utf8');
-      if (bytes > RESPONSE_BYTES_MAX) {
-        const oversized = oversizedAnswer(bytes, RESPONSE_BYTES_MAX);
-        return send(res, oversized.status, { error: oversized.description, code: oversized.body.code });
-      }
-      sendText(res, 200, text);
+      sendAnswer(res, 200, this.auth.hideBodies(operation, args, requester.user, await this.commands.execute(operation, args, requester)));
     } catch (err) {
-      const code = (err as { code?: string })?.code ?? 'INTERNAL';
-      send(res, statusForCode(code), { error: (err as Error)?.message ?? String(err), code });
+      sendError(res, err);
     }
   }
 
-  private metrics(): string {
-    const status = this.ha.status();
-    const lines = [
-      '# TYPE qpidd_ha_state gauge',
-      ...['standalone', 'joining', 'catchup', 'ready', 'recovering', 'active'].map((s) => `qpidd_ha_state{state="${s}"} ${status.state === s ? 1 : 0}`),
-      '# TYPE qpidd_epoch gauge',
-      `qpidd_epoch ${status.epoch}`,
-      '# TYPE qpidd_store_last_lsn gauge',
-      `qpidd_store_last_lsn ${status.lastLsn}`,
-      '# TYPE qpidd_store_first_lsn gauge',
-      `qpidd_store_first_lsn ${status.firstLsn}`,
-      '# HELP qpidd_store_full 1 while commits fail for lack of space',
-      '# TYPE qpidd_store_full gauge',
-      `qpidd_store_full ${status.storeCondition.full ? 1 : 0}`,
-      '# HELP qpidd_messages_lost_total Messages quarantined since the store was opened (checksum failures)',
-      '# TYPE qpidd_messages_lost_total counter',
-      `qpidd_messages_lost_total ${status.recovery?.lostCount ?? 0}`,
-    ];
-    const service = this.ha.service();
-    if (service) {
-      lines.push(
-        '# TYPE qpidd_queue_depth gauge',
-        '# TYPE qpidd_queue_bytes gauge',
-        '# TYPE qpidd_queue_consumers gauge',
-        '# HELP qpidd_queue_flow_stopped 1 while the queue is past its flow stop threshold (its producers get no credit)',
-        '# TYPE qpidd_queue_flow_stopped gauge',
-      );
-      let shown = 0;
-      let omitted = 0;
-      for (const q of service.broker.queues) {
-        if (shown >= METRICS_QUEUES_MAX) {
-          omitted++;
-          continue;
-        }
-        shown++;
-        const label = `queue="${q.name.replace(/["\\\n]/g, '_')}"`;
-        lines.push(
-          `qpidd_queue_depth{${label}} ${q.count}`,
-          `qpidd_queue_bytes{${label}} ${q.bytes}`,
-          `qpidd_queue_consumers{${label}} ${q.consumers.length}`,
-          `qpidd_queue_flow_stopped{${label}} ${q.flowStopped ? 1 : 0}`,
-        );
-      }
-      lines.push('# TYPE qpidd_metrics_queues_omitted gauge', `qpidd_metrics_queues_omitted ${omitted}`);
-      lines.push('# HELP qpidd_exchange_unrouted_total Messages no binding of the exchange took (dropped, or refused under qpid.unroutable)', '# TYPE qpidd_exchange_unrouted_total counter');
-      for (const e of service.broker.exchanges) {
-        lines.push(`qpidd_exchange_unrouted_total{exchange="${e.name.replace(/["\\\n]/g, '_')}"} ${e.unroutedCount}`);
-      }
-      lines.push('# TYPE qpidd_pending_settlements gauge', `qpidd_pending_settlements ${service.settlements.pending}`);
-    }
-    const memory = process.memoryUsage();
-    lines.push('# TYPE process_resident_memory_bytes gauge', `process_resident_memory_bytes ${memory.rss}`, '# TYPE nodejs_heap_used_bytes gauge', `nodejs_heap_used_bytes ${memory.heapUsed}`);
-    return `${lines.join('\n')}\n`;
-  }
 }
 
 function requesterOf(req: IncomingMessage): Requester {
   const socket = req.socket;
-  // Authentication of the HTTP API does not exist yet (issue 13): then its user goes here.
+  // The user is the authenticated one (http-auth.ts), set by the caller.
   return { transport: 'http', address: `${socket.remoteAddress ?? 'unknown'}:${socket.remotePort ?? 0}`, containerId: null, connectionId: null, user: null };
+}
+
+/** An answer, unless it is larger than any answer may be (413). */
+function sendAnswer(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  const bytes = Buffer.byteLength(text, 'utf8');
+  if (bytes > RESPONSE_BYTES_MAX) {
+    const oversized = oversizedAnswer(bytes, RESPONSE_BYTES_MAX);
+    return send(res, oversized.status, { error: oversized.description, code: oversized.body.code });
+  }
+  sendText(res, status, text);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const code = (err as { code?: string })?.code ?? 'INTERNAL';
+  if (!res.headersSent) send(res, statusForCode(code), { error: (err as Error)?.message ?? String(err), code });
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {

@@ -13,6 +13,7 @@ import type { BrokerConfig } from '../config/index.js';
 import type { Logger } from '../core/log.js';
 import type { HaNode } from '../ha/node.js';
 import type { ConnectionInfo, ConnectionRole, SpecialNode } from '../amqp/server.js';
+import type { ConnectionsSource } from './connections.js';
 import { ManagementCommands, type CommandAuthorizer, type Requester } from './commands.js';
 import { oversizedAnswer, statusForCode } from './status.js';
 import { RESPONSE_BYTES_MAX } from '../core/paging.js';
@@ -34,9 +35,9 @@ export class ManagementNode implements SpecialNode {
   private readonly requesters = new Map<Connection, Requester>();
   private readonly logger: Logger;
 
-  constructor(options: { config: BrokerConfig; ha: HaNode; logger: Logger; authorize?: CommandAuthorizer }) {
+  constructor(options: { config: BrokerConfig; ha: HaNode; logger: Logger; authorize?: CommandAuthorizer; connections?: ConnectionsSource }) {
     this.logger = options.logger;
-    this.commands = new ManagementCommands(options.ha, options.logger, options.authorize);
+    this.commands = new ManagementCommands(options.ha, options.logger, options.authorize, options.connections);
   }
 
   senderOpened(sender: Sender, _connection: ConnectionInfo, _role: ConnectionRole): void {

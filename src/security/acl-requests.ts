@@ -80,9 +80,10 @@ export function checkedBroker(broker: Broker, authorize: (check: Check) => void)
 export const REPLICATION_CHECK: Check = { action: 'access', object: 'method', properties: { name: 'ha-replication', schemaclass: 'broker', schemapackage: 'org.apache.qpid.broker' }, explicit: true };
 
 /** Commands that only read. */
-const QUERIES = new Set(['ping', 'status', 'queues', 'exchanges', 'bindings', 'stats', 'store-summary', 'store-queues', 'store-exchanges', 'store-bindings', 'store-messages', 'store-inspect', 'replication']);
-/** Commands that change who is primary or what replicates: never allowed by a broad rule. */
-const EXPLICIT = new Set(['promote', 'replicate']);
+const QUERIES = new Set(['ping', 'status', 'queues', 'exchanges', 'bindings', 'stats', 'store-summary', 'store-queues', 'store-exchanges', 'store-bindings', 'store-messages', 'store-inspect', 'replication', 'queue-stats', 'replication-status', 'connections', 'links', 'subscriptions', 'queue-detail', 'queue-messages']);
+/** Commands that change who is primary or what replicates, or whether a primary serves (the
+ * cluster manager's lease and primary hint): never allowed by a broad rule. */
+const EXPLICIT = new Set(['promote', 'replicate', 'lease', 'primary-hint']);
 
 /** The ACL checks of one management command, in order: the command itself, then what it does
  * to a queue or exchange. `input` is the request's raw arguments (checked before parsing, so a
@@ -113,6 +114,10 @@ export function managementChecks(operation: string, input: unknown): Check[] {
       break;
     case 'purge':
       checks.push({ action: 'purge', object: 'queue', properties: { name: text(a['queue']) } });
+      break;
+    // Browsing shows the messages' contents: whoever may not consume from the queue sees none.
+    case 'queue-messages':
+      checks.push(consumeCheck(text(a['queue'])));
       break;
   }
   return checks;

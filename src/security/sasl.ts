@@ -7,6 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { parseClientFirst, SCRAM_MECHANISMS, ScramError, serverFirstMessage, verifyClientFinal, type ScramMechanism, type ScramServerState } from './scram.js';
 import { scramCredentialOf, verifyPassword, type UserRecord } from './users-file.js';
+import { PLAIN_CHANNEL, type ChannelSecurity } from './tls-context.js';
 
 export interface SaslPolicy {
   readonly auth: boolean;
@@ -20,12 +21,15 @@ export interface UserDirectory {
   lookup(name: string): UserRecord | undefined;
 }
 
-/** Strongest first: rhea and Proton pick the first mechanism of ours they support. */
-export function offeredMechanisms(policy: SaslPolicy): string[] {
+/** Strongest first: rhea and Proton pick the first mechanism of ours they support. What a
+ * connection is offered depends on its transport: PLAIN sends the password itself, so only over
+ * TLS (unless the operator accepts it in clear); EXTERNAL only with a verified client
+ * certificate, whose CN is the identity. */
+export function offeredMechanisms(policy: SaslPolicy, channel: ChannelSecurity = PLAIN_CHANNEL): string[] {
   if (!policy.auth) return ['PLAIN', 'ANONYMOUS'];
-  const offered = ['SCRAM-SHA-256', 'SCRAM-SHA-1'];
-  // PLAIN sends the password itself: only over TLS (none yet), unless the operator accepts it.
-  if (policy.allowPlainWithoutTls) offered.push('PLAIN');
+  const offered = channel.certificateName !== null ? ['EXTERNAL'] : [];
+  offered.push('SCRAM-SHA-256', 'SCRAM-SHA-1');
+  if (channel.encrypted || policy.allowPlainWithoutTls) offered.push('PLAIN');
   if (policy.allowAnonymous) offered.push('ANONYMOUS');
   return offered;
 }
@@ -55,6 +59,7 @@ export class SaslExchange {
     private readonly users: UserDirectory,
     /** Keys the fake salts of unknown users, so they look like real ones and stay stable. */
     private readonly secret: Buffer,
+    private readonly channel: ChannelSecurity = PLAIN_CHANNEL,
   ) {}
 
   /** The name the broker knows `given` by, or null for a name of another realm. */
@@ -71,9 +76,10 @@ export class SaslExchange {
   async init(mechanism: string, initialResponse: Buffer | null): Promise<SaslStep> {
     this.mechanism = mechanism;
     if (this.finished || this.scram) return this.fail(null, 'sasl-init out of order');
-    if (!offeredMechanisms(this.policy).includes(mechanism)) return this.fail(null, `mechanism ${mechanism} is not offered`);
+    if (!offeredMechanisms(this.policy, this.channel).includes(mechanism)) return this.fail(null, `mechanism ${mechanism} is not offered`);
     const response = initialResponse ?? Buffer.alloc(0);
     if (mechanism === 'ANONYMOUS') return this.succeed(this.identity('anonymous'));
+    if (mechanism === 'EXTERNAL') return this.external(response);
     if (mechanism === 'PLAIN') return this.plain(response);
     return this.scramFirst(mechanism as ScramMechanism, response);
   }
@@ -103,6 +109,18 @@ export class SaslExchange {
     const ok = await verifyPassword(record ?? UNKNOWN_USER_RECORD, fields.password);
     if (!record || name === null) return this.fail(fields.user, 'unknown user');
     return ok ? this.succeed(this.identity(name)) : this.fail(fields.user, 'wrong password');
+  }
+
+  /** RFC 4422 Appendix A: the identity is the certificate's; a client may only name the same
+   * one as its authorization identity. */
+  private external(response: Buffer): SaslStep {
+    const subject = this.channel.certificateName;
+    if (subject === null) return this.fail(null, 'EXTERNAL without a verified client certificate');
+    const name = this.localName(subject);
+    if (name === null || name === '') return this.fail(subject, 'certificate name of another realm');
+    const authzid = response.toString('utf8');
+    if (authzid !== '' && this.localName(authzid) !== name) return this.fail(subject, 'authorization identity differs from the certificate');
+    return this.succeed(this.identity(name));
   }
 
   private scramFirst(mechanism: ScramMechanism, response: Buffer): SaslStep {
@@ -136,7 +154,7 @@ export class SaslExchange {
 }
 
 /** A record no password matches (random salt and hash), checked for unknown users. */
-const UNKNOWN_USER_RECORD: UserRecord = {
+export const UNKNOWN_USER_RECORD: UserRecord = {
   scrypt: { N: 16384, r: 8, p: 1, salt: randomBytes(16).toString('base64'), hash: randomBytes(32).toString('base64') },
   'scram-sha-1': { salt: '', iterations: 1, storedKey: '', serverKey: '' },
   'scram-sha-256': { salt: '', iterations: 1, storedKey: '', serverKey: '' },

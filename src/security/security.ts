@@ -16,8 +16,10 @@ import { managementChecks, REPLICATION_CHECK } from './acl-requests.js';
 export interface Security {
   readonly sasl: SaslService;
   readonly acl: AccessControl;
-  /** Checks a management command for the identity that sent it (null: over HTTP, which has no
-   * login yet: checked as anonymous, so an ACL is not bypassed through the HTTP API). */
+  /** The users file as loaded (SASL and the HTTP API's Basic and bearer logins). */
+  readonly users: UsersDirectory;
+  /** Checks a management command for the identity that sent it (null: over HTTP under --auth no,
+   * which has no login: checked as anonymous, so an ACL is not bypassed through the HTTP API). */
   authorizeCommand(operation: string, input: unknown, user: string | null): void;
   /** null when `user` may have the replication stream (an explicit `access method
    * name=ha-replication`), else why not. */
@@ -42,6 +44,7 @@ export function createSecurity(config: BrokerConfig, clock: Clock, logger: Logge
   return {
     sasl: { policy, users, limiter: new FailureLimiter(), secret: randomBytes(32), clock, logger: logger.child({ module: 'sasl' }) },
     acl,
+    users,
     replicationDenied(user) {
       try {
         acl.authorize({ user, ...REPLICATION_CHECK });

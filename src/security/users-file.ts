@@ -3,7 +3,7 @@
 // stored in any recoverable form. One JSON document, so that a reader never sees half a write
 // (the tool writes a temporary file and renames it).
 
-import { randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { z } from 'zod';
 import { deriveScramCredential, SCRAM_ITERATIONS_DEFAULT, type ScramCredential, type ScramHash } from './scram.js';
@@ -23,6 +23,8 @@ const userRecord = z
     scrypt: z.object({ N: z.number().int().min(2).max(2 ** 20), r: z.number().int().min(1).max(32), p: z.number().int().min(1).max(16), salt: b64, hash: b64 }).strict(),
     'scram-sha-1': scramRecord,
     'scram-sha-256': scramRecord,
+    /** HTTP API bearer tokens (qpid-users token): only their SHA-256, never the token. */
+    tokens: z.array(z.object({ sha256: b64, created: z.string().max(64) }).strict()).max(100).optional(),
   })
   .strict();
 const usersDocument = z.object({ format: z.literal(USERS_FILE_FORMAT), users: z.record(z.string(), userRecord) }).strict();
@@ -118,13 +120,36 @@ export function verifyPassword(record: UserRecord, password: string): Promise<bo
   });
 }
 
+/** A new bearer token: 32 random bytes, shown once to the operator. A token is as strong as a
+ * random key, so a plain SHA-256 (no salt, no work factor) is enough to store it safely. */
+export function makeToken(): string {
+  return `qpidt_${randomBytes(32).toString('base64url')}`;
+}
+
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('base64');
+}
+
 /** The broker's view of the users file: read at start (a bad file refuses startup), read again
  * on SIGHUP (a bad file keeps the users already loaded, and says why). */
 export class UsersDirectory {
   private users: Readonly<Record<string, UserRecord>>;
+  /** Token hash -> user name. */
+  private tokens = new Map<string, string>();
 
   constructor(readonly path: string | null) {
     this.users = path === null ? {} : readUsersFile(path).users;
+    this.indexTokens();
+  }
+
+  private indexTokens(): void {
+    this.tokens = new Map();
+    for (const [name, record] of Object.entries(this.users)) for (const token of record.tokens ?? []) this.tokens.set(token.sha256, name);
+  }
+
+  /** The user a bearer token was issued to, or undefined. */
+  tokenOwner(token: string): string | undefined {
+    return this.tokens.get(tokenHash(token));
   }
 
   get size(): number {
@@ -139,6 +164,7 @@ export class UsersDirectory {
   reload(): number {
     if (this.path === null) return 0;
     this.users = readUsersFile(this.path).users;
+    this.indexTokens();
     return this.size;
   }
 }

@@ -163,16 +163,21 @@ test('catch-up scenario, tiny: a backup catches up behind 10^4 messages, idle an
   assertFiles(output, 'primary holds');
 });
 
-test('management scenario, tiny: /api/status under a durable load, beside each alone', needsBroker, async () => {
+test('management scenario, tiny: an open console (SSE, /api/v1/queues, /metrics) under a durable load, beside each alone', needsBroker, async () => {
   const output = await runScenario('management');
   assert.equal(output.ok, true, output.notes.join('; '));
-  assert.deepEqual(output.rows.map((r) => `${String(r['row'])} ${String(r['endpoint'])}`), ['durable load alone -', 'HTTP alone /api/status', 'durable load + HTTP /api/status']);
+  const console = 'console (SSE + /api/v1/queues + /metrics at 10/s each)';
+  assert.deepEqual(output.rows.map((r) => `${String(r['row'])} ${String(r['endpoint'])}`), [
+    'durable load alone -',
+    `HTTP alone ${console}`,
+    `durable load + HTTP ${console}`,
+  ]);
   const [alone, http, both] = output.rows;
   assertSaneLoadRow(alone as ResultRow);
   assertSaneLoadRow(both as ResultRow);
-  assert.ok(num(http, 'requestsPerS') > 0 && num(both, 'requestsPerS') > 0);
-  assert.equal(both?.['httpFailures'], 0);
+  assert.equal(both?.['httpFailures'], 0, 'the polls answered and the event stream delivered');
   assert.equal(num(both, 'msgsLostPct'), Math.round((1 - num(both, 'msgsPerS') / num(alone, 'msgsPerS')) * 1000) / 10);
+  assert.ok(num(http, 'requestsPerS') > 0 && num(both, 'requestsPerS') > 0);
   assertFiles(output, 'run');
 });
 

@@ -66,8 +66,11 @@ test('at-least-once and at-most-once over several queues: every message sent is 
     assert.equal(c.received, c.sent);
     assert.deepEqual([c.lost, c.duplicates, c.foreign, c.unsettled, c.rejected, c.released], [0, 0, 0, 0, 0, 0]);
     assert.equal(result.errors, 0, result.errorSamples.join('; '));
-    // Throttled to 2000 msg/s in total: the window's rate is near it, not above it.
-    assert.ok(result.sentMsgsPerS > 1000 && result.sentMsgsPerS < 2600, `sent ${result.sentMsgsPerS} msg/s`);
+    // Throttled to 2000 msg/s in total: the window's rate never goes above it (the pacer works).
+    // Below it is only the machine: beside the bench smoke file on 2 cores this measured 938 and
+    // 944 msg/s in clean-clone CI runs, so the lower bound only says the pacer kept running.
+    assert.ok(result.sentMsgsPerS < 2600, `sent ${result.sentMsgsPerS} msg/s, above the 2000 msg/s throttle`);
+    assert.ok(result.sentMsgsPerS > 400, `sent ${result.sentMsgsPerS} msg/s: the pacer stalled`);
     assert.ok(result.latencyMs.endToEnd.count > 0 && result.latencyMs.endToEnd.p50 > 0);
     assert.equal(result.latencyMs.settle.count > 0, settle === 'at-least-once');
   }

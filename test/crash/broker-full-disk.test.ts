@@ -6,34 +6,19 @@
 // carry amqp:resource-limit-exceeded and the broker serves on; then the "operator" frees space
 // (the ballast goes) and writes are accepted again; and after a restart on the same filesystem
 // every accepted message is there.
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Message } from 'rhea';
 import { connect, drain, openSender, sendAll, type Outcome } from '../helpers/amqp.js';
-import { removeDir, startQpidd, tempDir, waitFor, type BrokerProcess, type LogLine } from '../helpers/broker-process.js';
+import { startQpidd, tempDir, waitFor, type BrokerProcess, type LogLine } from '../helpers/broker-process.js';
 import { assertServes, queueNode } from '../integration/support.js';
-import { namespacesWork, tmpfsLauncher } from '../helpers/tmpfs.js';
+import { cleanUpAfterFile, namespacesWork, seqOf, tmpfsLauncher } from '../helpers/tmpfs.js';
 
 const DISK_BYTES = 8 * 1024 * 1024;
 const BALLAST_BYTES = 1024 * 1024;
 const BODY = 'x'.repeat(4000);
 
-const dirs: string[] = [];
-const pids: number[] = [];
-const launched: BrokerProcess[] = [];
-after(() => {
-  for (const b of launched) b.kill('SIGKILL');
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const dir of dirs) removeDir(dir);
-});
-
-const seqOf = (m: Message): number => Number((m.application_properties as Record<string, unknown>)['seq']);
+const { dirs, pids, launched } = cleanUpAfterFile();
 
 test('a full data dir: producers get amqp:resource-limit-exceeded, the broker serves on, accepts again once space is freed, and loses nothing accepted', async (t) => {
   const dataDir = tempDir('qpidd-full-');

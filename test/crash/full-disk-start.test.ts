@@ -3,32 +3,17 @@
 // up; it is killed -9 on the still-full disk and starts again there (the space reserve is given
 // back), its consumers drain every accepted message, and producers are accepted again.
 import assert from 'node:assert/strict';
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import type { Message } from 'rhea';
 import { connect, openReceiver, openSender, receiveN, sendAll, type Outcome } from '../helpers/amqp.js';
-import { removeDir, startQpidd, tempDir, waitFor, type BrokerProcess, type LogLine } from '../helpers/broker-process.js';
-import { namespacesWork, tmpfsLauncher } from '../helpers/tmpfs.js';
+import { startQpidd, tempDir, waitFor, type LogLine } from '../helpers/broker-process.js';
+import { cleanUpAfterFile, namespacesWork, seqOf, tmpfsLauncher } from '../helpers/tmpfs.js';
 import { queueNode } from '../integration/support.js';
 import { runTool } from './crash-point-support.js';
 
 const DISK_BYTES = 8 * 1024 * 1024;
 const BODY = 'y'.repeat(4000);
-const dirs: string[] = [];
-const pids: number[] = [];
-const launched: BrokerProcess[] = [];
-after(() => {
-  for (const b of launched) b.kill('SIGKILL');
-  for (const pid of pids) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const dir of dirs) removeDir(dir);
-});
-
-const seqOf = (m: Message): number => Number((m.application_properties as Record<string, unknown>)['seq']);
+const { dirs, pids, launched } = cleanUpAfterFile();
 const FULL = 'store full: durable messages are refused (amqp:resource-limit-exceeded) until a commit succeeds; consumers are served';
 const NOT_FULL = 'store no longer full: a commit succeeded';
 

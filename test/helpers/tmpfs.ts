@@ -5,7 +5,9 @@
 // starts it again on the same filesystem, which lives as long as the namespace. Its lines are in
 // the broker's JSON log form, so a test reads them with the broker's.
 import { spawnSync } from 'node:child_process';
-import type { StartOptions } from './broker-process.js';
+import { after } from 'node:test';
+import type { Message } from 'rhea';
+import { removeDir, type BrokerProcess, type StartOptions } from './broker-process.js';
 
 const LAUNCHER = [
   'mount -t tmpfs -o size="$1" tmpfs "$2" || exit 97',
@@ -36,3 +38,30 @@ export function tmpfsLauncher(dataDir: string, diskBytes: number, ballastBytes: 
     args: ['--user', '--map-root-user', '--mount', 'sh', '-c', LAUNCHER, 'sh', String(diskBytes), dataDir, String(ballastBytes), process.execPath, ...nodeArgs],
   });
 }
+
+/** What a full-disk test leaves behind (its data dirs, launchers, and the brokers the launchers
+ * start), killed and removed when the test file ends. */
+export interface TmpfsLeftovers {
+  readonly dirs: string[];
+  readonly pids: number[];
+  readonly launched: BrokerProcess[];
+}
+
+export function cleanUpAfterFile(): TmpfsLeftovers {
+  const leftovers: TmpfsLeftovers = { dirs: [], pids: [], launched: [] };
+  after(() => {
+    for (const b of leftovers.launched) b.kill('SIGKILL');
+    for (const pid of leftovers.pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    for (const dir of leftovers.dirs) removeDir(dir);
+  });
+  return leftovers;
+}
+
+/** The `seq` application property the full-disk tests number their messages with. */
+export const seqOf = (m: Message): number => Number((m.application_properties as Record<string, unknown>)['seq']);

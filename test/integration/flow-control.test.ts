@@ -77,7 +77,7 @@ async function settledDepth(name: string, quietMs = 600): Promise<number> {
 
 async function metric(name: string, queue: string): Promise<number | undefined> {
   const text = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{queue="${queue}"}`));
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{queue="${queue}",`));
   return line === undefined ? undefined : Number(line.split(' ').pop());
 }
 

@@ -115,7 +115,7 @@ test('create (queue, exchange) on demand: deny-log names its line and logs the d
   await assert.rejects(openReceiver(bob.connection, { dynamic: true }), refusedLink(DEFAULT_LINE), 'a dynamic source is a queue bob may not consume');
 });
 
-test('management: create, delete, bind, unbind and purge are each checked, after the command itself', async () => {
+test('management: create, delete, bind, unbind, purge and browsing messages are each checked, after the command itself', async () => {
   await manage('bob', 'add-queue', { name: 'bob.made' });
   await deniedCommand('bob', 'add-queue', { name: 'elsewhere' }, DEFAULT_LINE);
   await deniedCommand('bob', 'del-queue', { name: 'shared' }, DEFAULT_LINE);
@@ -126,6 +126,9 @@ test('management: create, delete, bind, unbind and purge are each checked, after
   await deniedCommand('bob', 'purge', { queue: 'shared' }, DEFAULT_LINE);
   await manage('bob', 'purge', { queue: 'bob.made' });
   await manage('bob', 'queues', {});
+  // Browsing a queue's messages (the console's queue page) needs consume on it (issue 18).
+  await deniedCommand('bob', 'queue-messages', { queue: 'shared' }, DEFAULT_LINE);
+  await manage('bob', 'queue-messages', { queue: 'bob.made' });
   await manage('alice', 'bind', { exchange: 'amq.fanout', queue: 'shared', key: '' });
   await manage('alice', 'unbind', { exchange: 'amq.fanout', queue: 'shared', key: '' });
 });

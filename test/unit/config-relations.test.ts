@@ -36,6 +36,13 @@ test('ha-cluster=yes requires ha-brokers-url, because backups find the primary t
   assert.equal(load(['--ha-queue-replication', 'yes']).kind, 'config'); // queue replication alone needs no cluster URL
 });
 
+test('connection-idle-timeout and handshake-timeout are one limit: giving both is refused, naming them', () => {
+  expectRelation(['--connection-idle-timeout', '5', '--handshake-timeout', '6'], /^connection-idle-timeout and handshake-timeout are two names of one limit: give one of them \[connection-idle-timeout: command line, handshake-timeout: command line\]$/, 'connection-idle-timeout');
+  const one = load(['--connection-idle-timeout', '5']);
+  assert.ok(one.kind === 'config');
+  assert.equal(one.config.handshakeTimeoutMs, 5000);
+});
+
 test('http-port must differ from port when both are non-zero', () => {
   expectRelation(['--http-port', '5672'], /^http-port 5672 equals port 5672: .*cannot bind the same port \[http-port: command line, port: default\]$/, 'http-port');
   expectRelation(['--port', '8000'], /^http-port 8000 equals port 8000: .*\[http-port: QPIDD_HTTP_PORT, port: command line\]$/, 'http-port', { QPIDD_HTTP_PORT: '8000' });
@@ -114,4 +121,19 @@ test('flow thresholds: resume above stop is refused, naming both', () => {
 test('shipping limits: the live backlog must hold a frame', () => {
   expectRelation(['--ha-live-pending-entries', '100', '--ha-log-batch', '512'], /^ha-live-pending-entries 100 is below ha-log-batch 512/, 'ha-live-pending-entries');
   assert.equal(load(['--ha-live-pending-entries', '512', '--ha-log-batch', '512']).kind, 'config');
+});
+
+test('TLS options: a certificate needs its key and the reverse; listeners need a certificate; client auth needs authorities; encryption needs the TLS port', () => {
+  const cert = ['--ssl-cert-file', 'c.pem'];
+  const key = ['--ssl-key-file', 'k.pem'];
+  expectRelation(cert, /^ssl-cert-file is set but ssl-key-file is not/, 'ssl-cert-file');
+  expectRelation(key, /^ssl-key-file is set but ssl-cert-file is not/, 'ssl-key-file');
+  expectRelation(['--ssl-port', '5671'], /^ssl-port is set but ssl-cert-file is not/, 'ssl-port');
+  expectRelation(['--ssl-port', '5672', ...cert, ...key], /^ssl-port 5672 equals port or http-port/, 'ssl-port');
+  expectRelation(['--ssl-port', '5671', ...cert, ...key, '--ssl-require-client-auth', 'yes'], /^ssl-require-client-auth is yes but ssl-ca-file is not set/, 'ssl-require-client-auth');
+  expectRelation(['--require-encryption', 'yes'], /^require-encryption is yes but ssl-port is not set/, 'require-encryption');
+  expectRelation(['--http-ssl', 'yes', '--http-port', '8080'], /^http-ssl is yes but ssl-cert-file is not set/, 'http-ssl');
+  expectRelation(['--http-ssl', 'yes', ...cert, ...key], /^http-ssl is yes but http-port is not set/, 'http-ssl');
+  const ok = load(['--ssl-port', '5671', ...cert, ...key, '--ssl-ca-file', 'ca.pem', '--ssl-require-client-auth', 'yes', '--require-encryption', 'yes']);
+  assert.equal(ok.kind, 'config');
 });

@@ -95,3 +95,19 @@ test('the failure limiter refuses an address after its failures, per address, fo
   limiter.failed('d', 60);
   assert.equal(limiter.allowed('a', 70), true, 'forgotten: only two addresses are kept');
 });
+
+test('over TLS PLAIN is offered; EXTERNAL only with a verified certificate, whose CN (in our realm) is the identity', async () => {
+  const policy = { auth: true, realm: 'QPID', allowAnonymous: false, allowPlainWithoutTls: false };
+  const users = { lookup: () => undefined };
+  const tls = { encrypted: true, certificateName: null };
+  const carol = { encrypted: true, certificateName: 'carol' };
+  assert.deepEqual(offeredMechanisms(policy, tls), ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+  assert.deepEqual(offeredMechanisms(policy, carol), ['EXTERNAL', 'SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN']);
+  const exchange = (channel: { encrypted: boolean; certificateName: string | null }) => new SaslExchange(policy, users, Buffer.alloc(32), channel);
+  assert.deepEqual(await exchange(carol).init('EXTERNAL', null), { kind: 'success', identity: 'carol@QPID' });
+  assert.deepEqual(await exchange(carol).init('EXTERNAL', Buffer.from('carol@QPID')), { kind: 'success', identity: 'carol@QPID' });
+  assert.deepEqual(await exchange(carol).init('EXTERNAL', Buffer.from('alice')), { kind: 'failure', user: 'carol', reason: 'authorization identity differs from the certificate' });
+  assert.deepEqual(await exchange(tls).init('EXTERNAL', null), { kind: 'failure', user: null, reason: 'mechanism EXTERNAL is not offered' });
+  assert.deepEqual(await exchange({ encrypted: true, certificateName: 'dave@ELSEWHERE' }).init('EXTERNAL', null), { kind: 'failure', user: 'dave@ELSEWHERE', reason: 'certificate name of another realm' });
+  assert.deepEqual(await new SaslExchange(policy, users, Buffer.alloc(32)).init('PLAIN', Buffer.from('\0bob\0pw')), { kind: 'failure', user: null, reason: 'mechanism PLAIN is not offered' });
+});

@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import type { Connection } from 'rhea';
 import { announceIdleTimeout } from '../idle-timeout.js';
+import { tcpSocketOf } from '../tls-listener.js';
 import { closeWithError, dropConnection, type ServerState } from '../server-state.js';
 import type { ConnectionInfo } from '../types.js';
 
@@ -17,7 +18,7 @@ export function onConnectionOpen(server: ServerState, connection: Connection): v
     remoteAddress: `${remote.socket?.remoteAddress ?? '?'}:${remote.socket?.remotePort ?? '?'}`,
     user: server.identities.get(connection) ?? `anonymous@${server.options.sasl.policy.realm}`,
   };
-  server.handshakes.opened(remote.socket);
+  server.handshakes.opened(remote.socket && tcpSocketOf(remote.socket));
   if (server.stopping) {
     dropConnection(server, connection);
     return;
@@ -25,6 +26,11 @@ export function onConnectionOpen(server: ServerState, connection: Connection): v
   if (server.connections.size >= server.options.maxConnections) {
     server.logger.warn({ connection: info.remoteAddress, max: server.options.maxConnections }, 'connection refused: --max-connections reached');
     closeWithError(server, connection, { condition: 'amqp:resource-limit-exceeded', description: `too many connections (--max-connections ${server.options.maxConnections})` });
+    return;
+  }
+  if (server.options.requireEncryption && !(remote.socket as { encrypted?: boolean } | undefined)?.encrypted) {
+    server.logger.info({ connection: info.remoteAddress, user: info.user }, 'connection refused: encryption required');
+    closeWithError(server, connection, { condition: 'amqp:unauthorized-access', description: 'this broker requires encryption (--require-encryption): connect with TLS (amqps) to its --ssl-port' });
     return;
   }
   const admission = server.admission(info);

@@ -1,0 +1,248 @@
+// The one driver of qpid-ha-manager: feeds the step function (step.ts) what it observes of its
+// broker (broker-link.ts) and of etcd (etcd.ts), and carries out the actions it returns. Every
+// check interval: one keep-alive of the etcd lease, one status of the broker, one tick. Events
+// are stepped one at a time, in the order they arrive; the actions' results come back as events.
+
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from '../core/log.js';
+import { ManagementError } from '../management/client.js';
+import { BrokerLink, reportOf, unavailableReport } from './broker-link.js';
+import { EtcdCluster } from './etcd.js';
+import { memberEntries, readView, type FailoverValue, type KeyTable, type MemberValue, type RecordValue } from './keys.js';
+import type { ManagerOptions } from './options.js';
+import { defaultLeaseMarginMs, initialState, step, type ManagerAction, type ManagerEvent, type ManagerState } from './step.js';
+
+const now = (): number => performance.now();
+
+/** A member entry is republished at least this often even when nothing changed (lag figures). */
+const REPUBLISH_MS = 1000;
+
+export class ManagerDriver {
+  private state: ManagerState;
+  private readonly etcd: EtcdCluster;
+  private readonly broker: BrokerLink;
+  private timer: NodeJS.Timeout | null = null;
+  private keepAliveInFlight = false;
+  private pollInFlight = false;
+  private pollAgain = false;
+  private published = { text: '', atMs: Number.NEGATIVE_INFINITY };
+  private stopped = false;
+  private leaderSeen: string | null | undefined = undefined;
+
+  constructor(
+    private readonly options: ManagerOptions & { readonly name: string },
+    private readonly logger: Logger,
+  ) {
+    const ttlMs = options.ttlSeconds * 1000;
+    this.state = initialState({
+      name: options.name,
+      incarnation: randomUUID().slice(0, 8),
+      ttlMs,
+      checkIntervalMs: options.checkIntervalMs,
+      leaseMarginMs: defaultLeaseMarginMs(ttlMs, options.checkIntervalMs),
+      electionWaitMs: Math.min(1000, ttlMs / 3),
+      totalFailureWaitMs: options.totalFailureWaitMs,
+    });
+    this.etcd = new EtcdCluster({ hosts: options.etcd, cluster: options.cluster, ttlSeconds: options.ttlSeconds, requestTimeoutMs: Math.max(1000, ttlMs / 3) });
+    this.broker = new BrokerLink(
+      { address: options.broker, timeoutMs: Math.max(300, Math.min(1000, ttlMs / 3)), ...(options.username !== undefined ? { username: options.username } : {}), ...(options.password !== undefined ? { password: options.password } : {}) },
+      () => this.poll(true),
+    );
+  }
+
+  async start(): Promise<void> {
+    // etcd may not be up yet (the hosts start in any order): keep asking, and say so once.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.etcd.grant();
+        break;
+      } catch (err) {
+        if (attempt === 0) this.logger.warn({ err, etcd: this.options.etcd }, 'etcd not reachable; retrying');
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+    const sentMs = now();
+    this.feed({ kind: 'etcd-lease', nowMs: sentMs, validUntilMs: sentMs + this.options.ttlSeconds * 1000 });
+    const table = await this.etcd.follow((t, key, revision) => this.etcdChanged(t, key, revision));
+    this.etcdChanged(table, null, 0);
+    this.logger.info({ cluster: this.options.cluster, broker: `${this.options.broker.host}:${this.options.broker.port}`, ttlSeconds: this.options.ttlSeconds, checkIntervalMs: this.options.checkIntervalMs, leaseMarginMs: this.state.config.leaseMarginMs }, 'manager started');
+    this.poll(false);
+    this.timer = setInterval(() => this.check(), this.options.checkIntervalMs);
+  }
+
+  /** SIGTERM: give the key back at once (revoking the lease drops it and our entry). */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.broker.close();
+    await this.etcd.close(true);
+  }
+
+  private check(): void {
+    if (this.stopped) return;
+    this.keepAlive();
+    this.poll(false);
+    this.feed({ kind: 'tick', nowMs: now() });
+  }
+
+  private keepAlive(): void {
+    if (this.keepAliveInFlight) return;
+    this.keepAliveInFlight = true;
+    const sentMs = now();
+    this.etcd.keepAlive().then(
+      (alive) => {
+        this.keepAliveInFlight = false;
+        if (alive) {
+          this.feed({ kind: 'etcd-lease', nowMs: now(), validUntilMs: sentMs + this.options.ttlSeconds * 1000 });
+          return;
+        }
+        this.feed({ kind: 'etcd-lease', nowMs: now(), validUntilMs: null });
+        this.logger.warn({}, 'etcd lease lost; granting a new one');
+        this.etcd.grant().then(
+          () => this.publish(true),
+          (err: unknown) => this.logger.warn({ err }, 'could not grant an etcd lease'),
+        );
+      },
+      (err: unknown) => {
+        // etcd unreachable: the lease's validity simply runs out (step.ts, point 4).
+        this.keepAliveInFlight = false;
+        this.logger.debug({ err }, 'etcd keep-alive failed');
+      },
+    );
+  }
+
+  /** Asks the broker for its status (again at once if asked while a poll is in flight:
+   * `urgent`, after a drop or when the election wants a fresh report). */
+  private poll(urgent: boolean): void {
+    if (this.stopped) return;
+    if (this.pollInFlight) {
+      if (urgent) this.pollAgain = true;
+      return;
+    }
+    this.pollInFlight = true;
+    const requestedAtMs = now();
+    void this.broker.status().then((answer) => {
+      this.pollInFlight = false;
+      const report = 'status' in answer ? reportOf(answer.status) : unavailableReport(answer.unavailable, this.state.broker);
+      if (!('status' in answer) && this.state.broker?.state !== report.state) this.logger.warn({ state: report.state, error: answer.error }, 'broker not answering');
+      this.feed({ kind: 'broker', nowMs: now(), requestedAtMs, report });
+      this.publish(urgent);
+      if (this.pollAgain) {
+        this.pollAgain = false;
+        this.poll(false);
+      }
+    });
+  }
+
+  private etcdChanged(table: KeyTable, key: string | null, revision: number): void {
+    const view = readView(table);
+    const nowMs = now();
+    if (key === null || key === 'leader') {
+      if (view.leader !== this.leaderSeen) {
+        this.leaderSeen = view.leader;
+        const lease = table.get('leader')?.lease;
+        this.feed({ kind: 'leader', nowMs, leader: view.leader, revision, mine: lease !== undefined && lease === this.etcd.currentLeaseId });
+      }
+    }
+    if (key === null || key.startsWith('members/')) this.feed({ kind: 'members', members: memberEntries(view) });
+    if (key === null || key === 'record') this.feed({ kind: 'record', record: view.record });
+    if (key === null || key === 'paused') if (view.paused !== this.state.paused) this.feed({ kind: 'paused', paused: view.paused });
+    if (key === null || key === 'switchover') if (view.switchover !== this.state.switchover) this.feed({ kind: 'switchover', to: view.switchover });
+    // A member's fresh report may be what the election waits for.
+    if (key !== null && key.startsWith('members/')) this.feed({ kind: 'tick', nowMs });
+  }
+
+  private feed(event: ManagerEvent): void {
+    if (this.stopped) return;
+    const { state, actions } = step(this.state, event);
+    this.state = state;
+    for (const action of actions) this.carryOut(action);
+  }
+
+  private carryOut(action: ManagerAction): void {
+    const name = this.options.name;
+    const failed = (what: string) => (err: unknown) => this.logger.warn({ err, action: action.kind }, what);
+    switch (action.kind) {
+      case 'acquire':
+        this.etcd.acquire(name).then(
+          (won) => this.feed({ kind: 'acquired', nowMs: now(), won }),
+          (err: unknown) => {
+            failed('could not take the leader key')(err);
+            this.feed({ kind: 'acquired', nowMs: now(), won: false });
+          },
+        );
+        return;
+      case 'release':
+        this.logger.warn({ reason: action.reason }, 'releasing the leader key');
+        this.etcd.release(name).catch(failed('could not release the leader key (it expires with the lease)'));
+        return;
+      case 'promote':
+        this.logger.warn({ leaseSeconds: action.leaseSeconds, force: action.force }, 'promoting the broker');
+        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId }, 30_000).then(
+          (result) => {
+            this.logger.warn({ state: result.state, epoch: result.epoch, warnings: result.warnings }, 'broker promoted');
+            this.feed({ kind: 'promoted', nowMs: now(), ok: true });
+            this.poll(true);
+          },
+          (err: unknown) => this.feed({ kind: 'promoted', nowMs: now(), ok: false, error: (err as Error).message }),
+        );
+        return;
+      case 'grant-lease':
+        this.broker.request('lease', { id: action.id, seconds: action.seconds }).catch((err: unknown) => this.logger.debug({ err }, 'lease grant failed'));
+        return;
+      case 'extend-lease': {
+        const id = action.id;
+        this.broker.request('lease', { id, extendMs: action.extendMs }).catch((err: unknown) => {
+          // Refused (expired, or replaced): the next renewal grants a new lease, if this manager
+          // still leads. Anything else (a lost connection) is retried by the next extension.
+          if (err instanceof ManagementError && err.code === 'NOT_ALLOWED') {
+            this.logger.warn({ err, leaseId: id }, 'the broker refused to extend its serving lease');
+            this.feed({ kind: 'lease-refused', nowMs: now(), id });
+          }
+        });
+        return;
+      }
+      case 'write-record': {
+        const value: RecordValue = { ...action.record, by: name, at: new Date().toISOString() };
+        this.etcd.put(this.etcd.keys.record, value).catch(failed('could not write the record'));
+        return;
+      }
+      case 'hint-primary':
+        this.broker.request<{ hinted: boolean }>('primary-hint', { address: action.address }).then(
+          (answer) => this.logger.info({ primary: action.address, followed: answer.hinted }, 'pointed the broker at the new primary'),
+          (err: unknown) => this.logger.debug({ err }, 'primary hint failed'),
+        );
+        return;
+      case 'report-now':
+        this.poll(true);
+        return;
+      case 'decision':
+        this.logger.info({ decision: action.decision.decision, reason: action.decision.reason }, 'decision');
+        this.publish(true);
+        return;
+      case 'failover': {
+        const value: FailoverValue = { to: name, at: new Date().toISOString(), reason: action.reason, epochBefore: action.epochBefore };
+        this.etcd.put(`${this.etcd.keys.failovers}${Date.now()}-${name}`, value).catch(failed('could not record the failover'));
+        return;
+      }
+    }
+  }
+
+  /** Writes this manager's member entry when it changed (`force`: even if not), or every
+   * REPUBLISH_MS. */
+  private publish(force: boolean): void {
+    const broker = this.state.broker;
+    if (!broker || this.stopped) return;
+    const d = this.state.lastDecision;
+    // Decisions carry monotonic time; operators read wall-clock time.
+    const decision = d ? { ...d, at: new Date(Date.now() - (now() - d.atMs)).toISOString() } : null;
+    const body = { name: this.options.name, broker, manager: { pid: process.pid, host: hostname(), leading: this.state.holding }, decision };
+    const text = JSON.stringify(body);
+    const nowMs = now();
+    if (!force && text === this.published.text && nowMs - this.published.atMs < REPUBLISH_MS) return;
+    this.published = { text, atMs: nowMs };
+    const value: MemberValue = { ...body, at: new Date().toISOString() };
+    this.etcd.putLeased(`${this.etcd.keys.members}${this.options.name}`, value).catch((err: unknown) => this.logger.debug({ err }, 'could not publish the member entry'));
+  }
+}

@@ -1,0 +1,121 @@
+// The manager's view of etcd (etcd3 npm client): the cluster's keys read once and then followed
+// by one watch, this manager's lease (kept alive by hand, so that the time each keep-alive was
+// sent is known: the timing argument in step.ts starts from it), and the few writes it makes.
+
+import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import { clusterKeys, type ClusterKeys, type KeyTable } from './keys.js';
+
+export interface EtcdOptions {
+  readonly hosts: readonly string[];
+  readonly cluster: string;
+  readonly ttlSeconds: number;
+  /** Deadline of one request (a cut-off etcd must not hang the manager's loop). */
+  readonly requestTimeoutMs: number;
+}
+
+export class EtcdCluster {
+  readonly keys: ClusterKeys;
+  private readonly client: Etcd3;
+  private readonly table = new Map<string, { value: string; revision: number; lease: string }>();
+  private watcher: Watcher | null = null;
+  private lease: Lease | null = null;
+  private leaseIdValue: string | null = null;
+
+  constructor(private readonly options: EtcdOptions) {
+    this.keys = clusterKeys(options.cluster);
+    this.client = new Etcd3({
+      hosts: [...options.hosts],
+      dialTimeout: options.requestTimeoutMs,
+      defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + options.requestTimeoutMs }),
+    });
+  }
+
+  /** Reads every key of the cluster and follows them; `changed` gets the table and the
+   * revision of each change (the delete's own revision for a deleted key). */
+  async follow(changed: (table: KeyTable, key: string, revision: number) => void): Promise<KeyTable> {
+    const prefix = this.keys.prefix;
+    const answer = await this.client.getAll().prefix(prefix).exec();
+    for (const kv of answer.kvs) this.table.set(kv.key.toString().slice(prefix.length), { value: kv.value.toString(), revision: Number(kv.mod_revision), lease: String(kv.lease) });
+    const watcher = await this.client.watch().prefix(prefix).startRevision(String(Number(answer.header.revision) + 1)).create();
+    watcher.on('put', (kv) => {
+      const key = kv.key.toString().slice(prefix.length);
+      this.table.set(key, { value: kv.value.toString(), revision: Number(kv.mod_revision), lease: String(kv.lease) });
+      changed(this.table, key, Number(kv.mod_revision));
+    });
+    watcher.on('delete', (kv) => {
+      const key = kv.key.toString().slice(prefix.length);
+      this.table.delete(key);
+      changed(this.table, key, Number(kv.mod_revision));
+    });
+    watcher.on('error', () => {});
+    this.watcher = watcher;
+    return this.table;
+  }
+
+  /** A one-off read of every key (the status, pause and force-promote commands). */
+  async read(): Promise<KeyTable> {
+    const prefix = this.keys.prefix;
+    const answer = await this.client.getAll().prefix(prefix).exec();
+    return new Map(answer.kvs.map((kv) => [kv.key.toString().slice(prefix.length), { value: kv.value.toString(), revision: Number(kv.mod_revision), lease: String(kv.lease) }]));
+  }
+
+  /** Grants this manager's lease (again, after one was lost). */
+  async grant(): Promise<string> {
+    this.lease?.release();
+    const lease = this.client.lease(this.options.ttlSeconds, { autoKeepAlive: false });
+    lease.on('lost', () => {});
+    this.leaseIdValue = await lease.grant();
+    this.lease = lease;
+    return this.leaseIdValue;
+  }
+
+  /** One keep-alive: resolves true when etcd renewed the lease, false when the lease is gone
+   * (expired or revoked), and rejects when etcd could not be asked. */
+  async keepAlive(): Promise<boolean> {
+    if (!this.lease) return false;
+    const answer = await this.lease.keepaliveOnce();
+    return Number(answer.TTL) > 0;
+  }
+
+  /** The etcd lease this manager holds now (null before the first grant). */
+  get currentLeaseId(): string | null {
+    return this.leaseIdValue;
+  }
+
+  private get leaseId(): string {
+    if (this.leaseIdValue === null) throw new Error('no etcd lease granted');
+    return this.leaseIdValue;
+  }
+
+  /** Takes the leader key if nobody holds it, in one transaction. */
+  async acquire(name: string): Promise<boolean> {
+    const answer = await this.client.if(this.keys.leader, 'Create', '==', 0).then(this.client.put(this.keys.leader).value(name).lease(this.leaseId)).commit();
+    return answer.succeeded;
+  }
+
+  /** Deletes the leader key if it is still ours. */
+  async release(name: string): Promise<void> {
+    await this.client.if(this.keys.leader, 'Value', '==', name).then(this.client.delete().key(this.keys.leader)).commit();
+  }
+
+  /** A key under this manager's lease (its member entry): it goes when the manager does. */
+  async putLeased(key: string, value: unknown): Promise<void> {
+    await this.client.put(key).value(JSON.stringify(value)).lease(this.leaseId).exec();
+  }
+
+  async put(key: string, value: unknown): Promise<void> {
+    await this.client.put(key).value(JSON.stringify(value)).exec();
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.client.delete().key(key).exec();
+  }
+
+  /** Revokes the lease (the leader key and the member entry go at once) and closes. */
+  async close(revoke: boolean): Promise<void> {
+    await this.watcher?.cancel().catch(() => {});
+    if (revoke) await this.lease?.revoke().catch(() => {});
+    else this.lease?.release();
+    this.client.close();
+  }
+}

@@ -1,0 +1,367 @@
+// The manager's decisions (src/manager/step.ts), table-driven: each row is a situation (the
+// manager's state), an event, and the actions it must (and must not) lead to. Then the timing
+// argument as a property: over any sequence of keep-alives and ticks, no serving lease granted
+// reaches past the etcd lease's earliest expiry minus the margin.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { initialState, step, type BrokerReport, type BrokerState, type ManagerAction, type ManagerEvent, type ManagerState, type MemberEntry } from '../../src/manager/step.js';
+
+const CONFIG = { name: 'b1', incarnation: 'i1', ttlMs: 3000, checkIntervalMs: 100, leaseMarginMs: 1000, electionWaitMs: 1000, totalFailureWaitMs: 30_000 };
+
+function report(state: BrokerState, lastLsn = 10, storeEpoch = 3, extra: Partial<BrokerReport> = {}): BrokerReport {
+  return { state, storeEpoch, lastLsn, heard: null, clusterSize: 3, address: '127.0.0.1:1', confirmedLsn: lastLsn, connectedToPrimary: false, ...extra };
+}
+
+function member(name: string, broker: BrokerReport, revision = 100): MemberEntry {
+  return { name, broker, revision };
+}
+
+/** A manager at time 1000 with a live etcd lease (valid until 4000). */
+function situation(over: Partial<ManagerState>): ManagerState {
+  return { ...initialState(CONFIG), leader: null, noLeaderSinceMs: 1000, etcdValidUntilMs: 4000, ...over };
+}
+
+const kinds = (actions: readonly ManagerAction[]): string[] => actions.filter((a) => a.kind !== 'decision').map((a) => a.kind);
+
+interface Row {
+  readonly name: string;
+  readonly state: ManagerState;
+  readonly event: ManagerEvent;
+  readonly actions: readonly string[];
+  readonly decision?: RegExp;
+  readonly check?: (state: ManagerState, actions: readonly ManagerAction[]) => void;
+}
+
+const tick = (nowMs: number): ManagerEvent => ({ kind: 'tick', nowMs });
+/** A leader whose broker holds lease L, granted to end at 3000 (its T0). */
+const leading = (broker: BrokerReport, over: Partial<ManagerState> = {}): ManagerState =>
+  situation({ holding: true, leader: 'b1', noLeaderSinceMs: null, broker, grantedUntilMs: 3900, brokerLease: { id: 'L', targetMs: 3000 }, leasesGranted: 1, ...over });
+
+const ROWS: readonly Row[] = [
+  {
+    name: 'the leader extends its broker\'s lease to the etcd lease\'s end less the margin, as an offset from the grant, and writes the record',
+    state: leading(report('active', 50)),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
+    actions: ['extend-lease', 'write-record'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'extend-lease'), { kind: 'extend-lease', id: 'L', extendMs: 100 }, 'T = 4100 - 1000 margin = 3100, T0 = 3000');
+      assert.equal(s.grantedUntilMs, 4100);
+      assert.deepEqual(s.record, { epoch: 3, lsn: 50 });
+    },
+  },
+  {
+    name: 'a leader without a lease on its broker (adopted, or refused) grants one',
+    state: leading(report('active', 50), { brokerLease: null }),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
+    actions: ['grant-lease', 'write-record'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'grant-lease'), { kind: 'grant-lease', id: 'b1.i1.2', seconds: 2 });
+      assert.deepEqual(s.brokerLease, { id: 'b1.i1.2', targetMs: 3100 });
+    },
+  },
+  {
+    name: 'a refused extension makes the next renewal a grant',
+    state: leading(report('active')),
+    event: { kind: 'lease-refused', nowMs: 1100, id: 'L' },
+    actions: [],
+    check: (s) => assert.equal(s.brokerLease, null),
+  },
+  {
+    name: 'a broker status alone does not renew (one renewal per keep-alive)',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('active') },
+    actions: [],
+  },
+  {
+    name: 'the leader releases the key at once when its broker process is gone',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('dead') },
+    actions: ['release'],
+    decision: /process is gone/,
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'an unreachable broker keeps the key while the lease it was granted may still run',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 3800, requestedAtMs: 3000, report: report('unreachable') },
+    actions: [],
+  },
+  {
+    name: 'an unreachable broker\'s key is released once its granted lease has surely passed',
+    state: leading(report('unreachable')),
+    event: tick(3901),
+    actions: ['release'],
+    decision: /serving lease has passed/,
+  },
+  {
+    name: 'a leader whose broker restarted as a backup gives the key back',
+    state: leading(report('active')),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('joining') },
+    actions: ['release'],
+  },
+  {
+    name: 'a report asked for before the promotion answered is ignored',
+    state: leading(report('recovering'), { promotedAtMs: 1050 }),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1040, report: report('ready') },
+    actions: [],
+    check: (s) => assert.equal(s.holding, true),
+  },
+  {
+    name: 'losing the etcd lease ends leadership: no more renewals',
+    state: leading(report('active')),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: null },
+    actions: [],
+    decision: /etcd lease was lost/,
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'the key goes away: the manager asks for a fresh report before electing',
+    state: situation({ leader: 'b0', noLeaderSinceMs: null, broker: report('ready'), members: new Map([['b2', member('b2', report('ready', 9), 90)]]) }),
+    event: { kind: 'leader', nowMs: 1000, leader: null, revision: 95, mine: false },
+    actions: ['report-now'],
+    decision: /waiting for fresh reports from b2/,
+  },
+  {
+    name: 'the most up-to-date ready backup takes the key once the others\' reports are fresh',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b2', member('b2', report('ready', 9), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+  },
+  {
+    name: 'a ready backup behind another stands by',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 9), members: new Map([['b2', member('b2', report('ready', 10), 96)]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /b2 is the most up-to-date/,
+  },
+  {
+    name: 'a higher epoch beats a higher LSN',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 5, 4), members: new Map([['b2', member('b2', report('ready', 10, 3), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+  },
+  {
+    name: 'equal stores: the lower name wins',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b0', member('b0', report('ready', 10), 96)]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /b0 is the most up-to-date/,
+  },
+  {
+    name: 'a member silent since the key went away is waited for only electionWaitMs',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b2', member('b2', report('ready', 9), 90)]]) }),
+    event: tick(2000),
+    actions: ['acquire'],
+  },
+  {
+    name: 'paused: no election',
+    state: situation({ paused: true, leaderGoneRevision: 95, broker: report('ready', 10), members: new Map() }),
+    event: tick(1010),
+    actions: [],
+    decision: /paused/,
+  },
+  {
+    name: 'a catching-up broker is never elected',
+    state: situation({ broker: report('catchup', 10), members: new Map([['b2', member('b2', report('catchup', 9))]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /no ready backup/,
+  },
+  {
+    name: 'another broker primary without the key: wait for its manager to take it',
+    state: situation({ broker: report('ready'), members: new Map([['b0', member('b0', report('active'))]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /another broker is primary/,
+  },
+  {
+    name: 'a primary without the key is adopted by its manager',
+    state: situation({ broker: report('active') }),
+    event: tick(1010),
+    actions: ['acquire'],
+    decision: /adopting/,
+  },
+  {
+    name: 'total failure: waits for every broker of the URL to report',
+    state: situation({ broker: report('joining', 10), members: new Map([['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(2000),
+    actions: [],
+    decision: /2 of 3 brokers reported/,
+  },
+  {
+    name: 'total failure: after --total-failure-wait the most recent store present is promoted',
+    state: situation({ broker: report('joining', 10), members: new Map([['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(31_000),
+    actions: ['acquire'],
+  },
+  {
+    name: 'total failure: every broker reported: the most recent store is promoted at once',
+    state: situation({ broker: report('joining', 10), members: new Map([['b0', member('b0', report('joining', 8))], ['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+  },
+  {
+    name: 'total failure: never a store below the record in etcd',
+    state: situation({ record: { epoch: 3, lsn: 20 }, broker: report('joining', 10), members: new Map() }),
+    event: tick(31_000),
+    actions: [],
+    decision: /below the record in etcd \(epoch 3 LSN 20\)/,
+  },
+  {
+    name: 'total failure: never a store another broker heard past',
+    state: situation({ broker: report('joining', 10), members: new Map([['b0', member('b0', report('joining', 5, 3, { heard: { epoch: 3, lsn: 15 } }))], ['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /heard of epoch 3 LSN 15/,
+  },
+  {
+    name: 'having won the key, a backup is promoted under a serving lease within the etcd lease',
+    state: situation({ inFlight: 'acquire', broker: report('ready') }),
+    event: { kind: 'acquired', nowMs: 1500, won: true },
+    actions: ['promote', 'failover'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 1.5, leaseId: 'b1.i1.1', force: false });
+      assert.equal(s.inFlight, 'promote');
+      assert.equal(s.grantedUntilMs, 4000);
+    },
+  },
+  {
+    name: 'a lost race for the key changes nothing',
+    state: situation({ inFlight: 'acquire', broker: report('ready') }),
+    event: { kind: 'acquired', nowMs: 1500, won: false },
+    actions: [],
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'a transaction whose answer was lost did take the key: the watch shows our name, we promote',
+    state: situation({ broker: report('ready') }),
+    event: { kind: 'leader', nowMs: 1500, leader: 'b1', revision: 99, mine: true },
+    actions: ['promote', 'failover'],
+    check: (s) => assert.equal(s.holding, true),
+  },
+  {
+    name: 'our name on the key under a previous incarnation\'s lease is not ours: wait for it to expire',
+    state: situation({ broker: report('active') }),
+    event: { kind: 'leader', nowMs: 1500, leader: 'b1', revision: 99, mine: false },
+    actions: [],
+    check: (s) => assert.equal(s.holding, false),
+  },
+  {
+    name: 'an acquire that timed out after the watch showed our name counts as won',
+    state: situation({ inFlight: 'acquire', leader: 'b1', leaderIsMine: true, broker: report('ready') }),
+    event: { kind: 'acquired', nowMs: 1500, won: false },
+    actions: ['promote', 'failover'],
+  },
+  {
+    name: 'a refused promotion gives the key back and stands aside for a ttl',
+    state: situation({ inFlight: 'promote', holding: true, leader: 'b1', broker: report('joining') }),
+    event: { kind: 'promoted', nowMs: 1500, ok: false, error: 'promote: b0 has a more recent store' },
+    actions: ['release'],
+    check: (s) => {
+      assert.equal(s.holding, false);
+      assert.equal(s.standAsideUntilMs, 4500);
+    },
+  },
+  {
+    name: 'switchover: the leader cuts its broker\'s lease to nothing and waits for the target',
+    state: leading(report('active', 50, 3, { backupsConfirmed: { b2: 40 } }), { switchover: 'b2', members: new Map([['b2', member('b2', report('ready', 40))]]) }),
+    event: tick(1100),
+    actions: ['grant-lease'],
+    decision: /settlement stopped; waiting for b2 to confirm LSN 50/,
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'grant-lease'), { kind: 'grant-lease', id: 'b1.i1.2', seconds: 0.001 }, 'a new lease: the old one can no longer be extended');
+      assert.equal(s.draining, true);
+    },
+  },
+  {
+    name: 'switchover: no regular renewal while draining, and the key stays until the target confirmed all',
+    state: leading(report('active', 50, 3, { backupsConfirmed: { b2: 49 } }), { switchover: 'b2', draining: true, members: new Map([['b2', member('b2', report('ready', 49))]]) }),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
+    actions: [],
+  },
+  {
+    name: 'switchover: the key is given back once the target confirmed everything',
+    state: leading(report('active', 50, 3, { backupsConfirmed: { b2: 50 } }), { switchover: 'b2', draining: true, members: new Map([['b2', member('b2', report('ready', 50))]]) }),
+    event: tick(1100),
+    actions: ['release'],
+  },
+  {
+    name: 'switchover: the old primary\'s manager does not take the key back',
+    state: situation({ switchover: 'b2', broker: report('active', 50) }),
+    event: tick(1100),
+    actions: [],
+    decision: /handed over to b2/,
+  },
+  {
+    name: 'switchover: the target takes the key though another ready backup is as recent and the old primary still lives',
+    state: situation({ config: { ...CONFIG, name: 'b2' }, switchover: 'b2', leaderGoneRevision: 95, broker: report('ready', 50), members: new Map([['b0', member('b0', report('ready', 50), 96)], ['b1', member('b1', report('active', 50), 96)]]) }),
+    event: tick(1100),
+    actions: ['acquire'],
+  },
+  {
+    name: 'switchover: another ready backup stands by for the target',
+    state: situation({ switchover: 'b2', leaderGoneRevision: 95, broker: report('ready', 60), members: new Map([['b2', member('b2', report('ready', 50), 96)]]) }),
+    event: tick(1100),
+    actions: [],
+    decision: /b2 is the most up-to-date/,
+  },
+];
+
+for (const row of ROWS) {
+  test(`manager step: ${row.name}`, () => {
+    const { state, actions } = step(row.state, row.event);
+    assert.deepEqual(kinds(actions), row.actions);
+    if (row.decision) assert.match(state.lastDecision?.reason ?? '', row.decision);
+    row.check?.(state, actions);
+  });
+}
+
+test('manager step: no serving deadline the manager sets outlives the etcd lease minus the margin, over any sequence', () => {
+  const event = fc.oneof(
+    fc.record({ kind: fc.constant('etcd-lease' as const), dt: fc.integer({ min: 0, max: 2000 }), lost: fc.boolean() }),
+    fc.record({ kind: fc.constant('tick' as const), dt: fc.integer({ min: 0, max: 500 }) }),
+    fc.record({ kind: fc.constant('refused' as const), dt: fc.integer({ min: 0, max: 500 }) }),
+    fc.record({ kind: fc.constant('broker' as const), dt: fc.integer({ min: 0, max: 500 }), state: fc.constantFrom<BrokerState>('active', 'unreachable', 'dead', 'ready') }),
+  );
+  fc.assert(
+    fc.property(fc.array(event, { maxLength: 60 }), (events) => {
+      let state = leading(report('active'));
+      let nowMs = 1000;
+      // The etcd lease's earliest end as the driver reports it (the keep-alive's send + ttl).
+      let validUntil: number | null = 4000;
+      // Each lease the broker holds: where its grant aimed (the deadline = that + offset).
+      const grants = new Map<string, number>([['L', 3000]]);
+      for (const e of events) {
+        nowMs += e.dt;
+        let ev: ManagerEvent;
+        if (e.kind === 'etcd-lease') {
+          validUntil = e.lost ? null : nowMs - Math.min(e.dt, 50) + CONFIG.ttlMs;
+          ev = { kind: 'etcd-lease', nowMs, validUntilMs: validUntil };
+        } else if (e.kind === 'tick') ev = { kind: 'tick', nowMs };
+        else if (e.kind === 'refused') ev = { kind: 'lease-refused', nowMs, id: state.brokerLease?.id ?? 'none' };
+        else ev = { kind: 'broker', nowMs, requestedAtMs: nowMs, report: report(e.state) };
+        const result = step(state, ev);
+        state = result.state;
+        for (const a of result.actions) {
+          let deadline: number;
+          if (a.kind === 'grant-lease') {
+            deadline = nowMs + a.seconds * 1000;
+            grants.set(a.id, deadline);
+          } else if (a.kind === 'promote') {
+            deadline = nowMs + a.leaseSeconds * 1000;
+            grants.set(a.leaseId, deadline);
+          } else if (a.kind === 'extend-lease') {
+            const base = grants.get(a.id);
+            assert.ok(base !== undefined, `extension of a lease never granted (${a.id})`);
+            deadline = base + a.extendMs;
+          } else continue;
+          assert.ok(validUntil !== null, 'a deadline set without a live etcd lease');
+          assert.ok(deadline <= validUntil - CONFIG.leaseMarginMs + 1e-6, `deadline ${deadline}, etcd lease ends no earlier than ${validUntil}`);
+          // Point 3: the manager does not give the key back before the deadline (+ margin for the grant's delay).
+          assert.ok((state.grantedUntilMs ?? 0) >= deadline + CONFIG.leaseMarginMs - 1e-6 || a.kind === 'grant-lease' && a.seconds < 0.01);
+        }
+      }
+    }),
+  );
+});
