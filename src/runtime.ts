@@ -104,6 +104,8 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
     openLimits: { maxSessionsPerConnection: config.maxSessionsPerConnection, maxLinksPerSession: config.maxLinksPerSession },
     nodePolicies: { queuePatterns: config.queuePatterns, topicPatterns: config.topicPatterns },
     maxDecodeDepth: config.maxDecodeDepth,
+    maxTransactionOperations: config.maxTransactionOperations,
+    maxTransactionAgeMs: config.maxTransactionAgeMs,
     maxMessageSizeBytes: config.maxMessageSizeBytes,
     maxConnectionBufferBytes: config.maxConnectionBufferBytes,
     handshakeTimeoutMs: config.handshakeTimeoutMs,

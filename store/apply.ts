@@ -230,6 +230,9 @@ export function applyRecord(tw: TableWriter, record: StoreRecord, where: string,
     case 'skip':
       // Records the primary did not replicate: nothing to apply, only LSNs to account for.
       return;
+    case 'txn':
+      // Marks where a transaction's records end; they apply one by one after it.
+      return;
   }
 }
 
@@ -374,6 +377,9 @@ export class Projection {
         case 'skip':
           // Only replicated entries carry skips; appendReplicated checks their span.
           if (mode !== 'replicated') fail(`${at}: skip records only arrive by replication`);
+          break;
+        case 'txn':
+          if (!Number.isSafeInteger(r.lastLsn) || r.lastLsn < 1) fail(`${at}: txn lastLsn ${r.lastLsn} is not a positive safe integer`);
           break;
         default:
           fail(`${at}: unknown record kind`);

@@ -4,6 +4,7 @@
 // accounting, retention and meta are computed by the same code.
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
+import { crashPoint } from '../src/core/crash-points.js';
 import { applyRecord, type ApplyEffects, type TableWriter } from './apply.js';
 import { historyUpTo, withEpochStart, type EpochStart } from './epoch-history.js';
 import { applyUndo, collectGarbage, UNDO_LSNS_MAX, UndoRecorder, type UndoBatch, type UndoEntry } from './undo.js';
@@ -83,8 +84,13 @@ export function applyBatch(w: BatchWriter, mutations: readonly Mutation[], ctx: 
     switch (m.kind) {
       case 'log': {
         const keepUndo = recorder !== null && !m.replicated;
+        // Halfway through a transaction's records (a txn record opens them), still inside the
+        // write transaction: a kill there must leave none of them.
+        let txnMidLsn = 0;
         for (let i = 0; i < m.entries.length; i++) {
           const e = m.entries[i]!;
+          if (e.record.kind === 'txn' && !m.replicated) txnMidLsn = e.lsn + Math.ceil((e.record.lastLsn - e.lsn) / 2);
+          if (e.lsn === txnMidLsn) crashPoint('txn.mid-commit');
           assert(e.lsn === meta.lastLsn + 1, `batch: LSN ${e.lsn} does not follow ${meta.lastLsn}`);
           if (keepUndo) {
             recorder.begin();

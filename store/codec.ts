@@ -38,6 +38,7 @@ const KIND_TAGS = {
   dequeue: 8,
   epoch: 9,
   skip: 10,
+  txn: 11,
 } as const satisfies Record<StoreRecord['kind'], number>;
 
 const ARG_NULL = 0;
@@ -88,6 +89,7 @@ function recordBytes(r: StoreRecord): number {
     case 'epoch':
       return 2 + 8 + stringBytes(r.primary);
     case 'skip':
+    case 'txn':
       return 2 + 8;
   }
 }
@@ -223,6 +225,9 @@ function writeRecord(w: Writer, r: StoreRecord): void {
       return;
     case 'skip':
       w.uint(r.lastLsn, 'skip lastLsn');
+      return;
+    case 'txn':
+      w.uint(r.lastLsn, 'txn lastLsn');
       return;
   }
 }
@@ -470,6 +475,11 @@ function readRecord(r: Reader): StoreRecord {
       const lastLsn = r.uint('skip lastLsn');
       if (lastLsn === 0) throw new Garbled('skip lastLsn is 0 (LSNs start at 1)');
       return { kind: 'skip', lastLsn };
+    }
+    case KIND_TAGS.txn: {
+      const lastLsn = r.uint('txn lastLsn');
+      if (lastLsn === 0) throw new Garbled('txn lastLsn is 0 (LSNs start at 1)');
+      return { kind: 'txn', lastLsn };
     }
     default:
       throw new Garbled(`unknown record kind tag ${tag}`);

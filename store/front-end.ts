@@ -88,6 +88,10 @@ export abstract class StoreFrontEnd {
     return ticket.ticket(firstLsn, this.nextLsn - 1);
   }
 
+  nextLsnToAssign(): number {
+    return this.nextLsn;
+  }
+
   retract(lsn: number): boolean {
     if (this.isClosed()) return false;
     const mutation = this.retractable.get(lsn);

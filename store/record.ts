@@ -120,8 +120,17 @@ export interface SkipRecord {
   readonly lastLsn: number;
 }
 
+/** Opens a transaction (AMQP 1.0 §4): the entries after this one, through `lastLsn`, are one
+ * unit, written by one commit (so one LMDB transaction) and shipped to backups in one frame, so
+ * that a crash or a failover leaves all of them or none. Applying it changes no table. */
+export interface TxnRecord {
+  readonly kind: 'txn';
+  readonly lastLsn: number;
+}
+
 export type StoreRecord =
   | SkipRecord
+  | TxnRecord
   | QueueDeclareRecord
   | QueueDeleteRecord
   | ExchangeDeclareRecord

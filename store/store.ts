@@ -129,6 +129,10 @@ export interface Store {
    * (STORE_READ_ONLY, STORE_CLOSED) when it cannot even start. */
   commit(records: readonly StoreRecord[]): CommitTicket;
 
+  /** The LSN the next commit() will be given: LSNs are assigned synchronously in call order, so
+   * a caller building one commit out of several steps (a transaction) knows each step's LSNs. */
+  nextLsnToAssign(): number;
+
   /** Withdraws a local enqueue record whose batch has not started yet, replacing it by a skip
    * record for its LSN: the message was consumed before it was written, so it never needs to
    * reach the disk (the log keeps its LSNs contiguous). True if withdrawn; the caller then owes

@@ -280,6 +280,7 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
         if (r.epoch > meta.epoch) report.add('log-table-mismatch', `log record at LSN ${e.lsn} sets epoch ${r.epoch}, above the store's epoch ${meta.epoch}`);
         break;
       case 'skip':
+      case 'txn':
         break;
     }
   }

@@ -5,7 +5,7 @@
 // producer instead of growing memory.
 
 import type { Delivery, Receiver } from 'rhea';
-import type { Broker, PublishTarget, UnroutablePolicy } from '../broker/broker.js';
+import type { Broker, IncomingMessage, PublishTarget, UnroutablePolicy } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { Clock } from '../core/clock.js';
 import { conditionFor } from '../core/errors.js';
@@ -17,6 +17,8 @@ import { MessageFormatError, scanMessage } from './message-format.js';
 import { grantCredit, revokeCredit } from './rhea-credit.js';
 import { ALL_PRODUCERS_PAUSED, producerFlowOf, type FlowControlledProducer, type ProducerFlow } from './producer-flow.js';
 import type { ScanLimits } from './value-scan.js';
+import { transactionalState, transactionalStateOf } from './transaction-codec.js';
+import type { ConnectionTransactions } from './transactions.js';
 
 export interface AmqpErrorBody {
   condition: string;
@@ -45,7 +47,7 @@ export class ProducerLink implements FlowControlledProducer {
     private readonly receiver: Receiver,
     /** null: the anonymous relay; each message's `to` names its node. */
     private readonly target: PublishTarget | null,
-    private readonly options: { window: number; unroutable: UnroutablePolicy; clock: Clock; logger: Logger; decode: ScanLimits },
+    private readonly options: { window: number; unroutable: UnroutablePolicy; clock: Clock; logger: Logger; decode: ScanLimits; transactions?: () => ConnectionTransactions | null },
   ) {
     this.settlement = new ProducerSettlement(settlements, () => this.topUpCredit());
     this.flow = producerFlowOf(broker);
@@ -78,22 +80,15 @@ export class ProducerLink implements FlowControlledProducer {
   onMessage(raw: Buffer, delivery: Delivery): void {
     // rhea hands us a view into its read buffer; the message outlives it.
     const body = Buffer.from(raw);
+    const transactional = transactionalStateOf((delivery as unknown as { remote_state?: unknown }).remote_state);
+    if (transactional) {
+      this.onTransactionalMessage(body, delivery, transactional.txnId);
+      return;
+    }
     let outcome: ReturnType<Broker['publish']>;
     try {
-      const scanned = scanMessage(body, this.options.decode);
-      const target = this.target ?? this.anonymousTarget(scanned.to);
-      const now = this.options.clock.nowMs();
-      const expiresAtMs = scanned.ttlMs !== null ? now + scanned.ttlMs : scanned.absoluteExpiryMs;
-      outcome = this.broker.publish(target, {
-        body,
-        durable: scanned.durable,
-        expiresAtMs,
-        subject: scanned.subject,
-        // Decoded only if routing reads them (message-format.ts).
-        get applicationProperties() {
-          return scanned.applicationProperties;
-        },
-      });
+      const { target, incoming } = this.incomingOf(body);
+      outcome = this.broker.publish(target, incoming);
     } catch (err) {
       if (err instanceof MessageFormatError) {
         this.options.logger.warn({ err: err.message }, 'malformed message rejected');
@@ -114,6 +109,50 @@ export class ProducerLink implements FlowControlledProducer {
       }
     }
     this.settlement.settle(outcome, presettled, new RheaAnswer(delivery));
+  }
+
+  private incomingOf(body: Buffer): { target: PublishTarget; incoming: IncomingMessage } {
+    const scanned = scanMessage(body, this.options.decode);
+    const target = this.target ?? this.anonymousTarget(scanned.to);
+    const now = this.options.clock.nowMs();
+    const expiresAtMs = scanned.ttlMs !== null ? now + scanned.ttlMs : scanned.absoluteExpiryMs;
+    const incoming: IncomingMessage = {
+      body,
+      durable: scanned.durable,
+      expiresAtMs,
+      subject: scanned.subject,
+      // Decoded only if routing reads them (message-format.ts).
+      get applicationProperties() {
+        return scanned.applicationProperties;
+      },
+    };
+    return { target, incoming };
+  }
+
+  /** A transfer inside a transaction (AMQP 1.0 §4.4.1): checked as a publish would be, then held
+   * in the transaction, invisible until it commits. The answer is provisional, a
+   * transactional-state carrying the outcome; the discharge settles for real. */
+  private onTransactionalMessage(body: Buffer, delivery: Delivery, txnId: Buffer): void {
+    const presettled = (delivery as unknown as { remote_settled?: boolean }).remote_settled === true;
+    let error: unknown = null;
+    try {
+      const transactions = this.options.transactions?.() ?? null;
+      if (!transactions) throw new BrokerError('TRANSACTION_UNKNOWN', `unknown transaction ${txnId.toString('hex')}: this connection declared none`);
+      const { target, incoming } = this.incomingOf(body);
+      const outcome = this.broker.checkPublish(target, incoming);
+      if (outcome.kind === 'rejected') error = outcome.error;
+      else if (outcome.kind === 'released') error = new BrokerError('UNROUTABLE', 'no queue takes the message (qpid.unroutable=release)');
+      else error = transactions.enqueue(txnId, target, incoming);
+    } catch (err) {
+      if (err instanceof MessageFormatError) error = new BrokerError('DECODE_ERROR', `malformed message: ${err.message}`);
+      else if (err instanceof BrokerError) error = err;
+      else throw err;
+    }
+    if (!presettled) {
+      const state = error === null ? transactionalState(txnId, { kind: 'accepted' }) : transactionalState(txnId, { kind: 'rejected', ...errorBody(error) });
+      delivery.update(true, state as never);
+    }
+    this.topUpCredit();
   }
 
   /** The anonymous relay (null target address): the message's `to` names the node. */

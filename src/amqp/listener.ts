@@ -26,6 +26,7 @@ import { boundPeerOpen } from './rhea-peer-numbers.js';
 import { coalesceWrites, patchSessions } from './rhea-sessions.js';
 import { useUnfilledWriterBuffers } from './rhea-writer-buffers.js';
 import { closeWithError, dropConnection, ServerState } from './server-state.js';
+import { keepCoordinatorTargets } from './transaction-codec.js';
 import type { Admission, AmqpServerOptions, ConnectionInfo, ConnectionRole, ConnectionSnapshot, MessagingService, SpecialNode } from './types.js';
 import { onConnectionOpen } from './handlers/open.js';
 import { onConnectionGone } from './handlers/close.js';
@@ -64,6 +65,7 @@ export class AmqpServer {
     this.container = rhea.create_container({ id: options.containerId, autoaccept: false, autosettle: true, credit_window: 0, treat_modified_as_released: false } as never);
     // The mechanisms rhea lists; serveSasl (rhea-sasl-server.ts) runs each exchange.
     Object.assign(this.container.sasl_server_mechanisms, rheaServerMechanisms(options.sasl.policy));
+    keepCoordinatorTargets();
     this.wireEvents();
   }
 

@@ -12,6 +12,10 @@ import type { Selector } from '../selector/index.js';
 import { lazyMessageEnv } from '../selector/message-fields.js';
 import { withDeliveryCount } from './message-format.js';
 import { selectorFields } from './selector-fields.js';
+import { BrokerError } from '../broker/errors.js';
+import type { ConsumerOutcome } from '../broker/broker.js';
+import { transactionOf } from './rhea-transactions.js';
+import type { ConnectionTransactions } from './transactions.js';
 
 /** Where a sent delivery's queue entry is kept until the client settles it. */
 const ENTRY = Symbol('queueEntry');
@@ -40,7 +44,7 @@ export class ConsumerLink implements Consumer {
   constructor(
     private readonly broker: Broker,
     private readonly sender: Sender,
-    private readonly options: { browse: boolean; selector: Selector | null; maxUnsettled: number; logger: Logger; onQueueDeleted: () => void },
+    private readonly options: { browse: boolean; selector: Selector | null; maxUnsettled: number; logger: Logger; onQueueDeleted: () => void; transactions?: () => ConnectionTransactions | null },
   ) {
     this.browse = options.browse;
     const selector = options.selector;
@@ -97,12 +101,24 @@ export class ConsumerLink implements Consumer {
     tracked[ENTRY] = undefined;
     this.unsettled--;
     if (!delivery.settled) delivery.update(true);
+    let outcome: ConsumerOutcome = { kind: 'accepted' };
     if (kind === 'modified') {
       const state = (delivery as unknown as { remote_state?: { delivery_failed?: boolean; undeliverable_here?: boolean } }).remote_state;
-      this.broker.settle(entry, { kind: 'modified', deliveryFailed: state?.delivery_failed === true, undeliverableHere: state?.undeliverable_here === true });
+      outcome = { kind: 'modified', deliveryFailed: state?.delivery_failed === true, undeliverableHere: state?.undeliverable_here === true };
     } else {
-      this.broker.settle(entry, { kind });
+      outcome = { kind };
     }
+    const txnId = transactionOf(delivery);
+    if (txnId) {
+      // Inside a transaction (AMQP 1.0 §4.4.2): the outcome takes effect when it commits; until
+      // then the transaction holds the message, acquired.
+      const transactions = this.options.transactions?.() ?? null;
+      const refused = transactions ? transactions.dequeue(txnId, entry, outcome) : new BrokerError('TRANSACTION_UNKNOWN', `unknown transaction ${txnId.toString('hex')}: this connection declared none`);
+      if (refused === null) return;
+      this.options.logger.warn({ queue: entry.queue.name, position: entry.position, condition: refused.code, err: refused.message }, 'transactional settlement refused; the message is released');
+      outcome = { kind: 'released' };
+    }
+    this.broker.settle(entry, outcome);
   }
 
   /** More credit arrived, or the client drains: offer messages, then report drained. */
@@ -127,7 +143,7 @@ export class ConsumerLink implements Consumer {
    * detaching was ignored (the message redelivered), and a release followed by new credit was
    * overtaken by the next message. Apply the outcomes rhea holds for this link first; its own
    * events for them later find nothing left to settle. */
-  private applyPendingOutcomes(): void {
+  applyPendingOutcomes(): void {
     const session = (this.sender as unknown as { session?: { outgoing?: { updated?: Delivery[] } } }).session;
     for (const delivery of session?.outgoing?.updated ?? []) {
       const d = delivery as Delivery & { link?: unknown; remote_state?: { constructor?: { composite_type?: string } } };

@@ -8,6 +8,7 @@
 import { createRequire } from 'node:module';
 import type { Connection } from 'rhea';
 import { drained, heldRange, peerIdleTimeoutMs, peerMaxFrameSizeBytes, receiverCredit, senderCredit } from './peer-numbers.js';
+import { unwrapRemoteState } from './rhea-transactions.js';
 
 const require = createRequire(import.meta.url);
 const rheaLink = require('rhea/lib/link.js') as { Sender: { prototype: object }; Receiver: { prototype: object } };
@@ -75,7 +76,8 @@ function onOutgoingDisposition(this: { deliveries: HeldDeliveries; updated: Deli
       updated = true;
     }
     if (fields.state && fields.state !== delivery.remote_state) {
-      delivery.remote_state = rheaMessage.unwrap_outcome(fields.state);
+      // A transactional outcome (AMQP 1.0 §4.4.2) is unwrapped, its txn-id kept on the delivery.
+      delivery.remote_state = unwrapRemoteState(delivery, fields.state);
       updated = true;
     }
     if (updated) this.updated.push(delivery);

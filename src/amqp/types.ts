@@ -12,6 +12,8 @@ import type { SaslService } from './rhea-sasl-server.js';
 import type { AccessControl } from '../security/access-control.js';
 import type { OpenLimits } from './rhea-limits.js';
 import type { TlsMaterial } from '../security/tls-context.js';
+import type { CoordinatorLink } from './handlers/coordinator.js';
+import type { ConnectionTransactions } from './transactions.js';
 
 export type ConnectionRole = 'client' | 'admin' | 'replication';
 
@@ -76,6 +78,10 @@ export interface AmqpServerOptions {
   readonly tls?: { readonly port: number; readonly material: TlsMaterial } | null;
   /** --require-encryption: connections of the plain port are refused at their open. */
   readonly requireEncryption?: boolean;
+  /** Enqueues plus dequeues one transaction may hold (--max-transaction-operations). */
+  readonly maxTransactionOperations?: number;
+  /** An undischarged transaction older than this is rolled back (--max-transaction-age; 0: never). */
+  readonly maxTransactionAgeMs?: number;
 }
 
 export interface ConnectionState {
@@ -86,6 +92,10 @@ export interface ConnectionState {
   readonly special: Map<Sender | Receiver, SpecialNode>;
   /** Temporary queues made for dynamic targets, deleted with their link. */
   readonly temporaryQueues: Map<Receiver, string>;
+  /** Coordinator links (AMQP 1.0 §4.5.1), each with the settlement of its discharges. */
+  readonly coordinators: Map<Receiver, CoordinatorLink>;
+  /** The connection's transactions, made at its first coordinator attach. */
+  transactions: ConnectionTransactions | null;
   closed: boolean;
 }
 

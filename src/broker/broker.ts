@@ -9,7 +9,8 @@
 // touches the disk.
 //
 // Broker is a thin facade: the work is done by functions over one shared BrokerState
-// (state.ts), in catalog.ts, publish.ts, consume.ts, expiry.ts, paging.ts and replica.ts.
+// (state.ts), in catalog.ts, publish.ts, consume.ts, expiry.ts, paging.ts, replica.ts and
+// transact.ts (AMQP 1.0 local transactions; their state machine is transaction.ts).
 //
 // Settling producers is not done here: publish() says what must happen before the producer may
 // be told `accepted` (an LSN to be durable and confirmed, or the message consumed), and the ack
@@ -20,12 +21,14 @@ import { REPLICATE_LEVELS } from './arguments.js';
 import type { Exchange } from './exchange.js';
 import type { Consumer, Queue, QueueEntry, ReplicateLevel } from './queue.js';
 import { BrokerState } from './state.js';
-import type { BrokerDeps, ConfigChange, ConsumerOutcome, ExchangeDeclare, IncomingMessage, PublishOutcome, PublishTarget, QueueDeclare, RecoveryMode } from './types.js';
+import type { BrokerDeps, ConfigChange, ConsumerOutcome, ExchangeDeclare, IncomingMessage, PublishOutcome, PublishTarget, QueueDeclare, RecoveryMode, SettlementHold } from './types.js';
 import * as catalog from './catalog.js';
 import * as publish from './publish.js';
 import * as consume from './consume.js';
 import * as expiry from './expiry.js';
 import * as replica from './replica.js';
+import * as transact from './transact.js';
+import type { BufferedDequeue, BufferedEnqueue } from './transaction.js';
 
 export * from './types.js';
 
@@ -125,6 +128,27 @@ export class Broker {
 
   publish(target: PublishTarget, incoming: IncomingMessage): PublishOutcome {
     return publish.publish(this.s, target, incoming);
+  }
+
+  /** Routes and checks a message as publish() would, placing nothing: a transactional transfer
+   * is answered with this outcome provisionally (AMQP 1.0 §4.4.1) and placed at commit. */
+  checkPublish(target: PublishTarget, incoming: IncomingMessage): PublishOutcome {
+    return publish.publish(this.s, target, incoming, 'check');
+  }
+
+  /** A consumer settled an acquired entry inside a transaction: the transaction holds it. */
+  holdForTransaction(entry: QueueEntry): void {
+    entry.queue.holdForTransaction(entry);
+  }
+
+  /** Commits a transaction's buffered work as one store commit (transact.ts). */
+  commitTransaction(enqueues: readonly BufferedEnqueue[], dequeues: readonly BufferedDequeue[]): SettlementHold {
+    return transact.commitTransaction(this.s, enqueues, dequeues);
+  }
+
+  /** Rolls a transaction back: its dequeued messages go back to their queues. */
+  rollbackTransaction(dequeues: readonly BufferedDequeue[]): void {
+    transact.rollbackTransaction(this.s, dequeues);
   }
 
   subscribe(queueName: string, consumer: Consumer, owner: string | null): Queue {

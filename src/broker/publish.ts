@@ -19,7 +19,13 @@ import { bodyOf, dispatch, readable } from './consume.js';
 import { removeEntry } from './expiry.js';
 import { ensurePaged } from './paging.js';
 
-export function publish(broker: BrokerState, target: PublishTarget, incoming: IncomingMessage): PublishOutcome {
+/** How publish() goes about it. `check`: route and check limits, but enqueue nothing (a
+ * transactional transfer, answered provisionally: AMQP 1.0 §4.4.1). `unchecked`: enqueue without
+ * the reject-policy limits (a transaction's commit, whose transfers were checked when they came:
+ * refusing one now would break the transaction's all-or-nothing). */
+export type PublishMode = 'enqueue' | 'check' | 'unchecked';
+
+export function publish(broker: BrokerState, target: PublishTarget, incoming: IncomingMessage, mode: PublishMode = 'enqueue'): PublishOutcome {
   const size = incoming.body.length;
   if (size > broker.limits.maxMessageSizeBytes) {
     return { kind: 'rejected', error: new BrokerError('MESSAGE_TOO_LARGE', `message of ${size} bytes exceeds --max-message-size ${broker.limits.maxMessageSizeBytes}`) };
@@ -46,7 +52,7 @@ export function publish(broker: BrokerState, target: PublishTarget, incoming: In
       if (queue) queues = [queue];
     }
     if (queues.length === 0) {
-      exchange.unroutedCount++;
+      if (mode !== 'check') exchange.unroutedCount++;
       if (target.unroutable === 'release') return { kind: 'released' };
       if (target.unroutable === 'reject') {
         return { kind: 'rejected', error: new BrokerError('UNROUTABLE', `no binding of exchange ${target.exchange || '(default)'} matches key "${routingKey}"`) };
@@ -56,8 +62,9 @@ export function publish(broker: BrokerState, target: PublishTarget, incoming: In
   }
   queues = admittedBy(queues, incoming, broker.selectorFields);
   if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
-  const full = checkLimits(broker, queues, size);
+  const full = mode === 'unchecked' ? null : checkLimits(broker, queues, size);
   if (full) return { kind: 'rejected', error: full };
+  if (mode === 'check') return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
   const hold = enqueue(broker, queues, incoming, 0);
   let flowStopped: string[] | undefined;
   for (const queue of queues) if (queue.flowStopped) (flowStopped ??= []).push(queue.name);

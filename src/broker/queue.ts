@@ -308,6 +308,14 @@ export class Queue {
     this.available--;
   }
 
+  /** A consumer settled the entry inside a transaction (AMQP 1.0 §4.4.2): it stays acquired,
+   * held by the transaction (broker/transaction.ts) until discharge, so that its consumer
+   * leaving does not release it. */
+  holdForTransaction(entry: QueueEntry): void {
+    assert(entry.state === 'acquired', `queue ${this.name}: transaction hold of ${entry.state} entry ${entry.position}`);
+    entry.consumer = null;
+  }
+
   /** Makes an acquired entry available again (released, modified, or its consumer went away). */
   release(entry: QueueEntry, countAsDeliveryAttempt: boolean): void {
     assert(entry.state === 'acquired', `queue ${this.name}: release of ${entry.state} entry ${entry.position}`);

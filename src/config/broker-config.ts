@@ -102,6 +102,10 @@ export interface BrokerConfig {
   readonly queuePatterns: RegExp | null;
   readonly topicPatterns: RegExp | null;
   readonly maxDecodeDepth: number;
+  /** Enqueues plus dequeues one transaction may hold (AMQP 1.0 §4). */
+  readonly maxTransactionOperations: number;
+  /** An undischarged transaction is rolled back after this (0: never). */
+  readonly maxTransactionAgeMs: number;
   /** Bytes of unfinished multi-frame deliveries one connection may hold. */
   readonly maxConnectionBufferBytes: number;
   readonly handshakeTimeoutMs: number;

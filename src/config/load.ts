@@ -157,6 +157,8 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     queuePatterns: get('queue-patterns') ?? null,
     topicPatterns: get('topic-patterns') ?? null,
     maxDecodeDepth: need('max-decode-depth'),
+    maxTransactionOperations: need('max-transaction-operations'),
+    maxTransactionAgeMs: need('max-transaction-age'),
     maxConnectionBufferBytes: get('max-connection-buffer') ?? defaultConnectionBuffer(need('max-message-size'), need('max-frame-size')),
     handshakeTimeoutMs: get('connection-idle-timeout') ?? need('handshake-timeout'),
     maxPendingHandshakes: need('max-pending-handshakes'),

@@ -503,6 +503,20 @@ export const OPTIONS = {
     defaultText: '100',
     schema: integer(1, MAX_DECODE_DEPTH_MAX),
   },
+  'max-transaction-operations': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'Most enqueues plus dequeues one AMQP transaction may hold; past it the transaction is rolled back (amqp:transaction:rollback). Its commit is one store commit and one replication frame',
+    defaultText: '10000',
+    schema: integer(1, 1_000_000),
+  },
+  'max-transaction-age': {
+    group: 'broker',
+    valueForm: 'SECONDS',
+    description: 'An AMQP transaction still undischarged after this long is rolled back (its dequeued messages go back to their queues; the discharge is refused with amqp:transaction:rollback), logged; 0: never',
+    defaultText: '3600',
+    schema: seconds(),
+  },
   'max-connection-buffer': {
     group: 'broker',
     valueForm: 'BYTES',

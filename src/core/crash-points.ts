@@ -14,6 +14,7 @@ export const CRASH_POINTS = {
   'ha.backup.mid-snapshot': 'a backup has wiped its store and applied part of a snapshot: its store is marked incomplete and must be resynced',
   'ha.backup.mid-truncate': 'a returning backup is taking its divergent log tail back (incremental catch-up) inside a write transaction that has not committed: none of it is taken back; nothing of the tail was settled',
   'ha.promote.after-epoch-write': 'a promoted backup has written its new epoch durably but serves no clients yet',
+  'txn.mid-commit': 'a transaction is being committed: half of its enqueues and dequeues are written inside a store transaction that has not committed: none of them happen, and its discharge was not settled',
   'ha.promote.before-active': 'a new primary is recovering (backups may be connected) and about to become active: nothing was settled under its epoch',
 } as const;
 

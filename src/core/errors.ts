@@ -39,6 +39,8 @@ export const BROKER_ERRORS = {
   SESSION_LIMIT: { condition: 'amqp:resource-limit-exceeded', meaning: 'a connection began more sessions than --max-sessions-per-connection (the channel-max we announce)' },
   LINK_LIMIT: { condition: 'amqp:resource-limit-exceeded', meaning: 'a session attached more links than --max-links-per-session (the handle-max we announce)' },
   USER_CONNECTION_LIMIT: { condition: 'amqp:resource-limit-exceeded', meaning: 'an identity has --max-connections-per-user connections open (or its ACL connection quota)' },
+  TRANSACTION_UNKNOWN: { condition: 'amqp:transaction:unknown-id', meaning: 'a transfer, disposition or discharge names a transaction this connection did not declare, or one already discharged (AMQP 1.0 §4.3)' },
+  TRANSACTION_ROLLBACK: { condition: 'amqp:transaction:rollback', meaning: 'the transaction was rolled back instead of committed: it exceeded --max-transaction-operations, or its commit failed in the store' },
   INTERNAL: { condition: 'amqp:internal-error', meaning: 'a bug; the broker logs it' },
 } as const satisfies Record<string, ErrorInfo>;
 

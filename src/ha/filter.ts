@@ -44,6 +44,7 @@ export class ReplicationFilter {
     switch (record.kind) {
       case 'skip':
       case 'epoch':
+      case 'txn':
         return record;
       case 'queue-declare': {
         const level = levelOf(record.arguments, this.defaultLevel);

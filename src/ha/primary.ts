@@ -11,7 +11,8 @@
 import { ShipLedger } from './ship-ledger.js';
 import type { HaInstruments } from './instruments.js';
 import { crashPoint } from '../core/crash-points.js';
-import { isStoreError, type EpochStart, type LogEntry, type Store } from '../../store/index.js';
+import { entryLastLsn, isStoreError, type EpochStart, type LogEntry, type Store } from '../../store/index.js';
+import { frameLength, openUnitEnd } from './units.js';
 import { assert } from '../core/assert.js';
 import type { ShippingLimits } from '../config/broker-config.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -488,6 +489,10 @@ export class PrimaryReplicator {
       const entries: LogEntry[] = [];
       try {
         for await (const entry of this.deps.store.readLog(session.nextLsn, { toLsn })) entries.push(entry);
+        // A transaction is shipped whole (units.ts): read on to its end.
+        const unitEnd = openUnitEnd(entries);
+        const last = entries[entries.length - 1];
+        if (unitEnd !== null && last) for await (const entry of this.deps.store.readLog(entryLastLsn(last) + 1, { toLsn: unitEnd })) entries.push(entry);
       } catch (err) {
         if (isStoreError(err, 'STORE_LOG_TRUNCATED')) {
           // The backup fell further behind than the retained log: it must start over.
@@ -561,7 +566,7 @@ export class PrimaryReplicator {
 
   private flushLive(session: Session): void {
     while (session.phase === 'live' && session.pending.length > 0 && session.link.capacity() > 0) {
-      const batch = session.pending.splice(0, this.limits.logBatchEntries);
+      const batch = session.pending.splice(0, frameLength(session.pending, this.limits.logBatchEntries));
       for (const entry of batch) session.pendingBytes -= approximateBytes(entry);
       if ((batch[0] as LogEntry).lsn !== session.nextLsn) {
         // A gap between what was read and what arrived live: fall back to the store.

@@ -212,3 +212,12 @@ test('selector scenario, tiny: a selector consumer takes only the matches of a s
   assert.equal(output.rows[0]?.['delivered'], num(output.rows[0], 'queued') / 100);
   assertFiles(output, 'consumer');
 });
+
+test('transactions scenario, tiny: transactions of 1, 10 and 100 durable messages beside the same messages unbatched', needsBroker, async () => {
+  const output = await runScenario('transactions');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.deepEqual(output.rows.map((r) => `${String(r['mode'])} ${String(r['size'])}`), ['unbatched 1', 'transactions 1', 'unbatched 10', 'transactions 10', 'unbatched 100', 'transactions 100']);
+  for (const row of output.rows) assert.ok(num(row, 'msgsPerS') > 0, JSON.stringify(row));
+  for (const row of output.rows.filter((r) => r['mode'] === 'transactions')) assert.ok(num(row, 'ratio') > 0, JSON.stringify(row));
+  assertFiles(output, 'messages per transaction (or in flight)');
+});

@@ -78,7 +78,10 @@ export async function assertNothingLost(dir: string, files: readonly string[], e
 
 /** Waits for the broker to kill itself at `point` (SIGKILL, and its line on stderr). */
 export async function diedAt(broker: BrokerProcess, point: string, timeoutMs = 60_000): Promise<void> {
-  const exit = await Promise.race([broker.exited, new Promise<null>((resolve) => setTimeout(() => resolve(null), timeoutMs))]);
+  let timer: NodeJS.Timeout | undefined;
+  const exit = await Promise.race([broker.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), timeoutMs)))]);
+  // Cleared, or the test file's process lingers until the deadline after its last test.
+  clearTimeout(timer);
   assert.ok(exit, `the broker did not reach crash point ${point} within ${timeoutMs} ms; stderr: ${broker.stderr().slice(-500)}`);
   assert.equal(exit.signal, 'SIGKILL', `${JSON.stringify(exit)}; stderr: ${broker.stderr().slice(-500)}`);
   await waitFor(() => broker.stderr().includes(`crash point ${point} reached`), `the crash point line on stderr`, 2000);

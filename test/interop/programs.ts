@@ -1,7 +1,8 @@
 // Client programs of the interoperability suite (Proton examples, helper scripts, rhea clients)
 // run as real processes, each with a deadline: a program that outlives it is killed and the test
 // fails saying so, so that no client can hang the suite. Every child dies with the test process.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,10 @@ export interface Program {
   /** Resolves with the exit; at the deadline, kills it (SIGKILL) and rejects naming it as hung. */
   finish(timeoutMs: number): Promise<Exit>;
   signal(signal: NodeJS.Signals): void;
+  /** Writes to the program's stdin (only when started with `stdin: true`). */
+  write(text: string): void;
+  /** Closes the program's stdin (end of input). */
+  closeInput(): void;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit. */
   stop(graceMs?: number): Promise<Exit>;
 }
@@ -45,6 +50,8 @@ export interface StartOptions {
   readonly env?: Record<string, string>;
   /** Shown in failures; the file name of the command by default. */
   readonly name?: string;
+  /** Give the program a stdin pipe (write()); otherwise stdin is closed. */
+  readonly stdin?: boolean;
 }
 
 const OUTPUT_KEPT_CHARS = 4_000_000;
@@ -52,7 +59,7 @@ const OUTPUT_KEPT_CHARS = 4_000_000;
 export function start(command: string, args: readonly string[], options: StartOptions = {}): Program {
   // PYTHONUNBUFFERED: a piped Python otherwise holds its prints until it exits, and a test that
   // waits for "Listening on" would wait for ever. It changes nothing in what the program does.
-  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, PYTHONUNBUFFERED: '1', ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: options.cwd, env: { ...process.env, PYTHONUNBUFFERED: '1', ...options.env }, stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] as ('pipe' | 'ignore')[] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
   killOnExit(child);
   const name = options.name ?? `${basename(command === PYTHON ? (args[0] ?? command) : command)}`;
   let out = '';
@@ -131,6 +138,13 @@ export function start(command: string, args: readonly string[], options: StartOp
     },
     signal(signal) {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    write(text) {
+      if (!child.stdin) throw new Error(`${name} was started without a stdin pipe`);
+      child.stdin.write(text);
+    },
+    closeInput() {
+      child.stdin?.end();
     },
     async stop(graceMs = 2000) {
       program.signal('SIGTERM');

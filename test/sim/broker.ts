@@ -112,6 +112,8 @@ export class SimBroker {
       queuePatterns: null,
       topicPatterns: null,
       maxDecodeDepth: 100,
+      maxTransactionOperations: 10_000,
+      maxTransactionAgeMs: 3_600_000,
       maxConnectionBufferBytes: 2 * 1024 * 1024,
       handshakeTimeoutMs: 10_000,
       maxPendingHandshakes: 1000,

@@ -46,6 +46,7 @@ export function onSenderOpen(server: ServerState, ctx: EventContext): void {
       selector: attach.selector,
       maxUnsettled: server.options.maxUnsettled,
       logger: server.logger,
+      transactions: () => state.transactions,
       onQueueDeleted: () => sender.close({ condition: 'amqp:resource-deleted', description: `queue ${attach.queue} was deleted` } as never),
     });
     const queue = broker.subscribe(attach.queue, consumer, state.info.id);

@@ -14,6 +14,10 @@ export function onConnectionGone(server: ServerState, connection: Connection): v
   server.gate.closed(state.info.user);
   for (const producer of state.producers.values()) producer.close();
   for (const consumer of state.consumers.values()) consumer.close();
+  // Undischarged transactions roll back (AMQP 1.0 §4.3), after the consumers have let go of
+  // what they held, so that the transaction's dequeues go back in their order.
+  for (const coordinator of state.coordinators.values()) coordinator.close();
+  state.transactions?.connectionClosed();
   for (const [link, node] of state.special) node.linkClosed?.(link);
   for (const queue of state.temporaryQueues.values()) deleteTemporaryQueue(server, queue);
   for (const node of new Set(state.special.values())) node.connectionClosed?.(state.info);

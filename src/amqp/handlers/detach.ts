@@ -4,6 +4,7 @@
 
 import type { Connection, Receiver, Sender } from 'rhea';
 import type { ServerState } from '../server-state.js';
+import { coordinatorClosed } from './coordinator.js';
 import { deleteTemporaryQueue } from './temporary-queues.js';
 
 export function onLinkClosed(server: ServerState, connection: Connection, link: Sender | Receiver): void {
@@ -19,6 +20,7 @@ export function onLinkClosed(server: ServerState, connection: Connection, link: 
     consumer.close();
     state.consumers.delete(link as Sender);
   }
+  coordinatorClosed(state, link as Receiver);
   const special = state.special.get(link);
   if (special) {
     special.linkClosed?.(link);

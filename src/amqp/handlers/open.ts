@@ -54,6 +54,6 @@ export function onConnectionOpen(server: ServerState, connection: Connection): v
     return;
   }
   announceIdleTimeout(connection, admission.role);
-  server.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), temporaryQueues: new Map(), closed: false });
+  server.connections.set(connection, { info, role: admission.role, producers: new Map(), consumers: new Map(), special: new Map(), temporaryQueues: new Map(), coordinators: new Map(), transactions: null, closed: false });
   server.logger.debug({ connection: info.remoteAddress, container: info.containerId, role: admission.role }, 'connection opened');
 }

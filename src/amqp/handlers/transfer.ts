@@ -1,5 +1,6 @@
 // transfer (AMQP 1.0 §2.7.5): a message on a link the broker receives on, handed to its special
-// node or its producer. Only message format 0 (§3.2) is served; a special node's message is
+// node, its transaction coordinator (§4.5) or its producer (which buffers a transactional one in
+// its transaction, §4.4.1). Only message format 0 (§3.2) is served; a special node's message is
 // bounds-checked before rhea decodes it.
 
 import type { Delivery, EventContext, Receiver } from 'rhea';
@@ -7,6 +8,7 @@ import { settleIfPresettled } from '../deliveries.js';
 import { locateSections, MessageFormatError } from '../message-format.js';
 import { RAW_FORMAT } from '../rhea-sessions.js';
 import type { ServerState } from '../server-state.js';
+import { onCoordinatorMessage } from './coordinator.js';
 
 export function onMessage(server: ServerState, ctx: EventContext): void {
   const receiver = ctx.receiver as Receiver;
@@ -20,6 +22,12 @@ export function onMessage(server: ServerState, ctx: EventContext): void {
   if (special) {
     if (format === RAW_FORMAT && !wellFormed(server, raw, delivery)) return;
     special.message?.(receiver, raw, delivery, format === RAW_FORMAT ? 0 : format);
+    return;
+  }
+  const coordinator = state.coordinators.get(receiver);
+  if (coordinator) {
+    if (format !== RAW_FORMAT) delivery.reject({ condition: 'amqp:not-implemented', description: `message format ${format} is not supported` });
+    else onCoordinatorMessage(server, state, coordinator, raw, delivery);
     return;
   }
   const producer = state.producers.get(receiver);
