@@ -152,7 +152,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
     httpPort: get('http-port') ?? null,
     httpSsl: need('http-ssl'),
     httpMetricsAuth: need('http-metrics-auth'),
-    maxUnsettled: need('max-unsettled'),
+    maxUnsettled: get('max-unsettled-per-link') ?? need('max-unsettled'),
     maxFrameSizeBytes: need('max-frame-size'),
     queuePatterns: get('queue-patterns') ?? null,
     topicPatterns: get('topic-patterns') ?? null,

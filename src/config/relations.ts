@@ -39,6 +39,13 @@ const RELATIONS: readonly Relation[] = [
         : null,
   },
   {
+    options: ['max-unsettled-per-link', 'max-unsettled'],
+    check: (_c, sources) =>
+      sources['max-unsettled-per-link'].kind !== 'unset' && !['unset', 'default'].includes(sources['max-unsettled'].kind)
+        ? 'max-unsettled-per-link and max-unsettled are two names of one limit: give one of them'
+        : null,
+  },
+  {
     options: ['connection-idle-timeout', 'handshake-timeout'],
     check: (_c, sources) =>
       sources['connection-idle-timeout'].kind !== 'unset' && !['unset', 'default'].includes(sources['handshake-timeout'].kind)

@@ -473,6 +473,14 @@ export const OPTIONS = {
     defaultText: '1000',
     schema: integer(1, UNSETTLED_MAX),
   },
+  'max-unsettled-per-link': {
+    group: 'broker',
+    valueForm: 'N',
+    description: 'The name the security issue gives max-unsettled: most unsettled deliveries per link',
+    defaultText: null,
+    defaultNote: 'max-unsettled',
+    schema: integer(1, UNSETTLED_MAX),
+  },
   'max-frame-size': {
     group: 'broker',
     valueForm: 'N',

@@ -43,6 +43,10 @@ test('connection-idle-timeout and handshake-timeout are one limit: giving both i
   assert.equal(one.config.handshakeTimeoutMs, 5000);
 });
 
+test('max-unsettled-per-link and max-unsettled are one limit: giving both is refused, naming them', () => {
+  expectRelation(['--max-unsettled-per-link', '5', '--max-unsettled', '6'], /^max-unsettled-per-link and max-unsettled are two names of one limit: give one of them \[max-unsettled-per-link: command line, max-unsettled: command line\]$/, 'max-unsettled-per-link');
+});
+
 test('http-port must differ from port when both are non-zero', () => {
   expectRelation(['--http-port', '5672'], /^http-port 5672 equals port 5672: .*cannot bind the same port \[http-port: command line, port: default\]$/, 'http-port');
   expectRelation(['--port', '8000'], /^http-port 8000 equals port 8000: .*\[http-port: QPIDD_HTTP_PORT, port: command line\]$/, 'http-port', { QPIDD_HTTP_PORT: '8000' });

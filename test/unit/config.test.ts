@@ -109,6 +109,7 @@ const SAMPLES: readonly Sample[] = [
   { name: 'http-ssl', text: 'yes', read: (c) => c.httpSsl, expected: true, with: { 'http-port': '8080', 'ssl-cert-file': 'c.pem', 'ssl-key-file': 'k.pem' } },
   { name: 'http-metrics-auth', text: 'yes', read: (c) => c.httpMetricsAuth, expected: true },
   { name: 'max-unsettled', text: '5', read: (c) => c.maxUnsettled, expected: 5 },
+  { name: 'max-unsettled-per-link', text: '7', read: (c) => c.maxUnsettled, expected: 7 },
   { name: 'max-frame-size', text: '512', read: (c) => c.maxFrameSizeBytes, expected: 512 },
   { name: 'queue-patterns', text: 'ex.*|orders', read: (c) => c.queuePatterns, expected: /^(?:ex.*|orders)$/u },
   { name: 'topic-patterns', text: 'news[.].+', read: (c) => c.topicPatterns, expected: /^(?:news[.].+)$/u },
