@@ -4,8 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { killOnExit } from './children.js';
 import { TOOL, waitFor } from './broker-process.js';
-import type { Cluster } from './cluster.js';
-import type { EtcdProcess } from './etcd.js';
+import { after, before } from 'node:test';
+import { Cluster, type ClusterOptions } from './cluster.js';
+import { startEtcd, type EtcdProcess } from './etcd.js';
 import { EtcdCluster } from '../../src/manager/etcd.js';
 import { readView } from '../../src/manager/keys.js';
 
@@ -143,4 +144,30 @@ export class Managers {
       },
     );
   }
+}
+
+/** A test file's etcd, started before its tests, and the clusters and managers its tests start
+ * on it; all stopped when the file ends (managers first, so that none reacts to the brokers
+ * stopping). `enabled: false` (a test skipped by default) starts no etcd. */
+export function managedClusters(options: { readonly enabled?: boolean } = {}): { start(options: ClusterOptions, settings?: ManagerSettings): Promise<{ cluster: Cluster; managers: Managers }> } {
+  let etcd: EtcdProcess | null = null;
+  const clusters: Cluster[] = [];
+  const managerSets: Managers[] = [];
+  before(async () => {
+    if (options.enabled !== false) etcd = await startEtcd();
+  });
+  after(async () => {
+    for (const managers of managerSets) await managers.stop();
+    for (const cluster of clusters) await cluster.stop();
+    await etcd?.stop();
+  });
+  return {
+    async start(clusterOptions, settings = {}) {
+      const cluster = await Cluster.start(clusterOptions);
+      clusters.push(cluster);
+      const managers = new Managers(cluster, etcd as EtcdProcess, settings);
+      managerSets.push(managers);
+      return { cluster, managers };
+    },
+  };
 }

@@ -5,28 +5,16 @@
 // producer (the project's failover client) had accepted is on the last primary. Prints the
 // median time from the kill to the next accepted message. With MANAGER_LONG=1, then a switchover
 // under load: no producer error, nothing lost. MANAGER_KILLS=10 runs ten kills.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from '../helpers/cluster.js';
-import { startEtcd, type EtcdProcess } from '../helpers/etcd.js';
-import { Managers } from '../helpers/managers.js';
+import { managedClusters } from '../helpers/managers.js';
 import { lostOf, ProbeProducer } from '../helpers/probe-producer.js';
 import { waitFor } from '../helpers/broker-process.js';
 
 const KILLS = Number(process.env['MANAGER_KILLS'] ?? 3);
 const SWITCHOVER = process.env['MANAGER_LONG'] === '1';
 
-let etcd: EtcdProcess | null = null;
-let cluster: Cluster | null = null;
-let managers: Managers | null = null;
-before(async () => {
-  etcd = await startEtcd();
-});
-after(async () => {
-  await managers?.stop();
-  await cluster?.stop();
-  await etcd?.stop();
-});
+const files = managedClusters();
 
 const mark = (what: string, since: number): void => void (process.env['MANAGER_DEBUG'] && console.error(what, Date.now() - since));
 
@@ -38,10 +26,7 @@ function median(values: readonly number[]): number {
 test(`a fresh cluster elects a primary; kill -9 of the primary ${KILLS} times: a new primary each time${SWITCHOVER ? "; a switchover" : ""}; nothing accepted lost`, async () => {
   // The default --link-maintenance-interval (2 s): the managers' primary hint, not the backups' own
   // retry, is what gets the surviving backup to a new primary quickly.
-  cluster = await Cluster.start({ size: 3, heartbeatS: 0.5, maintenanceS: 2 });
-  const c = cluster;
-  managers = new Managers(c, etcd as EtcdProcess);
-  const m = managers;
+  const { cluster: c, managers: m } = await files.start({ size: 3, heartbeatS: 0.5, maintenanceS: 2 });
   m.startAll();
   // A fresh cluster: every broker joining with an empty store; the managers elect one.
   let leader = await m.waitForActiveLeader();

@@ -3,33 +3,18 @@
 // a backup's manager takes the key after the ttl and promotes its broker, and nothing accepted
 // is lost. Then pause: with automatic actions paused, killing the primary promotes nobody until
 // an operator resumes. Real etcd, brokers and managers (issue 17).
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from '../helpers/cluster.js';
-import { startEtcd, type EtcdProcess } from '../helpers/etcd.js';
-import { Managers } from '../helpers/managers.js';
+import { managedClusters } from '../helpers/managers.js';
 import { lostOf, ProbeProducer } from '../helpers/probe-producer.js';
 import { waitFor } from '../helpers/broker-process.js';
 
-let etcd: EtcdProcess | null = null;
-let cluster: Cluster | null = null;
-let managers: Managers | null = null;
-before(async () => {
-  etcd = await startEtcd();
-});
-after(async () => {
-  await managers?.stop();
-  await cluster?.stop();
-  await etcd?.stop();
-});
+const files = managedClusters();
 
 const TTL_S = 2;
 
 test('kill -9 of the primary\'s manager: the primary stops settling at its deadline, a backup takes over after the ttl; then pause stops promotion', async () => {
-  cluster = await Cluster.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 });
-  const c = cluster;
-  managers = new Managers(c, etcd as EtcdProcess, { ttlS: TTL_S });
-  const m = managers;
+  const { cluster: c, managers: m } = await files.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 }, { ttlS: TTL_S });
   m.startAll();
   const first = await m.waitForActiveLeader();
   for (let j = 0; j < 3; j++) if (j !== first) await c.waitForState(j, 'ready');

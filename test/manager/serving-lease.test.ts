@@ -3,7 +3,6 @@
 // `qpid-ha status`, until it is renewed; a backup refuses a lease. Real brokers, a rhea producer.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { EventContext } from 'rhea';
 import { connect, openSender } from '../helpers/amqp.js';
 import { Cluster } from '../helpers/cluster.js';
 import { waitFor } from '../helpers/broker-process.js';

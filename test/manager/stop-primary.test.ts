@@ -3,34 +3,19 @@
 // the old primary is continued it settles nothing more (the extensions held up in its socket
 // arrive after its deadline and are refused), is fenced by the new epoch, and rejoins as a
 // backup; nothing accepted is lost. Longer than the default suite allows: MANAGER_LONG=1.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from '../helpers/cluster.js';
-import { startEtcd, type EtcdProcess } from '../helpers/etcd.js';
-import { Managers } from '../helpers/managers.js';
+import { managedClusters } from '../helpers/managers.js';
 import { lostOf, ProbeProducer } from '../helpers/probe-producer.js';
 import { waitFor } from '../helpers/broker-process.js';
 
 const enabled = process.env['MANAGER_LONG'] === '1';
 const TTL_S = 2;
 
-let etcd: EtcdProcess | null = null;
-let cluster: Cluster | null = null;
-let managers: Managers | null = null;
-before(async () => {
-  if (enabled) etcd = await startEtcd();
-});
-after(async () => {
-  await managers?.stop();
-  await cluster?.stop();
-  await etcd?.stop();
-});
+const files = managedClusters({ enabled });
 
 test('SIGSTOP of the primary for 2 x ttl: a backup takes over; continued, the old primary settles nothing, is fenced and rejoins; nothing lost', { skip: !enabled && 'set MANAGER_LONG=1' }, async () => {
-  cluster = await Cluster.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 });
-  const c = cluster;
-  managers = new Managers(c, etcd as EtcdProcess, { ttlS: TTL_S });
-  const m = managers;
+  const { cluster: c, managers: m } = await files.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 }, { ttlS: TTL_S });
   m.startAll();
   const first = await m.waitForActiveLeader();
   for (let j = 0; j < 3; j++) if (j !== first) await c.waitForState(j, 'ready');

@@ -3,33 +3,18 @@
 // leader wrote to etcd is ahead of its store (it cannot know what it missed; etcd can). When the
 // last primary comes back too, its store is the most recent and it is promoted, the first one
 // rejoins as a backup, and nothing accepted is lost.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Cluster } from '../helpers/cluster.js';
-import { startEtcd, type EtcdProcess } from '../helpers/etcd.js';
-import { Managers } from '../helpers/managers.js';
+import { managedClusters } from '../helpers/managers.js';
 import { lostOf, ProbeProducer } from '../helpers/probe-producer.js';
 import { waitFor } from '../helpers/broker-process.js';
 
-let etcd: EtcdProcess | null = null;
-let cluster: Cluster | null = null;
-let managers: Managers | null = null;
-before(async () => {
-  etcd = await startEtcd();
-});
-after(async () => {
-  await managers?.stop();
-  await cluster?.stop();
-  await etcd?.stop();
-});
+const files = managedClusters();
 
 const TTL_S = 2;
 
 test('after a total failure the broker that died first is not promoted; the most recent store is', async () => {
-  cluster = await Cluster.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 });
-  const c = cluster;
-  managers = new Managers(c, etcd as EtcdProcess, { ttlS: TTL_S, totalFailureWaitS: 1 });
-  const m = managers;
+  const { cluster: c, managers: m } = await files.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 }, { ttlS: TTL_S, totalFailureWaitS: 1 });
   m.startAll();
   const primary = await m.waitForActiveLeader();
   for (let j = 0; j < 3; j++) if (j !== primary) await c.waitForState(j, 'ready');
