@@ -4,7 +4,11 @@
 // exchange, and broker on every series (a default label). Per-queue and per-backup gauges are
 // filled when scraped (collect callbacks over one snapshot taken per scrape), never per message;
 // the only per-message cost is the settle-latency histogram's observe. Process and Node
-// runtime metrics come from collectDefaultMetrics.
+// runtime metrics come from collectDefaultMetrics, on a registry of their own whose text is
+// kept for RUNTIME_TEXT_MS: collecting them costs about 1 ms a scrape (the event-loop delay
+// histogram's stddev and percentiles, readdir of /proc/self/fd, /proc reads), which a console
+// polling at 10/s turned into a measurable share of the broker's CPU; figures of the process
+// change little within a second, and Prometheus scrapes every 10-60 s.
 
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import { LatencyHistogram, registerHistogram } from './latency-histogram.js';
@@ -17,6 +21,8 @@ export const METRICS_QUEUES_MAX = 10_000;
 const HA_STATES = ['standalone', 'joining', 'catchup', 'ready', 'recovering', 'active'] as const;
 /** Settling waits for a group commit (ms) and, in a cluster, for the backups (ms to s). */
 const SETTLE_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** How long the runtime families' text is reused. */
+export const RUNTIME_TEXT_MS = 1000;
 const CONFIRM_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** What one scrape reads, taken once at its start so that every family agrees. */
@@ -32,6 +38,9 @@ interface Snapshot {
 
 export class BrokerMetrics {
   readonly registry = new Registry();
+  /** The process and Node runtime families, collected at most once per RUNTIME_TEXT_MS. */
+  private readonly runtime = new Registry();
+  private runtimeText: { text: Promise<string>; atMs: number } | null = null;
   private snapshot: Snapshot | null = null;
   /** Rates are not exported (Prometheus derives them from the counters); figures need one. */
   private readonly rates = new QueueRates();
@@ -42,7 +51,8 @@ export class BrokerMetrics {
     const r = this.registry;
     this.brokerLabel = `broker="${escapeLabel(ha.status().name)}"`;
     r.setDefaultLabels({ broker: ha.status().name });
-    collectDefaultMetrics({ register: r });
+    this.runtime.setDefaultLabels({ broker: ha.status().name });
+    collectDefaultMetrics({ register: this.runtime });
     const snap = (): Snapshot => this.snapshot ?? this.take();
     const gauge = (name: string, help: string, labelNames: readonly string[], fill: (g: Gauge<string>, s: Snapshot) => void): void => {
       new Gauge({
@@ -117,16 +127,31 @@ export class BrokerMetrics {
     return this.registry.contentType;
   }
 
-  /** The text of one scrape: prom-client's families, then the per-queue and per-exchange ones. */
+  /** The text of one scrape: the runtime families, prom-client's broker families, then the
+   * per-queue and per-exchange ones. */
   async text(): Promise<string> {
+    const runtime = this.runtimeFamilies();
     const snapshot = this.take();
     this.snapshot = snapshot;
     try {
       const text = await this.registry.metrics();
-      return `${text}${seriesText(snapshot, this.brokerLabel)}`;
+      return `${await runtime}${text}${seriesText(snapshot, this.brokerLabel)}`;
     } finally {
       this.snapshot = null;
     }
+  }
+
+  private runtimeFamilies(): Promise<string> {
+    const nowMs = performance.now();
+    if (this.runtimeText === null || nowMs - this.runtimeText.atMs >= RUNTIME_TEXT_MS) {
+      const text = this.runtime.metrics();
+      // A failed collection is not kept: the next scrape tries again.
+      text.catch(() => {
+        if (this.runtimeText?.text === text) this.runtimeText = null;
+      });
+      this.runtimeText = { text, atMs: nowMs };
+    }
+    return this.runtimeText.text;
   }
 
   private take(): Snapshot {
