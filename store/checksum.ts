@@ -22,9 +22,9 @@ export function numberSeed(n: number): number {
   return n % 0x1_0000_0000;
 }
 
-/** A seed from a text key. */
-export function textSeed(text: string): number {
-  return CHECKSUMS_BUILT_IN ? crc32(text) : 0;
+/** A seed from a text key (its UTF-8 bytes), continuing from `seed`. */
+export function textSeed(text: string, seed = 0): number {
+  return CHECKSUMS_BUILT_IN ? crc32(text, seed) : 0;
 }
 
 /** `bytes` followed by their CRC (seeded with `seed`), in `into` when it is large enough (LMDB
