@@ -17,6 +17,13 @@ import { RESYNC_REASON_CHARS_MAX, type BackupFrame, type MemberInfo, type Primar
 
 /** How soon a backup refused for its identity (SASL, ACL) tries again. */
 const IDENTITY_RETRY_MS = 5000;
+/** After losing its primary, a backup looks for the new one this often (instead of every
+ * maintenance interval) for SEEK_WINDOW_MS: a cluster manager promotes another broker within
+ * a few hundred ms, and that primary stays recovering (its producers waiting) until this backup
+ * has rejoined. The manager's primary hint reaches us later than this: it goes through the new
+ * primary's report to etcd and our manager's watch (measured 75-150 ms after the promotion). */
+const SEEK_INTERVAL_MS = 20;
+const SEEK_WINDOW_MS = 5000;
 export type ChannelClosed =
   | { readonly kind: 'redirect'; readonly address: string }
   | { readonly kind: 'refused'; readonly description: string }
@@ -89,6 +96,8 @@ export class BackupReplicator {
   private primary: PrimaryInfo | null = null;
   private nextAddressIndex = 0;
   private preferred: string | null = null;
+  /** Until when (monotonic ms) a lost primary is looked for every SEEK_INTERVAL_MS. */
+  private seekUntilMs = -Infinity;
   private readonly selfAddresses = new Set<string>();
   private timer: TimerHandle | null = null;
   private stopped = false;
@@ -277,6 +286,7 @@ export class BackupReplicator {
     }
     const wasConnected = this.primary !== null;
     if (wasConnected) {
+      this.seekUntilMs = this.deps.clock.monotonicMs() + SEEK_WINDOW_MS;
       this.deps.logger.warn({ primary: this.primary?.name, reason }, 'lost the primary');
       this.primary = null;
       this.deps.onPrimary(null);
@@ -296,7 +306,8 @@ export class BackupReplicator {
     }
     // Refused for who we are: retrying at once would not change that, and each failed login
     // counts against this host in the primary's rate limit (which its tools share).
-    this.schedule(identityRefused ? Math.max(this.deps.maintenanceIntervalMs, IDENTITY_RETRY_MS) : this.deps.maintenanceIntervalMs);
+    if (identityRefused) this.schedule(Math.max(this.deps.maintenanceIntervalMs, IDENTITY_RETRY_MS));
+    else this.schedule(this.deps.clock.monotonicMs() < this.seekUntilMs ? Math.min(SEEK_INTERVAL_MS, this.deps.maintenanceIntervalMs) : this.deps.maintenanceIntervalMs);
   }
 
   private setState(state: BackupState): void {

@@ -56,7 +56,7 @@ test(`a fresh cluster elects a primary; kill -9 of the primary ${KILLS} times: a
       mark(`b${next} active after killing b${leader}`, killedAt);
       if (process.env['MANAGER_DEBUG']) {
         for (const [j, p] of m.processes.entries()) for (const l of p?.logs ?? []) if (Date.parse(String(l['time'])) >= killedAt) console.error(`mgr b${j}`, Date.parse(String(l['time'])) - killedAt, l['msg'], l['decision'] ?? '', l['reason'] ?? '');
-        for (const l of c.broker(next).logs) if (Date.parse(String(l['time'])) >= killedAt) console.error(`b${next}`, Date.parse(String(l['time'])) - killedAt, l['msg'], JSON.stringify(l).slice(0, 200));
+        for (let j = 0; j < 3; j++) if (j !== leader) for (const l of c.broker(j).logs) if (Date.parse(String(l['time'])) >= killedAt) console.error(`b${j}`, Date.parse(String(l['time'])) - killedAt, l['msg'], JSON.stringify(l).slice(0, 200));
       }
       const acceptedAt = await producer.firstAcceptAfter(killedAt, 30_000, reconnects);
       gapsMs.push(acceptedAt - killedAt);
