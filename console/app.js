@@ -32,8 +32,16 @@ function table(columns, rows, options = {}) {
 // Cluster ----------------------------------------------------------------------------------
 function renderCluster() {
   const primary = state.cluster.find((m) => m.role === 'primary');
+  // The managers' view: the leader the freshest report names, and each broker's last decision.
+  const reports = state.cluster.map((m) => m.manager).filter((r) => r && !r.stale);
+  const leader = reports.map((r) => r.leader).find((l) => l) ?? null;
+  const paused = reports.some((r) => r.paused);
+  const managerText = reports.length === 0
+    ? 'no cluster manager reports to these brokers'
+    : `leader: ${esc(leader ?? 'none')}${paused ? ' (automatic actions paused)' : ''}`;
   view.innerHTML = `<h2>Cluster</h2>
     <p id="primary">primary: ${primary ? `${esc(primary.name)} (${esc(primary.address)}, epoch ${esc(primary.epoch)})` : 'none'}</p>
+    <p id="manager">manager ${managerText}</p>
     ${table(
       [
         { key: 'name', header: 'broker' },
@@ -43,11 +51,19 @@ function renderCluster() {
         { key: 'epoch', header: 'epoch', num: true },
         { key: 'lastLsn', header: 'last LSN', num: true },
         { key: 'lagRecords', header: 'lag (records)', num: true },
+        { key: 'decision', header: 'manager decision', html: (m) => managerCell(m.manager) },
       ],
       state.cluster,
       { id: 'cluster', rowAttrs: (m) => `data-broker="${esc(m.name ?? m.address)}" class="${m.role === 'primary' ? 'primary' : ''} ${m.state === 'unreachable' ? 'unreachable' : ''}"` },
-    )}
-    <p class="note">Manager: shown once the cluster manager (issue 17) reports its leader and last decision.</p>`;
+    )}`;
+}
+
+/** A broker's manager and its last decision with the reason, or why there is none. */
+function managerCell(report) {
+  if (!report) return '<span class="note">no manager</span>';
+  const d = report.decision;
+  const what = d ? `${esc(d.decision)}: ${esc(d.reason)} <span class="note">(${esc(d.at)})</span>` : 'no decision yet';
+  return `${esc(report.manager)}${report.leading ? ' (leading)' : ''}: ${what}${report.stale ? ` <span class="note">stale: last report ${esc(report.reportedAt)}</span>` : ''}`;
 }
 
 // Queues -----------------------------------------------------------------------------------

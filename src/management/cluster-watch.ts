@@ -4,6 +4,7 @@
 // or a recent request), and said at once when anything shown changes (a new primary shows
 // within a poll). A broker that does not answer is shown unreachable.
 
+import { managerSummary, type StatusWithManager } from './manager-report.js';
 import type { QpidAddress } from '../core/qpid-url.js';
 import { formatAddress, parseQpidUrl } from '../core/qpid-url.js';
 import type { HaNode, HaStatus } from '../ha/node.js';
@@ -25,6 +26,9 @@ export interface ClusterMember {
   /** Records behind the primary's last LSN (null when unknown, or for the primary). */
   readonly lagRecords: number | null;
   readonly self: boolean;
+  /** What the broker's cluster manager last reported (its leader and last decision), or null
+   * when no manager reports to it. */
+  readonly manager: ReturnType<typeof managerSummary>;
 }
 
 export type PeerStatus = (address: QpidAddress) => Promise<HaStatus | null>;
@@ -99,6 +103,7 @@ export class ClusterWatch {
         lastLsn: status?.lastLsn ?? null,
         lagRecords: status && status.role === 'backup' && primaryLsn !== null ? Math.max(0, primaryLsn - status.lastLsn) : null,
         self: status?.name === own.name,
+        manager: managerSummary((status as StatusWithManager | null)?.manager),
       }));
       const changed = JSON.stringify(members) !== JSON.stringify(this.members);
       this.members = members;

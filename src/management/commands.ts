@@ -29,6 +29,7 @@ import {
 import { connectionsPage, linksPage, subscriptionsPage, type ConnectionsSource } from './connections.js';
 import { browseQueue, QueueBrowse, queueDetail, QueueName } from './queue-detail.js';
 import { queueFigures, QueueRates, replicationFloor, replicationSummary } from './queue-figures.js';
+import { ManagerReportInput, ManagerReports } from './manager-report.js';
 import { sortedBy, takePage } from '../core/paging.js';
 
 export type ManagementResult = Record<string, unknown> | unknown[];
@@ -124,6 +125,8 @@ function* mappedRows<T, U>(rows: Iterable<T>, f: (row: T) => U): Generator<U> {
 export class ManagementCommands {
   /** Enqueue/dequeue rates, sampled when queue-stats is asked (shared by both transports). */
   readonly rates = new QueueRates();
+  /** What this broker's cluster manager last reported (shown by status and the console). */
+  readonly managerReports = new ManagerReports();
 
   constructor(
     private readonly ha: HaNode,
@@ -167,7 +170,10 @@ export class ManagementCommands {
       case 'ping':
         return { pong: true, name: this.ha.status().name, state: this.ha.state };
       case 'status':
-        return { ...this.ha.status() };
+        return { ...this.ha.status(), manager: this.managerReports.view() };
+      case 'manager-report':
+        this.managerReports.record(parse(ManagerReportInput, input, operation));
+        return { recorded: true };
       case 'promote': {
         const { force, leaseSeconds: seconds, leaseId } = parse(Promote, input, operation);
         return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}) });

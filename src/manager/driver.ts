@@ -244,5 +244,8 @@ export class ManagerDriver {
     this.published = { text, atMs: nowMs };
     const value: MemberValue = { ...body, at: new Date().toISOString() };
     this.etcd.putLeased(`${this.etcd.keys.members}${this.options.name}`, value).catch((err: unknown) => this.logger.debug({ err }, 'could not publish the member entry'));
+    // The broker shows its manager's view in its status and console (a display only).
+    const report = { manager: this.options.name, leader: this.state.leader, leading: this.state.holding, paused: this.state.paused, decision: decision && { decision: decision.decision, reason: decision.reason.slice(0, 1000), at: decision.at } };
+    this.broker.request('manager-report', report).catch((err: unknown) => this.logger.debug({ err }, 'could not report to the broker'));
   }
 }

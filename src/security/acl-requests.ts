@@ -82,8 +82,9 @@ export const REPLICATION_CHECK: Check = { action: 'access', object: 'method', pr
 /** Commands that only read. */
 const QUERIES = new Set(['ping', 'status', 'queues', 'exchanges', 'bindings', 'stats', 'store-summary', 'store-queues', 'store-exchanges', 'store-bindings', 'store-messages', 'store-inspect', 'replication', 'queue-stats', 'replication-status', 'connections', 'links', 'subscriptions', 'queue-detail', 'queue-messages']);
 /** Commands that change who is primary or what replicates, or whether a primary serves (the
- * cluster manager's lease and primary hint): never allowed by a broad rule. */
-const EXPLICIT = new Set(['promote', 'replicate', 'lease', 'primary-hint']);
+ * cluster manager's lease and primary hint), and the manager's report of its decisions (which
+ * operators read as the truth): never allowed by a broad rule. */
+const EXPLICIT = new Set(['promote', 'replicate', 'lease', 'primary-hint', 'manager-report']);
 
 /** The ACL checks of one management command, in order: the command itself, then what it does
  * to a queue or exchange. `input` is the request's raw arguments (checked before parsing, so a
