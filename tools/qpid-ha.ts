@@ -3,11 +3,12 @@
 // on the primary, so a resource manager can use it as a health check; `promote` is a
 // cluster-manager-only command and needs --cluster-manager.
 import { parseArgs } from 'node:util';
-import { parseQpidUrl } from '../src/core/qpid-url.js';
+import { parseQpidUrl, type QpidAddress } from '../src/core/qpid-url.js';
 import type { HaStatus } from '../src/ha/node.js';
 import { managementRequest } from '../src/management/client.js';
 import type { ReplicationSummary } from '../src/management/queue-figures.js';
 import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+import { promotionScore } from './lib/promotion-score.js';
 import { field, parseLimit, printTable, type Column } from './lib/table.js';
 
 const HELP = `usage: qpid-ha [-b ADDR] [--timeout S] [--json] COMMAND
@@ -17,6 +18,8 @@ commands:
                                                    is not yet on every backup of the ack gate (the RPO now)
   query                                            the broker's HA settings and store position
   ping                                             exit 0 if the broker answers
+  promotion-score                                  "STATE SCORE": the Pacemaker promotion score the OCF agent
+                                                   sets (ranks stores by epoch, last LSN; "-": not promotable)
   promote [--force] [--lease S]                    (with --cluster-manager) make this broker primary
                                                    (--lease: serving under a lease of S seconds from the start)
   lease --seconds S                                the primary serves S more seconds unless renewed: then it
@@ -79,18 +82,7 @@ runTool('qpid-ha', async () => {
       const status = await managementRequest<HaStatus>(address, 'status', {}, options);
       const expected = values['is-primary'] ? 'primary' : values.expect;
       if (values.all) {
-        const url = status.brokersUrl ? parseQpidUrl(status.brokersUrl) : { addresses: [address] };
-        const rows = await Promise.all(
-          url.addresses.map(async (a) => {
-            const label = `${a.host}:${a.port}`;
-            try {
-              const s = await managementRequest<HaStatus>(a, 'status', {}, options);
-              return { address: label, name: s.name, state: s.state, epoch: s.epoch, lastLsn: s.lastLsn };
-            } catch (err) {
-              return { address: label, name: null, state: 'unreachable', error: (err as Error).message };
-            }
-          }),
-        );
+        const rows = await everyBroker(status, address, options);
         if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
         else for (const row of rows) process.stdout.write(`${row.address} ${row.state}${row.name ? ` (${row.name}, epoch ${(row as { epoch?: number }).epoch}, lsn ${(row as { lastLsn?: number }).lastLsn})` : ''}\n`);
         return expected && !rows.some((r) => matches(r.state, expected)) ? 1 : 0;
@@ -105,6 +97,16 @@ runTool('qpid-ha', async () => {
         process.stdout.write(`${[status.state, ...extra].join('\n')}\n`);
       }
       return expected && !matches(status.state, expected) ? 1 : 0;
+    }
+    case 'promotion-score': {
+      // For the Pacemaker agent (tools/ocf/qpidd): one process per monitor, not four.
+      const status = await managementRequest<HaStatus>(address, 'status', {}, options);
+      const needsPeers = status.state === 'ready' || (status.state === 'joining' && status.primary === null);
+      const peers = needsPeers ? await everyBroker(status, address, options) : [];
+      const { score, reason } = promotionScore({ name: status.name, state: status.state, primaryKnown: status.primary !== null }, peers);
+      if (values.json) process.stdout.write(`${JSON.stringify({ state: status.state, score, reason })}\n`);
+      else process.stdout.write(`${status.state} ${score ?? '-'}\n`);
+      return 0;
     }
     case 'query': {
       const status = await managementRequest<HaStatus>(address, 'status', {}, options);
@@ -167,6 +169,22 @@ runTool('qpid-ha', async () => {
       throw new UsageError(`unknown command "${command}"\n${HELP}`);
   }
 });
+
+/** Every broker of the cluster's --ha-brokers-url (or this one alone), as each reports itself. */
+async function everyBroker(status: HaStatus, address: QpidAddress, options: { admin: boolean; timeoutMs: number }): Promise<{ address: string; name: string | null; state: string; epoch?: number; lastLsn?: number; error?: string }[]> {
+  const url = status.brokersUrl ? parseQpidUrl(status.brokersUrl) : { addresses: [address] };
+  return await Promise.all(
+    url.addresses.map(async (a) => {
+      const label = `${a.host}:${a.port}`;
+      try {
+        const s = await managementRequest<HaStatus>(a, 'status', {}, options);
+        return { address: label, name: s.name, state: s.state, epoch: s.epoch, lastLsn: s.lastLsn };
+      } catch (err) {
+        return { address: label, name: null, state: 'unreachable', error: (err as Error).message };
+      }
+    }),
+  );
+}
 
 /** A positive number of seconds, at most an hour (the broker's own bound). */
 function parseSeconds(text: string, option: string): number {
