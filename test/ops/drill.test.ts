@@ -34,13 +34,11 @@ test(`qpid-ha drill: ${LONG ? 'kill x10, stop x2, manager-kill x2' : 'kill x2'} 
   const drill = (args: readonly string[]) => c.tool('qpid-ha', ['drill', '-b', `127.0.0.1:${c.ports[0]}`, '--etcd', m.etcd.url, '--cluster', m.clusterName, ...args]);
   try {
     // Bad options: exit 2, naming the option.
-    const badFault = await drill(['--fault', 'explode']);
+    const [badFault, badCount, noEtcd] = await Promise.all([drill(['--fault', 'explode']), drill(['--fault', 'kill', '--count', '0']), c.tool('qpid-ha', ['drill', '-b', `127.0.0.1:${c.ports[0]}`, '--fault', 'kill'])]);
     assert.equal(badFault.code, 2);
     assert.match(badFault.stderr, /--fault: expected kill, stop, manager-kill, got "explode"/);
-    const badCount = await drill(['--fault', 'kill', '--count', '0']);
     assert.equal(badCount.code, 2);
     assert.match(badCount.stderr, /--count/);
-    const noEtcd = await c.tool('qpid-ha', ['drill', '-b', `127.0.0.1:${c.ports[0]}`, '--fault', 'kill']);
     assert.equal(noEtcd.code, 2);
     assert.match(noEtcd.stderr, /--etcd: required/);
 
