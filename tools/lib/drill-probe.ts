@@ -3,9 +3,15 @@
 // and records when each was accepted and over which connection (the reconnect count then). The
 // drill reads from it the first message accepted after a fault, and at the end which accepted
 // messages the cluster no longer holds.
+import { randomUUID } from 'node:crypto';
 import { connect, type Connection, type Sender } from '../../src/client/index.js';
 
+/** Marks a run's messages: what an earlier run left on the queue must not hide a loss. */
+const RUN_PROPERTY = 'qpid-ha-drill-run';
+const SN_PROPERTY = 'qpid-ha-drill-sn';
+
 export class DrillProbe {
+  readonly runId = randomUUID();
   /** sn -> [wall ms of the accept, reconnects of the client when it came]. */
   private readonly accepted = new Map<number, readonly [number, number]>();
   /** Sends that ended in anything but accepted. */
@@ -35,7 +41,7 @@ export class DrillProbe {
     while (this.running) {
       const sn = this.next++;
       try {
-        const outcome = await sender.send({ body: `drill ${sn}`, durable: true, application_properties: { 'qpid-ha-drill-sn': sn } });
+        const outcome = await sender.send({ body: `drill ${sn}`, durable: true, application_properties: { [SN_PROPERTY]: sn, [RUN_PROPERTY]: this.runId } });
         if (outcome.outcome === 'accepted') this.accepted.set(sn, [Date.now(), this.connection.stats.reconnects]);
         else this.failures.push(`${sn}: ${outcome.outcome}`);
       } catch (err) {
@@ -75,8 +81,8 @@ export class DrillProbe {
 }
 
 /** Takes every message off `queue` at `url` (the probe's, after the drills) until none comes for
- * `quietMs`, and returns their sequence numbers. */
-export async function drainProbeQueue(url: string, queue: string, login: { username?: string; password?: string }, quietMs = 1500): Promise<Set<number>> {
+ * `quietMs`, and returns the sequence numbers of run `runId`'s. */
+export async function drainProbeQueue(url: string, queue: string, runId: string, login: { username?: string; password?: string }, quietMs = 1500): Promise<Set<number>> {
   const connection = await connect(`amqp:${url}`, { reconnect: { limit: -1, initialDelayMs: 10, maxDelayMs: 200 }, ...login });
   const held = new Set<number>();
   try {
@@ -84,8 +90,9 @@ export async function drainProbeQueue(url: string, queue: string, login: { usern
     for (;;) {
       const delivery = await receiver.receive(quietMs);
       if (!delivery) break;
-      const sn = (delivery.message.application_properties as Record<string, unknown> | undefined)?.['qpid-ha-drill-sn'];
-      if (typeof sn === 'number') held.add(sn);
+      const properties = delivery.message.application_properties as Record<string, unknown> | undefined;
+      const sn = properties?.[SN_PROPERTY];
+      if (typeof sn === 'number' && properties?.[RUN_PROPERTY] === runId) held.add(sn);
       delivery.accept();
     }
   } finally {

@@ -218,7 +218,10 @@ export async function runDrills(options: DrillOptions): Promise<DrillReport> {
       }
     };
 
-    await whole('before the first drill');
+    // Refuse before sending anything if this host cannot vouch for the primary's process.
+    const initial = await whole('before the first drill');
+    await brokerProcess(poller, addresses[initial.index] as QpidAddress, initial.status.name);
+    if (options.fault === 'manager-kill') managerProcess(view, initial.status.name);
     probe = await DrillProbe.start(url, options.queue, options.login);
     const startedAt = Date.now();
     while (probe.firstAcceptAfter(startedAt, -1) === null) {
@@ -294,7 +297,7 @@ export async function runDrills(options: DrillOptions): Promise<DrillReport> {
     const { index: last } = await whole('after the last drill');
     await probe.stop();
     const lastAddress = addresses[last] as QpidAddress;
-    const held = await drainProbeQueue(`${lastAddress.host}:${lastAddress.port}`, options.queue, options.login);
+    const held = await drainProbeQueue(`${lastAddress.host}:${lastAddress.port}`, options.queue, probe.runId, options.login);
     const lost = probe.acceptedNumbers().filter((sn) => !held.has(sn)).sort((a, b) => a - b);
     const report: DrillReport = {
       fault: options.fault,
