@@ -1,12 +1,13 @@
 // `qpid-ha drill` (issue 17) on a real cluster run by real qpid-ha-manager processes on a real
 // etcd: two kill -9 drills with --restart, whose JSON must give every phase in order (fault ->
 // detection -> promotion -> active, and the probe's first accepted message after the promotion)
-// and lose nothing. The drill signals only a pid its broker.json names on this host: with the
+// and lose nothing; then one without --restart, the test restarting the killed broker as its
+// supervisor would. The drill signals only a pid its broker.json names on this host: with the
 // primary's broker.json gone it refuses and the primary lives on. Bad options exit 2 naming the
 // option. DRILL_LONG=1 runs ten kill drills and two of each other fault (minutes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { renameSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { managedClusters } from '../helpers/managers.js';
 import { readEndpoint } from '../../src/management/endpoint.js';
@@ -16,6 +17,16 @@ const LONG = process.env['DRILL_LONG'] === '1';
 const files = managedClusters();
 /** Processes the drill started again (--restart): detached, they outlive it and the test. */
 const restartedPids: number[] = [];
+
+/** Whether `pid` runs (a zombie, dead but not yet collected by its parent, does not). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/^\d+ \(.*\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 function killQuietly(pid: number): void {
   try {
@@ -70,6 +81,30 @@ test(`qpid-ha drill: ${LONG ? 'kill x10, stop x2, manager-kill x2' : 'kill x2'} 
       assert.ok(report.accepted > 0);
       assert.equal(report.lost, 0, `lost ${report.lost} of ${report.accepted}: ${report.lostExamples.join(', ')}`);
       console.error(`qpid-ha drill --fault ${fault} x${count}: medians ${JSON.stringify(report.medians)}, accepted ${report.accepted}, lost ${report.lost}`);
+    }
+
+    // Without --restart the drill restarts nothing: the broker it kills is its supervisor's to
+    // restart. Here the test is that supervisor: it restarts a broker whose broker.json names a
+    // dead pid, and the drill waits for the cluster to be whole again before it reports.
+    const restarting = new Set<number>();
+    const supervisor = setInterval(() => {
+      for (let i = 0; i < c.dataDirs.length; i++) {
+        const endpoint = readEndpoint(c.dataDirs[i] as string);
+        if (restarting.has(i) || !endpoint || running(endpoint.pid)) continue;
+        restarting.add(i);
+        // A failed start is tried again on the next tick (the drill reports if the cluster never heals).
+        void c.startBroker(i).catch(() => {}).finally(() => restarting.delete(i));
+      }
+    }, 100);
+    try {
+      const result = await drill(['--fault', 'kill', '--count', '1', '--json', '--timeout', '60']);
+      assert.equal(result.code, 0, `drill without --restart failed: ${result.stderr}\n${result.stdout}`);
+      const report = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as DrillReport;
+      assert.deepEqual(report.restarted, [], 'the drill restarted nothing itself');
+      assert.equal(report.drills.length, 1);
+      assert.equal(report.lost, 0);
+    } finally {
+      clearInterval(supervisor);
     }
   } finally {
     // What the drill started again runs detached, outside the test's process group: managers
