@@ -69,7 +69,7 @@ export interface DrillReport {
 
 /** A fault the drill will not inject (the process is not vouched for): exit 1, not 2. */
 export class DrillRefused extends Error {
-  readonly code = 'DRILL_REFUSED';
+  override readonly name = 'DrillRefused';
 }
 
 interface ProcessRecipe {
