@@ -9,8 +9,8 @@
 // Pacemaker's tool exactly as under Pacemaker; only the receiving end is ours).
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DIST, freePort, removeDir, tempDir, waitFor } from '../helpers/broker-process.js';
 import { managementRequest } from '../../src/management/client.js';
@@ -60,7 +60,20 @@ describe('the OCF agent', { concurrency: 2 }, () => {
     dirs.push(dataDir);
     cleanups.push(async () => killLeftover(dataDir));
     const port = await freePort();
-    const result = await run(OCF_TESTER, ['-n', 'qpidd-test', '-o', `data_dir=${dataDir}`, '-o', `port=${port}`, '-o', `ha_brokers_url=127.0.0.1:${port}`, '-o', `options=${BROKER_OPTIONS}`, AGENT], { OCF_ROOT: '/usr/lib/ocf' });
+    // ocf-tester runs meta-data as user nobody, who may not reach a checkout under /root: then
+    // it tests a copy of the agent in a directory nobody can read, told where the broker is.
+    let agent = AGENT;
+    const extra: string[] = [];
+    if (spawnSync('su', ['nobody', '-s', '/bin/sh', '-c', `test -r '${AGENT}'`]).status !== 0) {
+      const copyDir = tempDir('qpidd-ocf-agent-');
+      dirs.push(copyDir);
+      chmodSync(copyDir, 0o755);
+      agent = join(copyDir, 'qpidd');
+      copyFileSync(AGENT, agent);
+      chmodSync(agent, 0o755);
+      extra.push('-o', `binary=${join(DIST, 'tools', 'qpidd.js')}`);
+    }
+    const result = await run(OCF_TESTER, ['-n', 'qpidd-test', '-o', `data_dir=${dataDir}`, '-o', `port=${port}`, '-o', `ha_brokers_url=127.0.0.1:${port}`, '-o', `options=${BROKER_OPTIONS}`, ...extra, agent], { OCF_ROOT: '/usr/lib/ocf' });
     assert.equal(result.code, 0, `ocf-tester failed:\n${result.stdout}\n${result.stderr}`);
     assert.match(result.stdout, /passed all tests/);
   });
