@@ -32,7 +32,8 @@ commands:
   drill --fault F --etcd URL --cluster NAME [--count N] [--restart] [--queue Q]
                                                    failover drills on a local cluster run by qpid-ha-manager: F is
                                                    kill (kill -9 the primary), stop (SIGSTOP it until another broker
-                                                   serves, then SIGCONT) or manager-kill (kill -9 its manager); times
+                                                   serves, then SIGCONT), manager-kill (kill -9 its manager) or
+                                                   host-loss (kill -9 both); times
                                                    detection, promotion, active and the probe's first accepted message,
                                                    then checks nothing accepted was lost (exit 1 if any was). Signals
                                                    only a pid its broker.json names on this host. --restart re-runs what

@@ -4,7 +4,7 @@
 // and lose nothing; then one without --restart, the test restarting the killed broker as its
 // supervisor would. The drill signals only a pid its broker.json names on this host: with the
 // primary's broker.json gone it refuses and the primary lives on. Bad options exit 2 naming the
-// option. DRILL_LONG=1 runs ten kill drills and two of each other fault (minutes).
+// option. DRILL_LONG=1 runs ten kill drills and two of each other fault (a few minutes).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, renameSync } from 'node:fs';
@@ -37,7 +37,7 @@ function killQuietly(pid: number): void {
   }
 }
 
-test(`qpid-ha drill: ${LONG ? 'kill x10, stop x2, manager-kill x2' : 'kill x2'} with --restart, the phases in order, nothing lost; it refuses a pid broker.json does not name`, async () => {
+test(`qpid-ha drill: ${LONG ? 'kill x10, stop x2, manager-kill x2, host-loss x2' : 'kill x2'} with --restart, the phases in order, nothing lost; it refuses a pid broker.json does not name`, async () => {
   const { cluster: c, managers: m } = await files.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 }, { ttlS: 2 });
   m.startAll();
   const leader = await m.waitForActiveLeader();
@@ -47,7 +47,7 @@ test(`qpid-ha drill: ${LONG ? 'kill x10, stop x2, manager-kill x2' : 'kill x2'} 
     // Bad options: exit 2, naming the option.
     const [badFault, badCount, noEtcd] = await Promise.all([drill(['--fault', 'explode']), drill(['--fault', 'kill', '--count', '0']), c.tool('qpid-ha', ['drill', '-b', `127.0.0.1:${c.ports[0]}`, '--fault', 'kill'])]);
     assert.equal(badFault.code, 2);
-    assert.match(badFault.stderr, /--fault: expected kill, stop, manager-kill, got "explode"/);
+    assert.match(badFault.stderr, /--fault: expected kill, stop, manager-kill, host-loss, got "explode"/);
     assert.equal(badCount.code, 2);
     assert.match(badCount.stderr, /--count/);
     assert.equal(noEtcd.code, 2);
@@ -62,7 +62,7 @@ test(`qpid-ha drill: ${LONG ? 'kill x10, stop x2, manager-kill x2' : 'kill x2'} 
     assert.match(refused.stderr, /broker\.json on this host is missing: refusing to signal it/);
     assert.equal((await c.status(leader)).state, 'active', 'the primary was not touched');
 
-    const plan: [string, number][] = LONG ? [['kill', 10], ['stop', 2], ['manager-kill', 2]] : [['kill', 2]];
+    const plan: [string, number][] = LONG ? [['kill', 10], ['stop', 2], ['manager-kill', 2], ['host-loss', 2]] : [['kill', 2]];
     for (const [fault, count] of plan) {
       const result = await drill(['--fault', fault, '--count', String(count), '--restart', '--json', '--timeout', '60']);
       const report = JSON.parse(result.stdout.trim().split('\n').pop() ?? '{}') as DrillReport;

@@ -1,6 +1,6 @@
 // `qpid-ha drill`: failover drills on a local cluster run by qpid-ha-manager (issue 17). Each
-// drill injects one fault into the primary (kill -9, SIGSTOP until another broker serves, or
-// kill -9 of its manager) and times, from the fault: detection (the leader key in etcd no longer
+// drill injects one fault into the primary (kill -9, SIGSTOP until another broker serves, kill -9
+// of its manager, or of both as when its host is lost) and times, from the fault: detection (the leader key in etcd no longer
 // names the old primary), promotion (another broker reports recovering or active), active, and
 // the first message of the probe producer accepted over a new connection. The drill only signals
 // a process this host can vouch for: a broker whose pid is the one its broker.json names in its
@@ -20,8 +20,10 @@ import { EtcdCluster } from '../../src/manager/etcd.js';
 import { readView, type ClusterView } from '../../src/manager/keys.js';
 import { DrillProbe, drainProbeQueue } from './drill-probe.js';
 
-export type DrillFault = 'kill' | 'stop' | 'manager-kill';
-export const DRILL_FAULTS: readonly DrillFault[] = ['kill', 'stop', 'manager-kill'];
+export type DrillFault = 'kill' | 'stop' | 'manager-kill' | 'host-loss';
+export const DRILL_FAULTS: readonly DrillFault[] = ['kill', 'stop', 'manager-kill', 'host-loss'];
+/** The faults that take the primary's manager down (host-loss: the broker too, as a host lost). */
+const KILLS_MANAGER: readonly DrillFault[] = ['manager-kill', 'host-loss'];
 
 export interface DrillOptions {
   readonly broker: QpidAddress;
@@ -221,7 +223,7 @@ export async function runDrills(options: DrillOptions): Promise<DrillReport> {
     // Refuse before sending anything if this host cannot vouch for the primary's process.
     const initial = await whole('before the first drill');
     await brokerProcess(poller, addresses[initial.index] as QpidAddress, initial.status.name);
-    if (options.fault === 'manager-kill') managerProcess(view, initial.status.name);
+    if (KILLS_MANAGER.includes(options.fault)) managerProcess(view, initial.status.name);
     probe = await DrillProbe.start(url, options.queue, options.login);
     const startedAt = Date.now();
     while (probe.firstAcceptAfter(startedAt, -1) === null) {
@@ -233,17 +235,21 @@ export async function runDrills(options: DrillOptions): Promise<DrillReport> {
       const { index: from, status: old } = await whole(`before drill ${n}`);
       const address = addresses[from] as QpidAddress;
       const broker = await brokerProcess(poller, address, old.name);
-      const managerPid = options.fault === 'manager-kill' ? managerProcess(view, old.name) : null;
+      const managerPid = KILLS_MANAGER.includes(options.fault) ? managerProcess(view, old.name) : null;
       const brokerRecipe = recipeOf(broker.pid);
       const managerRecipe = managerPid !== null ? recipeOf(managerPid) : null;
       // Let the probe's latest connection settle on the primary, so that "a new connection"
       // means the one after the fault.
       await sleep(200);
       const reconnects = probe.reconnects;
-      const pid = managerPid ?? broker.pid;
+      const pid = options.fault === 'manager-kill' ? (managerPid as number) : broker.pid;
       const faultAt = Date.now();
+      // host-loss: the manager first, so that it cannot see its broker die and give the key
+      // back; the key must expire, as when the whole host goes.
+      if (options.fault === 'host-loss') process.kill(managerPid as number, 'SIGKILL');
       process.kill(pid, options.fault === 'stop' ? 'SIGSTOP' : 'SIGKILL');
-      options.progress(`drill ${n}/${options.count}: ${options.fault} of ${managerPid !== null ? `${old.name}'s manager` : old.name} (pid ${pid})`);
+      const what = options.fault === 'manager-kill' ? `${old.name}'s manager` : options.fault === 'host-loss' ? `${old.name} and its manager` : old.name;
+      options.progress(`drill ${n}/${options.count}: ${options.fault} of ${what} (pid ${managerPid !== null && options.fault === 'host-loss' ? `${managerPid}, ${pid}` : pid})`);
 
       let detectionMs: number | null = null;
       let promotionMs: number | null = null;
@@ -280,7 +286,7 @@ export async function runDrills(options: DrillOptions): Promise<DrillReport> {
       options.progress(`drill ${n}/${options.count}: ${run.from} -> ${run.to}: detection ${run.detectionMs} ms, promotion ${run.promotionMs} ms, active ${run.activeMs} ms, first accepted ${run.firstAcceptedMs} ms`);
 
       if (options.restart) {
-        // The old primary is dead (kill) or, fenced, stops by itself (stop, manager-kill):
+        // The old primary is dead (kill, host-loss) or, fenced, stops by itself (stop, manager-kill):
         // wait for that, then start it again as it was started, and then its manager (a
         // manager started beside a fenced primary that has not stopped yet would report it).
         const goneBy = Date.now() + options.timeoutMs;
