@@ -3,11 +3,13 @@
 // on the primary, so a resource manager can use it as a health check; `promote` is a
 // cluster-manager-only command and needs --cluster-manager.
 import { parseArgs } from 'node:util';
-import { parseQpidUrl } from '../src/core/qpid-url.js';
+import { parseQpidUrl, type QpidAddress } from '../src/core/qpid-url.js';
 import type { HaStatus } from '../src/ha/node.js';
 import { managementRequest } from '../src/management/client.js';
 import type { ReplicationSummary } from '../src/management/queue-figures.js';
 import { brokerAddress, brokerLogin, parseTimeoutMs, runTool, UsageError, withManagement } from './lib/management-cli.js';
+import { DRILL_FAULTS, DrillRefused, runDrills, type DrillFault } from './lib/drill.js';
+import { promotionScore } from './lib/promotion-score.js';
 import { field, parseLimit, printTable, type Column } from './lib/table.js';
 
 const HELP = `usage: qpid-ha [-b ADDR] [--timeout S] [--json] COMMAND
@@ -17,6 +19,8 @@ commands:
                                                    is not yet on every backup of the ack gate (the RPO now)
   query                                            the broker's HA settings and store position
   ping                                             exit 0 if the broker answers
+  promotion-score                                  "STATE SCORE": the Pacemaker promotion score the OCF agent
+                                                   sets (ranks stores by epoch, last LSN; "-": not promotable)
   promote [--force] [--lease S]                    (with --cluster-manager) make this broker primary
                                                    (--lease: serving under a lease of S seconds from the start)
   lease --seconds S                                the primary serves S more seconds unless renewed: then it
@@ -25,6 +29,16 @@ commands:
                                                    refused if QUEUE holds messages or ORIGINAL cannot be reached or
                                                    has no such queue, unless --force (which replaces them)
   replication                                      the replica queues here and the replicas following this broker
+  drill --fault F --etcd URL --cluster NAME [--count N] [--restart] [--queue Q]
+                                                   failover drills on a local cluster run by qpid-ha-manager: F is
+                                                   kill (kill -9 the primary), stop (SIGSTOP it until another broker
+                                                   serves, then SIGCONT), manager-kill (kill -9 its manager) or
+                                                   host-loss (kill -9 both); times
+                                                   detection, promotion, active and the probe's first accepted message,
+                                                   then checks nothing accepted was lost (exit 1 if any was). Signals
+                                                   only a pid its broker.json names on this host. --restart re-runs what
+                                                   it killed as it was run (else its supervisor must); --timeout S is
+                                                   per drill (default 60)
 options:
   -b, --broker ADDR     broker address (default 127.0.0.1:5672)
   --cluster-manager     allow cluster-manager-only commands (promote)
@@ -55,6 +69,12 @@ runTool('qpid-ha', async () => {
       queues: { type: 'boolean', default: false },
       sort: { type: 'string', short: 'S' },
       limit: { type: 'string', short: 'L' },
+      fault: { type: 'string' },
+      count: { type: 'string' },
+      etcd: { type: 'string' },
+      cluster: { type: 'string' },
+      restart: { type: 'boolean', default: false },
+      queue: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -79,18 +99,7 @@ runTool('qpid-ha', async () => {
       const status = await managementRequest<HaStatus>(address, 'status', {}, options);
       const expected = values['is-primary'] ? 'primary' : values.expect;
       if (values.all) {
-        const url = status.brokersUrl ? parseQpidUrl(status.brokersUrl) : { addresses: [address] };
-        const rows = await Promise.all(
-          url.addresses.map(async (a) => {
-            const label = `${a.host}:${a.port}`;
-            try {
-              const s = await managementRequest<HaStatus>(a, 'status', {}, options);
-              return { address: label, name: s.name, state: s.state, epoch: s.epoch, lastLsn: s.lastLsn };
-            } catch (err) {
-              return { address: label, name: null, state: 'unreachable', error: (err as Error).message };
-            }
-          }),
-        );
+        const rows = await everyBroker(status, address, options);
         if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
         else for (const row of rows) process.stdout.write(`${row.address} ${row.state}${row.name ? ` (${row.name}, epoch ${(row as { epoch?: number }).epoch}, lsn ${(row as { lastLsn?: number }).lastLsn})` : ''}\n`);
         return expected && !rows.some((r) => matches(r.state, expected)) ? 1 : 0;
@@ -106,6 +115,18 @@ runTool('qpid-ha', async () => {
       }
       return expected && !matches(status.state, expected) ? 1 : 0;
     }
+    case 'promotion-score': {
+      // For the Pacemaker agent (tools/ocf/qpidd): one process per monitor, not four.
+      const status = await managementRequest<HaStatus>(address, 'status', {}, options);
+      const needsPeers = status.state === 'ready' || (status.state === 'joining' && status.primary === null);
+      const peers = needsPeers ? await everyBroker(status, address, options) : [];
+      const { score, reason } = promotionScore({ name: status.name, state: status.state, primaryKnown: status.primary !== null }, peers);
+      if (values.json) process.stdout.write(`${JSON.stringify({ state: status.state, score, reason })}\n`);
+      else process.stdout.write(`${status.state} ${score ?? '-'}\n`);
+      return 0;
+    }
+    case 'drill':
+      return await drill(address, options.username !== undefined ? { username: options.username, ...(options.password !== undefined ? { password: options.password } : {}) } : {}, values);
     case 'query': {
       const status = await managementRequest<HaStatus>(address, 'status', {}, options);
       if (values.json) process.stdout.write(`${JSON.stringify(status)}\n`);
@@ -167,6 +188,54 @@ runTool('qpid-ha', async () => {
       throw new UsageError(`unknown command "${command}"\n${HELP}`);
   }
 });
+
+/** Every broker of the cluster's --ha-brokers-url (or this one alone), as each reports itself. */
+async function everyBroker(status: HaStatus, address: QpidAddress, options: { admin: boolean; timeoutMs: number }): Promise<{ address: string; name: string | null; state: string; epoch?: number; lastLsn?: number; error?: string }[]> {
+  const url = status.brokersUrl ? parseQpidUrl(status.brokersUrl) : { addresses: [address] };
+  return await Promise.all(
+    url.addresses.map(async (a) => {
+      const label = `${a.host}:${a.port}`;
+      try {
+        const s = await managementRequest<HaStatus>(a, 'status', {}, options);
+        return { address: label, name: s.name, state: s.state, epoch: s.epoch, lastLsn: s.lastLsn };
+      } catch (err) {
+        return { address: label, name: null, state: 'unreachable', error: (err as Error).message };
+      }
+    }),
+  );
+}
+
+/** `drill`: the options checked here (exit 2 naming the option), the drills in tools/lib/drill.ts. */
+async function drill(address: QpidAddress, login: { username?: string; password?: string }, values: { fault?: string | undefined; count?: string | undefined; etcd?: string | undefined; cluster?: string | undefined; restart: boolean; queue?: string | undefined; timeout?: string | undefined; json: boolean }): Promise<number> {
+  const fault = values.fault as DrillFault | undefined;
+  if (fault === undefined || !DRILL_FAULTS.includes(fault)) throw new UsageError(`--fault: expected ${DRILL_FAULTS.join(', ')}${values.fault === undefined ? '' : `, got "${values.fault}"`}`);
+  const count = values.count === undefined ? 1 : Number(values.count);
+  if (!Number.isInteger(count) || count < 1 || count > 1000) throw new UsageError(`--count: expected a whole number in 1..1000, got "${values.count}"`);
+  if (values.etcd === undefined) throw new UsageError('--etcd: required: the etcd endpoints the cluster\'s managers use, http://HOST:PORT[,...]');
+  const etcd = values.etcd.split(',');
+  for (const e of etcd) if (!/^https?:\/\/[^/\s]+$/.test(e)) throw new UsageError(`--etcd: "${e}" is not http://HOST:PORT`);
+  if (values.cluster === undefined || !/^[A-Za-z0-9_.-]{1,64}$/.test(values.cluster)) throw new UsageError(`--cluster: required: the managers' --cluster name (letters, digits, _ . -)${values.cluster === undefined ? '' : `, got "${values.cluster}"`}`);
+  const queue = values.queue ?? 'qpid-ha-drill';
+  const timeoutMs = parseTimeoutMs(values.timeout, 60_000);
+  let report;
+  try {
+    report = await runDrills({ broker: address, login, fault, count, etcd, cluster: values.cluster, restart: values.restart, queue, timeoutMs, progress: (line) => values.json || process.stdout.write(`${line}\n`) });
+  } catch (err) {
+    if (err instanceof DrillRefused) {
+      process.stderr.write(`qpid-ha: drill: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  if (values.json) process.stdout.write(`${JSON.stringify(report)}\n`);
+  else {
+    const m = report.medians;
+    process.stdout.write(`median of ${report.drills.length}: detection ${m.detectionMs} ms, promotion ${m.promotionMs} ms, active ${m.activeMs} ms, first accepted ${m.firstAcceptedMs} ms\n`);
+    process.stdout.write(`accepted ${report.accepted}, lost ${report.lost}${report.lost > 0 ? ` (e.g. ${report.lostExamples.join(', ')})` : ''}, producer errors ${report.producerErrors}\n`);
+    for (const r of report.restarted) process.stdout.write(`restarted ${r.what} ${r.name}: pid ${r.pid}\n`);
+  }
+  return report.lost > 0 ? 1 : 0;
+}
 
 /** A positive number of seconds, at most an hour (the broker's own bound). */
 function parseSeconds(text: string, option: string): number {

@@ -133,6 +133,11 @@ export class HaNode {
     deps.server.setAdmission((info) => this.admit(info));
   }
 
+  /** The data dir this broker holds (its broker.json is there: qpid-ha drill checks the pid). */
+  get dataDir(): string {
+    return this.deps.config.dataDir;
+  }
+
   get state(): HaState {
     return this.haState;
   }

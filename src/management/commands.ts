@@ -4,6 +4,7 @@
 // complete only when the ack gate releases them: every ready backup has them (issue 4). A
 // command that removes messages says how many, and logs who asked (issue 19).
 
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { toStoredArguments } from '../broker/arguments.js';
 import type { ConfigChange } from '../broker/broker.js';
@@ -372,6 +373,9 @@ export class ManagementCommands {
       bytes,
       pendingSettlements: service?.settlements.pending ?? 0,
       memory: process.memoryUsage(),
+      // Which process on which host holds which data dir: qpid-ha drill signals a broker only
+      // when this pid is the one its broker.json names on the drill's own host.
+      process: { pid: process.pid, host: hostname(), dataDir: this.ha.dataDir },
     };
   }
 }

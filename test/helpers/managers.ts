@@ -37,7 +37,7 @@ export class Managers {
 
   constructor(
     private readonly cluster: Cluster,
-    private readonly etcd: EtcdProcess,
+    readonly etcd: EtcdProcess,
     private readonly settings: ManagerSettings = {},
   ) {
     this.processes = cluster.ports.map(() => null);
