@@ -27,6 +27,28 @@ export function textSeed(text: string, seed = 0): number {
   return CHECKSUMS_BUILT_IN ? crc32(text, seed) : 0;
 }
 
+/** The CRC-32 table (IEEE polynomial, reflected), for digitsSeed. */
+const CRC_TABLE = (() => {
+  const table = new Int32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c;
+  }
+  return table;
+})();
+
+/** textSeed of a non-negative integer's decimal digits, continuing from `seed` (the same value
+ * as zlib's): a store row's key ends in a position, and zlib.crc32 on a short string costs
+ * its call and a UTF-8 conversion, about 0.4% of the durable path for two per message. */
+export function digitsSeed(n: number, seed: number): number {
+  if (!CHECKSUMS_BUILT_IN) return 0;
+  const digits = String(n);
+  let c = ~seed;
+  for (let i = 0; i < digits.length; i++) c = (CRC_TABLE[(c ^ digits.charCodeAt(i)) & 0xff] as number) ^ (c >>> 8);
+  return ~c >>> 0;
+}
+
 /** `bytes` followed by their CRC (seeded with `seed`), in `into` when it is large enough (LMDB
  * copies a value at put, so the broker's write path reuses one scratch buffer). */
 export function seal(bytes: Uint8Array, seed: number, into?: Buffer): Buffer {

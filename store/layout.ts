@@ -16,7 +16,7 @@
 //             'state' -> [JSON (StoreMeta minus format)][u32 crc]; 'recovery' -> [JSON][u32 crc]
 
 import type { EntryInfo, MessageInfo, QueueRow } from './apply.js';
-import { checksum, hex, numberSeed, seal, SEAL_BYTES, textSeed, unseal } from './checksum.js';
+import { checksum, digitsSeed, hex, numberSeed, seal, SEAL_BYTES, textSeed, unseal } from './checksum.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
 import type { BindRecord, ExchangeDeclareRecord, StoreRecord } from './record.js';
@@ -170,7 +170,7 @@ export function messageRefsOf(row: Uint8Array, key: number): number {
 /** An entry's seed: the CRC of `queue NUL position`, computed as the position's digits continuing
  * from the CRC of `queue NUL`, which is kept per queue (the same value as one pass over the joined
  * text; a string join and a CRC of the queue's name per row were 0.2% of the durable path). */
-const entrySeed = (queue: string, position: number): number => textSeed(String(position), queuePrefixSeed(queue));
+const entrySeed = (queue: string, position: number): number => digitsSeed(position, queuePrefixSeed(queue));
 
 const QUEUE_PREFIX_SEEDS_MAX = 4096;
 const queuePrefixSeeds = new Map<string, number>();

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32 } from 'node:zlib';
 import { decodeEntry, encodeEntry } from '../../store/layout.js';
-import { SEAL_BYTES } from '../../store/checksum.js';
+import { digitsSeed, SEAL_BYTES } from '../../store/checksum.js';
 
 const ENTRY = { messageId: 42, size: 1100, persistent: true, expiresAtMs: null, deliveryCount: 0 };
 
@@ -26,4 +26,10 @@ test('an entry read under another key, or with a changed byte, fails its checksu
   const flipped = Buffer.from(sealed);
   flipped[3] = (flipped[3] as number) ^ 0x10;
   assert.throws(() => decodeEntry(flipped, { queue: 'orders', position: 7 }), /checksum/);
+});
+
+test('digitsSeed continues a CRC over an integer\'s digits exactly as zlib does', () => {
+  for (const n of [0, 7, 10, 99, 123_456_789, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER]) {
+    for (const seed of [0, 1, 0xffffffff, crc32('orders\u0000')]) assert.equal(digitsSeed(n, seed), crc32(String(n), seed), `${n} from ${seed}`);
+  }
 });
