@@ -18,6 +18,8 @@ import { journal, releaseMessageRef } from './state.js';
 import { bodyOf, dispatch, readable } from './consume.js';
 import { removeEntry } from './expiry.js';
 import { ensurePaged } from './paging.js';
+import { typeKeyOf } from './strategies/index.js';
+import type { MessageFields } from '../selector/message-fields.js';
 
 /** How publish() goes about it. `check`: route and check limits, but enqueue nothing (a
  * transactional transfer, answered provisionally: AMQP 1.0 §4.4.1). `unchecked`: enqueue without
@@ -138,8 +140,18 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
   };
   const targets: EnqueueTarget[] = [];
   const entries: QueueEntry[] = [];
+  // Typed queues read the header and application properties, decoded once for all of them.
+  let fields: MessageFields | null | undefined;
+  const fieldsOf = (): MessageFields | null => (fields ??= broker.selectorFields?.(incoming.body, deliveryCount, incoming.expiresAtMs) ?? null);
   for (const queue of queues) {
     const stored = storedTargets.includes(queue);
+    const type = queue.strategy.type;
+    const typeKey = type.kind === 'fifo' ? undefined : typeKeyOf(type, fieldsOf());
+    // A last-value queue's older message with this key goes, its dequeue committed with this
+    // enqueue (one store commit: a crash leaves the old message or the new one, never both or
+    // neither). One a consumer holds stays with it (strategies/last-value.ts).
+    const replaced = queue.strategy.replacedBy(typeKey);
+    if (replaced) removeEntry(broker, replaced, 'replaced', records);
     const entry: QueueEntry = {
       queue,
       position: queue.nextPosition(),
@@ -148,6 +160,7 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
       state: 'available',
       consumer: null,
       stored,
+      ...(typeKey === undefined ? {} : { typeKey }),
     };
     if (stored) targets.push({ queue: queue.name, position: entry.position });
     message.refs++;

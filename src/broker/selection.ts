@@ -41,6 +41,9 @@ export interface SelectionHooks {
   expireIfDue(entry: QueueEntry): boolean;
   /** Loads the next page of the queue's paged region from the store. */
   loadPage(): void;
+  /** Whether the queue's type lets this consumer take the entry (a message group owned by
+   * another consumer: the group's entries come back through returned() when it is freed). */
+  allows?(entry: QueueEntry): boolean;
 }
 
 export class Selection {
@@ -63,6 +66,7 @@ export class Selection {
       const position = heapPop(this.revisit) as number;
       const entry = queue.entryAt(position);
       if (!entry || entry.state !== 'available' || hooks.expireIfDue(entry)) continue;
+      if (hooks.allows?.(entry) === false) continue;
       if (this.matches(entry)) return entry;
     }
     for (;;) {
@@ -70,6 +74,7 @@ export class Selection {
       if (!entry) return undefined;
       this.cursor = entry.position;
       if (entry.state !== 'available' || hooks.expireIfDue(entry)) continue;
+      if (hooks.allows?.(entry) === false) continue;
       if (this.matches(entry)) return entry;
     }
   }

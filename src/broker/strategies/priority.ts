@@ -1,0 +1,86 @@
+// Priority queues (qpid.priorities): the highest level's oldest available entry goes first.
+// A message's AMQP header priority (0-9, 4 when absent: AMQP 1.0 §3.2.1) maps onto the queue's
+// levels as qpidd maps it (PriorityQueue::getPriorityLevel, the AMQP 0-10 rule
+// priority-level-implementation): with L levels the lowest 5 - ceil(L/2) priorities share level
+// 0, and each priority above them has a level of its own up to L-1. So 10 levels keep every
+// priority apart, and 2 levels split 0-4 from 5-9.
+//
+// Cost: one heap of available entries per level; next() looks at most L heap tops and each
+// delivery pays one O(log n) heap operation. With qpid.fairshare N a level serves at most N
+// deliveries in a row, then the next lower level with messages has its turn of N, and so on
+// round the levels (qpidd's Fairshare): a higher level waits for the round to come back to it.
+
+import type { Consumer, QueueEntry } from '../queue.js';
+import { EntryHeap } from './entry-heap.js';
+import type { QueueStrategy, QueueType } from './strategy.js';
+
+export const DEFAULT_PRIORITY = 4;
+export const PRIORITY_LEVELS_MAX = 10;
+
+/** The level (0 = lowest) a message of AMQP priority `priority` takes on a queue of `levels`. */
+export function priorityLevel(priority: number, levels: number): number {
+  const firstLevel = 5 - Math.min(5, Math.ceil(levels / 2));
+  if (priority <= firstLevel) return 0;
+  return Math.min(priority - firstLevel, levels - 1);
+}
+
+export class PriorityOrder implements QueueStrategy {
+  readonly type: QueueType;
+  readonly perConsumer = false;
+  private readonly levels: EntryHeap[];
+  /** Fairshare: the level being served and how many deliveries it has had in a row. */
+  private servingLevel: number;
+  private servedInRow = 0;
+
+  constructor(levels: number, private readonly fairshare: number) {
+    this.type = { kind: 'priority', levels, fairshare };
+    this.levels = Array.from({ length: levels }, () => new EntryHeap());
+    this.servingLevel = levels - 1;
+  }
+
+  private levelOf(entry: QueueEntry): EntryHeap {
+    const level = typeof entry.typeKey === 'number' ? entry.typeKey : 0;
+    return this.levels[Math.max(0, Math.min(this.levels.length - 1, level))] as EntryHeap;
+  }
+
+  added(entry: QueueEntry): void {
+    this.levelOf(entry).push(entry);
+  }
+
+  released(entry: QueueEntry): void {
+    this.levelOf(entry).push(entry);
+  }
+
+  acquired(entry: QueueEntry): void {
+    if (this.fairshare === 0) return;
+    const level = typeof entry.typeKey === 'number' ? entry.typeKey : 0;
+    if (level === this.servingLevel) this.servedInRow++;
+    else {
+      this.servingLevel = level;
+      this.servedInRow = 1;
+    }
+  }
+
+  removed(): void {}
+
+  next(_consumer: Consumer | null): QueueEntry | undefined {
+    const count = this.levels.length;
+    // Strict priority: the highest level first. Fairshare (qpidd's Fairshare.cpp): the level
+    // being served first, or the one below it once it has had its share, then down and round.
+    const start = this.fairshare === 0 ? count - 1 : this.servedInRow < this.fairshare ? this.servingLevel : this.servingLevel - 1;
+    for (let k = 0; k < count; k++) {
+      const level = (start - k + 2 * count) % count;
+      const entry = (this.levels[level] as EntryHeap).peek();
+      if (entry) return entry;
+    }
+    return undefined;
+  }
+
+  replacedBy(): QueueEntry | undefined {
+    return undefined;
+  }
+
+  allows(): boolean {
+    return true;
+  }
+}
