@@ -47,7 +47,7 @@ test('AMQP priorities map onto the levels as qpidd maps them', () => {
 });
 
 test('a priority queue gives the highest level first, oldest first within a level, and a released entry takes its place again', () => {
-  const queue = typedQueue({ kind: 'priority', levels: 10, fairshare: 0 });
+  const queue = typedQueue({ kind: 'priority', levels: 10, shares: [] });
   const low1 = put(queue, 1);
   const high1 = put(queue, 9);
   const low2 = put(queue, 1);
@@ -64,7 +64,7 @@ test('a priority queue gives the highest level first, oldest first within a leve
 });
 
 test('fairshare lets a level take N in a row, then the next lower level has its turn', () => {
-  const queue = typedQueue({ kind: 'priority', levels: 3, fairshare: 2 });
+  const queue = typedQueue({ kind: 'priority', levels: 3, shares: [2, 2, 2] });
   for (let i = 0; i < 4; i++) put(queue, 2);
   for (let i = 0; i < 4; i++) put(queue, 1);
   const c = consumer(1);
@@ -75,6 +75,21 @@ test('fairshare lets a level take N in a row, then the next lower level has its 
     queue.remove(entry);
   }
   assert.deepEqual(levels, [2, 2, 1, 1, 2, 2, 1, 1]);
+});
+
+test('per-level fairshare: a level with no limit keeps the turn, one with a limit passes it down', () => {
+  const queue = typedQueue({ kind: 'priority', levels: 3, shares: [0, 0, 1] });
+  for (let i = 0; i < 3; i++) put(queue, 2);
+  for (let i = 0; i < 3; i++) put(queue, 1);
+  const c = consumer(1);
+  const levels: (string | number | undefined)[] = [];
+  for (let i = 0; i < 6; i++) {
+    const entry = take(queue, c) as QueueEntry;
+    levels.push(entry.typeKey);
+    queue.remove(entry);
+  }
+  // Level 2 has one turn, then level 1 (no limit) keeps it until it is empty.
+  assert.deepEqual(levels, [2, 1, 1, 1, 2, 2]);
 });
 
 test('a last-value queue names the available entry a new message replaces, never one a consumer holds', () => {
@@ -172,8 +187,9 @@ test('declare arguments: qpidd names and rules, and an error naming the argument
   assert.deepEqual(parseQueueType({}), { kind: 'fifo' });
   assert.deepEqual(parseQueueType({ 'qpid.last_value_queue_key': 'symbol' }), { kind: 'last-value', key: 'symbol' });
   assert.deepEqual(parseQueueType({ 'qpid.last_value_queue': 1 }), { kind: 'last-value', key: 'qpid.LVQ_key' });
-  assert.deepEqual(parseQueueType({ 'qpid.priorities': '10' }), { kind: 'priority', levels: 10, fairshare: 0 });
-  assert.deepEqual(parseQueueType({ 'qpid.priorities': 3, 'qpid.fairshare': 5 }), { kind: 'priority', levels: 3, fairshare: 5 });
+  assert.deepEqual(parseQueueType({ 'qpid.priorities': '10' }), { kind: 'priority', levels: 10, shares: [0, 0, 0, 0, 0, 0, 0, 0, 0, 0] });
+  assert.deepEqual(parseQueueType({ 'qpid.priorities': 3, 'qpid.fairshare': 5 }), { kind: 'priority', levels: 3, shares: [5, 5, 5] });
+  assert.deepEqual(parseQueueType({ 'x-qpid-priorities': 3, 'qpid.fairshare': 5, 'qpid.fairshare-2': 1 }), { kind: 'priority', levels: 3, shares: [5, 5, 1] });
   assert.deepEqual(parseQueueType({ 'qpid.group_header_key': 'user', 'qpid.shared_msg_group': 1 }), { kind: 'group', header: 'user' });
   const refused = (args: Record<string, string | number | boolean>, pattern: RegExp) =>
     assert.throws(() => parseQueueType(args), (err: unknown) => err instanceof BrokerError && err.code === 'INVALID_ARGUMENT' && pattern.test(err.message));
@@ -184,6 +200,8 @@ test('declare arguments: qpidd names and rules, and an error naming the argument
   refused({ 'qpid.last_value_queue_key': 'k', 'qpid.priorities': 2 }, /qpid\.last_value_queue_key and qpid\.priorities/);
   refused({ 'qpid.group_header_key': 'g', 'qpid.shared_msg_group': 1, 'qpid.priorities': 2 }, /qpid\.priorities and qpid\.group_header_key/);
   refused({ 'qpid.fairshare': 2 }, /qpid\.fairshare needs qpid\.priorities/);
+  refused({ 'qpid.priorities': 3, 'qpid.fairshare-3': 2 }, /qpid\.fairshare-3=2: the level must be from 0 to 2/);
+  refused({ 'qpid.fairshare-1': 2 }, /qpid\.fairshare-1=2: needs qpid\.priorities/);
   refused({ 'qpid.group_header_key': 'g' }, /needs qpid\.shared_msg_group=1/);
   refused({ 'qpid.shared_msg_group': 1 }, /qpid\.shared_msg_group needs qpid\.group_header_key/);
   refused({ 'qpid.group_header_key': 'g', 'qpid.shared_msg_group': 'maybe' }, /qpid\.shared_msg_group="maybe": a boolean/);
@@ -226,7 +244,7 @@ function runModel(type: QueueType, keyOf: (k: number) => string | number, list: 
 test('property: a priority queue always gives the oldest entry of the highest level with one available', () => {
   fc.assert(
     fc.property(ops, (list) => {
-      runModel({ kind: 'priority', levels: 5, fairshare: 0 }, (k) => k, list, (live) => {
+      runModel({ kind: 'priority', levels: 5, shares: [] }, (k) => k, list, (live) => {
         const available = live.filter((e) => e.state === 'available');
         const top = Math.max(-1, ...available.map((e) => e.typeKey as number));
         return available.find((e) => e.typeKey === top);

@@ -14,6 +14,10 @@ export const LVQ_LEGACY = 'qpid.last_value_queue';
 export const LVQ_LEGACY_KEY = 'qpid.LVQ_key';
 export const PRIORITIES = 'qpid.priorities';
 export const FAIRSHARE = 'qpid.fairshare';
+/** qpidd's aliases (QueueSettings::Aliases), and per-level shares: qpid.fairshare-LEVEL. */
+const PRIORITIES_ALIAS = 'x-qpid-priorities';
+const FAIRSHARE_ALIAS = 'x-qpid-fairshare';
+const LEVEL_SHARE = /^(?:qpid\.fairshare|x-qpid-fairshare)-(.*)$/;
 export const GROUP_HEADER_KEY = 'qpid.group_header_key';
 export const SHARED_GROUPS = 'qpid.shared_msg_group';
 
@@ -28,7 +32,8 @@ function text(args: Arguments, name: string): string | undefined {
   return value;
 }
 
-function integer(args: Arguments, name: string, min: number, max: number): number | undefined {
+function integer(args: Arguments, name: string, min: number, max: number, alias?: string): number | undefined {
+  if (args[name] === undefined && alias !== undefined && args[alias] !== undefined) name = alias;
   const value = args[name];
   if (value === undefined) return undefined;
   const n = typeof value === 'number' ? value : typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : NaN;
@@ -48,8 +53,17 @@ function flag(args: Arguments, name: string): boolean | undefined {
 export function parseQueueType(args: Arguments): QueueType {
   let lvqKey = text(args, LVQ_KEY);
   if (lvqKey === undefined && flag(args, LVQ_LEGACY) === true) lvqKey = LVQ_LEGACY_KEY;
-  const priorities = integer(args, PRIORITIES, 1, PRIORITY_LEVELS_MAX);
-  const fairshare = integer(args, FAIRSHARE, 0, Number.MAX_SAFE_INTEGER);
+  const priorities = integer(args, PRIORITIES, 1, PRIORITY_LEVELS_MAX, PRIORITIES_ALIAS);
+  const fairshare = integer(args, FAIRSHARE, 0, Number.MAX_SAFE_INTEGER, FAIRSHARE_ALIAS);
+  const levelShares = new Map<number, number>();
+  for (const name of Object.keys(args)) {
+    const level = LEVEL_SHARE.exec(name)?.[1];
+    if (level === undefined) continue;
+    if (!/^\d+$/.test(level) || priorities === undefined || Number(level) >= priorities) {
+      throw invalid(name, args[name], priorities === undefined ? `needs ${PRIORITIES}` : `the level must be from 0 to ${priorities - 1}`);
+    }
+    levelShares.set(Number(level), integer(args, name, 0, Number.MAX_SAFE_INTEGER) as number);
+  }
   const groupHeader = text(args, GROUP_HEADER_KEY);
   const sharedGroups = flag(args, SHARED_GROUPS);
   const conflict = (a: string, b: string): BrokerError => new BrokerError('INVALID_ARGUMENT', `invalid queue arguments: ${a} and ${b} cannot be given for the same queue`);
@@ -62,7 +76,10 @@ export function parseQueueType(args: Arguments): QueueType {
     throw new BrokerError('INVALID_ARGUMENT', `invalid queue arguments: ${GROUP_HEADER_KEY} needs ${SHARED_GROUPS}=1 (only shared groups are supported, as in qpidd)`);
   }
   if (lvqKey !== undefined) return { kind: 'last-value', key: lvqKey };
-  if (priorities !== undefined) return { kind: 'priority', levels: priorities, fairshare: fairshare ?? 0 };
+  if (priorities !== undefined) {
+    const shares = Array.from({ length: priorities }, (_, level) => levelShares.get(level) ?? fairshare ?? 0);
+    return { kind: 'priority', levels: priorities, shares };
+  }
   if (groupHeader !== undefined) return { kind: 'group', header: groupHeader };
   return FIFO;
 }

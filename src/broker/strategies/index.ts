@@ -29,7 +29,7 @@ export function createStrategy(type: QueueType, hooks: StrategyHooks): QueueStra
     case 'last-value':
       return new LastValueOrder(type.key, hooks.firstAvailable);
     case 'priority':
-      return new PriorityOrder(type.levels, type.fairshare);
+      return new PriorityOrder(type.levels, type.shares);
     case 'group':
       return new GroupOrder(type.header, hooks.groupFreed);
   }

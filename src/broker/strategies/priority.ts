@@ -28,12 +28,16 @@ export class PriorityOrder implements QueueStrategy {
   readonly type: QueueType;
   readonly perConsumer = false;
   private readonly levels: EntryHeap[];
+  private readonly shares: readonly number[];
+  private readonly strict: boolean;
   /** Fairshare: the level being served and how many deliveries it has had in a row. */
   private servingLevel: number;
   private servedInRow = 0;
 
-  constructor(levels: number, private readonly fairshare: number) {
-    this.type = { kind: 'priority', levels, fairshare };
+  constructor(levels: number, shares: readonly number[] = []) {
+    this.shares = Array.from({ length: levels }, (_, level) => shares[level] ?? 0);
+    this.type = { kind: 'priority', levels, shares: this.shares };
+    this.strict = this.shares.every((share) => share === 0);
     this.levels = Array.from({ length: levels }, () => new EntryHeap());
     this.servingLevel = levels - 1;
   }
@@ -52,7 +56,7 @@ export class PriorityOrder implements QueueStrategy {
   }
 
   acquired(entry: QueueEntry): void {
-    if (this.fairshare === 0) return;
+    if (this.strict) return;
     const level = typeof entry.typeKey === 'number' ? entry.typeKey : 0;
     if (level === this.servingLevel) this.servedInRow++;
     else {
@@ -67,7 +71,8 @@ export class PriorityOrder implements QueueStrategy {
     const count = this.levels.length;
     // Strict priority: the highest level first. Fairshare (qpidd's Fairshare.cpp): the level
     // being served first, or the one below it once it has had its share, then down and round.
-    const start = this.fairshare === 0 ? count - 1 : this.servedInRow < this.fairshare ? this.servingLevel : this.servingLevel - 1;
+    const share = this.shares[this.servingLevel] as number;
+    const start = this.strict ? count - 1 : share === 0 || this.servedInRow < share ? this.servingLevel : this.servingLevel - 1;
     for (let k = 0; k < count; k++) {
       const level = (start - k + 2 * count) % count;
       const entry = (this.levels[level] as EntryHeap).peek();

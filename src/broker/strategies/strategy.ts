@@ -12,9 +12,10 @@ export type QueueType =
   | { readonly kind: 'fifo' }
   /** qpid.last_value_queue_key: the application property whose value identifies a message. */
   | { readonly kind: 'last-value'; readonly key: string }
-  /** qpid.priorities: levels 1-10; qpid.fairshare: consecutive deliveries from one level before
-   * the next lower level gets a turn (0: strict priority). */
-  | { readonly kind: 'priority'; readonly levels: number; readonly fairshare: number }
+  /** qpid.priorities: levels 1-10. shares[level] (qpid.fairshare, qpid.fairshare-LEVEL): how many
+   * deliveries in a row that level may have before the next lower one gets a turn (0: no
+   * limit); all 0 is strict priority. */
+  | { readonly kind: 'priority'; readonly levels: number; readonly shares: readonly number[] }
   /** qpid.group_header_key (with qpid.shared_msg_group): the application property naming a
    * message's group. */
   | { readonly kind: 'group'; readonly header: string };
