@@ -359,7 +359,8 @@ export class Queue {
 
   /** Selective consumers whose cursor has passed an entry must look at it again (selection.ts). */
   private returnToSelections(entry: QueueEntry): void {
-    for (const consumer of this.consumerList) consumer.selection?.returned(entry.position);
+    const lane = this.strategy.lanes?.laneOf(entry) ?? 0;
+    for (const consumer of this.consumerList) consumer.selection?.returned(entry.position, lane);
   }
 
   /** Removes an entry (consumed, expired, purged, dropped by the ring). */

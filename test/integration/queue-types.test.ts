@@ -6,7 +6,7 @@
 // the restarted broker rebuilds each queue's order and its last-value index from the store.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Message } from 'rhea';
+import rhea, { type Message } from 'rhea';
 import { connect, openReceiver, openSender, receiveN, sendAll, type TestConnection } from '../helpers/amqp.js';
 import { removeDir, startQpidd, tempDir, TOOL, type BrokerProcess } from '../helpers/broker-process.js';
 import { bodies, queueNode, queueStats, runNode, uniqueName } from './support.js';
@@ -85,6 +85,18 @@ test('two priority levels split AMQP priorities 0-4 from 5-9, as qpidd does', as
   const name = uniqueName('two-levels');
   await sendAccepted(queueNode(name, { 'qpid.priorities': 2 }), [prioritised('p0', 0), prioritised('p4', 4), prioritised('p5', 5), prioritised('p9', 9), prioritised('p3', 3), prioritised('p7', 7)]);
   assert.deepEqual(await takeAll(name, 6), ['p5', 'p9', 'p7', 'p0', 'p4', 'p3']);
+});
+
+test('a selective consumer on a priority queue gets its matches highest priority first; the rest stay', async () => {
+  const name = uniqueName('paint');
+  const paint = (body: string, priority: number, colour: string): Message => ({ durable: true, priority, body, application_properties: { colour } });
+  await sendAccepted(queueNode(name, { 'qpid.priorities': 10 }), [paint('red-low', 1, 'red'), paint('blue-high', 9, 'blue'), paint('red-high', 9, 'red'), paint('red-mid', 5, 'red')]);
+  const reds = await openReceiver(conn.connection, { address: name, filter: rhea.filter.selector("colour = 'red'") });
+  const got = await receiveN(reds, 3);
+  for (const r of got) r.delivery.accept();
+  assert.deepEqual(bodies(got), ['red-high', 'red-mid', 'red-low']);
+  reds.close();
+  assert.deepEqual(await takeAll(name, 1), ['blue-high']);
 });
 
 test('a message group sticks to one consumer until it has settled every message it holds of the group, or detaches', async () => {

@@ -183,6 +183,28 @@ test('a selective consumer passes over a group another consumer owns, and comes 
   assert.equal(selection.next(queue, hooks), a2);
 });
 
+test('a selective consumer on a priority queue gets the highest-priority entry it matches, and a released one again', () => {
+  const queue = typedQueue({ kind: 'priority', levels: 10, shares: [] });
+  const selection = new Selection((e) => e.message.id % 2 === 0);
+  const selective = consumer(1, selection);
+  queue.addConsumer(selective);
+  const entries = [1, 9, 5, 9, 1, 5, 9, 1].map((level) => put(queue, level));
+  const hooks: SelectionHooks = { expireIfDue: () => false, loadPage: () => {} };
+  const matching = entries.filter((e) => e.message.id % 2 === 0);
+  const expected = [...matching].sort((a, b) => (b.typeKey as number) - (a.typeKey as number) || a.position - b.position);
+  const got: QueueEntry[] = [];
+  for (;;) {
+    const entry = selection.next(queue, hooks);
+    if (!entry) break;
+    queue.acquire(entry, selective);
+    got.push(entry);
+  }
+  assert.deepEqual(got.map((e) => e.position), expected.map((e) => e.position));
+  const [first] = got;
+  queue.release(first as QueueEntry, false);
+  assert.equal(selection.next(queue, hooks), first);
+});
+
 test('declare arguments: qpidd names and rules, and an error naming the argument', () => {
   assert.deepEqual(parseQueueType({}), { kind: 'fifo' });
   assert.deepEqual(parseQueueType({ 'qpid.last_value_queue_key': 'symbol' }), { kind: 'last-value', key: 'symbol' });

@@ -9,7 +9,7 @@ import { LastValueOrder } from './last-value.js';
 import { DEFAULT_PRIORITY, PriorityOrder, priorityLevel } from './priority.js';
 import { FifoOrder, type QueueStrategy, type QueueType } from './strategy.js';
 
-export { FIFO, FifoOrder, type QueueStrategy, type QueueType } from './strategy.js';
+export { FIFO, FifoOrder, type QueueStrategy, type QueueType, type SelectionLanes } from './strategy.js';
 export { LastValueOrder } from './last-value.js';
 export { PriorityOrder, priorityLevel, DEFAULT_PRIORITY, PRIORITY_LEVELS_MAX } from './priority.js';
 export { GroupOrder, DEFAULT_GROUP } from './groups.js';

@@ -9,10 +9,14 @@
 // delivery pays one O(log n) heap operation. With qpid.fairshare N a level serves at most N
 // deliveries in a row, then the next lower level with messages has its turn of N, and so on
 // round the levels (qpidd's Fairshare): a higher level waits for the round to come back to it.
+// Selective consumers walk the levels highest first, each in position order with its own cursor
+// (selection.ts), over a per-level list of the level's entries: strict priority among the
+// messages they match (fairshare is not applied to them).
 
 import type { Consumer, QueueEntry } from '../queue.js';
 import { EntryHeap } from './entry-heap.js';
-import type { QueueStrategy, QueueType } from './strategy.js';
+import { EntryList } from './entry-list.js';
+import type { QueueStrategy, QueueType, SelectionLanes } from './strategy.js';
 
 export const DEFAULT_PRIORITY = 4;
 export const PRIORITY_LEVELS_MAX = 10;
@@ -28,6 +32,9 @@ export class PriorityOrder implements QueueStrategy {
   readonly type: QueueType;
   readonly perConsumer = false;
   private readonly levels: EntryHeap[];
+  /** Every entry of each level in position order, for selective consumers. */
+  private readonly lists: EntryList[];
+  readonly lanes: SelectionLanes;
   private readonly shares: readonly number[];
   private readonly strict: boolean;
   /** Fairshare: the level being served and how many deliveries it has had in a row. */
@@ -39,16 +46,27 @@ export class PriorityOrder implements QueueStrategy {
     this.type = { kind: 'priority', levels, shares: this.shares };
     this.strict = this.shares.every((share) => share === 0);
     this.levels = Array.from({ length: levels }, () => new EntryHeap());
+    this.lists = Array.from({ length: levels }, () => new EntryList());
     this.servingLevel = levels - 1;
+    this.lanes = {
+      count: levels,
+      laneOf: (entry) => levels - 1 - this.levelIndex(entry),
+      nextLiveAfter: (lane, position) => (this.lists[levels - 1 - lane] as EntryList).nextLiveAfter(position),
+    };
+  }
+
+  private levelIndex(entry: QueueEntry): number {
+    const level = typeof entry.typeKey === 'number' ? entry.typeKey : 0;
+    return Math.max(0, Math.min(this.levels.length - 1, level));
   }
 
   private levelOf(entry: QueueEntry): EntryHeap {
-    const level = typeof entry.typeKey === 'number' ? entry.typeKey : 0;
-    return this.levels[Math.max(0, Math.min(this.levels.length - 1, level))] as EntryHeap;
+    return this.levels[this.levelIndex(entry)] as EntryHeap;
   }
 
   added(entry: QueueEntry): void {
     this.levelOf(entry).push(entry);
+    (this.lists[this.levelIndex(entry)] as EntryList).add(entry);
   }
 
   released(entry: QueueEntry): void {
@@ -65,7 +83,9 @@ export class PriorityOrder implements QueueStrategy {
     }
   }
 
-  removed(): void {}
+  removed(entry: QueueEntry): void {
+    (this.lists[this.levelIndex(entry)] as EntryList).noteRemoved();
+  }
 
   next(_consumer: Consumer | null): QueueEntry | undefined {
     const count = this.levels.length;

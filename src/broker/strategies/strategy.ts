@@ -40,6 +40,16 @@ export interface QueueStrategy {
   allows(entry: QueueEntry, consumer: Consumer): boolean;
   /** The queued entry a new message with this type key replaces (last-value queues), if any. */
   replacedBy(typeKey: string | number | undefined): QueueEntry | undefined;
+  /** Lanes a selective consumer walks one after the other, each in position order (priority
+   * levels, highest first); absent: the whole queue is one lane. */
+  readonly lanes?: SelectionLanes;
+}
+
+export interface SelectionLanes {
+  readonly count: number;
+  /** Lane 0 is served first. */
+  laneOf(entry: QueueEntry): number;
+  nextLiveAfter(lane: number, position: number): QueueEntry | undefined;
 }
 
 /** Plain queue order: the oldest available entry, found by the queue's own position index. */
