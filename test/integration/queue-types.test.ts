@@ -73,6 +73,17 @@ test('a last-value message a consumer holds is not taken from it: the newer one 
   receiver.close();
 });
 
+test('a full last-value queue still takes a message that replaces one, and refuses one with a new key', async () => {
+  const name = uniqueName('full-prices');
+  await sendAccepted(queueNode(name, { 'qpid.last_value_queue_key': 'symbol', 'qpid.max_count': 2 }), [quote('IBM', 1), quote('RHT', 1), quote('IBM', 2)]);
+  const sender = await openSender(conn.connection, name);
+  const [refused] = await sendAll(sender, [quote('MSFT', 1)]);
+  sender.close();
+  assert.equal(refused?.state, 'rejected');
+  assert.equal(refused?.condition, 'amqp:resource-limit-exceeded');
+  assert.deepEqual(await takeAll(name, 2), ['RHT@1', 'IBM@2']);
+});
+
 test('a priority queue declared with qpid-config --priorities delivers higher priorities first, oldest first within one', async () => {
   const name = uniqueName('urgent');
   const added = await qpidConfig('add', 'queue', name, '--durable', '--priorities', '10');
