@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import rhea, { type Message } from 'rhea';
 import { connect, openReceiver, openSender, receiveN, sendAll, type TestConnection } from '../helpers/amqp.js';
-import { removeDir, startQpidd, tempDir, TOOL, type BrokerProcess } from '../helpers/broker-process.js';
+import { removeDir, startQpidd, tempDir, TOOL, waitFor, type BrokerProcess } from '../helpers/broker-process.js';
 import { bodies, queueNode, queueStats, runNode, uniqueName } from './support.js';
 
 let broker: BrokerProcess;
@@ -132,8 +132,8 @@ test('a message group sticks to one consumer until it has settled every message 
   const early = await Promise.race([next, new Promise<null>((resolve) => setTimeout(() => resolve(null), 500))]);
   assert.equal(early, null, 'a4 went to another consumer while alice\'s group was held');
   for (const r of alice.slice(0, 2)) r.delivery.accept();
-  await new Promise((resolve) => setTimeout(resolve, 200));
-  assert.equal((await queueStats(broker.port, name))?.count, 2, 'a3 and a4 still on the queue');
+  await waitFor(async () => (await queueStats(broker.port, name))?.count === 2, 'a1 and a2 consumed, a3 and a4 still on the queue', 20_000, 100);
+  assert.equal(await Promise.race([next, new Promise<null>((resolve) => setTimeout(() => resolve(null), 300))]), null, 'a4 went out while a3 was held');
   alice[2]?.delivery.accept(); // the group is released: a4 may go to anyone
   const [a4] = await next;
   assert.equal(a4?.message.body, 'a4');
