@@ -182,11 +182,16 @@ test('bad queue type arguments refuse the declare, naming the argument', async (
   assert.match(usage.stderr, /--priorities: "high"/);
 });
 
-test('after kill -9 a priority queue keeps its order, a last-value queue its replacements, and new messages replace recovered ones', async () => {
+test('after kill -9 a priority queue keeps its order, a last-value queue its replacements (new messages replace recovered ones), a grouped queue its order with every group free', async () => {
   const urgent = uniqueName('urgent-crash');
   const prices = uniqueName('prices-crash');
   await sendAccepted(queueNode(urgent, { durable: true, 'qpid.priorities': 10 }), [prioritised('p1a', 1), prioritised('p5a', 5), prioritised('p9a', 9), prioritised('p1b', 1), prioritised('p5b', 5), prioritised('p9b', 9)]);
   await sendAccepted(queueNode(prices, { durable: true, 'qpid.last_value_queue_key': 'symbol' }), [quote('IBM', 1), quote('RHT', 1), quote('IBM', 2)]);
+  const orders = uniqueName('orders-crash');
+  await sendAccepted(queueNode(orders, { durable: true, 'qpid.group_header_key': 'user', 'qpid.shared_msg_group': 1 }), [grouped('a1', 'alice'), grouped('b1', 'bob'), grouped('a2', 'alice')]);
+  // alice's group is held (a1 unsettled) when the broker dies.
+  const holder = await openReceiver(conn.connection, orders);
+  assert.deepEqual(bodies(await receiveN(holder, 1)), ['a1']);
   await conn.close();
   broker.kill('SIGKILL');
   await broker.exited;
@@ -198,5 +203,12 @@ test('after kill -9 a priority queue keeps its order, a last-value queue its rep
   assert.deepEqual(await takeAll(urgent, 8), ['p9a', 'p9b', 'p9c', 'p5a', 'p5b', 'p1a', 'p1b', 'p1c']);
   await sendAccepted(prices, [quote('IBM', 3)]);
   assert.deepEqual(await takeAll(prices, 2), ['RHT@1', 'IBM@3']);
+  // Ownership died with the consumers: a1 comes first again, and the groups are rebuilt.
+  const first = await openReceiver(conn.connection, orders);
+  const alice = await receiveN(first, 1);
+  const second = await openReceiver(conn.connection, orders);
+  const bob = await receiveN(second, 2, { timeoutMs: 1000, atMost: true });
+  alice.push(...(await receiveN(first, 1)));
+  assert.deepEqual([bodies(alice), bodies(bob)], [['a1', 'a2'], ['b1']]);
 });
 
