@@ -6,10 +6,10 @@
 // Ownership is not durable: after a restart or a failover consumers are new, so every group
 // starts free, in the order the store recovered.
 //
-// Cost: each group keeps a heap of its available entries, and the free groups are a heap keyed
-// by their oldest available position (stale items are dropped lazily when they surface). next()
-// for a consumer compares the heads of the groups it owns with the oldest free group:
-// O(groups it owns + log n) per delivery.
+// Cost: each group keeps a heap of its available entries; the free groups, and each consumer's
+// owned groups, are heaps keyed by the group's oldest available position (stale items dropped
+// lazily when they surface). next() for a consumer compares the top of its own heap with the top
+// of the free one: O(log n) per delivery, however many groups it owns.
 
 import type { Consumer, QueueEntry } from '../queue.js';
 import { EntryHeap } from './entry-heap.js';
@@ -25,21 +25,31 @@ interface Group {
   /** Entries of the group acquired (by its owner, or held in its owner's transaction). */
   acquired: number;
   owner: Consumer | null;
+  /** The head position last offered in the heap of its owner (or of the free groups); -1 when
+   * it must be offered again. */
+  offeredAt: number;
 }
 
-interface FreeItem {
+interface HeadItem {
   readonly position: number;
   readonly group: Group;
+}
+
+interface Owned {
+  /** The owned groups by their oldest available entry (stale items dropped when they surface). */
+  readonly heads: HeadItem[];
+  groups: number;
 }
 
 export class GroupOrder implements QueueStrategy {
   readonly type: QueueType;
   readonly perConsumer = true;
   private readonly groups = new Map<string, Group>();
-  private readonly owned = new Map<Consumer, Set<Group>>();
-  /** Free groups by their oldest available entry; an item is stale once the group is owned or
-   * its oldest available entry moved. */
-  private readonly free: FreeItem[] = [];
+  private readonly owned = new Map<Consumer, Owned>();
+  /** Free groups by their oldest available entry. An item is stale once its group has another
+   * owner, is gone, or its oldest available entry moved; every such change offers the group
+   * again under its new head, so stale items are simply dropped when they reach the top. */
+  private readonly free: HeadItem[] = [];
 
   /** `freed` is told the available entries of a group that became free: selective consumers
    * that passed them while another consumer owned the group must look at them again. */
@@ -60,7 +70,7 @@ export class GroupOrder implements QueueStrategy {
     const id = typeof entry.typeKey === 'string' && entry.typeKey !== '' ? entry.typeKey : DEFAULT_GROUP;
     let group = this.groups.get(id);
     if (!group) {
-      group = { id, available: new EntryHeap(), members: 0, acquired: 0, owner: null };
+      group = { id, available: new EntryHeap(), members: 0, acquired: 0, owner: null, offeredAt: -1 };
       this.groups.set(id, group);
     }
     return group;
@@ -69,21 +79,15 @@ export class GroupOrder implements QueueStrategy {
   added(entry: QueueEntry): void {
     const group = this.groupOf(entry);
     group.members++;
-    const head = group.available.peek();
     group.available.push(entry);
-    // A free group is offered under its oldest entry: again only if this one is older.
-    if (group.owner === null && (head === undefined || entry.position < head.position)) this.offerFree(group);
+    this.offer(group);
   }
 
   acquired(entry: QueueEntry, consumer: Consumer): void {
     const group = this.groupOf(entry);
-    if (group.owner === null) {
-      group.owner = consumer;
-      let mine = this.owned.get(consumer);
-      if (!mine) this.owned.set(consumer, (mine = new Set()));
-      mine.add(group);
-    }
+    if (group.owner === null) this.setOwner(group, consumer);
     group.acquired++;
+    this.offer(group);
   }
 
   released(entry: QueueEntry): void {
@@ -91,6 +95,7 @@ export class GroupOrder implements QueueStrategy {
     group.available.push(entry);
     group.acquired--;
     if (group.acquired === 0) this.disown(group);
+    else this.offer(group);
   }
 
   removed(entry: QueueEntry, wasAcquired: boolean): void {
@@ -98,36 +103,21 @@ export class GroupOrder implements QueueStrategy {
     group.members--;
     if (wasAcquired) group.acquired--;
     if (group.members === 0) {
-      this.disown(group, false);
+      this.setOwner(group, null);
       this.groups.delete(group.id);
       return;
     }
-    if (wasAcquired) {
-      if (group.acquired === 0) this.disown(group);
-      return;
-    }
-    // An available entry of a free group went (expired, purged): if it was the oldest, the
-    // group is offered again under its new oldest.
-    const head = group.available.peek();
-    if (group.owner === null && head !== undefined && entry.position < head.position) this.offerFree(group);
+    if (wasAcquired && group.acquired === 0) this.disown(group);
+    else this.offer(group); // an available one (expired, purged) may have been the oldest
   }
 
   next(consumer: Consumer | null): QueueEntry | undefined {
-    let best: QueueEntry | undefined;
     const mine = consumer ? this.owned.get(consumer) : undefined;
-    if (mine) {
-      for (const group of mine) {
-        const head = group.available.peek();
-        if (head && (best === undefined || head.position < best.position)) best = head;
-      }
-    }
-    const free = this.oldestFree();
-    if (free && (best === undefined || free.position < best.position)) best = free;
-    return best;
-  }
-
-  replacedBy(): QueueEntry | undefined {
-    return undefined;
+    const own = mine ? this.validTop(mine.heads, consumer) : undefined;
+    const free = this.validTop(this.free, null);
+    if (own === undefined) return free;
+    if (free === undefined) return own;
+    return own.position < free.position ? own : free;
   }
 
   allows(entry: QueueEntry, consumer: Consumer): boolean {
@@ -135,52 +125,74 @@ export class GroupOrder implements QueueStrategy {
     return owner === null || owner === consumer;
   }
 
-  private disown(group: Group, announce = true): void {
-    const owner = group.owner;
-    if (owner === null) return;
-    group.owner = null;
-    const mine = this.owned.get(owner);
-    mine?.delete(group);
-    if (mine?.size === 0) this.owned.delete(owner);
-    if (!announce) return;
-    this.offerFree(group);
+  replacedBy(): QueueEntry | undefined {
+    return undefined;
+  }
+
+  private setOwner(group: Group, owner: Consumer | null): void {
+    const previous = group.owner;
+    if (previous === owner) return;
+    if (previous !== null) {
+      const state = this.owned.get(previous);
+      if (state && --state.groups === 0) this.owned.delete(previous);
+    }
+    group.owner = owner;
+    group.offeredAt = -1;
+    if (owner !== null) {
+      let state = this.owned.get(owner);
+      if (!state) this.owned.set(owner, (state = { heads: [], groups: 0 }));
+      state.groups++;
+    }
+  }
+
+  private disown(group: Group): void {
+    if (group.owner === null) return;
+    this.setOwner(group, null);
+    this.offer(group);
     this.freed(group.available.available());
   }
 
-  private offerFree(group: Group): void {
+  /** Puts the group in its owner's heap (or the free heap) under its oldest available entry,
+   * unless it is there already under that position. */
+  private offer(group: Group): void {
     const head = group.available.peek();
-    if (head) freePush(this.free, { position: head.position, group });
+    if (!head) {
+      group.offeredAt = -1;
+      return;
+    }
+    if (group.offeredAt === head.position) return;
+    group.offeredAt = head.position;
+    const heap = group.owner === null ? this.free : this.owned.get(group.owner)?.heads;
+    if (heap) headPush(heap, { position: head.position, group });
   }
 
-  private oldestFree(): QueueEntry | undefined {
+  private validTop(heap: HeadItem[], owner: Consumer | null): QueueEntry | undefined {
     for (;;) {
-      const top = this.free[0];
+      const top = heap[0];
       if (top === undefined) return undefined;
       const group = top.group;
-      // Every change of a free group's oldest entry pushed a fresh item, so a stale one (the
-      // group owned, gone, or its oldest moved) is simply dropped.
-      if (group.owner === null && this.groups.get(group.id) === group) {
+      if (group.owner === owner && this.groups.get(group.id) === group) {
         const head = group.available.peek();
         if (head && head.position === top.position) return head;
       }
-      freePop(this.free);
+      headPop(heap);
     }
   }
 }
 
-function freePush(heap: FreeItem[], item: FreeItem): void {
+function headPush(heap: HeadItem[], item: HeadItem): void {
   heap.push(item);
   let i = heap.length - 1;
   while (i > 0) {
     const parent = (i - 1) >> 1;
-    if ((heap[parent] as FreeItem).position <= item.position) break;
-    heap[i] = heap[parent] as FreeItem;
+    if ((heap[parent] as HeadItem).position <= item.position) break;
+    heap[i] = heap[parent] as HeadItem;
     i = parent;
   }
   heap[i] = item;
 }
 
-function freePop(heap: FreeItem[]): void {
+function headPop(heap: HeadItem[]): void {
   const last = heap.pop();
   if (heap.length === 0 || last === undefined) return;
   let i = 0;
@@ -188,9 +200,9 @@ function freePop(heap: FreeItem[]): void {
     const left = 2 * i + 1;
     if (left >= heap.length) break;
     const right = left + 1;
-    const child = right < heap.length && (heap[right] as FreeItem).position < (heap[left] as FreeItem).position ? right : left;
-    if ((heap[child] as FreeItem).position >= last.position) break;
-    heap[i] = heap[child] as FreeItem;
+    const child = right < heap.length && (heap[right] as HeadItem).position < (heap[left] as HeadItem).position ? right : left;
+    if ((heap[child] as HeadItem).position >= last.position) break;
+    heap[i] = heap[child] as HeadItem;
     i = child;
   }
   heap[i] = last;
