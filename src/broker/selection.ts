@@ -117,8 +117,23 @@ function nextLiveLoaded(queue: Queue, position: number, loadPage: () => void): Q
 
 /** A browser's (distribution-mode copy) next entry, its browse position moved past it and past
  * every entry its selector (if any) does not match. Browsers see each entry once, so the browse
- * position is their cursor and nothing is revisited. */
+ * position is their cursor and nothing is revisited. On a queue with lanes (priority levels) a
+ * browser sees the highest level first, as qpidd's browsers do, with a position per lane. */
 export function nextBrowsed(queue: Queue, consumer: Consumer, loadPage: () => void): QueueEntry | undefined {
+  const lanes = queue.strategy.lanes;
+  if (lanes) {
+    let positions = laneBrowsePositions.get(consumer);
+    if (!positions) laneBrowsePositions.set(consumer, (positions = []));
+    for (let lane = 0; lane < lanes.count; lane++) {
+      for (;;) {
+        const entry = lanes.nextLiveAfter(lane, positions[lane] ?? 0);
+        if (!entry) break;
+        positions[lane] = entry.position;
+        if (!consumer.selection || consumer.selection.matches(entry)) return entry;
+      }
+    }
+    return undefined;
+  }
   for (;;) {
     const entry = nextLiveLoaded(queue, consumer.browsePosition, loadPage);
     if (!entry) return undefined;
@@ -126,6 +141,9 @@ export function nextBrowsed(queue: Queue, consumer: Consumer, loadPage: () => vo
     if (!consumer.selection || consumer.selection.matches(entry)) return entry;
   }
 }
+
+/** Browsers' positions per lane, kept here so that a consumer carries one browse position. */
+const laneBrowsePositions = new WeakMap<Consumer, number[]>();
 
 function heapPush(heap: number[], value: number): void {
   heap.push(value);

@@ -89,6 +89,10 @@ test('a priority queue declared with qpid-config --priorities delivers higher pr
   const added = await qpidConfig('add', 'queue', name, '--durable', '--priorities', '10');
   assert.equal(added.code, 0, added.stderr);
   await sendAccepted(name, [prioritised('low-1', 1), prioritised('low-2', 1), prioritised('default', 4), { durable: true, body: 'absent' }, prioritised('high-1', 9), prioritised('high-2', 9)]);
+  // A browser sees the same order (qpidd's browsers do), and takes nothing.
+  const browser = await openReceiver(conn.connection, { address: name, distribution_mode: 'copy' });
+  assert.deepEqual(bodies(await receiveN(browser, 6)), ['high-1', 'high-2', 'default', 'absent', 'low-1', 'low-2']);
+  browser.close();
   assert.deepEqual(await takeAll(name, 6), ['high-1', 'high-2', 'default', 'absent', 'low-1', 'low-2']);
 });
 
