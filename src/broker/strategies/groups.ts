@@ -62,10 +62,6 @@ export class GroupOrder implements QueueStrategy {
     return this.groups.get(groupId)?.owner ?? null;
   }
 
-  get groupCount(): number {
-    return this.groups.size;
-  }
-
   private groupOf(entry: QueueEntry): Group {
     const id = typeof entry.typeKey === 'string' && entry.typeKey !== '' ? entry.typeKey : DEFAULT_GROUP;
     let group = this.groups.get(id);

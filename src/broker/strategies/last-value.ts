@@ -21,19 +21,10 @@ export class LastValueOrder extends FifoOrder {
     this.type = { kind: 'last-value', key };
   }
 
-  /** The entry a message with this key value would replace, available or held. */
-  holderOf(keyValue: string): QueueEntry | undefined {
-    return this.holders.get(keyValue);
-  }
-
   /** Only an available holder is replaced: one a consumer holds stays with it. */
   override replacedBy(typeKey: string | number | undefined): QueueEntry | undefined {
     const holder = this.holders.get(String(typeKey ?? ''));
     return holder?.state === 'available' ? holder : undefined;
-  }
-
-  get keys(): number {
-    return this.holders.size;
   }
 
   override added(entry: QueueEntry): void {
