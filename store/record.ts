@@ -14,7 +14,7 @@ export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
  * rejected it (it may have been re-routed to the alternate exchange by a separate enqueue);
  * `quarantined`: it failed its checksum when read, and was moved to the queue's quarantine
  * (the store keeps the row as found) instead of being delivered altered. */
-export type DequeueCause = 'consumed' | 'expired' | 'purged' | 'deleted' | 'overflow' | 'rejected' | 'quarantined';
+export type DequeueCause = 'consumed' | 'expired' | 'purged' | 'deleted' | 'overflow' | 'rejected' | 'quarantined' | 'replaced';
 
 export const DEQUEUE_CAUSES: readonly DequeueCause[] = [
   'consumed',
@@ -24,6 +24,8 @@ export const DEQUEUE_CAUSES: readonly DequeueCause[] = [
   'overflow',
   'rejected',
   'quarantined',
+  // A last-value queue's message replaced by a newer one with its key (issue 12).
+  'replaced',
 ];
 export const EXCHANGE_TYPES: readonly ExchangeType[] = ['direct', 'topic', 'fanout', 'headers'];
 

@@ -10,6 +10,9 @@ commands:
   add queue NAME [--durable] [--replicate none|configuration|all] [--max-count N] [--max-size BYTES]
                  [--limit-policy reject|ring] [--alternate-exchange X] [--argument KEY=VALUE]...
                  [--start-replica ORIGINAL]   (the queue follows QUEUE at ORIGINAL, a broker URL)
+                 [--lvq-key PROPERTY]          last-value queue keyed by an application property
+                 [--priorities 1-10]           priority queue with that many levels
+                 [--group-header PROPERTY --shared-groups]  message groups named by a property
   add exchange TYPE NAME [--durable] [--replicate none|configuration|all] [--alternate-exchange X]
   del queue NAME [--if-empty] [--if-unused]
   del exchange NAME
@@ -51,6 +54,10 @@ runTool('qpid-config', async () => {
       'limit-policy': { type: 'string' },
       'alternate-exchange': { type: 'string' },
       'start-replica': { type: 'string' },
+      'lvq-key': { type: 'string' },
+      priorities: { type: 'string' },
+      'group-header': { type: 'string' },
+      'shared-groups': { type: 'boolean', default: false },
       argument: { type: 'string', multiple: true, default: [] },
       'if-empty': { type: 'boolean', default: false },
       'if-unused': { type: 'boolean', default: false },
@@ -88,6 +95,12 @@ runTool('qpid-config', async () => {
         if (maxSize !== undefined) args['qpid.max_size'] = maxSize;
         if (policy) args['qpid.policy_type'] = policy;
         if (values['start-replica']) args['qpid.replica-source'] = values['start-replica'];
+        // qpidd's qpid-config names; the broker checks the values and their combinations.
+        if (values['lvq-key'] !== undefined) args['qpid.last_value_queue_key'] = values['lvq-key'];
+        const priorities = count(values.priorities, 'priorities');
+        if (priorities !== undefined) args['qpid.priorities'] = priorities;
+        if (values['group-header'] !== undefined) args['qpid.group_header_key'] = values['group-header'];
+        if (values['shared-groups']) args['qpid.shared_msg_group'] = 1;
         operation = 'add-queue';
         request = { name: rest[0], durable: values.durable, alternateExchange: values['alternate-exchange'] ?? null, arguments: args };
       } else if (kind === 'exchange') {

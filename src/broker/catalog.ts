@@ -12,6 +12,7 @@ import type { BrokerState } from './state.js';
 import { journal, releaseMessageRef } from './state.js';
 import { deadLetter } from './publish.js';
 import { ensurePaged } from './paging.js';
+import { parseQueueType } from './strategies/arguments.js';
 
 /** Rebuilds the in-memory catalog from the store: no log replay, no message bodies; queue
  * entries stay in the store and are paged in as consumers need them. */
@@ -67,6 +68,10 @@ export function recover(broker: BrokerState, mode: RecoveryMode): { queues: numb
     exchange.bind({ exchange: binding.exchange, queue, key: binding.key, arguments: binding.arguments });
   }
   broker.recoveryMode = mode;
+  // A typed queue's order (priority levels), replacement index (last-value keys) and groups are
+  // rebuilt from every recovered entry, so it is loaded whole now: each body is read once for
+  // its type key, and only the entries (no bodies) stay in memory.
+  for (const queue of broker.queueMap.values()) if (queue.strategy.type.kind !== 'fifo') ensurePaged(broker, queue);
   if (drop.length > 0) journal(broker, drop);
   broker.logger.info({ mode, queues: broker.queueMap.size, messages, dropped: dropped.length }, 'broker state recovered from store');
   return { queues: broker.queueMap.size, messages, dropped };
@@ -98,6 +103,7 @@ export function queueSettings(broker: BrokerState, declare: QueueDeclare): Queue
     flow: limits.flow,
     replicate: limits.replicate ?? broker.replication.defaultLevel,
     filter: limits.filter,
+    type: parseQueueType(declare.arguments),
   };
 }
 

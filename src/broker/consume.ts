@@ -169,8 +169,10 @@ export function dispatchLoop(broker: BrokerState, queue: Queue): void {
         delivered = true;
         continue;
       }
-      const entry = consumer.selection ? consumer.selection.next(queue, selectionHooks(broker, queue, now)) : nextDeliverable(broker, queue, now);
-      if (!entry && consumer.selection) continue; // entries it does not match may suit others
+      const entry = consumer.selection ? consumer.selection.next(queue, selectionHooks(broker, queue, now, consumer)) : nextDeliverable(broker, queue, now, consumer);
+      // Entries a selective consumer does not match may suit others, and so may a message group
+      // this consumer may not take; otherwise nothing is available for anyone.
+      if (!entry && (consumer.selection || queue.strategy.perConsumer)) continue;
       if (!entry) return;
       if (!readable(broker, entry)) {
         delivered = true; // quarantined: look again, for this consumer too
@@ -184,8 +186,9 @@ export function dispatchLoop(broker: BrokerState, queue: Queue): void {
   }
 }
 
-export function selectionHooks(broker: BrokerState, queue: Queue, nowMs: number): SelectionHooks {
+export function selectionHooks(broker: BrokerState, queue: Queue, nowMs: number, consumer: Consumer): SelectionHooks {
   return {
+    allows: (entry) => queue.strategy.allows(entry, consumer),
     expireIfDue: (entry) => {
       const records: StoreRecord[] = [];
       const expired = expireIfDue(broker, entry, nowMs, records);
@@ -196,8 +199,9 @@ export function selectionHooks(broker: BrokerState, queue: Queue, nowMs: number)
   };
 }
 
-/** The next available entry, expiring (and dead-lettering) the ones past their time. */
-export function nextDeliverable(broker: BrokerState, queue: Queue, nowMs: number): QueueEntry | undefined {
+/** The next available entry for `consumer` in the order of the queue's type, expiring (and
+ * dead-lettering) the ones past their time. */
+export function nextDeliverable(broker: BrokerState, queue: Queue, nowMs: number, consumer: Consumer | null = null): QueueEntry | undefined {
   const records: StoreRecord[] = [];
   try {
     for (;;) {
@@ -205,8 +209,8 @@ export function nextDeliverable(broker: BrokerState, queue: Queue, nowMs: number
       // the paged region: load them first, or messages enqueued since a restart would be
       // delivered ahead of the recovered backlog (not only when memory runs low).
       const cursor = queue.pageCursor();
-      if (cursor !== null && (queue.availableInMemory < PAGE_LOW_WATER || (queue.peekAvailable()?.position ?? Infinity) > cursor.afterPosition)) loadPage(broker, queue);
-      const entry = queue.peekAvailable();
+      if (cursor !== null && (queue.availableInMemory < PAGE_LOW_WATER || (queue.peekAvailable(consumer)?.position ?? Infinity) > cursor.afterPosition)) loadPage(broker, queue);
+      const entry = queue.peekAvailable(consumer);
       if (!entry) return undefined;
       if (expireIfDue(broker, entry, nowMs, records)) continue;
       return entry;

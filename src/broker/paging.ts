@@ -6,7 +6,8 @@ import { type BrokerMessage } from './message.js';
 import { Queue, type QueueEntry } from './queue.js';
 import type { BrokerState } from './state.js';
 import { journal } from './state.js';
-import { quarantine } from './consume.js';
+import { quarantine, readStored } from './consume.js';
+import { typeKeyOf } from './strategies/index.js';
 
 export const PAGE_SIZE = 1000;
 /** Load the next page when fewer than this many entries are available in memory. */
@@ -28,7 +29,7 @@ export function loadPage(broker: BrokerState, queue: Queue): void {
       dropTransient.push(s);
       continue;
     }
-    loaded.push({
+    const entry: QueueEntry = {
       queue,
       position: s.position,
       message: recoveredMessage(broker, s),
@@ -37,7 +38,8 @@ export function loadPage(broker: BrokerState, queue: Queue): void {
       state: 'available',
       consumer: null,
       stored: true,
-    });
+    };
+    loaded.push(queue.strategy.type.kind === 'fifo' ? entry : { ...entry, typeKey: recoveredTypeKey(broker, queue, entry) });
   }
   // Transient messages do not survive a local restart; they were journaled only so that
   // replication had one ordered stream. They leave the paged region and the store here.
@@ -48,6 +50,15 @@ export function loadPage(broker: BrokerState, queue: Queue): void {
   if (dropTransient.length > 0) {
     journal(broker, dropTransient.map((s) => ({ kind: 'dequeue', queue: s.queue, position: s.position, messageId: s.messageId, cause: 'deleted' as const })));
   }
+}
+
+/** A recovered entry's type key, read from its stored body (which is not kept). A body that
+ * cannot be read gives the defaults; it is quarantined when a consumer reaches it. */
+function recoveredTypeKey(broker: BrokerState, queue: Queue, entry: QueueEntry): string | number | undefined {
+  const type = queue.strategy.type;
+  const body = entry.message.body ?? readStored(broker, entry);
+  const fields = typeof body === 'string' ? null : (broker.selectorFields?.(body, entry.deliveryCount, entry.message.expiresAtMs) ?? null);
+  return typeKeyOf(type, fields);
 }
 
 export function recoveredMessage(broker: BrokerState, stored: StoredQueueEntry): BrokerMessage {

@@ -18,6 +18,8 @@ import { journal, releaseMessageRef } from './state.js';
 import { bodyOf, dispatch, readable } from './consume.js';
 import { removeEntry } from './expiry.js';
 import { ensurePaged } from './paging.js';
+import { typeKeyOf } from './strategies/index.js';
+import type { MessageFields } from '../selector/message-fields.js';
 
 /** How publish() goes about it. `check`: route and check limits, but enqueue nothing (a
  * transactional transfer, answered provisionally: AMQP 1.0 §4.4.1). `unchecked`: enqueue without
@@ -62,7 +64,7 @@ export function publish(broker: BrokerState, target: PublishTarget, incoming: In
   }
   queues = admittedBy(queues, incoming, broker.selectorFields);
   if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
-  const full = mode === 'unchecked' ? null : checkLimits(broker, queues, size);
+  const full = mode === 'unchecked' ? null : checkLimits(broker, queues, size, (queue) => lastValueReplaced(broker, queue, incoming));
   if (full) return { kind: 'rejected', error: full };
   if (mode === 'check') return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
   const hold = enqueue(broker, queues, incoming, 0);
@@ -86,15 +88,18 @@ export function routeWithAlternate(broker: BrokerState, exchange: Exchange, mess
 }
 
 /** Reject-policy queues refuse a message that would take them over a limit (the whole
- * message is refused, as in Qpid); ring queues make room later, in enqueue(). */
-export function checkLimits(broker: BrokerState, queues: readonly Queue[], size: number): BrokerError | null {
+ * message is refused, as in Qpid); ring queues make room later, in enqueue(). `replaced` names
+ * the entry the message would replace on a queue (last-value), which frees its place. */
+export function checkLimits(broker: BrokerState, queues: readonly Queue[], size: number, replaced: (queue: Queue) => QueueEntry | undefined = () => undefined): BrokerError | null {
   for (const queue of queues) {
     const { maxCount, maxSizeBytes, policy } = queue.settings;
     if (policy !== 'reject') continue;
-    if (maxCount !== null && queue.count + 1 > maxCount) {
+    if (maxCount === null && maxSizeBytes === null) continue;
+    const freed = replaced(queue);
+    if (maxCount !== null && queue.count + 1 - (freed ? 1 : 0) > maxCount) {
       return new BrokerError('QUEUE_FULL', `queue ${queue.name} is full: qpid.max_count=${maxCount} reached`);
     }
-    if (maxSizeBytes !== null && queue.bytes + size > maxSizeBytes) {
+    if (maxSizeBytes !== null && queue.bytes + size - (freed?.message.size ?? 0) > maxSizeBytes) {
       return new BrokerError('QUEUE_FULL', `queue ${queue.name} is full: qpid.max_size=${maxSizeBytes} bytes would be exceeded`);
     }
   }
@@ -105,6 +110,18 @@ export function checkLimits(broker: BrokerState, queues: readonly Queue[], size:
  * and dispatches. */
 export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming: IncomingMessage, deliveryCount: number): SettlementHold {
   const records: StoreRecord[] = [];
+  // Typed queues read the header and application properties, decoded once for all of them.
+  let fields: MessageFields | null | undefined;
+  const fieldsOf = (): MessageFields | null => (fields ??= broker.selectorFields?.(incoming.body, deliveryCount, incoming.expiresAtMs) ?? null);
+  const typeKeys = queues.map((queue) => (queue.strategy.type.kind === 'fifo' ? undefined : typeKeyOf(queue.strategy.type, fieldsOf())));
+  queues.forEach((queue, i) => {
+    // A last-value queue's older message with this key goes, its dequeue committed with this
+    // enqueue (one store commit: a crash leaves the old message or the new one, never both or
+    // neither), and before a ring makes room (the replacement may be room enough). One a
+    // consumer holds stays with it (strategies/last-value.ts).
+    const replaced = queue.strategy.replacedBy(typeKeys[i]);
+    if (replaced) removeEntry(broker, replaced, 'replaced', records);
+  });
   for (const queue of queues) {
     if (queue.settings.policy === 'ring') makeRoomInRing(broker, queue, incoming.body.length, records);
   }
@@ -138,8 +155,9 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
   };
   const targets: EnqueueTarget[] = [];
   const entries: QueueEntry[] = [];
-  for (const queue of queues) {
+  queues.forEach((queue, i) => {
     const stored = storedTargets.includes(queue);
+    const typeKey = typeKeys[i];
     const entry: QueueEntry = {
       queue,
       position: queue.nextPosition(),
@@ -148,12 +166,13 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
       state: 'available',
       consumer: null,
       stored,
+      ...(typeKey === undefined ? {} : { typeKey }),
     };
     if (stored) targets.push({ queue: queue.name, position: entry.position });
     message.refs++;
     queue.append(entry);
     entries.push(entry);
-  }
+  });
   let ticket: CommitTicket | null = null;
   if (targets.length > 0) {
     records.push({
@@ -180,6 +199,13 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
     needsDurable,
     replicated,
   };
+}
+
+/** The entry a message would replace on a last-value queue (only such queues decode it here). */
+function lastValueReplaced(broker: BrokerState, queue: Queue, incoming: IncomingMessage): QueueEntry | undefined {
+  const type = queue.strategy.type;
+  if (type.kind !== 'last-value') return undefined;
+  return queue.strategy.replacedBy(typeKeyOf(type, broker.selectorFields?.(incoming.body, 0, incoming.expiresAtMs) ?? null));
 }
 
 /** The store refused the enqueue (full disk): what is still available is withdrawn so that

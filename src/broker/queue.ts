@@ -14,6 +14,7 @@ import { nextFlowStopped, type FlowThresholds } from './flow-control.js';
 import type { BrokerMessage } from './message.js';
 import type { Selector } from '../selector/index.js';
 import type { Selection } from './selection.js';
+import { createStrategy, FIFO, type QueueStrategy, type QueueType } from './strategies/index.js';
 
 export type LimitPolicy = 'reject' | 'ring';
 export type ReplicateLevel = 'none' | 'configuration' | 'all';
@@ -35,6 +36,8 @@ export interface QueueSettings {
   readonly replicate: ReplicateLevel;
   /** qpid.filter: only messages this selector matches are enqueued here. */
   readonly filter: Selector | null;
+  /** Last-value, priority or grouped (strategies/); absent: plain FIFO. */
+  readonly type?: QueueType;
 }
 
 export type EntryState = 'available' | 'acquired' | 'removed';
@@ -67,6 +70,9 @@ export interface QueueEntry {
   consumer: Consumer | null;
   /** True when the store has an index entry for it (an enqueue record was submitted). */
   readonly stored: boolean;
+  /** What the queue's type orders or groups it by (strategies/index.ts typeKeyOf): its
+   * last-value key, priority level or group id; absent on plain queues. */
+  readonly typeKey?: string | number;
 }
 
 /** The part of a recovered queue still only in the store. */
@@ -115,9 +121,19 @@ export class Queue {
   /** Told of each flow transition (the broker logs it and wakes producers). */
   onFlowChange: ((queue: Queue, stopped: boolean) => void) | null = null;
 
+  /** How the next entry is chosen and which one a new message replaces (the queue's type). */
+  readonly strategy: QueueStrategy;
+
   constructor(settings: QueueSettings, lastPosition = 0) {
     this.settings = settings;
     this.lastPosition = lastPosition;
+    this.strategy = createStrategy(settings.type ?? FIFO, {
+      firstAvailable: () => this.firstAvailable(),
+      groupFreed: (entries) => {
+        if (!this.consumerList.some((c) => c.selection !== undefined)) return;
+        for (const entry of entries) this.returnToSelections(entry);
+      },
+    });
   }
 
   get name(): string {
@@ -198,6 +214,7 @@ export class Queue {
     }
     if (loaded.length > 0) this.entries.splice(insertAt, 0, ...loaded);
     this.availableHint = Math.min(this.availableHint, insertAt);
+    for (const entry of loaded) this.strategy.added(entry);
     for (const entry of loaded) this.returnToSelections(entry);
     if (paged.count <= 0 || paged.afterPosition >= paged.lastPosition) this.paged = null;
     this.checkFlow();
@@ -219,7 +236,10 @@ export class Queue {
     this.countInMemory++;
     this.bytesInMemory += entry.message.size;
     this.enqueuedTotal++;
-    if (entry.state === 'available') this.available++;
+    if (entry.state === 'available') {
+      this.available++;
+      this.strategy.added(entry);
+    }
     this.checkFlow();
   }
 
@@ -255,9 +275,15 @@ export class Queue {
     this.onFlowChange?.(this, stopped);
   }
 
-  /** The next available entry for a consumer, or undefined. Expired entries are returned too:
-   * the caller checks expiry (it knows the time) and removes them. */
-  peekAvailable(): QueueEntry | undefined {
+  /** The next available entry for a consumer, in the order of the queue's type, or undefined.
+   * Expired entries are returned too: the caller checks expiry (it knows the time) and removes
+   * them. */
+  peekAvailable(consumer: Consumer | null = null): QueueEntry | undefined {
+    return this.strategy.next(consumer);
+  }
+
+  /** The oldest available entry in position order (plain queue order). */
+  private firstAvailable(): QueueEntry | undefined {
     for (let i = Math.max(this.availableHint, this.head); i < this.entries.length; i++) {
       const entry = this.entries[i] as QueueEntry;
       if (entry.state === 'available') {
@@ -306,6 +332,7 @@ export class Queue {
     entry.state = 'acquired';
     entry.consumer = consumer;
     this.available--;
+    this.strategy.acquired(entry, consumer);
   }
 
   /** A consumer settled the entry inside a transaction (AMQP 1.0 §4.4.2): it stays acquired,
@@ -326,19 +353,23 @@ export class Queue {
     this.available++;
     const index = this.indexOf(entry.position);
     if (index !== -1 && index < this.availableHint) this.availableHint = index;
+    this.strategy.released(entry);
     this.returnToSelections(entry);
   }
 
   /** Selective consumers whose cursor has passed an entry must look at it again (selection.ts). */
   private returnToSelections(entry: QueueEntry): void {
-    for (const consumer of this.consumerList) consumer.selection?.returned(entry.position);
+    const lane = this.strategy.lanes?.laneOf(entry) ?? 0;
+    for (const consumer of this.consumerList) consumer.selection?.returned(entry.position, lane);
   }
 
   /** Removes an entry (consumed, expired, purged, dropped by the ring). */
   remove(entry: QueueEntry): void {
     assert(entry.state !== 'removed', `queue ${this.name}: entry ${entry.position} removed twice`);
+    const wasAcquired = entry.state === 'acquired';
     if (entry.state === 'available') this.available--;
     entry.state = 'removed';
+    this.strategy.removed(entry, wasAcquired);
     entry.consumer = null;
     this.dequeuedTotal++;
     this.countInMemory--;

@@ -14,6 +14,10 @@
 // O(log depth) plus the entries the cursor passes, and a dispatch with nothing to give is
 // O(log depth), whatever the queue holds.
 //
+// On a priority queue the same holds per level: the queue's strategy names lanes (its levels,
+// highest first), and the consumer keeps a cursor and revisit heap per lane, so it gets the
+// highest-priority entry it matches, oldest first, at O(levels x log depth) per dispatch.
+//
 // The price: while part of a recovered queue is still paged out, the cursor does not move past
 // the loaded part without loading the next page first (or it would skip older entries), so a
 // selector that matches nothing brings the whole backlog into memory, as a plain consumer
@@ -41,35 +45,59 @@ export interface SelectionHooks {
   expireIfDue(entry: QueueEntry): boolean;
   /** Loads the next page of the queue's paged region from the store. */
   loadPage(): void;
+  /** Whether the queue's type lets this consumer take the entry (a message group owned by
+   * another consumer: the group's entries come back through returned() when it is freed). */
+  allows?(entry: QueueEntry): boolean;
 }
 
 export class Selection {
-  /** Every entry at or before this position has been examined by this consumer. */
-  private cursor = 0;
-  /** Positions at or before the cursor that came back to the queue: a min-heap. */
-  private readonly revisit: number[] = [];
+  /** Per lane (strategies/strategy.ts SelectionLanes: a priority queue's levels, else one):
+   * every entry of the lane at or before this position has been examined by this consumer. */
+  private readonly cursors: number[] = [0];
+  /** Per lane, positions at or before its cursor that came back to the queue: min-heaps. */
+  private readonly revisits: number[][] = [[]];
 
   constructor(readonly matches: (entry: QueueEntry) => boolean) {}
 
-  /** An entry at `position` is available again (or newly loaded behind the cursor). */
-  returned(position: number): void {
-    if (position > this.cursor) return; // the cursor will reach it anyway
-    heapPush(this.revisit, position);
+  /** An entry at `position` (in `lane`) is available again (or newly loaded behind the cursor). */
+  returned(position: number, lane = 0): void {
+    if (position > (this.cursors[lane] ?? 0)) return; // the cursor will reach it anyway
+    heapPush(this.revisitOf(lane), position);
   }
 
-  /** The oldest available entry this consumer matches, or undefined. The caller acquires it. */
+  /** The oldest available entry this consumer matches (of the first lane that has one), or
+   * undefined. The caller acquires it. */
   next(queue: Queue, hooks: SelectionHooks): QueueEntry | undefined {
-    while (this.revisit.length > 0) {
-      const position = heapPop(this.revisit) as number;
+    const lanes = queue.strategy.lanes;
+    if (!lanes) return this.nextIn(0, queue, hooks, (position) => nextLiveLoaded(queue, position, hooks.loadPage));
+    for (let lane = 0; lane < lanes.count; lane++) {
+      const entry = this.nextIn(lane, queue, hooks, (position) => lanes.nextLiveAfter(lane, position));
+      if (entry) return entry;
+    }
+    return undefined;
+  }
+
+  private revisitOf(lane: number): number[] {
+    let heap = this.revisits[lane];
+    if (!heap) this.revisits[lane] = heap = [];
+    return heap;
+  }
+
+  private nextIn(lane: number, queue: Queue, hooks: SelectionHooks, nextLiveAfter: (position: number) => QueueEntry | undefined): QueueEntry | undefined {
+    const revisit = this.revisitOf(lane);
+    while (revisit.length > 0) {
+      const position = heapPop(revisit) as number;
       const entry = queue.entryAt(position);
       if (!entry || entry.state !== 'available' || hooks.expireIfDue(entry)) continue;
+      if (hooks.allows?.(entry) === false) continue;
       if (this.matches(entry)) return entry;
     }
     for (;;) {
-      const entry = nextLiveLoaded(queue, this.cursor, hooks.loadPage);
+      const entry = nextLiveAfter(this.cursors[lane] ?? 0);
       if (!entry) return undefined;
-      this.cursor = entry.position;
+      this.cursors[lane] = entry.position;
       if (entry.state !== 'available' || hooks.expireIfDue(entry)) continue;
+      if (hooks.allows?.(entry) === false) continue;
       if (this.matches(entry)) return entry;
     }
   }
@@ -89,8 +117,23 @@ function nextLiveLoaded(queue: Queue, position: number, loadPage: () => void): Q
 
 /** A browser's (distribution-mode copy) next entry, its browse position moved past it and past
  * every entry its selector (if any) does not match. Browsers see each entry once, so the browse
- * position is their cursor and nothing is revisited. */
+ * position is their cursor and nothing is revisited. On a queue with lanes (priority levels) a
+ * browser sees the highest level first, as qpidd's browsers do, with a position per lane. */
 export function nextBrowsed(queue: Queue, consumer: Consumer, loadPage: () => void): QueueEntry | undefined {
+  const lanes = queue.strategy.lanes;
+  if (lanes) {
+    let positions = laneBrowsePositions.get(consumer);
+    if (!positions) laneBrowsePositions.set(consumer, (positions = []));
+    for (let lane = 0; lane < lanes.count; lane++) {
+      for (;;) {
+        const entry = lanes.nextLiveAfter(lane, positions[lane] ?? 0);
+        if (!entry) break;
+        positions[lane] = entry.position;
+        if (!consumer.selection || consumer.selection.matches(entry)) return entry;
+      }
+    }
+    return undefined;
+  }
   for (;;) {
     const entry = nextLiveLoaded(queue, consumer.browsePosition, loadPage);
     if (!entry) return undefined;
@@ -98,6 +141,9 @@ export function nextBrowsed(queue: Queue, consumer: Consumer, loadPage: () => vo
     if (!consumer.selection || consumer.selection.matches(entry)) return entry;
   }
 }
+
+/** Browsers' positions per lane, kept here so that a consumer carries one browse position. */
+const laneBrowsePositions = new WeakMap<Consumer, number[]>();
 
 function heapPush(heap: number[], value: number): void {
   heap.push(value);

@@ -201,6 +201,15 @@ test('soak scenario, tiny: memory sampled every second through two failures, dur
   assertFiles(output, 'process or stream');
 });
 
+test('queue-types scenario, tiny: each queue type fills and drains beside a plain queue, last-value draining one message per key', fullSmokeOnly, async () => {
+  const output = await runScenario('queue-types');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.deepEqual(output.rows.map((r) => r['type']), ['fifo', 'priority, 10 levels', 'last-value, depth/10 keys', 'groups, 100 groups']);
+  for (const row of output.rows) assert.ok(num(row, 'fillMsgsPerS') > 0 && num(row, 'drainMsgsPerS') > 0, JSON.stringify(row));
+  assert.equal(output.rows[2]?.['drained'], num(output.rows[2], 'filled') / 10);
+  assertFiles(output, 'queue type');
+});
+
 test('selector scenario, tiny: a selector consumer takes only the matches of a sparse queue, beside a plain consumer', fullSmokeOnly, async () => {
   const output = await runScenario('selector');
   assert.equal(output.ok, true, output.notes.join('; '));
