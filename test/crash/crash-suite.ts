@@ -3,7 +3,7 @@
 // (DESIGN.md §5): every accepted message received, nothing received that was not sent,
 // duplicates counted but not as loss, each producer's order kept except for resends.
 //
-// Default: one short schedule (25 faults over every fault kind), in two files that run side by
+// Default: one short schedule (21 faults over every fault kind), in two files that run side by
 // side (crash-suite-1.test.ts, crash-suite-2.test.ts): as one file it took more than 5 minutes
 // on a loaded 2-core machine, the runner's limit for one file.
 // CRASH_RUNS=N: N schedules, each with a long mixed-fault cluster run added.

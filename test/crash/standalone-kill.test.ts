@@ -2,12 +2,12 @@
 // persistent messages unsettled to a durable queue and records each `accepted`; the broker is
 // SIGKILLed at a seeded random moment and restarted on the same data dir; a consumer then gets
 // every accepted message exactly once (messages never accepted may or may not be there, and
-// may be duplicated: the producer would resend them). Twenty kills per run, on one data dir, so
+// may be duplicated: the producer would resend them). Ten kills per run by default, on one data dir, so
 // recovery also runs on a store that has been killed before. Messages consumed in an earlier
 // round must not come back in a later one (their dequeues were committed before the next kill).
 //
 // STANDALONE_CRASH_SEED=N replays a run; STANDALONE_CRASH_KILLS and STANDALONE_CRASH_COUNT
-// change the number of kills (20) and the messages a producer tries to send per round (10,000).
+// change the number of kills (10; 20 or more for a longer run) and the messages a producer tries to send per round (10,000).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -20,7 +20,7 @@ import { queueStats } from '../integration/support.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const PRODUCER = join(here, 'standalone-producer.js');
-const KILLS = Number(process.env['STANDALONE_CRASH_KILLS'] ?? 20);
+const KILLS = Number(process.env['STANDALONE_CRASH_KILLS'] ?? 10);
 const COUNT = Number(process.env['STANDALONE_CRASH_COUNT'] ?? 10_000);
 const SEED = Number(process.env['STANDALONE_CRASH_SEED'] ?? Math.floor(Math.random() * 2 ** 31));
 const QUEUE = 'crash-durable';

@@ -52,7 +52,7 @@ async function runAndKill(dataDir: string, seed: number, killAfterMs: number, fr
 
 test('SIGKILL at random moments never loses a durable record and never breaks an invariant', { timeout: 180_000 }, async () => {
   const seed = Number(process.env['CRASH_SEED'] ?? Date.now() % 1_000_000);
-  const kills = Number(process.env['CRASH_KILLS'] ?? 60);
+  const kills = Number(process.env['CRASH_KILLS'] ?? 30);
   console.error(`crash test seed=${seed} kills=${kills} (CRASH_SEED=${seed} to replay)`);
   const random = seededRandom(seed);
   const dataDir = makeTmpDir('store-crash');

@@ -1,4 +1,4 @@
-// The crash schedules. The default one runs inside `npm test` (about 90 s, 25 faults, every
+// The crash schedules. The default one runs inside `npm test` (21 faults, every
 // fault kind of issue 5); the long one adds a cluster run that mixes every cluster
 // fault, for CRASH_RUNS=N and the soak runner. Which fault, which broker, how long between faults
 // and how long a hang lasts all come from the seed.
@@ -8,9 +8,9 @@ import type { ScenarioSpec } from './scenario.js';
 const base = { producers: 2, producerRatePerS: 150, consumerRatePerS: 0, bodyBytes: 256 } as const;
 
 export const DEFAULT_SCHEDULE: readonly ScenarioSpec[] = [
-  { ...base, name: 'standalone-kill', topology: 'standalone', faultKinds: [], faultCount: 6, gapMs: [400, 1200] },
-  { ...base, name: 'primary-kill', topology: 'cluster', faultKinds: ['primary-kill'], faultCount: 5, gapMs: [500, 1500] },
-  { ...base, name: 'backup-kill', topology: 'cluster', faultKinds: ['backup-kill'], faultCount: 4, gapMs: [500, 1500] },
+  { ...base, name: 'standalone-kill', topology: 'standalone', faultKinds: [], faultCount: 4, gapMs: [400, 1200] },
+  { ...base, name: 'primary-kill', topology: 'cluster', faultKinds: ['primary-kill'], faultCount: 4, gapMs: [500, 1500] },
+  { ...base, name: 'backup-kill', topology: 'cluster', faultKinds: ['backup-kill'], faultCount: 3, gapMs: [500, 1500] },
   { ...base, name: 'primary-hang', topology: 'cluster', faultKinds: ['primary-hang'], faultCount: 3, gapMs: [500, 1500] },
   { ...base, name: 'total-failure', topology: 'cluster', faultKinds: ['total-failure'], faultCount: 4, gapMs: [500, 1500] },
   // The consumer is slower than the producers, so the queue deepens and catch-up takes long
