@@ -96,9 +96,9 @@ test('a stale lock from a dead process is taken over, with a warning', async () 
 
 test('a store written by a newer format version is refused and left untouched', async () => {
   const { dataDir } = await storeWithRecords();
-  await withRawTables(dataDir, (t) => t.put('meta', 'formatVersion', Buffer.from('3')));
+  await withRawTables(dataDir, (t) => t.put('meta', 'formatVersion', Buffer.from('4')));
   const before = fileHash(join(dataDir, 'store', 'data.mdb'));
-  const message = `store at ${join(dataDir, 'store')} has format version 3; this broker understands up to 2`;
+  const message = `store at ${join(dataDir, 'store')} has format version 4; this broker understands up to 3`;
   expectStoreError(() => openLmdbStore({ dataDir }), 'STORE_NEWER_FORMAT', message);
   expectStoreError(() => openLmdbStore({ dataDir, readOnly: true }), 'STORE_NEWER_FORMAT', message);
   assert.equal(fileHash(join(dataDir, 'store', 'data.mdb')), before);
