@@ -10,6 +10,7 @@ commands:
   add queue NAME [--durable] [--replicate none|configuration|all] [--max-count N] [--max-size BYTES]
                  [--limit-policy reject|ring] [--alternate-exchange X] [--argument KEY=VALUE]...
                  [--start-replica ORIGINAL]   (the queue follows QUEUE at ORIGINAL, a broker URL)
+                 [--dedup-window N]   (accept a resent message-id among the last N without enqueuing it again)
   add exchange TYPE NAME [--durable] [--replicate none|configuration|all] [--alternate-exchange X]
   del queue NAME [--if-empty] [--if-unused]
   del exchange NAME
@@ -51,6 +52,7 @@ runTool('qpid-config', async () => {
       'limit-policy': { type: 'string' },
       'alternate-exchange': { type: 'string' },
       'start-replica': { type: 'string' },
+      'dedup-window': { type: 'string' },
       argument: { type: 'string', multiple: true, default: [] },
       'if-empty': { type: 'boolean', default: false },
       'if-unused': { type: 'boolean', default: false },
@@ -88,6 +90,8 @@ runTool('qpid-config', async () => {
         if (maxSize !== undefined) args['qpid.max_size'] = maxSize;
         if (policy) args['qpid.policy_type'] = policy;
         if (values['start-replica']) args['qpid.replica-source'] = values['start-replica'];
+        const dedupWindow = count(values['dedup-window'], 'dedup-window');
+        if (dedupWindow !== undefined) args['qpid.dedup_window'] = dedupWindow;
         operation = 'add-queue';
         request = { name: rest[0], durable: values.durable, alternateExchange: values['alternate-exchange'] ?? null, arguments: args };
       } else if (kind === 'exchange') {

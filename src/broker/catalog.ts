@@ -98,6 +98,7 @@ export function queueSettings(broker: BrokerState, declare: QueueDeclare): Queue
     flow: limits.flow,
     replicate: limits.replicate ?? broker.replication.defaultLevel,
     filter: limits.filter,
+    dedupWindow: limits.dedupWindow,
   };
 }
 

@@ -18,6 +18,7 @@ import { journal, releaseMessageRef } from './state.js';
 import { bodyOf, dispatch, readable } from './consume.js';
 import { removeEntry } from './expiry.js';
 import { ensurePaged } from './paging.js';
+import { duplicateHold, rememberIds, withoutDuplicates } from './dedup.js';
 
 /** How publish() goes about it. `check`: route and check limits, but enqueue nothing (a
  * transactional transfer, answered provisionally: AMQP 1.0 §4.4.1). `unchecked`: enqueue without
@@ -62,13 +63,18 @@ export function publish(broker: BrokerState, target: PublishTarget, incoming: In
   }
   queues = admittedBy(queues, incoming, broker.selectorFields);
   if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
+  const routed = queues.length;
+  queues = withoutDuplicates(broker, queues, incoming);
+  if (queues.length === 0) return { kind: 'accepted', hold: mode === 'check' ? { messageId: 0, ticket: null, lsn: null, needsDurable: false } : duplicateHold(broker), duplicate: true };
+  const duplicate = queues.length < routed;
   const full = mode === 'unchecked' ? null : checkLimits(broker, queues, size);
   if (full) return { kind: 'rejected', error: full };
   if (mode === 'check') return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
   const hold = enqueue(broker, queues, incoming, 0);
   let flowStopped: string[] | undefined;
   for (const queue of queues) if (queue.flowStopped) (flowStopped ??= []).push(queue.name);
-  return flowStopped ? { kind: 'accepted', hold, flowStopped } : { kind: 'accepted', hold };
+  const outcome: PublishOutcome = flowStopped ? { kind: 'accepted', hold, flowStopped } : { kind: 'accepted', hold };
+  return duplicate ? { ...outcome, duplicate } : outcome;
 }
 
 /** Routes through the exchange, then its alternate exchange(s) when nothing matched. */
@@ -136,6 +142,7 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
     enqueueLsn: null,
     storedTargets: storedTargets.length,
   };
+  rememberIds(broker, queues, storedTargets, incoming, records);
   const targets: EnqueueTarget[] = [];
   const entries: QueueEntry[] = [];
   for (const queue of queues) {

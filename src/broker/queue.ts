@@ -35,6 +35,9 @@ export interface QueueSettings {
   readonly replicate: ReplicateLevel;
   /** qpid.filter: only messages this selector matches are enqueued here. */
   readonly filter: Selector | null;
+  /** qpid.dedup_window: message-ids remembered for duplicate detection (dedup.ts); absent or
+   * null: none. */
+  readonly dedupWindow?: number | null;
 }
 
 export type EntryState = 'available' | 'acquired' | 'removed';
