@@ -17,6 +17,7 @@ export const FAILOVER_LOAD_DEFAULTS = {
   reconnectMinMs: 50,
   reconnectMaxMs: 200,
   drainS: 30,
+  dedupWindow: 0,
 } as const satisfies Omit<FailoverLoadOptions, 'url'>;
 
 const FLAGS: Record<Exclude<keyof FailoverLoadOptions, 'url' | 'queue' | 'durable'>, string> = {
@@ -30,6 +31,7 @@ const FLAGS: Record<Exclude<keyof FailoverLoadOptions, 'url' | 'queue' | 'durabl
   reconnectMinMs: 'reconnect-min-ms',
   reconnectMaxMs: 'reconnect-max-ms',
   drainS: 'drain-s',
+  dedupWindow: 'dedup-window',
 };
 
 const MINIMUM: Partial<Record<keyof typeof FLAGS, number>> = { producers: 1, consumers: 1, capacity: 1, credit: 1 };

@@ -33,6 +33,9 @@ export interface FailoverLoadOptions {
   readonly reconnectMaxMs: number;
   /** Longest wait after stop for every accepted message to be received. */
   readonly drainS: number;
+  /** qpid.dedup_window of the queue (0: none). With it, each message carries a message-id
+   * (producer:seq), so that the broker recognises the client's resends after a failover. */
+  readonly dedupWindow: number;
 }
 
 /** A producer's first accepted settlement after a reconnect. */
@@ -61,6 +64,8 @@ export interface FailoverLoadResult {
     readonly received: number;
     readonly lost: number;
     readonly duplicates: number;
+    /** Duplicates received marked redelivered (delivery-ledger.ts): consumer-side, not resends. */
+    readonly redelivered: number;
     readonly foreign: number;
     readonly resent: number;
     readonly producerReconnects: number;
@@ -128,7 +133,8 @@ export class FailoverLoad {
   }
 
   private address(): string {
-    return `${this.options.queue}; {create: always, node: {durable: ${this.options.durable ? 'true' : 'false'}}}`;
+    const declare = this.options.dedupWindow > 0 ? `, x-declare: {arguments: {'qpid.dedup_window': ${this.options.dedupWindow}}}` : '';
+    return `${this.options.queue}; {create: always, node: {durable: ${this.options.durable ? 'true' : 'false'}${declare}}}`;
   }
 
   async attach(): Promise<void> {
@@ -189,6 +195,7 @@ export class FailoverLoad {
       this.count.sent++;
       producer.sender
         .send({
+          ...(this.options.dedupWindow > 0 ? { message_id: `${producer.index}:${seq}` } : {}),
           durable: this.options.durable,
           application_properties: { p: producer.index, s: seq, ts: rhea.types.wrap_double(sentMs) },
           body: rhea.message.data_section(this.body),
@@ -240,7 +247,7 @@ export class FailoverLoad {
         this.timeline.add('received', performance.timeOrigin + now);
         const properties = delivery.message.application_properties as Record<string, number> | undefined;
         if (properties && typeof properties['p'] === 'number' && typeof properties['s'] === 'number') {
-          this.ledger.received(properties['p'], properties['s']);
+          this.ledger.received(properties['p'], properties['s'], delivery.redelivered);
           if (this.measuring && typeof properties['ts'] === 'number') this.endToEnd.recordMs(now - properties['ts']);
         } else {
           this.ledger.received(-1, -1);
@@ -280,7 +287,7 @@ export class FailoverLoad {
       msg: 'failover-load result',
       params: this.options,
       ok: drained && ledger.lost === 0 && this.count.received > 0,
-      counts: { ...this.count, lost: ledger.lost, duplicates: ledger.duplicates, foreign: ledger.foreign, resent, producerReconnects, consumerReconnects },
+      counts: { ...this.count, lost: ledger.lost, duplicates: ledger.duplicates, redelivered: ledger.redelivered, foreign: ledger.foreign, resent, producerReconnects, consumerReconnects },
       drained,
       drainMs,
       window: {

@@ -89,16 +89,17 @@ test('qpid.dedup_window: a bad value refuses the declare naming the argument', (
 });
 
 test('message-id keys carry the id type; no message-id, no key; long ids are digested', () => {
-  assert.equal(dedupKeyOf('abc'), 's:abc');
-  assert.equal(dedupKeyOf(7), 'n:7');
-  assert.equal(dedupKeyOf(7n), 'n:7');
+  assert.equal(dedupKeyOf('abc'), 'abc', 'a string id is its own key');
+  assert.equal(dedupKeyOf(7), '\u0000n:7');
+  assert.equal(dedupKeyOf(7n), '\u0000n:7');
   assert.notEqual(dedupKeyOf('7'), dedupKeyOf(7));
-  assert.equal(dedupKeyOf(Buffer.from([1, 2, 255])), 'b:0102ff');
+  assert.notEqual(dedupKeyOf('\u0000n:7'), dedupKeyOf(7), 'a string that looks like a tagged key is tagged itself');
+  assert.equal(dedupKeyOf(Buffer.from([1, 2, 255])), '\u0000b:0102ff');
   assert.equal(dedupKeyOf(undefined), null);
   assert.equal(dedupKeyOf(null), null);
   const long = 'x'.repeat(10_000);
   const key = dedupKeyOf(long);
-  assert.match(key ?? '', /^h:[A-Za-z0-9_-]{43}$/);
+  assert.match(key ?? '', /^\u0000h:[A-Za-z0-9_-]{43}$/);
   assert.equal(dedupKeyOf(long), key, 'the digest is stable');
   assert.notEqual(dedupKeyOf(`${long}y`), key);
 });
