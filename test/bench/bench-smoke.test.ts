@@ -118,6 +118,16 @@ test('ha-throughput scenario, tiny: standalone and cluster durable 4+4, and the 
   assertFiles(output, 'size, producers+consumers');
 });
 
+test('failover-dedup scenario, tiny: two kills, nothing lost, no resend stored twice', fullSmokeOnly, async () => {
+  const output = await runScenario('failover-dedup');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  const whole = output.rows.find((r) => r['event'] === 'whole run');
+  assert.equal(whole?.['lost'], 0);
+  assert.equal(whole?.['storedTwice'], 0, 'the promoted backups recognised every resend');
+  assert.ok(output.notes.some((n) => n.includes('qpid.dedup_window')), output.notes.join('; '));
+  assertFiles(output, 'event');
+});
+
 test('failover scenario, tiny: two kills, producers resume, nothing lost', needsBroker, async () => {
   const output = await runScenario('failover');
   assert.equal(output.ok, true, output.notes.join('; '));
