@@ -60,6 +60,16 @@ export class DedupWindow {
     return { slot, seq, evicted };
   }
 
+  /** Takes `id` out of the window (its enqueue failed in the store: the message was never
+   * stored, so a resend of it is not a duplicate). Its slot stays empty until the ring comes
+   * round to it. */
+  forget(id: string): void {
+    const slot = this.slots.get(id);
+    if (slot === undefined) return;
+    this.slots.delete(id);
+    this.ring[slot] = undefined;
+  }
+
   /** Ids from oldest to newest (tests, inspection). */
   ids(): string[] {
     const out: string[] = [];

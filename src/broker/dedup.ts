@@ -17,32 +17,56 @@ import type { IncomingMessage, SettlementHold } from './types.js';
 /** Each queue's window, made at its first message: for a stored queue, from the rows its store
  * kept (after a restart or a promotion), so recovery needs no step of its own. Keyed by the
  * queue object, so a deleted queue's window goes with it. */
-const windows = new WeakMap<Queue, DedupWindow>();
+const windows = new WeakMap<Queue, { readonly window: DedupWindow; dropped: number }>();
 
-function windowOf(broker: BrokerState, queue: Queue): DedupWindow | null {
+function stateOf(broker: BrokerState, queue: Queue): { readonly window: DedupWindow; dropped: number } | null {
   const capacity = queue.settings.dedupWindow ?? null;
   if (capacity === null) return null;
-  let window = windows.get(queue);
-  if (!window) {
-    window = broker.storedQueues.has(queue.name) ? DedupWindow.restore(capacity, broker.store.readDedup(queue.name)) : new DedupWindow(capacity);
-    windows.set(queue, window);
+  let state = windows.get(queue);
+  if (!state) {
+    const window = broker.storedQueues.has(queue.name) ? DedupWindow.restore(capacity, broker.store.readDedup(queue.name)) : new DedupWindow(capacity);
+    state = { window, dropped: 0 };
+    windows.set(queue, state);
   }
-  return window;
+  return state;
 }
 
-/** The queues among `queues` that do not already hold the message's id. */
-export function withoutDuplicates(broker: BrokerState, queues: Queue[], incoming: IncomingMessage): Queue[] {
+function windowOf(broker: BrokerState, queue: Queue): DedupWindow | null {
+  return stateOf(broker, queue)?.window ?? null;
+}
+
+/** The queues among `queues` that do not already hold the message's id. `count`: the message is
+ * really being published (not only checked, as a transactional transfer is when it arrives). */
+export function withoutDuplicates(broker: BrokerState, queues: Queue[], incoming: IncomingMessage, count: boolean): Queue[] {
   if (queues.every((q) => (q.settings.dedupWindow ?? null) === null)) return queues;
   const key = incoming.dedupKey ?? null;
   if (key === null) return queues;
-  const fresh = queues.filter((q) => !windowOf(broker, q)?.has(key));
-  if (fresh.length < queues.length) broker.logger.debug({ queues: queues.filter((q) => !fresh.includes(q)).map((q) => q.name) }, 'duplicate message-id dropped');
+  const fresh: Queue[] = [];
+  for (const queue of queues) {
+    const state = stateOf(broker, queue);
+    if (!state?.window.has(key)) {
+      fresh.push(queue);
+      continue;
+    }
+    if (!count) continue;
+    state.dropped++;
+    broker.logger.debug({ queue: queue.name }, 'duplicate message-id dropped');
+  }
   return fresh;
+}
+
+/** Messages a queue did not take again because its window held their message-id, since the
+ * broker started (management's queue listing). */
+export function duplicatesDropped(queue: Queue): number {
+  return windows.get(queue)?.dropped ?? 0;
 }
 
 /** Remembers the message's id in each queue's window; a dedup record for each queue that stores
  * the message goes into `records`, ahead of the enqueue (whose LSN stays the commit's last). */
 export function rememberIds(broker: BrokerState, queues: readonly Queue[], storedTargets: readonly Queue[], incoming: IncomingMessage, records: StoreRecord[]): void {
+  // The key is made only for a queue that keeps a window: the hot path of every other queue
+  // never decodes a message-id.
+  if (queues.every((q) => (q.settings.dedupWindow ?? null) === null)) return;
   const key = incoming.dedupKey ?? null;
   if (key === null) return;
   for (const queue of queues) {
@@ -51,6 +75,16 @@ export function rememberIds(broker: BrokerState, queues: readonly Queue[], store
     const { slot, seq } = window.remember(key);
     if (storedTargets.includes(queue)) records.push({ kind: 'dedup', queue: queue.name, slot, seq, id: key });
   }
+}
+
+/** The enqueue that remembered the message's id failed in the store (full disk): the message
+ * was never stored, and its dedup records failed with it, so its id leaves the windows too, or a
+ * retry of it would be accepted and dropped. */
+export function forgetIds(queues: readonly Queue[], incoming: IncomingMessage): void {
+  if (queues.every((q) => (q.settings.dedupWindow ?? null) === null)) return;
+  const key = incoming.dedupKey ?? null;
+  if (key === null) return;
+  for (const queue of queues) windows.get(queue)?.window.forget(key);
 }
 
 /** What a duplicate's producer waits for: everything journaled so far durable here and confirmed

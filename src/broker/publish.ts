@@ -18,7 +18,7 @@ import { journal, releaseMessageRef } from './state.js';
 import { bodyOf, dispatch, readable } from './consume.js';
 import { removeEntry } from './expiry.js';
 import { ensurePaged } from './paging.js';
-import { duplicateHold, rememberIds, withoutDuplicates } from './dedup.js';
+import { duplicateHold, forgetIds, rememberIds, withoutDuplicates } from './dedup.js';
 
 /** How publish() goes about it. `check`: route and check limits, but enqueue nothing (a
  * transactional transfer, answered provisionally: AMQP 1.0 §4.4.1). `unchecked`: enqueue without
@@ -64,7 +64,7 @@ export function publish(broker: BrokerState, target: PublishTarget, incoming: In
   queues = admittedBy(queues, incoming, broker.selectorFields);
   if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
   const routed = queues.length;
-  queues = withoutDuplicates(broker, queues, incoming);
+  queues = withoutDuplicates(broker, queues, incoming, mode !== 'check');
   if (queues.length === 0) return { kind: 'accepted', hold: mode === 'check' ? { messageId: 0, ticket: null, lsn: null, needsDurable: false } : duplicateHold(broker), duplicate: true };
   const duplicate = queues.length < routed;
   const full = mode === 'unchecked' ? null : checkLimits(broker, queues, size);
@@ -176,7 +176,10 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
     ticket = journal(broker, records);
     if (targets.length > 0) {
       message.enqueueLsn = ticket.lastLsn;
-      ticket.onFailed((err) => enqueueFailed(broker, entries, err));
+      ticket.onFailed((err) => {
+        forgetIds(queues, incoming);
+        enqueueFailed(broker, entries, err);
+      });
     }
   }
   for (const queue of queues) dispatch(broker, queue);

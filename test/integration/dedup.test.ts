@@ -11,7 +11,7 @@ import { connect, openReceiver, openSender, receiveN, sendAll, type TestConnecti
 import { removeDir, startQpidd, tempDir, TOOL, type BrokerProcess } from '../helpers/broker-process.js';
 import { queueDepth } from '../interop/broker-tools.js';
 import { explain, interopScript, PYTHON, requireProtonPython, run } from '../interop/programs.js';
-import { queueNode, runNode, uniqueName } from './support.js';
+import { queueNode, queueStats, runNode, uniqueName } from './support.js';
 
 const dataDir = tempDir('qpidd-dedup-');
 let broker: BrokerProcess;
@@ -61,6 +61,8 @@ test('the same message-id sent twice: both sends accepted, one message on the qu
     ]);
     assert.deepEqual(states, ['accepted', 'accepted', 'accepted', 'accepted', 'accepted', 'accepted']);
     assert.equal(await queueDepth(broker.port, queue), 5, 'the resend was not enqueued; the ulong 7 and the string "7" are different ids');
+    const row = await queueStats(broker.port, queue);
+    assert.deepEqual([row?.['dedupWindow'], row?.['duplicatesDropped']], [100, 1], 'management shows the window and what it dropped');
     assert.deepEqual(await consumeExactly(conn, queue, 5), ['first', 'ulong 7', 'string 7', 'no id', 'no id']);
     // Consumed, but still in the window: a later resend is still a duplicate.
     assert.deepEqual(await send(conn, queue, [{ message_id: 'order-1', durable: true, body: 'late resend' }]), ['accepted']);

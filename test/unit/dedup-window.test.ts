@@ -24,6 +24,17 @@ test('a window of N holds the newest N ids and evicts the oldest', () => {
   assert.equal(w.size, 3);
 });
 
+test('a forgotten id (its enqueue failed) is no longer held; the ring goes on', () => {
+  const w = new DedupWindow(3);
+  for (const id of ['a', 'b', 'c']) w.remember(id);
+  w.forget('b');
+  w.forget('missing');
+  assert.equal(w.has('b'), false);
+  assert.deepEqual(w.ids(), ['a', 'c']);
+  assert.deepEqual(w.remember('d'), { slot: 0, seq: 3, evicted: 'a' });
+  assert.deepEqual(w.ids(), ['c', 'd']);
+});
+
 test('each remembered id takes slot seq mod N, so the store overwrites the evicted id in place', () => {
   const w = new DedupWindow(2);
   assert.deepEqual(w.remember('x'), { slot: 0, seq: 0, evicted: null });
