@@ -36,6 +36,10 @@ export interface FailoverLoadOptions {
   /** qpid.dedup_window of the queue (0: none). With it, each message carries a message-id
    * (producer:seq), so that the broker recognises the client's resends after a failover. */
   readonly dedupWindow: number;
+  /** Consumers attach only once the producers have stopped and every send is settled: the run
+   * then counts only what the queue holds (a consumer that takes a message before the kill
+   * cannot get it again from the promoted backup, which is consumer-side at-least-once). */
+  readonly deferConsumers: boolean;
 }
 
 /** A producer's first accepted settlement after a reconnect. */
@@ -137,13 +141,18 @@ export class FailoverLoad {
     return `${this.options.queue}; {create: always, node: {durable: ${this.options.durable ? 'true' : 'false'}${declare}}}`;
   }
 
-  async attach(): Promise<void> {
+  private async attachConsumers(): Promise<void> {
     const o = this.options;
     for (let i = 0; i < o.consumers; i++) {
       const connection = await connect(o.url, this.connectOptions(() => undefined));
       this.consumerConnections.push(connection);
       this.receivers.push(await connection.receiver(this.address(), { credit: o.credit }));
     }
+  }
+
+  async attach(): Promise<void> {
+    const o = this.options;
+    if (!o.deferConsumers) await this.attachConsumers();
     for (let index = 0; index < o.producers; index++) {
       // The producer object exists before its connection so that the event handler can reach it.
       const holder: { producer?: Producer } = {};
@@ -266,6 +275,11 @@ export class FailoverLoad {
     await Promise.all(this.producerLoops);
     const drainStartMs = performance.now();
     const deadlineMs = drainStartMs + this.options.drainS * 1000;
+    if (this.options.deferConsumers) {
+      while (this.producers.some((p) => p.sender.stats.unsettled > 0) && performance.now() < deadlineMs) await delay(20);
+      await this.attachConsumers();
+      this.consumerLoops = this.receivers.map((receiver) => this.consume(receiver));
+    }
     let drained = false;
     for (;;) {
       const unsettled = this.producers.reduce((sum, p) => sum + p.sender.stats.unsettled, 0);
