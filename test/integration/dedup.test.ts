@@ -142,6 +142,9 @@ test('kill -9 and a restart on the same data dir: resends of accepted message-id
   try {
     await send(conn, dedupQueue(queue, 1000), ['k1', 'k2', 'k3'].map((id) => ({ message_id: id, durable: true, body: id })));
     assert.deepEqual(await consumeExactly(conn, queue, 1, true), ['k1']);
+    // k1's dequeue is durable once a later durable message is settled (commits become durable in
+    // LSN order): else the kill may rightly bring k1 back (DESIGN.md §5).
+    assert.deepEqual(await send(conn, queueNode(`${queue}-marker`, { durable: true }), [{ durable: true, body: 'marker' }]), ['accepted']);
   } finally {
     await conn.close();
   }
