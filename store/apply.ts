@@ -55,6 +55,16 @@ export interface EntryInfo {
   readonly deliveryCount: number;
 }
 
+/** One slot of a queue's duplicate-detection window (dedup records, record.ts). */
+export interface DedupRow {
+  readonly seq: number;
+  readonly id: string;
+}
+
+/** Longest message-id key a dedup record may carry, in UTF-8 bytes (the broker hashes longer
+ * ids: src/broker/dedup-window.ts). */
+export const DEDUP_ID_BYTES_MAX = 1024;
+
 /** The table operations applying a record needs. Every method works inside the current batch:
  * reads see the batch's own earlier writes. */
 export interface TableWriter {
@@ -80,6 +90,10 @@ export interface TableWriter {
   deleteEntry(queue: string, position: number): void;
   /** Positions of every entry of the queue, in order (materialised: the caller deletes them). */
   entryPositions(queue: string): number[];
+  getDedup(queue: string, slot: number): DedupRow | undefined;
+  setDedup(queue: string, slot: number, row: DedupRow | undefined): void;
+  /** Slots of the queue's window that hold an id (materialised: the caller deletes them). */
+  dedupSlots(queue: string): number[];
 }
 
 /** Meta fields a batch of records can change. */
@@ -162,6 +176,7 @@ export function applyRecord(tw: TableWriter, record: StoreRecord, where: string,
       // Deleting a queue dequeues everything still on it.
       for (const position of tw.entryPositions(record.queue)) removeEntry(tw, record.queue, position, null, where);
       for (const b of tw.bindingsOfQueue(record.queue)) tw.setBinding(b.exchange, b.queue, b.key, undefined);
+      for (const slot of tw.dedupSlots(record.queue)) tw.setDedup(record.queue, slot, undefined);
       tw.setQueue(record.queue, undefined);
       return;
     }
@@ -232,6 +247,10 @@ export function applyRecord(tw: TableWriter, record: StoreRecord, where: string,
       return;
     case 'txn':
       // Marks where a transaction's records end; they apply one by one after it.
+      return;
+    case 'dedup':
+      if (!tw.getQueue(record.queue)) corrupt(where, `dedup of queue ${JSON.stringify(record.queue)}: no such queue`);
+      tw.setDedup(record.queue, record.slot, { seq: record.seq, id: record.id });
       return;
   }
 }
@@ -380,6 +399,12 @@ export class Projection {
           break;
         case 'txn':
           if (!Number.isSafeInteger(r.lastLsn) || r.lastLsn < 1) fail(`${at}: txn lastLsn ${r.lastLsn} is not a positive safe integer`);
+          break;
+        case 'dedup':
+          if (queueLast(r.queue) === null) fail(`${at}: queue ${JSON.stringify(r.queue)} does not exist`);
+          if (!Number.isSafeInteger(r.slot) || r.slot < 0) fail(`${at}: dedup slot ${r.slot} is not a safe integer >= 0`);
+          if (!Number.isSafeInteger(r.seq) || r.seq < 0) fail(`${at}: dedup seq ${r.seq} is not a safe integer >= 0`);
+          if (typeof r.id !== 'string' || Buffer.byteLength(r.id, 'utf8') > DEDUP_ID_BYTES_MAX) fail(`${at}: dedup id is not a string of at most ${DEDUP_ID_BYTES_MAX} bytes`);
           break;
         default:
           fail(`${at}: unknown record kind`);

@@ -39,6 +39,7 @@ const KIND_TAGS = {
   epoch: 9,
   skip: 10,
   txn: 11,
+  dedup: 12,
 } as const satisfies Record<StoreRecord['kind'], number>;
 
 const ARG_NULL = 0;
@@ -91,6 +92,8 @@ function recordBytes(r: StoreRecord): number {
     case 'skip':
     case 'txn':
       return 2 + 8;
+    case 'dedup':
+      return 2 + stringBytes(r.queue) + 8 + 8 + stringBytes(r.id);
   }
 }
 
@@ -228,6 +231,12 @@ function writeRecord(w: Writer, r: StoreRecord): void {
       return;
     case 'txn':
       w.uint(r.lastLsn, 'txn lastLsn');
+      return;
+    case 'dedup':
+      w.str(r.queue);
+      w.uint(r.slot, 'dedup slot');
+      w.uint(r.seq, 'dedup seq');
+      w.str(r.id);
       return;
   }
 }
@@ -480,6 +489,12 @@ function readRecord(r: Reader): StoreRecord {
       const lastLsn = r.uint('txn lastLsn');
       if (lastLsn === 0) throw new Garbled('txn lastLsn is 0 (LSNs start at 1)');
       return { kind: 'txn', lastLsn };
+    }
+    case KIND_TAGS.dedup: {
+      const queue = r.str('queue');
+      const slot = r.uint('dedup slot');
+      const seq = r.uint('dedup seq');
+      return { kind: 'dedup', queue, slot, seq, id: r.str('dedup id') };
     }
     default:
       throw new Garbled(`unknown record kind tag ${tag}`);

@@ -17,7 +17,7 @@ export {
   encodeRecords,
   RECORD_FORMAT_VERSION,
 } from './codec.js';
-export { BUILT_IN_EXCHANGES, NAME_BYTES_MAX } from './apply.js';
+export { BUILT_IN_EXCHANGES, DEDUP_ID_BYTES_MAX, NAME_BYTES_MAX, type DedupRow } from './apply.js';
 export { DEFAULT_LOG_MAX_BYTES, DEFAULT_MAP_SIZE_BYTES, LmdbStore, openLmdbStore, type LmdbStoreOptions } from './lmdb-store.js';
 export { MemoryDisk, MemoryStore, openMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { Scannable, StoreScan } from './scan.js';

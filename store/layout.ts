@@ -11,11 +11,12 @@
 //                                  [f64 expiresAtMs][u32 deliveryCount][u32 crc]
 //   queues    name -> [u8 v][f64 count][f64 bytes][f64 lastPosition][queue-declare record][u32 crc]
 //   exchanges name -> [exchange-declare record][u32 crc];  bindings key -> [bind record][u32 crc]
+//   dedup     [queue, slot] -> [u8 v][f64 seq][message-id key, UTF-8][u32 crc]
 //   quarantine [queue, position] -> [u8 v][f64 messageId][f64 lsn][u32 crc][the message row as found]
 //   meta      'formatVersion' -> decimal text (unsealed: any version must be able to read it);
 //             'state' -> [JSON (StoreMeta minus format)][u32 crc]; 'recovery' -> [JSON][u32 crc]
 
-import type { EntryInfo, MessageInfo, QueueRow } from './apply.js';
+import type { DedupRow, EntryInfo, MessageInfo, QueueRow } from './apply.js';
 import { checksum, digitsSeed, hex, numberSeed, seal, SEAL_BYTES, textSeed, unseal } from './checksum.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
@@ -333,6 +334,37 @@ export function decodeFormatVersion(bytes: Uint8Array, where: string): number {
     throw new StoreError('STORE_CORRUPT', `${where}: meta table key 'formatVersion' is garbled: ${JSON.stringify(text.slice(0, 40))}`);
   }
   return v;
+}
+
+// --- dedup ---------------------------------------------------------------------------------------
+
+const DEDUP_HEADER_BYTES = 9;
+const dedupSeed = (queue: string, slot: number): number => textSeed(`${queue}\u0000dedup\u0000${slot}`);
+
+export function encodeDedupRow(queue: string, slot: number, row: DedupRow): Buffer {
+  const id = Buffer.from(row.id, 'utf8');
+  const b = Buffer.allocUnsafe(DEDUP_HEADER_BYTES + id.length);
+  b[0] = ROW_VERSION;
+  b.writeDoubleLE(row.seq, 1);
+  b.set(id, DEDUP_HEADER_BYTES);
+  return seal(b, dedupSeed(queue, slot));
+}
+
+export function decodeDedupRow(sealed: Uint8Array, key: { queue: string; slot: number }): DedupRow {
+  const k = [key.queue, key.slot];
+  const row = unseal(sealed, dedupSeed(key.queue, key.slot), `dedup table entry ${JSON.stringify(k)}`);
+  if (row.byteLength < DEDUP_HEADER_BYTES) throw rowError('dedup', k, `${row.byteLength} bytes, shorter than the ${DEDUP_HEADER_BYTES}-byte header`);
+  if (row[0] !== ROW_VERSION) throw rowError('dedup', k, `row version ${row[0]}`);
+  const seq = checkUint(view(row).getFloat64(1, true), 'dedup', k, 'seq');
+  return { seq, id: Buffer.from(row.subarray(DEDUP_HEADER_BYTES)).toString('utf8') };
+}
+
+/** A [queue, slot] key read back from LMDB. */
+export function checkDedupKey(key: unknown): { queue: string; slot: number } {
+  if (!Array.isArray(key) || key.length !== 2 || typeof key[0] !== 'string' || !Number.isSafeInteger(key[1]) || (key[1] as number) < 0) {
+    throw new StoreError('STORE_CORRUPT', `dedup table has a malformed key ${JSON.stringify(key)}`);
+  }
+  return { queue: key[0], slot: key[1] as number };
 }
 
 // --- quarantine ------------------------------------------------------------------------------------

@@ -4,17 +4,20 @@
 // sealed with its CRC (layout.ts); every value read back is checked.
 
 import { assert } from '../src/core/assert.js';
-import type { EntryInfo, MessageInfo, QueueRow } from './apply.js';
+import type { DedupRow, EntryInfo, MessageInfo, QueueRow } from './apply.js';
 import type { BatchWriter } from './batch.js';
 import { SEAL_BYTES, unsealUnchecked } from './checksum.js';
 import { crashPoint } from '../src/core/crash-points.js';
 import { encodedLastLsn } from './codec.js';
 import { bindingCacheKey, fast, TABLE_NAMES, type Tables } from './lmdb-env.js';
 import {
+  checkDedupKey,
   checkEntryKey,
+  decodeDedupRow,
   decodeEntry,
   decodeMessageInfo,
   encodeBindingRow,
+  encodeDedupRow,
   encodeEntry,
   encodeExchangeRow,
   encodeMessage,
@@ -136,6 +139,17 @@ export class LmdbBatchWriter implements BatchWriter {
   }
   entryPositions(queue: string): number[] {
     return [...this.t.enqueues.getKeys({ start: [queue], end: [queue, Infinity] })].map((k) => checkEntryKey(k).position);
+  }
+  getDedup(queue: string, slot: number): DedupRow | undefined {
+    const row = fast(this.t.dedup, [queue, slot]);
+    return row === undefined ? undefined : decodeDedupRow(row, { queue, slot });
+  }
+  setDedup(queue: string, slot: number, row: DedupRow | undefined): void {
+    if (row) this.t.dedup.putSync([queue, slot], encodeDedupRow(queue, slot, row));
+    else this.t.dedup.removeSync([queue, slot]);
+  }
+  dedupSlots(queue: string): number[] {
+    return [...this.t.dedup.getKeys({ start: [queue], end: [queue, Infinity] })].map((k) => checkDedupKey(k).slot);
   }
   putLog(lsn: number, _record: StoreRecord, encoded: Uint8Array): void {
     if (logScratch.length < encoded.byteLength + SEAL_BYTES) logScratch = Buffer.allocUnsafe(encoded.byteLength + SEAL_BYTES);

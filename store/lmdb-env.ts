@@ -33,9 +33,25 @@ export interface Tables {
   quarantine: Db;
   /** Undo batches by their first LSN (undo.ts), JSON. */
   undo: Db;
+  /** [queue, slot] -> the message-id that slot of the queue's dedup window holds (format 3). */
+  dedup: Db;
 }
 
-export const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues', 'quarantine', 'undo'] as const;
+export const TABLE_NAMES = ['meta', 'log', 'queues', 'exchanges', 'bindings', 'messages', 'enqueues', 'quarantine', 'undo', 'dedup'] as const;
+
+/** A table a format 2 store opened read-only does not have yet: empty. */
+export const EMPTY_TABLE: Db = {
+  getBinary: () => undefined,
+  getBinaryFast: () => undefined,
+  getRange: () => [],
+  getKeys: () => [],
+  putSync: () => {
+    throw new Error('the empty stand-in table cannot be written');
+  },
+  removeSync: () => false,
+  clearSync: () => {},
+  getStats: () => ({ entryCount: 0 }),
+};
 
 /** lmdb-js's getBinaryFast returns a shared buffer whose byteLength is the whole scratch area
  * (only `length` is the value's): cut it down to a proper view, valid until the next read. */

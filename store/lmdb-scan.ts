@@ -7,8 +7,10 @@ import { StoreError } from './errors.js';
 import { fast, problemOf, type Env, type Tables } from './lmdb-env.js';
 import {
   bodyProblem,
+  checkDedupKey,
   checkEntryKey,
   decodeBindingRow,
+  decodeDedupRow,
   decodeEntry,
   decodeExchangeRow,
   decodeLogValue,
@@ -21,7 +23,7 @@ import {
   messageBody,
   storedBodyCrc,
 } from './layout.js';
-import type { ScanBinding, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
+import type { ScanBinding, ScanDedup, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
 import type { MutableMeta } from './ticket.js';
 
 const damagedEntry = (queue: string, position: number, problem: string): ScanEntry => ({ queue, position, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem });
@@ -136,6 +138,17 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
     },
     *quarantine() {
       for (const { key, value } of t.quarantine.getRange({ transaction })) yield decodeQuarantineRow(value, key);
+    },
+    *dedup(): Iterable<ScanDedup> {
+      for (const { key, value } of t.dedup.getRange({ transaction })) {
+        try {
+          const k = checkDedupKey(key);
+          yield { ...k, ...decodeDedupRow(value, k) };
+        } catch (err) {
+          const k = Array.isArray(key) ? key : [key];
+          yield { queue: String(k[0]), slot: Number(k[1]), seq: 0, id: '', problem: problemOf(err) };
+        }
+      }
     },
     *undo(): Iterable<ScanUndo> {
       for (const { key, value } of t.undo.getRange({ transaction })) {

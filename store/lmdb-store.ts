@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
 import { crashPoint } from '../src/core/crash-points.js';
-import { Projection, type QueueRow } from './apply.js';
+import { Projection, type DedupRow, type QueueRow } from './apply.js';
 import { makeDirectories } from './directories.js';
 import { StoreFrontEnd } from './front-end.js';
 import { applyBatch, checkReadable, committedEntries, notifyDurable, truncatedError, type Mutation } from './batch.js';
@@ -46,10 +46,12 @@ import {
   encodeMetaState,
   messageBody,
   messageRefsOf,
+  checkDedupKey,
+  decodeDedupRow,
 } from './layout.js';
 import { LmdbBatchWriter } from './lmdb-batch-writer.js';
 import { META_HEAD_BYTES, metaPagesProblem } from './lmdb-meta-pages.js';
-import { bindingCacheKey, fast, problemOf, TABLE_NAMES, type Db, type Env, type Tables } from './lmdb-env.js';
+import { bindingCacheKey, EMPTY_TABLE, fast, problemOf, TABLE_NAMES, type Db, type Env, type Tables } from './lmdb-env.js';
 import { lmdbScan } from './lmdb-scan.js';
 import { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
 import { silentLogger, type StoreLogger } from './logger.js';
@@ -60,6 +62,7 @@ import { snapshotFromScan } from './snapshot.js';
 import { decodeUndoBatch, type UndoBatch } from './undo.js';
 import {
   STORE_FORMAT_VERSION,
+  STORE_FORMAT_VERSION_MIN,
   type CommitTicket,
   type QueueEntry,
   type QueueState,
@@ -310,10 +313,10 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
       // Format 1 had no checksums. It is refused, not upgraded: an upgrade would seal whatever
       // the file holds now, blessing any damage it already has (issue 16 found such damage
       // delivered as if sound), and no release ever wrote format 1.
-      if (formatVersion < STORE_FORMAT_VERSION) {
+      if (formatVersion < STORE_FORMAT_VERSION_MIN) {
         throw new StoreError(
           'STORE_OLDER_FORMAT',
-          `store at ${storeDir} has format version ${formatVersion}, written before stores carried checksums; this broker reads only format ${STORE_FORMAT_VERSION}. Drain its queues with the broker that wrote it, or move the data dir aside to start empty`,
+          `store at ${storeDir} has format version ${formatVersion}, written before stores carried checksums; this broker reads only formats ${STORE_FORMAT_VERSION_MIN}-${STORE_FORMAT_VERSION}. Drain its queues with the broker that wrote it, or move the data dir aside to start empty`,
         );
       }
     }
@@ -321,10 +324,23 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     for (const name of TABLE_NAMES) {
       if (name === 'meta') continue;
       const db = env.openDB({ name, encoding: 'binary', keyEncoding: 'ordered-binary' });
+      // A format 2 store has no dedup table: read-only, it reads as empty.
+      if (!db && name === 'dedup' && readOnly && formatVersion < 3) {
+        tables[name] = EMPTY_TABLE;
+        continue;
+      }
       if (!db) throw new StoreError('STORE_CORRUPT', `store at ${storeDir} has no ${name} table`);
       tables[name] = db;
     }
     this.t = tables as Tables;
+    if (formatBytes !== undefined && formatVersion < STORE_FORMAT_VERSION && !readOnly) {
+      // Format 2 -> 3 adds only the dedup table, which openDB has just created empty.
+      env.transactionSync(() => {
+        meta.putSync('formatVersion', Buffer.from(String(STORE_FORMAT_VERSION)));
+      });
+      logger.info({ store: storeDir, from: formatVersion, to: STORE_FORMAT_VERSION }, 'store format upgraded');
+      formatVersion = STORE_FORMAT_VERSION;
+    }
 
     const stateBytes = meta.getBinary('state');
     if (formatBytes === undefined || stateBytes === undefined) {
@@ -488,6 +504,20 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
       }
     }
     return out;
+  }
+
+  readDedup(queue: string): DedupRow[] {
+    this.checkOpen();
+    const out: DedupRow[] = [];
+    for (const { key, value } of this.t.dedup.getRange({ start: [queue], end: [queue, Infinity] })) {
+      try {
+        out.push(decodeDedupRow(value, checkDedupKey(key)));
+      } catch (err) {
+        // One lost id only shortens the window; verify names the row.
+        this.logger.error({ store: this.storeDir, queue, key: JSON.stringify(key), err: problemOf(err) }, 'dedup row skipped');
+      }
+    }
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   readMessage(messageId: number): Uint8Array | undefined {

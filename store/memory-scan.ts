@@ -24,6 +24,7 @@ export interface ScannedTables {
   readonly recovery: RecoveryReport | null;
   readonly damaged: ReadonlySet<number>;
   readonly undoRows: ReadonlyMap<number, UndoBatch>;
+  readonly dedupRows: ReadonlyMap<string, { readonly queue: string; readonly slot: number; readonly seq: number; readonly id: string }>;
 }
 
 export function cmp(a: string, b: string): number {
@@ -74,6 +75,7 @@ export function memoryScan(t: ScannedTables): StoreScan {
     },
     quarantine: () => [...t.quarantineRows.values()],
     undo: () => [...t.undoRows.values()].sort((a, b) => a.firstLsn - b.firstLsn).map((batch) => ({ firstLsn: batch.firstLsn, batch })),
+    dedup: () => [...t.dedupRows.values()].sort((a, b) => cmp(a.queue, b.queue) || a.slot - b.slot).map((r) => ({ ...r })),
     recovery: () => t.recovery,
     *log(fromLsn: number) {
       for (const lsn of [...t.logRows.keys()].sort((a, b) => a - b)) {

@@ -9,7 +9,7 @@
 // queued with it; the LSNs it held are reused.
 
 import { AssertionFailure, assert } from '../src/core/assert.js';
-import { Projection, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
+import { Projection, type DedupRow, type EntryInfo, type MessageInfo, type QueueRow } from './apply.js';
 import { StoreFrontEnd } from './front-end.js';
 import type { UndoBatch } from './undo.js';
 import { applyBatch, checkReadable, committedEntries, notifyDurable, truncatedError, type BatchContext, type BatchWriter, type Mutation } from './batch.js';
@@ -51,6 +51,8 @@ class MemoryTables implements BatchWriter {
   /** Messages whose body the simulator has damaged (damageMessage): reads fail their checksum. */
   damaged = new Set<number>();
   undoRows = new Map<number, UndoBatch>();
+  /** `${queue}\u0000${slot}` -> the message-id that slot of the queue's dedup window holds. */
+  dedupRows = new Map<string, DedupRow & { readonly queue: string; readonly slot: number }>();
   journal: Array<() => void> | null = null;
 
   constructor(meta: MutableMeta) {
@@ -69,6 +71,7 @@ class MemoryTables implements BatchWriter {
     t.recovery = this.recovery;
     t.damaged = new Set(this.damaged);
     t.undoRows = new Map(this.undoRows);
+    t.dedupRows = new Map(this.dedupRows);
     return t;
   }
 
@@ -156,6 +159,18 @@ class MemoryTables implements BatchWriter {
     const m = this.entryRows.get(queue);
     return m ? [...m.keys()].sort((a, b) => a - b) : [];
   }
+  getDedup(queue: string, slot: number): DedupRow | undefined {
+    const row = this.dedupRows.get(`${queue}\u0000${slot}`);
+    return row && { seq: row.seq, id: row.id };
+  }
+  setDedup(queue: string, slot: number, row: DedupRow | undefined): void {
+    this.put(this.dedupRows, `${queue}\u0000${slot}`, row && { queue, slot, seq: row.seq, id: row.id });
+  }
+  dedupSlots(queue: string): number[] {
+    const out: number[] = [];
+    for (const row of this.dedupRows.values()) if (row.queue === queue) out.push(row.slot);
+    return out.sort((a, b) => a - b);
+  }
 
   putLog(lsn: number, record: StoreRecord, encoded: Uint8Array): void {
     this.put(this.logRows, lsn, { record, bytes: encoded.byteLength, lastLsn: entryLastLsn({ lsn, record }) });
@@ -194,6 +209,7 @@ class MemoryTables implements BatchWriter {
         this.logRows = saved.logRows;
         this.quarantineRows = saved.quarantineRows;
         this.undoRows = saved.undoRows;
+        this.dedupRows = saved.dedupRows;
       });
       this.queueRows = new Map();
       this.exchangeRows = new Map();
@@ -203,6 +219,7 @@ class MemoryTables implements BatchWriter {
       this.logRows = new Map();
       this.quarantineRows = new Map();
       this.undoRows = new Map();
+      this.dedupRows = new Map();
       return;
     }
     this.queueRows.clear();
@@ -213,6 +230,7 @@ class MemoryTables implements BatchWriter {
     this.logRows.clear();
     this.quarantineRows.clear();
     this.undoRows.clear();
+    this.dedupRows.clear();
   }
 }
 
@@ -426,6 +444,12 @@ export class MemoryStore extends StoreFrontEnd implements Store, Scannable {
       out.push({ queue, position, messageId: e.messageId, size: e.size, persistent: e.persistent, expiresAtMs: e.expiresAtMs });
     }
     return out;
+  }
+
+  readDedup(queue: string): DedupRow[] {
+    const out: DedupRow[] = [];
+    for (const row of this.live.dedupRows.values()) if (row.queue === queue) out.push({ seq: row.seq, id: row.id });
+    return out.sort((a, b) => a.seq - b.seq);
   }
 
   readMessage(messageId: number): Uint8Array | undefined {

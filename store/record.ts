@@ -130,8 +130,24 @@ export interface TxnRecord {
   readonly lastLsn: number;
 }
 
+/** A queue with a duplicate-detection window (`qpid.dedup_window`) remembers a message-id: slot
+ * `slot` of the queue's window now holds the `seq`-th id the queue accepted (the broker chooses
+ * slot = seq mod window, so the newest N ids overwrite the oldest). Journaled with the enqueue it
+ * belongs to, in the same commit; kept in the `dedup` table after the message is consumed, so a
+ * resend of it is still recognised after a restart or on a promoted backup. Snapshots carry the
+ * table as these records. */
+export interface DedupRecord {
+  readonly kind: 'dedup';
+  readonly queue: string;
+  readonly slot: number;
+  readonly seq: number;
+  /** The message-id as a key (src/broker/dedup-window.ts: type-tagged text). */
+  readonly id: string;
+}
+
 export type StoreRecord =
   | SkipRecord
+  | DedupRecord
   | TxnRecord
   | QueueDeclareRecord
   | QueueDeleteRecord

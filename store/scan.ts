@@ -68,6 +68,15 @@ export interface ScanUndo {
   readonly problem?: string;
 }
 
+/** One slot of a queue's dedup window (record.ts DedupRecord). */
+export interface ScanDedup {
+  readonly queue: string;
+  readonly slot: number;
+  readonly seq: number;
+  readonly id: string;
+  readonly problem?: string;
+}
+
 export interface StoreScan {
   meta(): StoreMeta;
   queues(): Iterable<ScanQueue>;
@@ -90,6 +99,8 @@ export interface StoreScan {
   log(fromLsn: number): Iterable<ScanLogEntry>;
   /** Undo rows (undo.ts), in LSN order; a row that fails its checksum has a `problem`. */
   undo(): Iterable<ScanUndo>;
+  /** Dedup window rows, in (queue, slot) order; a row that fails its checksum has a `problem`. */
+  dedup(): Iterable<ScanDedup>;
   /** Row counts, for progress reports. */
   sizes(): { entries: number; messages: number; logEntries: number; undoRows: number };
   close(): void;

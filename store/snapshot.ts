@@ -32,6 +32,12 @@ export function* snapshotRecordsSync(scan: StoreScan): Generator<StoreRecord> {
     if (!b.bind) throw corrupt(`binding ${JSON.stringify([b.exchange, b.queue, b.key])}: ${b.problem ?? 'no record'}`);
     yield b.bind;
   }
+  // Dedup windows before messages: a backup built from this snapshot recognises resends of
+  // messages that were consumed before it was taken.
+  for (const d of scan.dedup()) {
+    if (d.problem) throw corrupt(`dedup row ${JSON.stringify([d.queue, d.slot])}: ${d.problem}`);
+    yield { kind: 'dedup', queue: d.queue, slot: d.slot, seq: d.seq, id: d.id };
+  }
   const waiting = new Map<number, EnqueueTarget[]>();
   for (const entry of scan.entries()) {
     if (entry.problem) throw corrupt(`index entry ${JSON.stringify(entry.queue)} position ${entry.position}: ${entry.problem}`);

@@ -12,6 +12,7 @@
 // - `durable` resolves only once the records would survive a crash of the process (and, with
 //   sync 'fsync', of the machine). Nothing may be settled to a client before that.
 
+import type { DedupRow } from './apply.js';
 import type { EpochStart } from './epoch-history.js';
 import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
 import type {
@@ -22,8 +23,13 @@ import type {
   StoreRecord,
 } from './record.js';
 
-/** 2: every value carries a CRC-32 (issue 16). Format 1 stores are refused (STORE_OLDER_FORMAT). */
-export const STORE_FORMAT_VERSION = 2;
+/** 2: every value carries a CRC-32 (issue 16). 3: dedup records and the dedup table (issue 12's
+ * qpid.dedup_window); a format 2 store is upgraded in place on its first writable open (it
+ * only lacks the table, which opens empty). Format 1 stores are refused (STORE_OLDER_FORMAT). */
+export const STORE_FORMAT_VERSION = 3;
+
+/** The oldest format this broker opens (and upgrades to STORE_FORMAT_VERSION). */
+export const STORE_FORMAT_VERSION_MIN = 2;
 
 export type SyncPolicy = 'fsync' | 'none';
 
@@ -217,6 +223,9 @@ export interface Store {
   recordRecovery(report: RecoveryReport): Promise<void>;
   /** The last report recordRecovery kept, or null. */
   lastRecovery(): RecoveryReport | null;
+  /** The message-ids a queue's duplicate-detection window holds (dedup records), oldest
+   * (lowest seq) first. A row that fails its checksum is left out and logged. */
+  readDedup(queue: string): DedupRow[];
   /** How many queue entries reference the message (0 if unknown). */
   messageRefs(messageId: number): number;
 

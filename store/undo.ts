@@ -12,7 +12,7 @@
 
 import { StoreError } from './errors.js';
 import type { BindRecord, ExchangeDeclareRecord } from './record.js';
-import type { EntryInfo, MessageInfo, QueueRow, TableWriter } from './apply.js';
+import type { DedupRow, EntryInfo, MessageInfo, QueueRow, TableWriter } from './apply.js';
 
 export type UndoOp =
   | { readonly t: 'queue'; readonly name: string; readonly row: QueueRow | null }
@@ -21,7 +21,8 @@ export type UndoOp =
   /** The message did not exist: undoing deletes it. */
   | { readonly t: 'message-new'; readonly id: number }
   | { readonly t: 'message-refs'; readonly id: number; readonly refs: number }
-  | { readonly t: 'entry'; readonly queue: string; readonly position: number; readonly entry: EntryInfo | null };
+  | { readonly t: 'entry'; readonly queue: string; readonly position: number; readonly entry: EntryInfo | null }
+  | { readonly t: 'dedup'; readonly queue: string; readonly slot: number; readonly row: DedupRow | null };
 
 /** What undoing one log entry takes, and the messages its dequeues left at refs 0. */
 export interface UndoEntry {
@@ -151,6 +152,16 @@ export class UndoRecorder implements TableWriter {
   entryPositions(queue: string): number[] {
     return this.inner.entryPositions(queue);
   }
+  getDedup(queue: string, slot: number): DedupRow | undefined {
+    return this.inner.getDedup(queue, slot);
+  }
+  setDedup(queue: string, slot: number, row: DedupRow | undefined): void {
+    if (this.first(`d\u0000${queue}\u0000${slot}`)) this.ops.push({ t: 'dedup', queue, slot, row: this.inner.getDedup(queue, slot) ?? null });
+    this.inner.setDedup(queue, slot, row);
+  }
+  dedupSlots(queue: string): number[] {
+    return this.inner.dedupSlots(queue);
+  }
 }
 
 /** Writes one entry's before-images back, last change first. */
@@ -176,6 +187,9 @@ export function applyUndo(tw: TableWriter, entry: UndoEntry): void {
       case 'entry':
         if (op.entry) tw.putEntry(op.queue, op.position, op.entry);
         else tw.deleteEntry(op.queue, op.position);
+        break;
+      case 'dedup':
+        tw.setDedup(op.queue, op.slot, op.row ?? undefined);
         break;
     }
   }

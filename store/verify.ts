@@ -16,7 +16,7 @@ import { isStoreError } from './errors.js';
 import { openLmdbStore } from './lmdb-store.js';
 import { entryLastLsn } from './record.js';
 import type { Scannable, StoreScan } from './scan.js';
-import { STORE_FORMAT_VERSION } from './store.js';
+import { STORE_FORMAT_VERSION, STORE_FORMAT_VERSION_MIN } from './store.js';
 import { checkUndoRows, UndoCoverage } from './verify-undo.js';
 
 export type ViolationCode =
@@ -33,6 +33,9 @@ export type ViolationCode =
   | 'exchange-garbled'
   | 'binding-garbled'
   | 'binding-dangling'
+  | 'dedup-garbled'
+  | 'dedup-dangling'
+  | 'dedup-seq'
   | 'entry-garbled'
   | 'entry-orphan-queue'
   | 'entry-missing-message'
@@ -144,7 +147,7 @@ export function verifyQuick(target: Scannable): Violation[] {
 function quickChecks(scan: StoreScan): Violation[] {
   const report = new Report(1000);
   const meta = scan.meta();
-  if (meta.formatVersion !== STORE_FORMAT_VERSION) report.add('meta', `meta formatVersion is ${meta.formatVersion}, expected ${STORE_FORMAT_VERSION}`);
+  if (meta.formatVersion < STORE_FORMAT_VERSION_MIN || meta.formatVersion > STORE_FORMAT_VERSION) report.add('meta', `meta formatVersion is ${meta.formatVersion}, expected ${STORE_FORMAT_VERSION_MIN}..${STORE_FORMAT_VERSION}`);
   if (meta.snapshotIncomplete) report.add('snapshot-incomplete', 'the store holds an incomplete snapshot (a backup crashed while resyncing); it must be wiped');
   const history = meta.epochHistory;
   for (let i = 0; i < history.length; i++) {
@@ -184,7 +187,7 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
   const meta = scan.meta();
 
   // --- meta -----------------------------------------------------------------------------------
-  if (meta.formatVersion !== STORE_FORMAT_VERSION) report.add('meta', `meta formatVersion is ${meta.formatVersion}, expected ${STORE_FORMAT_VERSION}`);
+  if (meta.formatVersion < STORE_FORMAT_VERSION_MIN || meta.formatVersion > STORE_FORMAT_VERSION) report.add('meta', `meta formatVersion is ${meta.formatVersion}, expected ${STORE_FORMAT_VERSION_MIN}..${STORE_FORMAT_VERSION}`);
   if (meta.firstLsn < 1 || meta.firstLsn > meta.lastLsn + 1) report.add('meta', `meta firstLsn ${meta.firstLsn} is outside 1..${meta.lastLsn + 1}`);
   if (meta.snapshotIncomplete) report.add('snapshot-incomplete', 'the store holds an incomplete snapshot (a backup crashed while resyncing); it must be wiped');
 
@@ -212,6 +215,22 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
     }
   }
 
+  // --- dedup windows (bounded: qpid.dedup_window rows per queue) -----------------------------
+  const dedupRows = new Map<string, { seq: number; id: string }>();
+  const dedupSeqs = new Map<string, Set<number>>();
+  for (const row of scan.dedup()) {
+    if (row.problem) {
+      report.add('dedup-garbled', row.problem);
+      continue;
+    }
+    dedupRows.set(JSON.stringify([row.queue, row.slot]), { seq: row.seq, id: row.id });
+    if (!queues.has(row.queue)) report.add('dedup-dangling', `dedup row ${q(row.queue)} slot ${row.slot} names a queue that does not exist`);
+    let seqs = dedupSeqs.get(row.queue);
+    if (!seqs) dedupSeqs.set(row.queue, (seqs = new Set()));
+    if (seqs.has(row.seq)) report.add('dedup-seq', `queue ${q(row.queue)} holds dedup seq ${row.seq} in two slots`);
+    seqs.add(row.seq);
+  }
+
   // --- undo (bounded: UNDO_LSNS_MAX) -----------------------------------------------------------
   const undo = checkUndoRows(scan.undo(), meta, (code, message) => report.add(code, message));
   const coverage = new UndoCoverage(undo, meta);
@@ -223,6 +242,7 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
   const bindingFate = new Map<string, { exists: boolean; lsn: number }>();
   const entryFate = new Map<string, { messageId: number | null; lsn: number }>();
   const entryKey = (queue: string, position: number): string => `${position}\u0000${queue}`;
+  const dedupFate = new Map<string, { seq: number; id: string; lsn: number }>();
   let logBytes = 0;
   let expected = meta.firstLsn;
   let seen = 0;
@@ -255,6 +275,7 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
         queueFate.set(r.queue, { exists: false, lsn: e.lsn });
         for (const [k] of entryFate) if (k.endsWith(`\u0000${r.queue}`)) entryFate.delete(k);
         for (const [k] of bindingFate) if ((JSON.parse(k) as string[])[1] === r.queue) bindingFate.delete(k);
+        for (const [k] of dedupFate) if ((JSON.parse(k) as [string, number])[0] === r.queue) dedupFate.delete(k);
         break;
       case 'exchange-declare':
         exchangeFate.set(r.exchange, { exists: true, lsn: e.lsn });
@@ -278,6 +299,9 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
         break;
       case 'epoch':
         if (r.epoch > meta.epoch) report.add('log-table-mismatch', `log record at LSN ${e.lsn} sets epoch ${r.epoch}, above the store's epoch ${meta.epoch}`);
+        break;
+      case 'dedup':
+        dedupFate.set(JSON.stringify([r.queue, r.slot]), { seq: r.seq, id: r.id, lsn: e.lsn });
         break;
       case 'skip':
       case 'txn':
@@ -314,6 +338,16 @@ function* verifySteps(scan: StoreScan, options: VerifyOptions): Generator<Verify
       report.add('log-table-mismatch', `the log dequeues queue ${q(queue)} position ${position} at LSN ${fate.lsn} but the index still holds message ${held.messageId} there`);
     } else if (fate.messageId !== null && queues.has(queue) && (!held || held.messageId !== fate.messageId)) {
       report.add('log-table-mismatch', `the log enqueues message ${fate.messageId} on queue ${q(queue)} position ${position} at LSN ${fate.lsn} but the index ${held ? `holds message ${held.messageId}` : 'has no entry'} there`);
+    }
+  }
+
+  for (const [k, fate] of dedupFate) {
+    const [queue] = JSON.parse(k) as [string, number];
+    // The queue's later delete (or a later record for the slot, kept last) explains an absence.
+    if (!queues.has(queue) || queueFate.get(queue)?.exists === false) continue;
+    const row = dedupRows.get(k);
+    if (!row || row.seq !== fate.seq || row.id !== fate.id) {
+      report.add('log-table-mismatch', `the log puts dedup seq ${fate.seq} in ${k} at LSN ${fate.lsn} but the dedup table ${row ? `holds seq ${row.seq}` : 'has no row'} there`);
     }
   }
 

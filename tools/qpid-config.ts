@@ -13,6 +13,7 @@ commands:
                  [--lvq-key PROPERTY]          last-value queue keyed by an application property
                  [--priorities 1-10]           priority queue with that many levels
                  [--group-header PROPERTY --shared-groups]  message groups named by a property
+                 [--dedup-window N]   (accept a resent message-id among the last N without enqueuing it again)
   add exchange TYPE NAME [--durable] [--replicate none|configuration|all] [--alternate-exchange X]
   del queue NAME [--if-empty] [--if-unused]
   del exchange NAME
@@ -58,6 +59,7 @@ runTool('qpid-config', async () => {
       priorities: { type: 'string' },
       'group-header': { type: 'string' },
       'shared-groups': { type: 'boolean', default: false },
+      'dedup-window': { type: 'string' },
       argument: { type: 'string', multiple: true, default: [] },
       'if-empty': { type: 'boolean', default: false },
       'if-unused': { type: 'boolean', default: false },
@@ -101,6 +103,8 @@ runTool('qpid-config', async () => {
         if (priorities !== undefined) args['qpid.priorities'] = priorities;
         if (values['group-header'] !== undefined) args['qpid.group_header_key'] = values['group-header'];
         if (values['shared-groups']) args['qpid.shared_msg_group'] = 1;
+        const dedupWindow = count(values['dedup-window'], 'dedup-window');
+        if (dedupWindow !== undefined) args['qpid.dedup_window'] = dedupWindow;
         operation = 'add-queue';
         request = { name: rest[0], durable: values.durable, alternateExchange: values['alternate-exchange'] ?? null, arguments: args };
       } else if (kind === 'exchange') {

@@ -10,6 +10,10 @@ export interface LedgerCounts {
   /** Settled to the producer and not (yet) received by any consumer. */
   readonly lost: number;
   readonly duplicates: number;
+  /** Of the duplicates, those whose further receipt came marked redelivered (delivery-count
+   * above 0): the same stored message delivered again (its consumer's accept died with the
+   * primary before the dequeue was replicated), not a second copy stored by a producer's resend. */
+  readonly redelivered: number;
   /** Received messages that carried no producer/sequence we sent (another run's leftovers). */
   readonly foreign: number;
 }
@@ -18,6 +22,7 @@ export class DeliveryLedger {
   private readonly flags: Uint8Array[];
   private pendingCount = 0;
   private duplicateCount = 0;
+  private redeliveredCount = 0;
   private foreignCount = 0;
 
   constructor(producers: number) {
@@ -38,7 +43,7 @@ export class DeliveryLedger {
   }
 
   /** Returns false for a duplicate. A consumer may receive a message before its producer sees it settled. */
-  received(producer: number, seq: number): boolean {
+  received(producer: number, seq: number, redelivered = false): boolean {
     if (!Number.isInteger(producer) || producer < 0 || producer >= this.flags.length || !Number.isInteger(seq) || seq < 0) {
       this.foreignCount++;
       return false;
@@ -47,6 +52,7 @@ export class DeliveryLedger {
     const old = flags[seq] as number;
     if (old & RECEIVED) {
       this.duplicateCount++;
+      if (redelivered) this.redeliveredCount++;
       return false;
     }
     flags[seq] = old | RECEIVED;
@@ -55,7 +61,7 @@ export class DeliveryLedger {
   }
 
   counts(): LedgerCounts {
-    return { lost: this.pendingCount, duplicates: this.duplicateCount, foreign: this.foreignCount };
+    return { lost: this.pendingCount, duplicates: this.duplicateCount, redelivered: this.redeliveredCount, foreign: this.foreignCount };
   }
 
   private slot(producer: number, seq: number): Uint8Array {

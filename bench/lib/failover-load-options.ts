@@ -17,9 +17,11 @@ export const FAILOVER_LOAD_DEFAULTS = {
   reconnectMinMs: 50,
   reconnectMaxMs: 200,
   drainS: 30,
+  dedupWindow: 0,
+  deferConsumers: false,
 } as const satisfies Omit<FailoverLoadOptions, 'url'>;
 
-const FLAGS: Record<Exclude<keyof FailoverLoadOptions, 'url' | 'queue' | 'durable'>, string> = {
+const FLAGS: Record<Exclude<keyof FailoverLoadOptions, 'url' | 'queue' | 'durable' | 'deferConsumers'>, string> = {
   producers: 'producers',
   consumers: 'consumers',
   sizeBytes: 'size',
@@ -30,6 +32,7 @@ const FLAGS: Record<Exclude<keyof FailoverLoadOptions, 'url' | 'queue' | 'durabl
   reconnectMinMs: 'reconnect-min-ms',
   reconnectMaxMs: 'reconnect-max-ms',
   drainS: 'drain-s',
+  dedupWindow: 'dedup-window',
 };
 
 const MINIMUM: Partial<Record<keyof typeof FLAGS, number>> = { producers: 1, consumers: 1, capacity: 1, credit: 1 };
@@ -41,7 +44,7 @@ export function parseFailoverLoadArgs(argv: readonly string[]): FailoverLoadOpti
     ({ values } = parseArgs({
       args: [...argv],
       strict: true,
-      options: Object.fromEntries(['url', 'queue', 'durable', ...Object.values(FLAGS)].map((flag) => [flag, stringOption])),
+      options: Object.fromEntries(['url', 'queue', 'durable', 'defer-consumers', ...Object.values(FLAGS)].map((flag) => [flag, stringOption])),
     }) as { values: Record<string, string | undefined> });
   } catch (err) {
     throw new LoadgenUsageError((err as Error).message);
@@ -57,16 +60,19 @@ export function parseFailoverLoadArgs(argv: readonly string[]): FailoverLoadOpti
   }
   const durableText = values['durable'] ?? (FAILOVER_LOAD_DEFAULTS.durable ? 'yes' : 'no');
   if (durableText !== 'yes' && durableText !== 'no') throw new LoadgenUsageError(`--durable ${durableText}: expected yes or no`);
+  const deferText = values['defer-consumers'] ?? (FAILOVER_LOAD_DEFAULTS.deferConsumers ? 'yes' : 'no');
+  if (deferText !== 'yes' && deferText !== 'no') throw new LoadgenUsageError(`--defer-consumers ${deferText}: expected yes or no`);
   return {
-    ...(numbers as Omit<FailoverLoadOptions, 'url' | 'queue' | 'durable'>),
+    ...(numbers as Omit<FailoverLoadOptions, 'url' | 'queue' | 'durable' | 'deferConsumers'>),
     url,
     queue: values['queue'] ?? FAILOVER_LOAD_DEFAULTS.queue,
     durable: durableText === 'yes',
+    deferConsumers: deferText === 'yes',
   };
 }
 
 export function failoverLoadArgs(options: FailoverLoadOptions): string[] {
-  const args = ['--url', options.url, '--queue', options.queue, '--durable', options.durable ? 'yes' : 'no'];
+  const args = ['--url', options.url, '--queue', options.queue, '--durable', options.durable ? 'yes' : 'no', '--defer-consumers', options.deferConsumers ? 'yes' : 'no'];
   for (const [key, flag] of Object.entries(FLAGS) as [keyof typeof FLAGS, string][]) args.push(`--${flag}`, String(options[key]));
   return args;
 }

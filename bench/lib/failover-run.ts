@@ -33,6 +33,13 @@ export interface FailoverLoadOptions {
   readonly reconnectMaxMs: number;
   /** Longest wait after stop for every accepted message to be received. */
   readonly drainS: number;
+  /** qpid.dedup_window of the queue (0: none). With it, each message carries a message-id
+   * (producer:seq), so that the broker recognises the client's resends after a failover. */
+  readonly dedupWindow: number;
+  /** Consumers attach only once the producers have stopped and every send is settled: the run
+   * then counts only what the queue holds (a consumer that takes a message before the kill
+   * cannot get it again from the promoted backup, which is consumer-side at-least-once). */
+  readonly deferConsumers: boolean;
 }
 
 /** A producer's first accepted settlement after a reconnect. */
@@ -61,6 +68,8 @@ export interface FailoverLoadResult {
     readonly received: number;
     readonly lost: number;
     readonly duplicates: number;
+    /** Duplicates received marked redelivered (delivery-ledger.ts): consumer-side, not resends. */
+    readonly redelivered: number;
     readonly foreign: number;
     readonly resent: number;
     readonly producerReconnects: number;
@@ -128,16 +137,22 @@ export class FailoverLoad {
   }
 
   private address(): string {
-    return `${this.options.queue}; {create: always, node: {durable: ${this.options.durable ? 'true' : 'false'}}}`;
+    const declare = this.options.dedupWindow > 0 ? `, x-declare: {arguments: {'qpid.dedup_window': ${this.options.dedupWindow}}}` : '';
+    return `${this.options.queue}; {create: always, node: {durable: ${this.options.durable ? 'true' : 'false'}${declare}}}`;
   }
 
-  async attach(): Promise<void> {
+  private async attachConsumers(): Promise<void> {
     const o = this.options;
     for (let i = 0; i < o.consumers; i++) {
       const connection = await connect(o.url, this.connectOptions(() => undefined));
       this.consumerConnections.push(connection);
       this.receivers.push(await connection.receiver(this.address(), { credit: o.credit }));
     }
+  }
+
+  async attach(): Promise<void> {
+    const o = this.options;
+    if (!o.deferConsumers) await this.attachConsumers();
     for (let index = 0; index < o.producers; index++) {
       // The producer object exists before its connection so that the event handler can reach it.
       const holder: { producer?: Producer } = {};
@@ -189,6 +204,7 @@ export class FailoverLoad {
       this.count.sent++;
       producer.sender
         .send({
+          ...(this.options.dedupWindow > 0 ? { message_id: `${producer.index}:${seq}` } : {}),
           durable: this.options.durable,
           application_properties: { p: producer.index, s: seq, ts: rhea.types.wrap_double(sentMs) },
           body: rhea.message.data_section(this.body),
@@ -240,7 +256,7 @@ export class FailoverLoad {
         this.timeline.add('received', performance.timeOrigin + now);
         const properties = delivery.message.application_properties as Record<string, number> | undefined;
         if (properties && typeof properties['p'] === 'number' && typeof properties['s'] === 'number') {
-          this.ledger.received(properties['p'], properties['s']);
+          this.ledger.received(properties['p'], properties['s'], delivery.redelivered);
           if (this.measuring && typeof properties['ts'] === 'number') this.endToEnd.recordMs(now - properties['ts']);
         } else {
           this.ledger.received(-1, -1);
@@ -259,6 +275,11 @@ export class FailoverLoad {
     await Promise.all(this.producerLoops);
     const drainStartMs = performance.now();
     const deadlineMs = drainStartMs + this.options.drainS * 1000;
+    if (this.options.deferConsumers) {
+      while (this.producers.some((p) => p.sender.stats.unsettled > 0) && performance.now() < deadlineMs) await delay(20);
+      await this.attachConsumers();
+      this.consumerLoops = this.receivers.map((receiver) => this.consume(receiver));
+    }
     let drained = false;
     for (;;) {
       const unsettled = this.producers.reduce((sum, p) => sum + p.sender.stats.unsettled, 0);
@@ -280,7 +301,7 @@ export class FailoverLoad {
       msg: 'failover-load result',
       params: this.options,
       ok: drained && ledger.lost === 0 && this.count.received > 0,
-      counts: { ...this.count, lost: ledger.lost, duplicates: ledger.duplicates, foreign: ledger.foreign, resent, producerReconnects, consumerReconnects },
+      counts: { ...this.count, lost: ledger.lost, duplicates: ledger.duplicates, redelivered: ledger.redelivered, foreign: ledger.foreign, resent, producerReconnects, consumerReconnects },
       drained,
       drainMs,
       window: {

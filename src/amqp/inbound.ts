@@ -14,6 +14,7 @@ import { ProducerSettlement, type DeliveryAnswer } from '../ha/producer-settleme
 import type { Settlements } from '../ha/settlements.js';
 import { findNode } from './address.js';
 import { MessageFormatError, scanMessage } from './message-format.js';
+import { dedupKeyOf } from './message-id.js';
 import { grantCredit, revokeCredit } from './rhea-credit.js';
 import { ALL_PRODUCERS_PAUSED, producerFlowOf, type FlowControlledProducer, type ProducerFlow } from './producer-flow.js';
 import type { ScanLimits } from './value-scan.js';
@@ -116,6 +117,7 @@ export class ProducerLink implements FlowControlledProducer {
     const target = this.target ?? this.anonymousTarget(scanned.to);
     const now = this.options.clock.nowMs();
     const expiresAtMs = scanned.ttlMs !== null ? now + scanned.ttlMs : scanned.absoluteExpiryMs;
+    let dedupKey: string | null | undefined;
     const incoming: IncomingMessage = {
       body,
       durable: scanned.durable,
@@ -124,6 +126,11 @@ export class ProducerLink implements FlowControlledProducer {
       // Decoded only if routing reads them (message-format.ts).
       get applicationProperties() {
         return scanned.applicationProperties;
+      },
+      // Made only if a queue with a dedup window reads it.
+      get dedupKey() {
+        if (dedupKey === undefined) dedupKey = dedupKeyOf(scanned.messageId);
+        return dedupKey;
       },
     };
     return { target, incoming };

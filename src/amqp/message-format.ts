@@ -41,6 +41,8 @@ export interface ScannedMessage {
   readonly subject: string | null;
   readonly to: string | null;
   readonly absoluteExpiryMs: number | null;
+  /** The properties' message-id as rhea decodes it (string, number, Buffer), or undefined. */
+  readonly messageId: unknown;
   readonly applicationProperties: Readonly<Record<string, unknown>> | null;
 }
 
@@ -123,6 +125,7 @@ export function scanMessage(buffer: Buffer, limits: ScanLimits = DEFAULT_LIMITS)
     subject: typeof fields['subject'] === 'string' ? fields['subject'] : null,
     to: typeof fields['to'] === 'string' ? fields['to'] : null,
     absoluteExpiryMs: toMs(fields['absolute_expiry_time']),
+    messageId: fields['message_id'],
     get applicationProperties() {
       if (applicationProperties === undefined) {
         let decoded: unknown = null;

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Arguments, ArgValue } from '../../store/index.js';
 import { compileSelector, describeSelectorError, SelectorError, type Selector } from '../selector/index.js';
+import { DEDUP_WINDOW_MAX } from './dedup-window.js';
 import { BrokerError } from './errors.js';
 import { FlowArgumentError, flowThresholds, type FlowDefaults, type FlowThresholds } from './flow-control.js';
 import type { LimitPolicy, ReplicateLevel } from './queue.js';
@@ -27,6 +28,8 @@ const QueueArgumentsSchema = z.object({
   // qpidd's queue filter: only messages this selector matches are enqueued (an exchange
   // subscription's selector becomes it, so that it is stored and replicated with the queue).
   'qpid.filter': z.string().optional(),
+  // Broker-side duplicate detection (dedup-window.ts): the last N message-ids are remembered.
+  'qpid.dedup_window': count.pipe(z.number().min(1, 'at least 1 message-id').max(DEDUP_WINDOW_MAX, `at most ${DEDUP_WINDOW_MAX} message-ids`)).optional(),
 });
 
 const ExchangeArgumentsSchema = z.object({
@@ -41,6 +44,8 @@ export interface QueueLimits {
   /** Producer flow control (flow-control.ts), null when the queue has no threshold. */
   readonly flow: FlowThresholds | null;
   readonly filter: Selector | null;
+  /** qpid.dedup_window: how many message-ids the queue remembers, null when it remembers none. */
+  readonly dedupWindow: number | null;
 }
 
 /** Compiles a selector from a filter or argument; a bad one is a BAD_SELECTOR error that shows
@@ -96,7 +101,7 @@ export function parseQueueArguments(args: Arguments, defaultMaxSizeBytes: number
     throw err;
   }
   const filter = values['qpid.filter'] === undefined ? null : selectorOf(values['qpid.filter']);
-  return { maxCount, maxSizeBytes, policy, replicate: values['qpid.replicate'] ?? null, flow, filter };
+  return { maxCount, maxSizeBytes, policy, replicate: values['qpid.replicate'] ?? null, flow, filter, dedupWindow: values['qpid.dedup_window'] ?? null };
 }
 
 export function parseExchangeArguments(args: Arguments): { replicate: ReplicateLevel | null } {

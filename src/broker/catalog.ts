@@ -104,6 +104,7 @@ export function queueSettings(broker: BrokerState, declare: QueueDeclare): Queue
     replicate: limits.replicate ?? broker.replication.defaultLevel,
     filter: limits.filter,
     type: parseQueueType(declare.arguments),
+    dedupWindow: limits.dedupWindow,
   };
 }
 

@@ -20,6 +20,7 @@ import { removeEntry } from './expiry.js';
 import { ensurePaged } from './paging.js';
 import { typeKeyOf } from './strategies/index.js';
 import type { MessageFields } from '../selector/message-fields.js';
+import { duplicateHold, forgetIds, rememberIds, withoutDuplicates } from './dedup.js';
 
 /** How publish() goes about it. `check`: route and check limits, but enqueue nothing (a
  * transactional transfer, answered provisionally: AMQP 1.0 §4.4.1). `unchecked`: enqueue without
@@ -64,13 +65,18 @@ export function publish(broker: BrokerState, target: PublishTarget, incoming: In
   }
   queues = admittedBy(queues, incoming, broker.selectorFields);
   if (queues.length === 0) return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
+  const routed = queues.length;
+  queues = withoutDuplicates(broker, queues, incoming, mode !== 'check');
+  if (queues.length === 0) return { kind: 'accepted', hold: mode === 'check' ? { messageId: 0, ticket: null, lsn: null, needsDurable: false } : duplicateHold(broker), duplicate: true };
+  const duplicate = queues.length < routed;
   const full = mode === 'unchecked' ? null : checkLimits(broker, queues, size, (queue) => lastValueReplaced(broker, queue, incoming));
   if (full) return { kind: 'rejected', error: full };
   if (mode === 'check') return { kind: 'accepted', hold: { messageId: 0, ticket: null, lsn: null, needsDurable: false } };
   const hold = enqueue(broker, queues, incoming, 0);
   let flowStopped: string[] | undefined;
   for (const queue of queues) if (queue.flowStopped) (flowStopped ??= []).push(queue.name);
-  return flowStopped ? { kind: 'accepted', hold, flowStopped } : { kind: 'accepted', hold };
+  const outcome: PublishOutcome = flowStopped ? { kind: 'accepted', hold, flowStopped } : { kind: 'accepted', hold };
+  return duplicate ? { ...outcome, duplicate } : outcome;
 }
 
 /** Routes through the exchange, then its alternate exchange(s) when nothing matched. */
@@ -153,6 +159,7 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
     enqueueLsn: null,
     storedTargets: storedTargets.length,
   };
+  rememberIds(broker, queues, storedTargets, incoming, records);
   const targets: EnqueueTarget[] = [];
   const entries: QueueEntry[] = [];
   queues.forEach((queue, i) => {
@@ -188,7 +195,10 @@ export function enqueue(broker: BrokerState, queues: readonly Queue[], incoming:
     ticket = journal(broker, records);
     if (targets.length > 0) {
       message.enqueueLsn = ticket.lastLsn;
-      ticket.onFailed((err) => enqueueFailed(broker, entries, err));
+      ticket.onFailed((err) => {
+        forgetIds(queues, incoming);
+        enqueueFailed(broker, entries, err);
+      });
     }
   }
   for (const queue of queues) dispatch(broker, queue);

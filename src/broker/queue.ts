@@ -38,6 +38,9 @@ export interface QueueSettings {
   readonly filter: Selector | null;
   /** Last-value, priority or grouped (strategies/); absent: plain FIFO. */
   readonly type?: QueueType;
+  /** qpid.dedup_window: message-ids remembered for duplicate detection (dedup.ts); absent or
+   * null: none. */
+  readonly dedupWindow?: number | null;
 }
 
 export type EntryState = 'available' | 'acquired' | 'removed';

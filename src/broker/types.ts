@@ -66,6 +66,9 @@ export interface IncomingMessage {
   readonly expiresAtMs: number | null;
   readonly subject: string | null;
   readonly applicationProperties: Readonly<Record<string, unknown>> | null;
+  /** The message-id as a dedup key (src/amqp/message-id.ts), read only by queues with a
+   * qpid.dedup_window; absent or null: the message is never deduplicated. */
+  readonly dedupKey?: string | null;
 }
 
 /** What to do with a message no binding matched (link property `qpid.unroutable`): `discard`
@@ -93,7 +96,9 @@ export interface SettlementHold {
 
 export type PublishOutcome =
   /** flowStopped: queues the message went to that are now flow-stopped (their producers wait). */
-  | { readonly kind: 'accepted'; readonly hold: SettlementHold; readonly flowStopped?: readonly string[] }
+  /** duplicate: a queue's dedup window already held the message-id, so that queue (or every
+   * queue, when the hold is the duplicate's) did not take it again. */
+  | { readonly kind: 'accepted'; readonly hold: SettlementHold; readonly flowStopped?: readonly string[]; readonly duplicate?: boolean }
   | { readonly kind: 'released' }
   | { readonly kind: 'rejected'; readonly error: BrokerError };
 

@@ -76,6 +76,9 @@ export class ReplicationFilter {
         return targets.length === record.targets.length ? record : { ...record, targets };
       }
       case 'dequeue':
+      // A queue's dedup window follows its messages: a backup that holds them must recognise
+      // their resends once promoted.
+      case 'dedup':
         return this.queueLevel(record.queue) === 'all' ? record : null;
     }
   }

@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { z } from 'zod';
 import type { Store } from '../../store/index.js';
 import type { Broker } from '../broker/broker.js';
+import { duplicatesDropped } from '../broker/dedup.js';
 import { jsonBytes, PAGE_BYTES_MAX, PAGE_ROWS_DEFAULT, PAGE_ROWS_MAX, sortedBy, takePage, type Page } from '../core/paging.js';
 
 const rheaMessage = createRequire(import.meta.url)('rhea/lib/message.js') as { decode(buffer: Buffer): Record<string, unknown> };
@@ -58,6 +59,8 @@ export function queuesPage(broker: Broker, args: NamePageArgs): Page<Record<stri
     flowResumeCount: q.settings.flow?.resumeCount ?? null,
     flowStopSize: q.settings.flow?.stopBytes ?? null,
     flowResumeSize: q.settings.flow?.resumeBytes ?? null,
+    dedupWindow: q.settings.dedupWindow ?? null,
+    duplicatesDropped: duplicatesDropped(q),
   }));
   return takePage(rows, (r) => r.name, args);
 }

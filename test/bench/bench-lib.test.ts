@@ -46,7 +46,8 @@ test('the ledger counts a settled message as lost until received, in either orde
   ledger.settled(0, 0); // a second settlement of the same message changes nothing
   ledger.settled(1, 100_000); // far beyond the initial table: it grows
   assert.equal(ledger.received(7, 1), false); // no such producer
-  assert.deepEqual(ledger.counts(), { lost: 1, duplicates: 1, foreign: 1 });
+  assert.equal(ledger.received(1, 5, true), false); // delivered again, marked redelivered
+  assert.deepEqual(ledger.counts(), { lost: 1, duplicates: 2, redelivered: 1, foreign: 1 });
 });
 
 test('the pacer holds a producer to its rate with a bounded burst, and unthrottled is unlimited', () => {

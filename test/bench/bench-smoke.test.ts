@@ -118,6 +118,18 @@ test('ha-throughput scenario, tiny: standalone and cluster durable 4+4, and the 
   assertFiles(output, 'size, producers+consumers');
 });
 
+test('failover-dedup scenario, tiny: without and with the window; with it and consumers after the kills, no duplicate and nothing lost', fullSmokeOnly, async () => {
+  const output = await runScenario('failover-dedup');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  const wholeRuns = output.rows.filter((r) => String(r['event']).endsWith(': whole run'));
+  assert.equal(wholeRuns.length, 3);
+  for (const whole of wholeRuns) assert.equal(whole['lost'], 0, String(whole['event']));
+  const exact = output.rows.find((r) => r['event'] === 'qpid.dedup_window, consumers after the kills: whole run');
+  assert.equal(exact?.['duplicates'], 0, 'the promoted backups recognised every resend');
+  assert.equal(output.rows.filter((r) => String(r['event']).startsWith('qpid.dedup_window, consumers after the kills: kill ')).length, 2);
+  assertFiles(output, 'event');
+});
+
 test('failover scenario, tiny: two kills, producers resume, nothing lost', needsBroker, async () => {
   const output = await runScenario('failover');
   assert.equal(output.ok, true, output.notes.join('; '));

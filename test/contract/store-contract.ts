@@ -283,6 +283,43 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
         assert.equal(text(s.readMessage(id)), 'original');
       }));
 
+    test('dedup records fill a queue\'s window slots, outlive the messages, survive reopen and snapshots, and go with the queue', () =>
+      withStore(async (h) => {
+        let s = h.store;
+        const dedup = (queue: string, slot: number, seq: number, id: string): StoreRecord => ({ kind: 'dedup', queue, slot, seq, id });
+        await s.commit([queueDeclare('w', { 'qpid.dedup_window': 2 }), queueDeclare('other')]).durable;
+        const a = s.allocateMessageId();
+        await s.commit([dedup('w', 0, 0, 's:a'), enqueue(a, [['w', 1]], 'a')]).durable;
+        await s.commit([dequeue('w', 1, a)]).durable;
+        const b = s.allocateMessageId();
+        await s.commit([dedup('w', 1, 1, 's:b'), enqueue(b, [['w', 2]], 'b'), dedup('w', 0, 2, 's:c')]).durable;
+        assert.deepEqual(s.readDedup('w'), [{ seq: 1, id: 's:b' }, { seq: 2, id: 's:c' }]);
+        assert.deepEqual(s.readDedup('other'), []);
+        assert.throws(() => s.commit([dedup('missing', 0, 0, 's:x')]), AssertionFailure);
+        assertSound(s);
+        s = await h.reopen();
+        assert.deepEqual(s.readDedup('w'), [{ seq: 1, id: 's:b' }, { seq: 2, id: 's:c' }]);
+        const snap = s.snapshot();
+        const records = await collect(snap.records());
+        snap.close();
+        assert.deepEqual(records.filter((r) => r.kind === 'dedup'), [dedup('w', 0, 2, 's:c'), dedup('w', 1, 1, 's:b')]);
+        const target = await factory.create();
+        try {
+          await target.store.wipe();
+          await target.store.beginSnapshot(snap.lsn, snap.epoch, snap.lastMessageId, snap.epochHistory);
+          await target.store.applySnapshotRecords(records);
+          await target.store.endSnapshot(snap.lastPositions);
+          assert.deepEqual(target.store.readDedup('w'), [{ seq: 1, id: 's:b' }, { seq: 2, id: 's:c' }]);
+          assertSound(target.store);
+        } finally {
+          await target.cleanup();
+        }
+        await s.commit([{ kind: 'queue-delete', queue: 'w' }]).durable;
+        await s.commit([queueDeclare('w', { 'qpid.dedup_window': 2 })]).durable;
+        assert.deepEqual(s.readDedup('w'), [], 'a new queue of the same name starts with an empty window');
+        assertSound(s);
+      }));
+
     test('re-declaring a queue replaces its declare and keeps its messages', () =>
       withStore(async (h) => {
         const s = h.store;

@@ -11,14 +11,14 @@ import type { ContractStore, StoreFactory } from './store-contract.js';
 /** Everything observable about the tables: queues with their counters, exchanges, bindings, and
  * every entry with its message's body and refs. */
 function fingerprint(s: ContractStore): unknown {
-  const queues = s.queues().map((q) => ({ ...q, entries: s.readQueue(q.declare.queue, 0, 1_000_000).map((e) => ({ ...e, body: Buffer.from(s.readMessage(e.messageId) ?? []).toString(), refs: s.messageRefs(e.messageId) })) }));
+  const queues = s.queues().map((q) => ({ ...q, entries: s.readQueue(q.declare.queue, 0, 1_000_000).map((e) => ({ ...e, body: Buffer.from(s.readMessage(e.messageId) ?? []).toString(), refs: s.messageRefs(e.messageId) })), dedup: s.readDedup(q.declare.queue) }));
   return { queues: queues.sort((a, b) => a.declare.queue.localeCompare(b.declare.queue)), exchanges: s.exchanges(), bindings: s.bindings() };
 }
 
-type Step = { kind: 'declare' | 'delete' | 'enqueue' | 'dequeue' | 'bind' | 'unbind'; pick: number; fan: number; size: number } | { kind: 'reopen' };
+type Step = { kind: 'declare' | 'delete' | 'enqueue' | 'dequeue' | 'bind' | 'unbind' | 'dedup'; pick: number; fan: number; size: number } | { kind: 'reopen' };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
-  fc.record({ kind: fc.constantFrom('declare', 'delete', 'enqueue', 'enqueue', 'dequeue', 'dequeue', 'bind', 'unbind') as fc.Arbitrary<'declare'>, pick: fc.nat(20), fan: fc.integer({ min: 1, max: 3 }), size: fc.integer({ min: 0, max: 200 }) }),
+  fc.record({ kind: fc.constantFrom('declare', 'delete', 'enqueue', 'enqueue', 'dequeue', 'dequeue', 'bind', 'unbind', 'dedup') as fc.Arbitrary<'declare'>, pick: fc.nat(20), fan: fc.integer({ min: 1, max: 3 }), size: fc.integer({ min: 0, max: 200 }) }),
   fc.constant({ kind: 'reopen' as const }),
 );
 
@@ -42,6 +42,9 @@ function recordFor(s: ContractStore, st: Exclude<Step, { kind: 'reopen' }>, coun
       const { q, e } = held[st.pick % held.length] as { q: string; e: { position: number; messageId: number } };
       return { kind: 'dequeue', queue: q, position: e.position, messageId: e.messageId, cause: 'consumed' };
     }
+    case 'dedup':
+      // A window of 4 slots, overwritten in turn: undo must bring back what a slot held.
+      return queues.length ? { kind: 'dedup', queue: queues[st.pick % queues.length] as string, slot: st.size % 4, seq: ++counter.n, id: `id${st.size}` } : null;
     case 'bind':
       return queues.length ? { kind: 'bind', exchange: 'amq.direct', queue: queues[st.pick % queues.length] as string, key: `k${st.size % 3}`, arguments: {} } : null;
     case 'unbind': {

@@ -94,11 +94,39 @@ test('a stale lock from a dead process is taken over, with a warning', async () 
   await again.close();
 });
 
+test('a format 2 store (before the dedup table) opens read-only as it is, and is upgraded in place to format 3 by a writable open', async () => {
+  const { dataDir } = await storeWithRecords();
+  await withRawTables(dataDir, (t) => t.put('meta', 'formatVersion', Buffer.from('2')));
+  const readOnly = openLmdbStore({ dataDir, readOnly: true });
+  try {
+    assert.equal(readOnly.meta().formatVersion, 2);
+    assert.deepEqual(readOnly.readDedup('q'), []);
+  } finally {
+    await readOnly.close();
+  }
+  const store = openLmdbStore({ dataDir });
+  try {
+    assert.equal(store.meta().formatVersion, 3);
+    await store.commit([{ kind: 'dedup', queue: 'q', slot: 0, seq: 0, id: 'm-1' }]).durable;
+    assert.deepEqual(store.readDedup('q'), [{ seq: 0, id: 'm-1' }]);
+    assert.equal(store.queue('q')?.count, 1, 'the messages of the format 2 store are all there');
+  } finally {
+    await store.close();
+  }
+  const again = openLmdbStore({ dataDir, readOnly: true });
+  try {
+    assert.equal(again.meta().formatVersion, 3);
+    assert.deepEqual(again.readDedup('q'), [{ seq: 0, id: 'm-1' }]);
+  } finally {
+    await again.close();
+  }
+});
+
 test('a store written by a newer format version is refused and left untouched', async () => {
   const { dataDir } = await storeWithRecords();
-  await withRawTables(dataDir, (t) => t.put('meta', 'formatVersion', Buffer.from('3')));
+  await withRawTables(dataDir, (t) => t.put('meta', 'formatVersion', Buffer.from('4')));
   const before = fileHash(join(dataDir, 'store', 'data.mdb'));
-  const message = `store at ${join(dataDir, 'store')} has format version 3; this broker understands up to 2`;
+  const message = `store at ${join(dataDir, 'store')} has format version 4; this broker understands up to 3`;
   expectStoreError(() => openLmdbStore({ dataDir }), 'STORE_NEWER_FORMAT', message);
   expectStoreError(() => openLmdbStore({ dataDir, readOnly: true }), 'STORE_NEWER_FORMAT', message);
   assert.equal(fileHash(join(dataDir, 'store', 'data.mdb')), before);

@@ -61,7 +61,7 @@ test('inspect shows identity, LSN range, queues with counts and bytes, exchanges
   assert.equal(json.stderr, '');
   const s = JSON.parse(json.stdout);
   assert.equal(s.dataDir, dataDir);
-  assert.deepEqual([s.meta.formatVersion, s.meta.firstLsn, s.meta.lastLsn, s.meta.epoch, s.meta.lastRole, s.logEntries, s.messages], [2, 1, 9, 0, 'primary', 9, 5]);
+  assert.deepEqual([s.meta.formatVersion, s.meta.firstLsn, s.meta.lastLsn, s.meta.epoch, s.meta.lastRole, s.logEntries, s.messages], [3, 1, 9, 0, 'primary', 9, 5]);
   assert.ok(s.meta.logBytes > 0 && typeof s.meta.storeId === 'string');
   assert.deepEqual(s.queues.map((q: { name: string; count: number; bytes: number }) => [q.name, q.count, q.bytes]), [['empty', 0, 0], ['orders', 5, 70]]);
   assert.deepEqual(s.exchanges.map((e: { name: string; type: string }) => [e.name, e.type]), [['x', 'topic']]);
