@@ -361,6 +361,14 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
   // promotion): adopt it.
   const handingOver = state.switchover !== null && state.switchover !== state.config.name;
   if (isPrimary(state.broker.state)) {
+    // A primary another broker's promotion superseded (it was stopped or cut off, and lived on
+    // because nothing fenced it yet) must not get a serving lease: it would settle beside the
+    // newer epoch's primary. Epoch fencing stops it; its store rejoins as a backup.
+    const newer = supersededBy(state, state.broker.storeEpoch);
+    if (newer !== null) {
+      note(out, 'not adopting', `the broker is primary with epoch ${state.broker.storeEpoch}, superseded: ${newer}`, nowMs);
+      return out;
+    }
     if (!handingOver) return acquire(out, 'adopting the broker, which is primary without a leader key', nowMs);
     note(out, 'switchover', `handed over to ${state.switchover}; this broker stops when the new epoch fences it`, nowMs);
     return out;
@@ -372,11 +380,20 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
     note(out, 'waiting', 'another broker is primary without the key; its manager should take it', nowMs);
     return out;
   }
-  const ready = members.filter((m) => m.broker.state === 'ready');
+  // A ready backup of a superseded primary holds none of what the newer epoch settled.
+  const ready = members.filter((m) => m.broker.state === 'ready' && supersededBy(state, m.broker.storeEpoch) === null);
   if (ready.length > 0) return elect(out, ready, nowMs);
   if (members.every((m) => m.broker.state === 'joining' || m.broker.state === 'dead' || m.broker.state === 'unreachable')) return totalFailure(out, members, nowMs);
   note(out, 'waiting', 'no leader and no ready backup yet (brokers are catching up)', nowMs);
   return out;
+}
+
+/** Why a store whose history ends at `epoch` is behind the cluster (the record in etcd, or a
+ * member's report, shows a later epoch), or null. */
+function supersededBy(state: ManagerState, epoch: number): string | null {
+  if (state.record && state.record.epoch > epoch) return `the record in etcd is at epoch ${state.record.epoch}`;
+  for (const m of state.members.values()) if (m.name !== state.config.name && m.broker.storeEpoch > epoch) return `${m.name} reports epoch ${m.broker.storeEpoch}`;
+  return null;
 }
 
 /** Members as last reported, with our own broker's newest report in place of our entry. */
