@@ -148,7 +148,7 @@ export class ManagerDriver {
       }
     }
     if (key === null || key.startsWith('members/')) this.feed({ kind: 'members', members: memberEntries(view) });
-    if (key === null || key === 'record') this.feed({ kind: 'record', record: view.record });
+    if (key === null || key === 'record') this.feed({ kind: 'record', nowMs, record: view.record, revision: table.get('record')?.revision ?? 0 });
     if (key === null || key === 'paused') if (view.paused !== this.state.paused) this.feed({ kind: 'paused', paused: view.paused });
     if (key === null || key === 'switchover') if (view.switchover !== this.state.switchover) this.feed({ kind: 'switchover', to: view.switchover });
     // A member's fresh report may be what the election waits for.
@@ -167,7 +167,7 @@ export class ManagerDriver {
     const failed = (what: string) => (err: unknown) => this.logger.warn({ err, action: action.kind }, what);
     switch (action.kind) {
       case 'acquire':
-        this.etcd.acquire(name).then(
+        this.etcd.acquire(name, action.recordRevision).then(
           (won) => this.feed({ kind: 'acquired', nowMs: now(), won }),
           (err: unknown) => {
             failed('could not take the leader key')(err);

@@ -87,9 +87,14 @@ export class EtcdCluster {
     return this.leaseIdValue;
   }
 
-  /** Takes the leader key if nobody holds it, in one transaction. */
-  async acquire(name: string): Promise<boolean> {
-    const answer = await this.client.if(this.keys.leader, 'Create', '==', 0).then(this.client.put(this.keys.leader).value(name).lease(this.leaseId)).commit();
+  /** Takes the leader key if nobody holds it and the record is still at `recordRevision` (the
+   * one the decision was made on; 0: absent), in one transaction (step.ts, point 5). */
+  async acquire(name: string, recordRevision: number): Promise<boolean> {
+    const answer = await this.client
+      .if(this.keys.leader, 'Create', '==', 0)
+      .and(this.keys.record, 'Mod', '==', recordRevision)
+      .then(this.client.put(this.keys.leader).value(name).lease(this.leaseId))
+      .commit();
     return answer.succeeded;
   }
 

@@ -26,6 +26,15 @@
 //      before a new one is promoted; epoch fencing then stops it for good (node.ts, its probe).
 //   4. A manager cut off from etcd sends no renewal past K + ttl - margin: its primary stops on
 //      its own, with or without the manager alive.
+//   5. Points 1-4 bound one leader's primary; epochs say which primary is the leader's. A primary
+//      settles nothing until etcd holds the record of its epoch: it is promoted under a lease of
+//      1 ms (primary, settling nothing), its manager writes /<cluster>/record with the new epoch,
+//      and only once the watch shows that record does it grant a real lease. A manager takes the
+//      key only in a transaction that also checks the record is the one it read (its revision),
+//      and never for a store the record (or a member's report) shows superseded. Without this a
+//      primary that was stopped or cut off while another was promoted, and that nothing fenced
+//      yet, could be adopted by its manager once the newer leader's key expired, and settle
+//      beside the newer epoch (the simulator found it: test/sim, --etcd-manager).
 //
 // Elections. With the key absent, the manager of the most up-to-date ready backup (highest store
 // epoch, then highest LSN; then the lowest name) takes it and promotes its broker. "Most up to
@@ -92,6 +101,11 @@ export interface ManagerConfig {
 
 export interface ManagerState {
   readonly config: ManagerConfig;
+  /** The mod revision of /<cluster>/record as last seen (0: absent): the acquire transaction
+   * checks it has not changed (point 5). */
+  readonly recordRevision: number;
+  /** The record this manager last asked etcd to write (state.record is what etcd shows). */
+  readonly recordSent: Record_ | null;
   readonly broker: BrokerReport | null;
   /** Who holds the leader key; undefined until etcd was first read. */
   readonly leader: string | null | undefined;
@@ -137,7 +151,7 @@ export type ManagerEvent =
    * name under a previous incarnation's lease is not ours: it expires with that lease). */
   | { readonly kind: 'leader'; readonly nowMs: number; readonly leader: string | null; readonly revision: number; readonly mine: boolean }
   | { readonly kind: 'members'; readonly members: readonly MemberEntry[] }
-  | { readonly kind: 'record'; readonly record: Record_ | null }
+  | { readonly kind: 'record'; readonly nowMs: number; readonly record: Record_ | null; readonly revision: number }
   | { readonly kind: 'paused'; readonly paused: boolean }
   | { readonly kind: 'switchover'; readonly to: string | null }
   /** A keep-alive of this manager's etcd lease succeeded (validUntilMs = sent + ttl) or the
@@ -149,7 +163,8 @@ export type ManagerEvent =
   | { readonly kind: 'lease-refused'; readonly nowMs: number; readonly id: string };
 
 export type ManagerAction =
-  | { readonly kind: 'acquire' }
+  /** Create the leader key if absent and the record's revision is still `recordRevision`. */
+  | { readonly kind: 'acquire'; readonly recordRevision: number }
   | { readonly kind: 'release'; readonly reason: string }
   | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly leaseId: string; readonly force: boolean }
   | { readonly kind: 'grant-lease'; readonly id: string; readonly seconds: number }
@@ -165,6 +180,8 @@ export type ManagerAction =
 export function initialState(config: ManagerConfig): ManagerState {
   return {
     config,
+    recordRevision: 0,
+    recordSent: null,
     broker: null,
     leader: undefined,
     leaderIsMine: false,
@@ -245,8 +262,9 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       out.state = { ...state, members: new Map(event.members.map((m) => [m.name, m])) };
       return hint(out);
     case 'record':
-      out.state = { ...state, record: event.record };
-      return out;
+      out.state = { ...state, record: event.record, recordRevision: event.revision };
+      // The record of our primary's epoch is in etcd: it may serve now (point 5).
+      return state.holding ? decide(out, event.nowMs, true) : out;
     case 'switchover':
       out.state = { ...state, switchover: event.to, draining: event.to === null ? false : state.draining };
       return out;
@@ -326,6 +344,9 @@ function grantableMs(state: ManagerState, nowMs: number): number {
   return state.etcdValidUntilMs - state.config.leaseMarginMs - nowMs;
 }
 
+/** The lease a promotion carries (point 5): the new primary settles nothing on it. */
+export const PROMOTION_LEASE_MS = 1;
+
 function promote(out: Step, nowMs: number): Step {
   const ms = grantableMs(out.state, nowMs);
   if (ms <= 0) {
@@ -334,9 +355,11 @@ function promote(out: Step, nowMs: number): Step {
     return out;
   }
   const joining = out.state.broker?.state === 'joining';
-  const lease = newLease(out.state, nowMs + ms);
-  out.state = { ...lease.state, inFlight: 'promote', grantedUntilMs: nowMs + ms + out.state.config.leaseMarginMs };
-  out.actions.push({ kind: 'promote', leaseSeconds: ms / 1000, leaseId: lease.id, force: false });
+  // Point 5: primary at once, settling nothing until etcd holds the record of its new epoch;
+  // the next renewal after that grants the real lease (brokerLease null).
+  const lease = newLease(out.state, nowMs + PROMOTION_LEASE_MS);
+  out.state = { ...lease.state, brokerLease: null, inFlight: 'promote', grantedUntilMs: nowMs + PROMOTION_LEASE_MS + out.state.config.leaseMarginMs };
+  out.actions.push({ kind: 'promote', leaseSeconds: PROMOTION_LEASE_MS / 1000, leaseId: lease.id, force: false });
   const why = out.state.switchover === out.state.config.name ? 'switchover (planned)' : joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup';
   out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: why });
   note(out, 'promoting', joining ? 'no primary and every broker joining: this store is the most recent' : 'no leader: this broker is the most up-to-date ready backup', nowMs);
@@ -405,7 +428,7 @@ function currentMembers(state: ManagerState): MemberEntry[] {
 
 function acquire(out: Step, reason: string, nowMs: number): Step {
   out.state = { ...out.state, inFlight: 'acquire' };
-  out.actions.push({ kind: 'acquire' });
+  out.actions.push({ kind: 'acquire', recordRevision: out.state.recordRevision });
   note(out, 'acquiring', reason, nowMs);
   return out;
 }
@@ -513,8 +536,21 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
   }
   if (!isPrimary(broker.state)) return release(`the broker is ${broker.state}, no longer primary (it restarted)`);
   if (state.switchover !== null && state.switchover !== state.config.name) return handOver(out, state.switchover, nowMs, release);
+  const record = { epoch: broker.storeEpoch, lsn: broker.confirmedLsn };
+  const sent = state.recordSent;
+  const shown = state.record;
+  // Rewrite when etcd does not show it yet (a lost write is sent again on the next report).
+  const stale = (r: Record_ | null): boolean => !r || r.epoch !== record.epoch || r.lsn < record.lsn;
+  if (stale(shown) && (stale(sent) || renewal)) {
+    out.state = { ...out.state, recordSent: record };
+    out.actions.push({ kind: 'write-record', record });
+  }
   if (!renewal) return out;
-  const ms = grantableMs(state, nowMs);
+  if (shown?.epoch !== broker.storeEpoch) {
+    note(out, 'fencing', `waiting for etcd to record epoch ${broker.storeEpoch} before the broker serves`, nowMs);
+    return out;
+  }
+  const ms = grantableMs(out.state, nowMs);
   if (ms > 0) {
     const targetMs = nowMs + ms;
     const granted = Math.max(state.grantedUntilMs ?? 0, targetMs + state.config.leaseMarginMs);
@@ -527,12 +563,6 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
       out.state = { ...out.state, grantedUntilMs: granted };
       out.actions.push({ kind: 'extend-lease', id: state.brokerLease.id, extendMs: targetMs - state.brokerLease.targetMs });
     }
-  }
-  const record = { epoch: broker.storeEpoch, lsn: broker.confirmedLsn };
-  const previous = state.record;
-  if (!previous || previous.epoch !== record.epoch || previous.lsn < record.lsn) {
-    out.state = { ...out.state, record };
-    out.actions.push({ kind: 'write-record', record });
   }
   note(out, 'leading', `the broker is ${broker.state}`, nowMs);
   return out;

@@ -149,7 +149,11 @@ export class Managers {
 /** A test file's etcd, started before its tests, and the clusters and managers its tests start
  * on it; all stopped when the file ends (managers first, so that none reacts to the brokers
  * stopping). `enabled: false` (a test skipped by default) starts no etcd. */
-export function managedClusters(options: { readonly enabled?: boolean } = {}): { start(options: ClusterOptions, settings?: ManagerSettings): Promise<{ cluster: Cluster; managers: Managers }> } {
+export function managedClusters(options: { readonly enabled?: boolean } = {}): {
+  start(options: ClusterOptions, settings?: ManagerSettings): Promise<{ cluster: Cluster; managers: Managers }>;
+  /** The file's etcd (a test that stops it: etcd-down.test.ts). */
+  etcd(): EtcdProcess;
+} {
   let etcd: EtcdProcess | null = null;
   const clusters: Cluster[] = [];
   const managerSets: Managers[] = [];
@@ -162,6 +166,10 @@ export function managedClusters(options: { readonly enabled?: boolean } = {}): {
     await etcd?.stop();
   });
   return {
+    etcd: () => {
+      if (!etcd) throw new Error('managedClusters: no etcd (not started yet, or disabled)');
+      return etcd;
+    },
     async start(clusterOptions, settings = {}) {
       const cluster = await Cluster.start(clusterOptions);
       clusters.push(cluster);

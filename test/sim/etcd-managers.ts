@@ -51,7 +51,7 @@ export interface EtcdManagersEnv {
 export function drawHaManagerKnobs(seed: number): HaManagerKnobs {
   const rng = stream(seed, 'ha-manager');
   const ttlMs = Math.round(uniform(rng, 600, 3000));
-  const checkIntervalMs = Math.round(uniform(rng, 20, 200));
+  const checkIntervalMs = Math.round(uniform(rng, 50, 200));
   return {
     ttlMs,
     checkIntervalMs,

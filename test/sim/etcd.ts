@@ -114,9 +114,10 @@ export class SimEtcd {
     }
   }
 
-  /** if Create(key) == 0 then put(key, value, lease) */
-  createIfAbsent(key: string, value: string, lease: string): boolean {
+  /** if Create(key) == 0 and Mod(unchanged.key) == unchanged.revision then put(key, value, lease) */
+  createIfAbsent(key: string, value: string, lease: string, unchanged: { readonly key: string; readonly revision: number }): boolean {
     if (this.keys.has(key)) return false;
+    if ((this.keys.get(unchanged.key)?.revision ?? 0) !== unchanged.revision) return false;
     this.put(key, value, lease);
     return true;
   }

@@ -230,7 +230,7 @@ export class SimHaManager {
       }
     }
     if (key === null || key.startsWith('members/')) this.feed(inc, { kind: 'members', members: memberEntries(view) });
-    if (key === null || key === 'record') this.feed(inc, { kind: 'record', record: view.record });
+    if (key === null || key === 'record') this.feed(inc, { kind: 'record', nowMs, record: view.record, revision: table.get('record')?.revision ?? 0 });
     if (key !== null && key.startsWith('members/')) this.feed(inc, { kind: 'tick', nowMs });
   }
 
@@ -254,7 +254,8 @@ export class SimHaManager {
     switch (action.kind) {
       case 'acquire': {
         const lease = inc.etcdLease;
-        void this.etcdCall(inc, () => (lease === null ? false : etcd.createIfAbsent(this.keys.leader, name, lease))).then((answer) => this.feed(inc, { kind: 'acquired', nowMs: now(), won: answer.ok && answer.value }));
+        const recordRevision = action.recordRevision;
+        void this.etcdCall(inc, () => (lease === null ? false : etcd.createIfAbsent(this.keys.leader, name, lease, { key: this.keys.record, revision: recordRevision }))).then((answer) => this.feed(inc, { kind: 'acquired', nowMs: now(), won: answer.ok && answer.value }));
         return;
       }
       case 'release':
