@@ -2,7 +2,7 @@
 // by one watch, this manager's lease (kept alive by hand, so that the time each keep-alive was
 // sent is known: the timing argument in step.ts starts from it), and the few writes it makes.
 
-import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, type Lease, type Watcher } from 'etcd3';
 import { clusterKeys, type ClusterKeys, type KeyTable } from './keys.js';
 
 export interface EtcdOptions {
@@ -73,8 +73,16 @@ export class EtcdCluster {
    * (expired or revoked), and rejects when etcd could not be asked. */
   async keepAlive(): Promise<boolean> {
     if (!this.lease) return false;
-    const answer = await this.lease.keepaliveOnce();
-    return Number(answer.TTL) > 0;
+    try {
+      const answer = await this.lease.keepaliveOnce();
+      return Number(answer.TTL) > 0;
+    } catch (err) {
+      // etcd3 answers an expired lease with this error, not with TTL 0: without this the
+      // manager took a lease etcd revoked while it was stopped for unreachable etcd, for ever,
+      // and could never take the key again (test/manager/etcd-down.test.ts).
+      if (err instanceof EtcdLeaseInvalidError) return false;
+      throw err;
+    }
   }
 
   /** The etcd lease this manager holds now (null before the first grant). */

@@ -23,7 +23,7 @@ const BUDGETS: Record<VariantName, Budget> = {
   'promote-catchup': { seeds: 60, badManager: true, expected: ['PROMOTED_UNREADY'] },
   'no-epoch-check': { seeds: 30, badManager: true, expected: ['STALE_RECORDS', 'STALE_NOT_FENCED', 'TWO_PRIMARIES'] },
   'truncate-below-divergence': { seeds: 40, badManager: false, expected: ['TRUNCATED_SETTLED'] },
-  'lease-past-ttl': { seeds: 20, badManager: false, etcd: true, expected: ['LEASE_OUTLIVES_KEY', 'STALE_SETTLED'] },
+  'lease-past-ttl': { seeds: 15, badManager: false, etcd: true, expected: ['LEASE_OUTLIVES_KEY', 'STALE_SETTLED'] },
 };
 
 for (const [name, budget] of Object.entries(BUDGETS) as Array<[VariantName, Budget]>) {
