@@ -98,6 +98,7 @@ export async function startEtcdCluster(size = 3): Promise<EtcdClusterProcess> {
   const names = ports.map((_, i) => `e${i}`);
   const initial = ports.map((p, i) => `${names[i]}=http://127.0.0.1:${p.peer}`).join(',');
   const dataDirs = ports.map(() => tempDir('etcd-test-'));
+  const token = `test-${process.pid}-${ports[0]?.client ?? 0}`;
   const members: EtcdMember[] = ports.map((p, i) => {
     const client = `http://127.0.0.1:${p.client}`;
     const peer = `http://127.0.0.1:${p.peer}`;
@@ -112,7 +113,8 @@ export async function startEtcdCluster(size = 3): Promise<EtcdClusterProcess> {
         '--initial-advertise-peer-urls', peer,
         '--initial-cluster', initial,
         '--initial-cluster-state', 'new',
-        '--initial-cluster-token', `test-${process.pid}-${p.client}`,
+        // One token for the whole cluster (its members derive the cluster ID from it).
+        '--initial-cluster-token', token,
         // Loopback: a short election timeout makes losing the leader cost ~1 s, not 10.
         '--heartbeat-interval', '100',
         '--election-timeout', '1000',
