@@ -184,7 +184,7 @@ export class ManagerDriver {
         this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId }, 30_000).then(
           (result) => {
             this.logger.warn({ state: result.state, epoch: result.epoch, warnings: result.warnings }, 'broker promoted');
-            this.feed({ kind: 'promoted', nowMs: now(), ok: true });
+            this.feed({ kind: 'promoted', nowMs: now(), ok: true, epoch: result.epoch });
             this.poll(true);
           },
           (err: unknown) => this.feed({ kind: 'promoted', nowMs: now(), ok: false, error: (err as Error).message }),

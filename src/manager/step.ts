@@ -158,7 +158,8 @@ export type ManagerEvent =
    * lease is lost (null). */
   | { readonly kind: 'etcd-lease'; readonly nowMs: number; readonly validUntilMs: number | null }
   | { readonly kind: 'acquired'; readonly nowMs: number; readonly won: boolean }
-  | { readonly kind: 'promoted'; readonly nowMs: number; readonly ok: boolean; readonly error?: string }
+  /** The promotion's answer; `epoch`: the new primary's (the record is written with it at once). */
+  | { readonly kind: 'promoted'; readonly nowMs: number; readonly ok: boolean; readonly epoch?: number; readonly error?: string }
   /** The broker refused an extension (its lease expired, or was replaced): grant a new one. */
   | { readonly kind: 'lease-refused'; readonly nowMs: number; readonly id: string };
 
@@ -294,6 +295,13 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       if (event.ok) {
         // Any report held now was asked for before the promotion answered: forget it.
         out.state = { ...out.state, promotedAtMs: event.nowMs, broker: null };
+        // Point 5 at once, without waiting for a fresh report: the record of the new epoch (the
+        // LSN bound is the last one's: nothing was settled under the new epoch yet).
+        if (event.epoch !== undefined && (state.record?.epoch ?? 0) < event.epoch) {
+          const record = { epoch: event.epoch, lsn: state.record?.lsn ?? 0 };
+          out.state = { ...out.state, recordSent: record };
+          out.actions.push({ kind: 'write-record', record });
+        }
         return out;
       }
       // Refused (the broker's own checks) or unreachable: give the key back and stand aside.
@@ -545,8 +553,11 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
     out.state = { ...out.state, recordSent: record };
     out.actions.push({ kind: 'write-record', record });
   }
-  if (!renewal) return out;
+  // Extensions go with keep-alives; the first grant of a new primary goes as soon as etcd shows
+  // its epoch's record (the record's echo and the broker's first report come in either order).
+  if (!renewal && state.brokerLease !== null) return out;
   if (shown?.epoch !== broker.storeEpoch) {
+    if (!renewal) return out;
     note(out, 'fencing', `waiting for etcd to record epoch ${broker.storeEpoch} before the broker serves`, nowMs);
     return out;
   }

@@ -276,7 +276,7 @@ export class SimHaManager {
           const ok = outcome.kind === 'answer';
           const error = outcome.kind === 'error' ? ((outcome.error as Error)?.message ?? String(outcome.error)) : outcome.kind;
           this.env.trace.note(this.node, `promote ${name}: ${ok ? `now ${outcome.value.state} epoch ${outcome.value.epoch}` : `failed: ${error}`}`);
-          this.feed(inc, ok ? { kind: 'promoted', nowMs: now(), ok: true } : { kind: 'promoted', nowMs: now(), ok: false, error });
+          this.feed(inc, ok ? { kind: 'promoted', nowMs: now(), ok: true, epoch: outcome.value.epoch } : { kind: 'promoted', nowMs: now(), ok: false, error });
           if (ok) this.poll(inc, true);
         });
         return;

@@ -67,6 +67,22 @@ const ROWS: readonly Row[] = [
     check: (s) => assert.equal(s.recordRevision, 41),
   },
   {
+    name: 'a promotion answered: the record of the new epoch is written at once, before any report',
+    state: situation({ inFlight: 'promote', holding: true, leader: 'b1', broker: report('ready'), record: { epoch: 3, lsn: 40 } }),
+    event: { kind: 'promoted', nowMs: 1500, ok: true, epoch: 5 },
+    actions: ['write-record'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'write-record'), { kind: 'write-record', record: { epoch: 5, lsn: 40 } });
+      assert.equal(s.broker, null);
+    },
+  },
+  {
+    name: 'the first report of a new primary whose record etcd already shows grants its lease without waiting for a keep-alive',
+    state: leading(report('active', 50, 4), { brokerLease: null, record: { epoch: 4, lsn: 40 }, recordSent: { epoch: 4, lsn: 40 } }),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('recovering', 50, 4) },
+    actions: ['write-record', 'grant-lease'],
+  },
+  {
     name: 'a primary superseded (the record shows a later epoch) is not adopted by its manager',
     state: situation({ broker: report('active', 50, 3), record: { epoch: 4, lsn: 20 }, recordRevision: 41 }),
     event: tick(1100),
