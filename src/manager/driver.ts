@@ -53,8 +53,11 @@ export class ManagerDriver {
 
   async start(): Promise<void> {
     // etcd may not be up yet (the hosts start in any order): keep asking, and say so once.
+    let sentMs = now();
     for (let attempt = 0; ; attempt++) {
       try {
+        // etcd starts the TTL when it processes the grant, after this moment (point 1).
+        sentMs = now();
         await this.etcd.grant();
         break;
       } catch (err) {
@@ -62,8 +65,7 @@ export class ManagerDriver {
         await new Promise((r) => setTimeout(r, 500));
       }
     }
-    const sentMs = now();
-    this.feed({ kind: 'etcd-lease', nowMs: sentMs, validUntilMs: sentMs + this.options.ttlSeconds * 1000 });
+    this.feed({ kind: 'etcd-lease', nowMs: now(), validUntilMs: sentMs + this.options.ttlSeconds * 1000 });
     const table = await this.etcd.follow((t, key, revision) => this.etcdChanged(t, key, revision));
     this.etcdChanged(table, null, 0);
     this.logger.info({ cluster: this.options.cluster, broker: `${this.options.broker.host}:${this.options.broker.port}`, ttlSeconds: this.options.ttlSeconds, checkIntervalMs: this.options.checkIntervalMs, leaseMarginMs: this.state.config.leaseMarginMs }, 'manager started');
@@ -146,7 +148,7 @@ export class ManagerDriver {
       }
     }
     if (key === null || key.startsWith('members/')) this.feed({ kind: 'members', members: memberEntries(view) });
-    if (key === null || key === 'record') this.feed({ kind: 'record', record: view.record });
+    if (key === null || key === 'record') this.feed({ kind: 'record', nowMs, record: view.record, revision: table.get('record')?.revision ?? 0 });
     if (key === null || key === 'paused') if (view.paused !== this.state.paused) this.feed({ kind: 'paused', paused: view.paused });
     if (key === null || key === 'switchover') if (view.switchover !== this.state.switchover) this.feed({ kind: 'switchover', to: view.switchover });
     // A member's fresh report may be what the election waits for.
@@ -165,7 +167,7 @@ export class ManagerDriver {
     const failed = (what: string) => (err: unknown) => this.logger.warn({ err, action: action.kind }, what);
     switch (action.kind) {
       case 'acquire':
-        this.etcd.acquire(name).then(
+        this.etcd.acquire(name, action.recordRevision).then(
           (won) => this.feed({ kind: 'acquired', nowMs: now(), won }),
           (err: unknown) => {
             failed('could not take the leader key')(err);
@@ -175,14 +177,14 @@ export class ManagerDriver {
         return;
       case 'release':
         this.logger.warn({ reason: action.reason }, 'releasing the leader key');
-        this.etcd.release(name).catch(failed('could not release the leader key (it expires with the lease)'));
+        this.release();
         return;
       case 'promote':
         this.logger.warn({ leaseSeconds: action.leaseSeconds, force: action.force }, 'promoting the broker');
         this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId }, 30_000).then(
           (result) => {
             this.logger.warn({ state: result.state, epoch: result.epoch, warnings: result.warnings }, 'broker promoted');
-            this.feed({ kind: 'promoted', nowMs: now(), ok: true });
+            this.feed({ kind: 'promoted', nowMs: now(), ok: true, epoch: result.epoch });
             this.poll(true);
           },
           (err: unknown) => this.feed({ kind: 'promoted', nowMs: now(), ok: false, error: (err as Error).message }),
@@ -227,6 +229,20 @@ export class ManagerDriver {
         return;
       }
     }
+  }
+
+  /** Deletes the leader key if it still holds our name. One that fails (etcd cut off) is sent
+   * again while the key still shows our name and we do not hold it: this manager's keep-alives
+   * go on (its member entry lives under the same lease), so the key would never expire on its
+   * own and nobody else could lead (found by the simulator, test/sim/ha-manager.ts). */
+  private release(): void {
+    const name = this.options.name;
+    this.etcd.release(name).catch((err: unknown) => {
+      this.logger.warn({ err }, 'could not release the leader key; trying again');
+      setTimeout(() => {
+        if (!this.stopped && !this.state.holding && this.state.inFlight === null && this.leaderSeen === name) this.release();
+      }, this.options.checkIntervalMs);
+    });
   }
 
   /** Writes this manager's member entry when it changed (`force`: even if not), or every

@@ -2,7 +2,7 @@
 // by one watch, this manager's lease (kept alive by hand, so that the time each keep-alive was
 // sent is known: the timing argument in step.ts starts from it), and the few writes it makes.
 
-import { Etcd3, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, EtcdLeaseInvalidError, type Lease, type Watcher } from 'etcd3';
 import { clusterKeys, type ClusterKeys, type KeyTable } from './keys.js';
 
 export interface EtcdOptions {
@@ -73,8 +73,16 @@ export class EtcdCluster {
    * (expired or revoked), and rejects when etcd could not be asked. */
   async keepAlive(): Promise<boolean> {
     if (!this.lease) return false;
-    const answer = await this.lease.keepaliveOnce();
-    return Number(answer.TTL) > 0;
+    try {
+      const answer = await this.lease.keepaliveOnce();
+      return Number(answer.TTL) > 0;
+    } catch (err) {
+      // etcd3 answers an expired lease with this error, not with TTL 0: without this the
+      // manager took a lease etcd revoked while it was stopped for unreachable etcd, for ever,
+      // and could never take the key again (test/manager/etcd-down.test.ts).
+      if (err instanceof EtcdLeaseInvalidError) return false;
+      throw err;
+    }
   }
 
   /** The etcd lease this manager holds now (null before the first grant). */
@@ -87,9 +95,14 @@ export class EtcdCluster {
     return this.leaseIdValue;
   }
 
-  /** Takes the leader key if nobody holds it, in one transaction. */
-  async acquire(name: string): Promise<boolean> {
-    const answer = await this.client.if(this.keys.leader, 'Create', '==', 0).then(this.client.put(this.keys.leader).value(name).lease(this.leaseId)).commit();
+  /** Takes the leader key if nobody holds it and the record is still at `recordRevision` (the
+   * one the decision was made on; 0: absent), in one transaction (step.ts, point 5). */
+  async acquire(name: string, recordRevision: number): Promise<boolean> {
+    const answer = await this.client
+      .if(this.keys.leader, 'Create', '==', 0)
+      .and(this.keys.record, 'Mod', '==', recordRevision)
+      .then(this.client.put(this.keys.leader).value(name).lease(this.leaseId))
+      .commit();
     return answer.succeeded;
   }
 

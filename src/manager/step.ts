@@ -26,6 +26,15 @@
 //      before a new one is promoted; epoch fencing then stops it for good (node.ts, its probe).
 //   4. A manager cut off from etcd sends no renewal past K + ttl - margin: its primary stops on
 //      its own, with or without the manager alive.
+//   5. Points 1-4 bound one leader's primary; epochs say which primary is the leader's. A primary
+//      settles nothing until etcd holds the record of its epoch: it is promoted under a lease of
+//      1 ms (primary, settling nothing), its manager writes /<cluster>/record with the new epoch,
+//      and only once the watch shows that record does it grant a real lease. A manager takes the
+//      key only in a transaction that also checks the record is the one it read (its revision),
+//      and never for a store the record (or a member's report) shows superseded. Without this a
+//      primary that was stopped or cut off while another was promoted, and that nothing fenced
+//      yet, could be adopted by its manager once the newer leader's key expired, and settle
+//      beside the newer epoch (the simulator found it: test/sim, --etcd-manager).
 //
 // Elections. With the key absent, the manager of the most up-to-date ready backup (highest store
 // epoch, then highest LSN; then the lowest name) takes it and promotes its broker. "Most up to
@@ -92,6 +101,11 @@ export interface ManagerConfig {
 
 export interface ManagerState {
   readonly config: ManagerConfig;
+  /** The mod revision of /<cluster>/record as last seen (0: absent): the acquire transaction
+   * checks it has not changed (point 5). */
+  readonly recordRevision: number;
+  /** The record this manager last asked etcd to write (state.record is what etcd shows). */
+  readonly recordSent: Record_ | null;
   readonly broker: BrokerReport | null;
   /** Who holds the leader key; undefined until etcd was first read. */
   readonly leader: string | null | undefined;
@@ -137,19 +151,21 @@ export type ManagerEvent =
    * name under a previous incarnation's lease is not ours: it expires with that lease). */
   | { readonly kind: 'leader'; readonly nowMs: number; readonly leader: string | null; readonly revision: number; readonly mine: boolean }
   | { readonly kind: 'members'; readonly members: readonly MemberEntry[] }
-  | { readonly kind: 'record'; readonly record: Record_ | null }
+  | { readonly kind: 'record'; readonly nowMs: number; readonly record: Record_ | null; readonly revision: number }
   | { readonly kind: 'paused'; readonly paused: boolean }
   | { readonly kind: 'switchover'; readonly to: string | null }
   /** A keep-alive of this manager's etcd lease succeeded (validUntilMs = sent + ttl) or the
    * lease is lost (null). */
   | { readonly kind: 'etcd-lease'; readonly nowMs: number; readonly validUntilMs: number | null }
   | { readonly kind: 'acquired'; readonly nowMs: number; readonly won: boolean }
-  | { readonly kind: 'promoted'; readonly nowMs: number; readonly ok: boolean; readonly error?: string }
+  /** The promotion's answer; `epoch`: the new primary's (the record is written with it at once). */
+  | { readonly kind: 'promoted'; readonly nowMs: number; readonly ok: boolean; readonly epoch?: number; readonly error?: string }
   /** The broker refused an extension (its lease expired, or was replaced): grant a new one. */
   | { readonly kind: 'lease-refused'; readonly nowMs: number; readonly id: string };
 
 export type ManagerAction =
-  | { readonly kind: 'acquire' }
+  /** Create the leader key if absent and the record's revision is still `recordRevision`. */
+  | { readonly kind: 'acquire'; readonly recordRevision: number }
   | { readonly kind: 'release'; readonly reason: string }
   | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly leaseId: string; readonly force: boolean }
   | { readonly kind: 'grant-lease'; readonly id: string; readonly seconds: number }
@@ -165,6 +181,8 @@ export type ManagerAction =
 export function initialState(config: ManagerConfig): ManagerState {
   return {
     config,
+    recordRevision: 0,
+    recordSent: null,
     broker: null,
     leader: undefined,
     leaderIsMine: false,
@@ -245,8 +263,9 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       out.state = { ...state, members: new Map(event.members.map((m) => [m.name, m])) };
       return hint(out);
     case 'record':
-      out.state = { ...state, record: event.record };
-      return out;
+      out.state = { ...state, record: event.record, recordRevision: event.revision };
+      // The record of our primary's epoch is in etcd: it may serve now (point 5).
+      return state.holding ? decide(out, event.nowMs, true) : out;
     case 'switchover':
       out.state = { ...state, switchover: event.to, draining: event.to === null ? false : state.draining };
       return out;
@@ -276,6 +295,13 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       if (event.ok) {
         // Any report held now was asked for before the promotion answered: forget it.
         out.state = { ...out.state, promotedAtMs: event.nowMs, broker: null };
+        // Point 5 at once, without waiting for a fresh report: the record of the new epoch (the
+        // LSN bound is the last one's: nothing was settled under the new epoch yet).
+        if (event.epoch !== undefined && (state.record?.epoch ?? 0) < event.epoch) {
+          const record = { epoch: event.epoch, lsn: state.record?.lsn ?? 0 };
+          out.state = { ...out.state, recordSent: record };
+          out.actions.push({ kind: 'write-record', record });
+        }
         return out;
       }
       // Refused (the broker's own checks) or unreachable: give the key back and stand aside.
@@ -326,6 +352,9 @@ function grantableMs(state: ManagerState, nowMs: number): number {
   return state.etcdValidUntilMs - state.config.leaseMarginMs - nowMs;
 }
 
+/** The lease a promotion carries (point 5): the new primary settles nothing on it. */
+export const PROMOTION_LEASE_MS = 1;
+
 function promote(out: Step, nowMs: number): Step {
   const ms = grantableMs(out.state, nowMs);
   if (ms <= 0) {
@@ -334,9 +363,11 @@ function promote(out: Step, nowMs: number): Step {
     return out;
   }
   const joining = out.state.broker?.state === 'joining';
-  const lease = newLease(out.state, nowMs + ms);
-  out.state = { ...lease.state, inFlight: 'promote', grantedUntilMs: nowMs + ms + out.state.config.leaseMarginMs };
-  out.actions.push({ kind: 'promote', leaseSeconds: ms / 1000, leaseId: lease.id, force: false });
+  // Point 5: primary at once, settling nothing until etcd holds the record of its new epoch;
+  // the next renewal after that grants the real lease (brokerLease null).
+  const lease = newLease(out.state, nowMs + PROMOTION_LEASE_MS);
+  out.state = { ...lease.state, brokerLease: null, inFlight: 'promote', grantedUntilMs: nowMs + PROMOTION_LEASE_MS + out.state.config.leaseMarginMs };
+  out.actions.push({ kind: 'promote', leaseSeconds: PROMOTION_LEASE_MS / 1000, leaseId: lease.id, force: false });
   const why = out.state.switchover === out.state.config.name ? 'switchover (planned)' : joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup';
   out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: why });
   note(out, 'promoting', joining ? 'no primary and every broker joining: this store is the most recent' : 'no leader: this broker is the most up-to-date ready backup', nowMs);
@@ -361,6 +392,14 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
   // promotion): adopt it.
   const handingOver = state.switchover !== null && state.switchover !== state.config.name;
   if (isPrimary(state.broker.state)) {
+    // A primary another broker's promotion superseded (it was stopped or cut off, and lived on
+    // because nothing fenced it yet) must not get a serving lease: it would settle beside the
+    // newer epoch's primary. Epoch fencing stops it; its store rejoins as a backup.
+    const newer = supersededBy(state, state.broker.storeEpoch);
+    if (newer !== null) {
+      note(out, 'not adopting', `the broker is primary with epoch ${state.broker.storeEpoch}, superseded: ${newer}`, nowMs);
+      return out;
+    }
     if (!handingOver) return acquire(out, 'adopting the broker, which is primary without a leader key', nowMs);
     note(out, 'switchover', `handed over to ${state.switchover}; this broker stops when the new epoch fences it`, nowMs);
     return out;
@@ -372,11 +411,20 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
     note(out, 'waiting', 'another broker is primary without the key; its manager should take it', nowMs);
     return out;
   }
-  const ready = members.filter((m) => m.broker.state === 'ready');
+  // A ready backup of a superseded primary holds none of what the newer epoch settled.
+  const ready = members.filter((m) => m.broker.state === 'ready' && supersededBy(state, m.broker.storeEpoch) === null);
   if (ready.length > 0) return elect(out, ready, nowMs);
   if (members.every((m) => m.broker.state === 'joining' || m.broker.state === 'dead' || m.broker.state === 'unreachable')) return totalFailure(out, members, nowMs);
   note(out, 'waiting', 'no leader and no ready backup yet (brokers are catching up)', nowMs);
   return out;
+}
+
+/** Why a store whose history ends at `epoch` is behind the cluster (the record in etcd, or a
+ * member's report, shows a later epoch), or null. */
+function supersededBy(state: ManagerState, epoch: number): string | null {
+  if (state.record && state.record.epoch > epoch) return `the record in etcd is at epoch ${state.record.epoch}`;
+  for (const m of state.members.values()) if (m.name !== state.config.name && m.broker.storeEpoch > epoch) return `${m.name} reports epoch ${m.broker.storeEpoch}`;
+  return null;
 }
 
 /** Members as last reported, with our own broker's newest report in place of our entry. */
@@ -388,7 +436,7 @@ function currentMembers(state: ManagerState): MemberEntry[] {
 
 function acquire(out: Step, reason: string, nowMs: number): Step {
   out.state = { ...out.state, inFlight: 'acquire' };
-  out.actions.push({ kind: 'acquire' });
+  out.actions.push({ kind: 'acquire', recordRevision: out.state.recordRevision });
   note(out, 'acquiring', reason, nowMs);
   return out;
 }
@@ -496,8 +544,24 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
   }
   if (!isPrimary(broker.state)) return release(`the broker is ${broker.state}, no longer primary (it restarted)`);
   if (state.switchover !== null && state.switchover !== state.config.name) return handOver(out, state.switchover, nowMs, release);
-  if (!renewal) return out;
-  const ms = grantableMs(state, nowMs);
+  const record = { epoch: broker.storeEpoch, lsn: broker.confirmedLsn };
+  const sent = state.recordSent;
+  const shown = state.record;
+  // Rewrite when etcd does not show it yet (a lost write is sent again on the next report).
+  const stale = (r: Record_ | null): boolean => !r || r.epoch !== record.epoch || r.lsn < record.lsn;
+  if (stale(shown) && (stale(sent) || renewal)) {
+    out.state = { ...out.state, recordSent: record };
+    out.actions.push({ kind: 'write-record', record });
+  }
+  // Extensions go with keep-alives; the first grant of a new primary goes as soon as etcd shows
+  // its epoch's record (the record's echo and the broker's first report come in either order).
+  if (!renewal && state.brokerLease !== null) return out;
+  if (shown?.epoch !== broker.storeEpoch) {
+    if (!renewal) return out;
+    note(out, 'fencing', `waiting for etcd to record epoch ${broker.storeEpoch} before the broker serves`, nowMs);
+    return out;
+  }
+  const ms = grantableMs(out.state, nowMs);
   if (ms > 0) {
     const targetMs = nowMs + ms;
     const granted = Math.max(state.grantedUntilMs ?? 0, targetMs + state.config.leaseMarginMs);
@@ -510,12 +574,6 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
       out.state = { ...out.state, grantedUntilMs: granted };
       out.actions.push({ kind: 'extend-lease', id: state.brokerLease.id, extendMs: targetMs - state.brokerLease.targetMs });
     }
-  }
-  const record = { epoch: broker.storeEpoch, lsn: broker.confirmedLsn };
-  const previous = state.record;
-  if (!previous || previous.epoch !== record.epoch || previous.lsn < record.lsn) {
-    out.state = { ...out.state, record };
-    out.actions.push({ kind: 'write-record', record });
   }
   note(out, 'leading', `the broker is ${broker.state}`, nowMs);
   return out;

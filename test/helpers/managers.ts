@@ -6,7 +6,7 @@ import { killOnExit } from './children.js';
 import { TOOL, waitFor } from './broker-process.js';
 import { after, before } from 'node:test';
 import { Cluster, type ClusterOptions } from './cluster.js';
-import { startEtcd, type EtcdProcess } from './etcd.js';
+import { startEtcd, startEtcdCluster, type EtcdClusterProcess, type EtcdProcess } from './etcd.js';
 import { EtcdCluster } from '../../src/manager/etcd.js';
 import { readView } from '../../src/manager/keys.js';
 
@@ -37,7 +37,7 @@ export class Managers {
 
   constructor(
     private readonly cluster: Cluster,
-    readonly etcd: EtcdProcess,
+    readonly etcd: { readonly url: string },
     private readonly settings: ManagerSettings = {},
   ) {
     this.processes = cluster.ports.map(() => null);
@@ -118,7 +118,7 @@ export class Managers {
   /** What `qpid-ha-manager status --json` prints, read in this process (spawning the tool for
    * every poll costs seconds on a loaded machine). */
   async view(): Promise<ClusterView> {
-    this.reader ??= new EtcdCluster({ hosts: [this.etcd.url], cluster: this.clusterName, ttlSeconds: 3, requestTimeoutMs: 5000 });
+    this.reader ??= new EtcdCluster({ hosts: this.etcd.url.split(','), cluster: this.clusterName, ttlSeconds: 3, requestTimeoutMs: 5000 });
     return readView(await this.reader.read()) as unknown as ClusterView;
   }
 
@@ -139,7 +139,7 @@ export class Managers {
       (n) => n - 1,
       (err: unknown) => {
         // What each manager last decided, for the failure message.
-        const tails = this.processes.map((p, j) => `b${j}: ${p ? p.logs.slice(-4).map((l) => `${String(l['msg'])} ${String(l['decision'] ?? '')} ${String(l['reason'] ?? '')}`).join(' | ') : '(no manager)'}`);
+        const tails = this.processes.map((p, j) => `b${j}: ${p ? p.logs.slice(-4).map((l) => `${String(l['msg'])} ${String(l['decision'] ?? '')} ${String(l['reason'] ?? '')} ${String((l['err'] as { message?: string } | undefined)?.message ?? '')}`).join(' | ') : '(no manager)'}`);
         throw new Error(`${(err as Error).message}\n${tails.join('\n')}`);
       },
     );
@@ -149,23 +149,41 @@ export class Managers {
 /** A test file's etcd, started before its tests, and the clusters and managers its tests start
  * on it; all stopped when the file ends (managers first, so that none reacts to the brokers
  * stopping). `enabled: false` (a test skipped by default) starts no etcd. */
-export function managedClusters(options: { readonly enabled?: boolean } = {}): { start(options: ClusterOptions, settings?: ManagerSettings): Promise<{ cluster: Cluster; managers: Managers }> } {
+export function managedClusters(options: { readonly enabled?: boolean; /** A cluster of this many etcd members instead of one node. */ readonly etcdMembers?: number } = {}): {
+  start(options: ClusterOptions, settings?: ManagerSettings): Promise<{ cluster: Cluster; managers: Managers }>;
+  /** The file's etcd (a test that stops it: etcd-down.test.ts). */
+  etcd(): EtcdProcess;
+  /** The file's etcd cluster (etcdMembers). */
+  etcdCluster(): EtcdClusterProcess;
+} {
   let etcd: EtcdProcess | null = null;
+  let members: EtcdClusterProcess | null = null;
   const clusters: Cluster[] = [];
   const managerSets: Managers[] = [];
   before(async () => {
-    if (options.enabled !== false) etcd = await startEtcd();
+    if (options.enabled === false) return;
+    if (options.etcdMembers !== undefined) members = await startEtcdCluster(options.etcdMembers);
+    else etcd = await startEtcd();
   });
   after(async () => {
     for (const managers of managerSets) await managers.stop();
     for (const cluster of clusters) await cluster.stop();
     await etcd?.stop();
+    await members?.stop();
   });
   return {
+    etcd: () => {
+      if (!etcd) throw new Error('managedClusters: no single-node etcd (not started yet, disabled, or a cluster)');
+      return etcd;
+    },
+    etcdCluster: () => {
+      if (!members) throw new Error('managedClusters: no etcd cluster (etcdMembers not given)');
+      return members;
+    },
     async start(clusterOptions, settings = {}) {
       const cluster = await Cluster.start(clusterOptions);
       clusters.push(cluster);
-      const managers = new Managers(cluster, etcd as EtcdProcess, settings);
+      const managers = new Managers(cluster, (etcd ?? members) as { url: string }, settings);
       managerSets.push(managers);
       return { cluster, managers };
     },

@@ -77,9 +77,12 @@ export class ProbeProducer {
     }
   }
 
-  async stop(): Promise<void> {
+  /** Stops sending and closes; `graceMs`: how long to wait for the sends in flight (a test that
+   * failed while nothing settles must not hang on them). */
+  async stop(graceMs = Infinity): Promise<void> {
     this.running = false;
-    await this.done;
+    if (Number.isFinite(graceMs)) await Promise.race([this.done, new Promise((r) => setTimeout(r, graceMs).unref())]);
+    else await this.done;
     await this.connection.close();
   }
 }

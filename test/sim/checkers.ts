@@ -41,6 +41,10 @@
 //                    producer's messages settled.
 //   BROKER_THREW, UNHANDLED_REJECTION
 //                    production code threw out of an event, or left a rejection unhandled.
+//   LEASE_OUTLIVES_KEY
+//                    (etcd managers) etcd created the leader key for one manager while another
+//                    broker was primary with its serving lease still running: the timing
+//                    argument of src/manager/step.ts broken.
 
 import { behindHeard, type Heard } from '../../src/ha/heard.js';
 import type { HaStatus } from '../../src/ha/node.js';
@@ -78,7 +82,8 @@ export type ViolationCode =
   | 'MESSAGES_DIVERGED'
   | 'NOT_CONVERGED'
   | 'BROKER_THREW'
-  | 'UNHANDLED_REJECTION';
+  | 'UNHANDLED_REJECTION'
+  | 'LEASE_OUTLIVES_KEY';
 
 export interface Violation {
   readonly code: ViolationCode;
@@ -97,6 +102,10 @@ interface Settled {
 export interface OracleOptions {
   /** How long after the heal a stale primary may still serve. */
   readonly fenceBoundMs: number;
+  /** No STONITH (the etcd managers): a stopped or cut-off primary lives on, admitting clients
+   * but settling nothing once its serving lease passed, until epoch fencing stops it. Serving
+   * stale is then allowed until the fence bound after the heal; settling stale never is. */
+  readonly fencedByLease?: boolean;
 }
 
 const VIOLATIONS_KEPT_MAX = 50;
@@ -125,7 +134,7 @@ export class Oracle {
   lostToBadChoices = 0;
   promotions = 0;
   /** How often each check ran (so that a run can show its checkers were not idle). */
-  readonly checks = { gate: 0, prefix: 0, survival: 0, order: 0, converged: 0 };
+  readonly checks = { gate: 0, prefix: 0, survival: 0, order: 0, converged: 0, lease: 0 };
   private readonly badlyPromoted = new Set<string>();
 
   /** The manager is about to promote `broker` while the old primary may live. */
@@ -222,7 +231,7 @@ export class Oracle {
         this.staleSince.delete(life);
         continue;
       }
-      if (!this.badChoiceMade) {
+      if (!this.badChoiceMade && !this.options.fencedByLease) {
         this.violation('STALE_SERVING', `${broker.name} serves clients with epoch ${epoch} after epoch ${this.maxEpoch} was promoted`, `stale:${broker.name}:${life.incarnation}`);
         continue;
       }
@@ -366,6 +375,21 @@ export class Oracle {
 
   private readonly commitTimes = new Map<Life, Map<number, number>>();
 
+  /** etcd created the leader key for `holder`'s manager (etcd mode): the timing argument of
+   * src/manager/step.ts says every other primary's serving lease has ended by now. A broker with
+   * a running lease could settle producers while the new leader's broker is promoted. */
+  leaderKeyCreated(holder: string): void {
+    this.checks.lease++;
+    const now = this.world.nowMs;
+    for (const broker of this.brokers) {
+      const node = broker.node;
+      if (broker.name === holder || !broker.up || !node || !servesClients(node.state)) continue;
+      const lease = node.status().lease ?? null;
+      if (lease === null) this.violation('LEASE_OUTLIVES_KEY', `${holder}'s manager took the leader key at ${now.toFixed(3)} ms while ${broker.name} is ${node.state} with no serving lease at all`, `lease:${broker.name}:${now}`);
+      else if (!lease.expired) this.violation('LEASE_OUTLIVES_KEY', `${holder}'s manager took the leader key at ${now.toFixed(3)} ms while ${broker.name} (${node.state}${broker.paused ? ', stopped' : ''}) may still settle for ${lease.remainingMs} ms under its serving lease`, `lease:${broker.name}:${now}`);
+    }
+  }
+
   // ------------------------------------------------------------------ hooks
 
   producerSettled(producer: string, seq: number, info: SettleInfo): void {
@@ -428,13 +452,16 @@ export class Oracle {
    * was a ready backup when it wrote them... unless a bad manager's choice made it so. */
   private truncated(broker: string, lsn: number, removed: readonly StoreRecord[]): void {
     this.trace.debug('chk', `${broker} took back its log after LSN ${lsn}`, { records: removed.length });
+    // The epoch the truncating store's history has reached: a record it takes back cannot be
+    // the copy a primary of a later epoch settled (a producer resent the same message there).
+    const storeEpoch = this.broker(broker)?.store?.meta().epoch ?? Infinity;
     for (const record of removed) {
       if (record.kind !== 'enqueue') continue;
       const id = parseBody(record.body);
       if (!id) continue;
       const key = messageKey(id);
       const settled = this.settled.get(key);
-      if (!settled || !settled.info.legit || settled.inBadWindow || this.consumed.has(key) || this.badChoiceMade) continue;
+      if (!settled || !settled.info.legit || settled.inBadWindow || this.consumed.has(key) || this.badChoiceMade || settled.info.epoch > storeEpoch) continue;
       this.violation('TRUNCATED_SETTLED', `${broker} took back the enqueue of message ${key} (settled by ${settled.info.broker} at ${settled.info.atMs.toFixed(3)} ms) when it truncated after LSN ${lsn}`, `truncated:${broker}:${key}`);
     }
   }

@@ -4,6 +4,8 @@
 //                    replication frames and backups' routine logs)
 //   --variant NAME   run with a deliberately broken variant (variants.ts)
 //   --bad-manager    every run's cluster manager makes bad choices (--good-manager: none do)
+//   --etcd-manager   fail over with the issue-17 qpid-ha-manager (one per broker, src/manager/step.ts)
+//                    over a simulated etcd instead of the scripted manager
 //   --json           one JSON line per seed instead of the summary
 // A failing seed prints `seed=N` and the command that replays it. Exit status 1 if any failed.
 
@@ -25,17 +27,18 @@ interface Args {
   worker: boolean;
   stopAfter: number;
   badManager: boolean | undefined;
+  etcdManager: boolean;
 }
 
 function usage(message: string): never {
   console.error(`sim: ${message}`);
-  console.error('usage: npm run sim -- [--seeds N] [--from N] [--jobs N] [--seed N [--trace] [--trace-level debug]] [--variant NAME] [--bad-manager|--good-manager] [--json]');
+  console.error('usage: npm run sim -- [--seeds N] [--from N] [--jobs N] [--seed N [--trace] [--trace-level debug]] [--variant NAME] [--bad-manager|--good-manager] [--etcd-manager] [--json]');
   console.error(`variants: ${Object.keys(VARIANTS).join(', ')}`);
   process.exit(2);
 }
 
 function parseArgs(argv: readonly string[]): Args {
-  const args: Args = { seed: null, seeds: 100, from: 1, jobs: 2, trace: false, traceLevel: 'info', variant: null, json: false, worker: false, stopAfter: 20, badManager: undefined };
+  const args: Args = { seed: null, seeds: 100, from: 1, jobs: 2, trace: false, traceLevel: 'info', variant: null, json: false, worker: false, stopAfter: 20, badManager: undefined, etcdManager: false };
   const int = (value: string | undefined, name: string): number => {
     const n = Number(value);
     if (value === undefined || !Number.isSafeInteger(n) || n < 0) usage(`${name} needs a non-negative integer`);
@@ -72,6 +75,9 @@ function parseArgs(argv: readonly string[]): Args {
         args.variant = name;
         break;
       }
+      case '--etcd-manager':
+        args.etcdManager = true;
+        break;
       case '--bad-manager':
         args.badManager = true;
         break;
@@ -105,14 +111,14 @@ interface SeedLine {
 
 async function runOne(seed: number, args: Args): Promise<{ line: SeedLine; result: SimResult }> {
   const started = performance.now();
-  const result = await runSimulation({ seed, trace: args.trace, traceLevel: args.traceLevel, variant: args.variant, ...(args.badManager === undefined ? {} : { badManager: args.badManager }) });
+  const result = await runSimulation({ seed, trace: args.trace, traceLevel: args.traceLevel, variant: args.variant, ...(args.etcdManager ? { manager: 'etcd' as const } : {}), ...(args.badManager === undefined ? {} : { badManager: args.badManager }) });
   const line: SeedLine = { seed, ok: result.ok, converged: result.converged, violations: result.violations.map((v) => ({ ...v })), stats: { ...result.stats }, wallMs: Math.round(performance.now() - started) };
   return { line, result };
 }
 
 function replayCommand(seed: number, args: Args): string {
   const manager = args.badManager === undefined ? '' : args.badManager ? ' --bad-manager' : ' --good-manager';
-  return `npm run sim -- --seed ${seed}${args.variant ? ` --variant ${args.variant}` : ''}${manager} --trace`;
+  return `npm run sim -- --seed ${seed}${args.variant ? ` --variant ${args.variant}` : ''}${manager}${args.etcdManager ? ' --etcd-manager' : ''} --trace`;
 }
 
 function printFailure(line: SeedLine, args: Args): void {
@@ -160,7 +166,7 @@ async function runMany(args: Args): Promise<void> {
     const from = args.from + j * per;
     const count = Math.max(0, Math.min(per, args.from + args.seeds - from));
     if (count === 0) return Promise.resolve();
-    const passOn = [...(args.variant ? ['--variant', args.variant] : []), ...(args.badManager === undefined ? [] : [args.badManager ? '--bad-manager' : '--good-manager'])];
+    const passOn = [...(args.variant ? ['--variant', args.variant] : []), ...(args.etcdManager ? ['--etcd-manager'] : []), ...(args.badManager === undefined ? [] : [args.badManager ? '--bad-manager' : '--good-manager'])];
     const child = spawn(process.execPath, [script, '--worker', '--from', String(from), '--seeds', String(count), ...passOn], { stdio: ['ignore', 'pipe', 'inherit'] });
     const lines = createInterface({ input: child.stdout });
     lines.on('line', (text) => {

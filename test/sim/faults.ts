@@ -8,6 +8,7 @@
 import type { Random } from '../../src/core/random.js';
 import type { SimBroker } from './broker.js';
 import type { Oracle } from './checkers.js';
+import type { ManagerFaults } from './etcd-managers.js';
 import type { FaultKind, Knobs } from './knobs.js';
 import type { SimNetwork } from './network.js';
 import type { Trace } from './trace.js';
@@ -21,12 +22,14 @@ export interface FaultEnv {
   readonly brokers: readonly SimBroker[];
   readonly clients: readonly string[];
   readonly crashed: (broker: SimBroker) => void;
+  /** The issue-17 managers' own faults (etcd mode), or null. */
+  readonly managers: ManagerFaults | null;
 }
 
 export class FaultInjector {
   readonly life = new Life('fault', 1);
   private active = true;
-  readonly counts = new Map<FaultKind, number>();
+  readonly counts = new Map<string, number>();
 
   constructor(
     private readonly env: FaultEnv,
@@ -75,16 +78,24 @@ export class FaultInjector {
         break;
       }
     }
-    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
     const brokers = this.env.brokers;
     const any = this.rng.pick(brokers);
     const durationMs = (max: number): number => uniform(this.rng, 0.05, 1) * max;
+    const managers = this.env.managers;
+    if (managers && this.rng.bool(managers.share)) {
+      const done = managers.inject(this.rng, this.primary(), any, (a, b, ms) => this.partition(a, b, true, ms), durationMs(this.knobs.faults.partitionMsMax));
+      this.counts.set(done, (this.counts.get(done) ?? 0) + 1);
+      return;
+    }
+    this.counts.set(kind, (this.counts.get(kind) ?? 0) + 1);
     switch (kind) {
       case 'crash-primary':
       case 'crash-any': {
         const target = kind === 'crash-primary' ? (this.primary() ?? any) : any;
         if (!target.up) return;
-        target.crash(this.rng.bool(0.7), 'fault');
+        const reset = this.rng.bool(0.7);
+        target.crash(reset, 'fault');
+        if (!reset) this.env.managers?.hostDied(target);
         this.env.crashed(target);
         return;
       }

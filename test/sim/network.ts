@@ -88,6 +88,8 @@ export interface NetworkKnobs {
   readonly connectTimeoutMs: number;
 }
 
+export type CallOutcome<T> = { readonly kind: 'answer'; readonly value: T } | { readonly kind: 'error'; readonly error: unknown } | { readonly kind: 'refused' } | { readonly kind: 'timeout' };
+
 export class SimNetwork {
   private nextId = 1;
   private readonly lives = new Map<string, Life>();
@@ -379,6 +381,51 @@ export class SimNetwork {
   }
 
   // ------------------------------------------------------------------ requests
+
+  /** A request whose caller learns why it got no answer, as a management client does: the
+   * handler's answer or its error, `refused` (nothing runs on that host: the kernel refuses the
+   * connect), or `timeout` (a dead machine, a partition, a stopped process). Unlike request(),
+   * the destination need not accept connections (etcd, a manager). */
+  call<T>(from: string, to: string, handler: () => T | Promise<T>, timeoutMs: number): Promise<CallOutcome<T>> {
+    const fromLife = this.lives.get(from);
+    if (!fromLife) throw new Error(`sim: ${from} is not attached to the network`);
+    return new Promise<CallOutcome<T>>((resolve) => {
+      let done = false;
+      const finish = (value: CallOutcome<T>): void => {
+        if (done) return;
+        done = true;
+        resolve(value);
+      };
+      this.world.schedule(timeoutMs, fromLife, () => finish({ kind: 'timeout' }));
+      const reply = (value: CallOutcome<T>): void => {
+        if (this.isBlocked(to, from)) return;
+        this.world.schedule(this.latency(to, from), fromLife, () => finish(value));
+      };
+      if (this.isBlocked(from, to)) return;
+      const arrive = (): void => {
+        const life = this.lives.get(to);
+        if (!life || !life.alive) {
+          if (!this.silent.has(to)) reply({ kind: 'refused' });
+          return;
+        }
+        if (life.paused) {
+          this.world.schedule(0, life, arrive);
+          return;
+        }
+        Promise.resolve()
+          .then(handler)
+          .then(
+            (value) => {
+              if (life.alive) reply({ kind: 'answer', value });
+            },
+            (error: unknown) => {
+              if (life.alive) reply({ kind: 'error', error });
+            },
+          );
+      };
+      this.world.schedule(this.latency(from, to), null, arrive);
+    });
+  }
 
   /** One request and its response over the network; null when it times out or nobody answers. */
   request<T>(from: string, to: string, handler: () => T | Promise<T>, timeoutMs: number): Promise<T | null> {

@@ -11,6 +11,7 @@ import { SimAdmin, SimConsumer, SimProducer, type ClientEnv } from './clients.js
 import { FaultInjector } from './faults.js';
 import { drawKnobs, type Knobs } from './knobs.js';
 import { SimManager } from './manager.js';
+import { startEtcdManagers, type EtcdManagers } from './etcd-managers.js';
 import { SimNetwork } from './network.js';
 import { Trace, type TraceLevel } from './trace.js';
 import { VARIANTS, type VariantName } from './variants.js';
@@ -23,6 +24,9 @@ export interface SimOptions {
   readonly variant?: VariantName | null;
   /** Overrides the seed's draw: every run's manager is bad (true) or good (false). */
   readonly badManager?: boolean;
+  /** Who fails over: the scripted rgmanager-style manager (manager.ts, the default) or one
+   * issue-17 qpid-ha-manager per broker over a simulated etcd (ha-manager.ts). */
+  readonly manager?: 'scripted' | 'etcd';
 }
 
 export interface SimResult {
@@ -51,7 +55,9 @@ export async function runSimulation(options: SimOptions): Promise<SimResult> {
 
 async function run(options: SimOptions): Promise<SimResult> {
   const seed = options.seed;
-  const knobs = drawKnobs(seed, options.badManager === undefined ? {} : { badManager: options.badManager });
+  const etcdMode = options.manager === 'etcd';
+  // The etcd managers make no bad choices: their safety is what the run checks.
+  const knobs = drawKnobs(seed, etcdMode ? { badManager: false } : options.badManager === undefined ? {} : { badManager: options.badManager });
   const world = new World();
   const diskNames = new Map<string, string>();
   const trace = new Trace(world, options.trace ?? false, options.traceLevel ?? 'info', (text) => text.replace(/memory-disk-\d+/g, (m) => diskNames.get(m) ?? 'disk'));
@@ -61,6 +67,7 @@ async function run(options: SimOptions): Promise<SimResult> {
   const probeTimeoutMs = Math.min(5000, Math.max(1000, hb));
   const oracle = new Oracle(world, trace, brokers, {
     fenceBoundMs: 4 * hb + 2 * probeTimeoutMs + 2 * knobs.broker.maintenanceMs + knobs.manager.pollMs + 2000,
+    fencedByLease: etcdMode,
   });
   let manager: SimManager | null = null;
   let fatalLines = 0;
@@ -86,6 +93,8 @@ async function run(options: SimOptions): Promise<SimResult> {
     oracle.rememberMirror(broker.life!, broker.store!.mirror);
   };
   manager = new SimManager(world, net, trace, stream(seed, 'manager'), brokers, oracle, knobs.manager, startBroker);
+  // In etcd mode the scripted manager only supervises (restarts what died); the managers decide.
+  const etcdManagers: EtcdManagers | null = etcdMode ? startEtcdManagers({ seed, world, net, trace, oracle, brokers, supervisor: manager }) : null;
 
   const clientEnv: ClientEnv = { world, net, trace, brokers: knobs.brokers, heartbeatMs: knobs.clientHeartbeatMs, reconnectMs: knobs.reconnectMs };
   const clientRng = stream(seed, 'clients');
@@ -95,7 +104,7 @@ async function run(options: SimOptions): Promise<SimResult> {
   const consumers = knobs.consumers.map((c) => new SimConsumer(c.name, clientEnv, clientRng, c.queue, c.credit, c.processMs, c.releaseRate));
   const admin = new SimAdmin('adm', clientEnv, clientRng, knobs.adminOps, (op, info) => oracle.configConfirmed(op, info));
   const clientNames = [...producers, ...consumers, admin].map((c) => c.name);
-  const faults = new FaultInjector({ world, net, trace, oracle, brokers, clients: clientNames, crashed: (b) => manager?.exited(b) }, knobs, stream(seed, 'faults'));
+  const faults = new FaultInjector({ world, net, trace, oracle, brokers, clients: clientNames, crashed: (b) => manager?.exited(b), managers: etcdManagers?.faults ?? null }, knobs, stream(seed, 'faults'));
 
   world.afterEvent = () => oracle.afterEvent();
   world.onEventError = (err, life) => {
@@ -113,7 +122,8 @@ async function run(options: SimOptions): Promise<SimResult> {
     trace.note('sim', `seed=${seed}`, describeKnobs(knobs));
     const startRng = stream(seed, 'start');
     for (const broker of brokers) world.schedule(uniform(startRng, 0, 50), null, () => startBroker(broker));
-    manager.start();
+    if (etcdManagers) etcdManagers.start();
+    else manager.start();
     admin.start(uniform(startRng, 0, 100));
     producers.forEach((p, i) => p.start((knobs.producers[i] as { startMs: number }).startMs));
     consumers.forEach((c, i) => c.start((knobs.consumers[i] as { startMs: number }).startMs));
@@ -141,6 +151,8 @@ async function run(options: SimOptions): Promise<SimResult> {
     const stats = {
       brokers: brokers.length,
       badManager: knobs.badManager,
+      manager: etcdMode ? 'etcd' : 'scripted',
+      ...(etcdManagers ? etcdManagers.stats() : {}),
       badChoices: manager.badChoices.join(',') || 'none',
       simMs: Math.round(world.nowMs),
       events: world.eventsRun,

@@ -13,6 +13,8 @@ interface Budget {
   readonly badManager: boolean;
   /** Violations that name the bug. */
   readonly expected: readonly ViolationCode[];
+  /** Runs with the issue-17 managers over the simulated etcd (--etcd-manager). */
+  readonly etcd?: boolean;
 }
 
 const BUDGETS: Record<VariantName, Budget> = {
@@ -21,13 +23,15 @@ const BUDGETS: Record<VariantName, Budget> = {
   'promote-catchup': { seeds: 60, badManager: true, expected: ['PROMOTED_UNREADY'] },
   'no-epoch-check': { seeds: 30, badManager: true, expected: ['STALE_RECORDS', 'STALE_NOT_FENCED', 'TWO_PRIMARIES'] },
   'truncate-below-divergence': { seeds: 40, badManager: false, expected: ['TRUNCATED_SETTLED'] },
+  'lease-past-ttl': { seeds: 15, badManager: false, etcd: true, expected: ['LEASE_OUTLIVES_KEY', 'STALE_SETTLED'] },
 };
 
 for (const [name, budget] of Object.entries(BUDGETS) as Array<[VariantName, Budget]>) {
   test(`variant ${name} (${VARIANTS[name].description}) is found within ${budget.seeds} seeds`, async () => {
     let foundAt: number | null = null;
     for (let seed = 1; seed <= budget.seeds && foundAt === null; seed++) {
-      const broken = await runSimulation({ seed, variant: name, badManager: budget.badManager });
+      const manager = budget.etcd ? { manager: 'etcd' as const } : {};
+      const broken = await runSimulation({ seed, variant: name, badManager: budget.badManager, ...manager });
       if (broken.ok) continue;
       const codes = broken.violations.map((v) => v.code);
       assert.ok(
@@ -35,7 +39,7 @@ for (const [name, budget] of Object.entries(BUDGETS) as Array<[VariantName, Budg
         `seed=${seed}: variant ${name} failed with ${codes.join(', ')}, none of ${budget.expected.join(', ')}`,
       );
       // The same seed passes without the planted bug (and the prototypes were restored).
-      const sound = await runSimulation({ seed, badManager: budget.badManager });
+      const sound = await runSimulation({ seed, badManager: budget.badManager, ...manager });
       assert.ok(sound.ok, `seed=${seed} fails without the variant too: ${sound.violations.map((v) => v.code).join(', ')}`);
       foundAt = seed;
     }

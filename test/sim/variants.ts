@@ -7,8 +7,9 @@ import { AckGate } from '../../src/ha/ack-gate.js';
 import { BackupReplicator } from '../../src/ha/backup.js';
 import { HaNode } from '../../src/ha/node.js';
 import { PrimaryReplicator } from '../../src/ha/primary.js';
+import { ServingLease } from '../../src/ha/serving-lease.js';
 
-export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check' | 'truncate-below-divergence';
+export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check' | 'truncate-below-divergence' | 'lease-past-ttl';
 
 export interface Variant {
   readonly description: string;
@@ -28,6 +29,15 @@ function patch(target: object, name: string, replacement: (original: (...args: u
 }
 
 export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
+  'lease-past-ttl': {
+    description: "the broker's serving lease runs three times what the manager granted, past the etcd key's ttl (needs --etcd-manager)",
+    install: () =>
+      patch(ServingLease.prototype, 'grant', (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          return original.apply(this, [args[0], (args[1] as number) * 3, args[2]]);
+        },
+      ),
+  },
   'settle-early': {
     description: 'the ack gate ignores its backups: a message is settled once the primary has it durable',
     install: () => patch(AckGate.prototype, 'minMemberLsn', () => () => Infinity),

@@ -34,27 +34,80 @@ interface Row {
 }
 
 const tick = (nowMs: number): ManagerEvent => ({ kind: 'tick', nowMs });
-/** A leader whose broker holds lease L, granted to end at 3000 (its T0). */
+/** A leader whose broker holds lease L, granted to end at 3000 (its T0); etcd shows the record
+ * of its epoch (3) at LSN 5. */
 const leading = (broker: BrokerReport, over: Partial<ManagerState> = {}): ManagerState =>
-  situation({ holding: true, leader: 'b1', noLeaderSinceMs: null, broker, grantedUntilMs: 3900, brokerLease: { id: 'L', targetMs: 3000 }, leasesGranted: 1, ...over });
+  situation({ holding: true, leader: 'b1', noLeaderSinceMs: null, broker, grantedUntilMs: 3900, brokerLease: { id: 'L', targetMs: 3000 }, leasesGranted: 1, record: { epoch: 3, lsn: 5 }, recordRevision: 40, ...over });
 
 const ROWS: readonly Row[] = [
   {
     name: 'the leader extends its broker\'s lease to the etcd lease\'s end less the margin, as an offset from the grant, and writes the record',
     state: leading(report('active', 50)),
     event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
-    actions: ['extend-lease', 'write-record'],
+    actions: ['write-record', 'extend-lease'],
     check: (s, actions) => {
       assert.deepEqual(actions.find((a) => a.kind === 'extend-lease'), { kind: 'extend-lease', id: 'L', extendMs: 100 }, 'T = 4100 - 1000 margin = 3100, T0 = 3000');
       assert.equal(s.grantedUntilMs, 4100);
-      assert.deepEqual(s.record, { epoch: 3, lsn: 50 });
+      assert.deepEqual(s.recordSent, { epoch: 3, lsn: 50 });
     },
+  },
+  {
+    name: 'a new primary is given no serving lease until etcd shows the record of its epoch (point 5)',
+    state: leading(report('active', 50, 4), { brokerLease: null }),
+    event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
+    actions: ['write-record'],
+    decision: /waiting for etcd to record epoch 4/,
+    check: (s) => assert.deepEqual(s.recordSent, { epoch: 4, lsn: 50 }),
+  },
+  {
+    name: 'the record of its epoch seen in etcd: the new primary is granted its lease at once',
+    state: leading(report('active', 50, 4), { brokerLease: null, recordSent: { epoch: 4, lsn: 50 } }),
+    event: { kind: 'record', nowMs: 1100, record: { epoch: 4, lsn: 50 }, revision: 41 },
+    actions: ['grant-lease'],
+    check: (s) => assert.equal(s.recordRevision, 41),
+  },
+  {
+    name: 'a promotion answered: the record of the new epoch is written at once, before any report',
+    state: situation({ inFlight: 'promote', holding: true, leader: 'b1', broker: report('ready'), record: { epoch: 3, lsn: 40 } }),
+    event: { kind: 'promoted', nowMs: 1500, ok: true, epoch: 5 },
+    actions: ['write-record'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'write-record'), { kind: 'write-record', record: { epoch: 5, lsn: 40 } });
+      assert.equal(s.broker, null);
+    },
+  },
+  {
+    name: 'the first report of a new primary whose record etcd already shows grants its lease without waiting for a keep-alive',
+    state: leading(report('active', 50, 4), { brokerLease: null, record: { epoch: 4, lsn: 40 }, recordSent: { epoch: 4, lsn: 40 } }),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('recovering', 50, 4) },
+    actions: ['write-record', 'grant-lease'],
+  },
+  {
+    name: 'a primary superseded (the record shows a later epoch) is not adopted by its manager',
+    state: situation({ broker: report('active', 50, 3), record: { epoch: 4, lsn: 20 }, recordRevision: 41 }),
+    event: tick(1100),
+    actions: [],
+    decision: /superseded: the record in etcd is at epoch 4/,
+  },
+  {
+    name: 'a ready backup of a superseded primary is not elected',
+    state: situation({ broker: report('ready', 50, 3), members: new Map([['b2', member('b2', report('ready', 10, 5))]]), leaderGoneRevision: 1 }),
+    event: tick(1100),
+    actions: [],
+    decision: /b2 is the most up-to-date/,
+  },
+  {
+    name: 'the acquire transaction carries the record revision the decision was made on',
+    state: situation({ broker: report('active', 50, 3), record: { epoch: 3, lsn: 20 }, recordRevision: 41 }),
+    event: tick(1100),
+    actions: ['acquire'],
+    check: (_s, actions) => assert.deepEqual(actions.find((a) => a.kind === 'acquire'), { kind: 'acquire', recordRevision: 41 }),
   },
   {
     name: 'a leader without a lease on its broker (adopted, or refused) grants one',
     state: leading(report('active', 50), { brokerLease: null }),
     event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
-    actions: ['grant-lease', 'write-record'],
+    actions: ['write-record', 'grant-lease'],
     check: (s, actions) => {
       assert.deepEqual(actions.find((a) => a.kind === 'grant-lease'), { kind: 'grant-lease', id: 'b1.i1.2', seconds: 2 });
       assert.deepEqual(s.brokerLease, { id: 'b1.i1.2', targetMs: 3100 });
@@ -69,7 +122,7 @@ const ROWS: readonly Row[] = [
   },
   {
     name: 'a broker status alone does not renew (one renewal per keep-alive)',
-    state: leading(report('active')),
+    state: leading(report('active'), { record: { epoch: 3, lsn: 10 } }),
     event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1090, report: report('active') },
     actions: [],
   },
@@ -216,14 +269,16 @@ const ROWS: readonly Row[] = [
     decision: /heard of epoch 3 LSN 15/,
   },
   {
-    name: 'having won the key, a backup is promoted under a serving lease within the etcd lease',
+    name: 'having won the key, a backup is promoted under a 1 ms serving lease',
     state: situation({ inFlight: 'acquire', broker: report('ready') }),
     event: { kind: 'acquired', nowMs: 1500, won: true },
     actions: ['promote', 'failover'],
     check: (s, actions) => {
-      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 1.5, leaseId: 'b1.i1.1', force: false });
+      // Point 5: a 1 ms lease, the real one once etcd records the new epoch.
+      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 0.001, leaseId: 'b1.i1.1', force: false });
       assert.equal(s.inFlight, 'promote');
-      assert.equal(s.grantedUntilMs, 4000);
+      assert.equal(s.brokerLease, null);
+      assert.equal(s.grantedUntilMs, 1500 + 1 + 1000);
     },
   },
   {
