@@ -46,11 +46,16 @@ test('a full data dir: producers get amqp:resource-limit-exceeded, the broker se
   // given the failed LSNs while the gate still holds them (the old crash).
   const conn = await connect(broker.port);
   const sender = await openSender(conn.connection, queueNode('fill', { durable: true }));
-  const first = Array.from({ length: 3000 }, (_, i) => ({ durable: true, application_properties: { seq: i }, body: BODY }));
-  const outcomes: Outcome[] = await Promise.race([sendAll(sender, first, 120_000), died]);
+  // Sent in rounds of CHUNK (1 MiB) in flight until the first refusal: one group commit that does
+  // not fit fails whole, and on a slow machine 3,000 at once can form batches that never fit.
+  const CHUNK = 250;
+  const outcomes: Outcome[] = [];
+  for (let from = 0; from < 3000 && outcomes.every((o) => o.state === 'accepted'); from += CHUNK) {
+    const chunk = Array.from({ length: CHUNK }, (_, i) => ({ durable: true, application_properties: { seq: from + i }, body: BODY }));
+    outcomes.push(...(await Promise.race([sendAll(sender, chunk, 120_000), died])));
+  }
   const accepted = new Set(outcomes.flatMap((o, i) => (o.state === 'accepted' ? [i] : [])));
   const refused = outcomes.filter((o) => o.state !== 'accepted');
-  // How many fit depends on how the group commits fell (one batch that does not fit fails whole).
   assert.ok(accepted.size > 0, 'the disk held some messages before it filled');
   assert.ok(refused.length > 0, 'the disk filled up');
   assert.deepEqual([...new Set(refused.map((o) => `${o.state} ${o.condition}`))], ['rejected amqp:resource-limit-exceeded']);
