@@ -3,11 +3,15 @@
 // validation are all derived from this table, so an option cannot exist in one and not the other.
 // Option names and meanings follow qpidd and the reference chapter §1.12.3.
 
-import { isIP } from 'node:net';
-import { z } from 'zod';
-import { parseCrashPlan, type CrashPlan } from '../core/crash-points.js';
-import { parseQpidUrl, QpidUrlError, type QpidUrl } from '../core/qpid-url.js';
-import { formatBytes, tryParseBytes, tryParseSeconds, type Parsed } from './units.js';
+import type { z } from 'zod';
+import type { QpidUrl } from '../core/qpid-url.js';
+import { HA_OPTIONS } from './ha-options.js';
+import { BROKER_NAME_BYTES_MAX, CONNECTIONS_MAX, FRAME_BYTES_MAX, HOST_NAME_BYTES_MAX, MESSAGE_BYTES_MAX, PATH_BYTES_MAX, STORE_MAP_SIZE_BYTES_MAX, UNSETTLED_MAX, URL_BYTES_MAX, USER_NAME_BYTES_MAX } from './option-bounds.js';
+import type { Parsed } from './units.js';
+import { bytes, crashPlan, fraction, host, integer, mechanism, nonEmpty, oneOf, pattern, qpidUrl, seconds, yesNo } from './value-forms.js';
+
+export { HA_REPLICATE_MODES } from './ha-options.js';
+export { TIMER_MS_MAX } from './value-forms.js';
 
 export type OptionGroup = 'broker' | 'ha';
 
@@ -33,154 +37,6 @@ export interface UrlValue {
   readonly text: string;
 }
 
-// setTimeout fires at once for delays above 2^31-1 ms, so a longer interval would turn into a
-// busy loop; refuse it here rather than discover it in the timer.
-export const TIMER_MS_MAX = 2 ** 31 - 1;
-
-function integer(min: number, max: number): z.ZodType<number, string> {
-  const expected = `expected an integer ${min}-${max}`;
-  return z
-    .string()
-    .trim()
-    .regex(/^\d+$/, expected)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, expected);
-}
-
-function fromParsed<T>(parse: (text: string) => Parsed<T>): z.ZodType<T, string> {
-  return z.string().transform((text, ctx) => {
-    const result = parse(text);
-    if (result.ok) return result.value;
-    ctx.addIssue({ code: 'custom', message: result.reason, input: text });
-    return z.NEVER;
-  });
-}
-
-function bytes(minBytes: number, max?: { readonly bytes: number; readonly why: string }): z.ZodType<number, string> {
-  const atLeast = fromParsed(tryParseBytes).refine(
-    (n) => n >= minBytes,
-    `expected at least ${formatBytes(minBytes)}${minBytes >= 1024 ? ` (${minBytes} bytes)` : ''}`,
-  );
-  if (!max) return atLeast;
-  return atLeast.refine((n) => n <= max.bytes, `expected at most ${formatBytes(max.bytes)} (${max.bytes} bytes): ${max.why}`);
-}
-
-/** A duration in milliseconds; `floor` refuses values too short to work (with the reason). */
-function seconds(floor?: { readonly ms: number; readonly why: string }): z.ZodType<number, string> {
-  const bounded = fromParsed(tryParseSeconds).refine((ms) => ms <= TIMER_MS_MAX, 'expected at most 2147483.647s (timers cannot wait longer)');
-  if (!floor) return bounded;
-  return bounded.refine((ms) => ms >= floor.ms, `expected at least ${floor.ms / 1000}s (${floor.ms} ms): ${floor.why}`);
-}
-
-/** A decimal fraction such as 0.25, within [min, max]. */
-function fraction(min: number, max: number): z.ZodType<number, string> {
-  const expected = `expected a decimal fraction ${min}-${max}, such as 0.25`;
-  return z
-    .string()
-    .trim()
-    .regex(/^(0|1)?(\.\d+)?$/, expected)
-    .refine((text) => text !== '' && text !== '.', expected)
-    .transform(Number)
-    .refine((n) => n >= min && n <= max, expected);
-}
-
-function yesNo(): z.ZodType<boolean, string> {
-  return z
-    .string()
-    .trim()
-    .pipe(z.stringbool({ truthy: ['yes', 'true', '1'], falsy: ['no', 'false', '0'], error: 'expected yes or no (also true/false, 1/0)' }));
-}
-
-function oneOf<const T extends readonly [string, ...string[]]>(values: T): z.ZodType<T[number], string> {
-  const expected = `expected one of ${values.join(', ')}`;
-  return z
-    .string()
-    .trim()
-    .toLowerCase()
-    .refine((v): v is T[number] => (values as readonly string[]).includes(v), expected) as unknown as z.ZodType<T[number], string>;
-}
-
-/** One non-empty line of at most `maxBytes` bytes of UTF-8 (the reason says why that much). */
-function nonEmpty(what: string, maxBytes: number, why: string): z.ZodType<string, string> {
-  return z
-    .string()
-    .regex(/^[^\0\r\n]+$/, `expected ${what} (non-empty, one line)`)
-    .refine((text) => Buffer.byteLength(text, 'utf8') <= maxBytes, `expected ${what} of at most ${maxBytes} bytes: ${why}`);
-}
-
-function crashPlan(): z.ZodType<CrashPlan, string> {
-  return fromParsed((text) => (text.length > URL_BYTES_MAX ? { ok: false, reason: `expected at most ${URL_BYTES_MAX} characters` } : parseCrashPlan(text)));
-}
-
-const HOST_NAME = /^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$/;
-
-// Bounds the machine can honour (issue 19: every option has one). Why each, in sentences:
-// - A DNS name is at most 253 characters (RFC 1035 §2.3.4); a path at most PATH_MAX (4096 with
-//   its NUL) on Linux, or every open of it fails.
-// - The broker's name goes into every log line and every replication join: a 5 MB name was
-//   copied into each. 255 bytes is what a host name label set allows, and plenty.
-// - The LMDB map is reserved as virtual address space when the store opens: lmdb-js crashed the
-//   process (SIGSEGV) at 64 TiB on x86-64, whose user space is 128 TiB. 16 TiB leaves room for
-//   the rest of the process; the disk and `ulimit -v` are checked at startup (host-limits.ts).
-const HOST_NAME_BYTES_MAX = 253;
-const PATH_BYTES_MAX = 4095;
-const URL_BYTES_MAX = 4096;
-export const BROKER_NAME_BYTES_MAX = 255;
-const USER_NAME_BYTES_MAX = 255;
-const PASSWORD_BYTES_MAX = 1024;
-export const STORE_MAP_SIZE_BYTES_MAX = 16 * 1024 ** 4;
-/** Heartbeats and link checks more frequent than this cannot be kept under load: a 1 ms
- * heartbeat dropped every backup at once, and nothing worked. */
-export const INTERVAL_MS_MIN = 100;
-// Linux's default ceiling on open files per process (fs.nr_open): more connections than that
-// can never be open.
-const CONNECTIONS_MAX = 1024 * 1024;
-// Each unsettled delivery, and each whole message, is held in memory.
-const UNSETTLED_MAX = 1_000_000;
-const MESSAGE_BYTES_MAX = 1024 ** 3;
-// A connection buffers a whole frame before it is decoded.
-const FRAME_BYTES_MAX = 16 * 1024 ** 2;
-
-function host(): z.ZodType<string, string> {
-  return z
-    .string()
-    .trim()
-    .transform((text) => (text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text))
-    .refine((text) => text.length <= HOST_NAME_BYTES_MAX && (isIP(text) !== 0 || HOST_NAME.test(text)), 'expected an IP address or host name (at most 253 characters) to listen on');
-}
-
-function qpidUrl(): z.ZodType<UrlValue, string> {
-  return fromParsed((text) => {
-    if (text.length > URL_BYTES_MAX) return { ok: false, reason: `expected a Qpid URL of at most ${URL_BYTES_MAX} characters, not ${text.length}` };
-    try {
-      return { ok: true, value: { url: parseQpidUrl(text), text: text.trim() } };
-    } catch (err) {
-      if (err instanceof QpidUrlError) return { ok: false, reason: err.message };
-      throw err;
-    }
-  });
-}
-
-// SASL mechanism names: 1-20 upper-case letters, digits, hyphens and underscores (RFC 4422 §3.1).
-function mechanism(): z.ZodType<string, string> {
-  return z
-    .string()
-    .trim()
-    .regex(/^[A-Za-z0-9_-]{1,20}$/, 'expected a SASL mechanism name such as PLAIN or ANONYMOUS')
-    .transform((text) => text.toUpperCase());
-}
-
-/** A regular expression matched against a whole node name (qpidd's --queue-patterns). */
-function pattern(): z.ZodType<RegExp, string> {
-  return fromParsed((text) => {
-    if (text.length === 0 || text.length > 1000) return { ok: false, reason: 'expected a regular expression of 1-1000 characters' };
-    try {
-      return { ok: true, value: new RegExp(`^(?:${text})$`, 'u') };
-    } catch (err) {
-      return { ok: false, reason: `not a regular expression: ${(err as Error).message}` };
-    }
-  });
-}
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export const STORE_SYNC_MODES = ['fsync', 'none'] as const;
@@ -188,7 +44,6 @@ export const STORE_VERIFY_LEVELS = ['none', 'quick', 'full'] as const;
 /** The reserve kept free for opening a full store: a handful of LMDB pages is what an open and
  * the first commits after it need; 64 MiB would be a quarter of a small tmpfs. */
 const STORE_RESERVE_BYTES_MAX = 1024 ** 3;
-export const HA_REPLICATE_MODES = ['none', 'configuration', 'all'] as const;
 
 // AMQP 1.0 §2.7.1: a peer must accept frames of at least MIN-MAX-FRAME-SIZE (512) bytes, and the
 // field is a uint.
@@ -222,7 +77,7 @@ export const OPTIONS = {
     valueForm: 'ADDR',
     description: 'Address the AMQP (and HTTP) listeners bind to',
     defaultText: '127.0.0.1',
-    schema: host(),
+    schema: host(HOST_NAME_BYTES_MAX),
   },
   config: {
     group: 'broker',
@@ -442,7 +297,7 @@ export const OPTIONS = {
     description: 'SIGKILL the broker the Nth time (default 1) it passes POINT; needs --enable-crash-points yes',
     defaultText: null,
     defaultNote: 'none',
-    schema: crashPlan(),
+    schema: crashPlan(URL_BYTES_MAX),
   },
   'http-port': {
     group: 'broker',
@@ -556,169 +411,7 @@ export const OPTIONS = {
     defaultText: '1000',
     schema: integer(1, CONNECTIONS_MAX),
   },
-  'ha-cluster': {
-    group: 'ha',
-    valueForm: 'yes|no',
-    description: 'Join an HA cluster (also needs --ha-brokers-url)',
-    defaultText: 'no',
-    schema: yesNo(),
-  },
-  'ha-queue-replication': {
-    group: 'ha',
-    valueForm: 'yes|no',
-    description: 'Allow replication of single queues without joining a cluster',
-    defaultText: 'no',
-    schema: yesNo(),
-  },
-  'ha-brokers-url': {
-    group: 'ha',
-    valueForm: 'URL',
-    description: 'Qpid URL listing every cluster broker; backups find the primary through it',
-    defaultText: null,
-    defaultNote: 'none',
-    schema: qpidUrl(),
-  },
-  'ha-public-url': {
-    group: 'ha',
-    valueForm: 'URL',
-    description: 'Qpid URL clients are redirected to (e.g. a virtual IP address)',
-    defaultText: null,
-    defaultNote: 'none',
-    schema: qpidUrl(),
-  },
-  'ha-replicate': {
-    group: 'ha',
-    valueForm: HA_REPLICATE_MODES.join('|'),
-    description: 'What is replicated when a queue or exchange does not say (qpid.replicate)',
-    defaultText: 'none',
-    schema: oneOf(HA_REPLICATE_MODES),
-  },
-  'ha-username': {
-    group: 'ha',
-    valueForm: 'USER',
-    description: 'User the brokers authenticate as to one another',
-    defaultText: null,
-    defaultNote: 'none',
-    schema: nonEmpty('a user name', USER_NAME_BYTES_MAX, 'SASL user names are short'),
-  },
-  'ha-password': {
-    group: 'ha',
-    valueForm: 'PASS',
-    description: 'Password for --ha-username',
-    defaultText: null,
-    defaultNote: 'none',
-    secret: true,
-    schema: nonEmpty('a password', PASSWORD_BYTES_MAX, 'it is sent in one SASL frame'),
-  },
-  'ha-mechanism': {
-    group: 'ha',
-    valueForm: 'MECH',
-    description: 'SASL mechanism the brokers authenticate with',
-    defaultText: null,
-    defaultNote: 'with --ha-username the strongest the primary offers (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN), else ANONYMOUS',
-    computedDefault: true,
-    schema: mechanism(),
-  },
-  'ha-client-redirect': {
-    group: 'ha',
-    valueForm: 'yes|no',
-    description: 'A backup answers clients with amqp:connection:redirect to the primary instead of dropping their TCP connection',
-    defaultText: 'no',
-    schema: yesNo(),
-  },
-  'ha-backup-timeout': {
-    group: 'ha',
-    valueForm: 'SECONDS',
-    description: 'Longest a recovering primary waits for expected backups to be ready',
-    defaultText: '10',
-    schema: seconds(),
-  },
-  'ha-min-backups': {
-    group: 'ha',
-    valueForm: 'N',
-    description: 'The primary settles producers only while at least N backups are in the ack gate (never accept alone)',
-    defaultText: null,
-    defaultNote: '1 when --ha-brokers-url names 3 or more brokers, else 0',
-    computedDefault: true,
-    schema: integer(0, 63),
-  },
-  'ha-total-failure-resync': {
-    group: 'ha',
-    valueForm: 'wipe|incremental',
-    description: 'After a total cluster failure the others resync from the first promoted: wipe (copy everything, as the reference) or incremental (keep what they share)',
-    defaultText: 'wipe',
-    schema: oneOf(['wipe', 'incremental'] as const),
-  },
-  'ha-confirm-timeout': {
-    group: 'ha',
-    valueForm: 'SECONDS',
-    description: 'A ready backup that leaves a shipped LSN unconfirmed this long leaves the ack gate (producers stop waiting for it)',
-    defaultText: '5',
-    schema: seconds(),
-  },
-  'ha-catchup-stall-timeout': {
-    group: 'ha',
-    valueForm: 'SECONDS',
-    description: "A catching-up backup whose lag has not shrunk this long makes the primary pause producers for --ha-catchup-share of each second; 0 = never",
-    defaultText: '10',
-    schema: seconds(),
-  },
-  'ha-catchup-share': {
-    group: 'ha',
-    valueForm: 'FRACTION',
-    description: 'Most of each second producers are paused while a backup is not catching up (0-0.9; 0 = never)',
-    defaultText: '0.25',
-    schema: fraction(0, 0.9),
-  },
-  'ha-frame-window': {
-    group: 'ha',
-    valueForm: 'N',
-    description: 'Replication frames a backup lets its primary have in flight',
-    defaultText: '32',
-    schema: integer(1, 4096),
-  },
-  'ha-log-batch': {
-    group: 'ha',
-    valueForm: 'N',
-    description: 'Log entries the primary ships in one replication frame',
-    defaultText: '512',
-    schema: integer(1, 65536),
-  },
-  'ha-snapshot-batch': {
-    group: 'ha',
-    valueForm: 'N',
-    description: 'Records the primary ships in one snapshot frame',
-    defaultText: '256',
-    schema: integer(1, 65536),
-  },
-  'ha-live-pending-entries': {
-    group: 'ha',
-    valueForm: 'N',
-    description: 'Unsent log entries the primary holds in memory for a live backup before it reads the store for it instead',
-    defaultText: '20000',
-    schema: integer(1, 10_000_000),
-  },
-  'ha-live-pending-bytes': {
-    group: 'ha',
-    valueForm: 'BYTES',
-    description: 'The same bound in bytes',
-    defaultText: '8388608',
-    schema: bytes(1024, { bytes: 4 * 1024 ** 3, why: 'the primary holds them in memory for each backup' }),
-  },
-  'link-maintenance-interval': {
-    group: 'ha',
-    valueForm: 'SECONDS',
-    description: 'How often a backup checks and re-opens its link to the primary',
-    defaultText: '2',
-    schema: seconds({ ms: INTERVAL_MS_MIN, why: 'backups would re-check their link to the primary in a busy loop' }),
-  },
-  'link-heartbeat-interval': {
-    group: 'ha',
-    valueForm: 'SECONDS',
-    description: 'Heartbeat of replication links; a silent backup is dropped after twice this',
-    defaultText: '120',
-    schema: seconds({ ms: INTERVAL_MS_MIN, why: 'heartbeats that frequent are missed under any load, and every backup is dropped' }),
-  },
+  ...HA_OPTIONS,
 } as const satisfies Record<string, OptionSpec<unknown>>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -1,0 +1,175 @@
+// The HA options of the option table (schema.ts): the reference's names and meanings
+// (§1.12.3), and this project's additions for issue 15 (min-backups, confirm timeout, catch-up
+// policy, shipping limits).
+
+import type { OptionSpec } from './schema.js';
+import { INTERVAL_MS_MIN, PASSWORD_BYTES_MAX, URL_BYTES_MAX, USER_NAME_BYTES_MAX } from './option-bounds.js';
+import { bytes, fraction, integer, mechanism, nonEmpty, oneOf, qpidUrl, seconds, yesNo } from './value-forms.js';
+
+export const HA_REPLICATE_MODES = ['none', 'configuration', 'all'] as const;
+
+export const HA_OPTIONS = {
+  'ha-cluster': {
+    group: 'ha',
+    valueForm: 'yes|no',
+    description: 'Join an HA cluster (also needs --ha-brokers-url)',
+    defaultText: 'no',
+    schema: yesNo(),
+  },
+  'ha-queue-replication': {
+    group: 'ha',
+    valueForm: 'yes|no',
+    description: 'Allow replication of single queues without joining a cluster',
+    defaultText: 'no',
+    schema: yesNo(),
+  },
+  'ha-brokers-url': {
+    group: 'ha',
+    valueForm: 'URL',
+    description: 'Qpid URL listing every cluster broker; backups find the primary through it',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: qpidUrl(URL_BYTES_MAX),
+  },
+  'ha-public-url': {
+    group: 'ha',
+    valueForm: 'URL',
+    description: 'Qpid URL clients are redirected to (e.g. a virtual IP address)',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: qpidUrl(URL_BYTES_MAX),
+  },
+  'ha-replicate': {
+    group: 'ha',
+    valueForm: HA_REPLICATE_MODES.join('|'),
+    description: 'What is replicated when a queue or exchange does not say (qpid.replicate)',
+    defaultText: 'none',
+    schema: oneOf(HA_REPLICATE_MODES),
+  },
+  'ha-username': {
+    group: 'ha',
+    valueForm: 'USER',
+    description: 'User the brokers authenticate as to one another',
+    defaultText: null,
+    defaultNote: 'none',
+    schema: nonEmpty('a user name', USER_NAME_BYTES_MAX, 'SASL user names are short'),
+  },
+  'ha-password': {
+    group: 'ha',
+    valueForm: 'PASS',
+    description: 'Password for --ha-username',
+    defaultText: null,
+    defaultNote: 'none',
+    secret: true,
+    schema: nonEmpty('a password', PASSWORD_BYTES_MAX, 'it is sent in one SASL frame'),
+  },
+  'ha-mechanism': {
+    group: 'ha',
+    valueForm: 'MECH',
+    description: 'SASL mechanism the brokers authenticate with',
+    defaultText: null,
+    defaultNote: 'with --ha-username the strongest the primary offers (SCRAM-SHA-256, SCRAM-SHA-1, PLAIN), else ANONYMOUS',
+    computedDefault: true,
+    schema: mechanism(),
+  },
+  'ha-client-redirect': {
+    group: 'ha',
+    valueForm: 'yes|no',
+    description: 'A backup answers clients with amqp:connection:redirect to the primary instead of dropping their TCP connection',
+    defaultText: 'no',
+    schema: yesNo(),
+  },
+  'ha-backup-timeout': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'Longest a recovering primary waits for expected backups to be ready',
+    defaultText: '10',
+    schema: seconds(),
+  },
+  'ha-min-backups': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'The primary settles producers only while at least N backups are in the ack gate (never accept alone)',
+    defaultText: null,
+    defaultNote: '1 when --ha-brokers-url names 3 or more brokers, else 0',
+    computedDefault: true,
+    schema: integer(0, 63),
+  },
+  'ha-total-failure-resync': {
+    group: 'ha',
+    valueForm: 'wipe|incremental',
+    description: 'After a total cluster failure the others resync from the first promoted: wipe (copy everything, as the reference) or incremental (keep what they share)',
+    defaultText: 'wipe',
+    schema: oneOf(['wipe', 'incremental'] as const),
+  },
+  'ha-confirm-timeout': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'A ready backup that leaves a shipped LSN unconfirmed this long leaves the ack gate (producers stop waiting for it)',
+    defaultText: '5',
+    schema: seconds(),
+  },
+  'ha-catchup-stall-timeout': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: "A catching-up backup whose lag has not shrunk this long makes the primary pause producers for --ha-catchup-share of each second; 0 = never",
+    defaultText: '10',
+    schema: seconds(),
+  },
+  'ha-catchup-share': {
+    group: 'ha',
+    valueForm: 'FRACTION',
+    description: 'Most of each second producers are paused while a backup is not catching up (0-0.9; 0 = never)',
+    defaultText: '0.25',
+    schema: fraction(0, 0.9),
+  },
+  'ha-frame-window': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'Replication frames a backup lets its primary have in flight',
+    defaultText: '32',
+    schema: integer(1, 4096),
+  },
+  'ha-log-batch': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'Log entries the primary ships in one replication frame',
+    defaultText: '512',
+    schema: integer(1, 65536),
+  },
+  'ha-snapshot-batch': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'Records the primary ships in one snapshot frame',
+    defaultText: '256',
+    schema: integer(1, 65536),
+  },
+  'ha-live-pending-entries': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'Unsent log entries the primary holds in memory for a live backup before it reads the store for it instead',
+    defaultText: '20000',
+    schema: integer(1, 10_000_000),
+  },
+  'ha-live-pending-bytes': {
+    group: 'ha',
+    valueForm: 'BYTES',
+    description: 'The same bound in bytes',
+    defaultText: '8388608',
+    schema: bytes(1024, { bytes: 4 * 1024 ** 3, why: 'the primary holds them in memory for each backup' }),
+  },
+  'link-maintenance-interval': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'How often a backup checks and re-opens its link to the primary',
+    defaultText: '2',
+    schema: seconds({ ms: INTERVAL_MS_MIN, why: 'backups would re-check their link to the primary in a busy loop' }),
+  },
+  'link-heartbeat-interval': {
+    group: 'ha',
+    valueForm: 'SECONDS',
+    description: 'Heartbeat of replication links; a silent backup is dropped after twice this',
+    defaultText: '120',
+    schema: seconds({ ms: INTERVAL_MS_MIN, why: 'heartbeats that frequent are missed under any load, and every backup is dropped' }),
+  },
+} as const satisfies Record<string, OptionSpec<unknown>>;
