@@ -63,7 +63,11 @@ export class AckGate {
   private readonly byMessage = new Map<number, Hold | Hold[]>();
   private orderedWithoutDurability = 0;
   private durableLsn = 0;
+  /** Per member, the LSN up to which it holds nothing back: what it confirmed, or the LSN G at
+   * which it entered the gate if higher (it was shipped everything up to G; see addMember). */
   private readonly members = new Map<string, number>();
+  /** Per member, what it has really confirmed durable: what --ha-min-backups counts. */
+  private readonly holding = new Map<string, number>();
   private open: boolean;
   /** False while the serving lease has expired: like a closed gate, but independent of it. */
   private serving = true;
@@ -98,9 +102,9 @@ export class AckGate {
   /** The LSN every member of the gate has confirmed (null without members): a message enqueued
    * above it is not yet on every backup, and would be lost if the primary died now (the RPO). */
   get confirmedFloor(): number | null {
-    if (this.members.size === 0) return null;
+    if (this.holding.size === 0) return null;
     let min = Infinity;
-    for (const lsn of this.members.values()) if (lsn < min) min = lsn;
+    for (const lsn of this.holding.values()) if (lsn < min) min = lsn;
     return min;
   }
 
@@ -173,22 +177,30 @@ export class AckGate {
 
   /** A member backup has `lsn` durable in its store. */
   confirmed(member: string, lsn: number): HoldKey[] {
-    const previous = this.members.get(member);
+    const previous = this.holding.get(member);
     if (previous === undefined || lsn <= previous) return [];
-    this.members.set(member, lsn);
+    this.holding.set(member, lsn);
+    this.members.set(member, Math.max(this.members.get(member) ?? 0, lsn));
     return this.release();
   }
 
-  /** A backup joins the gate (it became ready, or is expected while recovering), having
-   * confirmed everything up to `confirmedLsn`. */
-  addMember(member: string, confirmedLsn: number): HoldKey[] {
-    this.members.set(member, confirmedLsn);
+  /** A backup joins the gate, holding back nothing at or below `excusedTo` (the LSN G at which
+   * a catching-up backup goes live: everything up to G was shipped to it, and it becomes ready,
+   * promotable, only once it has confirmed G), and having confirmed `confirmedLsn` durable.
+   * Toward --ha-min-backups it counts only for what it confirmed: a hold that waited for
+   * backups is not released by one that has only been shipped it (it used to be: a primary
+   * short of backups settled its held messages the moment a new backup entered the gate, with
+   * no backup holding them). */
+  addMember(member: string, excusedTo: number, confirmedLsn = excusedTo): HoldKey[] {
+    this.members.set(member, Math.max(excusedTo, confirmedLsn));
+    this.holding.set(member, confirmedLsn);
     return this.release();
   }
 
   /** A backup leaves the gate (link closed, heartbeat lapsed, or the recovery timeout passed):
    * what it was holding back is re-evaluated at once. */
   removeMember(member: string): HoldKey[] {
+    this.holding.delete(member);
     if (!this.members.delete(member)) return [];
     return this.release();
   }
@@ -228,13 +240,20 @@ export class AckGate {
     return serving ? this.releaseAll() : [];
   }
 
-  /** What every member (and at least minMembers of them) has confirmed: 0 when the gate is
-   * short of members, so that no replicated hold is satisfied. */
+  /** What every member holds back nothing at or below, and at least minMembers of them have
+   * confirmed: 0 when the gate is short of members, so that no replicated hold is satisfied. */
   private minMemberLsn(): number {
     if (this.members.size < this.minMembers) return 0;
     let min = Infinity;
     for (const lsn of this.members.values()) if (lsn < min) min = lsn;
-    return min;
+    return Math.min(min, this.heldByMinMembers());
+  }
+
+  /** The highest LSN that minMembers members have confirmed (Infinity when none are needed). */
+  private heldByMinMembers(): number {
+    if (this.minMembers === 0) return Infinity;
+    const confirmed = [...this.holding.values()].sort((a, b) => b - a);
+    return confirmed[this.minMembers - 1] ?? 0;
   }
 
   private satisfied(hold: Hold, memberLsn = this.minMemberLsn()): boolean {

@@ -534,8 +534,9 @@ export class PrimaryReplicator {
     session.phase = 'live';
     if (session.gateLsn === null && session.replicaOf === null) {
       session.gateLsn = gateLsn;
-      // Enter the gate as having confirmed G: only commits after G wait for this backup.
-      this.deps.settlements.addBackup(session.name, gateLsn);
+      // Enter the gate at G: only commits after G wait for this backup, and toward
+      // --ha-min-backups it counts for what it has confirmed, not for what it was shipped.
+      this.deps.settlements.addBackup(session.name, gateLsn, session.confirmedLsn);
       this.deps.logger.info({ backup: session.name, gateLsn }, 'backup entered the ack gate');
       // An incremental catch-up that had nothing to ship confirmed gateLsn already.
       this.readyIfCaughtUp(session);

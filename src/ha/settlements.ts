@@ -95,9 +95,10 @@ export class Settlements {
     this.release(this.gate.confirmed(backup, lsn));
   }
 
-  addBackup(backup: string, confirmedLsn: number): void {
+  /** A backup enters the gate at `gateLsn`, having confirmed `confirmedLsn` (ack-gate.ts). */
+  addBackup(backup: string, gateLsn: number, confirmedLsn: number): void {
     this.guard?.();
-    this.release(this.gate.addMember(backup, confirmedLsn));
+    this.release(this.gate.addMember(backup, gateLsn, confirmedLsn));
   }
 
   removeBackup(backup: string): void {

@@ -21,7 +21,8 @@
 //                    a broker took back (incremental catch-up) the enqueue of a message the
 //                    legitimate primary had settled and nobody had consumed.
 //   SETTLED_ALONE    a replicated message was settled while fewer backups than --ha-min-backups
-//                    were in the ack gate (it must be durable on min-backups + 1 brokers).
+//                    had it durable on their disks (it must be durable on min-backups + 1
+//                    brokers), whatever the ack gate counted.
 //   BACKUP_SERVED    a backup admitted a client or took a publish.
 //   PROMOTED_UNREADY a broker in catch-up accepted a promotion (only ready backups may be
 //                    promoted, reference §1.12.12.4).
@@ -375,6 +376,23 @@ export class Oracle {
 
   private readonly commitTimes = new Map<Life, Map<number, number>>();
 
+  /** With --ha-min-backups N, a settled replicated message is durable on N backups besides the
+   * primary at the moment it is settled: counted on their disks, whatever the gate believes
+   * (a backup entering the gate mid catch-up is in it before it holds what it was shipped). */
+  private checkHeldByEnough(primary: SimBroker, minBackups: number, lsn: number): void {
+    const record = primary.store?.mirror.get(lsn);
+    if (minBackups === 0 || !record || record.kind !== 'enqueue') return;
+    const holders = this.brokers.filter((b) => {
+      if (b === primary || !b.up || !b.store || b.store.durableLsn < lsn) return false;
+      // Not in its log when it came in a snapshot (the snapshot holds the queue as of its LSN).
+      const theirs = b.store.mirror.get(lsn);
+      return theirs === undefined || sameRecord(theirs, record);
+    });
+    if (holders.length < minBackups) {
+      this.violation('SETTLED_ALONE', `${primary.name} settled LSN ${lsn} while ${holders.length} backups had it durable (${holders.map((h) => h.name).join(', ') || 'none'}; min-backups ${minBackups}, gate ${primary.node?.status().gate?.backups ?? 0})`, `alone:${primary.name}:${lsn}`);
+    }
+  }
+
   /** etcd created the leader key for `holder`'s manager (etcd mode): the timing argument of
    * src/manager/step.ts says every other primary's serving lease has ended by now. A broker with
    * a running lease could settle producers while the new leader's broker is promoted. */
@@ -419,9 +437,7 @@ export class Oracle {
       const id = body ? parseBody(body) : null;
       const consumed = id !== null && this.consumed.has(messageKey(id));
       if (b && lsn !== null && !consumed) this.checkGate(b, settlements.gate.memberIds, lsn);
-      if (b && lsn !== null && !consumed && settlements.gate.memberIds.length < settlements.gate.minMembers) {
-        this.violation('SETTLED_ALONE', `${broker} settled LSN ${lsn} with ${settlements.gate.memberIds.length} backups in its gate (min-backups ${settlements.gate.minMembers})`, `alone:${broker}:${lsn}`);
-      }
+      if (b && lsn !== null && !consumed) this.checkHeldByEnough(b, settlements.gate.minMembers, lsn);
       return { broker, epoch, legit, holders: [broker, ...settlements.gate.memberIds], atMs: this.world.nowMs };
     },
     consumed: (_broker, body) => {

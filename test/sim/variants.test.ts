@@ -24,6 +24,7 @@ const BUDGETS: Record<VariantName, Budget> = {
   'no-epoch-check': { seeds: 30, badManager: true, expected: ['STALE_RECORDS', 'STALE_NOT_FENCED', 'TWO_PRIMARIES'] },
   'truncate-below-divergence': { seeds: 40, badManager: false, expected: ['TRUNCATED_SETTLED'] },
   'lease-past-ttl': { seeds: 15, badManager: false, etcd: true, expected: ['LEASE_OUTLIVES_KEY', 'STALE_SETTLED'] },
+  'count-shipped': { seeds: 20, badManager: false, expected: ['SETTLED_ALONE'] },
 };
 
 for (const [name, budget] of Object.entries(BUDGETS) as Array<[VariantName, Budget]>) {

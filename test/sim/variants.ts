@@ -9,7 +9,7 @@ import { HaNode } from '../../src/ha/node.js';
 import { PrimaryReplicator } from '../../src/ha/primary.js';
 import { ServingLease } from '../../src/ha/serving-lease.js';
 
-export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check' | 'truncate-below-divergence' | 'lease-past-ttl';
+export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check' | 'truncate-below-divergence' | 'lease-past-ttl' | 'count-shipped';
 
 export interface Variant {
   readonly description: string;
@@ -37,6 +37,10 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
           return original.apply(this, [args[0], (args[1] as number) * 3, args[2]]);
         },
       ),
+  },
+  'count-shipped': {
+    description: 'toward --ha-min-backups the ack gate counts a backup that entered it mid catch-up, holding only what it was shipped',
+    install: () => patch(AckGate.prototype, 'heldByMinMembers', () => () => Infinity),
   },
   'settle-early': {
     description: 'the ack gate ignores its backups: a message is settled once the primary has it durable',

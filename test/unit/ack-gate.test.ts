@@ -110,3 +110,27 @@ test('the order check still guards real bugs after a rollback, and a rollback be
   gate.durable(4);
   assert.throws(() => gate.rolledBack(3), /below the durable LSN 4/);
 });
+
+test('--ha-min-backups counts what a member confirmed, not what it was shipped: a backup entering the gate mid catch-up releases nothing held for want of backups', () => {
+  const gate = new AckGate({ open: true, minMembers: 1 });
+  // Short of backups: held although durable.
+  const held = gate.hold({ lsn: 5, needsDurable: true, messageId: 1 }).key;
+  assert.deepEqual(gate.durable(5), []);
+  // A backup goes live at G = 5, having confirmed only up to 2 (it was shipped 3..5).
+  assert.deepEqual(gate.addMember('b1', 5, 2), [], 'nothing is on a backup yet');
+  assert.equal(gate.confirmedFloor, 2, 'the RPO counts what is confirmed');
+  const later = gate.hold({ lsn: 6, needsDurable: true, messageId: 2 }).key;
+  gate.durable(6);
+  assert.deepEqual(gate.confirmed('b1', 5), [held]);
+  assert.deepEqual(gate.confirmed('b1', 6), [later]);
+});
+
+test('with two members and min-backups 1, the one that confirmed settles what the other was only shipped', () => {
+  const gate = new AckGate({ open: true, minMembers: 1 });
+  gate.addMember('b1', 0);
+  const key = gate.hold({ lsn: 8, needsDurable: true, messageId: 1 }).key;
+  gate.durable(8);
+  // b2 enters at G = 8 with nothing confirmed: it holds nothing back at or below 8.
+  assert.deepEqual(gate.addMember('b2', 8, 0), []);
+  assert.deepEqual(gate.confirmed('b1', 8), [key]);
+});
