@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import { crashPoint } from '../core/crash-points.js';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
+import type { Heard } from './heard.js';
 import { RESYNC_REASON_CHARS_MAX, type BackupFrame, type MemberInfo, type PrimaryFrame } from './messages.js';
 
 
@@ -84,7 +85,7 @@ export interface BackupReplicatorDeps {
   readonly noteEpoch: (epoch: number) => void;
   /** A frame named the primary's position (heard-tracker.ts); `urgent` at the start of a
    * catch-up, when the hello names how far the primary is. */
-  readonly onHeard?: (epoch: number, lsn: number, urgent: boolean) => void;
+  readonly onHeard?: (heard: Heard, urgent: boolean) => void;
   /** A store failure while applying: the broker cannot continue as a backup. */
   readonly onFatal: (err: unknown) => void;
 }
@@ -193,6 +194,11 @@ export class BackupReplicator {
       return candidate;
     }
     return null;
+  }
+
+  /** A primary position as announced on this connection (heard.ts). */
+  private heardOf(epoch: number, lsn: number): Heard {
+    return this.connectedTo ? { epoch, lsn, primary: this.connectedTo } : { epoch, lsn };
   }
 
   private attempt(): void {
@@ -389,7 +395,7 @@ export class BackupReplicator {
         throw Object.assign(new Error(`refusing primary ${frame.name} (epoch ${frame.epoch}): ${conflict}`), { code: 'HA_PROTOCOL' });
       }
       this.deps.noteEpoch(frame.epoch);
-      this.deps.onHeard?.(frame.epoch, frame.lastLsn, true);
+      this.deps.onHeard?.(this.heardOf(frame.epoch, frame.lastLsn), true);
       this.primary = { name: frame.name, epoch: frame.epoch, address: this.connectedTo ?? '', publicAddress: frame.publicAddress };
       this.deps.onPrimary(this.primary);
       this.setState('catchup');
@@ -422,7 +428,7 @@ export class BackupReplicator {
         return;
       case 'log': {
         if (frame.entries.length === 0) return;
-        this.deps.onHeard?.(frame.epoch, (frame.entries[frame.entries.length - 1] as { lsn: number }).lsn, false);
+        this.deps.onHeard?.(this.heardOf(frame.epoch, (frame.entries[frame.entries.length - 1] as { lsn: number }).lsn), false);
         const ticket = store.appendReplicated(frame.entries);
         // Pipelined: the next frame is applied while this one becomes durable; confirmations
         // follow durability, in order.

@@ -10,7 +10,7 @@ import { z } from 'zod';
 import type { Heard } from './heard.js';
 
 const HEARD_FILE = 'ha-heard.json';
-const HeardSchema = z.object({ epoch: z.number().int().min(0).max(2 ** 31 - 1), lsn: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER) }).strict();
+const HeardSchema = z.object({ epoch: z.number().int().min(0).max(2 ** 31 - 1), lsn: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), primary: z.string().min(1).max(4096).optional() }).strict();
 
 export interface HeardRecord {
   load(): Heard | null;
@@ -40,7 +40,7 @@ export function heardFile(dataDir: string, onProblem: (problem: string) => void)
       const temporary = `${path}.tmp`;
       const fd = openSync(temporary, 'w', 0o600);
       try {
-        writeSync(fd, `${JSON.stringify({ epoch: heard.epoch, lsn: heard.lsn })}\n`);
+        writeSync(fd, `${JSON.stringify({ epoch: heard.epoch, lsn: heard.lsn, ...(heard.primary ? { primary: heard.primary } : {}) })}\n`);
         fsyncSync(fd);
       } finally {
         closeSync(fd);

@@ -8,6 +8,9 @@
 export interface Heard {
   readonly epoch: number;
   readonly lsn: number;
+  /** The address of the primary that announced it, when known: the one broker whose silence
+   * need not block the liveness rule (promote-checks.ts), for its store is not a backup's. */
+  readonly primary?: string;
 }
 
 /** The later of two positions: a higher epoch wins, then a higher LSN. */

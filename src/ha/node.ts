@@ -15,12 +15,13 @@ import { BrokerError } from '../broker/errors.js';
 import type { BrokerConfig } from '../config/index.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
 import type { BrokerLogger } from '../core/log.js';
-import { formatAddress, parseQpidUrl, type QpidAddress } from '../core/qpid-url.js';
+import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
 import type { MemberInfo } from './messages.js';
 import { PrimaryReplicator, type BackupLag } from './primary.js';
 import { HaInstruments } from './instruments.js';
-import { QueueReplica, type ReplicaMode } from './queue-replica.js';
+import type { QueueReplica, ReplicaMode } from './queue-replica.js';
+import { QueueReplicas, type ReplicaSummary } from './queue-replicas.js';
 import type { Heard } from './heard.js';
 import type { HeardRecord } from './heard-file.js';
 import { HeardTracker } from './heard-tracker.js';
@@ -31,46 +32,10 @@ import { isPrimaryState, servesClients, transition, type HaState } from './role.
 import { Settlements } from './settlements.js';
 import { StoreHealth } from './store-health.js';
 import { RheaReplicationConnector } from './transport.js';
+import { admitConnection } from './admission.js';
+import type { HaStatus, StatusProbe } from './status.js';
 
-export interface HaStatus {
-  readonly name: string;
-  readonly state: HaState;
-  readonly role: StoreRole;
-  readonly epoch: number;
-  readonly storeId: string;
-  readonly firstLsn: number;
-  readonly lastLsn: number;
-  /** Each epoch the store holds, with its first LSN (a manager compares stores with it). */
-  readonly epochHistory: readonly EpochStart[];
-  readonly lastRole: StoreRole;
-  readonly snapshotIncomplete: boolean;
-  readonly primary: string | null;
-  /** A backup: whether it is connected to its primary now. A `ready` backup that is not may be
-   * behind (its primary may have dropped it from the gate): a cluster manager should prefer the
-   * highest (epoch, lastLsn) among ready backups, and none below the highest epoch it has seen. */
-  readonly connectedToPrimary: boolean;
-  /** A backup refused for its identity (SASL or the primary's ACL): where and why, else null. */
-  readonly replicationError: string | null;
-  readonly members: readonly MemberInfo[];
-  /** A primary's ack gate: backups in it, and whether it is short of --ha-min-backups (then
-   * nothing replicated is settled: producers wait). Null on a backup or standalone broker. */
-  readonly gate: { readonly backups: number; readonly minBackups: number; readonly short: boolean } | null;
-  readonly brokersUrl: string | null;
-  readonly address: string | null;
-  /** The furthest primary position this broker heard of and must not be promoted without
-   * (heard.ts); null when none counts against it. */
-  readonly heard?: Heard | null;
-  /** What the last open of the store recovered and what has been lost since (issue 16). */
-  readonly recovery: RecoveryReport | null;
-  /** The store's condition: 'full' while commits fail for lack of space; why it is not to be
-   * trusted when its verify failed (a cluster broker then resyncs). */
-  readonly storeCondition: { readonly full: boolean; readonly corrupt: string | null };
-  /** A primary's serving lease (qpid-ha lease): null while none was ever set. */
-  readonly lease?: LeaseStatus | null;
-}
-
-/** Asks another broker for its status (used before promoting a joining broker). */
-export type StatusProbe = (address: QpidAddress) => Promise<HaStatus | null>;
+export type { HaStatus, StatusProbe } from './status.js';
 
 /** What the HA node needs of the client-facing server (AmqpServer in production; the
  * simulator's own in test/sim). */
@@ -130,6 +95,14 @@ export class HaNode {
     this.epochSeen = deps.store.meta().epoch;
     this.lease = new LeaseKeeper(deps.clock, deps.logger.child({ module: 'ha-lease' }));
     this.health = new StoreHealth(deps.store, deps.logger, deps.recovery ?? null, deps.storeCorrupt ?? null);
+    this.replicas = new QueueReplicas({
+      name: deps.config.name,
+      storeId: () => deps.store.meta().storeId,
+      connector: () => this.connector(),
+      clock: deps.clock,
+      logger: deps.logger,
+      retryIntervalMs: deps.config.ha.linkMaintenanceIntervalMs,
+    });
     deps.server.setAdmission((info) => this.admit(info));
   }
 
@@ -216,7 +189,7 @@ export class HaNode {
       noteEpoch: (epoch) => {
         this.epochSeen = Math.max(this.epochSeen, epoch);
       },
-      onHeard: (epoch, lsn, urgent) => this.heard.heard({ epoch, lsn }, { urgent, inGate: this.haState === 'ready' }),
+      onHeard: (heard, urgent) => this.heard.heard(heard, { urgent, inGate: this.haState === 'ready' }),
       onFatal: (err) => this.fatal(err),
     });
     this.backup.start();
@@ -251,28 +224,14 @@ export class HaNode {
    * does: Proton (Python, C++) and rhea then try their next URL, while an AMQP close or a
    * refused link is final for them (measured). The redirect is an opt-in. */
   private admit(info: ConnectionInfo): Admission {
-    const props = info.properties;
-    if (props['qpid.ha-admin'] === true || props['qpid.ha-admin'] === 'true') return { kind: 'accept', role: 'admin' };
-    const replication = props['qpid.ha-replication'] === true;
-    if (replication) {
-      if (this.primary) return { kind: 'accept', role: 'replication' };
-      return { kind: 'refuse', error: { condition: 'amqp:connection:forced', description: `${this.deps.config.name} is not primary (state ${this.haState})` } };
-    }
-    if (servesClients(this.haState)) return { kind: 'accept', role: 'client' };
     const primary = this.knownPrimary;
-    const target = primary ? (primary.publicAddress ?? primary.address) : null;
-    if (target && this.deps.config.ha.clientRedirect) {
-      const [host, port] = splitHostPort(target);
-      return {
-        kind: 'refuse',
-        error: {
-          condition: 'amqp:connection:redirect',
-          description: `${this.deps.config.name} is a backup; the primary is ${target}`,
-          info: { hostname: host, 'network-host': host, port },
-        },
-      };
-    }
-    return { kind: 'drop', reason: `${this.deps.config.name} is a backup (state ${this.haState}); clients are not admitted` };
+    return admitConnection(info, {
+      name: this.deps.config.name,
+      state: this.haState,
+      shipping: this.primary !== null,
+      primaryAddress: primary ? (primary.publicAddress ?? primary.address) : null,
+      clientRedirect: this.deps.config.ha.clientRedirect,
+    });
   }
 
   private connectorValue: ReplicationConnector | null = null;
@@ -297,55 +256,20 @@ export class HaNode {
     return this.cluster || this.deps.config.ha.queueReplication;
   }
 
-  private readonly replicas = new Map<string, QueueReplica>();
+  private readonly replicas: QueueReplicas;
 
-  /** Makes `queue` a replica of the queue of the same name at `source` (a Qpid URL): reference
-   * §1.13, `qpid-ha replicate` ('strict', or 'force' with --force) and `qpid-config add queue
-   * --start-replica` and restarts ('resume'). The replica's firstSync says how its first
-   * snapshot went; nothing local changes before it (queue-replica.ts). */
+  /** `qpid-ha replicate` ('strict', or 'force' with --force), `qpid-config add queue
+   * --start-replica` and restarts ('resume'): queue-replicas.ts. */
   startReplica(queue: string, source: string, mode: ReplicaMode): QueueReplica {
     const service = this.service_;
     if (!service) throw new BrokerError('NOT_ALLOWED', `replicate: ${this.deps.config.name} is ${this.haState} and does not serve queues`);
     if (!this.queueReplication) throw new BrokerError('NOT_ALLOWED', 'replicate: queue replication is off (--ha-queue-replication yes, or an HA cluster)');
-    let url;
-    try {
-      url = parseQpidUrl(source);
-    } catch (err) {
-      throw new BrokerError('BAD_URL', `replicate: ${(err as Error).message}`);
-    }
-    this.replicas.get(queue)?.stop();
-    const replica = new QueueReplica({
-      broker: service.broker,
-      connector: this.connector(),
-      clock: this.deps.clock,
-      logger: this.deps.logger.child({ module: 'queue-replica', queue }),
-      name: this.deps.config.name,
-      storeId: this.deps.store.meta().storeId,
-      queue,
-      source: url.addresses,
-      retryIntervalMs: this.deps.config.ha.linkMaintenanceIntervalMs,
-      mode,
-    });
-    this.replicas.set(queue, replica);
-    void replica.firstSync.then((outcome) => {
-      if (outcome.kind === 'refused' && this.replicas.get(queue) === replica) this.replicas.delete(queue);
-    });
-    replica.start();
-    this.deps.logger.info({ queue, source, mode }, 'replica queue started');
-    return replica;
+    return this.replicas.start(service.broker, queue, source, mode);
   }
 
   /** Replica queues this broker keeps, and the queues other brokers replicate from it. */
-  replication(): { replicas: { queue: string; state: string; lastLsn: number }[]; followers: { queue: string; replica: string; confirmedLsn: number }[] } {
-    return {
-      replicas: [...this.replicas].map(([queue, r]) => ({ queue, state: r.state, lastLsn: r.lastLsn })),
-      followers: this.primary?.replicas() ?? [],
-    };
-  }
-
-  private stopReplicas(): void {
-    for (const replica of this.replicas.values()) replica.stop();
-    this.replicas.clear();
+  replication(): { replicas: ReplicaSummary[]; followers: { queue: string; replica: string; confirmedLsn: number }[] } {
+    return { replicas: this.replicas.summary(), followers: this.primary?.replicas() ?? [] };
   }
 
   /** Builds the messaging model from the store and starts serving it. */
@@ -390,13 +314,7 @@ export class HaNode {
         onMembership: () => {},
       });
     }
-    // Replica queues declared with qpid.replica-source follow their original again.
-    if (this.queueReplication) {
-      for (const queue of broker.queues) {
-        const source = queue.settings.arguments['qpid.replica-source'];
-        if (typeof source === 'string') this.startReplica(queue.name, source, 'resume');
-      }
-    }
+    if (this.queueReplication) this.replicas.resume(broker);
     return service;
   }
 
@@ -477,25 +395,48 @@ export class HaNode {
   async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
     if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
     if (isPrimaryState(this.haState)) return { state: this.haState, epoch: this.epochSeen, warnings: ['already primary'] };
-    if (this.promoting) throw new BrokerError('NOT_ALLOWED', 'promote: a promotion is already in progress');
-    if (this.haState === 'catchup') throw new BrokerError('NOT_ALLOWED', `promote: ${this.deps.config.name} is still catching up`);
-    const warnings: string[] = [];
-    let mode: RecoveryMode = 'promotion';
+    this.promotable();
+    const mode: RecoveryMode = this.haState === 'joining' ? 'local' : 'promotion';
     this.promoting = true;
     // A manager promotes with a lease, so that no instant passes with the new primary unleased.
     if (options.leaseSeconds !== undefined) this.lease.grant(options.leaseSeconds, options.leaseId ?? null);
     try {
-      const peers = this.promotionPeers();
-      warnings.push(...checkHeard(this.deps.store.meta(), this.heard.effective(this.haState === 'ready'), this.deps.config.name, options.force));
-      if (this.haState === 'joining') {
-        mode = 'local';
-        warnings.push(...(await checkJoiningPromotion(peers, options.force)));
-      }
+      const warnings = await this.promotionChecks(options.force);
       await this.becomePrimary(mode);
       return { state: this.haState, epoch: this.epochSeen, warnings };
     } finally {
       this.promoting = false;
     }
+  }
+
+  /** Why a promotion without --force would be refused now, or null: the same checks, nothing
+   * changed (the simulator's liveness checker asks every broker). */
+  async promotionRefusal(): Promise<string | null> {
+    try {
+      if (!this.cluster || isPrimaryState(this.haState)) return `${this.deps.config.name} is ${this.haState}`;
+      this.promotable();
+      await this.promotionChecks(false);
+      return null;
+    } catch (err) {
+      if (err instanceof BrokerError) return err.message;
+      throw err;
+    }
+  }
+
+  /** The refusals that need no peer: a promotion under way, a partial store. */
+  private promotable(): void {
+    if (this.promoting) throw new BrokerError('NOT_ALLOWED', 'promote: a promotion is already in progress');
+    if (this.haState === 'catchup') throw new BrokerError('NOT_ALLOWED', `promote: ${this.deps.config.name} is still catching up`);
+  }
+
+  /** What the store knows it lacks (checkHeard, with the liveness rule), and for a joining
+   * broker the other stores (checkJoiningPromotion): throws, or the warnings --force turned
+   * refusals into. */
+  private async promotionChecks(force: boolean): Promise<string[]> {
+    const peers = this.promotionPeers();
+    const warnings = await checkHeard(peers, this.heard.effective(this.haState === 'ready'), this.deps.config.ha.minBackups, force);
+    if (this.haState === 'joining') warnings.push(...(await checkJoiningPromotion(peers, force)));
+    return warnings;
   }
 
   /** `qpid-ha lease --seconds S` (a grant) or a manager's extension of its lease (lease-keeper.ts). */
@@ -626,7 +567,7 @@ export class HaNode {
     this.deps.logger.fatal({ reason }, 'stale primary: a higher epoch exists; no longer serving clients');
     this.deps.server.setService(null);
     this.deps.server.dropConnections((_, role) => role === 'client');
-    this.stopReplicas();
+    this.replicas.stop();
     this.primary?.stop();
     this.primary = null;
     this.service_?.settlements.close();
@@ -637,7 +578,7 @@ export class HaNode {
   }
 
   async stop(): Promise<void> {
-    this.stopReplicas();
+    this.replicas.stop();
     this.recoveryTimer?.cancel();
     this.fencingTimer?.cancel();
     this.lease.stop();
@@ -661,10 +602,4 @@ export function nextEpoch(seen: number, index: number, brokers: number): number 
 
 function isLoopback(host: string): boolean {
   return host === 'localhost' || host.startsWith('127.') || host === '::1';
-}
-
-function splitHostPort(address: string): [string, number] {
-  const match = /^(.*):(\d+)$/.exec(address);
-  if (!match) return [address, 5672];
-  return [(match[1] as string).replace(/^\[|\]$/g, ''), Number(match[2])];
 }

@@ -1,6 +1,7 @@
 // The checks `qpid-ha promote` runs before a broker becomes primary (reference §1.12.10, issue
 // 15): a store known to be behind what it heard (heard.ts), and a joining broker while others
-// hold newer stores (a total failure).
+// hold newer stores (a total failure). The liveness rule lets the most recent backup through
+// the first check when every backup can be asked.
 // Each refuses with a reason that names what would be lost, unless --force, when the reason
 // becomes a warning in the reply.
 
@@ -25,13 +26,66 @@ function refuseOrWarn(text: string, force: boolean, advice: string): string[] {
   return [text];
 }
 
+/** One other broker of --ha-brokers-url, and its status (null: it did not answer). */
+export interface PeerAnswer {
+  readonly address: string;
+  readonly status: HaStatus | null;
+}
+
+/** The liveness rule of issue 15, pure: a store behind what it heard may still be promoted when
+ * it holds every settled message, which it does when --ha-min-backups is at least 1 (each
+ * settled message was on a backup in the gate), every backup answered, and none holds more (the
+ * stores are prefixes of one log, so the highest holds what any holds), and none was wiped
+ * (a store wiped for a snapshot, or replaced, may have held more). The primary that
+ * announced the position may be silent: its store is not a backup's, and it is the one that
+ * died. Null when the rule admits the store; otherwise why not. */
+export function whyNotHighestBackup(self: { readonly epoch: number; readonly lastLsn: number }, heard: Heard, peers: readonly PeerAnswer[], minBackups: number): string | null {
+  if (minBackups < 1) return `with --ha-min-backups ${minBackups} the primary may have settled messages that no backup holds`;
+  const problems: string[] = [];
+  for (const { address, status } of peers) {
+    if (status === null) {
+      if (address !== heard.primary) problems.push(`${address} did not answer, and may hold what this store lacks`);
+      continue;
+    }
+    if (status.state === 'active' || status.state === 'recovering') {
+      problems.push(`${status.name} (${address}) is primary`);
+      continue;
+    }
+    // A store wiped for a snapshot, or new, may have held before what this one lacks: the
+    // argument needs every backup's store as it was.
+    if (status.snapshotIncomplete) {
+      problems.push(`${status.name} (${address}) holds a partial snapshot: what it held before was wiped`);
+      continue;
+    }
+    if (status.epochHistory.length === 0) {
+      problems.push(`${status.name} (${address}) has an empty store (new, or wiped)`);
+      continue;
+    }
+    const epoch = status.epochHistory[status.epochHistory.length - 1]?.epoch ?? status.epoch;
+    if (epoch > self.epoch || (epoch === self.epoch && status.lastLsn > self.lastLsn)) {
+      problems.push(`${status.name} (${address}) holds more (epoch ${epoch}, LSN ${status.lastLsn.toLocaleString('en-US')}): promote it instead`);
+    }
+  }
+  return problems.length === 0 ? null : problems.join('; ');
+}
+
 /** A store that heard of LSNs it does not hold is not promoted without --force, even when no
- * other broker answers: only it knows. */
-export function checkHeard(meta: StoreMeta, heard: Heard | null, name: string, force: boolean): string[] {
+ * other broker answers: only it knows. The exception is the liveness rule above, for which the
+ * other brokers are asked. */
+export async function checkHeard(peers: PromotionPeers, heard: Heard | null, minBackups: number, force: boolean): Promise<string[]> {
+  const meta = peers.meta;
   // The latest epoch the store holds: its history's last entry.
   const epoch = meta.epochHistory[meta.epochHistory.length - 1]?.epoch ?? meta.epoch;
-  const behind = behindHeard({ epoch, lastLsn: meta.lastLsn }, heard);
-  return behind === null ? [] : refuseOrWarn(`${name}: ${behind}`, force, 'promote a broker that holds it, or use --force to promote this one anyway');
+  const self = { epoch, lastLsn: meta.lastLsn };
+  const behind = behindHeard(self, heard);
+  if (behind === null || heard === null) return [];
+  if (force) return [`${peers.name}: ${behind}`];
+  const answers = (await probeAll(peers)).map(({ address, status }) => ({ address: formatAddress(address), status }));
+  const whyNot = peers.probe ? whyNotHighestBackup(self, heard, answers, minBackups) : 'no other broker can be asked';
+  if (whyNot === null) {
+    return [`${peers.name}: ${behind}; every backup answered and none holds more, so with --ha-min-backups ${minBackups} it holds every settled message`];
+  }
+  throw new BrokerError('NOT_ALLOWED', `promote: ${peers.name}: ${behind} (${whyNot}); promote a broker that holds it, or use --force to promote this one anyway`);
 }
 
 async function probeAll(peers: PromotionPeers): Promise<{ address: QpidAddress; status: HaStatus | null }[]> {

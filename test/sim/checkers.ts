@@ -27,7 +27,10 @@
 //   PROMOTED_UNREADY a broker in catch-up accepted a promotion (only ready backups may be
 //                    promoted, reference §1.12.12.4).
 //   PROMOTED_BEHIND  a broker accepted a promotion (not forced) although its store ends before
-//                    a primary position it heard of and recorded (src/ha/heard.ts).
+//                    a primary position it heard of and recorded (src/ha/heard.ts), and the
+//                    liveness rule did not hold: another broker held more, or was down or wiped.
+//   NONE_PROMOTABLE  the primary gone, every other broker running and reachable, no broker
+//                    accepted a promotion without --force (the liveness rule, issue 15).
 //   NOT_PREFIX       a backup applied a log entry its primary does not have at that LSN.
 //   STALE_RECORDS    a backup that had seen epoch E applied records of a primary below E.
 //   ORDER            a producer's messages on a queue are out of order beyond what resends
@@ -47,7 +50,7 @@
 //                    broker was primary with its serving lease still running: the timing
 //                    argument of src/manager/step.ts broken.
 
-import { behindHeard, type Heard } from '../../src/ha/heard.js';
+import type { Heard } from '../../src/ha/heard.js';
 import type { HaStatus } from '../../src/ha/node.js';
 import type { HaState } from '../../src/ha/role.js';
 import { servesClients } from '../../src/ha/role.js';
@@ -55,6 +58,8 @@ import type { Settlements } from '../../src/ha/settlements.js';
 import type { CommitTicket, LogEntry, StoreRecord } from '../../store/index.js';
 import type { SimBroker } from './broker.js';
 import type { DiskHooks } from './disk.js';
+import type { SimNetwork } from './network.js';
+import { livenessCandidates, unjustifiedBehind } from './promotion-checks.js';
 import { replicatedState, sameRecord, summarize } from './compare.js';
 import { ConfigExpectations } from './config-check.js';
 import { OrderLedger, type ProducerView } from './order.js';
@@ -75,6 +80,7 @@ export type ViolationCode =
   | 'BACKUP_SERVED'
   | 'PROMOTED_UNREADY'
   | 'PROMOTED_BEHIND'
+  | 'NONE_PROMOTABLE'
   | 'NOT_PREFIX'
   | 'STALE_RECORDS'
   | 'ORDER'
@@ -110,6 +116,10 @@ export interface OracleOptions {
 }
 
 const VIOLATIONS_KEPT_MAX = 50;
+/** Who asks the brokers whether they are promotable, and how long it waits (probes of a dead
+ * machine's broker take up to 5 s). */
+const ASKER = 'mgr';
+const PROMOTABLE_TIMEOUT_MS = 15_000;
 
 export class Oracle {
   readonly violations: Violation[] = [];
@@ -135,7 +145,7 @@ export class Oracle {
   lostToBadChoices = 0;
   promotions = 0;
   /** How often each check ran (so that a run can show its checkers were not idle). */
-  readonly checks = { gate: 0, prefix: 0, survival: 0, order: 0, converged: 0, lease: 0 };
+  readonly checks = { gate: 0, prefix: 0, survival: 0, order: 0, converged: 0, lease: 0, liveness: 0 };
   private readonly badlyPromoted = new Set<string>();
 
   /** The manager is about to promote `broker` while the old primary may live. */
@@ -305,9 +315,45 @@ export class Oracle {
     if (after !== 'recovering' && after !== 'active') return;
     if (before === 'catchup') this.violation('PROMOTED_UNREADY', `${broker} was promoted while catching up (its store is partial)`);
     const epoch = status.epochHistory[status.epochHistory.length - 1]?.epoch ?? status.epoch;
-    // What its data dir recorded, not what the broker says of itself.
-    const behind = behindHeard({ epoch, lastLsn: status.lastLsn }, heard);
-    if (behind !== null) this.violation('PROMOTED_BEHIND', `${broker} was promoted without --force although ${behind}`);
+    // What its data dir recorded, not what the broker says of itself; and the liveness rule's
+    // conditions as the simulator sees them.
+    const unjustified = unjustifiedBehind(broker, status, heard, this.brokers, this.brokers.length >= 3 ? 1 : 0);
+    if (unjustified !== null) this.violation('PROMOTED_BEHIND', `${broker} was promoted without --force although ${unjustified}`);
+  }
+
+  /** The liveness rule (issue 15), asked by the manager whenever it finds no primary: when it
+   * applies (promotion-checks.ts), some broker must accept a promotion without --force. Every
+   * broker answers with the production checks, nothing changed (HaNode.promotionRefusal). */
+  async checkPromotable(net: SimNetwork): Promise<void> {
+    if (this.askingPromotable) return;
+    this.askingPromotable = true;
+    try {
+      await this.askPromotable(net);
+    } finally {
+      this.askingPromotable = false;
+    }
+  }
+
+  private askingPromotable = false;
+
+  private async askPromotable(net: SimNetwork): Promise<void> {
+    const lastPrimary = this.servedBy.get(this.maxEpoch) ?? null;
+    const candidates = livenessCandidates(this.brokers, lastPrimary, net);
+    if (!candidates) return;
+    this.checks.liveness++;
+    // Asked as the manager asks (over the network, on its clock): a broker that dies while it
+    // answers takes its own timers with it.
+    const answers = await Promise.all(
+      candidates.map(async (b) => {
+        const refusal = await net.request(ASKER, b.name, async () => (await b.node?.promotionRefusal()) ?? 'promotable', PROMOTABLE_TIMEOUT_MS);
+        return refusal === null ? null : `${b.name}: ${refusal}`;
+      }),
+    );
+    if (answers.some((r) => r === null || r.endsWith(': promotable') || /already in progress/.test(r))) return;
+    const refusals = answers as string[];
+    // The world moved while the brokers were asked (a restart, a primary found): judge again later.
+    if (livenessCandidates(this.brokers, lastPrimary, net)?.length !== candidates.length) return;
+    this.violation('NONE_PROMOTABLE', `no broker accepts a promotion without --force although every backup is running and reachable: ${refusals.join('; ')}`, `liveness:${this.maxEpoch}`);
   }
 
   private messagesOn(broker: SimBroker): Set<string> {

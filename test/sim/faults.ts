@@ -24,6 +24,8 @@ export interface FaultEnv {
   readonly crashed: (broker: SimBroker) => void;
   /** The issue-17 managers' own faults (etcd mode), or null. */
   readonly managers: ManagerFaults | null;
+  /** The stream of the gate-drain episode (scheduleGateDrain), or null for none. */
+  readonly gateDrain: Random | null;
 }
 
 export class FaultInjector {
@@ -39,6 +41,53 @@ export class FaultInjector {
 
   start(): void {
     this.scheduleNext();
+    this.scheduleGateDrain();
+  }
+
+  /** Issue 15's liveness case, which the random faults almost never make: every backup's disk
+   * nearly stops until the primary has dropped them all from its gate, then the primary is
+   * killed, and the disks recover.
+   * On a quarter of the seeds of 3 or more brokers, drawn from a stream of its own so that
+   * the other seeds keep their scenarios. */
+  private scheduleGateDrain(): void {
+    const rng = this.env.gateDrain;
+    if (!rng || this.env.brokers.length < 3 || !rng.bool(0.25)) return;
+    const confirmTimeoutMs = this.knobs.broker.heartbeatMs * 2.5;
+    this.env.world.schedule(uniform(rng, 0.2, 0.6) * this.knobs.safetyMs, this.life, () => {
+      const primary = this.primary();
+      if (!this.active || !primary) return;
+      const backups = this.env.brokers.filter((b) => b !== primary && b.up);
+      for (const backup of backups) backup.diskSlowdown = 10_000;
+      this.counts.set('gate-drain', (this.counts.get('gate-drain') ?? 0) + 1);
+      this.env.trace.note('fault', `gate drain: the disks of ${backups.map((b) => b.name).join(', ')} nearly stop`);
+      // Each backup rejoins as soon as it has caught up again (its disk is slow, not its
+      // network), so the kill follows the moment the gate is empty, give or take the frames
+      // that tell the backups so. (The backups seldom end up behind what they heard: their
+      // catch-ups here are a few records, done in milliseconds; test/ha/liveness.test.ts makes
+      // that state with real processes.)
+      const giveUpAtMs = this.env.world.nowMs + confirmTimeoutMs * 4;
+      const watch = (): void => {
+        if (!this.active || !primary.up) return;
+        if (this.env.world.nowMs > giveUpAtMs) {
+          for (const backup of backups) backup.diskSlowdown = 1;
+          return;
+        }
+        if (primary.node?.status().gate?.backups !== 0) {
+          this.env.world.schedule(1, this.life, watch);
+          return;
+        }
+        this.env.world.schedule(uniform(rng, 0, 2), this.life, () => {
+          if (!this.active || !primary.up) return;
+          this.env.trace.note('fault', `gate drain: the gate is empty; kill -9 ${primary.name}`);
+          primary.crash(true, 'fault');
+          this.env.crashed(primary);
+          this.env.world.schedule(uniform(rng, 0, confirmTimeoutMs), this.life, () => {
+            for (const backup of backups) backup.diskSlowdown = 1;
+          });
+        });
+      };
+      watch();
+    });
   }
 
   private scheduleNext(): void {

@@ -115,6 +115,9 @@ export class SimManager {
       return;
     }
     if (++this.missingPolls < 2) return;
+    // Asked beside the decision, not before it: the answers take probes' time, and a decision
+    // on statuses that old would fence a broker that has restarted meanwhile.
+    void this.oracle.checkPromotable(this.net);
     this.trace.note('mgr', 'no primary', {
       statuses: this.brokers.map((b, i) => {
         const st = statuses[i];

@@ -104,7 +104,7 @@ async function run(options: SimOptions): Promise<SimResult> {
   const consumers = knobs.consumers.map((c) => new SimConsumer(c.name, clientEnv, clientRng, c.queue, c.credit, c.processMs, c.releaseRate));
   const admin = new SimAdmin('adm', clientEnv, clientRng, knobs.adminOps, (op, info) => oracle.configConfirmed(op, info));
   const clientNames = [...producers, ...consumers, admin].map((c) => c.name);
-  const faults = new FaultInjector({ world, net, trace, oracle, brokers, clients: clientNames, crashed: (b) => manager?.exited(b), managers: etcdManagers?.faults ?? null }, knobs, stream(seed, 'faults'));
+  const faults = new FaultInjector({ world, net, trace, oracle, brokers, clients: clientNames, crashed: (b) => manager?.exited(b), managers: etcdManagers?.faults ?? null, gateDrain: etcdMode ? null : stream(seed, 'gate-drain') }, knobs, stream(seed, 'faults'));
 
   world.afterEvent = () => oracle.afterEvent();
   world.onEventError = (err, life) => {

@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { behindHeard, laterHeard } from '../../src/ha/heard.js';
 import { heardFile } from '../../src/ha/heard-file.js';
+import { whyNotHighestBackup, type PeerAnswer } from '../../src/ha/promote-checks.js';
+import type { HaStatus } from '../../src/ha/node.js';
 import { removeDir, tempDir } from '../helpers/broker-process.js';
 
 test('laterHeard: a higher epoch wins, then a higher LSN', () => {
@@ -35,8 +37,10 @@ test('the record is saved whole and read back; a garbled one is reported and ign
     const record = heardFile(dir, (p) => problems.push(p));
     assert.equal(record.load(), null, 'no record yet');
     record.save({ epoch: 3, lsn: 12829 });
-    record.save({ epoch: 3, lsn: 12830 });
-    assert.deepEqual(record.load(), { epoch: 3, lsn: 12830 });
+    record.save({ epoch: 3, lsn: 12830, primary: '127.0.0.1:5672' });
+    assert.deepEqual(record.load(), { epoch: 3, lsn: 12830, primary: '127.0.0.1:5672' }, 'the announcing primary is kept');
+    record.save({ epoch: 3, lsn: 12831 });
+    assert.deepEqual(record.load(), { epoch: 3, lsn: 12831 }, 'an older record without one still reads');
     assert.deepEqual(readdirSync(dir).sort(), ['ha-heard.json'], 'no temporary file left behind');
     writeFileSync(`${dir}/ha-heard.json`, '{"epoch": 3, "ls');
     assert.equal(record.load(), null);
@@ -45,5 +49,34 @@ test('the record is saved whole and read back; a garbled one is reported and ign
     assert.equal(record.load(), null, 'out-of-range values are refused');
   } finally {
     removeDir(dir);
+  }
+});
+
+/** A peer's answer as the rule reads it: only these fields matter to it. */
+function peer(address: string, status: Partial<HaStatus> | null): PeerAnswer {
+  if (status === null) return { address, status: null };
+  return { address, status: { name: address.split(':')[0] ?? address, state: 'joining', epoch: 3, epochHistory: [{ epoch: 3, firstLsn: 1 }], lastLsn: 0, snapshotIncomplete: false, ...status } as HaStatus };
+}
+
+test('the liveness rule: a store behind what it heard is promotable when every backup answered and none holds more (min-backups >= 1)', () => {
+  const self = { epoch: 3, lastLsn: 900 };
+  const heard = { epoch: 3, lsn: 1000, primary: 'b1:5672' };
+  const cases: { why: string; peers: PeerAnswer[]; minBackups?: number; heard?: typeof heard | { epoch: number; lsn: number }; admitted: boolean; names?: RegExp }[] = [
+    { why: 'the other backup is behind, the primary that announced it is silent', peers: [peer('b1:5672', null), peer('b3:5672', { lastLsn: 800 })], admitted: true },
+    { why: 'a tie is allowed', peers: [peer('b1:5672', null), peer('b3:5672', { lastLsn: 900 })], admitted: true },
+    { why: 'another backup holds more: it is named', peers: [peer('b1:5672', null), peer('b3:5672', { lastLsn: 950 })], admitted: false, names: /b3 \(b3:5672\) holds more \(epoch 3, LSN 950\): promote it instead/ },
+    { why: 'a backup of a later epoch holds more', peers: [peer('b1:5672', null), peer('b3:5672', { epoch: 5, epochHistory: [{ epoch: 5, firstLsn: 700 }], lastLsn: 701 })], admitted: false, names: /b3 .* holds more \(epoch 5/ },
+    { why: 'a silent backup may hold more', peers: [peer('b1:5672', null), peer('b3:5672', null)], admitted: false, names: /b3:5672 did not answer/ },
+    { why: 'the announcing primary is not known (an older record): every peer must answer', heard: { epoch: 3, lsn: 1000 }, peers: [peer('b1:5672', null), peer('b3:5672', { lastLsn: 800 })], admitted: false, names: /b1:5672 did not answer/ },
+    { why: 'the old primary answered, restarted with its longer store', peers: [peer('b1:5672', { lastLsn: 1000 }), peer('b3:5672', { lastLsn: 800 })], admitted: false, names: /b1 .* holds more/ },
+    { why: 'another broker is primary', peers: [peer('b1:5672', { state: 'active', lastLsn: 10 }), peer('b3:5672', { lastLsn: 800 })], admitted: false, names: /b1 \(b1:5672\) is primary/ },
+    { why: 'a backup wiped for a snapshot may have held more before', peers: [peer('b1:5672', null), peer('b3:5672', { lastLsn: 5000, snapshotIncomplete: true })], admitted: false, names: /b3 .* partial snapshot/ },
+    { why: 'a backup with a new or wiped store may have held more before', peers: [peer('b1:5672', null), peer('b3:5672', { epoch: 0, epochHistory: [], lastLsn: 0 })], admitted: false, names: /b3 .* empty store/ },
+    { why: 'min-backups 0: the primary may have settled alone', minBackups: 0, peers: [peer('b1:5672', null), peer('b3:5672', { lastLsn: 800 })], admitted: false, names: /--ha-min-backups 0/ },
+  ];
+  for (const c of cases) {
+    const whyNot = whyNotHighestBackup(self, c.heard ?? heard, c.peers, c.minBackups ?? 1);
+    assert.equal(whyNot === null, c.admitted, `${c.why}: ${String(whyNot)}`);
+    if (c.names) assert.match(whyNot ?? '', c.names, c.why);
   }
 });
