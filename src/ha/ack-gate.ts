@@ -252,6 +252,12 @@ export class AckGate {
   /** The highest LSN that minMembers members have confirmed (Infinity when none are needed). */
   private heldByMinMembers(): number {
     if (this.minMembers === 0) return Infinity;
+    if (this.minMembers === 1) {
+      // The default of 3 brokers, on every release: the highest, without an array.
+      let max = 0;
+      for (const lsn of this.holding.values()) if (lsn > max) max = lsn;
+      return max;
+    }
     const confirmed = [...this.holding.values()].sort((a, b) => b - a);
     return confirmed[this.minMembers - 1] ?? 0;
   }
