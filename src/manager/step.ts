@@ -414,7 +414,11 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
   // A ready backup of a superseded primary holds none of what the newer epoch settled.
   const ready = members.filter((m) => m.broker.state === 'ready' && supersededBy(state, m.broker.storeEpoch) === null);
   if (ready.length > 0) return elect(out, ready, nowMs);
-  if (members.every((m) => m.broker.state === 'joining' || m.broker.state === 'dead' || m.broker.state === 'unreachable')) return totalFailure(out, members, nowMs);
+  // A superseded ready backup waits for a primary that is gone: like a joining broker it can
+  // only follow the next one, and it must not keep the total-failure election from running
+  // (found by the simulator, etcd seed 25: the epoch-6 primary died recovering, and a ready
+  // backup of epoch 5 kept every manager waiting for ever).
+  if (members.every((m) => m.broker.state === 'joining' || m.broker.state === 'dead' || m.broker.state === 'unreachable' || supersededReady(state, m))) return totalFailure(out, members, nowMs);
   note(out, 'waiting', 'no leader and no ready backup yet (brokers are catching up)', nowMs);
   return out;
 }
@@ -424,7 +428,13 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
 function supersededBy(state: ManagerState, epoch: number): string | null {
   if (state.record && state.record.epoch > epoch) return `the record in etcd is at epoch ${state.record.epoch}`;
   for (const m of state.members.values()) if (m.name !== state.config.name && m.broker.storeEpoch > epoch) return `${m.name} reports epoch ${m.broker.storeEpoch}`;
+  // Our own broker counts too: a joining store of a later epoch supersedes a ready backup.
+  if (state.broker && state.broker.storeEpoch > epoch) return `${state.config.name} reports epoch ${state.broker.storeEpoch}`;
   return null;
+}
+
+function supersededReady(state: ManagerState, m: MemberEntry): boolean {
+  return m.broker.state === 'ready' && supersededBy(state, m.broker.storeEpoch) !== null;
 }
 
 /** Members as last reported, with our own broker's newest report in place of our entry. */
@@ -478,10 +488,11 @@ export function totalFailureObjection(m: MemberEntry, members: readonly MemberEn
 function totalFailure(out: Step, members: readonly MemberEntry[], nowMs: number): Step {
   const state = out.state;
   const joining = members.filter((m) => m.broker.state === 'joining');
+  const reported = joining.length + members.filter((m) => supersededReady(state, m)).length;
   const expected = Math.max(...members.map((m) => m.broker.clusterSize), 1);
   const waitedMs = nowMs - (state.noLeaderSinceMs ?? nowMs);
-  if (joining.length < expected && waitedMs < state.config.totalFailureWaitMs) {
-    note(out, 'waiting', `total failure: ${joining.length} of ${expected} brokers reported; waiting up to ${state.config.totalFailureWaitMs} ms for the rest`, nowMs);
+  if (reported < expected && waitedMs < state.config.totalFailureWaitMs) {
+    note(out, 'waiting', `total failure: ${reported} of ${expected} brokers reported; waiting up to ${state.config.totalFailureWaitMs} ms for the rest`, nowMs);
     return out;
   }
   const eligible = joining.filter((m) => totalFailureObjection(m, members, state.record) === null);

@@ -255,6 +255,13 @@ const ROWS: readonly Row[] = [
     actions: ['acquire'],
   },
   {
+    name: 'total failure: a ready backup of a superseded epoch does not hold the election back (sim etcd seed 25)',
+    state: situation({ broker: report('joining', 10, 6), members: new Map([['b0', member('b0', report('ready', 8, 5))], ['b2', member('b2', report('joining', 9, 5))]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+    decision: /total failure: the most recent store \(epoch 6, LSN 10\)/,
+  },
+  {
     name: 'total failure: never a store below the record in etcd',
     state: situation({ record: { epoch: 3, lsn: 20 }, broker: report('joining', 10), members: new Map() }),
     event: tick(31_000),
