@@ -428,8 +428,9 @@ export class Oracle {
   private checkHeldByEnough(primary: SimBroker, minBackups: number, lsn: number): void {
     const record = primary.store?.mirror.get(lsn);
     if (minBackups === 0 || !record || record.kind !== 'enqueue') return;
+    // A broker that is down holds what its disk has durable (a wipe starts the disk's log over).
     const holders = this.brokers.filter((b) => {
-      if (b === primary || !b.up || !b.store || b.store.durableLsn < lsn) return false;
+      if (b === primary || !b.store || b.store.durableLsn < lsn) return false;
       // Not in its log when it came in a snapshot (the snapshot holds the queue as of its LSN).
       const theirs = b.store.mirror.get(lsn);
       return theirs === undefined || sameRecord(theirs, record);
