@@ -207,7 +207,10 @@ export class ManagerDriver {
       }
       case 'write-record': {
         const value: RecordValue = { ...action.record, by: name, at: new Date().toISOString() };
-        this.etcd.put(this.etcd.keys.record, value).catch(failed('could not write the record'));
+        this.etcd.writeRecord(name, value).then(
+          (written) => written || this.logger.warn({ record: action.record }, 'the record was not written: the leader key is no longer ours'),
+          failed('could not write the record'),
+        );
         return;
       }
       case 'hint-primary':

@@ -106,6 +106,15 @@ export class EtcdCluster {
     return answer.succeeded;
   }
 
+  /** Writes the record only while the leader key is still ours: a manager cut off from etcd
+   * that still believes it leads must not write an older epoch over a newer one (found by the
+   * simulator, etcd seed 105: a stale leader's record of epoch 4 replaced epoch 6's, and the
+   * next election promoted a backup of epoch 4 to epoch 5). Returns whether it was written. */
+  async writeRecord(name: string, value: unknown): Promise<boolean> {
+    const answer = await this.client.if(this.keys.leader, 'Value', '==', name).then(this.client.put(this.keys.record).value(JSON.stringify(value))).commit();
+    return answer.succeeded;
+  }
+
   /** Deletes the leader key if it is still ours. */
   async release(name: string): Promise<void> {
     await this.client.if(this.keys.leader, 'Value', '==', name).then(this.client.delete().key(this.keys.leader)).commit();

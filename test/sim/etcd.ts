@@ -122,6 +122,13 @@ export class SimEtcd {
     return true;
   }
 
+  /** if Value(guard) == guardValue then put(key, value) */
+  putIfValue(guard: string, guardValue: string, key: string, value: string): boolean {
+    if (this.keys.get(guard)?.value !== guardValue) return false;
+    this.put(key, value, null);
+    return true;
+  }
+
   /** if Value(key) == value then delete(key) */
   deleteIfValue(key: string, value: string): boolean {
     if (this.keys.get(key)?.value !== value) return false;

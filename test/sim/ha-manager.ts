@@ -297,7 +297,7 @@ export class SimHaManager {
       }
       case 'write-record': {
         const value = JSON.stringify({ ...action.record, by: name, at: '' });
-        void this.etcdCall(inc, () => etcd.put(this.keys.record, value, null));
+        void this.etcdCall(inc, () => etcd.putIfValue(this.keys.leader, name, this.keys.record, value));
         return;
       }
       case 'hint-primary':
