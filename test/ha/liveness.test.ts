@@ -2,7 +2,9 @@
 // when the primary dies, so each store is behind what it heard, and no broker would be
 // promotable without --force under the safety rule alone. With --ha-min-backups 1 (the default
 // of 3 brokers) the backup with the highest LSN holds every settled message: with every backup
-// answering, promote accepts it and refuses the other, naming the better one.
+// answering, promote accepts it and refuses the other, naming the better one. And before that,
+// with the whole cluster down and only the lower one back, it refuses alone, naming the gap
+// (a store that knows it is behind: nothing else is reachable, but its data dir remembers).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { drain } from '../helpers/amqp.js';
@@ -15,7 +17,7 @@ after(async () => {
   await cluster?.stop();
 });
 
-test('both backups out of the gate and behind when the primary dies: the higher is promoted without --force, the lower refused naming it, nothing accepted lost', async () => {
+test('both backups out of the gate and behind when the primary dies: alone after a total failure the lower is refused naming the gap; with both back the higher is promoted without --force, the lower refused naming it; nothing accepted lost', async () => {
   const load = await loadedCluster();
   cluster = load.cluster;
   const c = cluster;
@@ -56,6 +58,26 @@ test('both backups out of the gate and behind when the primary dies: the higher 
   for (const b of [b1, b2]) assert.ok(b.heard && b.heard.lsn > b.lastLsn, `${b.name} is behind what it heard: ${JSON.stringify(b.heard)} against ${b.lastLsn}`);
   assert.ok(b1.lastLsn > b2.lastLsn);
 
+  // The whole cluster fails, and only b2 comes back: nothing else answers, yet its promotion is
+  // refused, naming the gap and the backup that did not answer (not the silent primary),
+  // because what it heard is recorded in its data dir.
+  await c.kill(1);
+  await c.kill(2);
+  await c.startBroker(2);
+  const alone = await c.status(2);
+  assert.ok(alone.heard && alone.heard.lsn > alone.lastLsn, `the restarted b2 remembers the primary position it heard: ${JSON.stringify(alone.heard)} against ${alone.lastLsn}`);
+  const query = await c.tool('qpid-ha', ['-b', `127.0.0.1:${c.ports[2]}`, 'query']);
+  assert.match(query.stdout, /heard: the primary of epoch \d+ at LSN \d+ \(this store ends at \d+: behind/);
+  const refusedAlone = await c.tool('qpid-ha', ['--cluster-manager', '-b', `127.0.0.1:${c.ports[2]}`, 'promote']);
+  assert.notEqual(refusedAlone.code, 0, 'promotion refused');
+  assert.match(refusedAlone.stderr, new RegExp(`this store ends at LSN ${alone.lastLsn.toLocaleString('en-US')}; the primary of epoch ${alone.heard.epoch} had reached ${alone.heard.lsn.toLocaleString('en-US')}`));
+  assert.match(refusedAlone.stderr, new RegExp(`127\\.0\\.0\\.1:${c.ports[1]} did not answer`), 'the silent backup is named');
+  assert.doesNotMatch(refusedAlone.stderr, new RegExp(`127\\.0\\.0\\.1:${c.ports[0]} did not answer`), 'the silent primary is not');
+  assert.equal((await c.status(2)).state, 'joining');
+
+  // b1 comes back too: every backup answers, the lower is refused naming the higher, and the
+  // higher is promoted without --force, holding every accepted message.
+  await c.startBroker(1);
   const refused = await c.tool('qpid-ha', ['--cluster-manager', '-b', `127.0.0.1:${c.ports[2]}`, 'promote']);
   assert.notEqual(refused.code, 0, 'the lower is refused');
   assert.match(refused.stderr, new RegExp(`${b1.name} \\(127\\.0\\.0\\.1:${c.ports[1]}\\) holds more \\(epoch \\d+, LSN ${b1.lastLsn.toLocaleString('en-US')}\\): promote it instead`));

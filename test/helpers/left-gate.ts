@@ -1,6 +1,6 @@
 // A 3-broker cluster under a steady durable load whose backups can be made to leave the ack
 // gate and be caught mid catch-up (issue 15's "a store that knows it is behind"), for
-// test/ha/behind.test.ts and test/ha/liveness.test.ts.
+// test/ha/liveness.test.ts.
 import { connect, openSender, type TestConnection } from './amqp.js';
 import { Cluster } from './cluster.js';
 import { waitFor } from './broker-process.js';

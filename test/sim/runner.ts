@@ -5,6 +5,7 @@
 // passes; then run the final checks. The result carries the violations and, when asked, the
 // readable trace.
 
+import { historyConflict } from '../../store/index.js';
 import { AMQP_PORT, SimBroker, type BrokerEnv } from './broker.js';
 import { Oracle, type Violation } from './checkers.js';
 import { SimAdmin, SimConsumer, SimProducer, type ClientEnv } from './clients.js';
@@ -137,6 +138,7 @@ async function run(options: SimOptions): Promise<SimResult> {
     oracle.healedAtMs = world.nowMs;
     const deadline = world.nowMs + knobs.livenessMs;
     let converged = false;
+    let splitByBadChoice = 0;
     await world.run(deadline, () => (converged = isConverged(brokers, oracle, producers, admin)));
     if (converged) {
       trace.note('sim', 'converged');
@@ -145,7 +147,16 @@ async function run(options: SimOptions): Promise<SimResult> {
       oracle.checkOrder(new Map(producers.map((p) => [p.name, { firstSentMs: p.firstSentMs, settled: new Map([...p.settled].map(([seq, s]) => [seq, { heardMs: s.heardMs, legit: s.legit }])) }])));
       oracle.checkConverged(primary, brokers.filter((b) => b !== primary));
     } else {
-      oracle.violation('NOT_CONVERGED', notConvergedReason(brokers, oracle, producers, admin) ?? 'deadline passed');
+      // A bad manager's promotion of a store that shares no history with the others leaves two
+      // clusters: the others refuse to follow it (they keep their data for an operator's wipe),
+      // as they must. Counted, like the losses of bad choices, not failed.
+      const split = oracle.badChoiceMade ? historySplit(brokers, oracle) : null;
+      if (split !== null) {
+        splitByBadChoice = 1;
+        trace.note('sim', 'not converged: a bad choice left two histories', { split });
+      } else {
+        oracle.violation('NOT_CONVERGED', notConvergedReason(brokers, oracle, producers, admin) ?? 'deadline passed');
+      }
     }
     manager.stop();
     const stats = {
@@ -159,6 +170,7 @@ async function run(options: SimOptions): Promise<SimResult> {
       settled: oracle.legitSettled,
       staleSettled: oracle.staleSettled,
       permittedLosses: oracle.permittedLosses,
+      splitByBadChoice,
       lostToBadChoices: oracle.lostToBadChoices,
       promotions: oracle.promotions,
       maxEpoch: oracle.maxEpoch,
@@ -199,6 +211,21 @@ function notConvergedReason(brokers: readonly SimBroker[], oracle: Oracle, produ
   const unfinished = producers.filter((p) => !p.done);
   if (unfinished.length > 0) return `producers not done: ${unfinished.map((p) => `${p.name} ${p.settled.size}/${p.total}`).join(', ')}`;
   if (!admin.done) return 'configuration changes not all done';
+  return null;
+}
+
+/** A running broker whose store's history shares nothing with the serving primary's (the
+ * production check a backup applies to a primary's hello), or null. */
+function historySplit(brokers: readonly SimBroker[], oracle: Oracle): string | null {
+  const primary = brokers.find((b) => oracle.servingEpoch(b) === oracle.maxEpoch && b.store);
+  const theirs = primary?.store?.meta();
+  if (!primary || !theirs) return null;
+  for (const broker of brokers) {
+    const mine = broker === primary || !broker.up ? undefined : broker.store?.meta();
+    if (!mine || mine.lastLsn === 0) continue;
+    const conflict = historyConflict(mine.epochHistory, theirs.epochHistory, theirs.lastLsn);
+    if (conflict !== null) return `${broker.name} refuses ${primary.name}: ${conflict}`;
+  }
   return null;
 }
 
