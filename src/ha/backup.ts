@@ -124,6 +124,9 @@ export class BackupReplicator {
   /** Why the last attempt was refused for who we are (SASL or the ACL), until one succeeds:
    * shown in status, logged once per address and reason rather than at every retry. */
   private authRefusal: string | null = null;
+  /** The last primary refused because its history does not hold this store's past, until a
+   * primary is followed: what an operator must resolve (wipe, or promote another). */
+  private historyRefusal: string | null = null;
   private readonly authRefusalsLogged = new Set<string>();
   /** Set by resync(): the next join asks for a full snapshot; cleared when one is applied. */
   private resyncReason: string | null = null;
@@ -144,7 +147,7 @@ export class BackupReplicator {
 
   /** Why this backup cannot replicate because of its identity, or null. */
   get replicationError(): string | null {
-    return this.authRefusal;
+    return this.authRefusal ?? this.historyRefusal;
   }
 
   start(): void {
@@ -397,8 +400,10 @@ export class BackupReplicator {
           this.refusedPrimary = key;
           this.deps.logger.error({ primary: frame.name, epoch: frame.epoch, primaryLsn: frame.lastLsn, lastLsn: store.meta().lastLsn, reason: conflict }, 'refusing a primary whose epoch history does not hold this store\'s past; the store is kept as it is (wipe the data dir to follow it anyway)');
         }
+        this.historyRefusal = `${frame.name} (epoch ${frame.epoch}): ${conflict}; the store is kept (wipe the data dir to follow it)`;
         throw Object.assign(new Error(`refusing primary ${frame.name} (epoch ${frame.epoch}): ${conflict}`), { code: 'HA_PROTOCOL' });
       }
+      this.historyRefusal = null;
       this.deps.noteEpoch(frame.epoch);
       this.deps.onHeard?.(this.heardOf(frame.epoch, frame.lastLsn), true);
       this.primary = { name: frame.name, epoch: frame.epoch, address: this.connectedTo ?? '', publicAddress: frame.publicAddress };

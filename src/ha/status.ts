@@ -26,7 +26,8 @@ export interface HaStatus {
    * behind (its primary may have dropped it from the gate): a cluster manager should prefer the
    * highest (epoch, lastLsn) among ready backups, and none below the highest epoch it has seen. */
   readonly connectedToPrimary: boolean;
-  /** A backup refused for its identity (SASL or the primary's ACL): where and why, else null. */
+  /** A backup refused for its identity (SASL or the primary's ACL), or refusing a primary whose
+   * history does not hold its store's past: where and why, else null. */
   readonly replicationError: string | null;
   readonly members: readonly MemberInfo[];
   /** A primary's ack gate: backups in it, and whether it is short of --ha-min-backups (then

@@ -40,6 +40,7 @@ test('backups refuse a fake primary with a high epoch and an empty log, keep the
     await cluster.broker(i).waitForLog((l) => l.msg.startsWith('refusing a primary whose epoch history'), 5000);
     const status = await cluster.status(i);
     assert.equal(status.state, 'ready', `b${i} is still ready`);
+    assert.match(status.replicationError ?? '', /shares no epoch|does not hold|history/, `b${i} says what it refuses in its status: ${status.replicationError}`);
     assert.equal(status.lastLsn, before[i - 1]?.lastLsn, `b${i} kept its store`);
     assert.equal(status.epoch, before[i - 1]?.epoch, `b${i} did not take the fake epoch`);
     assert.equal(cluster.broker(i).logs.filter((l) => /wiping the store/.test(l.msg)).length, wipesBefore[i - 1], `b${i} never wiped for the fake`);
