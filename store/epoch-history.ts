@@ -21,6 +21,12 @@ export function withEpochStart(history: readonly EpochStart[], epoch: number, ls
   return next.length > EPOCH_HISTORY_MAX ? next.slice(next.length - EPOCH_HISTORY_MAX) : next;
 }
 
+/** The newest epoch a store holds records of: its history's last entry (the `epoch` it has seen
+ * may be higher, from an epoch record alone). */
+export function latestEpoch(store: { readonly epochHistory: readonly EpochStart[]; readonly epoch: number }): number {
+  return store.epochHistory[store.epochHistory.length - 1]?.epoch ?? store.epoch;
+}
+
 /** The history of a prefix of the log ending at `lsn` (a snapshot taken there, or a log
  * truncated after it). */
 export function historyUpTo(history: readonly EpochStart[], lsn: number): EpochStart[] {

@@ -4,7 +4,7 @@
 export * from './record.js';
 export * from './store.js';
 export * from './errors.js';
-export { historyConflict, historyUpTo, withEpochStart, EPOCH_HISTORY_MAX, type EpochStart } from './epoch-history.js';
+export { historyConflict, historyUpTo, latestEpoch, withEpochStart, EPOCH_HISTORY_MAX, type EpochStart } from './epoch-history.js';
 export type { StoreLogger } from './logger.js';
 export { silentLogger } from './logger.js';
 export {

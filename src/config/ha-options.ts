@@ -89,7 +89,7 @@ export const HA_OPTIONS = {
   'ha-min-backups': {
     group: 'ha',
     valueForm: 'N',
-    description: 'The primary settles producers only while at least N backups are in the ack gate (never accept alone)',
+    description: 'The primary settles a replicated message only once at least N backups in the ack gate have it durable (never accept alone)',
     defaultText: null,
     defaultNote: '1 when --ha-brokers-url names 3 or more brokers, else 0',
     computedDefault: true,

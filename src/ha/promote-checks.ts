@@ -5,10 +5,11 @@
 // Each refuses with a reason that names what would be lost, unless --force, when the reason
 // becomes a warning in the reply.
 
-import type { StoreMeta } from '../../store/index.js';
+import { latestEpoch, type StoreMeta } from '../../store/index.js';
 import { BrokerError } from '../broker/errors.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
 import { behindHeard, type Heard } from './heard.js';
+import { isPrimaryState } from './role.js';
 import type { HaStatus, StatusProbe } from './node.js';
 
 export interface PromotionPeers {
@@ -47,7 +48,7 @@ export function whyNotHighestBackup(self: { readonly epoch: number; readonly las
       if (address !== heard.primary) problems.push(`${address} did not answer, and may hold what this store lacks`);
       continue;
     }
-    if (status.state === 'active' || status.state === 'recovering') {
+    if (isPrimaryState(status.state)) {
       problems.push(`${status.name} (${address}) is primary`);
       continue;
     }
@@ -61,7 +62,7 @@ export function whyNotHighestBackup(self: { readonly epoch: number; readonly las
       problems.push(`${status.name} (${address}) has an empty store (new, or wiped)`);
       continue;
     }
-    const epoch = status.epochHistory[status.epochHistory.length - 1]?.epoch ?? status.epoch;
+    const epoch = latestEpoch(status);
     if (epoch > self.epoch || (epoch === self.epoch && status.lastLsn > self.lastLsn)) {
       problems.push(`${status.name} (${address}) holds more (epoch ${epoch}, LSN ${status.lastLsn.toLocaleString('en-US')}): promote it instead`);
     }
@@ -74,9 +75,7 @@ export function whyNotHighestBackup(self: { readonly epoch: number; readonly las
  * other brokers are asked. */
 export async function checkHeard(peers: PromotionPeers, heard: Heard | null, minBackups: number, force: boolean): Promise<string[]> {
   const meta = peers.meta;
-  // The latest epoch the store holds: its history's last entry.
-  const epoch = meta.epochHistory[meta.epochHistory.length - 1]?.epoch ?? meta.epoch;
-  const self = { epoch, lastLsn: meta.lastLsn };
+  const self = { epoch: latestEpoch(meta), lastLsn: meta.lastLsn };
   const behind = behindHeard(self, heard);
   if (behind === null || heard === null) return [];
   if (force) return [`${peers.name}: ${behind}`];
@@ -88,10 +87,19 @@ export async function checkHeard(peers: PromotionPeers, heard: Heard | null, min
   throw new BrokerError('NOT_ALLOWED', `promote: ${peers.name}: ${behind} (${whyNot}); promote a broker that holds it, or use --force to promote this one anyway`);
 }
 
-async function probeAll(peers: PromotionPeers): Promise<{ address: QpidAddress; status: HaStatus | null }[]> {
-  const probe = peers.probe;
-  if (!probe) return [];
-  return Promise.all(peers.others.map(async (address) => ({ address, status: await probe(address).catch(() => null) })));
+const asked = new WeakMap<PromotionPeers, Promise<{ address: QpidAddress; status: HaStatus | null }[]>>();
+
+/** Every other broker's status, asked once per promotion (one PromotionPeers): both checks read
+ * the same answers, so a silent broker, such as the primary that died, costs its probe timeout
+ * once. */
+function probeAll(peers: PromotionPeers): Promise<{ address: QpidAddress; status: HaStatus | null }[]> {
+  let answers = asked.get(peers);
+  if (answers === undefined) {
+    const probe = peers.probe;
+    answers = probe ? Promise.all(peers.others.map(async (address) => ({ address, status: await probe(address).catch(() => null) }))) : Promise.resolve([]);
+    asked.set(peers, answers);
+  }
+  return answers;
 }
 
 /** A joining broker may be promoted only when every reachable broker is joining (a new

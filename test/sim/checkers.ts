@@ -314,7 +314,6 @@ export class Oracle {
   promotedFrom(broker: string, before: HaState, after: HaState, status: HaStatus, heard: Heard | null): void {
     if (after !== 'recovering' && after !== 'active') return;
     if (before === 'catchup') this.violation('PROMOTED_UNREADY', `${broker} was promoted while catching up (its store is partial)`);
-    const epoch = status.epochHistory[status.epochHistory.length - 1]?.epoch ?? status.epoch;
     // What its data dir recorded, not what the broker says of itself; and the liveness rule's
     // conditions as the simulator sees them.
     const unjustified = unjustifiedBehind(broker, status, heard, this.brokers, this.brokers.length >= 3 ? 1 : 0);

@@ -7,15 +7,12 @@
 //   - liveness: once the primary is gone, while every other broker runs and they can all reach
 //     one another, some broker accepts a promotion without --force.
 
+import { latestEpoch } from '../../store/index.js';
 import { behindHeard, type Heard } from '../../src/ha/heard.js';
 import type { HaStatus } from '../../src/ha/node.js';
 import { isPrimaryState } from '../../src/ha/role.js';
 import type { SimBroker } from './broker.js';
 import type { SimNetwork } from './network.js';
-
-function latestEpoch(status: HaStatus): number {
-  return status.epochHistory[status.epochHistory.length - 1]?.epoch ?? status.epoch;
-}
 
 /** Why promoting `status` (a store behind `heard`) without --force lost, or could have lost, a
  * settled message; null when the liveness rule's conditions held. */
