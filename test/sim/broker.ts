@@ -20,6 +20,12 @@ import { Life, SimClock, type World } from './world.js';
 
 export const AMQP_PORT = 5672;
 
+/** --ha-confirm-timeout of the simulated brokers: derived, not drawn, so that every recorded
+ * seed keeps its scenario. */
+export function confirmTimeoutMsOf(knobs: BrokerKnobs): number {
+  return knobs.heartbeatMs * 2.5;
+}
+
 export interface BrokerKnobs {
   readonly heartbeatMs: number;
   readonly maintenanceMs: number;
@@ -134,7 +140,7 @@ export class SimBroker {
         linkHeartbeatIntervalMs: knobs.heartbeatMs,
         clientRedirect: false,
         // Derived, not drawn, so that every recorded seed keeps its scenario.
-        confirmTimeoutMs: knobs.heartbeatMs * 2.5,
+        confirmTimeoutMs: confirmTimeoutMsOf(knobs),
         catchUpStallTimeoutMs: knobs.heartbeatMs * 2,
         catchUpShare: 0.25,
         frameWindow: 32,

@@ -6,7 +6,7 @@
 // of the phase everything heals (heal()).
 
 import type { Random } from '../../src/core/random.js';
-import type { SimBroker } from './broker.js';
+import { confirmTimeoutMsOf, type SimBroker } from './broker.js';
 import type { Oracle } from './checkers.js';
 import type { ManagerFaults } from './etcd-managers.js';
 import type { FaultKind, Knobs } from './knobs.js';
@@ -52,7 +52,7 @@ export class FaultInjector {
   private scheduleGateDrain(): void {
     const rng = this.env.gateDrain;
     if (!rng || this.env.brokers.length < 3 || !rng.bool(0.25)) return;
-    const confirmTimeoutMs = this.knobs.broker.heartbeatMs * 2.5;
+    const confirmTimeoutMs = confirmTimeoutMsOf(this.knobs.broker);
     this.env.world.schedule(uniform(rng, 0.2, 0.6) * this.knobs.safetyMs, this.life, () => {
       const primary = this.primary();
       if (!this.active || !primary) return;
