@@ -22,7 +22,7 @@
 // that fails is never handed out (STORE_CORRUPT), and the broker moves it to the quarantine.
 
 import { randomUUID } from 'node:crypto';
-import { closeSync, existsSync, fstatSync, openSync, readSync, statfsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
@@ -35,13 +35,10 @@ import { withEncodedBody } from './codec.js';
 import { isStoreError, StoreError } from './errors.js';
 import {
   checkEntryKey,
-  decodeBindingRow,
   decodeEntry,
-  decodeExchangeRow,
   decodeFormatVersion,
   decodeLogValue,
   decodeMetaState,
-  decodeQueueRow,
   decodeRecoveryReport,
   encodeMetaState,
   messageBody,
@@ -50,8 +47,8 @@ import {
   decodeDedupRow,
 } from './layout.js';
 import { LmdbBatchWriter } from './lmdb-batch-writer.js';
-import { META_HEAD_BYTES, metaPagesProblem } from './lmdb-meta-pages.js';
-import { bindingCacheKey, EMPTY_TABLE, fast, problemOf, TABLE_NAMES, type Db, type Env, type Tables } from './lmdb-env.js';
+import { EMPTY_TABLE, fast, problemOf, TABLE_NAMES, type Db, type Env, type Tables } from './lmdb-env.js';
+import { checkMetaPages, lmdbEnvOptions, loadBindings, loadExchanges, loadQueues } from './lmdb-open.js';
 import { lmdbScan } from './lmdb-scan.js';
 import { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
 import { silentLogger, type StoreLogger } from './logger.js';
@@ -121,26 +118,6 @@ function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Refuses a file whose LMDB meta pages are not a sound pair (lmdb-meta-pages.ts) before LMDB
- * opens it. (Damage deeper in the tree is what checksums and `qpid-store verify` are for.) */
-function checkMetaPages(file: string): void {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return; // no file yet: LMDB creates it
-  }
-  try {
-    const size = fstatSync(fd).size;
-    const head = Buffer.alloc(Math.min(size, META_HEAD_BYTES));
-    readSync(fd, head, 0, head.length, 0);
-    const problem = metaPagesProblem(head, size);
-    if (problem !== null) throw new StoreError('STORE_CORRUPT', `store file ${file} is corrupt: ${problem}`);
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /** Opens (creating if needed, unless read-only) the store of a data dir. Throws StoreError:
  * STORE_LOCKED, STORE_NEWER_FORMAT, STORE_CORRUPT, STORE_NOT_FOUND (read-only), STORE_IO. */
 export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
@@ -169,47 +146,7 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
   try {
     checkMetaPages(join(storeDir, 'data.mdb'));
     const sync = options.sync ?? 'fsync';
-    const lmdbOptions: Record<string, unknown> = {
-      path: storeDir,
-      readOnly,
-      // Nine tables; LMDB reserves a slot per possible table.
-      maxDbs: 16,
-      // Each broker plus a few tools reading at the same time.
-      maxReaders: 126,
-      mapSize: options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES,
-      // The OS page size: a 1 KiB message and its key fit on one page.
-      pageSize: 4096,
-      // fsync: commit (visible) before flush, the flush overlapping the next transaction;
-      // 'durable' waits for the flush. Read-only openers never sync.
-      overlappingSync: !readOnly && sync === 'fsync',
-      noSync: !readOnly && sync === 'none',
-      // Meta pages are synced with the data: a crash can never leave a meta ahead of its data.
-      noMetaSync: false,
-      // Child transactions (batch rollback) need the write map off; it also keeps a stray
-      // pointer from scribbling on the file.
-      useWritemap: false,
-      // Zero fresh pages so freed data never leaks into unused parts of the file.
-      noMemInit: false,
-      noReadAhead: false,
-      remapChunks: false,
-      // Bodies are opaque AMQP bytes; compression would cost the write path more than it saves.
-      compression: false,
-      // Every value is our own binary layout; keys use lmdb's ordered-binary (numbers and
-      // [string, number] arrays sort naturally).
-      encoding: 'binary',
-      keyEncoding: 'ordered-binary',
-      cache: false,
-      // We form batches ourselves (group commit), and with event-turn batching a failed commit
-      // leaves an internal promise rejected with nobody to handle it.
-      eventTurnBatching: false,
-      commitDelay: 0,
-      // After a process crash, use the latest committed transaction (the page cache has it);
-      // after an OS crash lmdb-js falls back to the latest flushed one by itself.
-      safeRestore: false,
-      separateFlushed: false,
-      trackMetrics: false,
-    };
-    env = open(lmdbOptions as never) as unknown as Env;
+    env = open(lmdbEnvOptions(storeDir, readOnly, sync, options.mapSizeBytes ?? DEFAULT_MAP_SIZE_BYTES) as never) as unknown as Env;
     return new LmdbStore(env, lock, options, storeDir, readOnly, sync, logger);
   } catch (err) {
     if (env) void env.close().catch(() => {});
@@ -217,34 +154,6 @@ export function openLmdbStore(options: LmdbStoreOptions): LmdbStore {
     if (isStoreError(err) || err instanceof AssertionFailure) throw err;
     throw new StoreError('STORE_IO', `cannot open store at ${storeDir}: ${(err as Error).message}`, { cause: err });
   }
-}
-
-/** Reads the queues table (small: one row per queue) into a map. */
-function loadQueues(db: Db): Map<string, QueueRow> {
-  const out = new Map<string, QueueRow>();
-  for (const { key, value } of db.getRange({})) {
-    if (typeof key !== 'string') throw new StoreError('STORE_CORRUPT', `queues table has a malformed key ${JSON.stringify(key)}`);
-    out.set(key, decodeQueueRow(value, key));
-  }
-  return out;
-}
-
-function loadExchanges(db: Db): Map<string, ExchangeDeclareRecord> {
-  const out = new Map<string, ExchangeDeclareRecord>();
-  for (const { key, value } of db.getRange({})) {
-    const r = decodeExchangeRow(value, key);
-    out.set(r.exchange, r);
-  }
-  return out;
-}
-
-function loadBindings(db: Db): Map<string, BindRecord> {
-  const out = new Map<string, BindRecord>();
-  for (const { key, value } of db.getRange({})) {
-    const r = decodeBindingRow(value, key);
-    out.set(bindingCacheKey(r.exchange, r.queue, r.key), r);
-  }
-  return out;
 }
 
 export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
