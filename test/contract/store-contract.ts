@@ -6,17 +6,15 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
+import { assertSound, assertStoreError, bind, collect, dequeue, enqueue, exchangeDeclare, queueDeclare, text, waitFor } from './contract-helpers.js';
+import { operation, propertySeed, runAgainstModel } from './store-model.js';
 import { runTruncateContract } from './truncate-contract.js';
 import { AssertionFailure } from '../../src/core/assert.js';
 import {
-  isStoreError,
   STORE_FORMAT_VERSION,
   verifyStore,
-  type BindRecord,
   type EnqueueRecord,
-  type ExchangeDeclareRecord,
   type LogEntry,
-  type QueueDeclareRecord,
   type Scannable,
   type Store,
   type StoreErrorCode,
@@ -42,63 +40,6 @@ export interface StoreHandle {
 
 export interface StoreFactory {
   create(options?: { logMaxBytes?: number; undo?: boolean }): Promise<StoreHandle>;
-}
-
-// --- record builders ---------------------------------------------------------------------------
-
-export const queueDeclare = (queue: string, args: QueueDeclareRecord['arguments'] = {}): QueueDeclareRecord => ({
-  kind: 'queue-declare',
-  queue,
-  durable: true,
-  autoDelete: false,
-  exclusive: false,
-  alternateExchange: null,
-  arguments: args,
-});
-export const exchangeDeclare = (exchange: string, type: ExchangeDeclareRecord['type'] = 'direct'): ExchangeDeclareRecord => ({
-  kind: 'exchange-declare',
-  exchange,
-  type,
-  durable: true,
-  autoDelete: false,
-  alternateExchange: null,
-  arguments: {},
-});
-export const bind = (exchange: string, queue: string, key: string): BindRecord => ({ kind: 'bind', exchange, queue, key, arguments: {} });
-export const enqueue = (messageId: number, targets: Array<[string, number]>, body: string | Uint8Array, persistent = true): EnqueueRecord => ({
-  kind: 'enqueue',
-  messageId,
-  persistent,
-  expiresAtMs: null,
-  body: typeof body === 'string' ? Buffer.from(body) : body,
-  targets: targets.map(([queue, position]) => ({ queue, position })),
-});
-export const dequeue = (queue: string, position: number, messageId: number): StoreRecord => ({ kind: 'dequeue', queue, position, messageId, cause: 'consumed' });
-
-async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
-
-export async function waitFor(what: string, predicate: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-function assertSound(store: Scannable): void {
-  assert.deepEqual(verifyStore(store), [], 'verify found violations');
-}
-
-const text = (b: Uint8Array | undefined): string | undefined => (b === undefined ? undefined : Buffer.from(b).toString());
-
-function assertStoreError(err: unknown, code: StoreErrorCode): true {
-  assert.ok(isStoreError(err), `expected StoreError ${code}, got ${String(err)}`);
-  assert.equal(err.code, code, `expected ${code}, got ${err.code}: ${err.message}`);
-  return true;
 }
 
 // --- the suite ---------------------------------------------------------------------------------
@@ -830,148 +771,4 @@ export function runStoreContract(name: string, factory: StoreFactory): void {
       );
     });
   });
-}
-
-// --- property test: store vs a plain model ------------------------------------------------------
-
-function propertySeed(): number {
-  const env = process.env['STORE_PROPERTY_SEED'];
-  const seed = env ? Number(env) : Date.now() % 2 ** 31;
-  console.error(`store property test seed=${seed} (STORE_PROPERTY_SEED=${seed} to replay)`);
-  return seed;
-}
-
-type Op =
-  | { op: 'declare'; q: number }
-  | { op: 'delete'; q: number }
-  | { op: 'enqueue'; qs: number[]; size: number }
-  | { op: 'dequeue'; q: number; nth: number }
-  | { op: 'bind'; q: number; key: number }
-  | { op: 'unbind'; nth: number }
-  | { op: 'reopen' };
-
-const QUEUES = ['q0', 'q1', 'q2'];
-const operation: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({ op: fc.constant('declare' as const), q: fc.integer({ min: 0, max: 2 }) }),
-  fc.record({ op: fc.constant('delete' as const), q: fc.integer({ min: 0, max: 2 }) }),
-  fc.record({ op: fc.constant('enqueue' as const), qs: fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 3 }), size: fc.integer({ min: 0, max: 300 }) }),
-  fc.record({ op: fc.constant('enqueue' as const), qs: fc.uniqueArray(fc.integer({ min: 0, max: 2 }), { minLength: 1, maxLength: 1 }), size: fc.integer({ min: 0, max: 50 }) }),
-  fc.record({ op: fc.constant('dequeue' as const), q: fc.integer({ min: 0, max: 2 }), nth: fc.nat(5) }),
-  fc.record({ op: fc.constant('bind' as const), q: fc.integer({ min: 0, max: 2 }), key: fc.integer({ min: 0, max: 2 }) }),
-  fc.record({ op: fc.constant('unbind' as const), nth: fc.nat(5) }),
-  fc.record({ op: fc.constant('reopen' as const) }),
-);
-
-interface ModelQueue {
-  lastPosition: number;
-  entries: Map<number, { messageId: number; body: string }>;
-}
-
-async function runAgainstModel(h: StoreHandle, ops: readonly Op[]): Promise<void> {
-  let s = h.store;
-  const queues = new Map<string, ModelQueue>();
-  const bindings = new Map<string, BindRecord>();
-  await s.commit([exchangeDeclare('x', 'direct')]).durable;
-  let bodyCounter = 0;
-  for (const o of ops) {
-    let records: StoreRecord[] = [];
-    switch (o.op) {
-      case 'declare': {
-        const name = QUEUES[o.q]!;
-        if (!queues.has(name)) queues.set(name, { lastPosition: 0, entries: new Map() });
-        records = [queueDeclare(name)];
-        break;
-      }
-      case 'delete': {
-        const name = QUEUES[o.q]!;
-        if (!queues.has(name)) continue;
-        queues.delete(name);
-        for (const [k, b] of bindings) if (b.queue === name) bindings.delete(k);
-        records = [{ kind: 'queue-delete', queue: name }];
-        break;
-      }
-      case 'enqueue': {
-        const names = o.qs.map((i) => QUEUES[i]!).filter((n) => queues.has(n));
-        if (names.length === 0) continue;
-        const id = s.allocateMessageId();
-        const body = `${++bodyCounter}:`.padEnd(o.size, 'b');
-        const targets: Array<[string, number]> = names.map((n) => {
-          const mq = queues.get(n)!;
-          mq.lastPosition++;
-          mq.entries.set(mq.lastPosition, { messageId: id, body });
-          return [n, mq.lastPosition];
-        });
-        records = [enqueue(id, targets, body)];
-        break;
-      }
-      case 'dequeue': {
-        const name = QUEUES[o.q]!;
-        const mq = queues.get(name);
-        if (!mq || mq.entries.size === 0) continue;
-        const position = [...mq.entries.keys()][o.nth % mq.entries.size]!;
-        const e = mq.entries.get(position)!;
-        mq.entries.delete(position);
-        records = [dequeue(name, position, e.messageId)];
-        break;
-      }
-      case 'bind': {
-        const name = QUEUES[o.q]!;
-        if (!queues.has(name)) continue;
-        const b = bind('x', name, `k${o.key}`);
-        bindings.set(JSON.stringify([b.exchange, b.queue, b.key]), b);
-        records = [b];
-        break;
-      }
-      case 'unbind': {
-        if (bindings.size === 0) continue;
-        const [k, b] = [...bindings][o.nth % bindings.size]!;
-        bindings.delete(k);
-        records = [{ kind: 'unbind', exchange: b.exchange, queue: b.queue, key: b.key }];
-        break;
-      }
-      case 'reopen':
-        s = await h.reopen();
-        compare(s, queues, bindings);
-        continue;
-    }
-    // Not awaited one by one: several commits share batches, as with many producers.
-    const ticket = s.commit(records);
-    if (bodyCounter % 3 === 0) await ticket.durable;
-  }
-  await s.commit([]).durable;
-  compare(s, queues, bindings);
-  assertSound(s);
-  s = await h.reopen();
-  compare(s, queues, bindings);
-  assertSound(s);
-}
-
-function compare(s: ContractStore, queues: Map<string, ModelQueue>, bindings: Map<string, BindRecord>): void {
-  assert.deepEqual(
-    s.queues().map((q) => q.declare.queue),
-    [...queues.keys()].sort(),
-  );
-  const refs = new Map<number, number>();
-  for (const [name, mq] of queues) {
-    const state = s.queue(name)!;
-    const expected = [...mq.entries].sort((a, b) => a[0] - b[0]);
-    assert.equal(state.count, expected.length, `count of ${name}`);
-    assert.equal(state.bytes, expected.reduce((n, [, e]) => n + Buffer.byteLength(e.body), 0), `bytes of ${name}`);
-    assert.equal(state.lastPosition, mq.lastPosition, `lastPosition of ${name}`);
-    const entries = s.readQueue(name, 0, 10_000);
-    assert.deepEqual(
-      entries.map((e) => [e.position, e.messageId]),
-      expected.map(([p, e]) => [p, e.messageId]),
-      `entries of ${name}`,
-    );
-    for (const [, e] of expected) {
-      assert.equal(text(s.readMessage(e.messageId)), e.body);
-      refs.set(e.messageId, (refs.get(e.messageId) ?? 0) + 1);
-    }
-  }
-  for (const [id, n] of refs) assert.equal(s.messageRefs(id), n, `refs of message ${id}`);
-  assert.deepEqual(
-    s.bindings().map((b) => JSON.stringify([b.exchange, b.queue, b.key])).sort(),
-    [...bindings.keys()].sort(),
-  );
 }
