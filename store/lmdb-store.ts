@@ -22,7 +22,7 @@
 // that fails is never handed out (STORE_CORRUPT), and the broker moves it to the quarantine.
 
 import { randomUUID } from 'node:crypto';
-import { existsSync, statfsSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open } from 'lmdb';
 import { AssertionFailure, assert } from '../src/core/assert.js';
@@ -48,6 +48,7 @@ import {
 } from './layout.js';
 import { LmdbBatchWriter } from './lmdb-batch-writer.js';
 import { EMPTY_TABLE, fast, problemOf, TABLE_NAMES, type Db, type Env, type Tables } from './lmdb-env.js';
+import { classifyCommitFailure } from './commit-failure.js';
 import { checkMetaPages, lmdbEnvOptions, loadBindings, loadExchanges, loadQueues } from './lmdb-open.js';
 import { lmdbScan } from './lmdb-scan.js';
 import { liveLockHolder, lockDataDir, type DataDirLock } from './lock.js';
@@ -103,10 +104,6 @@ export interface LmdbStoreOptions {
 export const DEFAULT_MAP_SIZE_BYTES = 64 * 1024 ** 3;
 export const DEFAULT_LOG_MAX_BYTES = 1024 ** 3;
 const DEFAULT_DROP_PER_BATCH_MAX = 4096;
-/** Free space below which a failed commit is reported as a full disk (STORE_FULL): LMDB turns
- * a short write into EIO, so the errno alone cannot tell. */
-const FULL_DISK_FREE_BYTES = 16 * 1024 * 1024;
-const MDB_MAP_FULL = -30792;
 
 function logEntriesIn(mutations: readonly Mutation[]): number {
   let n = 0;
@@ -635,7 +632,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
     const failed = [...mutations, ...this.takePending()];
     this.projection.reset(this.projectionSource());
     this.giveBackLsns(this.committedMeta.lastLsn, this.logger);
-    void this.classify(err, mutations).then((error) => {
+    void classifyCommitFailure(err, mutations, this.storeDir).then((error) => {
       this.logger.error({ err: error, store: this.storeDir, mutations: failed.length }, 'store commit failed');
       this.noteFull(isStoreError(error, 'STORE_FULL'), this.logger, this.storeDir);
       for (const m of failed) m.ticket.fail(error);
@@ -644,28 +641,5 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
       if (this.pending.length > 0) this.kick();
       else this.wakeIdle();
     });
-  }
-
-  /** Turns a failed transaction into the error callers see. */
-  private async classify(err: unknown, mutations: readonly Mutation[]): Promise<unknown> {
-    if (isStoreError(err) || err instanceof AssertionFailure) return err;
-    let cause: unknown = err;
-    const commitError = (err as { commitError?: Promise<unknown> } | null)?.commitError;
-    if (commitError && typeof commitError.then === 'function') cause = await commitError.then(() => err, (e: unknown) => e);
-    const code = (cause as { code?: unknown } | null)?.code;
-    let freeBytes = Number.POSITIVE_INFINITY;
-    try {
-      const s = statfsSync(this.storeDir);
-      freeBytes = Number(s.bavail) * Number(s.bsize);
-    } catch {
-      // Unknown free space: classify by the error code alone.
-    }
-    const lsns = committedEntries(mutations);
-    const what = lsns.length > 0 ? `commit of LSNs ${lsns[0]!.lsn}..${entryLastLsn(lsns[lsns.length - 1]!)}` : 'commit';
-    const full = code === 'ENOSPC' || code === 28 || code === MDB_MAP_FULL || code === 'EDQUOT' || code === 'EFBIG' || freeBytes < FULL_DISK_FREE_BYTES;
-    if (full) {
-      return new StoreError('STORE_FULL', `store at ${this.storeDir} is full (${freeBytes === Number.POSITIVE_INFINITY ? 'free space unknown' : `${freeBytes} bytes free`}): ${what} failed and changed nothing`, { cause });
-    }
-    return new StoreError('STORE_IO', `store at ${this.storeDir}: ${what} failed: ${(cause as Error)?.message ?? String(cause)}`, { cause });
   }
 }
