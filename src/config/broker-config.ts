@@ -142,11 +142,13 @@ export function redactConfig(config: BrokerConfig): BrokerConfig {
   };
 }
 
-/** How a primary ships to its backups (--ha-snapshot-batch, --ha-log-batch,
+/** How a primary ships to its backups (--ha-snapshot-batch, --ha-log-batch, --ha-catchup-frames-per-turn,
  * --ha-live-pending-entries, --ha-live-pending-bytes). */
 export interface ShippingLimits {
   readonly snapshotBatchRecords: number;
   readonly logBatchEntries: number;
+  /** Frames shipped to a catching-up backup per event-loop turn (--ha-catchup-frames-per-turn). */
+  readonly catchUpFramesPerTurn: number;
   /** A live backup further behind than this (unsent entries held in memory) goes back to
    * reading the store, where retention decides whether it can still catch up. */
   readonly livePendingEntriesMax: number;

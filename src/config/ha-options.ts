@@ -144,6 +144,13 @@ export const HA_OPTIONS = {
     defaultText: '256',
     schema: integer(1, 65536),
   },
+  'ha-catchup-frames-per-turn': {
+    group: 'ha',
+    valueForm: 'N',
+    description: 'Snapshot or log frames the primary ships to a catching-up backup per event-loop turn, credit allowing (one frame a turn loses the race against busy producers)',
+    defaultText: '8',
+    schema: integer(1, 4096),
+  },
   'ha-live-pending-entries': {
     group: 'ha',
     valueForm: 'N',

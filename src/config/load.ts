@@ -185,6 +185,7 @@ export function buildConfig(settings: readonly Setting[], warnings: readonly str
       shipping: {
         snapshotBatchRecords: need('ha-snapshot-batch'),
         logBatchEntries: need('ha-log-batch'),
+        catchUpFramesPerTurn: need('ha-catchup-frames-per-turn'),
         livePendingEntriesMax: need('ha-live-pending-entries'),
         livePendingBytesMax: need('ha-live-pending-bytes'),
       },

@@ -140,7 +140,7 @@ function closed(session: Session): boolean {
   return session.phase === 'closed';
 }
 
-export const DEFAULT_SHIPPING_LIMITS: ShippingLimits = { snapshotBatchRecords: 256, logBatchEntries: 512, livePendingEntriesMax: 20_000, livePendingBytesMax: 8 * 1024 * 1024 };
+export const DEFAULT_SHIPPING_LIMITS: ShippingLimits = { snapshotBatchRecords: 256, logBatchEntries: 512, catchUpFramesPerTurn: 8, livePendingEntriesMax: 20_000, livePendingBytesMax: 8 * 1024 * 1024 };
 
 function approximateRecordBytes(record: LogEntry['record']): number {
   return record.kind === 'enqueue' ? record.body.byteLength + 64 : 64;
@@ -438,6 +438,7 @@ export class PrimaryReplicator {
     }
     // 1. The snapshot: one read transaction, streamed in batches as credit allows.
     const snapshot = this.deps.store.snapshot();
+    const turn = this.catchUpTurn(session);
     try {
       session.snapshotLsn = snapshot.lsn;
       this.updateRetention();
@@ -450,14 +451,12 @@ export class PrimaryReplicator {
         const kept = session.filter.filter(record);
         if (kept) batch.push(kept);
         if (batch.length >= this.limits.snapshotBatchRecords) {
-          await this.waitForCredit(session);
+          await turn.beforeFrame();
           if (closed(session)) return;
           session.link.send({ kind: 'snapshot-records', epoch: this.deps.epoch, records: batch });
           session.shippedBytes += batch.reduce((n, r) => n + approximateRecordBytes(r), 0);
           batch = [];
-          // Reading the store never waits for I/O: give the event loop a turn per batch, or a
-          // long snapshot starves heartbeats (the backup drops the link) and client traffic.
-          await yieldTurn(this.deps.clock);
+          await turn.afterFrame();
         }
       }
       await this.waitForCredit(session);
@@ -477,8 +476,30 @@ export class PrimaryReplicator {
     await this.shipBacklog(session);
   }
 
+  /** Paces a catch-up's frames: a few per event-loop turn (--ha-catchup-frames-per-turn), as
+   * credit allows. Reading the store never waits for I/O, so without a yield a long catch-up
+   * starves heartbeats (the backup drops the link) and client traffic; with one frame a turn it
+   * loses to busy producers, whose every socket read is a turn of its own, and never converges
+   * (bench catch-up-cases: 5k LSN/s shipped against 13k/s written under 4+4 unthrottled). */
+  private catchUpTurn(session: Session): { beforeFrame: () => Promise<void>; afterFrame: () => Promise<void> } {
+    let framesThisTurn = 0;
+    return {
+      beforeFrame: async () => {
+        if (session.link.capacity() > 0) return;
+        await this.waitForCredit(session);
+        framesThisTurn = 0;
+      },
+      afterFrame: async () => {
+        if (++framesThisTurn < this.limits.catchUpFramesPerTurn) return;
+        framesThisTurn = 0;
+        await yieldTurn(this.deps.clock);
+      },
+    };
+  }
+
   /** Ships from the store's log until nothing committed is left, then goes live. */
   private async shipBacklog(session: Session): Promise<void> {
+    const turn = this.catchUpTurn(session);
     while (session.phase === 'backlog') {
       const lastLsn = this.deps.store.meta().lastLsn;
       if (session.nextLsn > lastLsn) {
@@ -501,10 +522,10 @@ export class PrimaryReplicator {
         }
         throw err;
       }
-      await this.waitForCredit(session);
+      await turn.beforeFrame();
       if (session.phase !== 'backlog') return;
       this.sendEntries(session, entries);
-      await yieldTurn(this.deps.clock);
+      await turn.afterFrame();
     }
   }
 
