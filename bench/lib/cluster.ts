@@ -121,14 +121,16 @@ export class BenchCluster {
     ];
   }
 
-  /** Starts member i on its port and data directory (a restart keeps the directory). */
-  async start(i: number): Promise<BenchServer> {
+  /** Starts member i on its port and data directory (a restart keeps the directory), with
+   * `moreArgs` after the cluster's own, for a flag that only one run needs, such as
+   * --ha-total-failure-resync (not one of args(): qpidd refuses an option given twice). */
+  async start(i: number, moreArgs: readonly string[] = []): Promise<BenchServer> {
     if (this.members[i]) throw new Error(`b${i} is already running`);
     const member = await startBroker({
       port: this.ports[i] as number,
       dataDir: this.dataDirs[i] as string,
       http: this.options.http ?? false,
-      extraArgs: ['--name', `b${i}`, ...this.args()],
+      extraArgs: ['--name', `b${i}`, ...this.args(), ...moreArgs],
       readyTimeoutMs: 60_000,
     });
     this.members[i] = member;
@@ -188,6 +190,11 @@ export class BenchCluster {
     const member = this.member(i);
     this.members[i] = null;
     await member.kill();
+  }
+
+  /** SIGSTOP (freeze) or SIGCONT (thaw) member i: a hung process, not a dead one. */
+  signal(i: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
+    process.kill(this.member(i).pid, signal);
   }
 
   /** Stops every member (SIGTERM, SIGKILL after a grace period) and removes the data

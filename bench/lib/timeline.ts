@@ -56,3 +56,23 @@ export function timelineRate(timeline: TimelineData, series: string, fromMs: num
   for (let i = first; i < end; i++) total += buckets[i] ?? 0;
   return total / (((end - first) * timeline.bucketMs) / 1000);
 }
+
+/**
+ * The longest run of empty buckets of one series wholly inside [fromMs, toMs), in ms: how long
+ * producers went without a single settlement while a backup was frozen, say. 0 when every bucket
+ * counted something; null when no whole bucket fits.
+ */
+export function longestGapMs(timeline: TimelineData, series: string, fromMs: number, toMs: number): number | null {
+  const buckets = timeline.series[series];
+  if (!buckets) return null;
+  const first = Math.ceil((fromMs - timeline.startEpochMs) / timeline.bucketMs);
+  const end = Math.floor((toMs - timeline.startEpochMs) / timeline.bucketMs);
+  if (end <= first || first < 0) return null;
+  let longest = 0;
+  let run = 0;
+  for (let i = first; i < end; i++) {
+    run = (buckets[i] ?? 0) === 0 ? run + 1 : 0;
+    longest = Math.max(longest, run);
+  }
+  return longest * timeline.bucketMs;
+}
