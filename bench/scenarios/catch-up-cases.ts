@@ -52,8 +52,11 @@ const PLANS: Record<ScenarioOptions['size'], Plan> = {
 const HEARTBEAT_S = 120;
 const READY_TIMEOUT_MS = 400_000;
 const TARGETS = { returnReadyS: 2, totalFailureReadyS: 5, newBackupReadyS: 60, duringRatio: 0.5 };
-const PACED = { ...FAILOVER_LOAD_DEFAULTS, producers: 4, consumers: 4, queue: 'catch-up-paced', drainS: 60 };
-const UNTHROTTLED = { ...PACED, rateMsgsPerS: 0, capacity: 1000, credit: 1000, queue: 'catch-up-unthrottled' };
+// The paced load's consumers attach only at its end: a message consumed at once is settled
+// without its backups (the durability contract), so with live consumers a frozen backup would
+// hold nothing up and the stall row would measure nothing.
+const PACED = { ...FAILOVER_LOAD_DEFAULTS, producers: 4, consumers: 4, queue: 'catch-up-paced', drainS: 60, deferConsumers: true };
+const UNTHROTTLED = { ...PACED, deferConsumers: false, rateMsgsPerS: 0, capacity: 1000, credit: 1000, queue: 'catch-up-unthrottled' };
 
 const columns: readonly TableColumn[] = [
   { key: 'case', header: 'case' },
