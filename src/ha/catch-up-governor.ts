@@ -49,7 +49,7 @@ export class CatchUpGovernor {
     this.state = step.state;
     if (step.stalled.length > 0 && this.stalled.length === 0) {
       this.deps.logger.warn(
-        { backups: step.stalled, stallTimeoutMs: this.deps.policy.stallTimeoutMs, share: this.deps.policy.share },
+        { backups: step.stalled, logAtRisk: step.logAtRisk, stallTimeoutMs: this.deps.policy.stallTimeoutMs, logAlarmBytes: this.deps.policy.logAlarmBytes, share: this.deps.policy.share },
         'catch-up stalled: producers get no credit for --ha-catchup-share of each second until the backup gains',
       );
     } else if (step.stalled.length === 0 && this.stalled.length > 0) {

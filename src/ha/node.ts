@@ -492,7 +492,7 @@ export class HaNode {
       confirmTimeoutMs: config.ha.confirmTimeoutMs,
       limits: config.ha.shipping,
       catchUp: {
-        policy: { stallTimeoutMs: config.ha.catchUpStallTimeoutMs, share: config.ha.catchUpShare, periodMs: 1000 },
+        policy: { stallTimeoutMs: config.ha.catchUpStallTimeoutMs, share: config.ha.catchUpShare, periodMs: 1000, logAlarmBytes: config.storeLogMaxBytes / 2 },
         pauseProducers: (reason) => pauses.set('catch-up', reason),
       },
       promotedAfterTotalFailure: mode === 'local',

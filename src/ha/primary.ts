@@ -114,6 +114,11 @@ interface Session {
   gateLsn: number | null;
   readonly catchUp: CatchUp;
   shippedBytes: number;
+  /** The primary's committedLogBytes when the backup joined, and the log (at its size in the
+   * primary's log, filtered or not) shipped since: what the backup still needs of the log is
+   * about the difference (the catch-up governor's retention alarm). */
+  readonly logBytesAtJoin: number;
+  logBytesPassed: number;
   /** Log batches shipped and not yet confirmed (lag in bytes and seconds, confirm latency). */
   readonly ledger: ShipLedger;
   state: HaState;
@@ -157,6 +162,8 @@ export class PrimaryReplicator {
   private confirmCheck: TimerHandle | null = null;
   private readonly governor: CatchUpGovernor | null;
   private readonly limits: ShippingLimits;
+  /** Approximate bytes of every entry committed since this replicator started. */
+  private committedLogBytes = 0;
 
   constructor(private readonly deps: PrimaryReplicatorDeps) {
     this.limits = deps.limits ?? DEFAULT_SHIPPING_LIMITS;
@@ -171,10 +178,14 @@ export class PrimaryReplicator {
 
   /** The backups still catching up, for the governor. */
   private catchUpSamples(): CatchUpSample[] {
-    const lastLsn = this.deps.store.meta().lastLsn;
+    const { lastLsn, logBytes } = this.deps.store.meta();
+    // The log written since the join that the backup has not yet been sent. An incremental
+    // catch-up also needs the log from its divergence point to the join, which is not counted:
+    // that part is what the primary had already kept, and it is usually small.
+    const needed = (s: Session): number => Math.min(logBytes, Math.max(0, this.committedLogBytes - s.logBytesAtJoin - s.logBytesPassed));
     return this.backupSessions()
       .filter((s) => s.phase === 'catalog' || s.phase === 'snapshot' || s.phase === 'backlog')
-      .map((s) => ({ name: s.name, snapshot: s.phase === 'snapshot', lag: Math.max(0, lastLsn - s.confirmedLsn), shippedBytes: s.shippedBytes }));
+      .map((s) => ({ name: s.name, snapshot: s.phase === 'snapshot', lag: Math.max(0, lastLsn - s.confirmedLsn), shippedBytes: s.shippedBytes, retainedLogBytes: needed(s) }));
   }
 
   private scheduleConfirmCheck(): void {
@@ -299,6 +310,8 @@ export class PrimaryReplicator {
       gateLsn: null,
       catchUp,
       shippedBytes: 0,
+      logBytesAtJoin: this.committedLogBytes,
+      logBytesPassed: 0,
       ledger: new ShipLedger(),
       state: 'catchup',
       unconfirmed: null,
@@ -536,6 +549,7 @@ export class PrimaryReplicator {
     const last = entries[entries.length - 1] as LogEntry;
     session.nextLsn = (last.record.kind === 'skip' ? last.record.lastLsn : last.lsn) + 1;
     if (session.gateLsn !== null && session.unconfirmed === null && this.deps.clock) session.unconfirmed = { lsn: session.nextLsn - 1, sinceMs: this.deps.clock.monotonicMs() };
+    for (const entry of entries) session.logBytesPassed += approximateBytes(entry);
     const shipped = session.filter.filterEntries(entries);
     let bytes = 0;
     for (const entry of shipped) bytes += approximateBytes(entry);
@@ -566,6 +580,7 @@ export class PrimaryReplicator {
   }
 
   private committed(entries: readonly LogEntry[]): void {
+    for (const entry of entries) this.committedLogBytes += approximateBytes(entry);
     for (const session of this.sessions.values()) {
       if (session.phase !== 'live') continue;
       for (const entry of entries) {

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { IDLE_THROTTLE, stepThrottle, type CatchUpSample, type ThrottleState } from '../../src/ha/catch-up-throttle.js';
 
-const POLICY = { stallTimeoutMs: 1000, share: 0.25, periodMs: 1000 };
-const backlog = (lag: number): CatchUpSample => ({ name: 'b1', snapshot: false, lag, shippedBytes: 0 });
+const POLICY = { stallTimeoutMs: 1000, share: 0.25, periodMs: 1000, logAlarmBytes: 1000 };
+const backlog = (lag: number): CatchUpSample => ({ name: 'b1', snapshot: false, lag, shippedBytes: 0, retainedLogBytes: 0 });
 
 function run(steps: readonly { atMs: number; samples: readonly CatchUpSample[] }[]): { paused: boolean; stalled: readonly string[] }[] {
   let state: ThrottleState = IDLE_THROTTLE;
@@ -39,7 +39,7 @@ test('a lag that makes no new low for the stall timeout stalls; a new low ends i
 });
 
 test('a snapshot counts bytes shipped as progress; a backup that leaves the catch-up is forgotten', () => {
-  const snap = (bytes: number): CatchUpSample => ({ name: 'b2', snapshot: true, lag: 1000, shippedBytes: bytes });
+  const snap = (bytes: number): CatchUpSample => ({ name: 'b2', snapshot: true, lag: 1000, shippedBytes: bytes, retainedLogBytes: 0 });
   const out = run([
     { atMs: 0, samples: [snap(0)] },
     { atMs: 900, samples: [snap(10)] },
@@ -51,6 +51,33 @@ test('a snapshot counts bytes shipped as progress; a backup that leaves the catc
     out.map((o) => o.paused),
     [false, false, false, true, false],
   );
+});
+
+test('a catch-up whose retained log passes the alarm is stalled at once, progress or not, until the log shrinks', () => {
+  const snap = (bytes: number, retainedLogBytes: number): CatchUpSample => ({ name: 'b2', snapshot: true, lag: 1000, shippedBytes: bytes, retainedLogBytes });
+  let state: ThrottleState = IDLE_THROTTLE;
+  const out = [
+    { atMs: 0, sample: snap(0, 100) },
+    { atMs: 100, sample: snap(10, 999) }, // gaining, below the alarm
+    { atMs: 1100, sample: snap(20, 1000) }, // gaining, but at the alarm: paused in the first quarter
+    { atMs: 1300, sample: snap(30, 1500) }, // still at risk; past this second's share
+    { atMs: 2050, sample: snap(40, 400) }, // the backlog shipped, the floor rose: no longer
+  ].map(({ atMs, sample }) => {
+    const step = stepThrottle(state, [sample], atMs, POLICY);
+    state = step.state;
+    return step;
+  });
+  assert.deepEqual(
+    out.map((o) => o.paused),
+    [false, false, true, false, false],
+  );
+  assert.deepEqual(
+    out.map((o) => o.logAtRisk),
+    [[], [], ['b2'], ['b2'], []],
+  );
+  assert.deepEqual(out[3]?.stalled, ['b2']);
+  // An alarm of 0 turns the rule off.
+  assert.equal(stepThrottle(IDLE_THROTTLE, [snap(0, 10 ** 9)], 0, { ...POLICY, logAlarmBytes: 0 }).paused, false);
 });
 
 test('policy off: a stall timeout or a share of 0 never pauses', () => {
@@ -67,12 +94,13 @@ test('policy off: a stall timeout or a share of 0 never pauses', () => {
 test('the bound: producers are never paused for more than share of a period', () => {
   fc.assert(
     fc.property(fc.double({ min: 0.05, max: 0.9, noNaN: true }), fc.array(fc.nat(1000), { minLength: 50, maxLength: 200 }), (share, lags) => {
-      const policy = { stallTimeoutMs: 300, share, periodMs: 1000 };
+      const policy = { stallTimeoutMs: 300, share, periodMs: 1000, logAlarmBytes: 500 };
       let state: ThrottleState = IDLE_THROTTLE;
       let pausedTicks = 0;
       const tickMs = 10;
       lags.forEach((lag, i) => {
-        const step = stepThrottle(state, [backlog(lag)], i * tickMs, policy);
+        // The retained log crosses the alarm at random too: the bound holds for either cause.
+        const step = stepThrottle(state, [{ ...backlog(lag), retainedLogBytes: lag }], i * tickMs, policy);
         state = step.state;
         if (step.paused) pausedTicks++;
       });
