@@ -259,8 +259,11 @@ export const OPTIONS = {
   'store-log-max-bytes': {
     group: 'broker',
     valueForm: 'BYTES',
+    // 1 GiB, the store's own default: a catch-up needs all the log written while its snapshot
+    // streams, and at 10^6 queued 1 KiB messages under 4+4 unthrottled producers that was ~460 MB
+    // over 83 s; with 256 MiB the log was cut under every snapshot and the backup never got ready.
     description: 'Most replication log kept for lagging backups; further behind resyncs from a snapshot',
-    defaultText: '268435456',
+    defaultText: '1073741824',
     schema: bytes(1),
   },
   'store-map-size': {
