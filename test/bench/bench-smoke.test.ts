@@ -182,6 +182,23 @@ test('catch-up scenario, tiny: a backup catches up behind 10^4 messages, idle an
   assertFiles(output, 'primary holds');
 });
 
+test('catch-up-cases scenario, tiny: a returning backup catches up by the delta, a frozen one stalls producers no longer than the confirm timeout', fullSmokeOnly, async () => {
+  const output = await runScenario('catch-up-cases');
+  assert.equal(output.ok, true, output.notes.join('; '));
+  assert.equal(output.rows.length, 6);
+  const [firstCopy, returned, frozen, incremental, wipe, busy] = output.rows;
+  assert.equal(firstCopy?.['howLabel'], 'snapshot (the backup\'s store is empty)');
+  assert.match(String(returned?.['howLabel']), /^incremental from LSN /);
+  assert.ok(num(returned, 'shippedMB') < num(firstCopy, 'shippedMB'), 'a 1 s absence ships less than the full copy');
+  // The stall is real (the backup held settlement up) and bounded by the 1 s confirm timeout.
+  assert.ok(num(frozen, 'stallS') > 0.3 && num(frozen, 'stallS') <= 1.5, `stall ${String(frozen?.['stallS'])} s`);
+  assert.match(String(incremental?.['howLabel']), /^incremental from LSN /);
+  assert.match(String(wipe?.['howLabel']), /^snapshot/);
+  assert.ok(num(busy, 'readyS') > 0 && num(busy, 'duringMsgsPerS') > 0);
+  for (const row of [returned, frozen, busy]) assert.equal(row?.['lost'], 0);
+  assertFiles(output, 'case');
+});
+
 test('management scenario, tiny: an open console (SSE, /api/v1/queues, /metrics) under a durable load, beside each alone', needsBroker, async () => {
   const output = await runScenario('management');
   assert.equal(output.ok, true, output.notes.join('; '));
