@@ -114,10 +114,10 @@ interface Session {
   gateLsn: number | null;
   readonly catchUp: CatchUp;
   shippedBytes: number;
-  /** The primary's committedLogBytes when the backup joined, and the log (at its size in the
-   * primary's log, filtered or not) shipped since: what the backup still needs of the log is
-   * about the difference (the catch-up governor's retention alarm). */
-  readonly logBytesAtJoin: number;
+  /** While it catches up: the log committed since it joined, and the log (at its size in the
+   * primary's log, filtered or not) shipped to it since; what it still needs of the log is about
+   * the difference (the catch-up governor's retention alarm). Not counted once it is live. */
+  logBytesWritten: number;
   logBytesPassed: number;
   /** Log batches shipped and not yet confirmed (lag in bytes and seconds, confirm latency). */
   readonly ledger: ShipLedger;
@@ -162,8 +162,6 @@ export class PrimaryReplicator {
   private confirmCheck: TimerHandle | null = null;
   private readonly governor: CatchUpGovernor | null;
   private readonly limits: ShippingLimits;
-  /** Approximate bytes of every entry committed since this replicator started. */
-  private committedLogBytes = 0;
 
   constructor(private readonly deps: PrimaryReplicatorDeps) {
     this.limits = deps.limits ?? DEFAULT_SHIPPING_LIMITS;
@@ -182,7 +180,7 @@ export class PrimaryReplicator {
     // The log written since the join that the backup has not yet been sent. An incremental
     // catch-up also needs the log from its divergence point to the join, which is not counted:
     // that part is what the primary had already kept, and it is usually small.
-    const needed = (s: Session): number => Math.min(logBytes, Math.max(0, this.committedLogBytes - s.logBytesAtJoin - s.logBytesPassed));
+    const needed = (s: Session): number => Math.min(logBytes, Math.max(0, s.logBytesWritten - s.logBytesPassed));
     return this.backupSessions()
       .filter((s) => s.phase === 'catalog' || s.phase === 'snapshot' || s.phase === 'backlog')
       .map((s) => ({ name: s.name, snapshot: s.phase === 'snapshot', lag: Math.max(0, lastLsn - s.confirmedLsn), shippedBytes: s.shippedBytes, retainedLogBytes: needed(s) }));
@@ -313,7 +311,7 @@ export class PrimaryReplicator {
       gateLsn: null,
       catchUp,
       shippedBytes: 0,
-      logBytesAtJoin: this.committedLogBytes,
+      logBytesWritten: 0,
       logBytesPassed: 0,
       ledger: new ShipLedger(),
       state: 'catchup',
@@ -552,7 +550,7 @@ export class PrimaryReplicator {
     const last = entries[entries.length - 1] as LogEntry;
     session.nextLsn = (last.record.kind === 'skip' ? last.record.lastLsn : last.lsn) + 1;
     if (session.gateLsn !== null && session.unconfirmed === null && this.deps.clock) session.unconfirmed = { lsn: session.nextLsn - 1, sinceMs: this.deps.clock.monotonicMs() };
-    for (const entry of entries) session.logBytesPassed += approximateBytes(entry);
+    if (session.phase === 'backlog') for (const entry of entries) session.logBytesPassed += approximateBytes(entry);
     const shipped = session.filter.filterEntries(entries);
     let bytes = 0;
     for (const entry of shipped) bytes += approximateBytes(entry);
@@ -583,9 +581,15 @@ export class PrimaryReplicator {
   }
 
   private committed(entries: readonly LogEntry[]): void {
-    for (const entry of entries) this.committedLogBytes += approximateBytes(entry);
+    // Sized once per commit, and only while a backup catches up: the hot path pays nothing.
+    let bytes = -1;
     for (const session of this.sessions.values()) {
-      if (session.phase !== 'live') continue;
+      if (session.phase === 'closed') continue;
+      if (session.phase !== 'live') {
+        if (bytes < 0) bytes = entries.reduce((n, entry) => n + approximateBytes(entry), 0);
+        session.logBytesWritten += bytes;
+        continue;
+      }
       for (const entry of entries) {
         if (entry.lsn < session.nextLsn + session.pending.length) continue;
         session.pending.push(entry);
