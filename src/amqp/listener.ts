@@ -147,6 +147,12 @@ export class AmqpServer {
   }
 
   private serve(socket: Socket): void {
+    // Nagle off: writes are already coalesced per event-loop turn (coalesceWrites), and with it
+    // on, a small frame written while an earlier one is unacknowledged waits for the peer's
+    // delayed ACK (40 ms on Linux). rhea turns it off only on a side that attaches a receiver,
+    // which a broker does not do; a 3-broker cluster's producer waited 46 ms per durable message
+    // instead of 4 ms (measured, a producer with one message in flight).
+    socket.setNoDelay(true);
     const channel = channelSecurityOf(socket);
     const connection = new RheaConnection(
       {

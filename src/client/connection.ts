@@ -253,6 +253,9 @@ export class Connection implements LinkHost {
       port: address.port,
       ...clientTlsOptions(address),
       reconnect: false,
+      // rhea leaves Nagle on for a sender-only connection: a small transfer after another then
+      // waits for the broker's delayed ACK (40 ms).
+      tcp_no_delay: true,
       container_id: this.container.id,
       session_buffer_size: this.options.sessionBufferSize ?? SESSION_BUFFER_DEFAULT,
       ...(heartbeatMs > 0 ? { idle_time_out: heartbeatMs } : {}),
