@@ -21,10 +21,14 @@ const IDENTITY_RETRY_MS = 5000;
 /** After losing its primary, a backup looks for the new one this often (instead of every
  * maintenance interval) for SEEK_WINDOW_MS: a cluster manager promotes another broker within
  * a few hundred ms, and that primary stays recovering (its producers waiting) until this backup
- * has rejoined. The manager's primary hint reaches us later than this: it goes through the new
- * primary's report to etcd and our manager's watch (measured 75-150 ms after the promotion). */
+ * has rejoined. */
 const SEEK_INTERVAL_MS = 20;
 const SEEK_WINDOW_MS = 5000;
+/** A manager's primary hint comes when its leader key is taken, just before the promotion:
+ * the hinted broker is tried this often, and no other, for HINT_WINDOW_MS (a promotion takes
+ * tens of ms; a failed one is followed by a new election and a new hint). */
+const HINT_RETRY_MS = 5;
+const HINT_WINDOW_MS = 2000;
 export type ChannelClosed =
   | { readonly kind: 'redirect'; readonly address: string }
   | { readonly kind: 'refused'; readonly description: string }
@@ -97,6 +101,8 @@ export class BackupReplicator {
   private primary: PrimaryInfo | null = null;
   private nextAddressIndex = 0;
   private preferred: string | null = null;
+  /** Where the cluster manager says the primary is (or is being promoted), until when. */
+  private hinted: { readonly address: QpidAddress; readonly untilMs: number } | null = null;
   /** Until when (monotonic ms) a lost primary is looked for every SEEK_INTERVAL_MS. */
   private seekUntilMs = -Infinity;
   private readonly selfAddresses = new Set<string>();
@@ -161,10 +167,17 @@ export class BackupReplicator {
    * point a backup at a stranger). */
   primaryAt(address: string): boolean {
     if (this.stopped || this.primary) return false;
-    if (!this.deps.addresses.some((a) => formatAddress(a) === address)) return false;
-    this.preferred = address;
+    const known = this.deps.addresses.find((a) => formatAddress(a) === address);
+    if (!known || this.selfAddresses.has(address)) return false;
+    this.hinted = { address: known, untilMs: this.deps.clock.monotonicMs() + HINT_WINDOW_MS };
     if (!this.channel) this.schedule(0);
     return true;
+  }
+
+  /** The hinted address while its window lasts. */
+  private hintedAddress(): QpidAddress | null {
+    if (this.hinted && this.deps.clock.monotonicMs() >= this.hinted.untilMs) this.hinted = null;
+    return this.hinted?.address ?? null;
   }
 
   /** Stops replicating (the broker is being promoted or shut down); resolves when every store
@@ -192,6 +205,8 @@ export class BackupReplicator {
       this.preferred = null;
       if (preferred && !this.selfAddresses.has(formatAddress(preferred))) return preferred;
     }
+    const hinted = this.hintedAddress();
+    if (hinted) return hinted;
     for (let i = 0; i < all.length; i++) {
       const candidate = all[(this.nextAddressIndex + i) % all.length] as QpidAddress;
       if (this.selfAddresses.has(formatAddress(candidate))) continue;
@@ -321,6 +336,7 @@ export class BackupReplicator {
     // Refused for who we are: retrying at once would not change that, and each failed login
     // counts against this host in the primary's rate limit (which its tools share).
     if (identityRefused) this.schedule(Math.max(this.deps.maintenanceIntervalMs, IDENTITY_RETRY_MS));
+    else if (this.hintedAddress()) this.schedule(HINT_RETRY_MS);
     else this.schedule(this.deps.clock.monotonicMs() < this.seekUntilMs ? Math.min(SEEK_INTERVAL_MS, this.deps.maintenanceIntervalMs) : this.deps.maintenanceIntervalMs);
   }
 
@@ -407,6 +423,7 @@ export class BackupReplicator {
       this.deps.noteEpoch(frame.epoch);
       this.deps.onHeard?.(this.heardOf(frame.epoch, frame.lastLsn), true);
       this.primary = { name: frame.name, epoch: frame.epoch, address: this.connectedTo ?? '', publicAddress: frame.publicAddress };
+      this.hinted = null;
       this.deps.onPrimary(this.primary);
       this.setState('catchup');
       this.confirmed = 0;

@@ -257,7 +257,7 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       // Our name on the key while we think we do not hold it: a transaction whose answer was
       // lost (timed out) did take it. It is ours: act on it, or nobody will while we keep it alive.
       if (event.mine && event.leader === state.config.name && !state.holding && state.inFlight === null) return step(out.state, { kind: 'acquired', nowMs: event.nowMs, won: true });
-      return decide(out, event.nowMs);
+      return decide(hint(out), event.nowMs);
     }
     case 'members':
       out.state = { ...state, members: new Map(event.members.map((m) => [m.name, m])) };
@@ -323,13 +323,16 @@ function newLease(state: ManagerState, targetMs: number): { state: ManagerState;
   return { id, state: { ...state, leasesGranted: state.leasesGranted + 1, brokerLease: { id, targetMs } } };
 }
 
-/** A new primary reported itself: point this manager's backup broker at it (once per primary
- * and epoch), so that the new primary's recovery does not wait a maintenance interval for it. */
+/** Another manager took the key, or its broker reported itself primary: point this manager's
+ * backup broker at it (once per leader and epoch), so that the new primary's recovery does not
+ * wait a maintenance interval for it. The first hint goes when the key is taken, before the
+ * promotion is done: the backup keeps trying there (backup.ts, primaryAt) and joins as soon as
+ * the new primary serves, instead of hearing of it a report and an etcd round trip later. */
 function hint(out: Step): Step {
   const state = out.state;
   const leader = state.leader ? state.members.get(state.leader) : undefined;
   const broker = state.broker;
-  if (!leader || leader.name === state.config.name || !isPrimary(leader.broker.state) || !leader.broker.address) return out;
+  if (!leader || leader.name === state.config.name || leader.broker.state === 'dead' || leader.broker.state === 'unreachable' || !leader.broker.address) return out;
   if (!broker || isPrimary(broker.state) || broker.state === 'dead' || broker.state === 'unreachable' || broker.connectedToPrimary) return out;
   const key = `${leader.name}@${leader.broker.storeEpoch}`;
   if (state.hintedFor === key) return out;

@@ -77,7 +77,7 @@ export async function freePort(): Promise<number> {
 
 export async function startQpidd(options: StartOptions = {}): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? tempDir();
-  const args = [QPIDD, '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', 'info', ...(options.name ? ['--name', options.name] : []), ...(options.args ?? [])];
+  const args = [QPIDD, '--port', String(options.port ?? 0), '--data-dir', dataDir, '--log-level', process.env['QPIDD_TEST_LOG_LEVEL'] ?? 'info', ...(options.name ? ['--name', options.name] : []), ...(options.args ?? [])];
   // --auth no unless the test says otherwise (test/run.ts sets the same default for the run).
   const env = { QPIDD_AUTH: 'no', ...process.env, ...options.env };
   // Under `ulimit -n`, through bash (exec: the pid is the broker's own, so signals reach it).

@@ -27,7 +27,7 @@ export class ProbeProducer {
   }
 
   static async start(url: string, queue: string, window = 20): Promise<ProbeProducer> {
-    const connection = await connect(`amqp:${url}`, { reconnect: { limit: -1, initialDelayMs: 10, maxDelayMs: 100 }, heartbeatS: 1 });
+    const connection = await connect(`amqp:${url}`, { reconnect: { limit: -1, initialDelayMs: 5, maxDelayMs: 20 }, heartbeatS: 1 });
     const sender = await connection.sender(`${queue}; {create: always, node: {durable: true}}`, { capacity: 1000 });
     return new ProbeProducer(connection, sender, window);
   }

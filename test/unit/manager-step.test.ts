@@ -368,6 +368,28 @@ const ROWS: readonly Row[] = [
     actions: [],
     decision: /b2 is the most up-to-date/,
   },
+  {
+    name: 'another manager takes the key: this backup broker is pointed at its broker at once, before that broker reports itself primary',
+    state: situation({ broker: report('ready'), members: new Map([['b2', member('b2', report('ready', 12, 3, { address: '127.0.0.1:2' }))]]) }),
+    event: { kind: 'leader', nowMs: 1100, leader: 'b2', revision: 120, mine: false },
+    actions: ['hint-primary'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'hint-primary'), { kind: 'hint-primary', address: '127.0.0.1:2' });
+      assert.equal(s.hintedFor, 'b2@3');
+    },
+  },
+  {
+    name: 'the new leader then reports itself primary in a new epoch: hinted again only while the backup has not joined it',
+    state: situation({ leader: 'b2', noLeaderSinceMs: null, hintedFor: 'b2@3', broker: report('ready', 10, 3, { connectedToPrimary: true }) }),
+    event: { kind: 'members', members: [member('b2', report('recovering', 13, 5, { address: '127.0.0.1:2' }), 130)] },
+    actions: [],
+  },
+  {
+    name: 'no hint towards a leader whose broker is dead, nor from a manager whose broker is itself primary',
+    state: situation({ broker: report('active'), members: new Map([['b2', member('b2', report('ready', 12, 3, { address: '127.0.0.1:2' }))]]) }),
+    event: { kind: 'leader', nowMs: 1100, leader: 'b2', revision: 120, mine: false },
+    actions: [],
+  },
 ];
 
 for (const row of ROWS) {

@@ -32,7 +32,7 @@ export class DrillProbe {
   }
 
   static async start(url: string, queue: string, login: { username?: string; password?: string }, options: { window?: number; paceMs?: number } = {}): Promise<DrillProbe> {
-    const connection = await connect(`amqp:${url}`, { reconnect: { limit: -1, initialDelayMs: 10, maxDelayMs: 100 }, heartbeatS: 1, ...login });
+    const connection = await connect(`amqp:${url}`, { reconnect: { limit: -1, initialDelayMs: 5, maxDelayMs: 20 }, heartbeatS: 1, ...login });
     const sender = await connection.sender(`${queue}; {create: always, node: {durable: true}}`, { capacity: 1000 });
     return new DrillProbe(connection, sender, options.window ?? 4, options.paceMs ?? 5);
   }
