@@ -134,7 +134,9 @@ export async function startBroker(config: BrokerConfig, options: StartOptions = 
       process.exit(70);
     }),
   });
-  server.registerNode(REPLICATION_ADDRESS, new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator(), (info) => security.replicationDenied(info.user)));
+  const replicationEndpoint = new RheaReplicationEndpoint(logger.child({ module: 'ha-endpoint' }), () => ha.primaryReplicator(), (info) => security.replicationDenied(info.user));
+  ha.onPrimaryStarted(() => replicationEndpoint.primaryStarted());
+  server.registerNode(REPLICATION_ADDRESS, replicationEndpoint);
   const management = new ManagementNode({ config, ha, logger: logger.child({ module: 'management' }), authorize: (operation, input, user) => security.authorizeCommand(operation, input, user), connections: () => server.connectionsSnapshot() });
   server.registerNode('$management', management);
 

@@ -13,7 +13,7 @@ import { crashPoint } from '../core/crash-points.js';
 import type { Logger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
 import type { Heard } from './heard.js';
-import { RESYNC_REASON_CHARS_MAX, type BackupFrame, type MemberInfo, type PrimaryFrame } from './messages.js';
+import { RESYNC_REASON_CHARS_MAX, type BackupFrame, type CatalogNode, type MemberInfo, type PrimaryFrame } from './messages.js';
 
 
 /** How soon a backup refused for its identity (SASL, ACL) tries again. */
@@ -49,8 +49,14 @@ export interface ReplicationChannel {
 }
 
 /** How a backup reaches a primary (rhea in production, the simulated network in test/sim). */
+export interface ConnectOptions {
+  /** The address is the one a cluster manager hinted: its broker is being promoted, and holds
+   * the join until it is primary instead of refusing it (transport.ts, parking). */
+  readonly expectPromotion?: boolean;
+}
+
 export interface ReplicationConnector {
-  connect(address: QpidAddress, events: ChannelEvents): ReplicationChannel;
+  connect(address: QpidAddress, events: ChannelEvents, options?: ConnectOptions): ReplicationChannel;
 }
 
 export interface PrimaryInfo {
@@ -170,6 +176,14 @@ export class BackupReplicator {
     const known = this.deps.addresses.find((a) => formatAddress(a) === address);
     if (!known || this.selfAddresses.has(address)) return false;
     this.hinted = { address: known, untilMs: this.deps.clock.monotonicMs() + HINT_WINDOW_MS };
+    if (this.channel && this.connectedTo !== address) {
+      // A join waiting elsewhere (held by an earlier hint's broker, whose promotion failed, or
+      // refused there on its way): the hint wins.
+      const channel = this.channel;
+      this.disconnected({ kind: 'refused', description: `the cluster manager points at ${address} now` });
+      channel.close();
+      return true;
+    }
     if (!this.channel) this.schedule(0);
     return true;
   }
@@ -231,7 +245,9 @@ export class BackupReplicator {
     const generation = ++this.generation;
     const target = formatAddress(address);
     this.connectedTo = target;
-    this.deps.logger.debug({ address: target }, 'looking for the primary');
+    const hinted = this.hintedAddress();
+    const expectPromotion = hinted !== null && formatAddress(hinted) === target;
+    this.deps.logger.debug({ address: target, expectPromotion }, 'looking for the primary');
     this.channel = this.deps.connector.connect(address, {
       opened: () => {
         if (generation !== this.generation) return;
@@ -258,6 +274,7 @@ export class BackupReplicator {
             epochHistory: meta.epochHistory,
             snapshotIncomplete: meta.snapshotIncomplete,
             ...(this.resyncReason !== null ? { resync: this.resyncReason.slice(0, RESYNC_REASON_CHARS_MAX) } : {}),
+            ...(meta.lastLsn > 0 && !meta.snapshotIncomplete ? { catalog: this.catalog() } : {}),
           });
         });
       },
@@ -271,7 +288,7 @@ export class BackupReplicator {
         if (generation !== this.generation) return;
         this.disconnected(reason);
       },
-    });
+    }, { expectPromotion });
   }
 
   private startWatchdog(): void {
@@ -487,7 +504,7 @@ export class BackupReplicator {
   /** Incremental catch-up: the log is taken back to the divergence point (what goes was never
    * settled), then the primary's log follows from there. A store that cannot take it back (the
    * entries were copied from an earlier primary) wipes itself and comes back for a snapshot. */
-  private async truncateTo(lsn: number, hello: { name: string; epoch: number; lastLsn: number }): Promise<void> {
+  private async truncateTo(lsn: number, hello: { name: string; epoch: number; lastLsn: number; catalogFromJoin?: boolean }): Promise<void> {
     const store = this.deps.store;
     const before = store.meta().lastLsn;
     if (before > lsn) {
@@ -502,16 +519,24 @@ export class BackupReplicator {
       this.deps.logger.info({ primary: hello.name, epoch: hello.epoch, divergence: lsn, truncated: before - lsn }, 'took back the divergent end of the log (never settled)');
     }
     this.deps.logger.info({ primary: hello.name, epoch: hello.epoch, primaryLsn: hello.lastLsn, fromLsn: lsn }, 'connected to the primary; catching up incrementally');
-    // What this store holds at the divergence point: the primary's filter starts from it.
+    // What this store holds at the divergence point: the primary's filter starts from it. The
+    // join said it already when nothing was to be taken back.
+    if (hello.catalogFromJoin) {
+      if (before !== lsn) throw Object.assign(new Error(`the primary took the join's catalog (LSN ${before}) for a catch-up from LSN ${lsn}`), { code: 'HA_PROTOCOL' });
+    } else {
+      this.channel?.send({ kind: 'catalog', epoch: hello.epoch, lsn, ...this.catalog() });
+    }
+    this.confirm(this.generation, lsn);
+  }
+
+  /** The queues and exchanges the store holds, with their qpid.replicate argument. */
+  private catalog(): { queues: CatalogNode[]; exchanges: CatalogNode[] } {
+    const store = this.deps.store;
     const replicate = (args: Readonly<Record<string, unknown>>): string | null => (typeof args['qpid.replicate'] === 'string' ? (args['qpid.replicate'] as string) : null);
-    this.channel?.send({
-      kind: 'catalog',
-      epoch: hello.epoch,
-      lsn,
+    return {
       queues: store.queues().map((q) => ({ name: q.declare.queue, replicate: replicate(q.declare.arguments) })),
       exchanges: store.exchanges().map((e) => ({ name: e.exchange, replicate: replicate(e.arguments) })),
-    });
-    this.confirm(this.generation, lsn);
+    };
   }
 
   private confirm(generation: number, lsn: number): void {

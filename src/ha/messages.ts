@@ -47,6 +47,10 @@ export type BackupFrame =
       readonly snapshotIncomplete?: boolean;
       /** The backup asks for a snapshot, and why (catch-up.ts BackupView.resync). */
       readonly resync?: string;
+      /** What the store holds at lastLsn (as a catalog frame would say): when the catch-up is
+       * incremental from lastLsn, nothing is taken back and the primary starts from this, a
+       * round trip sooner (the hello says so: catalogFromJoin). */
+      readonly catalog?: { readonly queues: readonly CatalogNode[]; readonly exchanges: readonly CatalogNode[] };
     }
   | { readonly kind: 'confirm'; readonly epoch: number; readonly lsn: number }
   /** Incremental catch-up: after taking its log back to `lsn`, the queues and exchanges the
@@ -74,6 +78,8 @@ export type PrimaryFrame =
       /** Incremental: the backup takes its log back to fromLsn, then the log follows from there;
        * snapshot: it wipes its store and a snapshot follows. */
       readonly catchUp: CatchUp;
+      /** The primary took the join's catalog: the backup sends none (it takes nothing back). */
+      readonly catalogFromJoin?: boolean;
     }
   | { readonly kind: 'snapshot-begin'; readonly epoch: number; readonly lsn: number; readonly lastMessageId: number; readonly epochHistory: readonly EpochStart[] }
   | { readonly kind: 'snapshot-records'; readonly epoch: number; readonly records: readonly StoreRecord[] }
@@ -125,6 +131,10 @@ const epochHistory = z.array(z.object({ epoch: epochField, firstLsn: lsn })).max
 
 const catchUp = z.union([z.object({ kind: z.literal('incremental'), fromLsn: lsn }), z.object({ kind: z.literal('snapshot'), reason: z.string().max(1000) })]);
 
+const CATALOG_NODES_MAX = 200_000;
+const catalogNode = z.object({ name: z.string().max(NAME_CHARS_MAX), replicate: z.string().max(32).nullable() });
+const catalogNodes = z.array(catalogNode).max(CATALOG_NODES_MAX);
+
 /** A join's resync reason is for logs and status: a sentence, cut to this. */
 export const RESYNC_REASON_CHARS_MAX = 300;
 const JoinBody = z.object({
@@ -137,12 +147,11 @@ const JoinBody = z.object({
   epochHistory: epochHistory.optional(),
   snapshotIncomplete: z.boolean().optional(),
   resync: z.string().max(RESYNC_REASON_CHARS_MAX).optional(),
+  catalog: z.object({ queues: catalogNodes, exchanges: catalogNodes }).optional(),
 });
 const ConfirmBody = z.object({ lsn });
-const CATALOG_NODES_MAX = 200_000;
-const catalogNode = z.object({ name: z.string().max(NAME_CHARS_MAX), replicate: z.string().max(32).nullable() });
-const CatalogBody = z.object({ lsn, queues: z.array(catalogNode).max(CATALOG_NODES_MAX), exchanges: z.array(catalogNode).max(CATALOG_NODES_MAX) });
-const HelloBody = z.object({ name, storeId: z.string().min(1).max(64), publicAddress: address, lastLsn: lsn, epochHistory, catchUp });
+const CatalogBody = z.object({ lsn, queues: catalogNodes, exchanges: catalogNodes });
+const HelloBody = z.object({ name, storeId: z.string().min(1).max(64), publicAddress: address, lastLsn: lsn, epochHistory, catchUp, catalogFromJoin: z.boolean().optional() });
 const SnapshotEndBody = z.object({ lastPositions: z.record(z.string().max(NAME_CHARS_MAX), lsn).refine((m) => Object.keys(m).length <= CATALOG_NODES_MAX, 'too many queues') });
 const SnapshotBeginBody = z.object({ lsn, lastMessageId: z.number().int().min(0).max(COUNTER_MAX), epochHistory });
 const StateBody = z.object({
@@ -175,6 +184,7 @@ export function encodeBackupFrame(f: BackupFrame): Buffer {
           ...(f.queue ? { queue: f.queue } : {}),
           ...(f.lastLsn !== undefined ? { lastLsn: f.lastLsn, epochHistory: f.epochHistory ?? [], snapshotIncomplete: f.snapshotIncomplete ?? false } : {}),
           ...(f.resync !== undefined ? { resync: f.resync } : {}),
+          ...(f.catalog !== undefined ? { catalog: f.catalog } : {}),
         }),
       );
     case 'confirm':
@@ -187,7 +197,7 @@ export function encodeBackupFrame(f: BackupFrame): Buffer {
 export function encodePrimaryFrame(f: PrimaryFrame): Buffer {
   switch (f.kind) {
     case 'hello':
-      return frame('hello', f.epoch, json({ name: f.name, storeId: f.storeId, publicAddress: f.publicAddress, lastLsn: f.lastLsn, epochHistory: f.epochHistory, catchUp: f.catchUp }));
+      return frame('hello', f.epoch, json({ name: f.name, storeId: f.storeId, publicAddress: f.publicAddress, lastLsn: f.lastLsn, epochHistory: f.epochHistory, catchUp: f.catchUp, ...(f.catalogFromJoin ? { catalogFromJoin: true } : {}) }));
     case 'snapshot-begin':
       return frame('snapshot-begin', f.epoch, json({ lsn: f.lsn, lastMessageId: f.lastMessageId, epochHistory: f.epochHistory }));
     case 'snapshot-records':

@@ -121,6 +121,14 @@ export class HaNode {
     return this.primary;
   }
 
+  private readonly primaryListeners = new Set<() => void>();
+
+  /** Called each time this broker becomes a cluster primary, once its replicator takes joins
+   * (the replication endpoint serves the joins it held for the promotion). */
+  onPrimaryStarted(listener: () => void): void {
+    this.primaryListeners.add(listener);
+  }
+
   service(): MessagingService | null {
     return this.service_;
   }
@@ -231,6 +239,7 @@ export class HaNode {
       shipping: this.primary !== null,
       primaryAddress: primary ? (primary.publicAddress ?? primary.address) : null,
       clientRedirect: this.deps.config.ha.clientRedirect,
+      awaitingPromotion: this.cluster && (this.haState === 'ready' || this.haState === 'joining') && this.backup?.currentPrimary == null,
     });
   }
 
@@ -503,6 +512,7 @@ export class HaNode {
       onMembership: () => this.checkRecovered(),
     });
     this.expected = new Set(expected);
+    for (const listener of this.primaryListeners) listener();
     this.startFencingProbe();
     if (this.expected.size === 0) {
       this.activate('no backups expected');

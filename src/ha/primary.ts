@@ -131,6 +131,9 @@ interface Session {
   wake: (() => void) | null;
   /** Resolves with the backup's catalog (incremental catch-up). */
   catalogArrived: ((catalog: CatalogFrame) => void) | null;
+  /** An incremental catch-up from where the backup's log ends: its join's catalog is what it
+   * holds, and no catalog frame comes (hello.catalogFromJoin). */
+  readonly joinCatalog: Pick<CatalogFrame, 'queues' | 'exchanges'> | null;
 }
 
 type CatalogFrame = Extract<BackupFrame, { kind: 'catalog' }>;
@@ -255,7 +258,7 @@ export class PrimaryReplicator {
   }
 
   /** A backup's `join` arrived on a new link. */
-  join(link: BackupLink, join: { name: string; storeId: string; address: string | null; epochSeen: number; queue?: string | null; lastLsn?: number; epochHistory?: readonly EpochStart[]; snapshotIncomplete?: boolean; resync?: string }): void {
+  join(link: BackupLink, join: Omit<Extract<BackupFrame, { kind: 'join' }>, 'kind' | 'epoch'>): void {
     if (this.stopped) {
       link.close('primary is stopping');
       return;
@@ -297,6 +300,8 @@ export class PrimaryReplicator {
             { epochHistory: join.epochHistory ?? [], lastLsn: join.lastLsn ?? 0, snapshotIncomplete: join.snapshotIncomplete ?? false, resync: join.resync ?? null },
             this.deps.totalFailureResync ?? 'wipe',
           );
+    // Nothing to take back: the join's catalog is the one the backup would send after the hello.
+    const joinCatalog = catchUp.kind === 'incremental' && join.catalog !== undefined && catchUp.fromLsn === (join.lastLsn ?? 0) ? join.catalog : null;
     const session: Session = {
       link,
       name: join.name,
@@ -320,11 +325,12 @@ export class PrimaryReplicator {
       pendingBytes: 0,
       wake: null,
       catalogArrived: null,
+      joinCatalog,
     };
     this.sessions.set(link.id, session);
     if (replicaOf === null) this.governor?.wake();
     this.deps.logger.info({ backup: join.name, address: join.address, catchUp, backupLsn: join.lastLsn ?? 0, ...(replicaOf !== null ? { replicaOf } : {}) }, replicaOf === null ? 'backup joined; catch-up starts' : 'replica queue joined; catch-up starts');
-    link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn, epochHistory: meta.epochHistory, catchUp });
+    link.send({ kind: 'hello', epoch: this.deps.epoch, name: this.deps.name, storeId: meta.storeId, publicAddress: this.deps.publicAddress, lastLsn: meta.lastLsn, epochHistory: meta.epochHistory, catchUp, ...(joinCatalog ? { catalogFromJoin: true } : {}) });
     this.updateRetention();
     if (replicaOf === null) this.deps.onMembership();
     void this.ship(session).catch((err: unknown) => {
@@ -441,9 +447,11 @@ export class PrimaryReplicator {
       session.confirmedLsn = session.catchUp.fromLsn;
       session.phase = 'catalog';
       this.updateRetention();
-      const catalog = await new Promise<CatalogFrame>((resolve) => {
-        session.catalogArrived = resolve;
-      });
+      const catalog =
+        session.joinCatalog ??
+        (await new Promise<CatalogFrame>((resolve) => {
+          session.catalogArrived = resolve;
+        }));
       if (closed(session)) return;
       if (session.filter instanceof ReplicationFilter) session.filter.seed(catalog.queues, catalog.exchanges);
       session.phase = 'backlog';
