@@ -194,6 +194,12 @@ export class BackupReplicator {
     return this.hinted?.address ?? null;
   }
 
+  /** Resolves once every store operation queued so far has finished and what it applied is
+   * durable. */
+  settled(): Promise<void> {
+    return this.chain.catch(() => {}).then(() => this.lastAppendDurable).then(() => undefined);
+  }
+
   /** Stops replicating (the broker is being promoted or shut down); resolves when every store
    * operation already queued has finished. */
   async stop(): Promise<void> {

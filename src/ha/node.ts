@@ -33,6 +33,7 @@ import { Settlements } from './settlements.js';
 import { StoreHealth } from './store-health.js';
 import { RheaReplicationConnector } from './transport.js';
 import { admitConnection } from './admission.js';
+import { StatusWatch, statusToken } from './status-watch.js';
 import type { HaStatus, StatusProbe } from './status.js';
 
 export type { HaStatus, StatusProbe } from './status.js';
@@ -88,6 +89,7 @@ export class HaNode {
   private readonly heard: HeardTracker;
   private readonly health: StoreHealth;
   private readonly lease: LeaseKeeper;
+  private readonly statusWatch: StatusWatch;
 
   constructor(private readonly deps: HaNodeDeps) {
     this.haState = deps.config.ha.cluster ? 'joining' : 'standalone';
@@ -95,6 +97,7 @@ export class HaNode {
     this.epochSeen = deps.store.meta().epoch;
     this.lease = new LeaseKeeper(deps.clock, deps.logger.child({ module: 'ha-lease' }));
     this.health = new StoreHealth(deps.store, deps.logger, deps.recovery ?? null, deps.storeCorrupt ?? null);
+    this.statusWatch = new StatusWatch(deps.clock, () => this.statusToken());
     this.replicas = new QueueReplicas({
       name: deps.config.name,
       storeId: () => deps.store.meta().storeId,
@@ -189,6 +192,10 @@ export class HaNode {
       onState: (state) => this.setState(state),
       onPrimary: (primary) => {
         this.knownPrimary = primary;
+        // A watcher hears of a lost primary once what this store received from it is written:
+        // the LSN it then reads is the one a promotion would start from.
+        if (primary === null) void this.backup?.settled().then(() => this.statusWatch.notify());
+        else this.statusWatch.notify();
       },
       onMembers: (members) => {
         this.members = members;
@@ -218,6 +225,7 @@ export class HaNode {
     if (next === 'ready') this.health.resynced();
     const role: StoreRole = isPrimaryState(next) ? 'primary' : 'backup';
     this.deps.store.setRole(role, next).catch((err: unknown) => this.deps.logger.error({ err }, 'could not record the HA state in the store'));
+    this.statusWatch.notify();
   }
 
   private fatal(err: unknown): void {
@@ -331,6 +339,17 @@ export class HaNode {
   private lost(lost: LostMessage): void {
     this.health.noteLost(lost);
     if (this.backup) this.backup.resync(`message ${lost.messageId} of queue ${lost.queue} position ${lost.position}: ${lost.reason}`);
+  }
+
+  /** `status` as a long poll (status-watch.ts): waits up to `waitMs` for the token to change
+   * from `seen`. */
+  async statusAfterChange(seen: string, waitMs: number): Promise<HaStatus & { statusToken: string }> {
+    await this.statusWatch.changed(seen, waitMs);
+    return { ...this.status(), statusToken: this.statusToken() };
+  }
+
+  private statusToken(): string {
+    return statusToken({ state: this.haState, connectedToPrimary: this.backup?.currentPrimary != null, epoch: Math.max(this.deps.store.meta().epoch, this.epochSeen) });
   }
 
   status(): HaStatus {

@@ -6,6 +6,7 @@
 
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { STATUS_WAIT_MS_MAX } from '../ha/status-watch.js';
 import { toStoredArguments } from '../broker/arguments.js';
 import type { ConfigChange } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
@@ -101,6 +102,8 @@ const Promote = z.object({
 });
 // A grant (seconds, optionally naming the lease) or an extension of a named lease.
 const PrimaryHint = z.object({ address: z.string().min(1).max(300) });
+/** A long poll (src/ha/status-watch.ts): answer once the role differs from `changedFrom`. */
+const StatusRequest = z.object({ changedFrom: z.string().max(200).optional(), waitMs: z.number().int().min(0).max(STATUS_WAIT_MS_MAX).optional() });
 const Lease = z.union([
   z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
   z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000) }).strict(),
@@ -170,8 +173,11 @@ export class ManagementCommands {
     switch (operation) {
       case 'ping':
         return { pong: true, name: this.ha.status().name, state: this.ha.state };
-      case 'status':
-        return { ...this.ha.status(), manager: this.managerReports.view() };
+      case 'status': {
+        const { changedFrom, waitMs } = parse(StatusRequest, input ?? {}, operation);
+        if (changedFrom === undefined) return { ...this.ha.status(), manager: this.managerReports.view() };
+        return { ...(await this.ha.statusAfterChange(changedFrom, waitMs ?? 0)), manager: this.managerReports.view() };
+      }
       case 'manager-report':
         this.managerReports.record(parse(ManagerReportInput, input, operation));
         return { recorded: true };

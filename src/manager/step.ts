@@ -241,7 +241,9 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
     case 'broker':
       if (event.requestedAtMs < state.promotedAtMs) return out;
       out.state = { ...state, broker: event.report };
-      return decide(out, event.nowMs, false);
+      // A broker that has just lost its primary is pointed at the new one at once: its report
+      // saying so often comes after the leader key was taken.
+      return decide(hint(out), event.nowMs, false);
     case 'leader': {
       const gone = event.leader === null && state.leader !== null;
       out.state = {
@@ -331,9 +333,18 @@ function newLease(state: ManagerState, targetMs: number): { state: ManagerState;
 function hint(out: Step): Step {
   const state = out.state;
   const leader = state.leader ? state.members.get(state.leader) : undefined;
+  return leader ? hintTowards(out, leader) : out;
+}
+
+/** Points this manager's backup broker at `leader`'s broker (once per broker and epoch). */
+function hintTowards(out: Step, leader: MemberEntry): Step {
+  const state = out.state;
   const broker = state.broker;
-  if (!leader || leader.name === state.config.name || leader.broker.state === 'dead' || leader.broker.state === 'unreachable' || !leader.broker.address) return out;
+  if (leader.name === state.config.name || leader.broker.state === 'dead' || leader.broker.state === 'unreachable' || !leader.broker.address) return out;
   if (!broker || isPrimary(broker.state) || broker.state === 'dead' || broker.state === 'unreachable' || broker.connectedToPrimary) return out;
+  // The primary our broker followed (its epoch is in our store) is the one it just lost: the key
+  // may still name it for a moment after its death.
+  if (isPrimary(leader.broker.state) && leader.broker.storeEpoch <= broker.storeEpoch) return out;
   const key = `${leader.name}@${leader.broker.storeEpoch}`;
   if (state.hintedFor === key) return out;
   out.state = { ...state, hintedFor: key };
@@ -458,8 +469,10 @@ function elect(out: Step, ready: readonly MemberEntry[], nowMs: number): Step {
   const state = out.state;
   const waitedMs = nowMs - (state.noLeaderSinceMs ?? nowMs);
   // Reports from before the key went away may predate the primary's last records: wait for
-  // fresh ones, but not for ever for a member that went silent.
-  const stale = ready.filter((m) => m.revision <= state.leaderGoneRevision);
+  // fresh ones, but not for ever for a member that went silent. A backup that reported losing
+  // its primary reported its last LSN (its manager hears of the loss at once, and publishes it,
+  // often before the old leader's key is gone): that report is fresh already.
+  const stale = ready.filter((m) => m.revision <= state.leaderGoneRevision && m.broker.connectedToPrimary);
   if (stale.length > 0 && waitedMs < state.config.electionWaitMs) {
     note(out, 'waiting', `election: waiting for fresh reports from ${stale.map((m) => m.name).join(', ')}`, nowMs);
     return out;
@@ -469,7 +482,9 @@ function elect(out: Step, ready: readonly MemberEntry[], nowMs: number): Step {
   const top = target ?? best(ready);
   if (top?.name !== state.config.name) {
     note(out, 'standing by', `election: ${top?.name ?? 'nobody'} is the most up-to-date ready backup`, nowMs);
-    return out;
+    // Its manager is about to take the key and promote it: point our backup there now, so that
+    // its join is waiting when the promotion is done (the leader event corrects a wrong guess).
+    return top ? hintTowards(out, top) : out;
   }
   if (state.broker?.state !== 'ready') return out;
   return acquire(out, `election: the most up-to-date ready backup (epoch ${top.broker.storeEpoch}, LSN ${top.broker.lastLsn})`, nowMs);

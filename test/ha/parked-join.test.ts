@@ -22,11 +22,23 @@ async function hint(c: Cluster, backup: number, target: number): Promise<boolean
   }
 }
 
-test('a hinted join is held until the promotion and served at once; one no promotion follows is let go', async () => {
+test('a hinted join is held until the promotion and served at once; one no promotion follows is let go; a status long poll hears of the lost primary', async () => {
   cluster = await Cluster.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 30 });
   const c = cluster;
   await c.promoteAndWait(0);
+  // A cluster manager's long poll of b2's status: answered when b2 loses its primary.
+  const watcher = await ManagementClient.connect(c.address(2), { admin: true });
+  const first = await watcher.request<{ statusToken: string; connectedToPrimary: boolean }>('status', { changedFrom: '', waitMs: 0 });
+  assert.equal(first.connectedToPrimary, true);
+  const unchanged = await watcher.request<{ statusToken: string }>('status', { changedFrom: first.statusToken, waitMs: 300 }, 5000);
+  assert.equal(unchanged.statusToken, first.statusToken, 'nothing changed: answered after the wait, unchanged');
+  const change = watcher.request<{ statusToken: string; connectedToPrimary: boolean }>('status', { changedFrom: first.statusToken, waitMs: 10_000 }, 15_000);
+  const killedAt = Date.now();
   await c.kill(0);
+  const changed = await change;
+  watcher.close();
+  assert.equal(changed.connectedToPrimary, false);
+  assert.ok(Date.now() - killedAt < 5000, `the long poll answered ${Date.now() - killedAt} ms after the kill, not at the end of its wait`);
   await c.broker(1).waitForLog((l) => l.msg === 'lost the primary');
   await c.broker(2).waitForLog((l) => l.msg === 'lost the primary');
 

@@ -93,7 +93,7 @@ const ROWS: readonly Row[] = [
     name: 'a ready backup of a superseded primary is not elected',
     state: situation({ broker: report('ready', 50, 3), members: new Map([['b2', member('b2', report('ready', 10, 5))]]), leaderGoneRevision: 1 }),
     event: tick(1100),
-    actions: [],
+    actions: ['hint-primary'],
     decision: /b2 is the most up-to-date/,
   },
   {
@@ -170,10 +170,16 @@ const ROWS: readonly Row[] = [
   },
   {
     name: 'the key goes away: the manager asks for a fresh report before electing',
-    state: situation({ leader: 'b0', noLeaderSinceMs: null, broker: report('ready'), members: new Map([['b2', member('b2', report('ready', 9), 90)]]) }),
+    state: situation({ leader: 'b0', noLeaderSinceMs: null, broker: report('ready'), members: new Map([['b2', member('b2', report('ready', 9, 3, { connectedToPrimary: true }), 90)]]) }),
     event: { kind: 'leader', nowMs: 1000, leader: null, revision: 95, mine: false },
     actions: ['report-now'],
     decision: /waiting for fresh reports from b2/,
+  },
+  {
+    name: 'a member that reported losing its primary reported its last LSN: the election does not wait for it',
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b2', member('b2', report('ready', 9, 3, { connectedToPrimary: false }), 90)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
   },
   {
     name: 'the most up-to-date ready backup takes the key once the others\' reports are fresh',
@@ -182,10 +188,10 @@ const ROWS: readonly Row[] = [
     actions: ['acquire'],
   },
   {
-    name: 'a ready backup behind another stands by',
+    name: 'a ready backup behind another stands by, and points its broker at the one about to be promoted',
     state: situation({ leaderGoneRevision: 95, broker: report('ready', 9), members: new Map([['b2', member('b2', report('ready', 10), 96)]]) }),
     event: tick(1010),
-    actions: [],
+    actions: ['hint-primary'],
     decision: /b2 is the most up-to-date/,
   },
   {
@@ -198,12 +204,12 @@ const ROWS: readonly Row[] = [
     name: 'equal stores: the lower name wins',
     state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b0', member('b0', report('ready', 10), 96)]]) }),
     event: tick(1010),
-    actions: [],
+    actions: ['hint-primary'],
     decision: /b0 is the most up-to-date/,
   },
   {
     name: 'a member silent since the key went away is waited for only electionWaitMs',
-    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b2', member('b2', report('ready', 9), 90)]]) }),
+    state: situation({ leaderGoneRevision: 95, broker: report('ready', 10), members: new Map([['b2', member('b2', report('ready', 9, 3, { connectedToPrimary: true }), 90)]]) }),
     event: tick(2000),
     actions: ['acquire'],
   },
@@ -365,7 +371,7 @@ const ROWS: readonly Row[] = [
     name: 'switchover: another ready backup stands by for the target',
     state: situation({ switchover: 'b2', leaderGoneRevision: 95, broker: report('ready', 60), members: new Map([['b2', member('b2', report('ready', 50), 96)]]) }),
     event: tick(1100),
-    actions: [],
+    actions: ['hint-primary'],
     decision: /b2 is the most up-to-date/,
   },
   {
@@ -382,6 +388,18 @@ const ROWS: readonly Row[] = [
     name: 'the new leader then reports itself primary in a new epoch: hinted again only while the backup has not joined it',
     state: situation({ leader: 'b2', noLeaderSinceMs: null, hintedFor: 'b2@3', broker: report('ready', 10, 3, { connectedToPrimary: true }) }),
     event: { kind: 'members', members: [member('b2', report('recovering', 13, 5, { address: '127.0.0.1:2' }), 130)] },
+    actions: [],
+  },
+  {
+    name: 'the key was taken while this broker still followed the old primary: its report of losing it points it at the new one',
+    state: situation({ leader: 'b2', noLeaderSinceMs: null, broker: report('ready', 12, 3, { connectedToPrimary: true }), members: new Map([['b2', member('b2', report('ready', 12, 3, { address: '127.0.0.1:2' }))]]) }),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1095, report: report('ready', 12, 3, { connectedToPrimary: false }) },
+    actions: ['hint-primary'],
+  },
+  {
+    name: 'no hint towards the primary the backup has just lost, while the key still names it',
+    state: situation({ leader: 'b2', noLeaderSinceMs: null, broker: report('ready', 12, 3, { connectedToPrimary: true }), members: new Map([['b2', member('b2', report('active', 12, 3, { address: '127.0.0.1:2' }))]]) }),
+    event: { kind: 'broker', nowMs: 1100, requestedAtMs: 1095, report: report('ready', 12, 3, { connectedToPrimary: false }) },
     actions: [],
   },
   {
