@@ -17,7 +17,7 @@ import type { Clock, TimerHandle } from '../core/clock.js';
 import type { BrokerLogger } from '../core/log.js';
 import { formatAddress, type QpidAddress } from '../core/qpid-url.js';
 import { BackupReplicator, type BackupState, type PrimaryInfo, type ReplicationConnector } from './backup.js';
-import type { MemberInfo } from './messages.js';
+import { warmUpCodecs, type MemberInfo } from './messages.js';
 import { PrimaryReplicator, type BackupLag } from './primary.js';
 import { HaInstruments } from './instruments.js';
 import type { QueueReplica, ReplicaMode } from './queue-replica.js';
@@ -141,6 +141,7 @@ export class HaNode {
   }
 
   async start(): Promise<void> {
+    warmUpCodecs();
     if (!this.cluster) {
       await this.recordRole('standalone', 'standalone');
       this.serve('local', true);

@@ -119,6 +119,17 @@ function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
   return parsed.data;
 }
 
+/** The commands a cluster manager sends in a failover, parsed once at start: zod builds each
+ * schema's parser on its first use (3-10 ms), and a backup had never been promoted or leased
+ * before the failover that needs it fast (messages.ts, warmUpCodecs). */
+function warmUpFailoverCommands(): void {
+  Promote.safeParse({ clusterManager: true, force: false, leaseSeconds: 1, leaseId: 'warm-up' });
+  Lease.safeParse({ seconds: 1, id: 'warm-up' });
+  Lease.safeParse({ id: 'warm-up', extendMs: 1 });
+  PrimaryHint.safeParse({ address: '127.0.0.1:1' });
+  StatusRequest.safeParse({ changedFrom: 'x', waitMs: 1 });
+}
+
 /** Throws UNAUTHORIZED when the ACL denies `user` the command (security.ts). */
 export type CommandAuthorizer = (operation: string, input: unknown, user: string | null) => void;
 
@@ -137,7 +148,9 @@ export class ManagementCommands {
     private readonly logger: Logger,
     private readonly authorize: CommandAuthorizer = () => {},
     private readonly connections: ConnectionsSource = () => [],
-  ) {}
+  ) {
+    warmUpFailoverCommands();
+  }
 
   /** Every command that removes messages logs here, whatever it removed (a warning when it
    * removed any). */
