@@ -10,6 +10,7 @@ import { ManagementError } from '../management/client.js';
 import type { HaStatus } from '../ha/node.js';
 import { BrokerLink, reportOf, unavailableReport } from './broker-link.js';
 import { EtcdCluster } from './etcd.js';
+import { observeTtl, suspectsLeader, type ExpiryChain } from './lease-expiry.js';
 import { memberEntries, readView, type FailoverValue, type KeyTable, type MemberValue, type RecordValue } from './keys.js';
 import type { ManagerOptions } from './options.js';
 import { defaultLeaseMarginMs, initialState, step, type BrokerReport, type ManagerAction, type ManagerEvent, type ManagerState } from './step.js';
@@ -23,6 +24,8 @@ const REPUBLISH_MS = 1000;
 const REPORT_AGAIN_MS = 2000;
 /** A decision alone is published this long after it was made (with any that follow it). */
 const DECISION_PUBLISH_MS = 200;
+/** How often a suspected leader's lease is read (lease-expiry.ts: it must stay well under ttl - 1 s). */
+const LEASE_WATCH_MS = 50;
 /** How long one status long poll waits for a change. */
 const WATCH_WAIT_MS = 5000;
 
@@ -39,6 +42,9 @@ export class ManagerDriver {
   private reported = { text: '', atMs: Number.NEGATIVE_INFINITY };
   private stopped = false;
   private leaderSeen: string | null | undefined = undefined;
+  /** The etcd lease that holds the leader key (from the watch), and our watch of it. */
+  private leaderLeaseId: string | null = null;
+  private leaseWatch: { readonly leaseId: string; chain: ExpiryChain | null } | null = null;
   private readonly brokerTimeoutMs: number;
 
   constructor(
@@ -121,6 +127,48 @@ export class ManagerDriver {
     this.keepAlive();
     this.poll(false);
     this.feed({ kind: 'tick', nowMs: now() });
+    this.watchLeaderLease();
+  }
+
+  /** While the leader may be gone with its host (our backup lost its primary, and another
+   * manager's lease still holds the key), reads that lease's time left every LEASE_WATCH_MS and
+   * revokes it once it has surely expired (lease-expiry.ts): the election then starts within
+   * that, not at etcd's next sweep of expired leases (every 500 ms). */
+  private watchLeaderLease(): void {
+    const leaseId = this.leaderLeaseId;
+    const broker = this.state.broker;
+    const suspect = suspectsLeader({ leader: this.state.leader, leaderIsMine: this.state.leaderIsMine, name: this.options.name, brokerState: broker?.state ?? null, connectedToPrimary: broker?.connectedToPrimary ?? true });
+    if (this.leaseWatch !== null || !suspect || leaseId === null || this.stopped) return;
+    const watch = { leaseId, chain: null as ExpiryChain | null };
+    this.leaseWatch = watch;
+    const ttlMs = this.options.ttlSeconds * 1000;
+    const again = (): void => {
+      this.leaseWatch = null;
+    };
+    const read = (): void => {
+      const b = this.state.broker;
+      const still = suspectsLeader({ leader: this.state.leader, leaderIsMine: this.state.leaderIsMine, name: this.options.name, brokerState: b?.state ?? null, connectedToPrimary: b?.connectedToPrimary ?? true });
+      if (this.stopped || this.leaseWatch !== watch || this.leaderLeaseId !== leaseId || !still) return again();
+      const sentMs = now();
+      this.etcd.leaseSecondsLeft(leaseId).then(
+        (ttlSeconds) => {
+          const verdict = observeTtl(watch.chain, { sentMs, receivedMs: now(), ttlSeconds }, ttlMs);
+          if (verdict.kind === 'gone') return again();
+          if (verdict.kind === 'expired') {
+            this.logger.warn({ leader: this.state.leader, leaseId }, "the leader's etcd lease has expired (its manager stopped renewing it): revoking it, so that the election starts now");
+            this.etcd.revokeLease(leaseId).then(again, (err: unknown) => {
+              this.logger.debug({ err }, 'could not revoke the expired lease');
+              again();
+            });
+            return;
+          }
+          watch.chain = verdict.chain;
+          setTimeout(read, LEASE_WATCH_MS);
+        },
+        () => setTimeout(read, LEASE_WATCH_MS),
+      );
+    };
+    read();
   }
 
   private keepAlive(): void {
@@ -176,9 +224,10 @@ export class ManagerDriver {
     const view = readView(table);
     const nowMs = now();
     if (key === null || key === 'leader') {
+      const lease = table.get('leader')?.lease;
+      this.leaderLeaseId = lease !== undefined && lease !== '0' ? lease : null;
       if (view.leader !== this.leaderSeen) {
         this.leaderSeen = view.leader;
-        const lease = table.get('leader')?.lease;
         this.feed({ kind: 'leader', nowMs, leader: view.leader, revision, mine: lease !== undefined && lease === this.etcd.currentLeaseId });
       }
     }
@@ -295,6 +344,9 @@ export class ManagerDriver {
     if (!broker || this.stopped) return;
     const d = this.state.lastDecision;
     const nowMs = now();
+    // Decisions carry monotonic time; operators read wall-clock time.
+    const decision = d ? { ...d, at: new Date(Date.now() - (nowMs - d.atMs)).toISOString() } : null;
+    this.reportToBroker(decision, nowMs);
     const shape = JSON.stringify({ broker: withoutFigures(broker), leading: this.state.holding });
     const decided = JSON.stringify(d);
     const due = force || shape !== this.published.shape || nowMs - this.published.atMs >= REPUBLISH_MS;
@@ -310,20 +362,22 @@ export class ManagerDriver {
     if (this.decisionTimer !== null) clearTimeout(this.decisionTimer);
     this.decisionTimer = null;
     this.published = { shape, decision: decided, atMs: nowMs };
-    // Decisions carry monotonic time; operators read wall-clock time.
-    const decision = d ? { ...d, at: new Date(Date.now() - (nowMs - d.atMs)).toISOString() } : null;
     const body = { name: this.options.name, broker, manager: { pid: process.pid, host: hostname(), leading: this.state.holding }, decision };
     const value: MemberValue = { ...body, at: new Date().toISOString() };
     this.etcd.putLeased(`${this.etcd.keys.members}${this.options.name}`, value).catch((err: unknown) => this.logger.debug({ err }, 'could not publish the member entry'));
-    // The broker shows its manager's view in its status and console (a display only): sent when
-    // it changes, and with each periodic republish for a broker that restarted.
+  }
+
+  /** The broker shows its manager's view in its status and console (a display only): sent at
+   * once when it changes (a local request, no etcd write), and again every REPORT_AGAIN_MS. */
+  private reportToBroker(decision: { readonly decision: string; readonly reason: string; readonly at: string } | null, nowMs: number): void {
     const view = { manager: this.options.name, leader: this.state.leader, leading: this.state.holding, paused: this.state.paused };
-    const viewText = JSON.stringify({ view, d });
+    const viewText = JSON.stringify({ view, d: decision && { decision: decision.decision, reason: decision.reason } });
     if (viewText === this.reported.text && nowMs - this.reported.atMs < REPORT_AGAIN_MS) return;
     this.reported = { text: viewText, atMs: nowMs };
     const report = { ...view, decision: decision && { decision: decision.decision, reason: decision.reason.slice(0, 1000), at: decision.at } };
     this.broker.request('manager-report', report).catch((err: unknown) => this.logger.debug({ err }, 'could not report to the broker'));
   }
+
 }
 
 /** A report without the figures that move with every message (the LSNs, and how far the heard

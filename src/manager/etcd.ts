@@ -85,6 +85,17 @@ export class EtcdCluster {
     }
   }
 
+  /** Whole seconds left on lease `id` (etcd rounds down); -1 when etcd no longer has it. */
+  async leaseSecondsLeft(id: string): Promise<number> {
+    const answer = await this.client.leaseClient.leaseTimeToLive({ ID: id, keys: false });
+    return Number(answer.TTL);
+  }
+
+  /** Revokes lease `id` (another manager's, once it has surely expired: lease-expiry.ts). */
+  async revokeLease(id: string): Promise<void> {
+    await this.client.leaseClient.leaseRevoke({ ID: id });
+  }
+
   /** The etcd lease this manager holds now (null before the first grant). */
   get currentLeaseId(): string | null {
     return this.leaseIdValue;

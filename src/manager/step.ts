@@ -24,6 +24,8 @@
 //      process is gone (connection refused) or when the serving lease it granted has surely
 //      passed (T_i + margin, for its last extension). So the old primary has stopped settling
 //      before a new one is promoted; epoch fencing then stops it for good (node.ts, its probe).
+//      A backup's manager may revoke another's lease, but only once etcd's own readings prove it
+//      expired (lease-expiry.ts): the key then goes no sooner than it would have.
 //   4. A manager cut off from etcd sends no renewal past K + ttl - margin: its primary stops on
 //      its own, with or without the manager alive.
 //   5. Points 1-4 bound one leader's primary; epochs say which primary is the leader's. A primary

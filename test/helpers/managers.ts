@@ -189,3 +189,13 @@ export function managedClusters(options: { readonly enabled?: boolean; /** A clu
     },
   };
 }
+
+/** A 3-broker cluster under managers (heartbeat 0.5 s, backup timeout 2 s, the given ttl), whole:
+ * one broker active under the leader key, the others ready. */
+export async function wholeManagedCluster(files: ReturnType<typeof managedClusters>, ttlS: number): Promise<{ cluster: Cluster; managers: Managers; leader: number }> {
+  const { cluster, managers } = await files.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 }, { ttlS });
+  managers.startAll();
+  const leader = await managers.waitForActiveLeader();
+  for (let j = 0; j < 3; j++) if (j !== leader) await cluster.waitForState(j, 'ready');
+  return { cluster, managers, leader };
+}

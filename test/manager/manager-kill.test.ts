@@ -5,7 +5,7 @@
 // an operator resumes. Real etcd, brokers and managers (issue 17).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { managedClusters } from '../helpers/managers.js';
+import { managedClusters, wholeManagedCluster } from '../helpers/managers.js';
 import { lostOf, ProbeProducer } from '../helpers/probe-producer.js';
 import { waitFor } from '../helpers/broker-process.js';
 
@@ -14,10 +14,7 @@ const files = managedClusters();
 const TTL_S = 2;
 
 test('kill -9 of the primary\'s manager: the primary stops settling at its deadline, a backup takes over after the ttl; then pause stops promotion', async () => {
-  const { cluster: c, managers: m } = await files.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 }, { ttlS: TTL_S });
-  m.startAll();
-  const first = await m.waitForActiveLeader();
-  for (let j = 0; j < 3; j++) if (j !== first) await c.waitForState(j, 'ready');
+  const { cluster: c, managers: m, leader: first } = await wholeManagedCluster(files, TTL_S);
   const producer = await ProbeProducer.start(c.url, 'probe');
   let leader: number;
   try {
