@@ -48,6 +48,7 @@
 // member has heard past.
 
 import type { Heard } from '../ha/heard.js';
+import { hint, hintTowards, type Step } from './hints.js';
 
 export type BrokerState = 'joining' | 'catchup' | 'ready' | 'recovering' | 'active' | 'standalone' | 'unreachable' | 'dead';
 
@@ -232,10 +233,6 @@ function best(candidates: readonly MemberEntry[]): MemberEntry | null {
   return top;
 }
 
-interface Step {
-  state: ManagerState;
-  actions: ManagerAction[];
-}
 
 export function step(state: ManagerState, event: ManagerEvent): { state: ManagerState; actions: ManagerAction[] } {
   const out: Step = { state, actions: [] };
@@ -325,33 +322,6 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
 function newLease(state: ManagerState, targetMs: number): { state: ManagerState; id: string } {
   const id = `${state.config.name}.${state.config.incarnation}.${state.leasesGranted + 1}`;
   return { id, state: { ...state, leasesGranted: state.leasesGranted + 1, brokerLease: { id, targetMs } } };
-}
-
-/** Another manager took the key, or its broker reported itself primary: point this manager's
- * backup broker at it (once per leader and epoch), so that the new primary's recovery does not
- * wait a maintenance interval for it. The first hint goes when the key is taken, before the
- * promotion is done: the backup keeps trying there (backup.ts, primaryAt) and joins as soon as
- * the new primary serves, instead of hearing of it a report and an etcd round trip later. */
-function hint(out: Step): Step {
-  const state = out.state;
-  const leader = state.leader ? state.members.get(state.leader) : undefined;
-  return leader ? hintTowards(out, leader) : out;
-}
-
-/** Points this manager's backup broker at `leader`'s broker (once per broker and epoch). */
-function hintTowards(out: Step, leader: MemberEntry): Step {
-  const state = out.state;
-  const broker = state.broker;
-  if (leader.name === state.config.name || leader.broker.state === 'dead' || leader.broker.state === 'unreachable' || !leader.broker.address) return out;
-  if (!broker || isPrimary(broker.state) || broker.state === 'dead' || broker.state === 'unreachable' || broker.connectedToPrimary) return out;
-  // The primary our broker followed (its epoch is in our store) is the one it just lost: the key
-  // may still name it for a moment after its death.
-  if (isPrimary(leader.broker.state) && leader.broker.storeEpoch <= broker.storeEpoch) return out;
-  const key = `${leader.name}@${leader.broker.storeEpoch}`;
-  if (state.hintedFor === key) return out;
-  out.state = { ...state, hintedFor: key };
-  out.actions.push({ kind: 'hint-primary', address: leader.broker.address });
-  return out;
 }
 
 function note(out: Step, decision: string, reason: string, nowMs: number): void {
