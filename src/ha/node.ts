@@ -248,7 +248,7 @@ export class HaNode {
       shipping: this.primary !== null,
       primaryAddress: primary ? (primary.publicAddress ?? primary.address) : null,
       clientRedirect: this.deps.config.ha.clientRedirect,
-      awaitingPromotion: this.cluster && (this.haState === 'ready' || this.haState === 'joining') && this.backup?.currentPrimary == null,
+      awaitingPromotion: this.cluster && (this.haState === 'ready' || this.haState === 'joining') && !this.followsPrimary,
     });
   }
 
@@ -349,8 +349,13 @@ export class HaNode {
     return { ...this.status(), statusToken: this.statusToken() };
   }
 
+  /** A backup connected to a primary (what status calls connectedToPrimary). */
+  private get followsPrimary(): boolean {
+    return this.backup?.currentPrimary != null;
+  }
+
   private statusToken(): string {
-    return statusToken({ state: this.haState, connectedToPrimary: this.backup?.currentPrimary != null, epoch: Math.max(this.deps.store.meta().epoch, this.epochSeen) });
+    return statusToken({ state: this.haState, connectedToPrimary: this.followsPrimary, epoch: Math.max(this.deps.store.meta().epoch, this.epochSeen) });
   }
 
   status(): HaStatus {
@@ -369,7 +374,7 @@ export class HaNode {
       lastRole: meta.lastRole,
       snapshotIncomplete: meta.snapshotIncomplete,
       primary: primaryName,
-      connectedToPrimary: this.backup?.currentPrimary != null,
+      connectedToPrimary: this.followsPrimary,
       replicationError: this.backup?.replicationError ?? null,
       members: this.primary ? this.primary.members() : this.members,
       gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short } : null,

@@ -367,7 +367,7 @@ export class PrimaryReplicator {
       // What waits now was shipped after what was just confirmed: it has waited since its own
       // batch went out (the ledger's oldest), not since this confirmation. Counting from the
       // confirmation let a hung backup stall producers the timeout plus its confirm latency.
-      const nowMs = this.deps.clock?.monotonicMs() ?? 0;
+      const nowMs = this.nowMs();
       session.unconfirmed = shipped > lsn && this.deps.clock ? { lsn: shipped, sinceMs: nowMs - session.ledger.oldestUnconfirmedMs(nowMs) } : null;
     }
     if (session.gateLsn !== null) this.deps.settlements.backupConfirmed(session.name, lsn);

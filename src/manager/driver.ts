@@ -130,15 +130,18 @@ export class ManagerDriver {
     this.watchLeaderLease();
   }
 
+  private suspectsLeader(): boolean {
+    const broker = this.state.broker;
+    return suspectsLeader({ leader: this.state.leader, leaderIsMine: this.state.leaderIsMine, name: this.options.name, brokerState: broker?.state ?? null, connectedToPrimary: broker?.connectedToPrimary ?? true });
+  }
+
   /** While the leader may be gone with its host (our backup lost its primary, and another
    * manager's lease still holds the key), reads that lease's time left every LEASE_WATCH_MS and
    * revokes it once it has surely expired (lease-expiry.ts): the election then starts within
    * that, not at etcd's next sweep of expired leases (every 500 ms). */
   private watchLeaderLease(): void {
     const leaseId = this.leaderLeaseId;
-    const broker = this.state.broker;
-    const suspect = suspectsLeader({ leader: this.state.leader, leaderIsMine: this.state.leaderIsMine, name: this.options.name, brokerState: broker?.state ?? null, connectedToPrimary: broker?.connectedToPrimary ?? true });
-    if (this.leaseWatch !== null || !suspect || leaseId === null || this.stopped) return;
+    if (this.leaseWatch !== null || !this.suspectsLeader() || leaseId === null || this.stopped) return;
     const watch = { leaseId, chain: null as ExpiryChain | null };
     this.leaseWatch = watch;
     const ttlMs = this.options.ttlSeconds * 1000;
@@ -146,9 +149,7 @@ export class ManagerDriver {
       this.leaseWatch = null;
     };
     const read = (): void => {
-      const b = this.state.broker;
-      const still = suspectsLeader({ leader: this.state.leader, leaderIsMine: this.state.leaderIsMine, name: this.options.name, brokerState: b?.state ?? null, connectedToPrimary: b?.connectedToPrimary ?? true });
-      if (this.stopped || this.leaseWatch !== watch || this.leaderLeaseId !== leaseId || !still) return again();
+      if (this.stopped || this.leaseWatch !== watch || this.leaderLeaseId !== leaseId || !this.suspectsLeader()) return again();
       const sentMs = now();
       this.etcd.leaseSecondsLeft(leaseId).then(
         (ttlSeconds) => {

@@ -9,6 +9,7 @@ import { Cluster, type ClusterOptions } from './cluster.js';
 import { startEtcd, startEtcdCluster, type EtcdClusterProcess, type EtcdProcess } from './etcd.js';
 import { EtcdCluster } from '../../src/manager/etcd.js';
 import { readView } from '../../src/manager/keys.js';
+import { ProbeProducer } from './probe-producer.js';
 
 export interface ManagerProcess {
   readonly child: ChildProcess;
@@ -191,11 +192,14 @@ export function managedClusters(options: { readonly enabled?: boolean; /** A clu
 }
 
 /** A 3-broker cluster under managers (heartbeat 0.5 s, backup timeout 2 s, the given ttl), whole:
- * one broker active under the leader key, the others ready. */
-export async function wholeManagedCluster(files: ReturnType<typeof managedClusters>, ttlS: number): Promise<{ cluster: Cluster; managers: Managers; leader: number }> {
+ * one broker active under the leader key, the others ready; and a probe producer on `probe`
+ * whose first message was accepted. */
+export async function wholeManagedCluster(files: ReturnType<typeof managedClusters>, ttlS: number): Promise<{ cluster: Cluster; managers: Managers; leader: number; producer: ProbeProducer }> {
   const { cluster, managers } = await files.start({ size: 3, heartbeatS: 0.5, backupTimeoutS: 2 }, { ttlS });
   managers.startAll();
   const leader = await managers.waitForActiveLeader();
   for (let j = 0; j < 3; j++) if (j !== leader) await cluster.waitForState(j, 'ready');
-  return { cluster, managers, leader };
+  const producer = await ProbeProducer.start(cluster.url, 'probe');
+  await producer.firstAcceptAfter(0);
+  return { cluster, managers, leader, producer };
 }

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { managedClusters, wholeManagedCluster } from '../helpers/managers.js';
-import { lostOf, ProbeProducer } from '../helpers/probe-producer.js';
+import { lostOf } from '../helpers/probe-producer.js';
 import { waitFor } from '../helpers/broker-process.js';
 
 const files = managedClusters();
@@ -15,11 +15,9 @@ const TTL_S = 2;
 const CHECK_INTERVAL_MS = 100;
 
 test('host loss: the key goes once its lease has expired, never sooner, a backup takes over, and nothing accepted is lost', async () => {
-  const { cluster: c, managers: m, leader: first } = await wholeManagedCluster(files, TTL_S);
-  const producer = await ProbeProducer.start(c.url, 'probe');
+  const { cluster: c, managers: m, leader: first, producer } = await wholeManagedCluster(files, TTL_S);
   let leader: number;
   try {
-    await producer.firstAcceptAfter(0);
     const reconnects = producer.reconnects;
     // The host goes: its manager first (no renewal, no release), then its broker.
     const killedAt = Date.now();

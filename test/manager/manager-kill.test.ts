@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { managedClusters, wholeManagedCluster } from '../helpers/managers.js';
-import { lostOf, ProbeProducer } from '../helpers/probe-producer.js';
+import { lostOf } from '../helpers/probe-producer.js';
 import { waitFor } from '../helpers/broker-process.js';
 
 const files = managedClusters();
@@ -14,11 +14,9 @@ const files = managedClusters();
 const TTL_S = 2;
 
 test('kill -9 of the primary\'s manager: the primary stops settling at its deadline, a backup takes over after the ttl; then pause stops promotion', async () => {
-  const { cluster: c, managers: m, leader: first } = await wholeManagedCluster(files, TTL_S);
-  const producer = await ProbeProducer.start(c.url, 'probe');
+  const { cluster: c, managers: m, leader: first, producer } = await wholeManagedCluster(files, TTL_S);
   let leader: number;
   try {
-    await producer.firstAcceptAfter(0);
     const reconnects = producer.reconnects;
     const killedAt = Date.now();
     await m.kill(first);
