@@ -26,7 +26,7 @@ import {
   encodeQueueRow,
   encodeRecoveryReport,
   decodeUndoRow,
-  encodeUndoRow,
+  encodeUndoRows,
   sealLogValue,
   withRefs,
 } from './layout.js';
@@ -175,8 +175,9 @@ export class LmdbBatchWriter implements BatchWriter {
     if (this.dropped === 2) crashPoint('store.retention.mid-drop');
   }
   private dropped = 0;
+  /** Page-sized rows (layout.ts: UNDO_ROW_MAX_BYTES), each read back as a batch of its own. */
   putUndo(batch: UndoBatch): void {
-    this.t.undo.putSync(batch.firstLsn, encodeUndoRow(batch));
+    for (const row of encodeUndoRows(batch)) this.t.undo.putSync(row.firstLsn, row.value);
   }
   undoFrom(fromLsn: number): UndoBatch[] {
     // The batch holding fromLsn starts at or before it: find it, then read forward.

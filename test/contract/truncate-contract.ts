@@ -15,15 +15,30 @@ function fingerprint(s: ContractStore): unknown {
   return { queues: queues.sort((a, b) => a.declare.queue.localeCompare(b.declare.queue)), exchanges: s.exchanges(), bindings: s.bindings() };
 }
 
-type Step = { kind: 'declare' | 'delete' | 'enqueue' | 'dequeue' | 'bind' | 'unbind' | 'dedup'; pick: number; fan: number; size: number } | { kind: 'reopen' };
+type Step =
+  | { kind: 'declare' | 'delete' | 'enqueue' | 'dequeue' | 'bind' | 'unbind' | 'dedup'; pick: number; fan: number; size: number }
+  | { kind: 'reopen' }
+  /** `count` enqueues to one queue committed in one turn: one batch, whose undo takes several
+   * page-sized rows (layout.ts: UNDO_ROW_MAX_BYTES) once the queue's row is large. */
+  | { kind: 'burst'; pick: number; count: number };
 
 const step: fc.Arbitrary<Step> = fc.oneof(
   fc.record({ kind: fc.constantFrom('declare', 'delete', 'enqueue', 'enqueue', 'dequeue', 'dequeue', 'bind', 'unbind', 'dedup') as fc.Arbitrary<'declare'>, pick: fc.nat(20), fan: fc.integer({ min: 1, max: 3 }), size: fc.integer({ min: 0, max: 200 }) }),
   fc.constant({ kind: 'reopen' as const }),
+  fc.record({ kind: fc.constant('burst' as const), pick: fc.nat(20), count: fc.integer({ min: 2, max: 40 }) }),
 );
 
+/** The enqueues of a burst, at consecutive positions of one queue (none without a queue). */
+function burstRecords(s: ContractStore, st: Extract<Step, { kind: 'burst' }>, counter: { n: number }): StoreRecord[] {
+  const queues = s.queues().map((q) => q.declare.queue).sort();
+  if (!queues.length) return [];
+  const queue = queues[st.pick % queues.length] as string;
+  const from = (s.queue(queue)?.lastPosition ?? 0) + 1;
+  return Array.from({ length: st.count }, (_, i) => ({ kind: 'enqueue', messageId: s.allocateMessageId(), targets: [{ queue, position: from + i }], body: Buffer.from(`m${++counter.n}`), persistent: true, expiresAtMs: null }));
+}
+
 /** One valid record for the store's current state, or null when the step fits nothing. */
-function recordFor(s: ContractStore, st: Exclude<Step, { kind: 'reopen' }>, counter: { n: number }): StoreRecord | null {
+function recordFor(s: ContractStore, st: Exclude<Step, { kind: 'reopen' | 'burst' }>, counter: { n: number }): StoreRecord | null {
   const queues = s.queues().map((q) => q.declare.queue).sort();
   const names = ['t0', 't1', 't2'];
   switch (st.kind) {
@@ -66,8 +81,13 @@ async function run(factory: StoreFactory, prefix: readonly Step[], suffix: reado
           await h.reopen();
           continue;
         }
+        if (st.kind === 'burst') {
+          // Committed in one turn: they share a batch.
+          const records = burstRecords(h.store, st, counter);
+          await Promise.all(records.map((record) => h.store.commit([record]).durable));
+          continue;
+        }
         const record = recordFor(h.store, st, counter);
-        // Several commits in one turn share a batch (and one undo row) now and then.
         if (record) await h.store.commit([record]).durable;
       }
     };
@@ -97,6 +117,32 @@ export function runTruncateContract(factory: StoreFactory): void {
       fc.asyncProperty(fc.array(step, { minLength: 0, maxLength: 25 }), fc.array(step, { minLength: 1, maxLength: 25 }), (prefix, suffix) => run(factory, prefix, suffix)),
       { numRuns: Number(process.env['STORE_PROPERTY_RUNS'] ?? 25), verbose: 1 },
     );
+  });
+
+  test('truncateAfter takes back part of one batch whose undo spans several rows', async () => {
+    const declareQueue: StoreRecord = { kind: 'queue-declare', queue: 'wide', durable: true, autoDelete: false, exclusive: false, alternateExchange: null, arguments: { note: 'x'.repeat(300) } };
+    const enqueue = (s: ContractStore, position: number): StoreRecord => ({ kind: 'enqueue', messageId: s.allocateMessageId(), targets: [{ queue: 'wide', position }], body: Buffer.from(`m${position}`), persistent: true, expiresAtMs: null });
+    const burst = await factory.create({ undo: true });
+    const kept = await factory.create({ undo: true });
+    try {
+      // 60 enqueues in one turn: one batch, its undo (each entry holds the queue row's 300-byte
+      // before-image) well over one page.
+      const first = burst.store.commit([declareQueue]).firstLsn;
+      await Promise.all(Array.from({ length: 60 }, (_, i) => burst.store.commit([enqueue(burst.store, i + 1)]).durable));
+      await kept.store.commit([declareQueue]).durable;
+      for (let i = 1; i <= 23; i++) await kept.store.commit([enqueue(kept.store, i)]).durable;
+      await burst.store.truncateAfter(first + 23);
+      assert.deepEqual(fingerprint(burst.store), fingerprint(kept.store), 'the first 23 enqueues are left, the other 37 taken back');
+      assert.deepEqual(verifyStore(burst.store), []);
+      // What is left of the batch's undo still takes the log back further, after a reopen too.
+      const reopened = await burst.reopen();
+      await reopened.truncateAfter(first + 5);
+      assert.equal(reopened.readQueue('wide', 0, 100).length, 5);
+      assert.deepEqual(verifyStore(reopened), []);
+    } finally {
+      await burst.cleanup();
+      await kept.cleanup();
+    }
   });
 
   test('truncateAfter refuses, changing nothing, past entries copied from a primary or without undo', async () => {
