@@ -587,6 +587,13 @@ export function encodedLastLsn(bytes: Uint8Array, lsn: number): number | undefin
   return Number.isSafeInteger(lastLsn) && lastLsn >= lsn ? lastLsn : undefined;
 }
 
+/** A record decoded from `encoded` (a log value read back): shipping it to a backup sends those
+ * bytes instead of encoding it again. */
+export function decodedFrom(record: StoreRecord, encoded: Uint8Array): StoreRecord {
+  encodedRecords.set(record, encoded);
+  return record;
+}
+
 /** The record as the log holds it: an enqueue's body becomes a view into `encoded` (made at
  * commit time), so the caller may reuse its own buffer as soon as commit() returns, at the cost
  * of no extra copy. Other records are returned as they are. */

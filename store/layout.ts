@@ -18,7 +18,7 @@
 
 import type { DedupRow, EntryInfo, MessageInfo, QueueRow } from './apply.js';
 import { checksum, digitsSeed, hex, numberSeed, seal, SEAL_BYTES, textSeed, unseal } from './checksum.js';
-import { decodeRecord, encodeRecord } from './codec.js';
+import { decodeRecord, decodedFrom, encodeRecord } from './codec.js';
 import { StoreError } from './errors.js';
 import type { BindRecord, ExchangeDeclareRecord, StoreRecord } from './record.js';
 import type { QuarantinedMessage, RecoveryReport } from './recovery.js';
@@ -67,6 +67,13 @@ export function openLogValue(lsn: number, value: Uint8Array): Uint8Array {
 /** A log value's record bytes, decoded and checked. */
 export function decodeLogValue(lsn: number, value: Uint8Array): StoreRecord {
   return decodeRecord(openLogValue(lsn, value), `log record at LSN ${lsn}`);
+}
+
+/** decodeLogValue for a record that will be shipped: its checked bytes go with it (codec.ts
+ * decodedFrom), so a catch-up sends the log as stored. `value` must not be reused. */
+export function decodeLogValueToShip(lsn: number, value: Uint8Array): StoreRecord {
+  const encoded = openLogValue(lsn, value);
+  return decodedFrom(decodeRecord(encoded, `log record at LSN ${lsn}`), encoded);
 }
 
 // --- exchanges, bindings: a declare record and its seal -------------------------------------------

@@ -20,11 +20,13 @@ import {
   decodeQueueRow,
   decodeRecoveryReport,
   decodeUndoRow,
+  MESSAGE_HEADER_BYTES,
   messageBody,
   storedBodyCrc,
 } from './layout.js';
 import type { ScanBinding, ScanDedup, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
 import type { MutableMeta } from './ticket.js';
+import type { EntryInfo } from './apply.js';
 
 const damagedEntry = (queue: string, position: number, problem: string): ScanEntry => ({ queue, position, messageId: 0, size: 0, persistent: false, expiresAtMs: null, deliveryCount: 0, problem });
 
@@ -97,11 +99,15 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
           yield damagedEntry(String(key), 0, problemOf(err));
           continue;
         }
+        let info: EntryInfo;
         try {
-          yield { ...k, ...decodeEntry(value, k) };
+          info = decodeEntry(value, k);
         } catch (err) {
           yield damagedEntry(k.queue, k.position, problemOf(err));
+          continue;
         }
+        // Built field by field: two object spreads per entry were a tenth of a snapshot's CPU.
+        yield { queue: k.queue, position: k.position, messageId: info.messageId, size: info.size, persistent: info.persistent, expiresAtMs: info.expiresAtMs, deliveryCount: info.deliveryCount };
       }
     },
     entry(queue: string, position: number): ScanEntry | undefined {
@@ -124,6 +130,15 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
       const row = t.messages.getBinary(messageId, { transaction });
       // Checked: a snapshot never ships, and inspect never shows, an altered body.
       return row === undefined ? undefined : messageBody(row, messageId);
+    },
+    messageWithBody(messageId: number) {
+      // A copy (getBinary): the body outlives the next read.
+      const row = t.messages.getBinary(messageId, { transaction });
+      if (row === undefined) return undefined;
+      const info = decodeMessageInfo(row, messageId);
+      const problem = bodyProblem(row, messageId);
+      if (problem !== null) throw new StoreError('STORE_CORRUPT', problem);
+      return { message: { messageId, ...info, bodyCrc: storedBodyCrc(row) }, body: row.subarray(MESSAGE_HEADER_BYTES) };
     },
     *log(fromLsn: number): Iterable<ScanLogEntry> {
       for (const { key, value } of t.log.getRange({ start: fromLsn, transaction })) {

@@ -38,6 +38,7 @@ import {
   decodeEntry,
   decodeFormatVersion,
   decodeLogValue,
+  decodeLogValueToShip,
   decodeMetaState,
   decodeRecoveryReport,
   encodeMetaState,
@@ -333,7 +334,7 @@ export class LmdbStore extends StoreFrontEnd implements Store, Scannable {
             if (next < self.committedMeta.firstLsn) throw truncatedError(next, self.committedMeta.firstLsn);
             throw new StoreError('STORE_CORRUPT', `log entry at LSN ${next} is missing (next entry is at ${lsn})`);
           }
-          const record = decodeLogValue(lsn, value);
+          const record = decodeLogValueToShip(lsn, value);
           yield { lsn, record };
           next = entryLastLsn({ lsn, record }) + 1;
         }

@@ -73,6 +73,12 @@ export function memoryScan(t: ScannedTables): StoreScan {
       if (t.damaged.has(id) && t.messageRows.has(id)) throw new StoreError('STORE_CORRUPT', `message ${id}: its body fails its checksum`);
       return t.messageRows.get(id)?.body;
     },
+    messageWithBody: (id) => {
+      const row = t.messageRows.get(id);
+      if (!row) return undefined;
+      if (t.damaged.has(id)) throw new StoreError('STORE_CORRUPT', `message ${id}: its body fails its checksum`);
+      return { message: toScanMessage(id, row.info), body: row.body };
+    },
     quarantine: () => [...t.quarantineRows.values()],
     undo: () => [...t.undoRows.values()].sort((a, b) => a.firstLsn - b.firstLsn).map((batch) => ({ firstLsn: batch.firstLsn, batch })),
     dedup: () => [...t.dedupRows.values()].sort((a, b) => cmp(a.queue, b.queue) || a.slot - b.slot).map((r) => ({ ...r })),

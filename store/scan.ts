@@ -91,6 +91,10 @@ export interface StoreScan {
   message(messageId: number): ScanMessage | undefined;
   /** The checked body: undefined if missing, STORE_CORRUPT if it fails its checksum. */
   body(messageId: number): Uint8Array | undefined;
+  /** message() and body() from one read of the row (a snapshot's common case: a message held
+   * by one queue); undefined if missing, STORE_CORRUPT if the header or the body fails its
+   * checksum. */
+  messageWithBody(messageId: number): { readonly message: ScanMessage; readonly body: Uint8Array } | undefined;
   /** Messages taken off their queues because they failed their checksums. */
   quarantine(): Iterable<QuarantinedMessage>;
   /** The last recovery report the broker kept, or null. */

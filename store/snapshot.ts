@@ -41,10 +41,16 @@ export function* snapshotRecordsSync(scan: StoreScan): Generator<StoreRecord> {
   const waiting = new Map<number, EnqueueTarget[]>();
   for (const entry of scan.entries()) {
     if (entry.problem) throw corrupt(`index entry ${JSON.stringify(entry.queue)} position ${entry.position}: ${entry.problem}`);
-    const message = scan.message(entry.messageId);
-    if (!message || message.problem) {
-      throw corrupt(`message ${entry.messageId} (queue ${JSON.stringify(entry.queue)} position ${entry.position}): ${message?.problem ?? 'missing'}`);
+    // One read for the common case, a message held by one queue; a fan-out message's body is
+    // read when its last holder is reached.
+    let stored: ReturnType<StoreScan['messageWithBody']>;
+    try {
+      stored = scan.messageWithBody(entry.messageId);
+    } catch (err) {
+      throw corrupt(`message ${entry.messageId} (queue ${JSON.stringify(entry.queue)} position ${entry.position}): ${(err as Error).message}`);
     }
+    if (!stored) throw corrupt(`message ${entry.messageId} (queue ${JSON.stringify(entry.queue)} position ${entry.position}): missing`);
+    const message = stored.message;
     const target = { queue: entry.queue, position: entry.position };
     let targets: EnqueueTarget[];
     if (message.refs <= 1) {
@@ -60,9 +66,7 @@ export function* snapshotRecordsSync(scan: StoreScan): Generator<StoreRecord> {
       waiting.delete(entry.messageId);
       targets = seen;
     }
-    const body = scan.body(entry.messageId);
-    if (body === undefined) throw corrupt(`message ${entry.messageId} has no body`);
-    yield { kind: 'enqueue', messageId: entry.messageId, persistent: message.persistent, expiresAtMs: message.expiresAtMs, body, targets };
+    yield { kind: 'enqueue', messageId: entry.messageId, persistent: message.persistent, expiresAtMs: message.expiresAtMs, body: stored.body, targets };
   }
   for (const [messageId, targets] of waiting) {
     const refs = scan.message(messageId)?.refs;

@@ -55,7 +55,9 @@ const TARGETS = { returnReadyS: 2, totalFailureReadyS: 5, newBackupReadyS: 60, d
 // The paced load's consumers attach only at its end: a message consumed at once is settled
 // without its backups (the durability contract), so with live consumers a frozen backup would
 // hold nothing up and the stall row would measure nothing.
-const PACED = { ...FAILOVER_LOAD_DEFAULTS, producers: 4, consumers: 4, queue: 'catch-up-paced', drainS: 60, deferConsumers: true };
+// At full size that is ~265,000 messages (~290 MB) for the consumers to drain at the end.
+const PACED = { ...FAILOVER_LOAD_DEFAULTS, producers: 4, consumers: 4, queue: 'catch-up-paced', drainS: 240, deferConsumers: true };
+const PACED_FINISH_TIMEOUT_MS = 300_000;
 const UNTHROTTLED = { ...PACED, deferConsumers: false, rateMsgsPerS: 0, capacity: 1000, credit: 1000, queue: 'catch-up-unthrottled' };
 
 const columns: readonly TableColumn[] = [
@@ -161,7 +163,7 @@ async function measure(store: DeepStore, plan: Plan, rows: ResultRow[], log: (li
       frozen.gatedAtMs = await waitUntilGated(cluster, READY_TIMEOUT_MS);
       log(`  backup frozen ${plan.frozenS} s: back in the gate ${seconds(frozen.contAtMs, frozen.gatedAtMs).toFixed(2)} s after SIGCONT`);
       await delay(plan.settleS * 1000);
-      pacedResult = await paced.finish(120_000);
+      pacedResult = await paced.finish(PACED_FINISH_TIMEOUT_MS);
     } catch (err) {
       paced.kill();
       throw err;
