@@ -45,6 +45,9 @@ export interface BatchWriter extends TableWriter {
   undoFrom(fromLsn: number): UndoBatch[];
   /** The oldest undo batch, if any. */
   oldestUndo(): UndoBatch | undefined;
+  /** The LSNs the oldest undo batch spans, without decoding its entries (retention asks after
+   * every batch whether it may go yet). */
+  oldestUndoSpan(): { readonly firstLsn: number; readonly lastLsn: number } | undefined;
   dropUndo(firstLsn: number): void;
   putLog(lsn: number, record: StoreRecord, encoded: Uint8Array): void;
   /** The encoded size and last covered LSN of the log entry at `lsn`; undefined if none. */
@@ -231,8 +234,9 @@ function pruneUndo(w: BatchWriter, ctx: BatchContext, budget: number): boolean {
   const meta = w.meta;
   const limit = Math.max(ctx.undoFloorLsn ?? 0, meta.lastLsn - UNDO_LSNS_MAX, meta.undoFromLsn - 1);
   let left = budget;
-  for (let oldest = w.oldestUndo(); oldest !== undefined && oldest.lastLsn <= limit; oldest = w.oldestUndo()) {
+  for (let span = w.oldestUndoSpan(); span !== undefined && span.lastLsn <= limit; span = w.oldestUndoSpan()) {
     if (left-- <= 0) return true;
+    const oldest = w.oldestUndo() as UndoBatch;
     for (const entry of oldest.entries) collectGarbage(w, entry);
     w.dropUndo(oldest.firstLsn);
     if (oldest.firstLsn <= meta.undoFromLsn && meta.undoFromLsn <= oldest.lastLsn + 1) meta.undoFromLsn = oldest.lastLsn + 1;

@@ -473,6 +473,17 @@ export function encodeUndoRows(batch: UndoBatch): Array<{ readonly firstLsn: num
   return rows;
 }
 
+/** The LSNs an undo row spans, read from the head of its JSON (both rows written by
+ * encodeUndoRows and by JSON.stringify of an undo batch start with them), checksum checked;
+ * anything else is decoded in full. */
+export function undoRowSpan(firstLsn: number, value: Uint8Array): { firstLsn: number; lastLsn: number } {
+  const json = unseal(value, numberSeed(firstLsn), `undo table entry ${firstLsn}`);
+  const head = /^\{"firstLsn":(\d+),"lastLsn":(\d+),/.exec(Buffer.from(json.buffer, json.byteOffset, Math.min(json.byteLength, 64)).toString('latin1'));
+  if (head !== null && Number(head[1]) === firstLsn) return { firstLsn, lastLsn: Number(head[2]) };
+  const batch = decodeUndoBatch(json);
+  return { firstLsn: batch.firstLsn, lastLsn: batch.lastLsn };
+}
+
 export function decodeUndoRow(firstLsn: number, value: Uint8Array): UndoBatch {
   return decodeUndoBatch(unseal(value, numberSeed(firstLsn), `undo table entry ${firstLsn}`));
 }

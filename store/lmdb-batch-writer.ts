@@ -27,6 +27,7 @@ import {
   encodeRecoveryReport,
   decodeUndoRow,
   encodeUndoRows,
+  undoRowSpan,
   sealLogValue,
   withRefs,
 } from './layout.js';
@@ -193,6 +194,10 @@ export class LmdbBatchWriter implements BatchWriter {
   oldestUndo(): UndoBatch | undefined {
     const [first] = [...this.t.undo.getRange({ limit: 1 })];
     return first ? decodeUndoRow(first.key as number, first.value) : undefined;
+  }
+  oldestUndoSpan(): { firstLsn: number; lastLsn: number } | undefined {
+    const [first] = [...this.t.undo.getRange({ limit: 1 })];
+    return first ? undoRowSpan(first.key as number, first.value) : undefined;
   }
   dropUndo(firstLsn: number): void {
     this.t.undo.removeSync(firstLsn);

@@ -192,6 +192,10 @@ class MemoryTables implements BatchWriter {
     for (const b of this.undoRows.values()) if (oldest === undefined || b.firstLsn < oldest.firstLsn) oldest = b;
     return oldest;
   }
+  oldestUndoSpan(): { firstLsn: number; lastLsn: number } | undefined {
+    const oldest = this.oldestUndo();
+    return oldest && { firstLsn: oldest.firstLsn, lastLsn: oldest.lastLsn };
+  }
   dropUndo(firstLsn: number): void {
     this.put(this.undoRows, firstLsn, undefined);
   }

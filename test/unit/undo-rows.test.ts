@@ -2,7 +2,9 @@
 // from a search of its whole freelist, which cost a primary with a deep store most of its CPU.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeUndoRow, encodeUndoRows, UNDO_ROW_MAX_BYTES } from '../../store/layout.js';
+import { isStoreError } from '../../store/index.js';
+import { numberSeed, seal } from '../../store/checksum.js';
+import { decodeUndoRow, encodeUndoRows, UNDO_ROW_MAX_BYTES, undoRowSpan } from '../../store/layout.js';
 import type { UndoBatch, UndoEntry } from '../../store/undo.js';
 
 function entry(lsn: number, noteBytes: number): UndoEntry {
@@ -32,4 +34,17 @@ test('an undo entry larger than a page gets a row of its own, and a small batch 
   const rows = encodeUndoRows({ firstLsn: 6, lastLsn: 8, entries: [entry(6, 10), big, entry(8, 10)] });
   assert.deepEqual(rows.map((r) => decodeUndoRow(r.firstLsn, r.value).entries.map((e) => e.lsn)), [[6], [7], [8]]);
   assert.equal(encodeUndoRows({ firstLsn: 1, lastLsn: 2, entries: [entry(1, 10), entry(2, 10)] }).length, 1);
+});
+
+test("an undo row's span is read from its head, its checksum checked", () => {
+  const rows = encodeUndoRows({ firstLsn: 40, lastLsn: 45, entries: [40, 41, 42, 43, 44, 45].map((lsn) => entry(lsn, 10)) });
+  assert.equal(rows.length, 1);
+  const row = rows[0] as { firstLsn: number; value: Buffer };
+  assert.deepEqual(undoRowSpan(40, row.value), { firstLsn: 40, lastLsn: 45 });
+  // A row of the earlier writer (JSON.stringify of the batch) reads the same way.
+  const older: UndoBatch = { firstLsn: 7, lastLsn: 9, entries: [entry(7, 1), entry(9, 1)] };
+  assert.deepEqual(undoRowSpan(7, seal(Buffer.from(JSON.stringify(older)), numberSeed(7))), { firstLsn: 7, lastLsn: 9 });
+  const damaged = Buffer.from(row.value);
+  damaged[30] = (damaged[30] as number) ^ 1;
+  assert.throws(() => undoRowSpan(40, damaged), (err: unknown) => isStoreError(err, 'STORE_CORRUPT'));
 });
