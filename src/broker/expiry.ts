@@ -25,7 +25,7 @@ export function expireAll(broker: BrokerState): number {
   let expired = 0;
   for (const queue of broker.queueMap.values()) {
     const records: StoreRecord[] = [];
-    for (const entry of [...queue.availableEntries()]) {
+    for (const entry of queue.expiredEntries(now)) {
       if (expireIfDue(broker, entry, now, records)) expired++;
     }
     if (records.length > 0) journal(broker, records);

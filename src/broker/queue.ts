@@ -103,6 +103,11 @@ export class Queue {
   private lastPosition: number;
   private paged: PagedRegion | null = null;
 
+  /** No available entry in memory expires before this (Infinity when none can): a lower bound,
+   * so that the periodic sweep skips a queue with nothing due instead of walking every entry
+   * (a deep queue of messages without a TTL cost every sweep a full pass). */
+  private earliestExpiryMs = Infinity;
+
   private countInMemory = 0;
   private bytesInMemory = 0;
   private available = 0;
@@ -214,6 +219,7 @@ export class Queue {
       this.countInMemory++;
       this.bytesInMemory += entry.message.size;
       this.available++;
+      this.noteExpiry(entry);
     }
     if (loaded.length > 0) this.entries.splice(insertAt, 0, ...loaded);
     this.availableHint = Math.min(this.availableHint, insertAt);
@@ -241,9 +247,32 @@ export class Queue {
     this.enqueuedTotal++;
     if (entry.state === 'available') {
       this.available++;
+      this.noteExpiry(entry);
       this.strategy.added(entry);
     }
     this.checkFlow();
+  }
+
+  private noteExpiry(entry: QueueEntry): void {
+    const at = entry.message.expiresAtMs;
+    if (at !== null && at < this.earliestExpiryMs) this.earliestExpiryMs = at;
+  }
+
+  /** The available entries past their time at `nowMs`, oldest first: none, without a scan, when
+   * no entry in memory can be. */
+  expiredEntries(nowMs: number): QueueEntry[] {
+    if (this.earliestExpiryMs > nowMs) return [];
+    const due: QueueEntry[] = [];
+    let earliest = Infinity;
+    for (const entry of this.availableEntries()) {
+      const at = entry.message.expiresAtMs;
+      if (at === null) continue;
+      if (at <= nowMs) due.push(entry);
+      else if (at < earliest) earliest = at;
+    }
+    // What is due goes now; acquired entries are noted again when released.
+    this.earliestExpiryMs = earliest;
+    return due;
   }
 
   /** Messages on the queue journaled above `floorLsn` (not yet confirmed by every backup of the
@@ -354,6 +383,7 @@ export class Queue {
     entry.reacquirable = true;
     if (countAsDeliveryAttempt) entry.deliveryCount++;
     this.available++;
+    this.noteExpiry(entry);
     const index = this.indexOf(entry.position);
     if (index !== -1 && index < this.availableHint) this.availableHint = index;
     this.strategy.released(entry);

@@ -88,6 +88,20 @@ test('message TTL: expired messages are not delivered and leave the queue; other
   assert.deepEqual(bodies(await drain(broker.port, name)), ['long', 'forever']);
 });
 
+test('a message that expires while a consumer holds it is swept once the consumer lets it go', async () => {
+  const name = uniqueName('ttl-held');
+  const sender = await openSender(conn.connection, queueNode(name));
+  await sendAll(sender, [{ body: 'held', ttl: 300 }, { body: 'plain' }]);
+  const receiver = await openReceiver(conn.connection, name);
+  receiver.add_credit(2);
+  assert.deepEqual(bodies((await receiveN(receiver, 2)).map((r) => r.message)), ['held', 'plain']);
+  // Sweeps pass while both are held and 'held' is past its time: none of them may forget it.
+  await new Promise((resolve) => setTimeout(resolve, 2200));
+  receiver.close();
+  await waitFor(async () => (await queueStats(broker.port, name))?.count === 1, 'the expired message to be swept after its release', 5000);
+  assert.deepEqual(bodies(await drain(broker.port, name)), ['plain']);
+});
+
 test('expired messages are dead-lettered through the queue\'s alternate exchange', async () => {
   const dl = await deadLetterQueue();
   const name = uniqueName('ttl-dl');
