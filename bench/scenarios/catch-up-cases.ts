@@ -119,7 +119,10 @@ async function measure(store: DeepStore, plan: Plan, rows: ResultRow[], log: (li
     maintenanceS: 0.1,
     heartbeatS: HEARTBEAT_S,
     dataDirs: [store.dataDir],
-    extraArgs: ['--ha-confirm-timeout', String(plan.confirmTimeoutS)],
+    // Unbounded queues: the paced load's deferred consumers leave ~290 MB queued, and past the
+    // default 100 MB limit flow control would stop its producers (and, with the consumers
+    // waiting for the producers to finish, for good): this scenario measures replication.
+    extraArgs: ['--ha-confirm-timeout', String(plan.confirmTimeoutS), '--default-queue-limit', '0'],
   });
   const seconds = (fromMs: number, toMs: number): number => (toMs - fromMs) / 1000;
   try {
@@ -276,7 +279,7 @@ export async function run(options: ScenarioOptions): Promise<ScenarioResult> {
   const plan = PLANS[options.size];
   const notes: string[] = [
     `load average (1 min) at start: ${machine.loadAverage1m}`,
-    `2 brokers (--ha-min-backups 0), link heartbeat ${HEARTBEAT_S} s, --ha-confirm-timeout ${plan.confirmTimeoutS} s, maintenance interval 0.1 s; the primary's store holds ${plan.messages.toLocaleString('en-US')} queued messages and keeps its whole log`,
+    `2 brokers (--ha-min-backups 0), link heartbeat ${HEARTBEAT_S} s, --ha-confirm-timeout ${plan.confirmTimeoutS} s, maintenance interval 0.1 s, --default-queue-limit 0 (unbounded queues: the paced load's deferred consumers leave ~290 MB queued); the primary's store holds ${plan.messages.toLocaleString('en-US')} queued messages and keeps its whole log`,
     'missed MB: messages the producers had accepted from the kill to the backup\'s ready, at their encoded size; shipped MB: what the primary reports it shipped to the backup since its join (log records: enqueues and dequeues; or the snapshot)',
     'a row is met only when its catch-up took the intended path too (incremental where the issue asks for it)',
   ];
