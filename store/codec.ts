@@ -537,8 +537,9 @@ export function decodeLogEntries(bytes: Uint8Array, where: string): LogEntry[] {
       const record = readRecord(inner);
       if (inner.pos !== end) throw new Garbled(`${end - inner.pos} unexpected trailing bytes after the ${record.kind} record at LSN ${lsn}`);
       if (record.kind === 'skip' && record.lastLsn < lsn) throw new Garbled(`skip at LSN ${lsn} ends before it starts (lastLsn ${record.lastLsn})`);
+      // The bytes it was decoded from go with it: a backup appends them to its log as they are.
+      out[index] = { lsn, record: decodedFrom(record, bytes.subarray(r.pos, end)) };
       r.pos = end;
-      out[index] = { lsn, record };
     }
     if (r.pos !== r.end) throw new Garbled(`${r.end - r.pos} unexpected trailing bytes after ${count} entries`);
     return out;
@@ -587,8 +588,13 @@ export function encodedLastLsn(bytes: Uint8Array, lsn: number): number | undefin
   return Number.isSafeInteger(lastLsn) && lastLsn >= lsn ? lastLsn : undefined;
 }
 
-/** A record decoded from `encoded` (a log value read back): shipping it to a backup sends those
- * bytes instead of encoding it again. */
+/** A record's encoding: the bytes it was committed with or decoded from, else encoded now. */
+export function encodedRecord(record: StoreRecord): Uint8Array {
+  return encodedRecords.get(record) ?? encodeRecord(record);
+}
+
+/** A record decoded from `encoded` (a log value read back, or a replication frame): shipping or
+ * appending it uses those bytes instead of encoding it again. `encoded` must not change. */
 export function decodedFrom(record: StoreRecord, encoded: Uint8Array): StoreRecord {
   encodedRecords.set(record, encoded);
   return record;

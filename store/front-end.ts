@@ -5,7 +5,7 @@
 // queued and run (its batch pipeline) and how records are kept while they wait.
 
 import { checkContinues, retractEntry, type Mutation } from './batch.js';
-import { encodeRecord } from './codec.js';
+import { encodeRecord, encodedRecord } from './codec.js';
 import type { EpochStart } from './epoch-history.js';
 import { StoreError } from './errors.js';
 import { localAdmissionFailure, type Projection } from './apply.js';
@@ -121,7 +121,8 @@ export abstract class StoreFrontEnd {
       'replicated',
     );
     if (maxId > this.messageIdCounter) this.messageIdCounter = maxId;
-    const encoded = entries.map((e) => encodeRecord(e.record));
+    // A frame's records carry the bytes they were decoded from (codec.ts decodedFrom).
+    const encoded = entries.map((e) => encodedRecord(e.record));
     this.nextLsn = next;
     const ticket = new TicketState();
     this.enqueue({ kind: 'log', entries: entries.map((e, i) => ({ lsn: e.lsn, record: this.keep(e.record, encoded[i] as Uint8Array) })), encoded, replicated: true, ticket });
