@@ -65,10 +65,17 @@ function readMeta(head: Buffer, index: number, filePages: number): MetaPage | st
   const lastPage = u64(head, at + M + 120);
   const txnid = u64(head, at + M + 128);
   if (free.pad !== PAGE_BYTES) return `its page size is ${free.pad}, not ${PAGE_BYTES}`;
-  if (lastPage < 1 || lastPage >= filePages) return `its last page ${lastPage} is outside the file's ${filePages} pages`;
+  // The last page may lie past the end of the file: pages a transaction took at the end and
+  // freed again before its commit (LMDB's loose pages) go to the freelist unwritten
+  // (mdb_freelist_save), so the file can end before them. A kill -9 right after such a commit
+  // left a store whose meta said page 22 of a 22-page file, sound to LMDB (test
+  // manager/kill-primary). New pages are taken from there up to the map size; the roots, which
+  // LMDB reads, must be in the file.
+  const mapPages = Math.floor(Number(head.readBigUInt64LE(at + M + 16)) / PAGE_BYTES);
+  if (lastPage < 1 || lastPage >= Math.max(filePages, mapPages)) return `its last page ${lastPage} is outside the file's ${filePages} pages and the map's ${mapPages}`;
   for (const [name, db] of [['free', free], ['main', main]] as const) {
     if (db.depth > 32) return `its ${name} DB depth is ${db.depth}`;
-    if (db.root !== P_INVALID && (db.root < 2 || db.root > lastPage)) return `its ${name} DB root page ${db.root} is outside 2..${lastPage}`;
+    if (db.root !== P_INVALID && (db.root < 2 || db.root > lastPage || db.root >= filePages)) return `its ${name} DB root page ${db.root} is outside 2..${Math.min(lastPage, filePages - 1)}`;
     if (db.pages > lastPage) return `its ${name} DB counts ${db.pages} pages, more than the ${lastPage} in use`;
   }
   return { index, address: head.readBigUInt64LE(at + M + 8), mapSize: head.readBigUInt64LE(at + M + 16), free, main, lastPage, txnid, tail: head.readUInt32LE(at + M + 136) };
