@@ -106,7 +106,8 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
           yield damagedEntry(k.queue, k.position, problemOf(err));
           continue;
         }
-        // Built field by field: two object spreads per entry were a tenth of a snapshot's CPU.
+        // Built field by field, not by two spreads: this generator was 13% of a snapshot's self
+        // time (the spreads' share was not measured apart).
         yield { queue: k.queue, position: k.position, messageId: info.messageId, size: info.size, persistent: info.persistent, expiresAtMs: info.expiresAtMs, deliveryCount: info.deliveryCount };
       }
     },
@@ -135,10 +136,9 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
       // A copy (getBinary): the body outlives the next read.
       const row = t.messages.getBinary(messageId, { transaction });
       if (row === undefined) return undefined;
-      const info = decodeMessageInfo(row, messageId);
-      const problem = bodyProblem(row, messageId);
-      if (problem !== null) throw new StoreError('STORE_CORRUPT', problem);
-      return { message: { messageId, ...info, bodyCrc: storedBodyCrc(row) }, body: row.subarray(MESSAGE_HEADER_BYTES) };
+      const message = toMessage(messageId, row, true);
+      if (message.problem !== undefined) throw new StoreError('STORE_CORRUPT', message.problem);
+      return { message, body: row.subarray(MESSAGE_HEADER_BYTES) };
     },
     *log(fromLsn: number): Iterable<ScanLogEntry> {
       for (const { key, value } of t.log.getRange({ start: fromLsn, transaction })) {
