@@ -2,7 +2,7 @@
 // after it, through its lastLsn, are one unit, and a backup applies each log frame in one store
 // commit (backup.ts). So a frame is never cut inside a unit: a backup promoted after the
 // primary's kill has every record of a committed transaction or none. Pure functions over runs
-// of log entries; the primary's shipping (primary.ts) calls them.
+// of log entries; the primary's shipping (primary-protocol.ts) and its log reads (primary.ts) call them.
 
 import { entryLastLsn, type LogEntry } from '../../store/index.js';
 

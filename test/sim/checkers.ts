@@ -406,7 +406,7 @@ export class Oracle {
     const committedAtMs = this.commitTimes.get(primary.life as Life)?.get(lsn) ?? 0;
     if (store.durableLsn < lsn) this.violation('SETTLED_EARLY', `${primary.name} settled LSN ${lsn} before it was durable on its own disk (durable to ${store.durableLsn})`, `early:${primary.name}:${lsn}`);
     // A backup still catching up entered the gate as having confirmed the LSN G of that moment
-    // (primary.ts): it holds nothing back at or below G and cannot be promoted before it has G.
+    // (primary-protocol.ts): it holds nothing back at or below G and cannot be promoted before it has G.
     const catchingUp = new Set((primary.node?.primaryReplicator()?.members() ?? []).filter((m) => m.state === 'catchup').map((m) => m.name));
     for (const name of members) {
       const member = this.broker(name);

@@ -111,7 +111,7 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
       // A primary keeps undo only above what its gate confirmed, which by itself makes a
       // truncation below the divergence point fail (and the backup resync): keep it all, so
       // that the planted bug can do its harm.
-      const restoreFloor = patch(PrimaryReplicator.prototype, 'updateRetention', (original) =>
+      const restoreFloor = patch(PrimaryReplicator.prototype, 'applyRetention', (original) =>
         function (this: { deps: { store: { setUndoFloor(lsn: number | null): void } } }, ...args: unknown[]) {
           const result = original.apply(this, args);
           this.deps.store.setUndoFloor(null);
