@@ -4,8 +4,7 @@
 // promotes itself); as primary it recovers the messaging model from its store, ships its log
 // to the backups, and settles producers through the ack gate.
 
-import { join } from 'node:path';
-import { answerInspect, NoSuchQueueError, type EpochStart, type InspectAnswer, type InspectRequest, type LostMessage, type RecoveryReport, type Scannable, type Store, type StoreRole } from '../../store/index.js';
+import type { EpochStart, InspectAnswer, InspectRequest, LostMessage, RecoveryReport, Store, StoreRole } from '../../store/index.js';
 import { crashPoint } from '../core/crash-points.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
 import { scanMessage } from '../amqp/message-format.js';
@@ -33,6 +32,8 @@ import { Settlements } from './settlements.js';
 import { StoreHealth } from './store-health.js';
 import { RheaReplicationConnector } from './transport.js';
 import { admitConnection } from './admission.js';
+import { inspectBrokerStore } from './inspect-store.js';
+import { FencingProbe, nextEpoch } from './fencing-probe.js';
 import { StatusWatch, statusToken } from './status-watch.js';
 import type { HaStatus, StatusProbe } from './status.js';
 
@@ -404,25 +405,10 @@ export class HaNode {
     return this.deps.store;
   }
 
-  /** `qpid-store` pointed at this broker's data dir: the tool asks here instead of opening the
-   * store beside us (a second process opening a live LMDB environment can corrupt it). The
-   * scan runs in one read transaction of our own environment. */
-  async inspectStore(request: InspectRequest): Promise<InspectAnswer> {
-    const store = this.deps.store as Store & Partial<Scannable>;
-    if (typeof store.scan !== 'function') throw new BrokerError('NOT_ALLOWED', 'store-inspect: this broker\'s store cannot be scanned');
-    try {
-      // A verify pauses every 1000 rows (about 10 ms of work), so clients and HA links keep
-      // being served while it runs.
-      const answer = await answerInspect(store as Scannable, request, { where: join(this.deps.config.dataDir, 'store'), verify: { progressEvery: 1000 } });
-      // A backup's store that fails verify cannot be trusted to hold what the primary settled:
-      // it leaves the gate and resyncs in full (issue 16). A primary's is only reported.
-      const first = answer.view === 'verify' ? answer.violations[0] : undefined;
-      if (first && this.backup && answer.view === 'verify') this.backup.resync(`qpid-store verify found ${answer.violationCount} violation(s), first ${first.code}: ${first.message}`);
-      return answer;
-    } catch (err) {
-      if (err instanceof NoSuchQueueError) throw new BrokerError('NOT_FOUND', err.message);
-      throw err;
-    }
+  /** `qpid-store` pointed at this broker's data dir (inspect-store.ts). */
+  inspectStore(request: InspectRequest): Promise<InspectAnswer> {
+    const backup = this.backup;
+    return inspectBrokerStore(this.deps.store, this.deps.config.dataDir, request, backup ? (reason) => backup.resync(reason) : null);
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
@@ -548,32 +534,24 @@ export class HaNode {
     });
   }
 
-  /** A primary looks, every heartbeat interval, at the brokers of the URL that are not its
-   * backups: if one of them is a primary of a higher epoch, this one is stale and must stop
-   * (the backups would refuse it anyway; its clients must not be served either). */
+  /** Stops this primary when another broker of the URL turns out to be a primary of a higher
+   * epoch (fencing-probe.ts). */
   private startFencingProbe(): void {
     const probe = this.deps.probe;
     if (!probe) return;
-    const intervalMs = Math.max(this.deps.config.ha.linkHeartbeatIntervalMs, 200);
-    const tick = async (): Promise<void> => {
-      const primary = this.primary;
-      if (!primary) return;
-      const connected = new Set(primary.members().map((m) => m.address));
-      const others = (this.deps.config.ha.brokersUrl?.addresses ?? []).filter((a) => formatAddress(a) !== this.ownAddress && !connected.has(formatAddress(a)));
-      for (const address of others) {
-        const status = await probe(address).catch(() => null);
-        if (!this.primary) return;
-        if (status && status.storeId !== this.deps.store.meta().storeId && status.epoch > primary.epoch) {
-          this.fenced(`${status.name} (${formatAddress(address)}) is ${status.state} with epoch ${status.epoch}, ours is ${primary.epoch}`);
-          return;
-        }
-      }
-      if (this.primary) this.fencingTimer = this.deps.clock.setTimer(intervalMs, () => void tick());
-    };
-    this.fencingTimer = this.deps.clock.setTimer(intervalMs, () => void tick());
+    this.fencing = new FencingProbe({
+      clock: this.deps.clock,
+      intervalMs: Math.max(this.deps.config.ha.linkHeartbeatIntervalMs, 200),
+      brokers: this.deps.config.ha.brokersUrl?.addresses ?? [],
+      ownAddress: this.ownAddress,
+      ownStoreId: () => this.deps.store.meta().storeId,
+      primary: () => (this.primary ? { epoch: this.primary.epoch, backupAddresses: new Set(this.primary.members().map((m) => m.address)) } : null),
+      probe,
+      fenced: (reason) => this.fenced(reason),
+    });
   }
 
-  private fencingTimer: TimerHandle | null = null;
+  private fencing: FencingProbe | null = null;
 
   /** This broker's position in ha-brokers-url, or -1. */
   private ownIndex(): number {
@@ -607,7 +585,7 @@ export class HaNode {
     this.primary = null;
     this.service_?.settlements.close();
     this.service_ = null;
-    this.fencingTimer?.cancel();
+    this.fencing?.stop();
     this.lease.attach(null);
     this.fatal(new BrokerError('STALE_EPOCH', `stale primary: ${reason}`));
   }
@@ -615,24 +593,12 @@ export class HaNode {
   async stop(): Promise<void> {
     this.replicas.stop();
     this.recoveryTimer?.cancel();
-    this.fencingTimer?.cancel();
+    this.fencing?.stop();
     this.lease.stop();
     await this.backup?.stop();
     this.primary?.stop();
     this.heard.stop();
   }
-}
-
-/** The first epoch above `seen` that belongs to this broker: epoch % brokers === index. Two
- * brokers promoted without hearing of each other (a cluster manager that promotes while the old
- * primary lives on, or gives up waiting for a silent broker) must never share an epoch, or
- * fencing cannot tell their histories apart (found by the simulator, seed 17: two primaries of
- * epoch 3 served clients side by side, neither fenced). Without an index (own address not in
- * ha-brokers-url) it is seen + 1, as before. */
-export function nextEpoch(seen: number, index: number, brokers: number): number {
-  const base = seen + 1;
-  if (index < 0 || brokers <= 1) return base;
-  return base + ((((index - base) % brokers) + brokers) % brokers);
 }
 
 function isLoopback(host: string): boolean {
