@@ -102,10 +102,12 @@ export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
   'truncate-below-divergence': {
     description: 'a returning backup takes its log back further than the divergence point (what it takes back below it, the primary had settled)',
     install: () => {
-      const restoreTruncate = patch(BackupReplicator.prototype, 'truncateTo', (original) =>
+      // The backup takes the hello's divergence point for one 8 LSNs lower.
+      const restoreTruncate = patch(BackupReplicator.prototype, 'handle', (original) =>
         function (this: unknown, ...args: unknown[]) {
-          const lsn = args[0] as number;
-          return original.apply(this, [Math.max(0, lsn - 8), args[1]]);
+          const frame = args[1] as { kind: string; catchUp?: { kind: string; fromLsn?: number } };
+          if (frame.kind !== 'hello' || frame.catchUp?.kind !== 'incremental') return original.apply(this, args);
+          return original.apply(this, [args[0], { ...frame, catchUp: { kind: 'incremental', fromLsn: Math.max(0, (frame.catchUp.fromLsn ?? 0) - 8) } }]);
         },
       );
       // A primary keeps undo only above what its gate confirmed, which by itself makes a
