@@ -287,11 +287,14 @@ export class BackupReplicator {
         () => {
           if (generation === this.protocol.generation) this.channel?.processed();
         },
-        (err: unknown) => {
-          this.lastError = err;
-          this.feed({ kind: 'failed', generation, code: (err as { code?: string })?.code ?? null, error: (err as Error)?.message ?? String(err), nowMs: this.nowMs() });
-        },
+        (err: unknown) => this.failed(generation, err),
       );
+  }
+
+  /** A store operation failed: the protocol judges it by its code (backup-protocol.ts). */
+  private failed(generation: number, err: unknown): void {
+    this.lastError = err;
+    this.feed({ kind: 'failed', generation, code: (err as { code?: string })?.code ?? null, error: (err as Error)?.message ?? String(err), nowMs: this.nowMs() });
   }
 
   /** A frame's turn on the chain: the protocol handles it, and each store operation it asks for
@@ -344,10 +347,7 @@ export class BackupReplicator {
     this.lastAppendDurable = ticket.durable.catch(() => undefined);
     ticket.durable.then(
       () => this.feed({ kind: 'durable', generation, lastLsn: ticket.lastLsn, nowMs: this.nowMs() }),
-      (err: unknown) => {
-        this.lastError = err;
-        this.feed({ kind: 'failed', generation, code: (err as { code?: string })?.code ?? null, error: (err as Error)?.message ?? String(err), nowMs: this.nowMs() });
-      },
+      (err: unknown) => this.failed(generation, err),
     );
   }
 }
