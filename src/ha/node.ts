@@ -26,7 +26,7 @@ import type { HeardRecord } from './heard-file.js';
 import { HeardTracker } from './heard-tracker.js';
 import { LeaseKeeper, type LeaseStatus } from './lease-keeper.js';
 import { ProducerPauses } from './producer-pauses.js';
-import { checkHeard, checkJoiningPromotion, type PromotionPeers } from './promote-checks.js';
+import { checkHeard, checkJoiningPromotion, type ClusterRecord, type PromotionPeers } from './promote-checks.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
 import { Settlements } from './settlements.js';
 import { StoreHealth } from './store-health.js';
@@ -412,7 +412,7 @@ export class HaNode {
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
-  async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
+  async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string; record?: ClusterRecord }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
     if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
     if (isPrimaryState(this.haState)) return { state: this.haState, epoch: this.epochSeen, warnings: ['already primary'] };
     this.promotable();
@@ -421,7 +421,7 @@ export class HaNode {
     // A manager promotes with a lease, so that no instant passes with the new primary unleased.
     if (options.leaseSeconds !== undefined) this.lease.grant(options.leaseSeconds, options.leaseId ?? null);
     try {
-      const warnings = await this.promotionChecks(options.force);
+      const warnings = await this.promotionChecks(options.force, options.record ?? null);
       await this.becomePrimary(mode);
       return { state: this.haState, epoch: this.epochSeen, warnings };
     } finally {
@@ -452,10 +452,10 @@ export class HaNode {
   /** What the store knows it lacks (checkHeard, with the liveness rule), and for a joining
    * broker the other stores (checkJoiningPromotion): throws, or the warnings --force turned
    * refusals into. */
-  private async promotionChecks(force: boolean): Promise<string[]> {
+  private async promotionChecks(force: boolean, record: ClusterRecord | null = null): Promise<string[]> {
     const peers = this.promotionPeers();
     const warnings = await checkHeard(peers, this.heard.effective(this.haState === 'ready'), this.deps.config.ha.minBackups, force);
-    if (this.haState === 'joining') warnings.push(...(await checkJoiningPromotion(peers, force)));
+    if (this.haState === 'joining') warnings.push(...(await checkJoiningPromotion(peers, force, record)));
     return warnings;
   }
 

@@ -102,11 +102,29 @@ function probeAll(peers: PromotionPeers): Promise<{ address: QpidAddress; status
   return answers;
 }
 
+/** How far the cluster got, as a cluster manager recorded it outside the brokers (the etcd
+ * record of qpid-ha-manager: what every backup in the last primary's gate had confirmed). */
+export interface ClusterRecord {
+  readonly epoch: number;
+  readonly lsn: number;
+}
+
+function endsBelow(epoch: number, lastLsn: number, record: ClusterRecord): boolean {
+  return epoch < record.epoch || (epoch === record.epoch && lastLsn < record.lsn);
+}
+
 /** A joining broker may be promoted only when every reachable broker is joining (a new
- * cluster, or total failure); if another has a more recent store, only with --force. */
-export async function checkJoiningPromotion(peers: PromotionPeers, force: boolean): Promise<string[]> {
+ * cluster, or total failure); if another has a more recent store, only with --force. With a
+ * cluster manager's record, a ready backup whose store ends below it does not block: it lacks
+ * what was settled after the primary dropped it from its gate (it can stay ready without
+ * knowing, after a one-way partition), and it resyncs from us; and this store must not end
+ * below the record itself. */
+export async function checkJoiningPromotion(peers: PromotionPeers, force: boolean, record: ClusterRecord | null = null): Promise<string[]> {
   const warnings: string[] = [];
   const meta = peers.meta;
+  if (record && endsBelow(latestEpoch(meta), meta.lastLsn, record)) {
+    warnings.push(...refuseOrWarn(`the store of ${peers.name} ends at epoch ${latestEpoch(meta)} LSN ${meta.lastLsn}, below the cluster manager's record (epoch ${record.epoch} LSN ${record.lsn})`, force, 'promote a broker that holds it, or use --force'));
+  }
   if (peers.corrupt !== null) {
     warnings.push(...refuseOrWarn(`the store of ${peers.name} failed its verify at start (${peers.corrupt})`, force, 'it resyncs from a primary; use --force to promote it anyway'));
   }
@@ -121,6 +139,10 @@ export async function checkJoiningPromotion(peers: PromotionPeers, force: boolea
     // 310). It resyncs from us.
     if (status.state === 'ready' && status.epoch < meta.epoch) {
       warnings.push(`${status.name} is a ready backup of epoch ${status.epoch}, older than this store's ${meta.epoch}; it will resync`);
+      continue;
+    }
+    if (status.state === 'ready' && record && endsBelow(latestEpoch(status), status.lastLsn, record)) {
+      warnings.push(`${status.name} is a ready backup whose store ends at LSN ${status.lastLsn}, below the cluster manager's record (epoch ${record.epoch} LSN ${record.lsn}); it will resync`);
       continue;
     }
     if (status.state !== 'joining') {

@@ -99,6 +99,8 @@ const Promote = z.object({
   /** Promote under a serving lease (qpid-ha-manager does): the primary is never unleased. */
   leaseSeconds: leaseSeconds.optional(),
   leaseId: z.string().min(1).max(200).optional(),
+  /** The cluster manager's record of how far the cluster got (qpid-ha-manager's etcd record). */
+  record: z.object({ epoch: z.number().int().min(0), lsn: z.number().int().min(0) }).optional(),
 });
 // A grant (seconds, optionally naming the lease) or an extension of a named lease.
 const PrimaryHint = z.object({ address: z.string().min(1).max(300) });
@@ -195,8 +197,9 @@ export class ManagementCommands {
         this.managerReports.record(parse(ManagerReportInput, input, operation));
         return { recorded: true };
       case 'promote': {
-        const { force, leaseSeconds: seconds, leaseId } = parse(Promote, input, operation);
-        return await this.ha.promote(seconds === undefined ? { force } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}) });
+        const { force, leaseSeconds: seconds, leaseId, record } = parse(Promote, input, operation);
+        const withRecord = record !== undefined ? { record } : {};
+        return await this.ha.promote(seconds === undefined ? { force, ...withRecord } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}), ...withRecord });
       }
       case 'primary-hint':
         return { hinted: this.ha.primaryHint(parse(PrimaryHint, input, operation).address) };

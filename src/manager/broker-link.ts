@@ -32,6 +32,7 @@ export function reportOf(status: HaStatus): BrokerReport {
     address: status.address,
     confirmedLsn,
     connectedToPrimary: status.connectedToPrimary,
+    snapshotIncomplete: status.snapshotIncomplete,
     backupsConfirmed: Object.fromEntries(ready.map((m) => [m.name, m.confirmedLsn])),
   };
 }

@@ -266,7 +266,7 @@ export class ManagerDriver {
         return;
       case 'promote':
         this.logger.warn({ leaseSeconds: action.leaseSeconds, force: action.force }, 'promoting the broker');
-        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId }, 30_000).then(
+        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: { epoch: action.record.epoch, lsn: action.record.lsn } } : {}) }, 30_000).then(
           (result) => {
             this.logger.warn({ state: result.state, epoch: result.epoch, warnings: result.warnings }, 'broker promoted');
             this.feed({ kind: 'promoted', nowMs: now(), ok: true, epoch: result.epoch });
@@ -327,10 +327,20 @@ export class ManagerDriver {
     const name = this.options.name;
     this.etcd.release(name).catch((err: unknown) => {
       this.logger.warn({ err }, 'could not release the leader key; trying again');
-      setTimeout(() => {
-        if (!this.stopped && !this.state.holding && this.state.inFlight === null && this.leaderSeen === name) this.release();
-      }, this.options.checkIntervalMs);
+      this.releaseAgain();
     });
+  }
+
+  /** While an acquire is in flight the release waits (the acquire may win the key back, and then
+   * it is held), but it is not given up: a retry dropped then left the key under our name for
+   * ever (found by the simulator, etcd seed 1624, with a manager cut off from etcd). */
+  private releaseAgain(): void {
+    const name = this.options.name;
+    setTimeout(() => {
+      if (this.stopped || this.state.holding || this.leaderSeen !== name) return;
+      if (this.state.inFlight !== null) this.releaseAgain();
+      else this.release();
+    }, this.options.checkIntervalMs);
   }
 
   /** Writes this manager's member entry at once when what elections act on changed (its

@@ -66,6 +66,9 @@ export interface BrokerReport {
   readonly confirmedLsn: number;
   /** A backup: whether it is connected to a primary. */
   readonly connectedToPrimary: boolean;
+  /** The store holds a partial snapshot (an interrupted catch-up): the broker refuses to be
+   * promoted without --force, so an election must pass over it. */
+  readonly snapshotIncomplete?: boolean;
   /** A primary: what each backup of its ack gate has confirmed (a switchover waits on it). */
   readonly backupsConfirmed?: Readonly<Record<string, number>>;
 }
@@ -170,7 +173,9 @@ export type ManagerAction =
   /** Create the leader key if absent and the record's revision is still `recordRevision`. */
   | { readonly kind: 'acquire'; readonly recordRevision: number }
   | { readonly kind: 'release'; readonly reason: string }
-  | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly leaseId: string; readonly force: boolean }
+  /** `record`: the last leader's record as this manager saw it; a joining broker may then pass
+   * over a ready backup that ends below it (promote-checks.ts). */
+  | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly leaseId: string; readonly force: boolean; readonly record: Record_ | null }
   | { readonly kind: 'grant-lease'; readonly id: string; readonly seconds: number }
   | { readonly kind: 'extend-lease'; readonly id: string; readonly extendMs: number }
   | { readonly kind: 'write-record'; readonly record: Record_ }
@@ -353,7 +358,7 @@ function promote(out: Step, nowMs: number): Step {
   // the next renewal after that grants the real lease (brokerLease null).
   const lease = newLease(out.state, nowMs + PROMOTION_LEASE_MS);
   out.state = { ...lease.state, brokerLease: null, inFlight: 'promote', grantedUntilMs: nowMs + PROMOTION_LEASE_MS + out.state.config.leaseMarginMs };
-  out.actions.push({ kind: 'promote', leaseSeconds: PROMOTION_LEASE_MS / 1000, leaseId: lease.id, force: false });
+  out.actions.push({ kind: 'promote', leaseSeconds: PROMOTION_LEASE_MS / 1000, leaseId: lease.id, force: false, record: out.state.record });
   const why = out.state.switchover === out.state.config.name ? 'switchover (planned)' : joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup';
   out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: why });
   note(out, 'promoting', joining ? 'no primary and every broker joining: this store is the most recent' : 'no leader: this broker is the most up-to-date ready backup', nowMs);
@@ -399,7 +404,19 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
   }
   // A ready backup of a superseded primary holds none of what the newer epoch settled.
   const ready = members.filter((m) => m.broker.state === 'ready' && supersededBy(state, m.broker.storeEpoch) === null);
-  if (ready.length > 0) return elect(out, ready, nowMs);
+  if (ready.length > 0) {
+    // One below the record lacks some of what was settled in its own epoch. Its report may
+    // only be older than its store (it applies what was on its way when it lost the primary):
+    // it becomes eligible when a report shows it has caught up to the record.
+    const complete = ready.filter((m) => belowRecord(state, m) === null);
+    if (complete.length > 0) return elect(out, complete, nowMs);
+    // Every ready backup is below the record: a joining store that holds it may be promoted
+    // (its broker is told the record, and passes over them); otherwise wait for a broker that
+    // holds it to report.
+    if (members.some((m) => m.broker.state === 'joining' && totalFailureObjection(m, members, state.record) === null)) return totalFailure(out, members, nowMs);
+    note(out, 'waiting', `every ready backup ends below the record in etcd (${ready.map((m) => belowRecord(state, m)).join('; ')}): waiting for a broker that holds it`, nowMs);
+    return out;
+  }
   // A superseded ready backup waits for a primary that is gone: like a joining broker it can
   // only follow the next one, and it must not keep the total-failure election from running
   // (found by the simulator, etcd seed 25: the epoch-6 primary died recovering, and a ready
@@ -417,6 +434,18 @@ function supersededBy(state: ManagerState, epoch: number): string | null {
   // Our own broker counts too: a joining store of a later epoch supersedes a ready backup.
   if (state.broker && state.broker.storeEpoch > epoch) return `${state.config.name} reports epoch ${state.broker.storeEpoch}`;
   return null;
+}
+
+/** Why a store of the record's epoch ends below the record (what the last leader's backups had
+ * all confirmed), or null. A ready backup can: one the primary dropped from its gate (a
+ * heartbeat that lapsed in a one-way partition) stays ready, unaware that the primary settled
+ * more with the others (found by the simulator, etcd seed 1055: 40 settled messages lost when
+ * such a backup was elected while the complete one was cut off from etcd). */
+function belowRecord(state: ManagerState, m: MemberEntry): string | null {
+  const record = state.record;
+  const b = m.broker;
+  if (!record || b.storeEpoch !== record.epoch || b.lastLsn >= record.lsn) return null;
+  return `${m.name}'s store ends at LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn})`;
 }
 
 function supersededReady(state: ManagerState, m: MemberEntry): boolean {
@@ -465,6 +494,9 @@ function elect(out: Step, ready: readonly MemberEntry[], nowMs: number): Step {
 /** Why `m` may not be promoted after a total failure, or null. */
 export function totalFailureObjection(m: MemberEntry, members: readonly MemberEntry[], record: Record_ | null): string | null {
   const b = m.broker;
+  // Its broker would refuse the promotion, and the election would pick it again and again
+  // (found by the simulator, etcd seed 911: the cluster never came back).
+  if (b.snapshotIncomplete === true) return `${m.name}'s store holds a partial snapshot (its catch-up was interrupted)`;
   if (record && (b.storeEpoch < record.epoch || (b.storeEpoch === record.epoch && b.lastLsn < record.lsn))) {
     return `${m.name}'s store ends at epoch ${b.storeEpoch} LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn}): promoting it would lose what was accepted after`;
   }
@@ -478,7 +510,7 @@ export function totalFailureObjection(m: MemberEntry, members: readonly MemberEn
 function totalFailure(out: Step, members: readonly MemberEntry[], nowMs: number): Step {
   const state = out.state;
   const joining = members.filter((m) => m.broker.state === 'joining');
-  const reported = joining.length + members.filter((m) => supersededReady(state, m)).length;
+  const reported = joining.length + members.filter((m) => supersededReady(state, m) || (m.broker.state === 'ready' && belowRecord(state, m) !== null)).length;
   const expected = Math.max(...members.map((m) => m.broker.clusterSize), 1);
   const waitedMs = nowMs - (state.noLeaderSinceMs ?? nowMs);
   if (reported < expected && waitedMs < state.config.totalFailureWaitMs) {

@@ -269,7 +269,7 @@ export class SimHaManager {
           const before = node.state;
           const beforeStatus = node.status();
           const heard = this.broker.recordedHeard;
-          const r = await node.promote({ force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId });
+          const r = await node.promote({ force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: { epoch: action.record.epoch, lsn: action.record.lsn } } : {}) });
           this.env.oracle.promotedFrom(name, before, r.state, beforeStatus, heard);
           return r;
         }, 30_000).then((outcome) => {
@@ -322,9 +322,17 @@ export class SimHaManager {
     const name = this.broker.name;
     void this.etcdCall(inc, () => this.env.etcd.deleteIfValue(this.keys.leader, name)).then((answer) => {
       if (answer.ok || !inc.life.alive) return;
-      this.env.world.schedule(this.env.knobs.checkIntervalMs, inc.life, () => {
-        if (!inc.state.holding && inc.state.inFlight === null && inc.table.get('leader')?.value === name) this.release(inc);
-      });
+      this.releaseAgain(inc);
+    });
+  }
+
+  /** As the driver does: an acquire in flight makes the retry wait, never drops it. */
+  private releaseAgain(inc: Incarnation): void {
+    const name = this.broker.name;
+    this.env.world.schedule(this.env.knobs.checkIntervalMs, inc.life, () => {
+      if (inc.state.holding || inc.table.get('leader')?.value !== name) return;
+      if (inc.state.inFlight !== null) this.releaseAgain(inc);
+      else this.release(inc);
     });
   }
 

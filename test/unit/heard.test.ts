@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { behindHeard, laterHeard } from '../../src/ha/heard.js';
 import { heardFile } from '../../src/ha/heard-file.js';
-import { whyNotHighestBackup, type PeerAnswer } from '../../src/ha/promote-checks.js';
+import { checkJoiningPromotion, whyNotHighestBackup, type PeerAnswer, type PromotionPeers } from '../../src/ha/promote-checks.js';
+import type { StoreMeta } from '../../store/index.js';
 import type { HaStatus } from '../../src/ha/node.js';
 import { removeDir, tempDir } from '../helpers/broker-process.js';
 
@@ -79,4 +80,21 @@ test('the liveness rule: a store behind what it heard is promotable when every b
     assert.equal(whyNot === null, c.admitted, `${c.why}: ${String(whyNot)}`);
     if (c.names) assert.match(whyNot ?? '', c.names, c.why);
   }
+});
+
+test("a joining broker told the cluster manager's record passes over a ready backup below it, and is refused when it is below it itself", async () => {
+  const meta = { storeId: 'mine', epoch: 3, epochHistory: [{ epoch: 3, firstLsn: 1 }], lastLsn: 12, snapshotIncomplete: false } as unknown as StoreMeta;
+  const peersWith = (statuses: Record<string, Partial<HaStatus>>, own = meta): PromotionPeers => ({
+    name: 'b0',
+    meta: own,
+    corrupt: null,
+    others: Object.keys(statuses).map((host) => ({ transport: 'tcp', host, port: 5672 })),
+    probe: async (address) => peer(`${address.host}:5672`, { storeId: address.host, ...statuses[address.host] }).status,
+  });
+  const readyBelow = { b1: { state: 'ready' as const, lastLsn: 11 } };
+  await assert.rejects(checkJoiningPromotion(peersWith(readyBelow), false), /b1 \(b1:5672\) is ready; only a ready backup can be promoted/, 'without a record a ready backup blocks, as before');
+  const warnings = await checkJoiningPromotion(peersWith(readyBelow), false, { epoch: 3, lsn: 12 });
+  assert.match(warnings.join('\n'), /b1 is a ready backup whose store ends at LSN 11, below the cluster manager's record \(epoch 3 LSN 12\); it will resync/);
+  await assert.rejects(checkJoiningPromotion(peersWith({ b1: { state: 'ready', lastLsn: 12 } }), false, { epoch: 3, lsn: 12 }), /b1 .* is ready/, 'a ready backup that holds the record still blocks');
+  await assert.rejects(checkJoiningPromotion(peersWith({}, { ...meta, lastLsn: 10 } as StoreMeta), false, { epoch: 3, lsn: 12 }), /the store of b0 ends at epoch 3 LSN 10, below the cluster manager's record/);
 });

@@ -275,6 +275,33 @@ const ROWS: readonly Row[] = [
     decision: /below the record in etcd \(epoch 3 LSN 20\)/,
   },
   {
+    name: 'a ready backup whose store ends below the record is passed over for one that holds it (sim etcd seed 1055)',
+    state: situation({ leaderGoneRevision: 95, record: { epoch: 3, lsn: 12 }, broker: report('ready', 11), members: new Map([['b2', member('b2', report('ready', 9), 96)]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /every ready backup ends below the record in etcd .*b1's store ends at LSN 11.*: waiting for a broker that holds it/,
+  },
+  {
+    name: 'the ready backup that holds the record wins over a higher name below it',
+    state: situation({ leaderGoneRevision: 95, record: { epoch: 3, lsn: 12 }, broker: report('ready', 12), members: new Map([['b0', member('b0', report('ready', 11), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+  },
+  {
+    name: 'every ready backup below the record: a joining store that holds it is promoted, and told the record (sim etcd seed 208)',
+    state: situation({ record: { epoch: 3, lsn: 12 }, broker: report('joining', 12), members: new Map([['b0', member('b0', report('ready', 11))], ['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+    decision: /total failure: the most recent store \(epoch 3, LSN 12\)/,
+  },
+  {
+    name: 'total failure: never a store holding a partial snapshot, which its broker would refuse (sim etcd seed 911)',
+    state: situation({ broker: report('joining', 20, 3, { snapshotIncomplete: true }), members: new Map([['b0', member('b0', report('joining', 10))], ['b2', member('b2', report('joining', 9))]]) }),
+    event: tick(1010),
+    actions: [],
+    decision: /total failure: b0 holds the most recent store/,
+  },
+  {
     name: 'total failure: never a store another broker heard past',
     state: situation({ broker: report('joining', 10), members: new Map([['b0', member('b0', report('joining', 5, 3, { heard: { epoch: 3, lsn: 15 } }))], ['b2', member('b2', report('joining', 9))]]) }),
     event: tick(1010),
@@ -288,7 +315,7 @@ const ROWS: readonly Row[] = [
     actions: ['promote', 'failover'],
     check: (s, actions) => {
       // Point 5: a 1 ms lease, the real one once etcd records the new epoch.
-      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 0.001, leaseId: 'b1.i1.1', force: false });
+      assert.deepEqual(actions.find((a) => a.kind === 'promote'), { kind: 'promote', leaseSeconds: 0.001, leaseId: 'b1.i1.1', force: false, record: null });
       assert.equal(s.inFlight, 'promote');
       assert.equal(s.brokerLease, null);
       assert.equal(s.grantedUntilMs, 1500 + 1 + 1000);
