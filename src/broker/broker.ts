@@ -28,6 +28,7 @@ import * as consume from './consume.js';
 import * as expiry from './expiry.js';
 import * as replica from './replica.js';
 import * as transact from './transact.js';
+import { duplicateHold } from './dedup.js';
 import type { BufferedDequeue, BufferedEnqueue } from './transaction.js';
 
 export * from './types.js';
@@ -103,6 +104,18 @@ export class Broker {
 
   declareExchange(declare: ExchangeDeclare): ConfigChange & { exchange: Exchange } {
     return catalog.declareExchange(this.s, declare);
+  }
+
+  /** What a configuration change is answered after: its own commit, or, for one that changed
+   * nothing (the object exists already, or is already gone), everything journaled so far. The
+   * change that made the object may be journaled and not yet settled: a second declare from an
+   * operator retrying must not confirm it before the first could (found by the simulator, etcd
+   * seed 2196: an exchange confirmed, by the retry, to exist while the one backup in the gate
+   * had not confirmed its declare; that backup was promoted without it). */
+  configSettlement(change: ConfigChange): SettlementHold | null {
+    if (change.ticket) return { messageId: 0, ticket: change.ticket, lsn: change.ticket.lastLsn, needsDurable: true };
+    const barrier = duplicateHold(this.s);
+    return barrier.lsn === null ? null : barrier;
   }
 
   deleteQueue(name: string, options: { ifEmpty?: boolean; ifUnused?: boolean } = {}): ConfigChange {

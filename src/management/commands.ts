@@ -167,12 +167,13 @@ export class ManagementCommands {
     return service;
   }
 
-  /** Waits until the change is durable and confirmed by every ready backup. */
+  /** Waits until the change (or, for one that changed nothing, everything journaled before it)
+   * is durable and confirmed by every ready backup (Broker.configSettlement). */
   private async gated(service: MessagingService, change: ConfigChange): Promise<void> {
-    const ticket = change.ticket;
-    if (!ticket) return;
+    const hold = service.broker.configSettlement(change);
+    if (!hold) return;
     await new Promise<void>((resolve, reject) => {
-      service.settlements.hold({ messageId: 0, ticket, lsn: ticket.lastLsn, needsDurable: true }, { settle: resolve, fail: reject });
+      service.settlements.hold(hold, { settle: resolve, fail: reject });
     });
   }
 

@@ -223,10 +223,11 @@ class Session {
     } catch (err) {
       return reply(false, err instanceof BrokerError ? err.code : 'ERROR');
     }
-    const ticket = change.ticket;
-    const settled = (): void => reply(true, null, this.open ? this.deps.hooks.settled(this.deps.name, service.settlements, ticket?.lastLsn ?? null, null) : null);
-    if (!ticket) return settled();
-    service.settlements.hold({ messageId: 0, ticket, lsn: ticket.lastLsn, needsDurable: true }, { settle: settled, fail: () => reply(false, 'STORE') });
+    // The production rule for what the answer waits for (Broker.configSettlement).
+    const hold = service.broker.configSettlement(change);
+    const settled = (): void => reply(true, null, this.open ? this.deps.hooks.settled(this.deps.name, service.settlements, hold?.lsn ?? null, null) : null);
+    if (!hold) return settled();
+    service.settlements.hold(hold, { settle: settled, fail: () => reply(false, 'STORE') });
   }
 }
 

@@ -64,8 +64,9 @@ test(`etcd managers, seeds 1..${ETCD_SEEDS}: no broker serves under a lease past
 // ready backup below the etcd record was elected; 208 and 321 never recovered when only a joining
 // broker held the record; 911 never recovered while the election kept choosing a partial
 // snapshot; 1624 left the leader key under a manager's name for ever (a release retry dropped
-// while an acquire was in flight).
-const ETCD_REGRESSION_SEEDS = [1055, 208, 321, 911, 1624];
+// while an acquire was in flight); 2196 confirmed an exchange to an operator's retried declare
+// before the gate had the declare.
+const ETCD_REGRESSION_SEEDS = [1055, 208, 321, 911, 1624, 2196];
 
 test(`etcd managers, regression seeds ${ETCD_REGRESSION_SEEDS.join(', ')}: nothing acknowledged is lost and the cluster comes back`, async () => {
   for (const seed of ETCD_REGRESSION_SEEDS) {
