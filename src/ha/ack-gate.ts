@@ -83,6 +83,11 @@ export class AckGate {
     return this.members.size < this.minMembers;
   }
 
+  /** Every local commit up to this LSN is durable. */
+  get durableThrough(): number {
+    return this.durableLsn;
+  }
+
   get isOpen(): boolean {
     return this.open;
   }

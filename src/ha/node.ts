@@ -378,7 +378,7 @@ export class HaNode {
       connectedToPrimary: this.followsPrimary,
       replicationError: this.backup?.replicationError ?? null,
       members: this.primary ? this.primary.members() : this.members,
-      gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short } : null,
+      gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short, durableLsn: this.service_.settlements.gate.durableThrough } : null,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
       heard: this.heard.effective(this.haState === 'ready'),

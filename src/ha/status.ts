@@ -32,7 +32,7 @@ export interface HaStatus {
   readonly members: readonly MemberInfo[];
   /** A primary's ack gate: backups in it, and whether it is short of --ha-min-backups (then
    * nothing replicated is settled: producers wait). Null on a backup or standalone broker. */
-  readonly gate: { readonly backups: number; readonly minBackups: number; readonly short: boolean } | null;
+  readonly gate: { readonly backups: number; readonly minBackups: number; readonly short: boolean; readonly durableLsn?: number } | null;
   readonly brokersUrl: string | null;
   readonly address: string | null;
   /** The furthest primary position this broker heard of and must not be promoted without

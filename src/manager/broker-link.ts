@@ -20,9 +20,13 @@ export function reportOf(status: HaStatus): BrokerReport {
   const history = status.epochHistory ?? [];
   const storeEpoch = history[history.length - 1]?.epoch ?? status.epoch;
   const ready = status.members.filter((m) => m.state === 'ready');
-  // What every gated backup holds: the bound of what was settled. A primary short of
-  // --ha-min-backups settles nothing replicated, so it claims nothing new (0).
-  const confirmedLsn = status.gate?.short ? 0 : ready.length > 0 ? Math.min(status.lastLsn, ...ready.map((m) => m.confirmedLsn)) : status.lastLsn;
+  // What was durable here and confirmed by every gated backup: the bound of what was settled (a
+  // producer is settled only then). The last LSN alone overstated it: a primary without backups
+  // whose last commits were not yet durable when it died left a record no store could reach,
+  // and no broker was ever promoted again (found by the simulator, etcd seed 1541). A primary
+  // short of --ha-min-backups settles nothing replicated, so it claims nothing new (0).
+  const durable = Math.min(status.lastLsn, status.gate?.durableLsn ?? status.lastLsn);
+  const confirmedLsn = status.gate?.short ? 0 : ready.length > 0 ? Math.min(durable, ...ready.map((m) => m.confirmedLsn)) : durable;
   return {
     state: status.state,
     storeEpoch,

@@ -345,7 +345,12 @@ export class SimHaManager {
     if (!force && text === inc.published) return;
     inc.published = text;
     const key = `${this.keys.members}${this.broker.name}`;
-    void this.etcdCall(inc, () => this.env.etcd.put(key, text, lease));
+    // A write that did not reach etcd is made again at the next publish, as the driver's
+    // periodic republish (REPUBLISH_MS) does: otherwise etcd kept a stale entry (a primary that
+    // had restarted joining) and the other managers waited for it for ever (etcd seed 1413).
+    void this.etcdCall(inc, () => this.env.etcd.put(key, text, lease)).then((answer) => {
+      if (!answer.ok && inc.published === text) inc.published = '';
+    });
   }
 }
 
