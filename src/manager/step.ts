@@ -256,8 +256,11 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
         leaderIsMine: event.mine,
         leaderGoneRevision: gone ? event.revision : state.leaderGoneRevision,
         noLeaderSinceMs: event.leader === null ? (state.noLeaderSinceMs ?? event.nowMs) : null,
-        // Someone else's name on the key: whatever we thought, we do not hold it.
-        holding: event.leader === state.config.name ? state.holding : false,
+        // Someone else's name on the key: whatever we thought, we do not hold it. Ours again
+        // while our promotion is in flight: the watch delivered the deletion of our previous key
+        // after the acquire that re-created it, and that stale event had cleared `holding`, so
+        // the promoted broker never got its serving lease (simulator, etcd seed 5390).
+        holding: event.leader === state.config.name ? state.holding || (event.mine && state.inFlight === 'promote') : false,
       };
       if (gone) out.actions.push({ kind: 'report-now' });
       // Our name on the key while we think we do not hold it: a transaction whose answer was

@@ -302,6 +302,13 @@ const ROWS: readonly Row[] = [
     decision: /total failure: b0 holds the most recent store/,
   },
   {
+    name: "the watch's late event for the deletion of our previous key does not cost the leadership a promotion in flight holds (sim etcd seed 5390)",
+    state: situation({ inFlight: 'promote', holding: false, leader: null, broker: report('joining') }),
+    event: { kind: 'leader', nowMs: 1100, leader: 'b1', revision: 39, mine: true },
+    actions: [],
+    check: (s) => assert.equal(s.holding, true),
+  },
+  {
     name: 'total failure: never a store another broker heard past',
     state: situation({ broker: report('joining', 10), members: new Map([['b0', member('b0', report('joining', 5, 3, { heard: { epoch: 3, lsn: 15 } }))], ['b2', member('b2', report('joining', 9))]]) }),
     event: tick(1010),
