@@ -6,9 +6,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runSimulation, type SimResult } from './runner.js';
 
-const SEEDS = Number(process.env['SIM_SEEDS'] ?? 60);
+const SEEDS = Number(process.env['SIM_SEEDS'] ?? 150);
 /** Runs with the issue-17 managers (one per broker, over the simulated etcd): slower per seed. */
-const ETCD_SEEDS = Number(process.env['SIM_ETCD_SEEDS'] ?? 8);
+const ETCD_SEEDS = Number(process.env['SIM_ETCD_SEEDS'] ?? 100);
 
 function describe(result: SimResult): string {
   const first = result.violations.slice(0, 3).map((v) => `${v.code} at ${v.atMs.toFixed(3)} ms: ${v.detail.split('\n')[0]}`);
