@@ -12,6 +12,7 @@
 
 import type { LogEntry, Store } from '../../store/index.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { StepRunner } from '../core/step-runner.js';
 import { crashPoint } from '../core/crash-points.js';
 import type { Logger } from '../core/log.js';
 import type { QpidAddress } from '../core/qpid-url.js';
@@ -89,8 +90,7 @@ export class BackupReplicator {
   private chain: Promise<void> = Promise.resolve();
   /** The durability of the last log frame applied: a join waits for it. */
   private lastAppendDurable: Promise<unknown> = Promise.resolve();
-  private readonly queue: BackupEvent[] = [];
-  private stepping = false;
+  private readonly runner: StepRunner<BackupEvent, BackupAction>;
   /** Store operations the protocol asked for while a frame is handled (handle() runs them). */
   private readonly storeOps: StoreOp[] = [];
   /** The error behind the last `failed` event, for onFatal. */
@@ -102,6 +102,7 @@ export class BackupReplicator {
       deps.initialState,
       deps.initialResync ?? null,
     );
+    this.runner = new StepRunner((event) => step(this.protocol, event), (action) => this.perform(action));
   }
 
   get currentState(): BackupState {
@@ -170,17 +171,7 @@ export class BackupReplicator {
   }
 
   private feed(event: BackupEvent): void {
-    this.queue.push(event);
-    if (this.stepping) return;
-    this.stepping = true;
-    try {
-      for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-        for (const action of step(this.protocol, next)) this.perform(action);
-      }
-    } finally {
-      this.stepping = false;
-      this.queue.length = 0;
-    }
+    this.runner.feed(event);
   }
 
   private perform(action: BackupAction): void {

@@ -15,6 +15,7 @@ import { entryLastLsn, isStoreError, type LogEntry, type Snapshot, type StoreRec
 import { openUnitEnd } from './units.js';
 import type { ShippingLimits } from '../config/broker-config.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
+import { StepRunner } from '../core/step-runner.js';
 import { CatchUpGovernor } from './catch-up-governor.js';
 import type { CatchUpPolicy } from './catch-up-throttle.js';
 import type { Logger } from '../core/log.js';
@@ -105,8 +106,7 @@ export class PrimaryReplicator {
   private readonly protocol: PrimaryState;
   private readonly links = new Map<string, BackupLink>();
   private readonly snapshots = new Map<string, OpenSnapshot>();
-  private readonly queue: PrimaryEvent[] = [];
-  private stepping = false;
+  private readonly runner: StepRunner<PrimaryEvent, PrimaryAction>;
   private readonly unsubscribe: () => void;
   private confirmCheck: TimerHandle | null = null;
   private readonly governor: CatchUpGovernor | null;
@@ -125,7 +125,11 @@ export class PrimaryReplicator {
       limits: deps.limits ?? DEFAULT_SHIPPING_LIMITS,
       confirmTimeoutMs: clock && confirmTimeoutMs ? confirmTimeoutMs : null,
     });
-    this.unsubscribe = deps.store.onCommitted((entries) => this.feed({ kind: 'committed', entries, nowMs: this.nowMs(), capacities: this.capacities() }));
+    this.runner = new StepRunner((event) => step(this.protocol, event), (action) => this.perform(action));
+    // Every commit passes here: with no backup connected there is nothing to step.
+    this.unsubscribe = deps.store.onCommitted((entries) => {
+      if (this.protocol.sessions.size > 0) this.feed({ kind: 'committed', entries, nowMs: this.nowMs(), capacities: this.capacities() });
+    });
     this.scheduleConfirmCheck();
     const { catchUp } = deps;
     this.governor =
@@ -238,17 +242,7 @@ export class PrimaryReplicator {
   }
 
   private feed(event: PrimaryEvent): void {
-    this.queue.push(event);
-    if (this.stepping) return;
-    this.stepping = true;
-    try {
-      for (let next = this.queue.shift(); next !== undefined; next = this.queue.shift()) {
-        for (const action of step(this.protocol, next)) this.perform(action);
-      }
-    } finally {
-      this.stepping = false;
-      this.queue.length = 0;
-    }
+    this.runner.feed(event);
   }
 
   private perform(action: PrimaryAction): void {
