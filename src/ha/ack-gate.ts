@@ -15,6 +15,17 @@
 // Nothing at all is settled while the gate is suspended (the primary's serving lease expired,
 // serving-lease.ts): another broker may be promoted at any moment, and what this one settled
 // from then on might exist nowhere else.
+//
+// RECORDED DEPARTURES (Kafka's ISR shrink, committed before the high watermark passes the
+// replica that left). Under a cluster manager, a ready backup that leaves the gate may still
+// call itself ready (a one-way partition, a lapsed heartbeat) and be elected when the others are
+// unreachable. So, once the manager's serving lease is in force (requireRecordedDepartures),
+// nothing replicated is settled past what a departed ready backup held until the manager says
+// that etcd records a gate without it (departuresRecorded, with the generation it read): the
+// election then passes over it. Every message settled in an epoch is then on its primary and on
+// every backup of the gate last recorded for that epoch (found by the simulator, etcd seeds 3891
+// and 4881: a primary whose manager was cut off from etcd settled without a backup it had
+// dropped, and that backup was elected).
 
 import { assert } from '../core/assert.js';
 
@@ -72,6 +83,11 @@ export class AckGate {
   /** False while the serving lease has expired: like a closed gate, but independent of it. */
   private serving = true;
   readonly minMembers: number;
+  /** Ready backups that left while departures must be recorded, with what each held and the
+   * generation of its departure: nothing replicated settles past them until recorded. */
+  private readonly unrecorded: { readonly member: string; readonly lsn: number; readonly generation: number }[] = [];
+  private recordDepartures = false;
+  private departures = 0;
 
   constructor(options: { open: boolean; minMembers?: number }) {
     this.open = options.open;
@@ -111,6 +127,28 @@ export class AckGate {
     let min = Infinity;
     for (const lsn of this.holding.values()) if (lsn < min) min = lsn;
     return min;
+  }
+
+  /** Counts the departures of ready backups (the manager records the gate with it). */
+  get generation(): number {
+    return this.departures;
+  }
+
+  /** The backups whose departure etcd does not record yet (each holds settlement back). */
+  get unrecordedDepartures(): string[] {
+    return this.unrecorded.map((d) => d.member);
+  }
+
+  /** From now on a ready backup's departure holds settlement back until it is recorded. */
+  requireRecordedDepartures(): void {
+    this.recordDepartures = true;
+  }
+
+  /** etcd records the gate as it was at `generation`: departures up to it no longer hold back. */
+  departuresRecorded(generation: number): HoldKey[] {
+    const before = this.unrecorded.length;
+    for (let i = this.unrecorded.length - 1; i >= 0; i--) if ((this.unrecorded[i] as { generation: number }).generation <= generation) this.unrecorded.splice(i, 1);
+    return this.unrecorded.length === before ? [] : this.release();
   }
 
   /** Registers a hold. Returns its key, and whether it can be settled at once. */
@@ -203,10 +241,16 @@ export class AckGate {
   }
 
   /** A backup leaves the gate (link closed, heartbeat lapsed, or the recovery timeout passed):
-   * what it was holding back is re-evaluated at once. */
-  removeMember(member: string): HoldKey[] {
+   * what it was holding back is re-evaluated at once, unless it was ready and departures must be
+   * recorded: then what it held bounds settlement until departuresRecorded. */
+  removeMember(member: string, wasReady = false): HoldKey[] {
+    const held = this.holding.get(member);
     this.holding.delete(member);
     if (!this.members.delete(member)) return [];
+    if (wasReady && this.recordDepartures) {
+      this.departures++;
+      this.unrecorded.push({ member, lsn: held ?? 0, generation: this.departures });
+    }
     return this.release();
   }
 
@@ -251,6 +295,7 @@ export class AckGate {
     if (this.members.size < this.minMembers) return 0;
     let min = Infinity;
     for (const lsn of this.members.values()) if (lsn < min) min = lsn;
+    for (const departed of this.unrecorded) if (departed.lsn < min) min = departed.lsn;
     return Math.min(min, this.heldByMinMembers());
   }
 

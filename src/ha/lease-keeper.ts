@@ -81,6 +81,9 @@ export class LeaseKeeper {
 
   private check(): void {
     const now = this.clock.monotonicMs();
+    // Under a manager's lease a ready backup's departure is recorded in etcd before anything
+    // settles without it (ack-gate.ts): the manager's election reads that record.
+    if (this.target && this.lease.isSet) this.target.settlements.requireRecordedDepartures();
     const expired = this.lease.expired(now);
     const target = this.target;
     if (target && expired !== this.suspended) {

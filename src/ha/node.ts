@@ -35,7 +35,7 @@ import { admitConnection } from './admission.js';
 import { inspectBrokerStore } from './inspect-store.js';
 import { FencingProbe, nextEpoch } from './fencing-probe.js';
 import { StatusWatch, statusToken } from './status-watch.js';
-import type { HaStatus, StatusProbe } from './status.js';
+import { gateStatus, type HaStatus, type StatusProbe } from './status.js';
 
 export type { HaStatus, StatusProbe } from './status.js';
 
@@ -378,7 +378,7 @@ export class HaNode {
       connectedToPrimary: this.followsPrimary,
       replicationError: this.backup?.replicationError ?? null,
       members: this.primary ? this.primary.members() : this.members,
-      gate: this.primary && this.service_ && this.cluster ? { backups: this.service_.settlements.gate.memberIds.length, minBackups: this.service_.settlements.gate.minMembers, short: this.service_.settlements.gate.short, durableLsn: this.service_.settlements.gate.durableThrough } : null,
+      gate: this.primary && this.service_ && this.cluster ? gateStatus(this.service_.settlements.gate) : null,
       brokersUrl: this.deps.config.ha.brokersUrlText,
       address: this.ownAddress,
       heard: this.heard.effective(this.haState === 'ready'),
@@ -463,6 +463,14 @@ export class HaNode {
   servingLease(request: { seconds: number; id?: string } | { id: string; extendMs: number }): LeaseStatus {
     if (!isPrimaryState(this.haState)) throw new BrokerError('NOT_ALLOWED', `lease: ${this.deps.config.name} is ${this.haState}; only a primary serves under a lease`);
     return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs) : this.lease.grant(request.seconds, request.id ?? null);
+  }
+
+  /** `gate-recorded`: the cluster manager says etcd records this primary's gate as of
+   * `generation` (ack-gate.ts): departed backups up to it no longer hold settlement back. */
+  gateRecorded(epoch: number, generation: number): { recorded: boolean } {
+    const service = this.primary?.epoch === epoch ? this.service_ : null;
+    service?.settlements.departuresRecorded(generation);
+    return { recorded: service !== null };
   }
 
   /** `primary-hint`: a cluster manager says a primary was just promoted at `address`. */

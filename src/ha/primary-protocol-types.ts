@@ -81,7 +81,8 @@ export type PrimaryAction =
   /** The ack gate (Settlements): a backup enters it at gateLsn, confirms, or leaves. */
   | { readonly kind: 'gate-add'; readonly backup: string; readonly gateLsn: number; readonly confirmedLsn: number }
   | { readonly kind: 'gate-confirm'; readonly backup: string; readonly lsn: number }
-  | { readonly kind: 'gate-remove'; readonly backup: string }
+  /** `wasReady`: it was promotable when it left (its departure may have to be recorded). */
+  | { readonly kind: 'gate-remove'; readonly backup: string; readonly wasReady: boolean }
   | { readonly kind: 'retention'; readonly floor: number | null; readonly undoFloor: number | null }
   | { readonly kind: 'confirm-latency'; readonly backup: string; readonly ms: number }
   /** Log records were shipped to a backup in the gate: the shipped-not-confirmed window opens

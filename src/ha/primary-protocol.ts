@@ -488,7 +488,7 @@ function drop(out: Out, session: SessionState, reason: string): void {
     out.log('info', { replica: session.name, queue: session.replicaOf, reason }, 'replica queue left');
     return;
   }
-  out.emit({ kind: 'gate-remove', backup: session.name });
+  out.emit({ kind: 'gate-remove', backup: session.name, wasReady: session.state === 'ready' });
   out.log('warn', { backup: session.name, reason }, 'backup left');
   broadcastState(out);
   out.emit({ kind: 'membership' });

@@ -282,7 +282,7 @@ export class PrimaryReplicator {
         this.deps.settlements.backupConfirmed(action.backup, action.lsn);
         return;
       case 'gate-remove':
-        this.deps.settlements.removeBackup(action.backup);
+        this.deps.settlements.removeBackup(action.backup, action.wasReady);
         return;
       case 'retention':
         this.applyRetention(action.floor, action.undoFloor);

@@ -107,10 +107,29 @@ function probeAll(peers: PromotionPeers): Promise<{ address: QpidAddress; status
 export interface ClusterRecord {
   readonly epoch: number;
   readonly lsn: number;
+  /** The ready backups of the epoch's primary as etcd last recorded them, and that primary:
+   * everything settled in the epoch is on each (ack-gate.ts, recorded departures). */
+  readonly gate?: readonly string[];
+  readonly primary?: string;
 }
 
 function endsBelow(epoch: number, lastLsn: number, record: ClusterRecord): boolean {
   return epoch < record.epoch || (epoch === record.epoch && lastLsn < record.lsn);
+}
+
+/** Whether a store of the record's epoch, on broker `name`, is outside the gate etcd recorded:
+ * it may lack what was settled without it, whatever its LSN. */
+function outsideRecordedGate(name: string, epoch: number, record: ClusterRecord): boolean {
+  return record.gate !== undefined && epoch === record.epoch && record.primary !== name && !record.gate.includes(name);
+}
+
+/** Whether a joining broker of the recorded gate (or its primary) answered with a store of the
+ * record's epoch that ours holds as much as: then ours holds what was settled (the stores of one
+ * epoch are prefixes of its primary's log), though it was outside the gate. */
+async function holdsAsMuchAsTheGate(peers: PromotionPeers, record: ClusterRecord): Promise<boolean> {
+  const meta = peers.meta;
+  if (latestEpoch(meta) !== record.epoch) return false;
+  return (await probeAll(peers)).some(({ status }) => status !== null && status.state === 'joining' && !status.snapshotIncomplete && latestEpoch(status) === record.epoch && !outsideRecordedGate(status.name, record.epoch, record) && meta.lastLsn >= status.lastLsn);
 }
 
 /** A joining broker may be promoted only when every reachable broker is joining (a new
@@ -124,6 +143,9 @@ export async function checkJoiningPromotion(peers: PromotionPeers, force: boolea
   const meta = peers.meta;
   if (record && endsBelow(latestEpoch(meta), meta.lastLsn, record)) {
     warnings.push(...refuseOrWarn(`the store of ${peers.name} ends at epoch ${latestEpoch(meta)} LSN ${meta.lastLsn}, below the cluster manager's record (epoch ${record.epoch} LSN ${record.lsn})`, force, 'promote a broker that holds it, or use --force'));
+  }
+  if (record && outsideRecordedGate(peers.name, latestEpoch(meta), record) && !(await holdsAsMuchAsTheGate(peers, record))) {
+    warnings.push(...refuseOrWarn(`${peers.name} is outside the ack gate the cluster manager recorded for epoch ${record.epoch} (${record.gate?.join(', ') || 'no backup'}, primary ${record.primary ?? 'unknown'}), and holds less than any of them that answered: it may lack what was settled without it`, force, 'promote a broker that holds it, or use --force'));
   }
   if (peers.corrupt !== null) {
     warnings.push(...refuseOrWarn(`the store of ${peers.name} failed its verify at start (${peers.corrupt})`, force, 'it resyncs from a primary; use --force to promote it anyway'));
@@ -143,6 +165,12 @@ export async function checkJoiningPromotion(peers: PromotionPeers, force: boolea
     }
     if (status.state === 'ready' && record && endsBelow(latestEpoch(status), status.lastLsn, record)) {
       warnings.push(`${status.name} is a ready backup whose store ends at LSN ${status.lastLsn}, below the cluster manager's record (epoch ${record.epoch} LSN ${record.lsn}); it will resync`);
+      continue;
+    }
+    // Outside the gate the manager recorded, a store may hold more records, never more that
+    // was settled: it neither blocks us nor counts as newer.
+    if ((status.state === 'ready' || status.state === 'joining') && record && outsideRecordedGate(status.name, latestEpoch(status), record)) {
+      warnings.push(`${status.name} (epoch ${latestEpoch(status)}, LSN ${status.lastLsn}) is outside the ack gate the cluster manager recorded for epoch ${record.epoch}; it will resync`);
       continue;
     }
     if (status.state !== 'joining') {

@@ -101,9 +101,21 @@ export class Settlements {
     this.release(this.gate.addMember(backup, gateLsn, confirmedLsn));
   }
 
-  removeBackup(backup: string): void {
+  /** `wasReady`: the backup was ready (promotable) when it left (ack-gate.ts, recorded departures). */
+  removeBackup(backup: string, wasReady = false): void {
     this.guard?.();
-    this.release(this.gate.removeMember(backup));
+    this.release(this.gate.removeMember(backup, wasReady));
+  }
+
+  /** A cluster manager leases this primary: ready backups' departures must be recorded in etcd. */
+  requireRecordedDepartures(): void {
+    this.gate.requireRecordedDepartures();
+  }
+
+  /** The manager says etcd records the gate as of `generation`. */
+  departuresRecorded(generation: number): void {
+    this.guard?.();
+    this.release(this.gate.departuresRecorded(generation));
   }
 
   setOpen(open: boolean): void {

@@ -4,6 +4,7 @@
 
 import type { EpochStart, RecoveryReport, StoreRole } from '../../store/index.js';
 import type { QpidAddress } from '../core/qpid-url.js';
+import type { AckGate } from './ack-gate.js';
 import type { Heard } from './heard.js';
 import type { LeaseStatus } from './lease-keeper.js';
 import type { MemberInfo } from './messages.js';
@@ -32,7 +33,7 @@ export interface HaStatus {
   readonly members: readonly MemberInfo[];
   /** A primary's ack gate: backups in it, and whether it is short of --ha-min-backups (then
    * nothing replicated is settled: producers wait). Null on a backup or standalone broker. */
-  readonly gate: { readonly backups: number; readonly minBackups: number; readonly short: boolean; readonly durableLsn?: number } | null;
+  readonly gate: GateStatus | null;
   readonly brokersUrl: string | null;
   readonly address: string | null;
   /** The furthest primary position this broker heard of and must not be promoted without
@@ -48,4 +49,22 @@ export interface HaStatus {
 }
 
 /** Asks another broker for its status (used before promoting a joining broker). */
+/** A primary's ack gate as `qpid-ha status` shows it. */
+export interface GateStatus {
+  readonly backups: number;
+  readonly minBackups: number;
+  readonly short: boolean;
+  readonly durableLsn?: number;
+  /** Departures of ready backups so far (the generation a cluster manager records). */
+  readonly generation?: number;
+  /** Ready backups that left and whose departure etcd does not record yet: nothing replicated
+   * settles past what they held (ack-gate.ts, recorded departures). */
+  readonly unrecorded?: readonly string[];
+}
+
+/** The status of a primary's gate. */
+export function gateStatus(gate: AckGate): GateStatus {
+  return { backups: gate.memberIds.length, minBackups: gate.minMembers, short: gate.short, durableLsn: gate.durableThrough, generation: gate.generation, unrecorded: gate.unrecordedDepartures };
+}
+
 export type StatusProbe = (address: QpidAddress) => Promise<HaStatus | null>;

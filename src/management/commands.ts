@@ -100,15 +100,18 @@ const Promote = z.object({
   leaseSeconds: leaseSeconds.optional(),
   leaseId: z.string().min(1).max(200).optional(),
   /** The cluster manager's record of how far the cluster got (qpid-ha-manager's etcd record). */
-  record: z.object({ epoch: z.number().int().min(0), lsn: z.number().int().min(0) }).optional(),
+  record: z.object({ epoch: z.number().int().min(0), lsn: z.number().int().min(0), gate: z.array(name).max(1000).optional(), primary: name.optional() }).optional(),
 });
 // A grant (seconds, optionally naming the lease) or an extension of a named lease.
 const PrimaryHint = z.object({ address: z.string().min(1).max(300) });
 /** A long poll (src/ha/status-watch.ts): answer once the role differs from `changedFrom`. */
 const StatusRequest = z.object({ changedFrom: z.string().max(200).optional(), waitMs: z.number().int().min(0).max(STATUS_WAIT_MS_MAX).optional() });
+// Or the manager's word that etcd records the primary's gate as of a generation (the departures
+// of ready backups it counted up to then no longer hold settlement back: ack-gate.ts).
 const Lease = z.union([
   z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
   z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000) }).strict(),
+  z.object({ gateRecorded: z.object({ epoch: z.number().int().min(0), generation: z.number().int().min(0) }).strict() }).strict(),
 ]);
 
 function parse<T>(schema: z.ZodType<T>, input: unknown, operation: string): T {
@@ -206,6 +209,7 @@ export class ManagementCommands {
         return { hinted: this.ha.primaryHint(parse(PrimaryHint, input, operation).address) };
       case 'lease': {
         const request = parse(Lease, input, operation);
+        if ('gateRecorded' in request) return this.ha.gateRecorded(request.gateRecorded.epoch, request.gateRecorded.generation);
         return { ...this.ha.servingLease('extendMs' in request ? request : request.id === undefined ? { seconds: request.seconds } : { seconds: request.seconds, id: request.id }) };
       }
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.

@@ -38,6 +38,8 @@ export function reportOf(status: HaStatus): BrokerReport {
     connectedToPrimary: status.connectedToPrimary,
     snapshotIncomplete: status.snapshotIncomplete,
     backupsConfirmed: Object.fromEntries(ready.map((m) => [m.name, m.confirmedLsn])),
+    name: status.name,
+    ...(status.gate?.generation !== undefined ? { gateGeneration: status.gate.generation, gateUnrecorded: status.gate.unrecorded?.length ?? 0 } : {}),
   };
 }
 

@@ -13,7 +13,7 @@ import { EtcdCluster } from './etcd.js';
 import { observeTtl, suspectsLeader, type ExpiryChain } from './lease-expiry.js';
 import { memberEntries, readView, type FailoverValue, type KeyTable, type MemberValue, type RecordValue } from './keys.js';
 import type { ManagerOptions } from './options.js';
-import { defaultLeaseMarginMs, initialState, step, type BrokerReport, type ManagerAction, type ManagerEvent, type ManagerState } from './step.js';
+import { defaultLeaseMarginMs, initialState, promotionRecord, step, type BrokerReport, type ManagerAction, type ManagerEvent, type ManagerState } from './step.js';
 
 const now = (): number => performance.now();
 
@@ -266,7 +266,7 @@ export class ManagerDriver {
         return;
       case 'promote':
         this.logger.warn({ leaseSeconds: action.leaseSeconds, force: action.force }, 'promoting the broker');
-        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: { epoch: action.record.epoch, lsn: action.record.lsn } } : {}) }, 30_000).then(
+        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: promotionRecord(action.record) } : {}) }, 30_000).then(
           (result) => {
             this.logger.warn({ state: result.state, epoch: result.epoch, warnings: result.warnings }, 'broker promoted');
             this.feed({ kind: 'promoted', nowMs: now(), ok: true, epoch: result.epoch });
@@ -298,6 +298,10 @@ export class ManagerDriver {
         );
         return;
       }
+      case 'gate-recorded':
+        // A lost answer is sent again with the next renewal while the broker still waits.
+        this.broker.request('lease', { gateRecorded: { epoch: action.epoch, generation: action.generation } }).catch((err: unknown) => this.logger.debug({ err }, 'gate-recorded not delivered'));
+        return;
       case 'hint-primary':
         this.broker.request<{ hinted: boolean }>('primary-hint', { address: action.address }).then(
           (answer) => this.logger.info({ primary: action.address, followed: answer.hinted }, 'pointed the broker at the new primary'),

@@ -7,7 +7,19 @@
 //   /<cluster>/members/<name>   a manager's report of its broker, under its etcd lease
 //   /<cluster>/failovers/<ms>   one per promotion: who, when, why (no lease)
 
+import { z } from 'zod';
 import type { BrokerReport, Decision, MemberEntry, Record_ } from './step.js';
+
+/** The record as etcd holds it: one that does not parse is no record (a stranger's key). */
+const RecordSchema = z.object({
+  epoch: z.number().int().min(0),
+  lsn: z.number().int().min(0),
+  gate: z.array(z.string().min(1)).optional(),
+  generation: z.number().int().min(0).optional(),
+  primary: z.string().min(1).optional(),
+  by: z.string().default(''),
+  at: z.string().default(''),
+});
 
 export interface ClusterKeys {
   readonly prefix: string;
@@ -82,10 +94,10 @@ export function readView(table: KeyTable): ClusterView {
   }
   members.sort((a, b) => a.name.localeCompare(b.name));
   failovers.sort((a, b) => a.at.localeCompare(b.at));
-  const record = parseJson<RecordValue>(table.get('record')?.value);
+  const record = RecordSchema.safeParse(parseJson<unknown>(table.get('record')?.value));
   return {
     leader: table.get('leader')?.value ?? null,
-    record: record && Number.isFinite(record.epoch) && Number.isFinite(record.lsn) ? record : null,
+    record: record.success ? (record.data as RecordValue) : null,
     paused: table.has('paused'),
     switchover: parseJson<{ to?: unknown }>(table.get('switchover')?.value)?.to as string | undefined ?? null,
     members,

@@ -71,6 +71,12 @@ export interface BrokerReport {
   readonly snapshotIncomplete?: boolean;
   /** A primary: what each backup of its ack gate has confirmed (a switchover waits on it). */
   readonly backupsConfirmed?: Readonly<Record<string, number>>;
+  /** The broker's own name (what a primary's gate calls it). */
+  readonly name?: string;
+  /** A primary: the departures of ready backups it counted (its gate's generation), and how many
+   * of them etcd does not record yet (each holds its settlement back). */
+  readonly gateGeneration?: number;
+  readonly gateUnrecorded?: number;
 }
 
 /** One manager's entry under /<cluster>/members/<name>, with its etcd modification revision. */
@@ -80,10 +86,18 @@ export interface MemberEntry {
   readonly revision: number;
 }
 
-/** The last leader's word on how far the cluster got (/<cluster>/record). */
+/** The last leader's word on how far the cluster got (/<cluster>/record). With `gate`: the
+ * ready backups of the epoch's primary (`primary`) as of its gate's `generation`. The primary
+ * settles nothing past a departed ready backup until a record without it is in etcd, so every
+ * message settled in the epoch is on the primary and on each backup of the last record's gate:
+ * only those are elected (Kafka's ISR, written to its controller before the high watermark
+ * passes a replica that left). */
 export interface Record_ {
   readonly epoch: number;
   readonly lsn: number;
+  readonly gate?: readonly string[];
+  readonly generation?: number;
+  readonly primary?: string;
 }
 
 export interface Decision {
@@ -179,6 +193,9 @@ export type ManagerAction =
   | { readonly kind: 'grant-lease'; readonly id: string; readonly seconds: number }
   | { readonly kind: 'extend-lease'; readonly id: string; readonly extendMs: number }
   | { readonly kind: 'write-record'; readonly record: Record_ }
+  /** Tell the primary that etcd records its gate as of `generation` (its departed backups up to
+   * then no longer hold its settlement back). */
+  | { readonly kind: 'gate-recorded'; readonly epoch: number; readonly generation: number }
   /** Report the broker now (the key went away: the election wants fresh reports). */
   | { readonly kind: 'report-now' }
   /** Tell the broker (a backup) where the new primary is, so that it joins at once. */
@@ -273,8 +290,10 @@ export function step(state: ManagerState, event: ManagerEvent): { state: Manager
       return hint(out);
     case 'record':
       out.state = { ...state, record: event.record, recordRevision: event.revision };
+      if (!state.holding) return out;
+      gateRecorded(out);
       // The record of our primary's epoch is in etcd: it may serve now (point 5).
-      return state.holding ? decide(out, event.nowMs, true) : out;
+      return decide(out, event.nowMs, true);
     case 'switchover':
       out.state = { ...state, switchover: event.to, draining: event.to === null ? false : state.draining };
       return out;
@@ -412,12 +431,19 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
     // only be older than its store (it applies what was on its way when it lost the primary):
     // it becomes eligible when a report shows it has caught up to the record.
     const complete = ready.filter((m) => belowRecord(state, m) === null);
-    if (complete.length > 0) return elect(out, complete, nowMs);
+    // Outside the recorded gate, a store that holds as much as one inside it (a ready backup, or
+    // the restarted store of the gate or its primary) holds everything settled too: the stores of
+    // one epoch are prefixes of its primary's log. (The broker's own check would also refuse a
+    // lesser one while a ready backup holding more answers.)
+    const floor = best([...complete, ...gateStores(state, members)]);
+    const record = state.record;
+    const dominating = floor === null || record === null ? [] : ready.filter((m) => !complete.includes(m) && m.broker.lastLsn >= record.lsn && holdsAsMuch(m, floor));
+    if (complete.length + dominating.length > 0) return elect(out, [...complete, ...dominating], nowMs);
     // Every ready backup is below the record: a joining store that holds it may be promoted
     // (its broker is told the record, and passes over them); otherwise wait for a broker that
     // holds it to report.
     if (members.some((m) => m.broker.state === 'joining' && totalFailureObjection(m, members, state.record) === null)) return totalFailure(out, members, nowMs);
-    note(out, 'waiting', `every ready backup ends below the record in etcd (${ready.map((m) => belowRecord(state, m)).join('; ')}): waiting for a broker that holds it`, nowMs);
+    note(out, 'waiting', `every ready backup is behind the record in etcd (${ready.map((m) => belowRecord(state, m)).join('; ')}): waiting for a broker that holds it`, nowMs);
     return out;
   }
   // A superseded ready backup waits for a primary that is gone: like a joining broker it can
@@ -447,8 +473,41 @@ function supersededBy(state: ManagerState, epoch: number): string | null {
 function belowRecord(state: ManagerState, m: MemberEntry): string | null {
   const record = state.record;
   const b = m.broker;
-  if (!record || b.storeEpoch !== record.epoch || b.lastLsn >= record.lsn) return null;
-  return `${m.name}'s store ends at LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn})`;
+  if (!record || b.storeEpoch !== record.epoch) return null;
+  if (b.lastLsn < record.lsn) return `${m.name}'s store ends at LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn})`;
+  return outsideRecordedGate(m, record);
+}
+
+/** The restarted (joining) stores of the recorded gate and its primary: each holds everything
+ * settled in the record's epoch, whatever else it lacks (an unsettled tail another broker heard
+ * of). */
+function gateStores(state: ManagerState, members: readonly MemberEntry[]): MemberEntry[] {
+  const record = state.record;
+  if (record === null || record.gate === undefined) return [];
+  return members.filter((m) => m.broker.state === 'joining' && m.broker.storeEpoch === record.epoch && m.broker.snapshotIncomplete !== true && outsideRecordedGate(m, record) === null);
+}
+
+/** Whether `m`'s store holds at least what `floor`'s does (a later epoch, or the same and no
+ * lower LSN). */
+function holdsAsMuch(m: MemberEntry, floor: MemberEntry): boolean {
+  return m.broker.storeEpoch > floor.broker.storeEpoch || (m.broker.storeEpoch === floor.broker.storeEpoch && m.broker.lastLsn >= floor.broker.lastLsn);
+}
+
+/** Why a store of the record's epoch is outside the gate the record names (it may lack what was
+ * settled without it, whatever its LSN), or null. */
+function outsideRecordedGate(m: MemberEntry, record: Record_): string | null {
+  const name = m.broker.name ?? m.name;
+  if (record.gate === undefined || m.broker.storeEpoch !== record.epoch || record.primary === name || record.gate.includes(name)) return null;
+  return `${m.name} is not in the ack gate etcd records for epoch ${record.epoch} (${record.gate.join(', ') || 'no backup'}): it may lack what was settled without it`;
+}
+
+/** The leader tells its primary what etcd records of its gate (on the record's echo, and again
+ * with renewals while departures wait: a lost answer must not hold settlement back for ever). */
+function gateRecorded(out: Step): void {
+  const shown = out.state.record;
+  const broker = out.state.broker;
+  if (!shown || shown.generation === undefined || !broker || !isPrimary(broker.state) || shown.epoch !== broker.storeEpoch) return;
+  out.actions.push({ kind: 'gate-recorded', epoch: shown.epoch, generation: shown.generation });
 }
 
 function supersededReady(state: ManagerState, m: MemberEntry): boolean {
@@ -494,8 +553,9 @@ function elect(out: Step, ready: readonly MemberEntry[], nowMs: number): Step {
   return acquire(out, `election: the most up-to-date ready backup (epoch ${top.broker.storeEpoch}, LSN ${top.broker.lastLsn})`, nowMs);
 }
 
-/** Why `m` may not be promoted after a total failure, or null. */
-export function totalFailureObjection(m: MemberEntry, members: readonly MemberEntry[], record: Record_ | null): string | null {
+/** Why `m` may not be promoted after a total failure, or null. `floor`: the best store of the
+ * recorded gate that reported; one outside the gate that holds as much holds what was settled. */
+export function totalFailureObjection(m: MemberEntry, members: readonly MemberEntry[], record: Record_ | null, floor: MemberEntry | null = null): string | null {
   const b = m.broker;
   // Its broker would refuse the promotion, and the election would pick it again and again
   // (found by the simulator, etcd seed 911: the cluster never came back).
@@ -503,6 +563,8 @@ export function totalFailureObjection(m: MemberEntry, members: readonly MemberEn
   if (record && (b.storeEpoch < record.epoch || (b.storeEpoch === record.epoch && b.lastLsn < record.lsn))) {
     return `${m.name}'s store ends at epoch ${b.storeEpoch} LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn}): promoting it would lose what was accepted after`;
   }
+  const outside = record ? outsideRecordedGate(m, record) : null;
+  if (outside !== null && !(floor !== null && holdsAsMuch(m, floor))) return outside;
   for (const other of members) {
     const heard = other.broker.heard;
     if (heard && heard.epoch >= b.storeEpoch && heard.lsn > b.lastLsn) return `${other.name} heard of epoch ${heard.epoch} LSN ${heard.lsn}, past ${m.name}'s store (LSN ${b.lastLsn})`;
@@ -520,11 +582,12 @@ function totalFailure(out: Step, members: readonly MemberEntry[], nowMs: number)
     note(out, 'waiting', `total failure: ${reported} of ${expected} brokers reported; waiting up to ${state.config.totalFailureWaitMs} ms for the rest`, nowMs);
     return out;
   }
-  const eligible = joining.filter((m) => totalFailureObjection(m, members, state.record) === null);
+  const floor = best(gateStores(state, members));
+  const eligible = joining.filter((m) => totalFailureObjection(m, members, state.record, floor) === null);
   const top = best(eligible);
   if (top === null) {
     const mine = joining.find((m) => m.name === state.config.name);
-    const why = mine ? totalFailureObjection(mine, members, state.record) : null;
+    const why = mine ? totalFailureObjection(mine, members, state.record, floor) : null;
     note(out, 'not promoting', why ?? 'total failure: no joining store may be promoted', nowMs);
     return out;
   }
@@ -561,6 +624,26 @@ function handOver(out: Step, target: string, nowMs: number, release: (reason: st
   return release(`switchover to ${target}: it has confirmed LSN ${confirmed}, everything this primary holds`);
 }
 
+/** The record of the leader's primary: its epoch, what it settled at most (kept from the shown
+ * record of the epoch when higher: a backup entering the gate may lower the bound), and its
+ * gate as of its generation. */
+function recordOf(broker: BrokerReport, shown: Record_ | null): Record_ {
+  const lsn = shown?.epoch === broker.storeEpoch ? Math.max(shown.lsn, broker.confirmedLsn) : broker.confirmedLsn;
+  if (broker.gateGeneration === undefined) return { epoch: broker.storeEpoch, lsn };
+  const gate = Object.keys(broker.backupsConfirmed ?? {}).sort();
+  return { epoch: broker.storeEpoch, lsn, gate, generation: broker.gateGeneration, ...(broker.name !== undefined ? { primary: broker.name } : {}) };
+}
+
+/** The record as a promotion carries it to the broker (promote-checks.ts reads it). */
+export function promotionRecord(record: Record_): { epoch: number; lsn: number; gate?: readonly string[]; primary?: string } {
+  return { epoch: record.epoch, lsn: record.lsn, ...(record.gate !== undefined ? { gate: record.gate } : {}), ...(record.primary !== undefined ? { primary: record.primary } : {}) };
+}
+
+function sameGate(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}
+
 /** The leader's duties: release the key when the broker is gone, else renew its serving lease
  * under the etcd lease (point 2) and write the record. */
 function lead(out: Step, nowMs: number, renewal: boolean): Step {
@@ -580,15 +663,17 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
   }
   if (!isPrimary(broker.state)) return release(`the broker is ${broker.state}, no longer primary (it restarted)`);
   if (state.switchover !== null && state.switchover !== state.config.name) return handOver(out, state.switchover, nowMs, release);
-  const record = { epoch: broker.storeEpoch, lsn: broker.confirmedLsn };
-  const sent = state.recordSent;
   const shown = state.record;
+  const record = recordOf(broker, shown);
+  const sent = state.recordSent;
   // Rewrite when etcd does not show it yet (a lost write is sent again on the next report).
-  const stale = (r: Record_ | null): boolean => !r || r.epoch !== record.epoch || r.lsn < record.lsn;
+  const stale = (r: Record_ | null): boolean => !r || r.epoch !== record.epoch || r.lsn < record.lsn || (record.generation !== undefined && ((r.generation ?? -1) < record.generation || !sameGate(r.gate, record.gate)));
   if (stale(shown) && (stale(sent) || renewal)) {
     out.state = { ...out.state, recordSent: record };
     out.actions.push({ kind: 'write-record', record });
   }
+  // Departures wait on etcd: say again what it records (the echo's word may have been lost).
+  if (renewal && (broker.gateUnrecorded ?? 0) > 0 && !out.actions.some((a) => a.kind === 'gate-recorded')) gateRecorded(out);
   // Extensions go with keep-alives; the first grant of a new primary goes as soon as etcd shows
   // its epoch's record (the record's echo and the broker's first report come in either order).
   if (!renewal && state.brokerLease !== null) return out;

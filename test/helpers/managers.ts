@@ -27,7 +27,7 @@ export interface ManagerSettings {
 export interface ClusterView {
   readonly leader: string | null;
   readonly paused: boolean;
-  readonly record: { epoch: number; lsn: number } | null;
+  readonly record: { epoch: number; lsn: number; gate?: string[]; generation?: number; primary?: string } | null;
   readonly members: { name: string; broker: { state: string; lastLsn: number }; decision: { decision: string; reason: string } | null }[];
   readonly failovers: { to: string; at: string; reason: string }[];
 }

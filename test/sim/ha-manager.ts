@@ -18,7 +18,7 @@ import { BrokerError } from '../../src/broker/errors.js';
 import type { HaStatus } from '../../src/ha/node.js';
 import { reportOf, unavailableReport } from '../../src/manager/broker-link.js';
 import { clusterKeys, memberEntries, readView, type ClusterKeys, type KeyTable } from '../../src/manager/keys.js';
-import { defaultLeaseMarginMs, initialState, step, type ManagerAction, type ManagerEvent, type ManagerState } from '../../src/manager/step.js';
+import { defaultLeaseMarginMs, initialState, promotionRecord, step, type ManagerAction, type ManagerEvent, type ManagerState } from '../../src/manager/step.js';
 import type { SimBroker } from './broker.js';
 import type { Oracle } from './checkers.js';
 import { ETCD_NODE, type SimEtcd, type WatchEvent } from './etcd.js';
@@ -269,7 +269,7 @@ export class SimHaManager {
           const before = node.state;
           const beforeStatus = node.status();
           const heard = this.broker.recordedHeard;
-          const r = await node.promote({ force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: { epoch: action.record.epoch, lsn: action.record.lsn } } : {}) });
+          const r = await node.promote({ force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: promotionRecord(action.record) } : {}) });
           this.env.oracle.promotedFrom(name, before, r.state, beforeStatus, heard);
           return r;
         }, 30_000).then((outcome) => {
@@ -300,6 +300,9 @@ export class SimHaManager {
         void this.etcdCall(inc, () => etcd.putIfValue(this.keys.leader, name, this.keys.record, value));
         return;
       }
+      case 'gate-recorded':
+        void brokerCall((node) => node.gateRecorded(action.epoch, action.generation));
+        return;
       case 'hint-primary':
         void brokerCall((node) => node.primaryHint(action.address));
         return;

@@ -134,3 +134,45 @@ test('with two members and min-backups 1, the one that confirmed settles what th
   assert.deepEqual(gate.addMember('b2', 8, 0), []);
   assert.deepEqual(gate.confirmed('b1', 8), [key]);
 });
+
+test('under a cluster manager, nothing settles past a departed ready backup until etcd records its departure', () => {
+  const gate = new AckGate({ open: true, minMembers: 1 });
+  gate.requireRecordedDepartures();
+  gate.addMember('b1', 0);
+  gate.addMember('b2', 0);
+  const early = gate.hold({ lsn: 3, needsDurable: true, messageId: 1 }).key;
+  const late = gate.hold({ lsn: 6, needsDurable: true, messageId: 2 }).key;
+  gate.durable(6);
+  assert.deepEqual(gate.confirmed('b2', 6), []);
+  assert.deepEqual(gate.confirmed('b1', 3), [early]);
+  // b1 drops out holding LSN 3: b2 has 6, but b1 may still call itself ready and be elected.
+  assert.deepEqual(gate.removeMember('b1', true), []);
+  assert.equal(gate.generation, 1);
+  assert.deepEqual(gate.unrecordedDepartures, ['b1']);
+  // A record of an earlier generation does not cover the departure.
+  assert.deepEqual(gate.departuresRecorded(0), []);
+  const confirmedByB2 = gate.hold({ lsn: 7, needsDurable: true, messageId: 3 }).key;
+  gate.durable(7);
+  assert.deepEqual(gate.confirmed('b2', 7), []);
+  // etcd now records a gate without b1: what b2 holds settles.
+  assert.deepEqual(gate.departuresRecorded(1), [late, confirmedByB2]);
+  assert.deepEqual(gate.unrecordedDepartures, []);
+});
+
+test('a departure needs no record without a cluster manager, nor for a backup that was not ready', () => {
+  const manual = new AckGate({ open: true });
+  manual.addMember('b1', 0);
+  const a = manual.hold({ lsn: 2, needsDurable: true, messageId: 1 }).key;
+  manual.durable(2);
+  assert.deepEqual(manual.removeMember('b1', true), [a]);
+  assert.equal(manual.generation, 0);
+
+  const managed = new AckGate({ open: true });
+  managed.requireRecordedDepartures();
+  managed.addMember('b1', 0);
+  const b = managed.hold({ lsn: 2, needsDurable: true, messageId: 2 }).key;
+  managed.durable(2);
+  // Still catching up: never promotable, so nothing waits on etcd for it.
+  assert.deepEqual(managed.removeMember('b1', false), [b]);
+  assert.deepEqual(managed.unrecordedDepartures, []);
+});
