@@ -49,6 +49,9 @@
 
 import type { Heard } from '../ha/heard.js';
 import { hint, hintTowards, type Step } from './hints.js';
+import { belowRecord, best, gateStores, holdsAsMuch, recordOf, sameGate, supersededBy, supersededReady, totalFailureObjection } from './record-rules.js';
+
+export { better, promotionRecord, totalFailureObjection } from './record-rules.js';
 
 export type BrokerState = 'joining' | 'catchup' | 'ready' | 'recovering' | 'active' | 'standalone' | 'unreachable' | 'dead';
 
@@ -240,19 +243,6 @@ const PRIMARY: readonly BrokerState[] = ['recovering', 'active'];
 
 function isPrimary(state: BrokerState | undefined): boolean {
   return state !== undefined && PRIMARY.includes(state);
-}
-
-/** Orders stores: a higher epoch, then a higher LSN, then the lower name is better. */
-export function better(a: MemberEntry, b: MemberEntry): boolean {
-  if (a.broker.storeEpoch !== b.broker.storeEpoch) return a.broker.storeEpoch > b.broker.storeEpoch;
-  if (a.broker.lastLsn !== b.broker.lastLsn) return a.broker.lastLsn > b.broker.lastLsn;
-  return a.name < b.name;
-}
-
-function best(candidates: readonly MemberEntry[]): MemberEntry | null {
-  let top: MemberEntry | null = null;
-  for (const c of candidates) if (top === null || better(c, top)) top = c;
-  return top;
 }
 
 
@@ -455,52 +445,6 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
   return out;
 }
 
-/** Why a store whose history ends at `epoch` is behind the cluster (the record in etcd, or a
- * member's report, shows a later epoch), or null. */
-function supersededBy(state: ManagerState, epoch: number): string | null {
-  if (state.record && state.record.epoch > epoch) return `the record in etcd is at epoch ${state.record.epoch}`;
-  for (const m of state.members.values()) if (m.name !== state.config.name && m.broker.storeEpoch > epoch) return `${m.name} reports epoch ${m.broker.storeEpoch}`;
-  // Our own broker counts too: a joining store of a later epoch supersedes a ready backup.
-  if (state.broker && state.broker.storeEpoch > epoch) return `${state.config.name} reports epoch ${state.broker.storeEpoch}`;
-  return null;
-}
-
-/** Why a store of the record's epoch ends below the record (what the last leader's backups had
- * all confirmed), or null. A ready backup can: one the primary dropped from its gate (a
- * heartbeat that lapsed in a one-way partition) stays ready, unaware that the primary settled
- * more with the others (found by the simulator, etcd seed 1055: 40 settled messages lost when
- * such a backup was elected while the complete one was cut off from etcd). */
-function belowRecord(state: ManagerState, m: MemberEntry): string | null {
-  const record = state.record;
-  const b = m.broker;
-  if (!record || b.storeEpoch !== record.epoch) return null;
-  if (b.lastLsn < record.lsn) return `${m.name}'s store ends at LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn})`;
-  return outsideRecordedGate(m, record);
-}
-
-/** The restarted (joining) stores of the recorded gate and its primary: each holds everything
- * settled in the record's epoch, whatever else it lacks (an unsettled tail another broker heard
- * of). */
-function gateStores(state: ManagerState, members: readonly MemberEntry[]): MemberEntry[] {
-  const record = state.record;
-  if (record === null || record.gate === undefined) return [];
-  return members.filter((m) => m.broker.state === 'joining' && m.broker.storeEpoch === record.epoch && m.broker.snapshotIncomplete !== true && outsideRecordedGate(m, record) === null);
-}
-
-/** Whether `m`'s store holds at least what `floor`'s does (a later epoch, or the same and no
- * lower LSN). */
-function holdsAsMuch(m: MemberEntry, floor: MemberEntry): boolean {
-  return m.broker.storeEpoch > floor.broker.storeEpoch || (m.broker.storeEpoch === floor.broker.storeEpoch && m.broker.lastLsn >= floor.broker.lastLsn);
-}
-
-/** Why a store of the record's epoch is outside the gate the record names (it may lack what was
- * settled without it, whatever its LSN), or null. */
-function outsideRecordedGate(m: MemberEntry, record: Record_): string | null {
-  const name = m.broker.name ?? m.name;
-  if (record.gate === undefined || m.broker.storeEpoch !== record.epoch || record.primary === name || record.gate.includes(name)) return null;
-  return `${m.name} is not in the ack gate etcd records for epoch ${record.epoch} (${record.gate.join(', ') || 'no backup'}): it may lack what was settled without it`;
-}
-
 /** The leader tells its primary what etcd records of its gate (on the record's echo, and again
  * with renewals while departures wait: a lost answer must not hold settlement back for ever). */
 function gateRecorded(out: Step): void {
@@ -508,10 +452,6 @@ function gateRecorded(out: Step): void {
   const broker = out.state.broker;
   if (!shown || shown.generation === undefined || !broker || !isPrimary(broker.state) || shown.epoch !== broker.storeEpoch) return;
   out.actions.push({ kind: 'gate-recorded', epoch: shown.epoch, generation: shown.generation });
-}
-
-function supersededReady(state: ManagerState, m: MemberEntry): boolean {
-  return m.broker.state === 'ready' && supersededBy(state, m.broker.storeEpoch) !== null;
 }
 
 /** Members as last reported, with our own broker's newest report in place of our entry. */
@@ -551,25 +491,6 @@ function elect(out: Step, ready: readonly MemberEntry[], nowMs: number): Step {
   }
   if (state.broker?.state !== 'ready') return out;
   return acquire(out, `election: the most up-to-date ready backup (epoch ${top.broker.storeEpoch}, LSN ${top.broker.lastLsn})`, nowMs);
-}
-
-/** Why `m` may not be promoted after a total failure, or null. `floor`: the best store of the
- * recorded gate that reported; one outside the gate that holds as much holds what was settled. */
-export function totalFailureObjection(m: MemberEntry, members: readonly MemberEntry[], record: Record_ | null, floor: MemberEntry | null = null): string | null {
-  const b = m.broker;
-  // Its broker would refuse the promotion, and the election would pick it again and again
-  // (found by the simulator, etcd seed 911: the cluster never came back).
-  if (b.snapshotIncomplete === true) return `${m.name}'s store holds a partial snapshot (its catch-up was interrupted)`;
-  if (record && (b.storeEpoch < record.epoch || (b.storeEpoch === record.epoch && b.lastLsn < record.lsn))) {
-    return `${m.name}'s store ends at epoch ${b.storeEpoch} LSN ${b.lastLsn}, below the record in etcd (epoch ${record.epoch} LSN ${record.lsn}): promoting it would lose what was accepted after`;
-  }
-  const outside = record ? outsideRecordedGate(m, record) : null;
-  if (outside !== null && !(floor !== null && holdsAsMuch(m, floor))) return outside;
-  for (const other of members) {
-    const heard = other.broker.heard;
-    if (heard && heard.epoch >= b.storeEpoch && heard.lsn > b.lastLsn) return `${other.name} heard of epoch ${heard.epoch} LSN ${heard.lsn}, past ${m.name}'s store (LSN ${b.lastLsn})`;
-  }
-  return null;
 }
 
 function totalFailure(out: Step, members: readonly MemberEntry[], nowMs: number): Step {
@@ -622,26 +543,6 @@ function handOver(out: Step, target: string, nowMs: number, release: (reason: st
   const confirmed = broker.backupsConfirmed?.[target] ?? 0;
   if (confirmed < broker.lastLsn) return out;
   return release(`switchover to ${target}: it has confirmed LSN ${confirmed}, everything this primary holds`);
-}
-
-/** The record of the leader's primary: its epoch, what it settled at most (kept from the shown
- * record of the epoch when higher: a backup entering the gate may lower the bound), and its
- * gate as of its generation. */
-function recordOf(broker: BrokerReport, shown: Record_ | null): Record_ {
-  const lsn = shown?.epoch === broker.storeEpoch ? Math.max(shown.lsn, broker.confirmedLsn) : broker.confirmedLsn;
-  if (broker.gateGeneration === undefined) return { epoch: broker.storeEpoch, lsn };
-  const gate = Object.keys(broker.backupsConfirmed ?? {}).sort();
-  return { epoch: broker.storeEpoch, lsn, gate, generation: broker.gateGeneration, ...(broker.name !== undefined ? { primary: broker.name } : {}) };
-}
-
-/** The record as a promotion carries it to the broker (promote-checks.ts reads it). */
-export function promotionRecord(record: Record_): { epoch: number; lsn: number; gate?: readonly string[]; primary?: string } {
-  return { epoch: record.epoch, lsn: record.lsn, ...(record.gate !== undefined ? { gate: record.gate } : {}), ...(record.primary !== undefined ? { primary: record.primary } : {}) };
-}
-
-function sameGate(a: readonly string[] | undefined, b: readonly string[] | undefined): boolean {
-  if (a === undefined || b === undefined) return a === b;
-  return a.length === b.length && a.every((name, i) => name === b[i]);
 }
 
 /** The leader's duties: release the key when the broker is gone, else renew its serving lease
