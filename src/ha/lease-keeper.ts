@@ -47,10 +47,10 @@ export class LeaseKeeper {
 
   /** An extension of lease `id` to its grant's deadline + `offsetMs`; refused (NOT_ALLOWED) when
    * the lease has expired or was replaced. */
-  extend(id: string, offsetMs: number): LeaseStatus {
+  extend(id: string, offsetMs: number, remainingMs?: number): LeaseStatus {
     // The deadline is looked at before the extension: one that arrives late finds it passed.
     this.check();
-    const outcome = this.lease.extend(this.clock.monotonicMs(), id, offsetMs);
+    const outcome = this.lease.extend(this.clock.monotonicMs(), id, offsetMs, remainingMs);
     if (outcome !== 'extended') throw new BrokerError('NOT_ALLOWED', outcome === 'expired' ? `lease: lease ${id} has expired; only a new grant (--seconds) can restart serving` : `lease: lease ${id} is not the current lease`);
     this.check();
     return this.status() as LeaseStatus;

@@ -412,7 +412,7 @@ export class HaNode {
   }
 
   /** `qpid-ha --cluster-manager promote` (reference §1.12.10). */
-  async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string; record?: ClusterRecord }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
+  async promote(options: { force: boolean; leaseSeconds?: number; leaseId?: string; record?: ClusterRecord; minEpoch?: number }): Promise<{ state: HaState; epoch: number; warnings: string[] }> {
     if (!this.cluster) throw new BrokerError('NOT_ALLOWED', 'promote: this broker is not in a cluster (ha-cluster=no)');
     if (isPrimaryState(this.haState)) return { state: this.haState, epoch: this.epochSeen, warnings: ['already primary'] };
     this.promotable();
@@ -422,7 +422,7 @@ export class HaNode {
     if (options.leaseSeconds !== undefined) this.lease.grant(options.leaseSeconds, options.leaseId ?? null);
     try {
       const warnings = await this.promotionChecks(options.force, options.record ?? null);
-      await this.becomePrimary(mode);
+      await this.becomePrimary(mode, options.minEpoch ?? 0);
       return { state: this.haState, epoch: this.epochSeen, warnings };
     } finally {
       this.promoting = false;
@@ -460,9 +460,9 @@ export class HaNode {
   }
 
   /** `qpid-ha lease --seconds S` (a grant) or a manager's extension of its lease (lease-keeper.ts). */
-  servingLease(request: { seconds: number; id?: string } | { id: string; extendMs: number }): LeaseStatus {
+  servingLease(request: { seconds: number; id?: string } | { id: string; extendMs: number; remainingMs?: number }): LeaseStatus {
     if (!isPrimaryState(this.haState)) throw new BrokerError('NOT_ALLOWED', `lease: ${this.deps.config.name} is ${this.haState}; only a primary serves under a lease`);
-    return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs) : this.lease.grant(request.seconds, request.id ?? null);
+    return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs, request.remainingMs) : this.lease.grant(request.seconds, request.id ?? null);
   }
 
   /** `gate-recorded`: the cluster manager says etcd records this primary's gate as of
@@ -489,14 +489,15 @@ export class HaNode {
     };
   }
 
-  private async becomePrimary(mode: RecoveryMode): Promise<void> {
+  /** `minEpoch`: the lowest epoch to take (a cluster manager reserved it). */
+  private async becomePrimary(mode: RecoveryMode, minEpoch = 0): Promise<void> {
     const config = this.deps.config;
     // Backups that were ready under the previous primary: the new primary waits for them.
     const expected = mode === 'promotion' ? this.members.filter((m) => m.state === 'ready' && m.name !== config.name).map((m) => m.name) : [];
     const backup = this.backup;
     this.backup = null;
     await backup?.stop();
-    const epoch = nextEpoch(Math.max(this.epochSeen, this.deps.store.meta().epoch), this.ownIndex(), config.ha.brokersUrl?.addresses.length ?? 1);
+    const epoch = nextEpoch(Math.max(this.epochSeen, this.deps.store.meta().epoch, minEpoch - 1), this.ownIndex(), config.ha.brokersUrl?.addresses.length ?? 1);
     this.epochSeen = epoch;
     const ticket = this.deps.store.commit([{ kind: 'epoch', epoch, primary: config.name }]);
     await ticket.durable;

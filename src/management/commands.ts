@@ -99,6 +99,8 @@ const Promote = z.object({
   /** Promote under a serving lease (qpid-ha-manager does): the primary is never unleased. */
   leaseSeconds: leaseSeconds.optional(),
   leaseId: z.string().min(1).max(200).optional(),
+  /** The lowest epoch to take: the cluster manager reserved it in etcd before promoting. */
+  minEpoch: z.number().int().min(0).optional(),
   /** The cluster manager's record of how far the cluster got (qpid-ha-manager's etcd record). */
   record: z.object({ epoch: z.number().int().min(0), lsn: z.number().int().min(0), gate: z.array(name).max(1000).optional(), primary: name.optional() }).optional(),
 });
@@ -110,7 +112,7 @@ const StatusRequest = z.object({ changedFrom: z.string().max(200).optional(), wa
 // of ready backups it counted up to then no longer hold settlement back: ack-gate.ts).
 const Lease = z.union([
   z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
-  z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000) }).strict(),
+  z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000), remainingMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000).optional() }).strict(),
   z.object({ gateRecorded: z.object({ epoch: z.number().int().min(0), generation: z.number().int().min(0) }).strict() }).strict(),
 ]);
 
@@ -201,8 +203,8 @@ export class ManagementCommands {
         this.managerReports.record(parse(ManagerReportInput, input, operation));
         return { recorded: true };
       case 'promote': {
-        const { force, leaseSeconds: seconds, leaseId, record } = parse(Promote, input, operation);
-        const withRecord = record !== undefined ? { record } : {};
+        const { force, leaseSeconds: seconds, leaseId, record, minEpoch } = parse(Promote, input, operation);
+        const withRecord = { ...(record !== undefined ? { record } : {}), ...(minEpoch !== undefined ? { minEpoch } : {}) };
         return await this.ha.promote(seconds === undefined ? { force, ...withRecord } : { force, leaseSeconds: seconds, ...(leaseId !== undefined ? { leaseId } : {}), ...withRecord });
       }
       case 'primary-hint':

@@ -252,7 +252,7 @@ export class ManagerDriver {
     const failed = (what: string) => (err: unknown) => this.logger.warn({ err, action: action.kind }, what);
     switch (action.kind) {
       case 'acquire':
-        this.etcd.acquire(name, action.recordRevision).then(
+        this.etcd.acquire(name, action.recordRevision, action.reserve ? { ...action.reserve, by: name, at: new Date().toISOString() } : null).then(
           (won) => this.feed({ kind: 'acquired', nowMs: now(), won }),
           (err: unknown) => {
             failed('could not take the leader key')(err);
@@ -266,7 +266,7 @@ export class ManagerDriver {
         return;
       case 'promote':
         this.logger.warn({ leaseSeconds: action.leaseSeconds, force: action.force }, 'promoting the broker');
-        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: promotionRecord(action.record) } : {}) }, 30_000).then(
+        this.broker.request<{ state: string; epoch: number; warnings: string[] }>('promote', { clusterManager: true, force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: promotionRecord(action.record) } : {}), ...(action.minEpoch !== undefined ? { minEpoch: action.minEpoch } : {}) }, 30_000).then(
           (result) => {
             this.logger.warn({ state: result.state, epoch: result.epoch, warnings: result.warnings }, 'broker promoted');
             this.feed({ kind: 'promoted', nowMs: now(), ok: true, epoch: result.epoch });
@@ -280,7 +280,7 @@ export class ManagerDriver {
         return;
       case 'extend-lease': {
         const id = action.id;
-        this.broker.request('lease', { id, extendMs: action.extendMs }).catch((err: unknown) => {
+        this.broker.request('lease', { id, extendMs: action.extendMs, remainingMs: action.remainingMs }).catch((err: unknown) => {
           // Refused (expired, or replaced): the next renewal grants a new lease, if this manager
           // still leads. Anything else (a lost connection) is retried by the next extension.
           if (err instanceof ManagementError && err.code === 'NOT_ALLOWED') {

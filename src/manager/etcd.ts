@@ -108,11 +108,14 @@ export class EtcdCluster {
 
   /** Takes the leader key if nobody holds it and the record is still at `recordRevision` (the
    * one the decision was made on; 0: absent), in one transaction (step.ts, point 5). */
-  async acquire(name: string, recordRevision: number): Promise<boolean> {
+  async acquire(name: string, recordRevision: number, record: unknown = null): Promise<boolean> {
+    const puts = [this.client.put(this.keys.leader).value(name).lease(this.leaseId)];
+    // A promotion's reserved epoch goes in with the key (step.ts, Record_.reserved).
+    if (record !== null) puts.push(this.client.put(this.keys.record).value(JSON.stringify(record)));
     const answer = await this.client
       .if(this.keys.leader, 'Create', '==', 0)
       .and(this.keys.record, 'Mod', '==', recordRevision)
-      .then(this.client.put(this.keys.leader).value(name).lease(this.leaseId))
+      .then(...puts)
       .commit();
     return answer.succeeded;
   }

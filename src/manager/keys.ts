@@ -17,6 +17,7 @@ const RecordSchema = z.object({
   gate: z.array(z.string().min(1)).optional(),
   generation: z.number().int().min(0).optional(),
   primary: z.string().min(1).optional(),
+  reserved: z.number().int().min(0).optional(),
   by: z.string().default(''),
   at: z.string().default(''),
 });

@@ -105,3 +105,19 @@ export function sameGate(a: readonly string[] | undefined, b: readonly string[] 
   if (a === undefined || b === undefined) return a === b;
   return a.length === b.length && a.every((name, i) => name === b[i]);
 }
+
+/** Why a primary of `epoch` may have been superseded by a promotion whose epoch etcd reserved
+ * but never recorded (its manager died first), or null: such a primary is not adopted. */
+export function reservedPast(state: ManagerState, epoch: number): string | null {
+  const reserved = state.record?.reserved;
+  if (reserved === undefined || reserved <= epoch || (state.record?.epoch ?? 0) >= reserved) return null;
+  return `a promotion reserved epoch ${reserved} in etcd`;
+}
+
+/** The epoch a promotion reserves: above every epoch the record, the reservations and the
+ * members' stores and positions show. */
+export function epochToReserve(state: ManagerState): number {
+  let top = Math.max(state.record?.epoch ?? 0, state.record?.reserved ?? 0, state.broker?.storeEpoch ?? 0, state.broker?.heard?.epoch ?? 0);
+  for (const m of state.members.values()) top = Math.max(top, m.broker.storeEpoch, m.broker.heard?.epoch ?? 0);
+  return top + 1;
+}

@@ -13,12 +13,15 @@
 //      the promotion, at local time R0 for S0 = T0 - R0, where T_i = K_i + ttl - margin. The
 //      broker applies it on arrival, R0 + d0, so its deadline is T0 + d0. After each keep-alive K_i
 //      the manager extends that lease by the offset T_i - T0, computed on its own clock: the
-//      broker's deadline becomes (T0 + d0) + (T_i - T0) = T_i + d0 = K_i + ttl - margin + d0,
-//      before K_i + ttl, the key's earliest expiry, as long as the grant's delay d0 (network plus
-//      the broker's event loop) is below `margin` (default ttl/3: 1 s of 3 s). An extension's own
-//      delay does not matter: a late one sets the deadline it meant, and one that arrives after
-//      the deadline (the broker was stopped) is refused and cannot revive the lease. Clock rates:
-//      the two monotonic clocks drift by parts per million, nothing over seconds.
+//      broker's deadline becomes (T0 + d0) + (T_i - T0) = T_i + d0 = K_i + ttl - margin + d0.
+//      Each extension also carries T_i - (its send time), and the broker keeps the earliest
+//      grant deadline any message implies (arrival + that - offset = T0 + d_j), so its deadline
+//      is T_i + min(d0, ..., d_i): before K_i + ttl, the key's earliest expiry, as long as one
+//      message of the lease (network plus the broker's event loop) took less than `margin`
+//      (default ttl/3: 1 s of 3 s). A late extension never moves the deadline later, and one that
+//      arrives after the deadline (the broker was stopped) is refused and cannot revive the
+//      lease. Clock rates: the two monotonic clocks drift by parts per million, nothing over
+//      seconds. (Simulator, etcd seed 5007: with d0 alone, a late grant outlived the key.)
 //   3. Another manager takes the key only once it is absent (one transaction, create-if-absent):
 //      after it expired, or after this manager released it, which it does only when its broker's
 //      process is gone (connection refused) or when the serving lease it granted has surely
@@ -36,7 +39,10 @@
 //      and never for a store the record (or a member's report) shows superseded. Without this a
 //      primary that was stopped or cut off while another was promoted, and that nothing fenced
 //      yet, could be adopted by its manager once the newer leader's key expired, and settle
-//      beside the newer epoch (the simulator found it: test/sim, --etcd-manager).
+//      beside the newer epoch (the simulator found it: test/sim, --etcd-manager). The same
+//      transaction reserves the new epoch in the record (Record_.reserved: above every epoch
+//      known) and the promotion takes at least it, so that a manager dying between the promotion
+//      and the record's write leaves a trace: no primary of an older epoch is adopted after it.
 //
 // Elections. With the key absent, the manager of the most up-to-date ready backup (highest store
 // epoch, then highest LSN; then the lowest name) takes it and promotes its broker. "Most up to
@@ -49,7 +55,7 @@
 
 import type { Heard } from '../ha/heard.js';
 import { hint, hintTowards, type Step } from './hints.js';
-import { belowRecord, best, gateStores, holdsAsMuch, recordOf, sameGate, supersededBy, supersededReady, totalFailureObjection } from './record-rules.js';
+import { belowRecord, best, epochToReserve, gateStores, holdsAsMuch, recordOf, reservedPast, sameGate, supersededBy, supersededReady, totalFailureObjection } from './record-rules.js';
 
 export { better, promotionRecord, totalFailureObjection } from './record-rules.js';
 
@@ -101,6 +107,12 @@ export interface Record_ {
   readonly gate?: readonly string[];
   readonly generation?: number;
   readonly primary?: string;
+  /** The lowest epoch the last promotion started may take (written with the leader key, before
+   * the promotion): a primary of an older epoch is not adopted once a newer one may exist, even
+   * if that promotion's manager died before it could record the new epoch (simulator, etcd seed
+   * 1498: the older primary was adopted, settled, and the newer one could have been adopted
+   * after it without what it settled). */
+  readonly reserved?: number;
 }
 
 export interface Decision {
@@ -148,6 +160,9 @@ export interface ManagerState {
   readonly record: Record_ | null;
   readonly members: ReadonlyMap<string, MemberEntry>;
   readonly inFlight: 'acquire' | 'promote' | null;
+  /** The epoch the last acquire for a promotion reserved (Record_.reserved): the promotion
+   * asks for at least it. */
+  readonly reservedEpoch: number | null;
   /** After a refused promotion, this manager stands aside until then. */
   readonly standAsideUntilMs: number;
   /** When the last promotion by this manager succeeded: a broker report asked for before then
@@ -188,13 +203,15 @@ export type ManagerEvent =
 
 export type ManagerAction =
   /** Create the leader key if absent and the record's revision is still `recordRevision`. */
-  | { readonly kind: 'acquire'; readonly recordRevision: number }
+  /** `reserve`: the record to write in the same transaction (a promotion's reserved epoch). */
+  | { readonly kind: 'acquire'; readonly recordRevision: number; readonly reserve: Record_ | null }
   | { readonly kind: 'release'; readonly reason: string }
   /** `record`: the last leader's record as this manager saw it; a joining broker may then pass
    * over a ready backup that ends below it (promote-checks.ts). */
-  | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly leaseId: string; readonly force: boolean; readonly record: Record_ | null }
+  | { readonly kind: 'promote'; readonly leaseSeconds: number; readonly leaseId: string; readonly force: boolean; readonly record: Record_ | null; readonly minEpoch?: number }
   | { readonly kind: 'grant-lease'; readonly id: string; readonly seconds: number }
-  | { readonly kind: 'extend-lease'; readonly id: string; readonly extendMs: number }
+  /** `remainingMs`: the time to this extension's target as it is sent (serving-lease.ts). */
+  | { readonly kind: 'extend-lease'; readonly id: string; readonly extendMs: number; readonly remainingMs: number }
   | { readonly kind: 'write-record'; readonly record: Record_ }
   /** Tell the primary that etcd records its gate as of `generation` (its departed backups up to
    * then no longer hold its settlement back). */
@@ -223,6 +240,7 @@ export function initialState(config: ManagerConfig): ManagerState {
     record: null,
     members: new Map(),
     inFlight: null,
+    reservedEpoch: null,
     standAsideUntilMs: 0,
     promotedAtMs: Number.NEGATIVE_INFINITY,
     switchover: null,
@@ -370,7 +388,8 @@ function promote(out: Step, nowMs: number): Step {
   // the next renewal after that grants the real lease (brokerLease null).
   const lease = newLease(out.state, nowMs + PROMOTION_LEASE_MS);
   out.state = { ...lease.state, brokerLease: null, inFlight: 'promote', grantedUntilMs: nowMs + PROMOTION_LEASE_MS + out.state.config.leaseMarginMs };
-  out.actions.push({ kind: 'promote', leaseSeconds: PROMOTION_LEASE_MS / 1000, leaseId: lease.id, force: false, record: out.state.record });
+  const minEpoch = out.state.reservedEpoch;
+  out.actions.push({ kind: 'promote', leaseSeconds: PROMOTION_LEASE_MS / 1000, leaseId: lease.id, force: false, record: out.state.record, ...(minEpoch !== null ? { minEpoch } : {}) });
   const why = out.state.switchover === out.state.config.name ? 'switchover (planned)' : joining ? 'total failure: the most recent store' : 'the most up-to-date ready backup';
   out.actions.push({ kind: 'failover', epochBefore: out.state.broker?.storeEpoch ?? 0, reason: why });
   note(out, 'promoting', joining ? 'no primary and every broker joining: this store is the most recent' : 'no leader: this broker is the most up-to-date ready backup', nowMs);
@@ -398,19 +417,20 @@ function decide(out: Step, nowMs: number, renewal = false): Step {
     // A primary another broker's promotion superseded (it was stopped or cut off, and lived on
     // because nothing fenced it yet) must not get a serving lease: it would settle beside the
     // newer epoch's primary. Epoch fencing stops it; its store rejoins as a backup.
-    const newer = supersededBy(state, state.broker.storeEpoch);
+    const newer = supersededBy(state, state.broker.storeEpoch) ?? reservedPast(state, state.broker.storeEpoch);
     if (newer !== null) {
       note(out, 'not adopting', `the broker is primary with epoch ${state.broker.storeEpoch}, superseded: ${newer}`, nowMs);
       return out;
     }
-    if (!handingOver) return acquire(out, 'adopting the broker, which is primary without a leader key', nowMs);
+    if (!handingOver) return acquire(out, 'adopting the broker, which is primary without a leader key', nowMs, false);
     note(out, 'switchover', `handed over to ${state.switchover}; this broker stops when the new epoch fences it`, nowMs);
     return out;
   }
   const members = currentMembers(state);
   // During a switchover the old primary lives on (its lease cut short) until the new epoch
   // fences it: it does not hold the target back.
-  if (state.switchover !== state.config.name && members.some((m) => m.name !== state.config.name && isPrimary(m.broker.state))) {
+  // One that a newer epoch supersedes (or may: a promotion reserved one) waits to be fenced.
+  if (state.switchover !== state.config.name && members.some((m) => m.name !== state.config.name && isPrimary(m.broker.state) && supersededBy(state, m.broker.storeEpoch) === null && reservedPast(state, m.broker.storeEpoch) === null)) {
     note(out, 'waiting', 'another broker is primary without the key; its manager should take it', nowMs);
     return out;
   }
@@ -461,9 +481,14 @@ function currentMembers(state: ManagerState): MemberEntry[] {
   return members;
 }
 
-function acquire(out: Step, reason: string, nowMs: number): Step {
-  out.state = { ...out.state, inFlight: 'acquire' };
-  out.actions.push({ kind: 'acquire', recordRevision: out.state.recordRevision });
+/** Takes the key; `promoting`: for a promotion, which reserves its epoch in the same
+ * transaction (Record_.reserved). */
+function acquire(out: Step, reason: string, nowMs: number, promoting = true): Step {
+  const state = out.state;
+  const reservedEpoch = promoting ? epochToReserve(state) : null;
+  const reserve = reservedEpoch === null ? null : { ...(state.record ?? { epoch: 0, lsn: 0 }), reserved: reservedEpoch };
+  out.state = { ...state, inFlight: 'acquire', reservedEpoch };
+  out.actions.push({ kind: 'acquire', recordRevision: state.recordRevision, reserve });
   note(out, 'acquiring', reason, nowMs);
   return out;
 }
@@ -594,7 +619,7 @@ function lead(out: Step, nowMs: number, renewal: boolean): Step {
       out.actions.push({ kind: 'grant-lease', id: lease.id, seconds: ms / 1000 });
     } else {
       out.state = { ...out.state, grantedUntilMs: granted };
-      out.actions.push({ kind: 'extend-lease', id: state.brokerLease.id, extendMs: targetMs - state.brokerLease.targetMs });
+      out.actions.push({ kind: 'extend-lease', id: state.brokerLease.id, extendMs: targetMs - state.brokerLease.targetMs, remainingMs: ms });
     }
   }
   note(out, 'leading', `the broker is ${broker.state}`, nowMs);

@@ -115,10 +115,12 @@ export class SimEtcd {
   }
 
   /** if Create(key) == 0 and Mod(unchanged.key) == unchanged.revision then put(key, value, lease) */
-  createIfAbsent(key: string, value: string, lease: string, unchanged: { readonly key: string; readonly revision: number }): boolean {
+  /** `alsoWrite`: a value for `unchanged.key`, put in the same transaction. */
+  createIfAbsent(key: string, value: string, lease: string, unchanged: { readonly key: string; readonly revision: number }, alsoWrite: string | null = null): boolean {
     if (this.keys.has(key)) return false;
     if ((this.keys.get(unchanged.key)?.revision ?? 0) !== unchanged.revision) return false;
     this.put(key, value, lease);
+    if (alsoWrite !== null) this.put(unchanged.key, alsoWrite, null);
     return true;
   }
 

@@ -255,7 +255,8 @@ export class SimHaManager {
       case 'acquire': {
         const lease = inc.etcdLease;
         const recordRevision = action.recordRevision;
-        void this.etcdCall(inc, () => (lease === null ? false : etcd.createIfAbsent(this.keys.leader, name, lease, { key: this.keys.record, revision: recordRevision }))).then((answer) => this.feed(inc, { kind: 'acquired', nowMs: now(), won: answer.ok && answer.value }));
+        const reserve = action.reserve ? JSON.stringify({ ...action.reserve, by: name, at: '' }) : null;
+        void this.etcdCall(inc, () => (lease === null ? false : etcd.createIfAbsent(this.keys.leader, name, lease, { key: this.keys.record, revision: recordRevision }, reserve))).then((answer) => this.feed(inc, { kind: 'acquired', nowMs: now(), won: answer.ok && answer.value }));
         return;
       }
       case 'release':
@@ -269,7 +270,7 @@ export class SimHaManager {
           const before = node.state;
           const beforeStatus = node.status();
           const heard = this.broker.recordedHeard;
-          const r = await node.promote({ force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: promotionRecord(action.record) } : {}) });
+          const r = await node.promote({ force: action.force, leaseSeconds: action.leaseSeconds, leaseId: action.leaseId, ...(action.record ? { record: promotionRecord(action.record) } : {}), ...(action.minEpoch !== undefined ? { minEpoch: action.minEpoch } : {}) });
           this.env.oracle.promotedFrom(name, before, r.state, beforeStatus, heard);
           return r;
         }, 30_000).then((outcome) => {
@@ -287,7 +288,7 @@ export class SimHaManager {
         return;
       case 'extend-lease': {
         const id = action.id;
-        void brokerCall((node) => node.servingLease({ id, extendMs: action.extendMs })).then((outcome) => {
+        void brokerCall((node) => node.servingLease({ id, extendMs: action.extendMs, remainingMs: action.remainingMs })).then((outcome) => {
           if (outcome.kind === 'error' && outcome.error instanceof BrokerError && outcome.error.code === 'NOT_ALLOWED') {
             this.env.trace.note(this.node, 'the broker refused to extend its serving lease', { id });
             this.feed(inc, { kind: 'lease-refused', nowMs: now(), id });

@@ -9,7 +9,7 @@ import { HaNode } from '../../src/ha/node.js';
 import { PrimaryReplicator } from '../../src/ha/primary.js';
 import { ServingLease } from '../../src/ha/serving-lease.js';
 
-export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check' | 'truncate-below-divergence' | 'lease-past-ttl' | 'count-shipped';
+export type VariantName = 'settle-early' | 'settle-alone' | 'promote-catchup' | 'no-epoch-check' | 'truncate-below-divergence' | 'lease-past-ttl' | 'count-shipped' | 'unrecorded-departure';
 
 export interface Variant {
   readonly description: string;
@@ -30,13 +30,28 @@ function patch(target: object, name: string, replacement: (original: (...args: u
 
 export const VARIANTS: Readonly<Record<VariantName, Variant>> = {
   'lease-past-ttl': {
-    description: "the broker's serving lease runs three times what the manager granted, past the etcd key's ttl (needs --etcd-manager)",
-    install: () =>
-      patch(ServingLease.prototype, 'grant', (original) =>
+    description: "the broker's serving lease runs three times what the manager granted, past the etcd key's ttl, and extensions' time left is ignored (needs --etcd-manager)",
+    install: () => {
+      const restoreGrant = patch(ServingLease.prototype, 'grant', (original) =>
         function (this: unknown, ...args: unknown[]) {
           return original.apply(this, [args[0], (args[1] as number) * 3, args[2]]);
         },
-      ),
+      );
+      // Otherwise the first prompt extension brings the deadline back (serving-lease.ts).
+      const restoreExtend = patch(ServingLease.prototype, 'extend', (original) =>
+        function (this: unknown, ...args: unknown[]) {
+          return original.apply(this, args.slice(0, 3));
+        },
+      );
+      return () => {
+        restoreExtend();
+        restoreGrant();
+      };
+    },
+  },
+  'unrecorded-departure': {
+    description: 'a leased primary settles past a ready backup that left its gate before etcd records the departure (needs --etcd-manager)',
+    install: () => patch(AckGate.prototype, 'requireRecordedDepartures', () => () => undefined),
   },
   'count-shipped': {
     description: 'toward --ha-min-backups the ack gate counts a backup that entered it mid catch-up, holding only what it was shipped',

@@ -46,7 +46,7 @@ const ROWS: readonly Row[] = [
     event: { kind: 'etcd-lease', nowMs: 1100, validUntilMs: 4100 },
     actions: ['write-record', 'extend-lease'],
     check: (s, actions) => {
-      assert.deepEqual(actions.find((a) => a.kind === 'extend-lease'), { kind: 'extend-lease', id: 'L', extendMs: 100 }, 'T = 4100 - 1000 margin = 3100, T0 = 3000');
+      assert.deepEqual(actions.find((a) => a.kind === 'extend-lease'), { kind: 'extend-lease', id: 'L', extendMs: 100, remainingMs: 2000 }, 'T = 4100 - 1000 margin = 3100, T0 = 3000');
       assert.equal(s.grantedUntilMs, 4100);
       assert.deepEqual(s.recordSent, { epoch: 3, lsn: 50 });
     },
@@ -101,7 +101,37 @@ const ROWS: readonly Row[] = [
     state: situation({ broker: report('active', 50, 3), record: { epoch: 3, lsn: 20 }, recordRevision: 41 }),
     event: tick(1100),
     actions: ['acquire'],
-    check: (_s, actions) => assert.deepEqual(actions.find((a) => a.kind === 'acquire'), { kind: 'acquire', recordRevision: 41 }),
+    check: (_s, actions) => assert.deepEqual(actions.find((a) => a.kind === 'acquire'), { kind: 'acquire', recordRevision: 41, reserve: null }),
+  },
+  {
+    name: 'an acquire for a promotion reserves, with the key, an epoch above every one known (sim etcd seed 1498)',
+    state: situation({ leaderGoneRevision: 95, record: { epoch: 3, lsn: 5 }, recordRevision: 41, broker: report('ready', 12), members: new Map([['b2', member('b2', report('ready', 9, 3, { heard: { epoch: 4, lsn: 13, primary: 'b0' } }), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+    check: (s, actions) => {
+      assert.deepEqual(actions.find((a) => a.kind === 'acquire'), { kind: 'acquire', recordRevision: 41, reserve: { epoch: 3, lsn: 5, reserved: 5 } });
+      assert.equal(s.reservedEpoch, 5);
+    },
+  },
+  {
+    name: 'the promotion after the reserving acquire asks its broker for at least the reserved epoch',
+    state: situation({ inFlight: 'acquire', reservedEpoch: 5, broker: report('ready', 12), record: { epoch: 3, lsn: 5, reserved: 5 } }),
+    event: { kind: 'acquired', nowMs: 1100, won: true },
+    actions: ['promote', 'failover'],
+    check: (_s, actions) => assert.equal((actions.find((a) => a.kind === 'promote') as { minEpoch?: number }).minEpoch, 5),
+  },
+  {
+    name: 'a primary older than an epoch a promotion reserved is not adopted, and does not hold the election back',
+    state: situation({ record: { epoch: 3, lsn: 5, reserved: 5 }, broker: report('active', 12) }),
+    event: tick(1010),
+    actions: [],
+    decision: /superseded: a promotion reserved epoch 5 in etcd/,
+  },
+  {
+    name: 'another broker primary of an epoch older than the reservation does not keep the ready backups waiting',
+    state: situation({ leaderGoneRevision: 95, record: { epoch: 3, lsn: 5, reserved: 5 }, broker: report('ready', 12), members: new Map([['b2', member('b2', report('active', 12, 3), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
   },
   {
     name: 'a leader without a lease on its broker (adopted, or refused) grants one',
@@ -550,6 +580,7 @@ test('manager step: no serving deadline the manager sets outlives the etcd lease
             const base = grants.get(a.id);
             assert.ok(base !== undefined, `extension of a lease never granted (${a.id})`);
             deadline = base + a.extendMs;
+            assert.ok(Math.abs(nowMs + a.remainingMs - deadline) < 1e-6, 'the time left it sends names the same target as its offset');
           } else continue;
           assert.ok(validUntil !== null, 'a deadline set without a live etcd lease');
           assert.ok(deadline <= validUntil - CONFIG.leaseMarginMs + 1e-6, `deadline ${deadline}, etcd lease ends no earlier than ${validUntil}`);

@@ -2,6 +2,7 @@
 // nothing settles, not even a consumed message; resuming releases what became settleable.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { AckGate } from '../../src/ha/ack-gate.js';
 import { ServingLease } from '../../src/ha/serving-lease.js';
 import { ProducerPauses } from '../../src/ha/producer-pauses.js';
@@ -29,6 +30,50 @@ test('an extension sets the deadline the manager meant (grant + offset), however
   lease.grant(3300, 1000, 'c');
   assert.equal(lease.expired(3300), false, 'a new grant restarts serving');
   assert.equal(lease.extend(3400, 'a', 10_000), 'unknown-lease', 'the old lease is gone');
+});
+
+test('a grant that arrived late: one prompt extension brings the deadline back to the target plus its own delay (sim etcd seed 5007)', () => {
+  const lease = new ServingLease();
+  // The manager sent a grant of 1000 ms at its time 0 (target T0 = 1000); it arrived 400 ms late.
+  lease.grant(400, 1000, 'a'); // deadline 1400 = T0 + 400
+  // An extension to T1 = 1200 (offset 200), sent at 200 with 1000 ms to go, arrives after 10 ms.
+  assert.equal(lease.extend(210, 'a', 200, 1000), 'extended');
+  assert.equal(lease.remainingMs(210), 1000, 'deadline 1210 = T1 + 10, not T1 + 400');
+  // A later extension that is itself slow cannot push it back past its own target plus 10 ms.
+  // (Sent at 900 with 500 ms to its target T2 = 1400, arrived 200 ms later.)
+  assert.equal(lease.extend(1100, 'a', 400, 500), 'extended');
+  assert.equal(lease.remainingMs(1100), 310, 'deadline 1410 = T2 + the smallest delay (10), not T2 + 200');
+  // Without remainingMs (an older manager) it is the grant-anchored deadline, never earlier than it was.
+  const old = new ServingLease();
+  old.grant(400, 1000, 'b');
+  assert.equal(old.extend(210, 'b', 200), 'extended');
+  assert.equal(old.remainingMs(210), 1390);
+});
+
+test('the broker\'s deadline is the latest target plus the smallest delay of any message of the lease, over any delays', () => {
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 2000 }), fc.array(fc.record({ gap: fc.integer({ min: 1, max: 300 }), step: fc.integer({ min: 0, max: 300 }), delay: fc.integer({ min: 0, max: 2000 }) }), { maxLength: 30 }), (grantDelay, extensions) => {
+      // Manager time = broker time (the clocks' offset cancels out). Grant sent at 0, target T0 = 1000.
+      const lease = new ServingLease();
+      const T0 = 1000;
+      lease.grant(grantDelay, T0, 'a');
+      let sentAt = 0;
+      let target = T0;
+      let smallest = grantDelay;
+      // Sent in order, each arriving after its own delay (arrivals are taken in send order).
+      let arrived = grantDelay;
+      for (const e of extensions) {
+        sentAt += e.gap;
+        target = Math.max(target, sentAt + 1 + e.step);
+        const arrival = Math.max(arrived, sentAt + e.delay);
+        arrived = arrival;
+        if (lease.extend(arrival, 'a', target - T0, target - sentAt) !== 'extended') return;
+        smallest = Math.min(smallest, arrival - sentAt);
+        const deadline = arrival + (lease.remainingMs(arrival) as number);
+        if (deadline > arrival) assert.ok(deadline <= target + smallest + 1e-6, `deadline ${deadline} past target ${target} + smallest delay ${smallest}`);
+      }
+    }),
+  );
 });
 
 test('a suspended gate settles nothing (durable, confirmed or consumed) and releases on resume', () => {
