@@ -34,6 +34,7 @@ import { RheaReplicationConnector } from './transport.js';
 import { admitConnection } from './admission.js';
 import { inspectBrokerStore } from './inspect-store.js';
 import { FencingProbe, nextEpoch } from './fencing-probe.js';
+import { awaited, RECOVERED, recoveryStep, type RecoveryAction, type RecoveryEvent, type RecoveryState } from './recovery.js';
 import { StatusWatch, statusToken } from './status-watch.js';
 import { gateStatus, type HaStatus, type StatusProbe } from './status.js';
 
@@ -83,7 +84,7 @@ export class HaNode {
   private knownPrimary: PrimaryInfo | null = null;
   private members: readonly MemberInfo[] = [];
   private epochSeen: number;
-  private expected = new Set<string>();
+  private recovery: RecoveryState = RECOVERED;
   private recoveryTimer: TimerHandle | null = null;
   private ownAddress: string | null = null;
   private promoting = false;
@@ -493,7 +494,8 @@ export class HaNode {
   private async becomePrimary(mode: RecoveryMode, minEpoch = 0): Promise<void> {
     const config = this.deps.config;
     // Backups that were ready under the previous primary: the new primary waits for them.
-    const expected = mode === 'promotion' ? this.members.filter((m) => m.state === 'ready' && m.name !== config.name).map((m) => m.name) : [];
+    const recovery = recoveryStep(RECOVERED, { kind: 'promoted', mode, self: config.name, members: this.members });
+    const expected = awaited(recovery.state);
     const backup = this.backup;
     this.backup = null;
     await backup?.stop();
@@ -531,16 +533,24 @@ export class HaNode {
       onStale: (reason) => this.fenced(reason),
       onMembership: () => this.checkRecovered(),
     });
-    this.expected = new Set(expected);
+    this.recovery = recovery.state;
     for (const listener of this.primaryListeners) listener();
     this.startFencingProbe();
-    if (this.expected.size === 0) {
-      this.activate('no backups expected');
-      return;
+    this.applyRecovery(recovery.actions);
+  }
+
+  /** The recovery's decisions (recovery.ts): the --ha-backup-timeout timer, and activation. */
+  private applyRecovery(actions: readonly RecoveryAction[]): void {
+    for (const action of actions) {
+      if (action.kind === 'arm-timer') this.recoveryTimer = this.deps.clock.setTimer(this.deps.config.ha.backupTimeoutMs, () => this.feedRecovery({ kind: 'timeout' }));
+      else this.activate(action.reason);
     }
-    this.recoveryTimer = this.deps.clock.setTimer(config.ha.backupTimeoutMs, () => {
-      this.activate(`ha-backup-timeout: ${[...this.expected].join(', ')} did not become ready`);
-    });
+  }
+
+  private feedRecovery(event: RecoveryEvent): void {
+    const { state, actions } = recoveryStep(this.recovery, event);
+    this.recovery = state;
+    this.applyRecovery(actions);
   }
 
   /** Stops this primary when another broker of the URL turns out to be a primary of a higher
@@ -569,9 +579,7 @@ export class HaNode {
 
   private checkRecovered(): void {
     if (this.haState !== 'recovering' || !this.primary) return;
-    const ready = new Set(this.primary.readyBackups());
-    for (const name of [...this.expected]) if (ready.has(name)) this.expected.delete(name);
-    if (this.expected.size === 0) this.activate('every expected backup is ready');
+    this.feedRecovery({ kind: 'membership', ready: this.primary.readyBackups() });
   }
 
   private activate(reason: string): void {
