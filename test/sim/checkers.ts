@@ -482,8 +482,13 @@ export class Oracle {
       // A consumed message is settled at once: it need not survive anything (ack-gate.ts).
       const id = body ? parseBody(body) : null;
       const consumed = id !== null && this.consumed.has(messageKey(id));
-      if (b && lsn !== null && !consumed) this.checkGate(b, settlements.gate.memberIds, lsn);
-      if (b && lsn !== null && !consumed) this.checkHeldByEnough(b, settlements.gate.minMembers, lsn);
+      // A stale primary after a bad choice (another promoted while it was fine) settles on what
+      // its backups confirmed before the new primary made them wipe it: what it settles is in
+      // the losses the bad choice permits, as STALE_SETTLED says (seed 6526: its confirmations
+      // arrived after SIGCONT, from a backup that had wiped its store for the new primary).
+      const disksCount = legit || !this.badChoiceMade;
+      if (b && lsn !== null && !consumed && disksCount) this.checkGate(b, settlements.gate.memberIds, lsn);
+      if (b && lsn !== null && !consumed && disksCount) this.checkHeldByEnough(b, settlements.gate.minMembers, lsn);
       return { broker, epoch, legit, holders: [broker, ...settlements.gate.memberIds], atMs: this.world.nowMs };
     },
     consumed: (_broker, body) => {
@@ -512,18 +517,28 @@ export class Oracle {
 
   /** What was truncated was never settled (DESIGN.md §4): the primary of the divergent records
    * was a ready backup when it wrote them... unless a bad manager's choice made it so. */
-  private truncated(broker: string, lsn: number, removed: readonly StoreRecord[]): void {
+  private truncated(broker: string, lsn: number, removed: readonly (readonly [number, StoreRecord])[]): void {
     this.trace.debug('chk', `${broker} took back its log after LSN ${lsn}`, { records: removed.length });
     // The epoch the truncating store's history has reached: a record it takes back cannot be
     // the copy a primary of a later epoch settled (a producer resent the same message there).
     const storeEpoch = this.broker(broker)?.store?.meta().epoch ?? Infinity;
-    for (const record of removed) {
+    // A copy of the message on the current primary at another LSN: the one taken back was a
+    // resend's (the producer resent it to a primary that then lost the failover; seed 4373).
+    // The same record at the same LSN there is common history, which must never be taken back.
+    const current = this.broker(this.servedBy.get(this.maxEpoch) ?? '');
+    const onPrimary = current && current.name !== broker ? this.messagesOn(current) : new Set<string>();
+    for (const [recordLsn, record] of removed) {
       if (record.kind !== 'enqueue') continue;
       const id = parseBody(record.body);
       if (!id) continue;
       const key = messageKey(id);
       const settled = this.settled.get(key);
       if (!settled || !settled.info.legit || settled.inBadWindow || this.consumed.has(key) || this.badChoiceMade || settled.info.epoch > storeEpoch) continue;
+      const theirs = current?.store?.mirror.get(recordLsn);
+      if (onPrimary.has(key) && !(theirs !== undefined && sameRecord(theirs, record))) {
+        this.trace.note('chk', `${broker} took back a copy of message ${key}; the current primary holds another`, { primary: current?.name });
+        continue;
+      }
       this.violation('TRUNCATED_SETTLED', `${broker} took back the enqueue of message ${key} (settled by ${settled.info.broker} at ${settled.info.atMs.toFixed(3)} ms) when it truncated after LSN ${lsn}`, `truncated:${broker}:${key}`);
     }
   }

@@ -14,7 +14,8 @@ export interface DiskHooks {
   replicated(entries: readonly LogEntry[]): void;
   wiped(): void;
   /** The store took back its log after `lsn` (incremental catch-up): these records left it. */
-  truncated(lsn: number, removed: readonly StoreRecord[]): void;
+  /** `removed`: the records taken back, with their LSNs. */
+  truncated(lsn: number, removed: readonly (readonly [number, StoreRecord])[]): void;
 }
 
 export class SimStore extends MemoryStore {
@@ -78,7 +79,7 @@ export class SimStore extends MemoryStore {
     this.dirty();
     await done;
     for (const [at] of removed) this.mirror.delete(at);
-    this.hooks.truncated(lsn, removed.map(([, record]) => record));
+    this.hooks.truncated(lsn, removed);
   }
 
   override beginSnapshot(lsn: number, epoch: number, lastMessageId: number, epochHistory: readonly EpochStart[] = []): Promise<void> {

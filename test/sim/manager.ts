@@ -98,6 +98,15 @@ export class SimManager {
     });
     const answered = statuses.filter((s): s is HaStatus => s !== null);
     for (const s of answered) this.highestEpoch = Math.max(this.highestEpoch, s.epoch);
+    // Every broker answered and none holds or heard of the highest epoch seen: it was heard of
+    // once (a promotion that died before its epoch was durable) and served nowhere, or some
+    // store would hold it. Waiting for it would wait for ever (seed 5254: ready backups of
+    // epoch 4 passed over for a phantom 5, joining brokers refused while they were ready).
+    const topAnswered = Math.max(0, ...answered.map((s) => s.epoch));
+    if (answered.length === this.brokers.length && topAnswered < this.highestEpoch) {
+      this.trace.note('mgr', 'no broker holds the highest epoch seen: forgetting it', { highest: this.highestEpoch, answered: topAnswered });
+      this.highestEpoch = topAnswered;
+    }
     const primaries = answered.filter((s) => s.state === 'active' || s.state === 'recovering');
     const catchingUp = answered.filter((s) => s.state === 'catchup').sort(mostRecent)[0];
     if (catchingUp && this.bad('promote-catchup')) {
