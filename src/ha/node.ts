@@ -7,9 +7,7 @@
 import type { EpochStart, InspectAnswer, InspectRequest, LostMessage, RecoveryReport, Store, StoreRole } from '../../store/index.js';
 import { crashPoint } from '../core/crash-points.js';
 import type { Admission, ConnectionInfo, ConnectionRole, MessagingService } from '../amqp/server.js';
-import { scanMessage } from '../amqp/message-format.js';
-import { selectorFields } from '../amqp/selector-fields.js';
-import { Broker, type RecoveryMode } from '../broker/broker.js';
+import type { RecoveryMode } from '../broker/broker.js';
 import { BrokerError } from '../broker/errors.js';
 import type { BrokerConfig } from '../config/index.js';
 import type { Clock, TimerHandle } from '../core/clock.js';
@@ -28,7 +26,7 @@ import { LeaseKeeper, type LeaseStatus } from './lease-keeper.js';
 import { ProducerPauses } from './producer-pauses.js';
 import { checkHeard, checkJoiningPromotion, type ClusterRecord, type PromotionPeers } from './promote-checks.js';
 import { isPrimaryState, servesClients, transition, type HaState } from './role.js';
-import { Settlements } from './settlements.js';
+import { createMessagingService } from './messaging-service.js';
 import { StoreHealth } from './store-health.js';
 import { RheaReplicationConnector } from './transport.js';
 import { admitConnection } from './admission.js';
@@ -298,24 +296,10 @@ export class HaNode {
     // Only a cluster primary waits for backups: a standalone broker (or one serving replica
     // queues) has none to wait for.
     const minBackups = this.cluster ? this.deps.config.ha.minBackups : 0;
-    const settlements = new Settlements({ open: gateOpen, logger: this.deps.logger.child({ module: 'settlements' }), store: this.deps.store, minBackups, instruments: this.instruments });
-    const broker = new Broker({
-      store: this.deps.store,
-      clock: this.deps.clock,
-      logger: this.deps.logger.child({ module: 'broker' }),
-      limits: {
-        defaultQueueLimitBytes: config.defaultQueueLimitBytes,
-        maxMessageSizeBytes: config.maxMessageSizeBytes,
-        flow: { stopPercent: config.flowStopPercent, resumePercent: config.flowResumePercent },
-      },
-      replication: { enabled: this.queueReplication, defaultLevel: config.ha.replicate },
-      events: { messageResolved: (id) => settlements.messageResolved(id), messageFailed: (id, err) => settlements.messageFailed(id, err), messageLost: (lost) => this.lost(lost) },
-      routingFields: (body) => scanMessage(Buffer.from(body.buffer, body.byteOffset, body.byteLength)),
-      selectorFields,
-    });
+    const service = createMessagingService({ config, store: this.deps.store, clock: this.deps.clock, logger: this.deps.logger, instruments: this.instruments, minBackups, gateOpen, queueReplication: this.queueReplication, lost: (lost) => this.lost(lost) });
+    const { broker, settlements } = service;
     const recovered = broker.recover(mode);
     this.health.noteDropped(recovered.dropped);
-    const service = { broker, settlements };
     this.service_ = service;
     this.deps.server.setService(service);
     if (!this.cluster && config.ha.queueReplication) {
