@@ -144,6 +144,8 @@ runTool('qpid-ha', async () => {
           `brokers url: ${status.brokersUrl ?? '(none)'}`,
           ...(status.lease ? [`serving lease: ${status.lease.expired ? 'EXPIRED, producers are not settled nor given credit' : `${status.lease.remainingMs} ms left`}`] : []),
           ...(status.gate ? [`ack gate: ${status.gate.backups} backups (min ${status.gate.minBackups})${status.gate.short ? ': SHORT, producers wait' : ''}`] : []),
+          // A departed ready backup holds settlement back until the cluster manager records it.
+          ...(status.gate?.unrecorded?.length ? [`ack gate: ${status.gate.unrecorded.join(', ')} left; producers wait until the cluster manager records the gate without ${status.gate.unrecorded.length === 1 ? 'it' : 'them'}`] : []),
           ...status.members.map((m) => `member: ${m.name} ${m.state} confirmed ${m.confirmedLsn}${m.catchUp ? ` caught up ${m.catchUp.kind === 'incremental' ? `incrementally from LSN ${m.catchUp.fromLsn}` : `from a snapshot (${m.catchUp.reason})`}, ${m.shippedBytes ?? 0} bytes shipped` : ''}`),
           ...storeLines(status),
         ];
