@@ -370,7 +370,11 @@ function hello(out: Out, f: Extract<PrimaryFrame, { kind: 'hello' }>, store: Sto
   // Before anything is noted or wiped: a "primary" that does not hold this store's past (a
   // stale store promoted by force, or an impostor on a dead primary's port claiming a high
   // epoch and an empty log) could make us wipe what was settled. Stay as we are.
-  const conflict = store.lastLsn > 0 ? historyConflict(store.epochHistory, f.epochHistory, f.lastLsn) : null;
+  // A store holding nothing but the records of its own promotions (a broker promoted on an empty
+  // store that never served, then lost the election) has nothing to lose: it follows the primary
+  // of another history (simulator, etcd seed 10310: such a store refused the only primary for
+  // ever, and the cluster never had its last backup back).
+  const conflict = store.lastLsn > 0 && !onlyEpochRecords(store) ? historyConflict(store.epochHistory, f.epochHistory, f.lastLsn) : null;
   if (conflict !== null) {
     const key = `${f.name}@${f.epoch}`;
     if (s.refusedPrimary !== key) {
@@ -455,6 +459,12 @@ function confirm(out: Out, lsn: number): void {
   if (lsn <= s.confirmed) return;
   s.confirmed = lsn;
   out.emit({ kind: 'send', frame: { kind: 'confirm', epoch: s.primary?.epoch ?? 0, lsn } });
+}
+
+/** Whether every record of the store is the start of one of its epochs (each promotion writes
+ * its epoch record first): it holds no message, queue or binding. */
+function onlyEpochRecords(store: StoreView): boolean {
+  return store.lastLsn === store.epochHistory.length && store.epochHistory.every((e, i) => e.firstLsn === i + 1);
 }
 
 function parseHostPort(text: string): QpidAddress | null {

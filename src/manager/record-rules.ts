@@ -81,7 +81,13 @@ export function totalFailureObjection(m: MemberEntry, members: readonly MemberEn
   if (outside !== null && !(floor !== null && holdsAsMuch(m, floor))) return outside;
   for (const other of members) {
     const heard = other.broker.heard;
-    if (heard && heard.epoch >= b.storeEpoch && heard.lsn > b.lastLsn) return `${other.name} heard of epoch ${heard.epoch} LSN ${heard.lsn}, past ${m.name}'s store (LSN ${b.lastLsn})`;
+    // A position this broker announced itself, as the epoch's primary, to a broker whose own
+    // store does not go past ours: what it settled it had durable first (or on that broker), so
+    // its store holds it; the tail it lost was never settled (simulator, etcd seed 13976: the
+    // only store with the data was passed over for ever).
+    const hearerHoldsLess = other.broker.storeEpoch < b.storeEpoch || (other.broker.storeEpoch === b.storeEpoch && other.broker.lastLsn <= b.lastLsn);
+    const announcedByIt = heard?.primary !== undefined && heard.primary === b.address && heard.epoch === b.storeEpoch && hearerHoldsLess;
+    if (heard && !announcedByIt && heard.epoch >= b.storeEpoch && heard.lsn > b.lastLsn) return `${other.name} heard of epoch ${heard.epoch} LSN ${heard.lsn}, past ${m.name}'s store (LSN ${b.lastLsn})`;
   }
   return null;
 }
@@ -114,10 +120,20 @@ export function reservedPast(state: ManagerState, epoch: number): string | null 
   return `a promotion reserved epoch ${reserved} in etcd`;
 }
 
-/** The epoch a promotion reserves: above every epoch the record, the reservations and the
- * members' stores and positions show. */
+/** The epoch a promotion reserves: above every epoch the record and the members' stores and
+ * positions show, and above every epoch the last reserving promotion may have taken. A broker
+ * takes the first epoch at or above the reservation that is its own (epoch % brokers = its
+ * index: fencing-probe.ts), so one that reserved R may hold up to R + brokers - 1 (simulator,
+ * etcd seed 10310: a promotion reserved 1 and its broker took 4, unrecorded; the next reserved 2
+ * and its broker took 3, older, and settled). */
 export function epochToReserve(state: ManagerState): number {
-  let top = Math.max(state.record?.epoch ?? 0, state.record?.reserved ?? 0, state.broker?.storeEpoch ?? 0, state.broker?.heard?.epoch ?? 0);
-  for (const m of state.members.values()) top = Math.max(top, m.broker.storeEpoch, m.broker.heard?.epoch ?? 0);
+  let top = Math.max(state.record?.epoch ?? 0, state.broker?.storeEpoch ?? 0, state.broker?.heard?.epoch ?? 0);
+  let brokers = Math.max(1, state.broker?.clusterSize ?? 0);
+  for (const m of state.members.values()) {
+    top = Math.max(top, m.broker.storeEpoch, m.broker.heard?.epoch ?? 0);
+    brokers = Math.max(brokers, m.broker.clusterSize);
+  }
+  const reserved = state.record?.reserved;
+  if (reserved !== undefined) top = Math.max(top, reserved + brokers - 1);
   return top + 1;
 }

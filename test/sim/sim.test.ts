@@ -72,8 +72,10 @@ test(`etcd managers, seeds 1..${ETCD_SEEDS}: no broker serves under a lease past
 // 3891, 4881, 4005: a departed ready backup elected (the gate must be recorded first); 1745, 96: stores
 // outside the recorded gate that hold as much as one of it; 1498: an older primary adopted after
 // a promotion whose manager died before recording it (the epoch is reserved with the key now);
-// 5007: a late grant carried the serving deadline past the key's expiry.
-const ETCD_REGRESSION_SEEDS = [1055, 208, 321, 911, 1624, 2196, 1413, 2632, 1541, 2170, 5390, 4796, 3891, 4881, 4005, 1745, 96, 1498, 5007];
+// 5007: a late grant carried the serving deadline past the key's expiry; 10310: a reservation
+// below an epoch the last reserving promotion took, then a never-served store refusing the
+// primary; 13976: a position the candidate announced itself counted against it.
+const ETCD_REGRESSION_SEEDS = [1055, 208, 321, 911, 1624, 2196, 1413, 2632, 1541, 2170, 5390, 4796, 3891, 4881, 4005, 1745, 96, 1498, 5007, 10310, 13976];
 
 test(`etcd managers, regression seeds ${ETCD_REGRESSION_SEEDS.join(', ')}: nothing acknowledged is lost and the cluster comes back`, async () => {
   for (const seed of ETCD_REGRESSION_SEEDS) {

@@ -77,6 +77,14 @@ test('fencing at the hello: ourselves, a stale epoch and a history that lacks ou
   assert.match(foreign.historyRefusal ?? '', /the store is kept/);
 });
 
+test('a store holding only the record of its own promotion (it never served) follows a primary of another history (sim etcd seed 10310)', () => {
+  const s = connected();
+  const promotedOnly: StoreView = { storeId: 'backup-store', epoch: 4, lastLsn: 1, epochHistory: [{ epoch: 4, firstLsn: 1 }], snapshotIncomplete: false };
+  const actions = frame(s, hello({ epoch: 7, epochHistory: [{ epoch: 7, firstLsn: 1 }], lastLsn: 30 }), promotedOnly, 4);
+  assert.ok(kinds(actions).includes('store:wipe'), 'nothing to lose: it wipes and catches up');
+  assert.equal(s.historyRefusal, null);
+});
+
 test('an incremental catch-up takes the log back to the divergence point, sends the catalog there and confirms it', () => {
   const s = connected();
   assert.deepEqual(kinds(frame(s, hello({ catchUp: { kind: 'incremental', fromLsn: 35 } }))), ['note-epoch', 'heard', 'primary', 'state', 'store:truncate']);

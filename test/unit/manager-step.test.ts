@@ -114,6 +114,13 @@ const ROWS: readonly Row[] = [
     },
   },
   {
+    name: 'a reservation clears every epoch the last reserving promotion may have taken (its broker takes its own residue at or above it: sim etcd seed 10310)',
+    state: situation({ leaderGoneRevision: 95, record: { epoch: 3, lsn: 5, reserved: 6 }, recordRevision: 41, broker: report('ready', 12), members: new Map([['b2', member('b2', report('ready', 9), 96)]]) }),
+    event: tick(1010),
+    actions: ['acquire'],
+    check: (s) => assert.equal(s.reservedEpoch, 9, 'reserved 6 in a cluster of 3: that promotion may hold epoch 8'),
+  },
+  {
     name: 'the promotion after the reserving acquire asks its broker for at least the reserved epoch',
     state: situation({ inFlight: 'acquire', reservedEpoch: 5, broker: report('ready', 12), record: { epoch: 3, lsn: 5, reserved: 5 } }),
     event: { kind: 'acquired', nowMs: 1100, won: true },
@@ -382,6 +389,19 @@ const ROWS: readonly Row[] = [
     state: situation({ record: { epoch: 3, lsn: 12, gate: [], generation: 0, primary: 'b0' }, broker: report('joining', 14), members: new Map([['b0', member('b0', report('joining', 13))]]) }),
     event: tick(31_000),
     actions: ['acquire'],
+  },
+  {
+    name: 'total failure: a position the candidate announced itself, as primary, to a broker holding less does not count against it (sim etcd seed 13976)',
+    state: situation({ broker: report('joining', 237, 3, { address: '127.0.0.1:1' }), members: new Map([['b0', member('b0', report('joining', 0, 3, { heard: { epoch: 3, lsn: 239, primary: '127.0.0.1:1' } }))]]) }),
+    event: tick(31_000),
+    actions: ['acquire'],
+  },
+  {
+    name: 'total failure: a position another primary announced still does',
+    state: situation({ broker: report('joining', 237, 3, { address: '127.0.0.1:1' }), members: new Map([['b0', member('b0', report('joining', 0, 3, { heard: { epoch: 3, lsn: 239, primary: '127.0.0.1:9' } }))]]) }),
+    event: tick(31_000),
+    actions: [],
+    decision: /b0 heard of epoch 3 LSN 239, past b1's store/,
   },
   {
     name: 'total failure: never a store holding a partial snapshot, which its broker would refuse (sim etcd seed 911)',
