@@ -192,6 +192,11 @@ async function forcePromote(target: string, etcd: EtcdCluster, raw: Record<strin
   if (view.record && (b.storeEpoch < view.record.epoch || b.lastLsn < view.record.lsn)) {
     losses.push(`the record in etcd says the cluster reached epoch ${view.record.epoch} LSN ${view.record.lsn} (written by ${view.record.by} at ${view.record.at}); ${target}'s store ends at epoch ${b.storeEpoch} LSN ${b.lastLsn}: up to ${Math.max(0, view.record.lsn - b.lastLsn)} log records accepted after are lost`);
   }
+  const record = view.record;
+  const brokerName = b.name ?? target;
+  if (record?.gate && b.storeEpoch === record.epoch && record.primary !== brokerName && !record.gate.includes(brokerName)) {
+    losses.push(`${target} is outside the ack gate the record names for epoch ${record.epoch} (primary ${record.primary ?? '?'}, backups ${record.gate.join(', ') || 'none'}): what they settled after it left may be lost`);
+  }
   for (const other of view.members) {
     if (other.name !== target && other.broker.lastLsn > b.lastLsn) losses.push(`${other.name}'s store reaches LSN ${other.broker.lastLsn}, ${other.broker.lastLsn - b.lastLsn} past ${target}'s; it will resync from ${target} and lose them`);
   }
@@ -218,7 +223,7 @@ function formatStatus(view: ClusterView): string {
   const top = leader?.broker.lastLsn ?? Math.max(0, ...view.members.map((m) => m.broker.lastLsn));
   const lines = [
     `leader: ${view.leader ?? '(none)'}${view.paused ? ' (PAUSED: no automatic actions)' : ''}`,
-    `record: ${view.record ? `epoch ${view.record.epoch} LSN ${view.record.lsn} (by ${view.record.by} at ${view.record.at})` : '(none)'}`,
+    `record: ${view.record ? `epoch ${view.record.epoch} LSN ${view.record.lsn}${view.record.gate ? `, primary ${view.record.primary ?? '?'}, ack gate ${view.record.gate.join(', ') || '(no backup)'}` : ''} (by ${view.record.by} at ${view.record.at})` : '(none)'}`,
     'brokers:',
   ];
   for (const m of view.members) {

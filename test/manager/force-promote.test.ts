@@ -53,6 +53,8 @@ test('force-promote of the broker that died first: it says what is lost (record 
   // What will be lost, in the record's terms and the store's.
   assert.match(forced.stderr, new RegExp(`record in etcd says the cluster reached epoch ${record.epoch} LSN ${record.lsn}`));
   assert.match(forced.stderr, new RegExp(`store ends at epoch \\d+ LSN ${store}: up to ${record.lsn - store} log records accepted after are lost`));
+  // Killed, it left the primary's gate, and the record names the gate without it.
+  assert.match(forced.stderr, new RegExp(`${c.name(firstDead)} is outside the ack gate the record names for epoch ${record.epoch} \\(primary ${c.name(primary)}, backups ${c.name(other)}\\)`));
   assert.match(forced.stdout, new RegExp(`^${c.name(firstDead)}: (recovering|active) \\(epoch \\d+\\)`));
 
   // Its manager adopts it: the leader key names it and it keeps serving past the forced lease.
