@@ -24,7 +24,7 @@ import {
   messageBody,
   storedBodyCrc,
 } from './layout.js';
-import type { ScanBinding, ScanDedup, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
+import type { BodyBuffer, ScanBinding, ScanDedup, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
 import type { MutableMeta } from './ticket.js';
 import type { EntryInfo } from './apply.js';
 
@@ -50,7 +50,9 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
     try {
       const info = decodeMessageInfo(row, messageId);
       const problem = checkBody ? bodyProblem(row, messageId) : null;
-      return { messageId, ...info, bodyCrc: storedBodyCrc(row), ...(problem === null ? {} : { problem }) };
+      // Field by field, not by spreads: once per message a snapshot ships.
+      const message: ScanMessage = { messageId, persistent: info.persistent, expiresAtMs: info.expiresAtMs, refs: info.refs, size: info.size, bodyCrc: storedBodyCrc(row) };
+      return problem === null ? message : { ...message, problem };
     } catch (err) {
       return { messageId, refs: 0, persistent: false, expiresAtMs: null, size: 0, problem: problemOf(err) };
     }
@@ -132,13 +134,15 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
       // Checked: a snapshot never ships, and inspect never shows, an altered body.
       return row === undefined ? undefined : messageBody(row, messageId);
     },
-    messageWithBody(messageId: number) {
-      // A copy (getBinary): the body outlives the next read.
-      const row = t.messages.getBinary(messageId, { transaction });
+    messageWithBody(messageId: number, into?: BodyBuffer) {
+      // The body outlives the next read, so it is a copy: into `into` when given, else of the
+      // whole row (getBinary). Checked before it is copied.
+      const row = into === undefined ? t.messages.getBinary(messageId, { transaction }) : fast(t.messages, messageId, { transaction });
       if (row === undefined) return undefined;
       const message = toMessage(messageId, row, true);
       if (message.problem !== undefined) throw new StoreError('STORE_CORRUPT', message.problem);
-      return { message, body: row.subarray(MESSAGE_HEADER_BYTES) };
+      const body = row.subarray(MESSAGE_HEADER_BYTES);
+      return { message, body: into === undefined ? body : into.copy(body) };
     },
     *log(fromLsn: number): Iterable<ScanLogEntry> {
       for (const { key, value } of t.log.getRange({ start: fromLsn, transaction })) {

@@ -94,18 +94,13 @@ export interface BackupLag {
 
 export const DEFAULT_SHIPPING_LIMITS: ShippingLimits = { snapshotBatchRecords: 256, logBatchEntries: 512, catchUpFramesPerTurn: 8, livePendingEntriesMax: 20_000, livePendingBytesMax: 8 * 1024 * 1024 };
 
-/** A snapshot being streamed to one link: the read transaction and where its records stand. */
-interface OpenSnapshot {
-  readonly snapshot: Snapshot;
-  readonly records: AsyncIterator<StoreRecord>;
-}
-
 type JoinFrame = Extract<BackupFrame, { kind: 'join' }>;
 
 export class PrimaryReplicator {
   private readonly protocol: PrimaryState;
   private readonly links = new Map<string, BackupLink>();
-  private readonly snapshots = new Map<string, OpenSnapshot>();
+  /** The snapshot being streamed to each link (its read transaction). */
+  private readonly snapshots = new Map<string, Snapshot>();
   private readonly runner: StepRunner<PrimaryEvent, PrimaryAction>;
   private readonly unsubscribe: () => void;
   private confirmCheck: TimerHandle | null = null;
@@ -261,7 +256,7 @@ export class PrimaryReplicator {
         this.openSnapshot(action.linkId);
         return;
       case 'read-snapshot':
-        void this.readSnapshot(action.linkId, action.maxRecords);
+        this.readSnapshot(action.linkId, action.maxRecords);
         return;
       case 'close-snapshot':
         this.closeSnapshot(action.linkId);
@@ -327,38 +322,31 @@ export class PrimaryReplicator {
       this.feed({ kind: 'read-failed', linkId, truncated: false, error: (err as Error).message });
       return;
     }
-    this.snapshots.set(linkId, { snapshot, records: snapshot.records()[Symbol.asyncIterator]() });
+    this.snapshots.set(linkId, snapshot);
     this.feed({ kind: 'snapshot-opened', linkId, lsn: snapshot.lsn, lastMessageId: snapshot.lastMessageId, epochHistory: snapshot.epochHistory, nowMs: this.nowMs(), capacities: this.capacities() });
   }
 
-  private async readSnapshot(linkId: string, maxRecords: number): Promise<void> {
-    const open = this.snapshots.get(linkId);
-    if (!open) return;
-    const records: StoreRecord[] = [];
-    let lastPositions: Readonly<Record<string, number>> | null = null;
+  /** Reads the next records of a snapshot. Synchronous: the 'snapshot-read' it feeds waits in
+   * the step runner's queue until the actions of the current step are carried out. */
+  private readSnapshot(linkId: string, maxRecords: number): void {
+    const snapshot = this.snapshots.get(linkId);
+    if (!snapshot) return;
+    let read: ReturnType<Snapshot['read']>;
     try {
-      while (records.length < maxRecords) {
-        const next = await open.records.next();
-        if (next.done) {
-          lastPositions = open.snapshot.lastPositions;
-          break;
-        }
-        records.push(next.value);
-      }
+      read = snapshot.read(maxRecords);
     } catch (err) {
-      if (this.snapshots.get(linkId) === open) this.feed({ kind: 'read-failed', linkId, truncated: false, error: (err as Error).message });
+      this.feed({ kind: 'read-failed', linkId, truncated: false, error: (err as Error).message });
       return;
     }
-    // Closed meanwhile (the backup left): the protocol has forgotten the session.
-    if (this.snapshots.get(linkId) !== open) return;
-    this.feed({ kind: 'snapshot-read', linkId, records, lastPositions, nowMs: this.nowMs(), capacities: this.capacities() });
+    const lastPositions = read.done ? snapshot.lastPositions : null;
+    this.feed({ kind: 'snapshot-read', linkId, records: read.records, lastPositions, nowMs: this.nowMs(), capacities: this.capacities() });
   }
 
   private closeSnapshot(linkId: string): void {
-    const open = this.snapshots.get(linkId);
-    if (!open) return;
+    const snapshot = this.snapshots.get(linkId);
+    if (!snapshot) return;
     this.snapshots.delete(linkId);
-    open.snapshot.close();
+    snapshot.close();
   }
 
   /** Reads the log from `fromLsn`: at most `maxEntries`, unless a transaction runs on (it is
