@@ -250,9 +250,10 @@ export function encodeRecord(record: StoreRecord): Buffer {
 }
 
 /** Log entries in one buffer, for the replication protocol:
- * [u32 count] then per entry [f64 lsn][u32 length][record]. */
-export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
-  let size = 4;
+ * [u32 count] then per entry [f64 lsn][u32 length][record], after `headroom` bytes left for the
+ * caller (a frame header: the frame is then this buffer, not a copy of it). */
+export function encodeLogEntries(entries: readonly LogEntry[], headroom = 0): Buffer {
+  let size = headroom + 4;
   const lengths: number[] = new Array(entries.length);
   const cached: (Uint8Array | undefined)[] = new Array(entries.length);
   for (let i = 0; i < entries.length; i++) {
@@ -262,6 +263,7 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
     size += 12 + lengths[i]!;
   }
   const w = new Writer(size);
+  w.pos = headroom;
   w.u32(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const e = entries[i]!;
@@ -279,15 +281,16 @@ export function encodeLogEntries(entries: readonly LogEntry[]): Buffer {
 const encodedRecords = new WeakMap<StoreRecord, Uint8Array>();
 
 /** Records without LSNs in one buffer (the snapshot stream): [u32 count] then per record
- * [u32 length][record]. */
-export function encodeRecords(records: readonly StoreRecord[]): Buffer {
-  let size = 4;
+ * [u32 length][record], after `headroom` bytes left for the caller (as encodeLogEntries). */
+export function encodeRecords(records: readonly StoreRecord[], headroom = 0): Buffer {
+  let size = headroom + 4;
   const lengths: number[] = new Array(records.length);
   for (let i = 0; i < records.length; i++) {
     lengths[i] = recordBytes(records[i]!);
     size += 4 + lengths[i]!;
   }
   const w = new Writer(size);
+  w.pos = headroom;
   w.u32(records.length);
   for (let i = 0; i < records.length; i++) {
     w.u32(lengths[i]!);
