@@ -192,6 +192,14 @@ export class BenchCluster {
     await member.kill();
   }
 
+  /** Stops member i cleanly (SIGTERM: a profiled broker writes its profile); its data directory
+   * stays. */
+  async stopMember(i: number): Promise<void> {
+    const member = this.member(i);
+    this.members[i] = null;
+    await member.stop();
+  }
+
   /** SIGSTOP (freeze) or SIGCONT (thaw) member i: a hung process, not a dead one. */
   signal(i: number, signal: 'SIGSTOP' | 'SIGCONT'): void {
     process.kill(this.member(i).pid, signal);
