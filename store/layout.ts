@@ -106,8 +106,11 @@ function headerChecksum(row: Uint8Array, messageId: number): number {
   return checksum(row.subarray(0, HEADER_CRC_OFFSET), numberSeed(messageId));
 }
 
-export function encodeMessage(messageId: number, info: MessageInfo, body: Uint8Array): Buffer {
-  const b = Buffer.allocUnsafe(MESSAGE_HEADER_BYTES + body.byteLength);
+/** A message row, in `into` when it is large enough (the batch writer's scratch: LMDB copies a
+ * value at put). */
+export function encodeMessage(messageId: number, info: MessageInfo, body: Uint8Array, into?: Buffer): Buffer {
+  const n = MESSAGE_HEADER_BYTES + body.byteLength;
+  const b = into !== undefined && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
   b[0] = ROW_VERSION;
   b[1] = info.persistent ? 1 : 0;
   b[2] = info.expiresAtMs === null ? 0 : 1;
@@ -190,8 +193,10 @@ function queuePrefixSeed(queue: string): number {
   return seed;
 }
 
-export function encodeEntry(queue: string, position: number, e: EntryInfo): Buffer {
-  const b = Buffer.allocUnsafe(ENTRY_BYTES);
+/** An index entry, sealed, in `into` when it is large enough (as encodeMessage). */
+export function encodeEntry(queue: string, position: number, e: EntryInfo, into?: Buffer): Buffer {
+  const n = ENTRY_BYTES + SEAL_BYTES;
+  const b = into !== undefined && into.length >= n ? into.subarray(0, n) : Buffer.allocUnsafe(n);
   b[0] = ROW_VERSION;
   b.writeDoubleLE(e.messageId, 1);
   b.writeUInt32LE(e.size, 9);
@@ -199,7 +204,8 @@ export function encodeEntry(queue: string, position: number, e: EntryInfo): Buff
   b[14] = e.expiresAtMs === null ? 0 : 1;
   b.writeDoubleLE(e.expiresAtMs ?? 0, 15);
   b.writeUInt32LE(e.deliveryCount, 23);
-  return seal(b, entrySeed(queue, position));
+  b.writeUInt32LE(checksum(b.subarray(0, ENTRY_BYTES), entrySeed(queue, position)), ENTRY_BYTES);
+  return b;
 }
 
 // Read for every queued message a snapshot ships and every entry a dequeue looks up: the row's

@@ -21,6 +21,7 @@ import {
   encodeEntry,
   encodeExchangeRow,
   encodeMessage,
+  MESSAGE_HEADER_BYTES,
   encodeMetaState,
   encodeQuarantineRow,
   encodeQueueRow,
@@ -46,6 +47,12 @@ export interface CommittedTables {
 
 /** LMDB copies a value at put: one scratch buffer serves every sealed log value of the process. */
 let logScratch = Buffer.allocUnsafe(64 * 1024);
+/** And one each for message rows and index entries: a row allocated per message (a backup's
+ * apply of a snapshot or of the log, a primary's commit) was Buffer churn for the GC. A row
+ * larger than ROW_SCRATCH_MAX_BYTES gets its own buffer rather than keep a large scratch alive. */
+const ROW_SCRATCH_MAX_BYTES = 1024 * 1024;
+let messageScratch = Buffer.allocUnsafe(64 * 1024);
+const entryScratch = Buffer.allocUnsafe(64);
 
 export class LmdbBatchWriter implements BatchWriter {
   meta: MutableMeta;
@@ -110,7 +117,9 @@ export class LmdbBatchWriter implements BatchWriter {
     return row === undefined ? undefined : decodeMessageInfo(row, messageId);
   }
   addMessage(messageId: number, info: MessageInfo, body: Uint8Array): void {
-    this.t.messages.putSync(messageId, encodeMessage(messageId, info, body));
+    const rowBytes = MESSAGE_HEADER_BYTES + body.byteLength;
+    if (messageScratch.length < rowBytes && rowBytes <= ROW_SCRATCH_MAX_BYTES) messageScratch = Buffer.allocUnsafe(rowBytes);
+    this.t.messages.putSync(messageId, encodeMessage(messageId, info, body, messageScratch));
   }
   setMessageRefs(messageId: number, refs: number): void {
     const row = fast(this.t.messages, messageId);
@@ -133,7 +142,7 @@ export class LmdbBatchWriter implements BatchWriter {
     this.t.quarantine.putSync([queue, position], encodeQuarantineRow(queue, position, messageId, row));
   }
   putEntry(queue: string, position: number, entry: EntryInfo): void {
-    this.t.enqueues.putSync([queue, position], encodeEntry(queue, position, entry));
+    this.t.enqueues.putSync([queue, position], encodeEntry(queue, position, entry, entryScratch));
   }
   deleteEntry(queue: string, position: number): void {
     this.t.enqueues.removeSync([queue, position]);
