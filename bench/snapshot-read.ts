@@ -8,11 +8,13 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import { openLmdbStore } from '../store/index.js';
 import type { Snapshot, StoreRecord } from '../store/index.js';
 import { encodePrimaryFrame } from '../src/ha/messages.js';
+
+const FRAME_HEADER_BYTES = 5;
 import { buildDeepStore, removeDeepStore } from './lib/deep-store.js';
 
 const BATCH = 256;
 
-type BatchRead = (maxRecords: number) => { readonly records: StoreRecord[]; readonly done: boolean };
+type BatchRead = (maxRecords: number, frameHeadroom?: number) => { readonly records: StoreRecord[]; readonly done: boolean };
 
 async function readAll(snapshot: Snapshot, sink: (records: StoreRecord[]) => void): Promise<number> {
   let n = 0;
@@ -20,7 +22,9 @@ async function readAll(snapshot: Snapshot, sink: (records: StoreRecord[]) => voi
   const read = (snapshot as unknown as { read?: BatchRead }).read?.bind(snapshot);
   if (read) {
     for (;;) {
-      const batch = read(BATCH);
+      // As the primary reads: records encoded into their frame as they are read (a build
+      // without that ignores the headroom).
+      const batch = read(BATCH, FRAME_HEADER_BYTES);
       n += batch.records.length;
       sink(batch.records);
       if (batch.done) return n;

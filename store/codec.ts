@@ -100,8 +100,8 @@ function recordBytes(r: StoreRecord): number {
 class Writer {
   readonly buf: Buffer;
   pos = 0;
-  constructor(size: number) {
-    this.buf = Buffer.allocUnsafe(size);
+  constructor(size: number | Buffer) {
+    this.buf = typeof size === 'number' ? Buffer.allocUnsafe(size) : size;
   }
   u8(v: number): void {
     this.buf[this.pos++] = v;
@@ -239,6 +239,25 @@ function writeRecord(w: Writer, r: StoreRecord): void {
       w.str(r.id);
       return;
   }
+}
+
+/** `record` as encodeRecords writes it, [u32 length][record], into `buf` at `pos`, which must have
+ * room for framedRecordBytes(record): the position after it (records-frame.ts). */
+export function writeFramedRecord(buf: Buffer, pos: number, record: StoreRecord): number {
+  const w = new Writer(buf);
+  w.pos = pos;
+  w.u32(recordBytes(record));
+  writeRecord(w, record);
+  return w.pos;
+}
+
+/** Where an enqueue record's body starts in its encoding. */
+export function enqueueBodyOffset(record: { readonly expiresAtMs: number | null }): number {
+  return 2 + 8 + 1 + 1 + (record.expiresAtMs === null ? 0 : 8) + 4;
+}
+
+export function framedRecordBytes(record: StoreRecord): number {
+  return 4 + recordBytes(record);
 }
 
 /** The bytes the log stores for `record`. */
@@ -611,7 +630,7 @@ export function withEncodedBody(record: StoreRecord, encoded: Uint8Array): Store
     encodedRecords.set(record, encoded);
     return record;
   }
-  const offset = 2 + 8 + 1 + 1 + (record.expiresAtMs === null ? 0 : 8) + 4;
+  const offset = enqueueBodyOffset(record);
   const kept = { ...record, body: encoded.subarray(offset, offset + record.body.byteLength) };
   encodedRecords.set(kept, encoded);
   return kept;

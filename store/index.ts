@@ -21,6 +21,7 @@ export { BUILT_IN_EXCHANGES, DEDUP_ID_BYTES_MAX, NAME_BYTES_MAX, type DedupRow }
 export { DEFAULT_LOG_MAX_BYTES, DEFAULT_MAP_SIZE_BYTES, LmdbStore, openLmdbStore, type LmdbStoreOptions } from './lmdb-store.js';
 export { MemoryDisk, MemoryStore, openMemoryStore, type MemoryStoreOptions } from './memory-store.js';
 export type { Scannable, StoreScan } from './scan.js';
+export { takeFrame } from './records-frame.js';
 export { verifyQuick, verifyStore, verifyStoreYielding, verifyDataDir, type Violation, type VerifyProgress } from './verify.js';
 export { verifyInChild } from './verify-process.js';
 export { LOST_LISTED_MAX, withLost, type LostMessage, type QuarantinedMessage, type RecoveryReport, type VerifyLevel } from './recovery.js';

@@ -13,6 +13,7 @@ import { historyUpTo } from './epoch-history.js';
 import { StoreError } from './errors.js';
 import type { EnqueueTarget, StoreRecord } from './record.js';
 import type { BodyBuffer, StoreScan } from './scan.js';
+import { RecordsFrameBuilder } from './records-frame.js';
 import type { Snapshot } from './store.js';
 
 function corrupt(what: string): StoreError {
@@ -41,8 +42,11 @@ export class BodyChunks implements BodyBuffer {
   }
 }
 
-export function* snapshotRecordsSync(scan: StoreScan): Generator<StoreRecord> {
-  const bodies = new BodyChunks();
+/** Bodies as the scan returns them (LMDB's: valid until its next read; records-frame.ts copies
+ * them at once). */
+const AS_STORED: BodyBuffer = { copy: (body) => body };
+
+export function* snapshotRecordsSync(scan: StoreScan, bodies: BodyBuffer = new BodyChunks()): Generator<StoreRecord> {
   for (const e of scan.exchanges()) {
     if (!e.declare) throw corrupt(`exchange ${JSON.stringify(e.name)}: ${e.problem ?? 'no declare'}`);
     yield e.declare;
@@ -104,6 +108,8 @@ export function snapshotFromScan(scan: StoreScan): Snapshot {
   for (const q of scan.queues()) if (q.lastPosition > 0) lastPositions[q.name] = q.lastPosition;
   let closed = false;
   let reading: Generator<StoreRecord> | null = null;
+  /** The last frame's size: where the next one's buffer starts. */
+  let lastFrameBytes = 256 * 1024;
   return {
     lsn: meta.lastLsn,
     epoch: meta.epoch,
@@ -117,16 +123,34 @@ export function snapshotFromScan(scan: StoreScan): Snapshot {
         if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed while streaming');
       }
     },
-    read(maxRecords: number) {
+    read(maxRecords: number, frameHeadroom?: number) {
       if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed');
-      reading ??= snapshotRecordsSync(scan);
-      const records: StoreRecord[] = [];
-      while (records.length < maxRecords) {
-        const next = reading.next();
-        if (next.done === true) return { records, done: true };
-        records.push(next.value);
+      if (frameHeadroom === undefined) {
+        reading ??= snapshotRecordsSync(scan, new BodyChunks());
+        const records: StoreRecord[] = [];
+        while (records.length < maxRecords) {
+          const next = reading.next();
+          if (next.done === true) return { records, done: true };
+          records.push(next.value);
+        }
+        return { records, done: false };
       }
-      return { records, done: false };
+      // Bodies as the store holds them, valid until its next read: each is copied into the frame
+      // before the generator reads on.
+      reading ??= snapshotRecordsSync(scan, AS_STORED);
+      const frame = new RecordsFrameBuilder(frameHeadroom, lastFrameBytes);
+      let done = false;
+      for (let n = 0; n < maxRecords; n++) {
+        const next = reading.next();
+        if (next.done === true) {
+          done = true;
+          break;
+        }
+        frame.add(next.value);
+      }
+      const records = frame.finish();
+      lastFrameBytes = Math.max(4096, frame.bytes);
+      return { records, done };
     },
     close() {
       if (closed) return;

@@ -118,8 +118,10 @@ export interface Snapshot {
   records(): AsyncIterable<StoreRecord>;
   /** The same records, up to `maxRecords` at a time, continuing where the last read stopped;
    * `done` once there are no more. Synchronous: a snapshot of 10^6 messages read through
-   * records() paid a promise and a microtask per record, in the primary's hottest catch-up loop. */
-  read(maxRecords: number): { readonly records: StoreRecord[]; readonly done: boolean };
+   * records() paid a promise and a microtask per record, in the primary's hottest catch-up loop.
+   * With `frameHeadroom`, the records are encoded as they are read into the buffer of their
+   * replication frame (records-frame.ts), which takeFrame then gives their sender. */
+  read(maxRecords: number, frameHeadroom?: number): { readonly records: StoreRecord[]; readonly done: boolean };
   /** Releases the read transaction; safe to call twice. */
   close(): void;
 }

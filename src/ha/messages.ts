@@ -8,7 +8,7 @@
 // the store's record codec; control bodies are JSON, validated with zod on receipt.
 
 import { z } from 'zod';
-import { decodeLogEntries, decodeRecords, encodeLogEntries, encodeRecords, EPOCH_HISTORY_MAX, type EpochStart, type LogEntry, type StoreRecord } from '../../store/index.js';
+import { decodeLogEntries, decodeRecords, encodeLogEntries, encodeRecords, EPOCH_HISTORY_MAX, takeFrame, type EpochStart, type LogEntry, type StoreRecord } from '../../store/index.js';
 import type { CatchUp } from './catch-up.js';
 import { HA_STATES, type HaState } from './role.js';
 
@@ -159,13 +159,14 @@ const StateBody = z.object({
   members: z.array(z.object({ name, state: haState, address, confirmedLsn: lsn, catchUp: catchUp.optional(), shippedBytes: lsn.optional() })).max(MEMBERS_MAX),
 });
 
-const HEADER_BYTES = 5;
+/** [kind u8][epoch u32]. */
+export const FRAME_HEADER_BYTES = 5;
 
 function frame(kind: FrameKind, epoch: number, body: Buffer): Buffer {
-  return headed(kind, epoch, Buffer.concat([Buffer.allocUnsafe(HEADER_BYTES), body]));
+  return headed(kind, epoch, Buffer.concat([Buffer.allocUnsafe(FRAME_HEADER_BYTES), body]));
 }
 
-/** Writes the header into the first HEADER_BYTES of `bytes` (the body follows them). The log and
+/** Writes the header into the first FRAME_HEADER_BYTES of `bytes` (the body follows them). The log and
  * snapshot frames are encoded with that room left in front: prepending the header by a copy
  * cost a second full copy of every record shipped (and the log frames a third), and the garbage
  * collections that the allocation drives (bench/README.md, "A snapshot's read path"). */
@@ -210,11 +211,12 @@ export function encodePrimaryFrame(f: PrimaryFrame): Buffer {
     case 'snapshot-begin':
       return frame('snapshot-begin', f.epoch, json({ lsn: f.lsn, lastMessageId: f.lastMessageId, epochHistory: f.epochHistory }));
     case 'snapshot-records':
-      return headed('snapshot-records', f.epoch, encodeRecords(f.records, HEADER_BYTES));
+      // A snapshot read built this frame as it read these records (records-frame.ts).
+      return headed('snapshot-records', f.epoch, takeFrame(f.records, FRAME_HEADER_BYTES) ?? encodeRecords(f.records, FRAME_HEADER_BYTES));
     case 'snapshot-end':
       return frame('snapshot-end', f.epoch, f.lastPositions && Object.keys(f.lastPositions).length > 0 ? json({ lastPositions: f.lastPositions }) : Buffer.alloc(0));
     case 'log':
-      return headed('log', f.epoch, encodeLogEntries(f.entries, HEADER_BYTES));
+      return headed('log', f.epoch, encodeLogEntries(f.entries, FRAME_HEADER_BYTES));
     case 'state':
       return frame('state', f.epoch, json({ state: f.state, members: f.members }));
   }

@@ -20,7 +20,7 @@ import { CatchUpGovernor } from './catch-up-governor.js';
 import type { CatchUpPolicy } from './catch-up-throttle.js';
 import type { Logger } from '../core/log.js';
 import type { ReplicateLevel } from '../broker/queue.js';
-import type { BackupFrame, MemberInfo, PrimaryFrame } from './messages.js';
+import { FRAME_HEADER_BYTES, type BackupFrame, type MemberInfo, type PrimaryFrame } from './messages.js';
 import type { HaState } from './role.js';
 import type { Settlements } from './settlements.js';
 import type { TotalFailureResync } from './catch-up.js';
@@ -333,7 +333,7 @@ export class PrimaryReplicator {
     if (!snapshot) return;
     let read: ReturnType<Snapshot['read']>;
     try {
-      read = snapshot.read(maxRecords);
+      read = snapshot.read(maxRecords, FRAME_HEADER_BYTES);
     } catch (err) {
       this.feed({ kind: 'read-failed', linkId, truncated: false, error: (err as Error).message });
       return;
