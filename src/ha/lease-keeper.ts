@@ -37,10 +37,19 @@ export class LeaseKeeper {
     private readonly logger: Logger,
   ) {}
 
-  /** A grant: serving may go on for `seconds` from now, under lease `id`. */
-  grant(seconds: number, id: string | null = null): LeaseStatus {
+  /** A grant: serving may go on for `seconds` from now, under lease `id`; with `sinceMs` (this
+   * lease clock as a status showed it to the manager, which decided the grant on that status),
+   * for `seconds` from then. A grant held up on its way (the broker was stopped, its socket
+   * full) then starts no later than the status it was decided on, so it ends no later than the
+   * manager's timing argument allows; one that arrives after that has already expired (the
+   * simulator, etcd seed 17697: a grant sent just after a SIGSTOP gave the thawed primary a full
+   * second from its thaw, and it could still settle for 172 ms after another manager took the
+   * leader key). */
+  grant(seconds: number, id: string | null = null, sinceMs?: number): LeaseStatus {
     this.check();
-    this.lease.grant(this.clock.monotonicMs(), seconds * 1000, id);
+    const nowMs = this.clock.monotonicMs();
+    const startMs = sinceMs === undefined ? nowMs : Math.min(nowMs, sinceMs);
+    this.lease.grant(startMs, seconds * 1000, id);
     this.check();
     return this.status() as LeaseStatus;
   }
@@ -54,6 +63,11 @@ export class LeaseKeeper {
     if (outcome !== 'extended') throw new BrokerError('NOT_ALLOWED', outcome === 'expired' ? `lease: lease ${id} has expired; only a new grant (--seconds) can restart serving` : `lease: lease ${id} is not the current lease`);
     this.check();
     return this.status() as LeaseStatus;
+  }
+
+  /** The lease clock now (ms): the status shows it, and a manager's grant names it back. */
+  clockMs(): number {
+    return this.clock.monotonicMs();
   }
 
   /** The primary started serving (or stopped: null); an expired lease applies to it at once. */

@@ -370,6 +370,7 @@ export class HaNode {
       recovery: this.health.recovery,
       storeCondition: { full: this.deps.store.full, corrupt: this.health.corrupt },
       lease: isPrimaryState(this.haState) ? this.lease.status() : null,
+      leaseClockMs: this.lease.clockMs(),
     };
   }
 
@@ -445,9 +446,9 @@ export class HaNode {
   }
 
   /** `qpid-ha lease --seconds S` (a grant) or a manager's extension of its lease (lease-keeper.ts). */
-  servingLease(request: { seconds: number; id?: string } | { id: string; extendMs: number; remainingMs?: number }): LeaseStatus {
+  servingLease(request: { seconds: number; id?: string; since?: number } | { id: string; extendMs: number; remainingMs?: number }): LeaseStatus {
     if (!isPrimaryState(this.haState)) throw new BrokerError('NOT_ALLOWED', `lease: ${this.deps.config.name} is ${this.haState}; only a primary serves under a lease`);
-    return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs, request.remainingMs) : this.lease.grant(request.seconds, request.id ?? null);
+    return 'extendMs' in request ? this.lease.extend(request.id, request.extendMs, request.remainingMs) : this.lease.grant(request.seconds, request.id ?? null, request.since);
   }
 
   /** `gate-recorded`: the cluster manager says etcd records this primary's gate as of

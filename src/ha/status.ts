@@ -46,6 +46,9 @@ export interface HaStatus {
   readonly storeCondition: { readonly full: boolean; readonly corrupt: string | null };
   /** A primary's serving lease (qpid-ha lease): null while none was ever set. */
   readonly lease?: LeaseStatus | null;
+  /** The broker's lease clock when this status was made (ms, its own monotonic clock): a cluster
+   * manager's grant names it back (`since`), so that the grant counts from then (lease-keeper.ts). */
+  readonly leaseClockMs?: number;
 }
 
 /** Asks another broker for its status (used before promoting a joining broker). */

@@ -111,7 +111,7 @@ const StatusRequest = z.object({ changedFrom: z.string().max(200).optional(), wa
 // Or the manager's word that etcd records the primary's gate as of a generation (the departures
 // of ready backups it counted up to then no longer hold settlement back: ack-gate.ts).
 const Lease = z.union([
-  z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional() }).strict(),
+  z.object({ seconds: leaseSeconds, id: z.string().min(1).max(200).optional(), since: z.number().finite().min(0).optional() }).strict(),
   z.object({ id: z.string().min(1).max(200), extendMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000 * 1000), remainingMs: z.number().min(0).max(LEASE_SECONDS_MAX * 1000).optional() }).strict(),
   z.object({ gateRecorded: z.object({ epoch: z.number().int().min(0), generation: z.number().int().min(0) }).strict() }).strict(),
 ]);
@@ -212,7 +212,8 @@ export class ManagementCommands {
       case 'lease': {
         const request = parse(Lease, input, operation);
         if ('gateRecorded' in request) return this.ha.gateRecorded(request.gateRecorded.epoch, request.gateRecorded.generation);
-        return { ...this.ha.servingLease('extendMs' in request ? request : request.id === undefined ? { seconds: request.seconds } : { seconds: request.seconds, id: request.id }) };
+        if ('extendMs' in request) return { ...this.ha.servingLease(request) };
+        return { ...this.ha.servingLease({ seconds: request.seconds, ...(request.id !== undefined ? { id: request.id } : {}), ...(request.since !== undefined ? { since: request.since } : {}) }) };
       }
       // Listings answer one bounded page, { items, next }: pass `next` back as `after`.
       case 'queues':

@@ -36,6 +36,8 @@ export class ManagerDriver {
   private timer: NodeJS.Timeout | null = null;
   private keepAliveInFlight = false;
   private pollInFlight = false;
+  /** The broker's lease clock in its last status (HaStatus.leaseClockMs): a grant names it. */
+  private leaseClockMs: number | null = null;
   private pollAgain = false;
   private published = { shape: '', decision: '', atMs: Number.NEGATIVE_INFINITY };
   private decisionTimer: NodeJS.Timeout | null = null;
@@ -211,6 +213,7 @@ export class ManagerDriver {
     void this.broker.status().then((answer) => {
       this.pollInFlight = false;
       const report = 'status' in answer ? reportOf(answer.status) : unavailableReport(answer.unavailable, this.state.broker);
+      if ('status' in answer) this.leaseClockMs = answer.status.leaseClockMs ?? null;
       if (!('status' in answer) && this.state.broker?.state !== report.state) this.logger.warn({ state: report.state, error: answer.error }, 'broker not answering');
       this.feed({ kind: 'broker', nowMs: now(), requestedAtMs, report });
       this.publish(urgent);
@@ -276,7 +279,8 @@ export class ManagerDriver {
         );
         return;
       case 'grant-lease':
-        this.broker.request('lease', { id: action.id, seconds: action.seconds }).catch((err: unknown) => this.logger.debug({ err }, 'lease grant failed'));
+        // Counted from the status the decision was made on (lease-keeper.ts grant).
+        this.broker.request('lease', { id: action.id, seconds: action.seconds, ...(this.leaseClockMs !== null ? { since: this.leaseClockMs } : {}) }).catch((err: unknown) => this.logger.debug({ err }, 'lease grant failed'));
         return;
       case 'extend-lease': {
         const id = action.id;

@@ -57,6 +57,8 @@ class Incarnation {
   table: Map<string, { value: string; revision: number; lease: string }> = new Map();
   keepAliveInFlight = false;
   pollInFlight = false;
+  /** The broker's lease clock in its last status: a grant names it (lease-keeper.ts). */
+  leaseClockMs: number | null = null;
   pollAgain = false;
   leaderSeen: string | null | undefined = undefined;
   published = '';
@@ -198,6 +200,7 @@ export class SimHaManager {
     void this.env.net.call<HaStatus>(this.node, this.broker.name, () => statusOf(this.broker), timeoutMs).then((outcome) => {
       inc.pollInFlight = false;
       const report = outcome.kind === 'answer' ? reportOf(outcome.value) : unavailableReport(outcome.kind === 'refused' ? 'dead' : 'unreachable', inc.state.broker);
+      if (outcome.kind === 'answer') inc.leaseClockMs = outcome.value.leaseClockMs ?? null;
       this.feed(inc, { kind: 'broker', nowMs: this.env.world.nowMs, requestedAtMs, report });
       this.publish(inc, urgent);
       if (inc.pollAgain) {
@@ -284,7 +287,7 @@ export class SimHaManager {
       }
       case 'grant-lease':
         this.env.trace.note(this.node, 'grant serving lease', { id: action.id, seconds: action.seconds });
-        void brokerCall((node) => node.servingLease({ id: action.id, seconds: action.seconds }));
+        void brokerCall((node) => node.servingLease({ id: action.id, seconds: action.seconds, ...(inc.leaseClockMs !== null ? { since: inc.leaseClockMs } : {}) }));
         return;
       case 'extend-lease': {
         const id = action.id;

@@ -6,6 +6,9 @@ import fc from 'fast-check';
 import { AckGate } from '../../src/ha/ack-gate.js';
 import { ServingLease } from '../../src/ha/serving-lease.js';
 import { ProducerPauses } from '../../src/ha/producer-pauses.js';
+import { LeaseKeeper } from '../../src/ha/lease-keeper.js';
+import type { Clock } from '../../src/core/clock.js';
+import { silentLogger } from '../../src/core/log.js';
 
 test('a lease never set never expires; a grant expires at its deadline', () => {
   const lease = new ServingLease();
@@ -99,4 +102,21 @@ test('producers resume only when every pause reason is lifted', () => {
   assert.equal(seen[seen.length - 1], 'lease expired');
   pauses.set('lease', null);
   assert.equal(seen[seen.length - 1], null);
+});
+
+test('a manager\'s grant counts from the status it was decided on, not from its arrival (sim etcd seed 17697)', () => {
+  let nowMs = 5000;
+  const clock: Clock = { nowMs: () => nowMs, monotonicMs: () => nowMs, setTimer: () => ({ cancel: () => {} }), nextTurn: (callback) => callback() };
+  const keeper = new LeaseKeeper(clock, silentLogger);
+  const since = keeper.clockMs(); // the status the manager read
+  nowMs = 5010; // the grant arrives promptly: 10 ms of its second are gone
+  assert.equal(keeper.grant(1, 'a', since).remainingMs, 990);
+  // The broker was stopped with a grant on its way and reads it a second later: it has expired.
+  const stoppedAt = keeper.clockMs();
+  nowMs = 6200;
+  const late = keeper.grant(0.997, 'b', stoppedAt);
+  assert.equal(late.expired, true, 'it would have served until 7,197 ms, past the deadline the manager meant (6,197)');
+  // A `since` from the future (a broken manager) counts as now; a grant without one (qpid-ha lease) from its arrival.
+  assert.equal(keeper.grant(1, 'c', 1e12).remainingMs, 1000);
+  assert.equal(keeper.grant(2, 'd').remainingMs, 2000);
 });
