@@ -83,7 +83,7 @@ test(`etcd managers, seeds 1..${ETCD_SEEDS}: no broker serves under a lease past
 // 5007: a late grant carried the serving deadline past the key's expiry; 10310: a reservation
 // below an epoch the last reserving promotion took, then a never-served store refusing the
 // primary; 13976: a position the candidate announced itself counted against it.
-const ETCD_REGRESSION_SEEDS = [1055, 208, 321, 911, 1624, 2196, 1413, 2632, 1541, 2170, 5390, 4796, 3891, 4881, 4005, 1745, 96, 1498, 5007, 10310, 13976];
+const ETCD_REGRESSION_SEEDS = [1055, 208, 321, 911, 1624, 2196, 1413, 2632, 1541, 2170, 5390, 4796, 3891, 4881, 4005, 1745, 96, 1498, 5007, 10310, 13976, 17697];
 
 test(`etcd managers, regression seeds ${ETCD_REGRESSION_SEEDS.join(', ')}: nothing acknowledged is lost and the cluster comes back`, async () => {
   for (const seed of ETCD_REGRESSION_SEEDS) {
