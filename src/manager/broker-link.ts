@@ -121,3 +121,19 @@ export class BrokerLink {
     this.client = null;
   }
 }
+
+/** A reading of the broker's lease clock: its value in a status, and when (this clock) the status
+ * came. */
+export interface LeaseClockReading {
+  readonly brokerMs: number;
+  readonly receivedAtMs: number;
+}
+
+/** The lease request for a grant of `seconds` from now: counted from the status the reading came
+ * in (`since`), lengthened by the time since it came. The status was made before it came, so
+ * the broker's deadline is at most now + seconds on this clock, however late the grant arrives
+ * (lease-keeper.ts grant), and short of it by no more than the status's own delay. */
+export function leaseGrant(action: { readonly id: string; readonly seconds: number }, reading: LeaseClockReading | null, nowMs: number): { id: string; seconds: number; since?: number } {
+  if (reading === null) return { id: action.id, seconds: action.seconds };
+  return { id: action.id, seconds: action.seconds + Math.max(0, nowMs - reading.receivedAtMs) / 1000, since: reading.brokerMs };
+}

@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../core/log.js';
 import { ManagementError } from '../management/client.js';
 import type { HaStatus } from '../ha/node.js';
-import { BrokerLink, reportOf, unavailableReport } from './broker-link.js';
+import { BrokerLink, leaseGrant, reportOf, unavailableReport, type LeaseClockReading } from './broker-link.js';
 import { EtcdCluster } from './etcd.js';
 import { observeTtl, suspectsLeader, type ExpiryChain } from './lease-expiry.js';
 import { memberEntries, readView, type FailoverValue, type KeyTable, type MemberValue, type RecordValue } from './keys.js';
@@ -36,8 +36,8 @@ export class ManagerDriver {
   private timer: NodeJS.Timeout | null = null;
   private keepAliveInFlight = false;
   private pollInFlight = false;
-  /** The broker's lease clock in its last status (HaStatus.leaseClockMs): a grant names it. */
-  private leaseClockMs: number | null = null;
+  /** The broker's lease clock in its last status (HaStatus.leaseClockMs), and when it came. */
+  private leaseClock: LeaseClockReading | null = null;
   private pollAgain = false;
   private published = { shape: '', decision: '', atMs: Number.NEGATIVE_INFINITY };
   private decisionTimer: NodeJS.Timeout | null = null;
@@ -213,7 +213,7 @@ export class ManagerDriver {
     void this.broker.status().then((answer) => {
       this.pollInFlight = false;
       const report = 'status' in answer ? reportOf(answer.status) : unavailableReport(answer.unavailable, this.state.broker);
-      if ('status' in answer) this.leaseClockMs = answer.status.leaseClockMs ?? null;
+      if ('status' in answer) this.leaseClock = answer.status.leaseClockMs === undefined ? null : { brokerMs: answer.status.leaseClockMs, receivedAtMs: now() };
       if (!('status' in answer) && this.state.broker?.state !== report.state) this.logger.warn({ state: report.state, error: answer.error }, 'broker not answering');
       this.feed({ kind: 'broker', nowMs: now(), requestedAtMs, report });
       this.publish(urgent);
@@ -279,8 +279,7 @@ export class ManagerDriver {
         );
         return;
       case 'grant-lease':
-        // Counted from the status the decision was made on (lease-keeper.ts grant).
-        this.broker.request('lease', { id: action.id, seconds: action.seconds, ...(this.leaseClockMs !== null ? { since: this.leaseClockMs } : {}) }).catch((err: unknown) => this.logger.debug({ err }, 'lease grant failed'));
+        this.broker.request('lease', leaseGrant(action, this.leaseClock, now())).catch((err: unknown) => this.logger.debug({ err }, 'lease grant failed'));
         return;
       case 'extend-lease': {
         const id = action.id;
@@ -405,3 +404,4 @@ function withoutFigures(report: BrokerReport): unknown {
   const { lastLsn: _last, confirmedLsn: _confirmed, backupsConfirmed: _backups, heard, ...rest } = report;
   return { ...rest, heard: heard && { epoch: heard.epoch, primary: heard.primary } };
 }
+

@@ -16,7 +16,7 @@
 
 import { BrokerError } from '../../src/broker/errors.js';
 import type { HaStatus } from '../../src/ha/node.js';
-import { reportOf, unavailableReport } from '../../src/manager/broker-link.js';
+import { leaseGrant, reportOf, unavailableReport, type LeaseClockReading } from '../../src/manager/broker-link.js';
 import { clusterKeys, memberEntries, readView, type ClusterKeys, type KeyTable } from '../../src/manager/keys.js';
 import { defaultLeaseMarginMs, initialState, promotionRecord, step, type ManagerAction, type ManagerEvent, type ManagerState } from '../../src/manager/step.js';
 import type { SimBroker } from './broker.js';
@@ -57,8 +57,8 @@ class Incarnation {
   table: Map<string, { value: string; revision: number; lease: string }> = new Map();
   keepAliveInFlight = false;
   pollInFlight = false;
-  /** The broker's lease clock in its last status: a grant names it (lease-keeper.ts). */
-  leaseClockMs: number | null = null;
+  /** The broker's lease clock in its last status, and when it came: a grant names it. */
+  leaseClock: LeaseClockReading | null = null;
   pollAgain = false;
   leaderSeen: string | null | undefined = undefined;
   published = '';
@@ -200,7 +200,7 @@ export class SimHaManager {
     void this.env.net.call<HaStatus>(this.node, this.broker.name, () => statusOf(this.broker), timeoutMs).then((outcome) => {
       inc.pollInFlight = false;
       const report = outcome.kind === 'answer' ? reportOf(outcome.value) : unavailableReport(outcome.kind === 'refused' ? 'dead' : 'unreachable', inc.state.broker);
-      if (outcome.kind === 'answer') inc.leaseClockMs = outcome.value.leaseClockMs ?? null;
+      if (outcome.kind === 'answer') inc.leaseClock = outcome.value.leaseClockMs === undefined ? null : { brokerMs: outcome.value.leaseClockMs, receivedAtMs: this.env.world.nowMs };
       this.feed(inc, { kind: 'broker', nowMs: this.env.world.nowMs, requestedAtMs, report });
       this.publish(inc, urgent);
       if (inc.pollAgain) {
@@ -285,10 +285,13 @@ export class SimHaManager {
         });
         return;
       }
-      case 'grant-lease':
+      case 'grant-lease': {
         this.env.trace.note(this.node, 'grant serving lease', { id: action.id, seconds: action.seconds });
-        void brokerCall((node) => node.servingLease({ id: action.id, seconds: action.seconds, ...(inc.leaseClockMs !== null ? { since: inc.leaseClockMs } : {}) }));
+        // Made when it is sent, as the driver's request is: the broker reads it whenever it runs.
+        const request = leaseGrant(action, inc.leaseClock, now());
+        void brokerCall((node) => node.servingLease(request));
         return;
+      }
       case 'extend-lease': {
         const id = action.id;
         void brokerCall((node) => node.servingLease({ id, extendMs: action.extendMs, remainingMs: action.remainingMs })).then((outcome) => {

@@ -7,6 +7,7 @@ import { AckGate } from '../../src/ha/ack-gate.js';
 import { ServingLease } from '../../src/ha/serving-lease.js';
 import { ProducerPauses } from '../../src/ha/producer-pauses.js';
 import { LeaseKeeper } from '../../src/ha/lease-keeper.js';
+import { leaseGrant } from '../../src/manager/broker-link.js';
 import type { Clock } from '../../src/core/clock.js';
 import { silentLogger } from '../../src/core/log.js';
 
@@ -119,4 +120,12 @@ test('a manager\'s grant counts from the status it was decided on, not from its 
   // A `since` from the future (a broken manager) counts as now; a grant without one (qpid-ha lease) from its arrival.
   assert.equal(keeper.grant(1, 'c', 1e12).remainingMs, 1000);
   assert.equal(keeper.grant(2, 'd').remainingMs, 2000);
+});
+
+test('a manager lengthens its grant by the age of the status it names, so the deadline is its own target however stale the status', () => {
+  // The status came at 1,000 ms (manager clock) showing the broker's lease clock at 40,000 ms; the
+  // manager grants 0.2 s at 1,300 ms: 0.5 s from the status, so the deadline is 40,500 on the
+  // broker's clock, 0.2 s after the grant was sent less the status's own delay.
+  assert.deepEqual(leaseGrant({ id: 'a', seconds: 0.2 }, { brokerMs: 40_000, receivedAtMs: 1000 }, 1300), { id: 'a', seconds: 0.5, since: 40_000 });
+  assert.deepEqual(leaseGrant({ id: 'a', seconds: 0.2 }, null, 1300), { id: 'a', seconds: 0.2 });
 });
