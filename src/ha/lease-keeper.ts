@@ -48,8 +48,11 @@ export class LeaseKeeper {
   grant(seconds: number, id: string | null = null, sinceMs?: number): LeaseStatus {
     this.check();
     const nowMs = this.clock.monotonicMs();
-    const startMs = sinceMs === undefined ? nowMs : Math.min(nowMs, sinceMs);
-    this.lease.grant(startMs, seconds * 1000, id);
+    // Ahead of this clock: a status of an earlier process of this broker (the manager lengthens a
+    // grant by its status's age, which is only safe counted from that status). Refused; the
+    // manager grants again on a fresh status.
+    if (sinceMs !== undefined && sinceMs > nowMs) throw new BrokerError('NOT_ALLOWED', `lease: since ${Math.round(sinceMs)} is ahead of this broker's lease clock (${Math.round(nowMs)}): a status from before it restarted; grant again on a fresh status`);
+    this.lease.grant(sinceMs ?? nowMs, seconds * 1000, id);
     this.check();
     return this.status() as LeaseStatus;
   }
