@@ -24,7 +24,7 @@ import {
   messageBody,
   storedBodyCrc,
 } from './layout.js';
-import type { BodyBuffer, ScanBinding, ScanDedup, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
+import type { ScanBinding, ScanDedup, ScanEntry, ScanExchange, ScanLogEntry, ScanMessage, ScanQueue, ScanUndo, StoreScan } from './scan.js';
 import type { MutableMeta } from './ticket.js';
 import type { EntryInfo } from './apply.js';
 
@@ -134,15 +134,14 @@ export function lmdbScan(env: Env, t: Tables, storeDir: string, formatVersion: n
       // Checked: a snapshot never ships, and inspect never shows, an altered body.
       return row === undefined ? undefined : messageBody(row, messageId);
     },
-    messageWithBody(messageId: number, into?: BodyBuffer) {
-      // The body outlives the next read, so it is a copy: into `into` when given, else of the
-      // whole row (getBinary). Checked before it is copied.
-      const row = into === undefined ? t.messages.getBinary(messageId, { transaction }) : fast(t.messages, messageId, { transaction });
+    messageWithBody(messageId: number, asStored = false) {
+      // A copy of the row (getBinary), unless the caller copies the body at once: LMDB's buffer
+      // is overwritten by the next read. Checked either way.
+      const row = asStored ? fast(t.messages, messageId, { transaction }) : t.messages.getBinary(messageId, { transaction });
       if (row === undefined) return undefined;
       const message = toMessage(messageId, row, true);
       if (message.problem !== undefined) throw new StoreError('STORE_CORRUPT', message.problem);
-      const body = row.subarray(MESSAGE_HEADER_BYTES);
-      return { message, body: into === undefined ? body : into.copy(body) };
+      return { message, body: row.subarray(MESSAGE_HEADER_BYTES) };
     },
     *log(fromLsn: number): Iterable<ScanLogEntry> {
       for (const { key, value } of t.log.getRange({ start: fromLsn, transaction })) {

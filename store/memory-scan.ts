@@ -73,7 +73,7 @@ export function memoryScan(t: ScannedTables): StoreScan {
       if (t.damaged.has(id) && t.messageRows.has(id)) throw new StoreError('STORE_CORRUPT', `message ${id}: its body fails its checksum`);
       return t.messageRows.get(id)?.body;
     },
-    // Its bodies never change once stored, so they are returned as they are (no `into` copy).
+    // Its bodies never change once stored: returned as they are, asStored or not.
     messageWithBody: (id) => {
       const row = t.messageRows.get(id);
       if (!row) return undefined;

@@ -41,12 +41,6 @@ export interface ScanEntry {
   readonly problem?: string;
 }
 
-/** Where a scan copies the bodies it returns, when the store's own bytes do not outlive the next
- * read (LMDB's): one buffer for many bodies instead of one allocation each (snapshot.ts). */
-export interface BodyBuffer {
-  copy(body: Uint8Array): Uint8Array;
-}
-
 export interface ScanMessage {
   readonly messageId: number;
   /** The CRC-32 the store keeps of the body (seeded with the id): two stores holding the same
@@ -99,8 +93,9 @@ export interface StoreScan {
   body(messageId: number): Uint8Array | undefined;
   /** message() and body() from one read of the row (a snapshot's common case: a message held
    * by one queue); undefined if missing, STORE_CORRUPT if the header or the body fails its
-   * checksum. */
-  messageWithBody(messageId: number, into?: BodyBuffer): { readonly message: ScanMessage; readonly body: Uint8Array } | undefined;
+   * checksum. `asStored`: the body may be the store's own bytes, valid only until the scan's next
+   * read, for a caller that copies it at once (records-frame.ts); else it is the caller's. */
+  messageWithBody(messageId: number, asStored?: boolean): { readonly message: ScanMessage; readonly body: Uint8Array } | undefined;
   /** Messages taken off their queues because they failed their checksums. */
   quarantine(): Iterable<QuarantinedMessage>;
   /** The last recovery report the broker kept, or null. */

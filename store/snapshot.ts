@@ -12,7 +12,7 @@
 import { historyUpTo } from './epoch-history.js';
 import { StoreError } from './errors.js';
 import type { EnqueueTarget, StoreRecord } from './record.js';
-import type { BodyBuffer, StoreScan } from './scan.js';
+import type { StoreScan } from './scan.js';
 import { RecordsFrameBuilder } from './records-frame.js';
 import type { Snapshot } from './store.js';
 
@@ -20,33 +20,9 @@ function corrupt(what: string): StoreError {
   return new StoreError('STORE_CORRUPT', `snapshot: ${what}`);
 }
 
-/** Copies bodies one after another into a chunk shared by many (a snapshot's 1 KiB bodies: one
- * allocation per 256 KiB instead of one each; a snapshot allocates its whole size in bodies, and
- * that allocation and the garbage collection after it were its largest costs). A chunk is freed
- * once every body in it is: the records of a few frames. */
-export class BodyChunks implements BodyBuffer {
-  private chunk = Buffer.alloc(0);
-  private used = 0;
-
-  constructor(private readonly chunkBytes = 256 * 1024) {}
-
-  copy(body: Uint8Array): Uint8Array {
-    if (this.used + body.byteLength > this.chunk.length) {
-      this.chunk = Buffer.allocUnsafeSlow(Math.max(this.chunkBytes, body.byteLength));
-      this.used = 0;
-    }
-    const out = this.chunk.subarray(this.used, this.used + body.byteLength);
-    out.set(body);
-    this.used += body.byteLength;
-    return out;
-  }
-}
-
-/** Bodies as the scan returns them (LMDB's: valid until its next read; records-frame.ts copies
- * them at once). */
-const AS_STORED: BodyBuffer = { copy: (body) => body };
-
-export function* snapshotRecordsSync(scan: StoreScan, bodies: BodyBuffer = new BodyChunks()): Generator<StoreRecord> {
+/** `bodiesAsStored`: enqueue bodies are the store's own bytes, valid until it reads on, for a
+ * caller that copies each before asking for the next record (read(), records-frame.ts). */
+export function* snapshotRecordsSync(scan: StoreScan, bodiesAsStored = false): Generator<StoreRecord> {
   for (const e of scan.exchanges()) {
     if (!e.declare) throw corrupt(`exchange ${JSON.stringify(e.name)}: ${e.problem ?? 'no declare'}`);
     yield e.declare;
@@ -72,7 +48,7 @@ export function* snapshotRecordsSync(scan: StoreScan, bodies: BodyBuffer = new B
     // read when its last holder is reached.
     let stored: ReturnType<StoreScan['messageWithBody']>;
     try {
-      stored = scan.messageWithBody(entry.messageId, bodies);
+      stored = scan.messageWithBody(entry.messageId, bodiesAsStored);
     } catch (err) {
       throw corrupt(`message ${entry.messageId} (queue ${JSON.stringify(entry.queue)} position ${entry.position}): ${(err as Error).message}`);
     }
@@ -123,21 +99,10 @@ export function snapshotFromScan(scan: StoreScan): Snapshot {
         if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed while streaming');
       }
     },
-    read(maxRecords: number, frameHeadroom?: number) {
+    read(maxRecords: number, frameHeadroom = 0) {
       if (closed) throw new StoreError('STORE_CLOSED', 'snapshot was closed');
-      if (frameHeadroom === undefined) {
-        reading ??= snapshotRecordsSync(scan, new BodyChunks());
-        const records: StoreRecord[] = [];
-        while (records.length < maxRecords) {
-          const next = reading.next();
-          if (next.done === true) return { records, done: true };
-          records.push(next.value);
-        }
-        return { records, done: false };
-      }
-      // Bodies as the store holds them, valid until its next read: each is copied into the frame
-      // before the generator reads on.
-      reading ??= snapshotRecordsSync(scan, AS_STORED);
+      // Each body, as the store holds it, is copied into the frame before the generator reads on.
+      reading ??= snapshotRecordsSync(scan, true);
       const frame = new RecordsFrameBuilder(frameHeadroom, lastFrameBytes);
       let done = false;
       for (let n = 0; n < maxRecords; n++) {

@@ -119,8 +119,9 @@ export interface Snapshot {
   /** The same records, up to `maxRecords` at a time, continuing where the last read stopped;
    * `done` once there are no more. Synchronous: a snapshot of 10^6 messages read through
    * records() paid a promise and a microtask per record, in the primary's hottest catch-up loop.
-   * With `frameHeadroom`, the records are encoded as they are read into the buffer of their
-   * replication frame (records-frame.ts), which takeFrame then gives their sender. */
+   * The records are encoded as they are read into one buffer, the replication frame that
+   * takeFrame gives whoever encodes exactly these records with `frameHeadroom` bytes in front
+   * (records-frame.ts); their bodies point into it. */
   read(maxRecords: number, frameHeadroom?: number): { readonly records: StoreRecord[]; readonly done: boolean };
   /** Releases the read transaction; safe to call twice. */
   close(): void;
